@@ -1,0 +1,3 @@
+from tensorleap_ls.cli import main
+
+raise SystemExit(main())

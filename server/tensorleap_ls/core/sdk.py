@@ -1,0 +1,164 @@
+"""What the analysis knows about code-loader 1.0.214, as plain data.
+
+The server never imports code_loader: everything the static analysis, completion and
+hover need is written down here (see ../shared/sdk/code-loader-contract.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tensorleap_ls.core.model import Kind
+
+
+@dataclass(frozen=True, slots=True)
+class Registrar:
+    """A legacy ``leap_binder`` method or a ``tensorleap_*`` decorator."""
+
+    name: str
+    kind: Kind
+    params: tuple[str, ...]  # SDK parameter names in positional order (excluding self)
+    function_param: str | None  # which parameter holds the function (legacy); None for decorators
+    name_param: str | None  # which parameter holds the registered name
+    doc: str = ""
+
+
+def _r(name: str, kind: Kind, params: str, fn: str | None, nm: str | None, doc: str = "") -> Registrar:
+    return Registrar(name, kind, tuple(p for p in params.split() if p), fn, nm, doc)
+
+
+LEGACY: dict[str, Registrar] = {r.name: r for r in [
+    _r("set_preprocess", Kind.PREPROCESS, "function", "function", None,
+       "Register `preprocess() -> List[PreprocessResponse]` (training and validation at least)."),
+    _r("set_unlabeled_data_preprocess", Kind.UNLABELED_PREPROCESS, "function", "function", None,
+       "Register `unlabeled_preprocess() -> PreprocessResponse`."),
+    _r("set_input", Kind.INPUT, "function name channel_dim", "function", "name",
+       "Register an input encoder `(sample_id, preprocess) -> np.ndarray[float32]`, unbatched."),
+    _r("set_ground_truth", Kind.GROUND_TRUTH, "function name", "function", "name",
+       "Register a ground-truth encoder `(sample_id, preprocess) -> np.ndarray[float32]`, unbatched."),
+    _r("set_metadata", Kind.METADATA, "function name metadata_type", "function", "name",
+       "Register metadata `(sample_id, preprocess) -> int | float | str | bool | None | dict[str, scalar]`."),
+    _r("set_visualizer", Kind.VISUALIZER, "function name visualizer_type heatmap_visualizer", "function", "name",
+       "Register a visualizer taking batched (leading axis 1) arrays and returning the `Leap*` class of `visualizer_type`."),
+    _r("add_custom_loss", Kind.LOSS, "function name", "function", "name",
+       "Register a custom loss: batched `[B, ...]` arrays in, a `[B]` ndarray out."),
+    _r("add_custom_metric", Kind.METRIC, "function name direction compute_insights", "function", "name",
+       "Register a metric: batched arrays in, `[B]` ndarray / list / dict out."),
+    _r("add_custom_instance_metric", Kind.INSTANCE_METRIC, "function name direction compute_insights", "function", "name"),
+    _r("add_prediction", Kind.PREDICTION, "name labels channel_dim prediction_index", None, "name",
+       "Declare a model output: `add_prediction(name, labels, channel_dim=-1)`."),
+    _r("set_custom_layer", Kind.CUSTOM_LAYER, "custom_layer name inspect_layer kernel_index use_custom_latent_space", "custom_layer", "name",
+       "Register a custom Keras layer class (it must have a `call` method)."),
+    _r("set_custom_latent_space", Kind.CUSTOM_LATENT_SPACE, "function name use_ls_for_analysis instance_aware computed_at arg_names reduce n_components channel_axis", "function", "name"),
+    _r("set_instance_masks", Kind.INSTANCE_MASKS, "function name", "function", "name"),
+    _r("set_false_positive_instances", Kind.FALSE_POSITIVE, "function name", "function", "name"),
+    _r("set_false_positive_empty_gt", Kind.FALSE_POSITIVE, "function gt_name", "function", "gt_name"),
+    _r("set_false_positive_custom_latent_space", Kind.FALSE_POSITIVE, "function name", "function", "name"),
+    _r("set_simulation", Kind.SIMULATION, "function name sim_config_raw", "function", "name"),
+    _r("set_autoregressive_step", Kind.AUTOREGRESSIVE, "function", "function", None),
+    _r("add_autoregressive_metric", Kind.AUTOREGRESSIVE, "function name", "function", "name"),
+    _r("add_autoregressive_loss", Kind.AUTOREGRESSIVE, "function name", "function", "name"),
+    _r("add_autoregressive_visualizer", Kind.AUTOREGRESSIVE, "function name visualizer_type", "function", "name"),
+]}
+
+DECORATORS: dict[str, Registrar] = {r.name: r for r in [
+    _r("tensorleap_preprocess", Kind.PREPROCESS, "", None, None,
+       "`def preprocess() -> List[PreprocessResponse]`: no parameters; a list with training and validation responses."),
+    _r("tensorleap_unlabeled_preprocess", Kind.UNLABELED_PREPROCESS, "", None, None,
+       "`def unlabeled() -> PreprocessResponse`: no parameters."),
+    _r("tensorleap_input_encoder", Kind.INPUT, "name channel_dim model_input_index", None, "name",
+       "`(sample_id, preprocess) -> np.ndarray` of dtype float32, unbatched. `channel_dim`: -1 (NHWC) or a positive axis of the batched tensor."),
+    _r("tensorleap_gt_encoder", Kind.GROUND_TRUTH, "name", None, "name",
+       "`(sample_id, preprocess) -> np.ndarray` of dtype float32, unbatched. Unlabeled data: `np.array([], dtype=np.float32)`."),
+    _r("tensorleap_metadata", Kind.METADATA, "name metadata_type", None, "name",
+       "`(sample_id, preprocess) -> int | float | str | bool | None | dict[str, scalar]`."),
+    _r("tensorleap_custom_visualizer", Kind.VISUALIZER, "name visualizer_type heatmap_function connects_to", None, "name",
+       "Takes arrays with a leading batch axis of size 1; returns the `Leap*` class matching `visualizer_type`."),
+    _r("tensorleap_custom_metric", Kind.METRIC, "name direction compute_insights connects_to", None, "name",
+       "Batched `[B, ...]` arrays in; a 1-D `[B]` ndarray, a list of B numbers, or a dict of those out."),
+    _r("tensorleap_custom_loss", Kind.LOSS, "name connects_to", None, "name",
+       "Batched `[B, ...]` arrays in; an ndarray with ndim < 2 (`[B]`) out."),
+    _r("tensorleap_custom_layer", Kind.CUSTOM_LAYER, "name", None, "name",
+       "Class decorator for a `tf.keras.layers.Layer` subclass."),
+    _r("tensorleap_load_model", Kind.LOAD_MODEL, "prediction_types", None, None,
+       "`def load_model()`: no parameters; returns a Keras model or an `onnxruntime.InferenceSession`. One `PredictionTypeHandler` per model output, in order."),
+    _r("tensorleap_integration_test", Kind.INTEGRATION_TEST, "", None, None,
+       "`def test(sample_id, preprocess)`: may only call decorated functions, the model, and index predictions once."),
+    _r("tensorleap_custom_latent_space", Kind.CUSTOM_LATENT_SPACE, "name use_ls_for_analysis reduce n_components channel_axis", None, "name"),
+    _r("tensorleap_instance_custom_latent_space", Kind.CUSTOM_LATENT_SPACE, "name use_ls_for_analysis", None, "name"),
+    _r("tensorleap_custom_instances_metric", Kind.INSTANCE_METRIC, "name direction compute_insights connects_to", None, "name"),
+    _r("tensorleap_element_instance_preprocess", Kind.PREPROCESS, "instance_length_encoder instance_mask_encoder instance_metadata_types", None, None),
+    _r("tensorleap_instances_masks_encoder", Kind.INSTANCE_MASKS, "name", None, "name"),
+    _r("tensorleap_instances_length_encoder", Kind.INSTANCE_LENGTH, "name", None, "name"),
+    _r("tensorleap_false_positive_instances_encoder", Kind.FALSE_POSITIVE, "name instance_metadata_types", None, "name"),
+    _r("tensorleap_false_positive_empty_gt", Kind.FALSE_POSITIVE, "gt_name", None, "gt_name"),
+    _r("tensorleap_false_positive_custom_latent_space", Kind.FALSE_POSITIVE, "name", None, "name"),
+    _r("tensorleap_simulation", Kind.SIMULATION, "name sim_params", None, "name"),
+    _r("tensorleap_autoregressive_step", Kind.AUTOREGRESSIVE, "latent_space_aggregation", None, None),
+    _r("tensorleap_model_loop", Kind.AUTOREGRESSIVE, "", None, None),
+    _r("tensorleap_autoregressive_metric", Kind.AUTOREGRESSIVE, "name direction", None, "name"),
+    _r("tensorleap_autoregressive_loss", Kind.AUTOREGRESSIVE, "name", None, "name"),
+    _r("tensorleap_autoregressive_visualizer", Kind.AUTOREGRESSIVE, "name visualizer_type", None, "name"),
+]}
+
+# Module paths (as imported by users) that expose the API.
+LEAP_BINDER_MODULES = ("code_loader", "code_loader.inner_leap_binder")
+DECORATORS_MODULE = "code_loader.inner_leap_binder.leapbinder_decorators"
+# `from code_loader.inner_leap_binder.leapbinder_decorators import *` re-exports these too.
+DECORATORS_STAR_EXPORTS = (
+    "leap_binder", "np", "PreprocessResponse", "SamplePreprocessResponse", "PredictionTypeHandler",
+    "DataStateType", "LeapDataType", "MetricDirection", "DatasetMetadataType",
+)
+
+# LeapDataType member -> the Leap* class a visualizer of that type must return.
+VISUALIZER_CLASSES: dict[str, str] = {
+    "Image": "LeapImage", "Text": "LeapText", "Graph": "LeapGraph", "HorizontalBar": "LeapHorizontalBar",
+    "ImageMask": "LeapImageMask", "TextMask": "LeapTextMask", "ImageWithBBox": "LeapImageWithBBox",
+    "ImageWithHeatmap": "LeapImageWithHeatmap", "Video": "LeapVideo", "Audio": "LeapAudio",
+    "PointCloud": "LeapPointCloud",
+}
+LEAP_CLASSES = tuple(VISUALIZER_CLASSES.values())
+
+ENUMS: dict[str, tuple[str, ...]] = {
+    "LeapDataType": tuple(VISUALIZER_CLASSES),
+    "DataStateType": ("training", "validation", "test", "unlabeled", "additional"),
+    "DataStateEnum": ("training", "validation", "test", "unlabeled", "additional"),
+    "MetricDirection": ("Upward", "Downward"),
+    "DatasetMetadataType": ("float", "string", "int", "boolean"),
+}
+
+# Names pre-registered on every LeapBinder: they collide with user names of the same kind.
+BUILTIN_NAMES: dict[Kind, frozenset[str]] = {
+    Kind.VISUALIZER: frozenset({"Image", "Video", "Graph", "RawData", "HorizontalBar", "Text", "ImageMask", "TextMask"}),
+    Kind.METRIC: frozenset({"MeanSquaredError", "MeanSquaredLogarithmicError", "MeanAbsoluteError",
+                            "MeanAbsolutePercentageError", "Accuracy", "ConfusionMatrixClassification",
+                            "CategoricalCrossentropy", "BinaryCrossentropy"}),
+    Kind.LOSS: frozenset({"MeanSquaredError", "MeanSquaredLogarithmicError", "MeanAbsoluteError",
+                          "MeanAbsolutePercentageError", "CategoricalCrossentropy", "BinaryCrossentropy"}),
+}
+
+# Fields of the SDK's data classes, for completion and hover.
+DATACLASS_FIELDS: dict[str, tuple[str, ...]] = {
+    "PreprocessResponse": ("sample_ids", "data", "state", "sample_id_type", "length"),
+    "PredictionTypeHandler": ("name", "labels", "channel_dim"),
+    "SamplePreprocessResponse": ("sample_ids", "preprocess_response"),
+    "LeapImage": ("data", "compress"),
+    "LeapVideo": ("data",),
+    "LeapGraph": ("data", "x_label", "y_label", "x_range", "legend"),
+    "LeapText": ("data", "heatmap"),
+    "LeapHorizontalBar": ("body", "labels", "gt"),
+    "LeapImageMask": ("mask", "image", "labels"),
+    "LeapTextMask": ("mask", "text", "labels"),
+    "LeapImageWithBBox": ("data", "bounding_boxes"),
+    "LeapImageWithHeatmap": ("image", "heatmaps", "labels"),
+    "LeapAudio": ("audio", "sample_rate", "visual"),
+    "LeapPointCloud": ("points", "intensity", "bounding_boxes"),
+    "BoundingBox": ("x", "y", "width", "height", "confidence", "label", "rotation", "metadata"),
+}
+
+# Kinds whose functions take (sample_id, preprocess).
+SAMPLE_FUNCTION_KINDS = frozenset({Kind.INPUT, Kind.GROUND_TRUTH, Kind.METADATA})
+# Kinds whose functions take batched arrays by name (at least one argument).
+TENSOR_FUNCTION_KINDS = frozenset({Kind.VISUALIZER, Kind.METRIC, Kind.LOSS, Kind.INSTANCE_METRIC})
+# Kinds that must be unique per project (registering again replaces).
+SINGLETON_KINDS = frozenset({Kind.PREPROCESS, Kind.UNLABELED_PREPROCESS, Kind.LOAD_MODEL, Kind.INTEGRATION_TEST})

@@ -1,0 +1,59 @@
+"""Source text helpers: parse once, map ``ast`` byte offsets to code-point columns."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from tensorleap_ls.core.model import Span
+
+
+@dataclass(slots=True)
+class SourceFile:
+    path: str
+    text: str
+    lines: list[str] = field(init=False)
+    _ascii: list[bool] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # splitlines would also split on \x0c, \x1c...; ast counts only \n, \r\n, \r.
+        self.lines = self.text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self._ascii = [ln.isascii() for ln in self.lines]
+
+    def col(self, line0: int, byte_col: int) -> int:
+        """Code-point column of a UTF-8 byte offset on 0-based ``line0``."""
+        if line0 >= len(self.lines) or self._ascii[line0]:
+            return byte_col
+        return len(self.lines[line0].encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
+
+    def span(self, node: ast.AST) -> Span:
+        line = node.lineno - 1  # type: ignore[attr-defined]
+        end_line = (getattr(node, "end_lineno", None) or node.lineno) - 1  # type: ignore[attr-defined]
+        end_byte = getattr(node, "end_col_offset", None)
+        if end_byte is None:
+            end_byte = node.col_offset  # type: ignore[attr-defined]
+        return Span(
+            self.path,
+            line,
+            self.col(line, node.col_offset),  # type: ignore[attr-defined]
+            end_line,
+            self.col(end_line, end_byte),
+        )
+
+    def def_name_span(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> Span:
+        """Span of the name in ``def name(`` / ``class name``: where editors put the cursor."""
+        line = node.lineno - 1
+        text = self.lines[line] if line < len(self.lines) else ""
+        start = self.col(line, node.col_offset)
+        idx = text.find(node.name, start)
+        if idx < 0:
+            return self.span(node)
+        return Span(self.path, line, idx, line, idx + len(node.name))
+
+    def segment(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.text, node) or ""
+
+    def line_span(self, line0: int) -> Span:
+        text = self.lines[line0] if 0 <= line0 < len(self.lines) else ""
+        start = len(text) - len(text.lstrip())
+        return Span(self.path, line0, start, line0, len(text))
