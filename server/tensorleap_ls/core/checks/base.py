@@ -1,0 +1,39 @@
+"""What every check receives. Checks are plain functions ``check(ctx) -> Iterable[Finding]``.
+
+They read the bindings and the parsed modules of one project's import closure and never
+touch the disk themselves (``ctx.read_text`` goes through the analyzer's overlays/caches).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Protocol
+
+from tensorleap_ls.core.model import Binding, Finding
+from tensorleap_ls.core.source import SourceFile
+
+
+class ModuleLike(Protocol):
+    path: str  # absolute path of the .py file
+    name: str  # dotted module name as imported ("pkg.mod"); the entry's is its stem
+    source: SourceFile | None  # None when unreadable
+    tree: ast.Module | None  # None when it does not parse
+
+
+@dataclass(slots=True)
+class CheckContext:
+    root: str  # project root (folder of leap.yaml, or of the entry when there is none)
+    entry: str  # absolute path of the entry file
+    bindings: list[Binding]
+    modules: dict[str, ModuleLike]  # the closure, keyed by absolute path, entry first
+    leap_yaml: object | None = None  # core.leap_yaml.LeapYaml when the project has one
+    read_text: Callable[[str], str | None] = lambda p: None  # overlay-aware file reader
+    # Imports of the closure that are not local modules: top-level package name -> spans of the imports.
+    external_imports: dict[str, list] = field(default_factory=dict)
+
+    def of_kind(self, *kinds) -> Iterable[Binding]:
+        return (b for b in self.bindings if b.kind in kinds)
+
+
+Check = Callable[[CheckContext], Iterable[Finding]]
