@@ -11,3 +11,234 @@
 Work is incremental: a module is parsed and scanned once per text (cache keyed by path and
 content), the import closure and leap.yaml are cached until a file they depend on changes.
 """
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from tensorleap_ls.core.bindings import extract
+from tensorleap_ls.core.checks import run_checks
+from tensorleap_ls.core.checks.base import CheckContext
+from tensorleap_ls.core.evaluate import Resolver
+from tensorleap_ls.core.model import Binding, Finding, Span
+from tensorleap_ls.core.modules import Module, ModuleCache
+from tensorleap_ls.core.project import ClosureBuilder, Project, default_entry, find_root, norm
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ProjectAnalysis:
+    project: Project
+    bindings: list[Binding]
+    findings: list[Finding]
+    leap_yaml: object | None = None
+    _by_path: dict[str, list[Finding]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.findings.sort(key=lambda f: (f.span.path, f.span.line, f.span.col, f.code))
+        for f in self.findings:
+            self._by_path.setdefault(f.span.path, []).append(f)
+
+    @property
+    def modules(self) -> dict[str, Module]:
+        return self.project.modules
+
+    @property
+    def files(self) -> list[str]:
+        files = list(self.project.modules)
+        if self.project.leap_yaml_path:
+            files.append(self.project.leap_yaml_path)
+        return files
+
+    def findings_for(self, path: str) -> list[Finding]:
+        return self._by_path.get(norm(path), [])
+
+
+class Analyzer:
+    def __init__(self, read_file: Callable[[str], str | None] | None = None):
+        self._undecodable: set[str] = set()
+        self._read_disk = read_file or self._read_disk_utf8
+        self._overlays: dict[str, str] = {}
+        self._modules = ModuleCache()
+        self._disk_cache: dict[str, str | None] = {}
+        self._lock = threading.RLock()
+        self._last: dict[str, ProjectAnalysis] = {}  # root+entry -> last analysis
+        self._yaml_cache: dict[str, tuple[str, object]] = {}
+
+    # --- inputs ---------------------------------------------------------------------------
+    def set_overlay(self, path: str, text: str | None) -> None:
+        path = norm(path)
+        with self._lock:
+            if text is None:
+                self._overlays.pop(path, None)
+                self._disk_cache.pop(path, None)
+            else:
+                self._overlays[path] = text
+
+    def invalidate(self, path: str) -> None:
+        path = norm(path)
+        with self._lock:
+            self._disk_cache.pop(path, None)
+            self._modules.drop(path)
+
+    def read_text(self, path: str) -> str | None:
+        path = norm(path)
+        with self._lock:
+            if path in self._overlays:
+                return self._overlays[path]
+            if path not in self._disk_cache:
+                self._disk_cache[path] = self._read_disk(path)
+            return self._disk_cache[path]
+
+    def _read_disk_utf8(self, path: str) -> str | None:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        try:
+            self._undecodable.discard(path)
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            # Undecodable bytes become U+FFFD so the rest still parses; TL191 names the file.
+            self._undecodable.add(path)
+            return data.decode("utf-8", errors="replace")
+
+    def _isfile(self, path: str) -> bool:
+        return path in self._overlays or os.path.isfile(path)
+
+    # --- queries --------------------------------------------------------------------------
+    def analyze_file(self, path: str) -> list[ProjectAnalysis]:
+        """Every project whose closure holds ``path`` (or its leap.yaml)."""
+        path = norm(path)
+        with self._lock:
+            out = []
+            for root, entry, yaml_path in self._projects_for(path):
+                pa = self._analyze(root, entry, yaml_path)
+                if path in pa.project.modules or path == yaml_path:
+                    out.append(pa)
+            if out:
+                return out
+            # Not in any closure: a file that uses code_loader is its own entry.
+            if path.endswith(".py"):
+                text = self.read_text(path)
+                if text is not None and "code_loader" in text:
+                    return [self._analyze(os.path.dirname(path), path, None)]
+            return []
+
+    def analyze_path(self, path: str) -> list[ProjectAnalysis]:
+        """CLI: a folder is the project rooted there (or its default entry); a file is checked in
+        its project, or on its own."""
+        path = norm(path)
+        with self._lock:
+            if os.path.isdir(path):
+                yaml_path = os.path.join(path, "leap.yaml")
+                if os.path.isfile(yaml_path):
+                    entry = self._entry_for(path, yaml_path)
+                    return [self._analyze(path, entry, yaml_path)]
+                entry = default_entry(path)
+                if entry is None:
+                    return []
+                return [self._analyze(path, entry, None)]
+            return self.analyze_file(path)
+
+    def last_analyses(self) -> list[ProjectAnalysis]:
+        return list(self._last.values())
+
+    # --- internals ------------------------------------------------------------------------
+    def _projects_for(self, path: str) -> list[tuple[str, str, str | None]]:
+        root = find_root(path)
+        if root is not None:
+            yaml_path = os.path.join(root, "leap.yaml")
+            return [(root, self._entry_for(root, yaml_path), yaml_path)]
+        # No leap.yaml: the default entry of this folder or a parent folder.
+        d = os.path.dirname(path)
+        for _ in range(8):
+            entry = default_entry(d)
+            if entry is not None:
+                return [(d, entry, None)]
+            parent = os.path.dirname(d)
+            if parent == d:
+                break
+            d = parent
+        return []
+
+    def _leap_yaml(self, yaml_path: str):
+        from tensorleap_ls.core.leap_yaml import parse_leap_yaml
+
+        text = self.read_text(yaml_path)
+        if text is None:
+            return None
+        cached = self._yaml_cache.get(yaml_path)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        parsed = parse_leap_yaml(yaml_path, text)
+        self._yaml_cache[yaml_path] = (text, parsed)
+        return parsed
+
+    def _entry_for(self, root: str, yaml_path: str) -> str:
+        ly = self._leap_yaml(yaml_path)
+        entry_file = getattr(ly, "entry_file", None) if ly is not None else None
+        if isinstance(entry_file, str) and entry_file.strip():
+            candidate = norm(os.path.join(root, entry_file))
+            if candidate.startswith(root + os.sep) and candidate.endswith(".py") and self._isfile(candidate):
+                return candidate
+        return default_entry(root) or norm(os.path.join(root, "leap_integration.py"))
+
+    def _load(self, path: str, name: str) -> Module | None:
+        text = self.read_text(path)
+        if text is None:
+            return None
+        mod = self._modules.get(path, name, text)
+        if mod.tree is None:
+            good = self._modules.last_good(path)
+            if good is not None:
+                # Keep the last good facts of the module; its syntax error is reported separately.
+                stale = Module(path=good.path, name=good.name, text=good.text, digest=good.digest,
+                               source=good.source, tree=good.tree, syntax_error=mod.syntax_error,
+                               imports=good.imports, defs=good.defs, assigns=good.assigns,
+                               sys_path_calls=good.sys_path_calls, uses_code_loader=good.uses_code_loader,
+                               has_future_annotations=good.has_future_annotations, stale=True)
+                return stale
+        return mod
+
+    def _analyze(self, root: str, entry: str, yaml_path: str | None) -> ProjectAnalysis:
+        project = ClosureBuilder(self._load, self._isfile).build(root, entry, yaml_path)
+        resolver = Resolver(project.modules, project.resolved, self.read_text, root)
+        findings: list[Finding] = []
+        bindings: list[Binding] = []
+        try:
+            bindings = extract(project.modules, resolver)
+        except Exception:  # noqa: BLE001 - a bug in extraction must not take the server down
+            log.exception("binding extraction failed for %s", entry)
+        leap_yaml = self._leap_yaml(yaml_path) if yaml_path else None
+        ctx = CheckContext(
+            root=root, entry=entry, bindings=bindings, modules=dict(project.modules), leap_yaml=leap_yaml,
+            read_text=self.read_text,
+            external_imports={k: [ref.span for _, ref in v] for k, v in project.external.items()},
+        )
+        if entry not in project.modules:
+            if yaml_path is None or self.read_text(entry) is None:
+                findings.append(Finding("TL191", f"The entry file {os.path.relpath(entry, root)} cannot be read.",
+                                        Span.point(yaml_path or entry)))
+        for mod in project.modules.values():
+            if mod.syntax_error is not None:
+                findings.append(mod.syntax_error)
+            if mod.path in self._undecodable and mod.path not in self._overlays:
+                findings.append(Finding("TL191", "The file is not valid UTF-8: Python (and the platform) will refuse it.",
+                                        Span.point(mod.path)))
+        findings.extend(run_checks(ctx))
+        # Findings in a file that does not parse would point into stale text: keep only its syntax error.
+        broken = {m.path for m in project.modules.values() if m.stale}
+        if broken:
+            findings = [f for f in findings if f.span.path not in broken or f.code == "TL190"]
+        pa = ProjectAnalysis(project=project, bindings=bindings, findings=findings, leap_yaml=leap_yaml)
+        self._last[f"{root}|{entry}"] = pa
+        return pa
+
+

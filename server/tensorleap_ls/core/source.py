@@ -51,7 +51,19 @@ class SourceFile:
         return Span(self.path, line, idx, line, idx + len(node.name))
 
     def segment(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.text, node) or ""
+        """Source text of ``node`` (ast.get_source_segment re-splits the whole file per call)."""
+        if getattr(node, "end_lineno", None) is None:
+            return ""
+        return self.text_of(self.span(node))
+
+    def text_of(self, span: Span) -> str:
+        if span.line == span.end_line:
+            return self.lines[span.line][span.col:span.end_col] if span.line < len(self.lines) else ""
+        parts = [self.lines[span.line][span.col:]]
+        parts.extend(self.lines[span.line + 1:span.end_line])
+        if span.end_line < len(self.lines):
+            parts.append(self.lines[span.end_line][:span.end_col])
+        return "\n".join(parts)
 
     def line_span(self, line0: int) -> Span:
         text = self.lines[line0] if 0 <= line0 < len(self.lines) else ""

@@ -1,0 +1,23 @@
+"""The static checks, run in order on one project. Each module exposes ``check(ctx)``."""
+
+from __future__ import annotations
+
+import logging
+
+from tensorleap_ls.core.checks import bundle, contracts, integration_test, structure
+from tensorleap_ls.core.checks.base import Check, CheckContext
+from tensorleap_ls.core.model import Finding
+
+log = logging.getLogger(__name__)
+
+CHECKS: tuple[Check, ...] = (structure.check, contracts.check, integration_test.check, bundle.check)
+
+
+def run_checks(ctx: CheckContext) -> list[Finding]:
+    out: list[Finding] = []
+    for check in CHECKS:
+        try:
+            out.extend(check(ctx))
+        except Exception:  # noqa: BLE001 - one broken check must not hide the others
+            log.exception("check %s failed on %s", getattr(check, "__module__", check), ctx.entry)
+    return out

@@ -1,10 +1,180 @@
-"""Placeholder: the owner replaces it. Every check module exposes check(ctx)."""
+"""1xx: the structure of the integration as a whole.
+
+Missing mandatory parts (reported once per project, on the entry file), registrations of
+undefined / non-callable / un-importable functions, duplicate and empty names.
+
+Finding.data keys: TL101-TL106 {"missing": kind, "style": "decorator"|"legacy"};
+TL110/TL111/TL112 {"function": name, "kind": kind}; TL120/TL121 {"name": name, "kind": kind};
+TL123 {"kind": kind}.
+"""
 
 from __future__ import annotations
 
+import ast
+from collections import defaultdict
+
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.model import Finding
+from tensorleap_ls.core.evaluate import Missing, Undefined
+from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, Severity, Span, Style
+from tensorleap_ls.core.sdk import BUILTIN_NAMES, SINGLETON_KINDS
+
+# Kinds whose names the SDK checks for duplicates (decorators) and the message it uses.
+_NAMED_KINDS = (Kind.INPUT, Kind.GROUND_TRUTH, Kind.METADATA, Kind.VISUALIZER, Kind.METRIC, Kind.LOSS,
+                Kind.PREDICTION, Kind.CUSTOM_LAYER)
+
+_LABEL = {
+    Kind.PREPROCESS: "preprocess", Kind.INPUT: "input encoder", Kind.GROUND_TRUTH: "ground-truth encoder",
+    Kind.METADATA: "metadata", Kind.PREDICTION: "prediction type", Kind.VISUALIZER: "visualizer",
+    Kind.METRIC: "metric", Kind.LOSS: "custom loss", Kind.CUSTOM_LAYER: "custom layer",
+    Kind.LOAD_MODEL: "load_model", Kind.INTEGRATION_TEST: "integration test",
+}
 
 
 def check(ctx: CheckContext) -> list[Finding]:
-    return []
+    out: list[Finding] = []
+    out.extend(_missing_parts(ctx))
+    out.extend(_functions(ctx))
+    out.extend(_names(ctx))
+    out.extend(_registered_twice(ctx))
+    return out
+
+
+def _anchor(ctx: CheckContext) -> Span:
+    """Where project-wide findings go: the first line of code of the entry file."""
+    mod = ctx.modules.get(ctx.entry)
+    if mod is None or mod.tree is None or not mod.tree.body or mod.source is None:
+        return Span.point(ctx.entry)
+    first = mod.tree.body[0]
+    line = first.lineno - 1
+    return mod.source.line_span(line)
+
+
+def _style(ctx: CheckContext) -> Style:
+    styles = {b.style for b in ctx.bindings}
+    return Style.DECORATOR if Style.DECORATOR in styles else Style.LEGACY
+
+
+def _missing_parts(ctx: CheckContext) -> list[Finding]:
+    entry = ctx.modules.get(ctx.entry)
+    if entry is None or entry.tree is None:
+        return []
+    kinds = {b.kind for b in ctx.bindings}
+    uses_sdk = any(m.uses_code_loader for m in ctx.modules.values() if getattr(m, "uses_code_loader", False))
+    if not uses_sdk and not ctx.bindings:
+        return []  # not an integration at all: nothing to demand
+    style = _style(ctx)
+    span = _anchor(ctx)
+    out = []
+
+    def missing(code: str, what: str, kind: str) -> None:
+        out.append(Finding(code, what, span, data={"missing": kind, "style": style.value}))
+
+    if Kind.PREPROCESS not in kinds:
+        missing("TL101", "The integration registers no preprocess function "
+                "(`@tensorleap_preprocess()` or `leap_binder.set_preprocess(...)`).", "preprocess")
+    if Kind.INPUT not in kinds:
+        missing("TL102", "The integration registers no input encoder "
+                "(`@tensorleap_input_encoder(...)` or `leap_binder.set_input(...)`).", "input")
+    if style is Style.DECORATOR and Kind.LOAD_MODEL not in kinds and Kind.PREDICTION not in kinds:
+        missing("TL103", "The integration has no `@tensorleap_load_model([...])`: the model and its prediction "
+                "types are unknown.", "load_model")
+    elif style is Style.LEGACY and Kind.PREDICTION not in kinds and Kind.LOAD_MODEL not in kinds:
+        missing("TL103", "The integration declares no model output (`leap_binder.add_prediction(...)`).", "prediction")
+    if style is Style.DECORATOR and Kind.INTEGRATION_TEST not in kinds:
+        missing("TL104", "No `@tensorleap_integration_test()`: the platform aborts the push without one.",
+                "integration_test")
+    if Kind.LOSS not in kinds:
+        missing("TL105", "No custom loss (`@tensorleap_custom_loss` / `add_custom_loss`): the platform build fails "
+                "at 'Testing Loss'.", "loss")
+    if Kind.GROUND_TRUTH not in kinds:
+        missing("TL106", "No ground-truth encoder: fine for unlabeled data only.", "ground_truth")
+    return out
+
+
+def _functions(ctx: CheckContext) -> list[Finding]:
+    out = []
+    for b in ctx.bindings:
+        if b.style is not Style.LEGACY:
+            if b.kind is Kind.CUSTOM_LAYER or b.def_node is None:
+                continue
+            continue
+        fn_arg = next((a for k, a in b.args.items() if k in ("function", "custom_layer")), None)
+        if fn_arg is None:
+            continue
+        val = fn_arg.value
+        data = {"function": b.function, "kind": b.kind.value}
+        if isinstance(val, Undefined):
+            out.append(Finding("TL110", f"`{val.name}` is not defined: the {_LABEL.get(b.kind, b.kind.value)} "
+                               f"registration names a function that does not exist.", fn_arg.span, data=data))
+        elif isinstance(val, Missing):
+            out.append(Finding("TL112", f"`{val.dotted.lstrip('.')}` cannot be imported: the module does not define it.",
+                               fn_arg.span, data=data))
+        elif val is not UNKNOWN and isinstance(val, (str, int, float, bool, list, dict)) or val is None:
+            if fn_arg.node is not None and not isinstance(fn_arg.node, ast.Call):
+                out.append(Finding("TL111", f"`{fn_arg.text}` is not callable: register a function here.",
+                                   fn_arg.span, data=data))
+    return out
+
+
+def _names(ctx: CheckContext) -> list[Finding]:
+    out = []
+    by_kind: dict[Kind, dict[str, list[Binding]]] = defaultdict(lambda: defaultdict(list))
+    kinds_of_name: dict[str, set[Kind]] = defaultdict(set)
+    for b in ctx.bindings:
+        if b.name is None or b.kind not in _NAMED_KINDS:
+            continue
+        if b.name.strip() == "":
+            out.append(Finding("TL122", f"Empty name for a {_LABEL.get(b.kind, b.kind.value)}.",
+                               b.name_span or b.reg_span, data={"kind": b.kind.value}))
+            continue
+        by_kind[b.kind][b.name].append(b)
+        kinds_of_name[b.name].add(b.kind)
+    for kind, names in by_kind.items():
+        builtins = BUILTIN_NAMES.get(kind, frozenset())
+        for name, group in names.items():
+            dups = group[1:] if len(group) > 1 else []
+            decorated = [b for b in group if b.style is Style.DECORATOR]
+            if name in builtins and kind is not Kind.PREDICTION:
+                # The SDK pre-registers it: a decorator raises, the legacy API silently shadows it.
+                for b in group:
+                    out.append(_dup(b, name, kind, f"`{name}` is the name of a built-in {_LABEL[kind]}."))
+                continue
+            for b in dups:
+                first = group[0]
+                f = _dup(b, name, kind, f"Another {_LABEL.get(kind, kind.value)} is already named `{name}`.")
+                f.related.append((first.name_span or first.reg_span, "first registered here"))
+                out.append(f)
+            del decorated
+    for name, kinds in kinds_of_name.items():
+        if len(kinds) < 2:
+            continue
+        # a ground truth and a prediction of the same name is the usual pairing; still worth a warning
+        bs = [b for k in kinds for b in by_kind[k][name]]
+        for b in bs[1:]:
+            others = sorted(k.value for k in kinds if k is not b.kind)
+            out.append(Finding("TL121", f"`{name}` is also the name of a {', '.join(others)} binding.",
+                               b.name_span or b.reg_span, data={"name": name, "kind": b.kind.value}))
+    return out
+
+
+def _dup(b: Binding, name: str, kind: Kind, msg: str) -> Finding:
+    sev = Severity.ERROR if b.style is Style.DECORATOR else Severity.WARNING
+    tail = " The SDK raises at import." if sev is Severity.ERROR else " The legacy API keeps both and the platform sees one."
+    return Finding("TL120", msg + tail, b.name_span or b.reg_span, severity=sev,
+                   data={"name": name, "kind": kind.value})
+
+
+def _registered_twice(ctx: CheckContext) -> list[Finding]:
+    out = []
+    seen: dict[Kind, Binding] = {}
+    for b in ctx.bindings:
+        if b.kind not in SINGLETON_KINDS:
+            continue
+        if b.kind in seen and seen[b.kind].reg_span != b.reg_span:
+            f = Finding("TL123", f"{_LABEL.get(b.kind, b.kind.value).capitalize()} registered more than once: only the "
+                        "last registration counts.", b.reg_span, data={"kind": b.kind.value})
+            f.related.append((seen[b.kind].reg_span, "also registered here"))
+            out.append(f)
+        else:
+            seen[b.kind] = b
+    return out

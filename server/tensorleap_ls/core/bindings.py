@@ -1,0 +1,324 @@
+"""Binding extraction: every registration the platform would see when it imports the entry.
+
+The extractor walks the top level of each module of the closure the way an import executes
+it: ``if`` on known constants takes one branch, ``for`` over known lists runs once per item,
+calls of local functions (factories, ``lru_cache`` loaders, registration helpers) run their
+bodies with the arguments bound. Both API styles are recognised, under any alias.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from typing import Any, Iterable
+
+from tensorleap_ls.core.evaluate import (
+    CallValue,
+    FunctionValue,
+    Missing,
+    ModuleValue,
+    Resolver,
+    Undefined,
+    dotted,
+)
+from tensorleap_ls.core.model import UNKNOWN, ArgValue, Binding, Kind, Style
+from tensorleap_ls.core.modules import Module
+from tensorleap_ls.core.sdk import DECORATORS, LEGACY, Registrar
+
+_MAX_CALL_DEPTH = 4
+_MAX_ITEMS = 200
+_BINDER_NAMES = {"leap_binder", "global_leap_binder"}
+_BUILTINS = frozenset(dir(builtins))
+
+
+class _Binder:
+    """Marker value: the SDK's ``leap_binder`` object."""
+
+
+BINDER = _Binder()
+
+
+def extract(modules: dict[str, Module], resolver: Resolver) -> list[Binding]:
+    ex = _Extractor(modules, resolver)
+    for mod in modules.values():
+        if mod.tree is not None:
+            ex.scan(mod, mod.tree.body, {}, 0)
+    return ex.bindings
+
+
+class _Extractor:
+    def __init__(self, modules: dict[str, Module], resolver: Resolver):
+        self.modules = modules
+        self.r = resolver
+        self.bindings: list[Binding] = []
+        self._stack: list[int] = []
+        self._binder_aliases: dict[str, set[str]] = {}
+
+    # --- statements -----------------------------------------------------------------------
+    def scan(self, mod: Module, stmts: Iterable[ast.stmt], env: dict[str, Any], depth: int) -> None:
+        for stmt in stmts:
+            try:
+                self._stmt(mod, stmt, env, depth)
+            except RecursionError:
+                continue
+
+    def _stmt(self, mod: Module, stmt: ast.stmt, env: dict[str, Any], depth: int) -> None:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if depth > 0:
+                env[stmt.name] = FunctionValue(stmt, mod)
+            for deco in stmt.decorator_list:
+                self._decorator(mod, deco, stmt, env)
+        elif isinstance(stmt, ast.Expr):
+            self._effects(mod, stmt.value, env, depth)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            value = stmt.value
+            if value is None:
+                return
+            self._effects(mod, value, env, depth)
+            if depth > 0:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                val = self.r.value(value, mod, env)
+                for t in targets:
+                    self._bind(t, val, env)
+        elif isinstance(stmt, ast.If):
+            test = self.r.value(stmt.test, mod, env)
+            if test is UNKNOWN or isinstance(test, (CallValue, FunctionValue, ModuleValue)):
+                self.scan(mod, stmt.body, env, depth)
+                self.scan(mod, stmt.orelse, env, depth)
+            elif test:
+                self.scan(mod, stmt.body, env, depth)
+            else:
+                self.scan(mod, stmt.orelse, env, depth)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            items = self.r.value(stmt.iter, mod, env)
+            if isinstance(items, list):
+                for item in items[:_MAX_ITEMS]:
+                    inner = dict(env)
+                    self._bind(stmt.target, item, inner)
+                    self.scan(mod, stmt.body, inner, depth)
+            else:
+                inner = dict(env)
+                self._bind(stmt.target, UNKNOWN, inner)
+                self.scan(mod, stmt.body, inner, depth)
+            self.scan(mod, stmt.orelse, env, depth)
+        elif isinstance(stmt, ast.While):
+            self.scan(mod, stmt.body, dict(env), depth)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            self.scan(mod, stmt.body, env, depth)
+        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            self.scan(mod, stmt.body, env, depth)  # type: ignore[attr-defined]
+            for h in stmt.handlers:  # type: ignore[attr-defined]
+                self.scan(mod, h.body, env, depth)
+            self.scan(mod, stmt.orelse, env, depth)  # type: ignore[attr-defined]
+            self.scan(mod, stmt.finalbody, env, depth)  # type: ignore[attr-defined]
+
+    def _bind(self, target: ast.expr, value: Any, env: dict[str, Any]) -> None:
+        if isinstance(target, ast.Name):
+            env[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            vals = value if isinstance(value, list) and len(value) == len(target.elts) else [UNKNOWN] * len(target.elts)
+            for t, v in zip(target.elts, vals):
+                self._bind(t, v, env)
+
+    # --- expressions with effects ---------------------------------------------------------
+    def _effects(self, mod: Module, expr: ast.expr, env: dict[str, Any], depth: int) -> None:
+        if isinstance(expr, ast.Call):
+            if self._legacy(mod, expr, env):
+                return
+            self._call_into(mod, expr, env, depth)
+        elif isinstance(expr, (ast.ListComp, ast.SetComp, ast.GeneratorExp)) and len(expr.generators) == 1:
+            gen = expr.generators[0]
+            items = self.r.value(gen.iter, mod, env)
+            for item in (items[:_MAX_ITEMS] if isinstance(items, list) else [UNKNOWN]):
+                inner = dict(env)
+                self._bind(gen.target, item, inner)
+                self._effects(mod, expr.elt, inner, depth)
+
+    def _call_into(self, mod: Module, call: ast.Call, env: dict[str, Any], depth: int) -> None:
+        """Runs the body of a local function called at import time (factories, loaders)."""
+        if depth >= _MAX_CALL_DEPTH:
+            return
+        fn = self.r.value(call.func, mod, env)
+        if not isinstance(fn, FunctionValue) or not isinstance(fn.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return
+        if id(fn.node) in self._stack:
+            return
+        inner: dict[str, Any] = {}
+        params = [a.arg for a in fn.node.args.posonlyargs + fn.node.args.args]
+        defaults = fn.node.args.defaults
+        for name, dflt in zip(params[len(params) - len(defaults):], defaults):
+            inner[name] = self.r.value(dflt, fn.module)
+        for name, arg in zip(params, call.args):
+            inner[name] = self.r.value(arg, mod, env)
+        for kw in call.keywords:
+            if kw.arg:
+                inner[kw.arg] = self.r.value(kw.value, mod, env)
+        for name in params + [a.arg for a in fn.node.args.kwonlyargs]:
+            inner.setdefault(name, UNKNOWN)
+        self._stack.append(id(fn.node))
+        try:
+            self.scan(fn.module, fn.node.body, inner, depth + 1)
+        finally:
+            self._stack.pop()
+
+    # --- the two API styles ---------------------------------------------------------------
+    def _legacy(self, mod: Module, call: ast.Call, env: dict[str, Any]) -> bool:
+        func = call.func
+        if not isinstance(func, ast.Attribute) or func.attr not in LEGACY:
+            return False
+        if not self._is_binder(mod, func.value, env):
+            return False
+        reg = LEGACY[func.attr]
+        args = self._args(mod, reg, call.args, call.keywords, env)
+        binding = Binding(
+            kind=reg.kind, name=None, style=Style.LEGACY, function=None,
+            reg_span=mod.source.span(call), args=args, reg_node=call, module_path=mod.path,
+        )
+        self._name(binding, reg)
+        if reg.function_param:
+            self._function(mod, binding, reg, env)
+        self.bindings.append(binding)
+        return True
+
+    def _decorator(self, mod: Module, deco: ast.expr, node: ast.AST, env: dict[str, Any]) -> None:
+        call = deco if isinstance(deco, ast.Call) else None
+        target = call.func if call is not None else deco
+        short = dotted(target).rsplit(".", 1)[-1]
+        reg = DECORATORS.get(short)
+        if reg is None:
+            return
+        args = self._args(mod, reg, call.args if call else [], call.keywords if call else [], env)
+        binding = Binding(
+            kind=reg.kind, name=None, style=Style.DECORATOR, function=node.name,  # type: ignore[attr-defined]
+            reg_span=mod.source.span(deco), def_span=mod.source.def_name_span(node),  # type: ignore[arg-type]
+            args=args, def_node=node, reg_node=deco, module_path=mod.path, def_path=mod.path,  # type: ignore[arg-type]
+        )
+        self._name(binding, reg)
+        self.bindings.append(binding)
+        if reg.kind is Kind.LOAD_MODEL and "prediction_types" in args:
+            self._prediction_handlers(args["prediction_types"])
+
+    def _prediction_handlers(self, arg: ArgValue) -> None:
+        if not isinstance(arg.value, list):
+            return
+        for item in arg.value:
+            if not isinstance(item, CallValue) or not item.func.endswith("PredictionTypeHandler"):
+                continue
+            src = item.module
+            params = ("name", "labels", "channel_dim")
+            args: dict[str, ArgValue] = {}
+            for pname, a in zip(params, item.node.args):
+                args[pname] = ArgValue(src.source.segment(a), src.source.span(a), self.r.value(a, src), a)
+            for kw in item.node.keywords:
+                if kw.arg:
+                    args[kw.arg] = ArgValue(src.source.segment(kw.value), src.source.span(kw.value), self.r.value(kw.value, src), kw.value)
+            name = args.get("name")
+            self.bindings.append(Binding(
+                kind=Kind.PREDICTION, name=name.value if name and isinstance(name.value, str) else None,
+                style=Style.DECORATOR, function=None, reg_span=src.source.span(item.node),
+                name_span=name.span if name else None, args=args, reg_node=item.node, module_path=src.path,
+            ))
+
+    # --- helpers --------------------------------------------------------------------------
+    def _args(self, mod: Module, reg: Registrar, pos: list[ast.expr], kws: list[ast.keyword], env: dict[str, Any]) -> dict[str, ArgValue]:
+        out: dict[str, ArgValue] = {}
+        for pname, a in zip(reg.params, pos):
+            if isinstance(a, ast.Starred):
+                break
+            out[pname] = ArgValue(mod.source.segment(a), mod.source.span(a), self.r.value(a, mod, env), a)
+        for kw in kws:
+            if kw.arg:
+                out[kw.arg] = ArgValue(mod.source.segment(kw.value), mod.source.span(kw.value), self.r.value(kw.value, mod, env), kw.value)
+        return out
+
+    @staticmethod
+    def _name(binding: Binding, reg: Registrar) -> None:
+        if reg.name_param and reg.name_param in binding.args:
+            arg = binding.args[reg.name_param]
+            binding.name_span = arg.span
+            binding.name = arg.value if isinstance(arg.value, str) else None
+
+    def _function(self, mod: Module, binding: Binding, reg: Registrar, env: dict[str, Any]) -> None:
+        arg = binding.args.get(reg.function_param or "")
+        if arg is None or arg.node is None:
+            return
+        val = arg.value
+        if isinstance(val, CallValue):
+            val = self._unwrap_call(val, env)
+        if val is UNKNOWN and isinstance(arg.node, ast.Name):
+            name = arg.node.id
+            if name not in env and name not in _BUILTINS and self.r.lookup(mod, name) is None \
+                    and not self.r.has_external_star(mod):
+                val = Undefined(name)
+            arg.value = val
+        if isinstance(val, FunctionValue):
+            arg.value = val
+            binding.function = val.name
+            binding.def_node = val.node if not isinstance(val.node, ast.Lambda) else None
+            binding.def_path = val.module.path
+            if isinstance(val.node, ast.Lambda):
+                binding.def_span = val.module.source.span(val.node)
+            else:
+                binding.def_span = val.module.source.def_name_span(val.node)
+        elif isinstance(val, (Undefined, Missing)):
+            arg.value = val
+            binding.function = val.name if isinstance(val, Undefined) else val.dotted.rsplit(".", 1)[-1]
+        elif isinstance(arg.node, (ast.Name, ast.Attribute)):
+            binding.function = dotted(arg.node)
+
+    def _unwrap_call(self, val: CallValue, env: dict[str, Any]) -> Any:
+        """``partial(f, ...)`` -> f; ``factory(...)`` returning an inner def -> that def."""
+        short = val.func.rsplit(".", 1)[-1]
+        if short == "partial" and val.node.args:
+            return self.r.value(val.node.args[0], val.module, env)
+        fn = self.r.value(val.node.func, val.module, env)
+        if isinstance(fn, FunctionValue) and isinstance(fn.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inner_defs = {s.name: s for s in fn.node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            for stmt in fn.node.body:
+                if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name) and stmt.value.id in inner_defs:
+                    return FunctionValue(inner_defs[stmt.value.id], fn.module)
+                if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Lambda):
+                    return FunctionValue(stmt.value, fn.module)
+        return UNKNOWN
+
+    def _is_binder(self, mod: Module, node: ast.expr, env: dict[str, Any]) -> bool:
+        if isinstance(node, ast.Name):
+            if env.get(node.id) is BINDER:
+                return True
+            return node.id in self._aliases(mod)
+        if isinstance(node, ast.Attribute):
+            return node.attr in _BINDER_NAMES
+        return False
+
+    def _aliases(self, mod: Module) -> set[str]:
+        cached = self._binder_aliases.get(mod.path)
+        if cached is not None:
+            return cached
+        names = set(_BINDER_NAMES)
+        for ref in mod.imports:
+            for orig, bound in ref.names:
+                if orig in _BINDER_NAMES:
+                    names.add(bound)
+        changed = True
+        while changed:  # lb = leap_binder; lb2 = lb
+            changed = False
+            for k, v in mod.assigns.items():
+                if k not in names and (
+                    (isinstance(v, ast.Name) and v.id in names)
+                    or (isinstance(v, ast.Attribute) and v.attr in _BINDER_NAMES)
+                ):
+                    names.add(k)
+                    changed = True
+        # names imported from other local modules that are binder aliases there
+        for ref in mod.imports:
+            for orig, bound in ref.names:
+                if orig == "*" or bound in names:
+                    continue
+                src = self.r.resolved.get((mod.path, id(ref.node), ""))
+                if src in self.modules and src != mod.path:
+                    other = self.modules[src]
+                    v = other.assigns.get(orig)
+                    if isinstance(v, ast.Name) and v.id in _BINDER_NAMES:
+                        names.add(bound)
+        self._binder_aliases[mod.path] = names
+        return names

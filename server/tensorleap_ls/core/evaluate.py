@@ -1,0 +1,422 @@
+"""Static evaluation of the expressions registrations use: names, constants, f-strings,
+containers, enum members, module-level variables (also across local modules) and values read
+from YAML config files of the project.
+
+Anything that cannot be known yields ``UNKNOWN``; callers then report a binding with an
+unknown name rather than a false error.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from tensorleap_ls.core.model import UNKNOWN, SymbolRef
+from tensorleap_ls.core.modules import Module
+from tensorleap_ls.core.sdk import ENUMS
+
+_MAX_DEPTH = 30
+
+
+@dataclass(frozen=True, slots=True)
+class CallValue:
+    """An un-evaluated call, e.g. a ``PredictionTypeHandler(...)`` held in a list."""
+
+    func: str  # dotted name of the callee as written
+    node: ast.Call
+    module: Module
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionValue:
+    """A function or class the expression refers to."""
+
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
+    module: Module
+
+    @property
+    def name(self) -> str:
+        return getattr(self.node, "name", "<lambda>")
+
+
+@dataclass(frozen=True, slots=True)
+class Undefined:
+    """A name bound nowhere the analysis can see (and no star import could provide it)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """A name imported from a local module that does not define it, or from a missing local module."""
+
+    dotted: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleValue:
+    """A local module bound to a name (``import helpers`` then ``helpers.encode``)."""
+
+    module: Module
+
+
+class Resolver:
+    """Name lookup across the modules of one project (module level, star imports, aliases)."""
+
+    def __init__(self, modules: dict[str, Module], resolved: dict, read_text: Callable[[str], str | None], root: str):
+        self.modules = modules
+        self.resolved = resolved  # (module path, id(import node), attr) -> module path
+        self.read_text = read_text
+        self.root = root
+        self._yaml_cache: dict[str, Any] = {}
+
+    # --- names ----------------------------------------------------------------------------
+    def lookup(self, mod: Module, name: str, depth: int = 0) -> tuple[str, Any, Module] | None:
+        """Finds what a top-level ``name`` is bound to in ``mod``.
+
+        Returns ("def", node, module), ("assign", expr, module), ("module", path, module),
+        ("external", dotted, module) or None.
+        """
+        if depth > _MAX_DEPTH:
+            return None
+        if name in mod.defs:
+            return ("def", mod.defs[name], mod)
+        if name in mod.assigns:
+            return ("assign", mod.assigns[name], mod)
+        stars = []
+        for ref in mod.imports:
+            if ref.names == [("*", "*")]:
+                stars.append(ref)
+                continue
+            if ref.bound == name and not ref.names:
+                is_alias = ref.bound != ref.module.split(".")[0] or "." not in ref.module
+                target = self.resolved.get((mod.path, id(ref.node), "" if is_alias else "top"))
+                if target is not None:
+                    return ("module", target, mod)
+                return ("external", ref.module if is_alias else ref.module.split(".")[0], mod)
+            for orig, bound in ref.names:
+                if bound != name:
+                    continue
+                sub = self.resolved.get((mod.path, id(ref.node), orig))
+                if sub is not None:
+                    return ("module", sub, mod)
+                src = self.resolved.get((mod.path, id(ref.node), ""))
+                dotted = ("." * ref.level) + ref.module
+                if src is not None and src in self.modules:
+                    found = self.lookup(self.modules[src], orig, depth + 1)
+                    if found is None and not self.has_external_star(self.modules[src]):
+                        return ("missing", f"{dotted}.{orig}", mod)
+                    return found
+                if ref.level:  # a relative import that does not resolve cannot be third-party
+                    return ("missing", f"{dotted}.{orig}", mod)
+                return ("external", f"{dotted}.{orig}", mod)
+        for ref in reversed(stars):
+            src = self.resolved.get((mod.path, id(ref.node), ""))
+            if src is not None and src in self.modules:
+                found = self.lookup(self.modules[src], name, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def has_external_star(self, mod: Module, depth: int = 0) -> bool:
+        """True when ``mod`` star-imports a module we cannot see (any name may come from it)."""
+        if depth > _MAX_DEPTH:
+            return False
+        for ref in mod.imports:
+            if ref.names != [("*", "*")]:
+                continue
+            src = self.resolved.get((mod.path, id(ref.node), ""))
+            if src is None or src not in self.modules:
+                if not (ref.module or "").startswith("code_loader"):
+                    return True
+            elif self.has_external_star(self.modules[src], depth + 1):
+                return True
+        return False
+
+    # --- values ---------------------------------------------------------------------------
+    def value(self, node: ast.expr | None, mod: Module, env: dict[str, Any] | None = None, depth: int = 0) -> Any:
+        if node is None or depth > _MAX_DEPTH:
+            return UNKNOWN
+        env = env or {}
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id in env:
+                return env[node.id]
+            if node.id in ("True", "False", "None"):
+                return {"True": True, "False": False, "None": None}[node.id]
+            if node.id == "__name__":
+                return mod.name  # imported as a module by the platform, never "__main__"
+            found = self.lookup(mod, node.id)
+            if found is None:
+                return UNKNOWN
+            kind, obj, where = found
+            if kind == "assign":
+                return self.value(obj, where, None, depth + 1)
+            if kind == "def":
+                return FunctionValue(obj, where)
+            if kind == "external":
+                return _enum_ref(obj) or SymbolRef(obj)
+            if kind == "module" and obj in self.modules:
+                return ModuleValue(self.modules[obj])
+            if kind == "missing":
+                return Missing(obj)
+            return UNKNOWN
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for v in node.values:
+                if isinstance(v, ast.Constant):
+                    parts.append(str(v.value))
+                elif isinstance(v, ast.FormattedValue) and v.format_spec is None and v.conversion in (-1, 115):
+                    val = self.value(v.value, mod, env, depth + 1)
+                    if val is UNKNOWN or isinstance(val, (CallValue, FunctionValue, SymbolRef, list, dict)):
+                        return UNKNOWN
+                    parts.append(str(val))
+                else:
+                    return UNKNOWN
+            return "".join(parts)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            out = []
+            for elt in node.elts:
+                if isinstance(elt, ast.Starred):
+                    inner = self.value(elt.value, mod, env, depth + 1)
+                    if not isinstance(inner, list):
+                        return UNKNOWN
+                    out.extend(inner)
+                else:
+                    out.append(self.value(elt, mod, env, depth + 1))
+            return out
+        if isinstance(node, ast.Dict):
+            out_d: dict = {}
+            for k, v in zip(node.keys, node.values):
+                if k is None:
+                    return UNKNOWN
+                kv = self.value(k, mod, env, depth + 1)
+                if kv is UNKNOWN or not _hashable(kv):
+                    return UNKNOWN
+                out_d[kv] = self.value(v, mod, env, depth + 1)
+            return out_d
+        if isinstance(node, ast.Attribute):
+            enum = _enum_ref(_dotted(node))
+            if enum is not None:
+                return enum
+            base = self.value(node.value, mod, env, depth + 1)
+            if isinstance(base, ModuleValue):
+                found = self.lookup(base.module, node.attr)
+                if found is None:
+                    return UNKNOWN
+                kind, obj, where = found
+                if kind == "def":
+                    return FunctionValue(obj, where)
+                if kind == "assign":
+                    return self.value(obj, where, None, depth + 1)
+                if kind == "module" and obj in self.modules:
+                    return ModuleValue(self.modules[obj])
+                return SymbolRef(obj) if kind == "external" else UNKNOWN
+            if isinstance(base, SymbolRef):
+                return _enum_ref(f"{base.qualname}.{node.attr}") or SymbolRef(f"{base.qualname}.{node.attr}")
+            return UNKNOWN
+        if isinstance(node, ast.Subscript):
+            base = self.value(node.value, mod, env, depth + 1)
+            key = self.value(node.slice, mod, env, depth + 1)
+            try:
+                if isinstance(base, (list, dict, str)) and key is not UNKNOWN:
+                    return base[key]
+            except (KeyError, IndexError, TypeError):
+                return UNKNOWN
+            return UNKNOWN
+        if isinstance(node, ast.BinOp):
+            left = self.value(node.left, mod, env, depth + 1)
+            right = self.value(node.right, mod, env, depth + 1)
+            if left is UNKNOWN or right is UNKNOWN:
+                return UNKNOWN
+            try:
+                if isinstance(node.op, ast.Add) and type(left) is type(right) and isinstance(left, (str, int, float, list)):
+                    return left + right
+                if isinstance(node.op, ast.Mod) and isinstance(left, str):
+                    return left % right
+            except (TypeError, ValueError):
+                return UNKNOWN
+            return UNKNOWN
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            v = self.value(node.operand, mod, env, depth + 1)
+            return -v if isinstance(v, (int, float)) and not isinstance(v, bool) else UNKNOWN
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            v = self.value(node.operand, mod, env, depth + 1)
+            return (not v) if v is not UNKNOWN else UNKNOWN
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            left = self.value(node.left, mod, env, depth + 1)
+            right = self.value(node.comparators[0], mod, env, depth + 1)
+            if left is UNKNOWN or right is UNKNOWN or isinstance(left, (CallValue, FunctionValue)):
+                return UNKNOWN
+            op = node.ops[0]
+            try:
+                if isinstance(op, ast.Eq):
+                    return left == right
+                if isinstance(op, ast.NotEq):
+                    return left != right
+                if isinstance(op, ast.In):
+                    return left in right
+                if isinstance(op, ast.NotIn):
+                    return left not in right
+            except TypeError:
+                return UNKNOWN
+            return UNKNOWN
+        if isinstance(node, ast.BoolOp):
+            vals = [self.value(v, mod, env, depth + 1) for v in node.values]
+            if any(v is UNKNOWN for v in vals):
+                return UNKNOWN
+            return all(vals) if isinstance(node.op, ast.And) else any(vals)
+        if isinstance(node, ast.Lambda):
+            return FunctionValue(node, mod)
+        if isinstance(node, ast.Call):
+            return self._call_value(node, mod, env, depth)
+        return UNKNOWN
+
+    def _call_value(self, node: ast.Call, mod: Module, env: dict, depth: int) -> Any:
+        fname = _dotted(node.func)
+        short = fname.rsplit(".", 1)[-1]
+        args = node.args
+        if short in ("list", "tuple", "sorted") and len(args) == 1:
+            inner = self.value(args[0], mod, env, depth + 1)
+            if isinstance(inner, list):
+                return sorted(inner) if short == "sorted" and _sortable(inner) else list(inner)
+            if isinstance(inner, dict):
+                return list(inner)
+            return UNKNOWN
+        if short == "range" and 1 <= len(args) <= 3:
+            vals = [self.value(a, mod, env, depth + 1) for a in args]
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+                r = range(*vals)
+                return list(r) if len(r) <= 10_000 else UNKNOWN
+            return UNKNOWN
+        if short == "enumerate" and len(args) == 1:
+            inner = self.value(args[0], mod, env, depth + 1)
+            return [[i, v] for i, v in enumerate(inner)] if isinstance(inner, list) else UNKNOWN
+        if short == "zip" and args:
+            inners = [self.value(a, mod, env, depth + 1) for a in args]
+            if all(isinstance(i, list) for i in inners):
+                return [list(t) for t in zip(*inners)]
+            return UNKNOWN
+        if isinstance(node.func, ast.Attribute) and node.func.attr in ("keys", "values", "items") and not args:
+            base = self.value(node.func.value, mod, env, depth + 1)
+            if isinstance(base, dict):
+                if node.func.attr == "keys":
+                    return list(base)
+                if node.func.attr == "values":
+                    return list(base.values())
+                return [[k, v] for k, v in base.items()]
+            return UNKNOWN
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "get" and args:
+            base = self.value(node.func.value, mod, env, depth + 1)
+            key = self.value(args[0], mod, env, depth + 1)
+            if isinstance(base, dict) and _hashable(key):
+                default = self.value(args[1], mod, env, depth + 1) if len(args) > 1 else None
+                return base.get(key, default)
+            return UNKNOWN
+        if short in ("safe_load", "load", "full_load") and fname.startswith("yaml") and args:
+            return self._yaml_value(args[0], mod, env)
+        if short == "str" and len(args) == 1:
+            v = self.value(args[0], mod, env, depth + 1)
+            return str(v) if isinstance(v, (str, int, float)) else UNKNOWN
+        return CallValue(fname, node, mod)
+
+    # --- YAML config files ------------------------------------------------------------------
+    def _yaml_value(self, arg: ast.expr, mod: Module, env: dict) -> Any:
+        from tensorleap_ls.core.project import eval_path
+
+        path_node = arg
+        if isinstance(arg, ast.Call) and _dotted(arg.func) in ("open", "io.open") and arg.args:
+            path_node = arg.args[0]
+        elif isinstance(arg, ast.Name) and arg.id in env and isinstance(env[arg.id], _OpenFile):
+            return self._load_yaml(env[arg.id].path)
+        elif isinstance(arg, ast.Name):
+            opened = _find_with_open(mod, arg.id)
+            if opened is None:
+                return UNKNOWN
+            path_node = opened
+        path = eval_path(path_node, mod, self.root)
+        if not path:
+            return UNKNOWN
+        return self._load_yaml(path)
+
+    def _load_yaml(self, path: str) -> Any:
+        path = os.path.normpath(path)
+        if not path.startswith(self.root):
+            return UNKNOWN  # outside the project: unknown, never a false error
+        if path in self._yaml_cache:
+            return self._yaml_cache[path]
+        text = self.read_text(path)
+        value: Any = UNKNOWN
+        if text is not None:
+            try:
+                import yaml
+
+                value = yaml.safe_load(text)
+            except Exception:  # noqa: BLE001 - a broken config only makes values unknown
+                value = UNKNOWN
+        self._yaml_cache[path] = value
+        return value
+
+    def yaml_files_read(self) -> list[str]:
+        return list(self._yaml_cache)
+
+
+@dataclass(frozen=True, slots=True)
+class _OpenFile:
+    path: str
+
+
+def _find_with_open(mod: Module, var: str) -> ast.expr | None:
+    """For ``with open(P) as var:`` at module level, the expression P."""
+    if mod.tree is None:
+        return None
+    for stmt in mod.tree.body:
+        if isinstance(stmt, ast.With):
+            for item in stmt.items:
+                ctx = item.context_expr
+                if (isinstance(item.optional_vars, ast.Name) and item.optional_vars.id == var
+                        and isinstance(ctx, ast.Call) and _dotted(ctx.func) in ("open", "io.open") and ctx.args):
+                    return ctx.args[0]
+    return None
+
+
+def _enum_ref(dotted: str) -> SymbolRef | None:
+    parts = dotted.split(".")
+    if len(parts) >= 2 and parts[-2] in ENUMS:
+        return SymbolRef(f"{parts[-2]}.{parts[-1]}")
+    return None
+
+
+def _dotted(node: ast.expr) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    elif isinstance(node, ast.Call):
+        parts.append(_dotted(node.func) + "()")
+    return ".".join(reversed(parts))
+
+
+def dotted(node: ast.expr) -> str:
+    return _dotted(node)
+
+
+def _hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
+
+
+def _sortable(v: list) -> bool:
+    try:
+        sorted(v)
+    except TypeError:
+        return False
+    return True

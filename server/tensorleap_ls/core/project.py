@@ -1,0 +1,239 @@
+"""The project model: where a project starts, which file is its entry, which local modules the
+platform would load with it (the import closure).
+
+A project root is the folder holding ``leap.yaml``; its ``entryFile`` is the entry (default
+``leap_integration.py``, then ``leap_binder.py``). The closure follows the entry's local imports
+the way Python would find them with the platform's ``sys.path``: the entry's folder and its
+parents up to the root, plus folders the code adds with ``sys.path.insert/append``.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+from tensorleap_ls.core.modules import ImportRef, Module
+
+DEFAULT_ENTRIES = ("leap_integration.py", "leap_binder.py")
+
+
+def norm(path: str) -> str:
+    return os.path.normpath(os.path.abspath(path))
+
+
+def find_root(path: str, stop: str | None = None) -> str | None:
+    """The nearest folder at or above ``path`` holding a leap.yaml."""
+    d = path if os.path.isdir(path) else os.path.dirname(path)
+    seen = 0
+    while seen < 64:
+        if os.path.isfile(os.path.join(d, "leap.yaml")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d or (stop and d == stop):
+            return None
+        d = parent
+        seen += 1
+    return None
+
+
+def default_entry(folder: str) -> str | None:
+    for name in DEFAULT_ENTRIES:
+        p = os.path.join(folder, name)
+        if os.path.isfile(p):
+            return p
+    return None
+
+
+@dataclass(slots=True)
+class Project:
+    root: str
+    entry: str
+    leap_yaml_path: str | None
+    modules: dict[str, Module] = field(default_factory=dict)  # closure, entry first
+    search_path: list[str] = field(default_factory=list)
+    # Imports that did not resolve to a local module: top-level name -> [(module path, ImportRef)]
+    external: dict[str, list[tuple[str, ImportRef]]] = field(default_factory=dict)
+    # Import statements naming a local-looking module that does not exist: (module path, ImportRef)
+    unresolved: list[tuple[str, ImportRef]] = field(default_factory=list)
+    # For name lookups: module path -> {import ref index -> resolved module path}
+    resolved: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    by_name: dict[str, str] = field(default_factory=dict)  # dotted module name -> path
+
+    @property
+    def module_paths(self) -> list[str]:
+        return list(self.modules)
+
+
+class ClosureBuilder:
+    """Builds a project's closure from a module loader (overlay- and cache-aware)."""
+
+    def __init__(self, load: Callable[[str, str], Module | None], isfile: Callable[[str], bool]):
+        self._load = load
+        self._isfile = isfile
+
+    def build(self, root: str, entry: str, leap_yaml_path: str | None) -> Project:
+        proj = Project(root=root, entry=entry, leap_yaml_path=leap_yaml_path)
+        # The platform appends every parent folder of the entry up to the root to sys.path.
+        d = os.path.dirname(entry)
+        search = [d]
+        while d != root and d.startswith(root) and os.path.dirname(d) != d:
+            d = os.path.dirname(d)
+            search.append(d)
+        if root not in search:
+            search.append(root)
+        proj.search_path = search
+        entry_name = os.path.splitext(os.path.basename(entry))[0]
+        queue: list[tuple[str, str]] = [(entry, entry_name)]
+        while queue:
+            path, name = queue.pop(0)
+            if path in proj.modules:
+                continue
+            mod = self._load(path, name)
+            if mod is None:
+                continue
+            proj.modules[path] = mod
+            proj.by_name.setdefault(name, path)
+            for extra in self._sys_path_additions(mod, root):
+                if extra not in proj.search_path:
+                    proj.search_path.append(extra)
+            for ref in mod.imports:
+                for target, tname, attr in self._resolve_import(proj, mod, ref):
+                    if target is None:
+                        continue
+                    proj.resolved[(path, id(ref.node), attr)] = target
+                    if target not in proj.modules:
+                        queue.append((target, tname))
+        return proj
+
+    # --- imports --------------------------------------------------------------------------
+    def _resolve_import(self, proj: Project, mod: Module, ref: ImportRef):
+        """Yields (path, dotted name, attr) for every local module the import loads."""
+        if ref.level:
+            base = os.path.dirname(mod.path)
+            for _ in range(ref.level - 1):
+                base = os.path.dirname(base)
+            parts = ref.module.split(".") if ref.module else []
+            pkg_name = self._relative_name(mod, ref)
+            target = self._find_in(base, parts)
+            if ref.module and target is None:
+                proj.unresolved.append((mod.path, ref))
+                return
+            if target is not None:
+                yield target, pkg_name, ""
+            for name, _ in ref.names:
+                if name == "*":
+                    continue
+                sub = self._find_in(base, parts + [name])
+                if sub is not None:
+                    yield sub, f"{pkg_name}.{name}" if pkg_name else name, name
+            return
+        parts = ref.module.split(".")
+        found = False
+        for folder in proj.search_path:
+            # each package level is loaded: a.b.c loads a/__init__, a/b/__init__ and a/b/c
+            target = self._find_in(folder, parts)
+            if target is None:
+                continue
+            found = True
+            for i in range(1, len(parts)):
+                pkg = self._find_in(folder, parts[:i])
+                if pkg is not None:
+                    yield pkg, ".".join(parts[:i]), "top" if i == 1 else "."
+            yield target, ref.module, ""
+            for name, _ in ref.names:
+                if name == "*":
+                    continue
+                sub = self._find_in(folder, parts + [name])
+                if sub is not None:
+                    yield sub, f"{ref.module}.{name}", name
+            break
+        if not found:
+            top = parts[0]
+            proj.external.setdefault(top, []).append((mod.path, ref))
+
+    @staticmethod
+    def _relative_name(mod: Module, ref: ImportRef) -> str:
+        base = mod.name.split(".")
+        if not mod.path.endswith("__init__.py"):
+            base = base[:-1]
+        if ref.level > 1:
+            base = base[: len(base) - (ref.level - 1)]
+        return ".".join([p for p in base + ([ref.module] if ref.module else []) if p])
+
+    def _find_in(self, folder: str, parts: list[str]) -> str | None:
+        if not parts:
+            init = os.path.join(folder, "__init__.py")
+            return init if self._isfile(init) else None
+        base = os.path.join(folder, *parts)
+        init = os.path.join(base, "__init__.py")
+        if self._isfile(init):
+            return init
+        if self._isfile(base + ".py"):
+            return base + ".py"
+        return None
+
+    # --- sys.path -------------------------------------------------------------------------
+    def _sys_path_additions(self, mod: Module, root: str) -> list[str]:
+        out = []
+        for call in mod.sys_path_calls:
+            arg = call.args[-1] if call.args else None
+            if arg is None:
+                continue
+            p = eval_path(arg, mod, root)
+            if p and os.path.isdir(p) and norm(p).startswith(root):
+                out.append(norm(p))
+        return out
+
+
+def eval_path(node: ast.expr, mod: Module, root: str, depth: int = 0) -> str | None:
+    """Statically evaluates common path expressions: literals, os.path.join/dirname/abspath of
+    __file__, Path(__file__).parent / 'x', str(...). Relative paths are relative to the cwd, which
+    is the project root when the platform runs the script."""
+    if depth > 20:
+        return None
+    here = os.path.dirname(mod.path)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value if os.path.isabs(node.value) else os.path.join(root, node.value)
+    if isinstance(node, ast.Name):
+        if node.id == "__file__":
+            return mod.path
+        val = mod.assigns.get(node.id)
+        return eval_path(val, mod, root, depth + 1) if val is not None else None
+    if isinstance(node, ast.Call):
+        fname = _dotted(node.func)
+        args = [eval_path(a, mod, root, depth + 1) for a in node.args]
+        if fname in ("os.path.join", "path.join", "join") and args and all(args):
+            parts = [args[0]] + [_raw_str(a) or "" for a in node.args[1:]]
+            return os.path.join(*parts)
+        if fname in ("os.path.dirname", "path.dirname", "dirname") and args and args[0]:
+            return os.path.dirname(args[0])
+        if fname in ("os.path.abspath", "os.path.realpath", "os.path.normpath", "str", "Path", "pathlib.Path",
+                     "abspath", "realpath") and args and args[0]:
+            return args[0]
+        if isinstance(node.func, ast.Attribute) and node.func.attr in ("resolve", "absolute"):
+            return eval_path(node.func.value, mod, root, depth + 1)
+        return None
+    if isinstance(node, ast.Attribute) and node.attr == "parent":
+        inner = eval_path(node.value, mod, root, depth + 1)
+        return os.path.dirname(inner) if inner else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        left = eval_path(node.left, mod, root, depth + 1)
+        right = _raw_str(node.right)
+        return os.path.join(left, right) if left and right is not None else None
+    return None
+
+
+def _raw_str(node: ast.expr) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _dotted(node: ast.expr) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
