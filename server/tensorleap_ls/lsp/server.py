@@ -1,0 +1,323 @@
+"""The language server: a thin layer over the analysis core.
+
+It keeps editor buffers as overlays of the core ``Analyzer``, re-analyses the projects an
+edit affects after a per-document debounce (in a worker thread, so requests stay responsive),
+and publishes diagnostics for every file of the affected closures and leap.yaml, guarded by
+document versions so a stale result is never published. Features other modules add:
+``navigation`` (definition, document symbols), ``actions`` (code actions), ``assist``
+(completion, hover, signature help...), ``dynamic`` (run checks, previews).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+from dataclasses import replace
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.uris import from_fs_path, to_fs_path
+
+from tensorleap_ls import __version__
+from tensorleap_ls.core.analysis import Analyzer, ProjectAnalysis
+from tensorleap_ls.core.model import Finding
+from tensorleap_ls.core.project import norm
+from tensorleap_ls.lsp import documents
+from tensorleap_ls.lsp.convert import to_diagnostic
+from tensorleap_ls.lsp.settings import Settings
+
+log = logging.getLogger("tensorleap_ls")
+
+CodeLensProvider = Callable[["TensorleapServer", str], list[lsp.CodeLens]]
+
+
+class _Protocol(LanguageServerProtocol):
+    """pygls drops a request whose params do not deserialise without answering it, and the
+    client then waits forever. Answer such requests with InvalidParams instead."""
+
+    def structure_message(self, data: dict[str, Any]):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if isinstance(data, dict) and "method" in data and "id" in data:
+                self._send_response(data["id"], error=lsp.ResponseError(
+                    code=exc.code, message=f"invalid params for {data.get('method')}"))
+            return SimpleNamespace(jsonrpc="ignored")  # handle_message skips it
+
+
+class TensorleapServer(LanguageServer):
+    def __init__(self, trusted: bool = False) -> None:
+        super().__init__("tensorleap-ls", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
+                         max_workers=2, protocol_cls=_Protocol)
+        self.analyzer = Analyzer()
+        self.settings = Settings(trusted=trusted)
+        self._cli_trusted = trusted
+        self.latest: dict[str, ProjectAnalysis] = {}  # project key -> last published analysis
+        self.extra_findings: dict[str, list[Finding]] = {}  # root -> dynamic findings
+        self.observations: dict[tuple, Any] = {}  # (root, kind, name) -> last observed shape/dtype
+        self.code_lens_providers: list[CodeLensProvider] = []
+        self._published: dict[str, set[str]] = {}  # project key -> paths published last time
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._analysis_lock = threading.Lock()
+
+    # --- helpers used by every feature ----------------------------------------------------
+    @property
+    def encoding(self) -> str:
+        enc = self.workspace.position_encoding if self.protocol._workspace is not None else None  # noqa: SLF001
+        return str(enc.value if hasattr(enc, "value") else enc or "utf-16")
+
+    def line_text(self, path: str, line: int) -> str:
+        uri = from_fs_path(path)
+        doc = self.workspace.text_documents.get(uri) if self.protocol._workspace is not None and uri else None  # noqa: SLF001
+        if doc is not None:
+            lines = doc.lines
+            return lines[line].rstrip("\r\n") if 0 <= line < len(lines) else ""
+        text = self.analyzer.read_text(path)
+        if text is None:
+            return ""
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        return lines[line] if 0 <= line < len(lines) else ""
+
+    def analyses_for(self, path: str) -> list[ProjectAnalysis]:
+        path = norm(path)
+        found = [pa for pa in self.latest.values() if path in pa.project.modules or path == pa.project.leap_yaml_path]
+        if found:
+            return found
+        with self._analysis_lock:
+            return self.analyzer.analyze_file(path)
+
+    def republish(self, root: str) -> None:
+        for key, pa in list(self.latest.items()):
+            if pa.project.root == root:
+                self._publish(key, pa)
+
+    def log(self, message: str, level: lsp.MessageType = lsp.MessageType.Info) -> None:
+        try:
+            self.window_log_message(lsp.LogMessageParams(type=level, message=message))
+        except Exception:  # noqa: BLE001 - logging must never fail a handler
+            pass
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # Errors are logged, never shown as a crash: the server keeps working.
+        log.exception("server error from %s", source, exc_info=error)
+        self.log(f"internal error ({type(error).__name__}): {error}", lsp.MessageType.Error)
+
+    # --- scheduling -----------------------------------------------------------------------
+    def schedule(self, uri: str, delay_ms: int | None = None) -> None:
+        """(Re)starts the debounced analysis of the document ``uri``."""
+        prev = self._tasks.pop(uri, None)
+        if prev is not None:
+            prev.cancel()
+        delay = self.settings.debounce_ms if delay_ms is None else delay_ms
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._tasks[uri] = loop.create_task(self._run(uri, delay / 1000.0))
+
+    async def _run(self, uri: str, delay: float) -> None:
+        try:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            path = to_fs_path(uri)
+            if path is None:
+                return
+            doc = self.workspace.text_documents.get(uri)
+            version = doc.version if doc is not None else None
+            results = await asyncio.get_running_loop().run_in_executor(None, self._analyze, path)
+            doc = self.workspace.text_documents.get(uri)
+            if doc is not None and doc.version != version:
+                return  # a newer edit is already scheduled: never publish a stale result
+            for key, pa in results:
+                self.latest[key] = pa
+                self._publish(key, pa)
+        except asyncio.CancelledError:
+            pass
+        except Exception as e:  # noqa: BLE001
+            self.report_server_error(e, "analysis")
+        finally:
+            task = self._tasks.get(uri)
+            if task is asyncio.current_task():
+                self._tasks.pop(uri, None)
+
+    def _analyze(self, path: str) -> list[tuple[str, ProjectAnalysis]]:
+        with self._analysis_lock:
+            return [(f"{pa.project.root}|{pa.project.entry}", pa) for pa in self.analyzer.analyze_file(path)]
+
+    def _publish(self, key: str, pa: ProjectAnalysis) -> None:
+        files = set(pa.files)
+        extra: dict[str, list[Finding]] = {}
+        for f in self.extra_findings.get(pa.project.root, []):
+            extra.setdefault(f.span.path, []).append(f)
+            files.add(f.span.path)
+        enc = self.encoding
+        for path in sorted(files):
+            uri = from_fs_path(path)
+            if uri is None:
+                continue
+            doc = self.workspace.text_documents.get(uri)
+            findings = pa.findings_for(path) + extra.get(path, [])
+            diags = []
+            for f in findings:
+                try:
+                    diags.append(to_diagnostic(f, self.line_text, enc))
+                except Exception:  # noqa: BLE001 - one odd finding must not hide the others
+                    log.exception("cannot convert %s", f)
+            self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
+                uri=uri, diagnostics=diags, version=doc.version if doc is not None else None))
+        # files of the previous closure that are no longer in it get an empty list
+        for path in self._published.get(key, set()) - files:
+            uri = from_fs_path(path)
+            if uri is not None and not self._owned_elsewhere(key, path):
+                self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+        self._published[key] = files
+
+    def _owned_elsewhere(self, key: str, path: str) -> bool:
+        return any(path in files for k, files in self._published.items() if k != key)
+
+    def forget(self, uri: str) -> None:
+        """Document closed: drop its overlay, re-analyse from disk, clear what it alone showed."""
+        path = to_fs_path(uri)
+        if path is None:
+            return
+        path = norm(path)
+        self.analyzer.set_overlay(path, None)
+        task = self._tasks.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        open_paths = {norm(p) for p in (to_fs_path(u) for u in self.workspace.text_documents) if p}
+        for key, pa in list(self.latest.items()):
+            if path not in pa.files:
+                continue
+            if not (set(pa.files) & open_paths):
+                # no file of this project is open any more: clear all it published
+                for p in self._published.pop(key, set()):
+                    u = from_fs_path(p)
+                    if u is not None and not self._owned_elsewhere(key, p):
+                        self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=u, diagnostics=[]))
+                self.latest.pop(key, None)
+        if not any(path in files for files in self._published.values()):
+            self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+def build(trusted: bool = False) -> TensorleapServer:
+    documents.install()
+    server = TensorleapServer(trusted=trusted)
+
+    @server.feature(lsp.INITIALIZE)
+    def initialize(ls: TensorleapServer, params: lsp.InitializeParams) -> None:
+        settings, problems = ls.settings.merged(params.initialization_options)
+        if ls._cli_trusted:  # noqa: SLF001 - the command line can only add trust
+            settings = replace(settings, trusted=True)
+        ls.settings = settings
+        for p in problems:
+            ls.log(p, lsp.MessageType.Warning)
+
+    @server.feature(lsp.INITIALIZED)
+    def initialized(ls: TensorleapServer, params: lsp.InitializedParams) -> None:
+        ls.log(f"tensorleap-ls {__version__} ready (python {sys.version.split()[0]}, "
+               f"trusted={ls.settings.trusted}, debounce={ls.settings.debounce_ms} ms)")
+        caps = ls.client_capabilities
+        watch = caps.workspace and caps.workspace.did_change_watched_files
+        if watch and watch.dynamic_registration:
+            asyncio.get_running_loop().create_task(_register_watchers(ls))
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: TensorleapServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        path = to_fs_path(params.text_document.uri)
+        if path is None:
+            return
+        ls.analyzer.set_overlay(path, params.text_document.text)
+        ls.schedule(params.text_document.uri, delay_ms=0)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: TensorleapServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        path = to_fs_path(uri)
+        doc = ls.workspace.text_documents.get(uri)
+        if path is None or doc is None:
+            return
+        ls.analyzer.set_overlay(path, doc.source)
+        ls.schedule(uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: TensorleapServer, params: lsp.DidSaveTextDocumentParams) -> None:
+        path = to_fs_path(params.text_document.uri)
+        if path is not None:
+            ls.analyzer.invalidate(path)
+        ls.schedule(params.text_document.uri, delay_ms=0)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: TensorleapServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        ls.forget(params.text_document.uri)
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def watched(ls: TensorleapServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+        touched = False
+        for change in params.changes:
+            path = to_fs_path(change.uri)
+            if path is None:
+                continue
+            ls.analyzer.invalidate(path)
+            touched = True
+        if touched:
+            for uri in list(ls.workspace.text_documents):
+                ls.schedule(uri)
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def changed_config(ls: TensorleapServer, params: lsp.DidChangeConfigurationParams) -> None:
+        trusted = ls.settings.trusted
+        settings, problems = ls.settings.merged(params.settings)
+        # trust comes from the client at start-up (initializationOptions / --trusted), not from settings
+        ls.settings = replace(settings, trusted=trusted)
+        for p in problems:
+            ls.log(p, lsp.MessageType.Warning)
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_LENS)
+    def code_lens(ls: TensorleapServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
+        path = to_fs_path(params.text_document.uri)
+        if path is None:
+            return []
+        out: list[lsp.CodeLens] = []
+        for provider in ls.code_lens_providers:
+            try:
+                out.extend(provider(ls, norm(path)))
+            except Exception as e:  # noqa: BLE001
+                ls.report_server_error(e, "code lens")
+        return out
+
+    from tensorleap_ls.lsp import actions, assist, dynamic, navigation
+
+    navigation.register(server)
+    for module in (actions, assist, dynamic):
+        module.register(server)
+    return server
+
+
+async def _register_watchers(ls: TensorleapServer) -> None:
+    try:
+        await ls.client_register_capability_async(lsp.RegistrationParams(registrations=[lsp.Registration(
+            id="tensorleap-watch", method=lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            register_options=lsp.DidChangeWatchedFilesRegistrationOptions(watchers=[
+                lsp.FileSystemWatcher(glob_pattern=g) for g in
+                ("**/*.py", "**/leap.yaml", "**/*.yaml", "**/*.yml", "**/requirements.txt")]),
+        )]))
+    except Exception as e:  # noqa: BLE001 - watching is an optimisation
+        ls.log(f"file watching unavailable: {e}", lsp.MessageType.Warning)
+
+
+def start(tcp: str | None = None, trusted: bool = False) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    server = build(trusted=trusted)
+    if tcp:
+        host, _, port = tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
