@@ -1,0 +1,138 @@
+"""Command line: ``tensorleap-ls check | preview | serve``.
+
+``check`` imports only the analysis core (no pygls, no lsprotocol) so it starts fast in CI.
+Exit codes: 0 no errors, 1 errors found, 2 usage or internal failure (a clear message, never
+a traceback for bad input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from tensorleap_ls import __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep its message short
+        self.print_usage(sys.stderr)
+        print(f"tensorleap-ls: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="tensorleap-ls", description="Static and dynamic checks for Tensorleap integration scripts.")
+    p.add_argument("--version", action="version", version=f"tensorleap-ls {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    c = sub.add_parser("check", help="check projects (folders holding leap.yaml) or files")
+    c.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    c.add_argument("--format", choices=["text", "json"], default="text")
+    c.add_argument("--no-color", action="store_true")
+    c.add_argument("--dynamic", action="store_true", help="also run the integration on real samples (child process)")
+    c.add_argument("--samples", type=int, default=5, help="samples per subset for --dynamic (0 = all)")
+    c.add_argument("--python", help="interpreter for --dynamic (default: the project's .venv/venv, else this one)")
+    c.add_argument("--timeout", type=float, default=30.0, help="seconds per call for --dynamic")
+    c.add_argument("--memory-mb", type=int, default=4096, help="memory limit of the child for --dynamic")
+
+    v = sub.add_parser("preview", help="render one sample as the platform would (PNG + JSON + HTML)")
+    v.add_argument("path", metavar="PATH")
+    v.add_argument("--subset", default="training")
+    v.add_argument("--sample", required=True, help="sample id")
+    v.add_argument("--out", required=True, help="output folder")
+    v.add_argument("--python")
+    v.add_argument("--timeout", type=float, default=30.0)
+
+    s = sub.add_parser("serve", help="run the language server (stdio by default)")
+    s.add_argument("--tcp", metavar="HOST:PORT")
+    s.add_argument("--trusted", action="store_true", help="allow running user code (dynamic checks, previews)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return _check(args)
+        if args.command == "preview":
+            return _preview(args)
+        if args.command == "serve":
+            from tensorleap_ls.lsp.server import start
+
+            return start(tcp=args.tcp, trusted=args.trusted)
+        _parser().print_help()
+        return 2
+    except KeyboardInterrupt:
+        return 2
+    except _UsageError as e:
+        print(f"tensorleap-ls: {e}", file=sys.stderr)
+        return 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _check(args: argparse.Namespace) -> int:
+    from tensorleap_ls.core import report
+    from tensorleap_ls.core.analysis import Analyzer
+
+    analyzer = Analyzer()
+    projects = []
+    all_findings = []
+    color = not args.no_color and args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    for path in args.paths:
+        if not os.path.exists(path):
+            raise _UsageError(f"no such file or folder: {path}")
+        analyses = analyzer.analyze_path(path)
+        if not analyses:
+            raise _UsageError(f"{path}: no integration found (no leap.yaml, leap_integration.py or leap_binder.py, "
+                              "and no file using code_loader)")
+        for pa in analyses:
+            findings = list(pa.findings)
+            if args.dynamic:
+                findings.extend(_dynamic(pa, args))
+            projects.append(report.project_json(pa.project.root, pa.project.entry, pa.bindings, findings))
+            all_findings.extend(findings)
+    if args.format == "json":
+        print(report.to_json(projects))
+    else:
+        for f in report.sort_findings(all_findings):
+            print(report.text_line(f, color))
+        print(report.summary(all_findings, len(projects)))
+    return 1 if any(f.effective_severity == 1 for f in all_findings) else 0
+
+
+def _dynamic(pa, args: argparse.Namespace) -> list:
+    from tensorleap_ls.runtime.api import dynamic_findings
+
+    def progress(msg: str) -> None:
+        if args.format == "text":
+            print(f"[dynamic] {msg}", file=sys.stderr)
+
+    return dynamic_findings(pa.project.root, pa.project.entry, python=args.python, samples=args.samples,
+                            timeout_s=args.timeout, memory_mb=args.memory_mb, progress=progress)
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from tensorleap_ls.core.analysis import Analyzer
+    from tensorleap_ls.runtime.api import preview_sample
+
+    if not os.path.exists(args.path):
+        raise _UsageError(f"no such file or folder: {args.path}")
+    analyses = Analyzer().analyze_path(args.path)
+    if not analyses:
+        raise _UsageError(f"{args.path}: no integration found")
+    pa = analyses[0]
+    sample: object = args.sample
+    result = preview_sample(pa.project.root, pa.project.entry, args.subset, sample, args.out, python=args.python,
+                            timeout_s=args.timeout)
+    for line in result.get("lines", []):
+        print(line)
+    print(f"preview written to {os.path.join(args.out, 'index.html')}")
+    return 1 if result.get("errors") else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
