@@ -129,11 +129,23 @@ def run_sequence(session: Session, edits: list[tuple]) -> None:
         assert "result" in resp or "error" in resp
         STATS["edits"] += 1
     # nothing published later may carry an older version than the last one
-    for _, msg in c._notifications[mark:]:
-        if is_diag(session.uri)(msg) and msg["params"].get("version") is not None:
-            assert msg["params"]["version"] >= version
+    for _, later in c._notifications[mark:]:
+        if is_diag(session.uri)(later) and later["params"].get("version") is not None:
+            assert later["params"]["version"] >= version
+    # the server's copy of the text is the client's: a full resync yields the same diagnostics
+    incremental = _diag_set(msg)
+    version += 1
+    mark = c.mark()
+    c.notify("textDocument/didChange", {"textDocument": {"uri": session.uri, "version": version},
+                                        "contentChanges": [{"text": text}]})
+    _, full = c.wait_for(is_diag(session.uri, version), mark, timeout=30)
+    assert _diag_set(full) == incremental, "incremental edits diverged from the client's text"
     session.close()
     STATS["examples"] += 1
+
+
+def _diag_set(msg: dict) -> set:
+    return {(d["code"], d["message"], json.dumps(d["range"], sort_keys=True)) for d in msg["params"]["diagnostics"]}
 
 
 _deadline = time.monotonic() + SECONDS
