@@ -41,7 +41,7 @@ _ALL = [
     Code("TL111", "not-callable", E, "A registration names something that is not callable.", "`leap_binder.set_input(IMAGE_SIZE, 'image')`"),
     Code("TL112", "unresolved-import", E, "A registered function is imported from a module or name that does not exist.", "`from encoders import missing_fn` then `set_input(missing_fn, 'x')`"),
     Code("TL120", "duplicate-name", E, "Two bindings of one kind share a name (built-in names such as `Image`, `Accuracy` count).", "`@tensorleap_custom_metric('Accuracy')`", "error with decorators (the SDK raises at import); warning with the legacy API (the second silently shadows the first)"),
-    Code("TL121", "name-across-kinds", W, "The same name is used by bindings of different kinds.", "input `image` and visualizer `image`"),
+    Code("TL121", "name-across-kinds", W, "The same name is used by bindings of different kinds (a ground truth and a prediction may share one).", "input `image` and visualizer `image`"),
     Code("TL122", "empty-name", W, "A binding is registered with an empty name.", "`@tensorleap_gt_encoder('')`"),
     Code("TL123", "registered-twice", W, "preprocess / load_model / integration test registered more than once: only the last one counts.", "two `@tensorleap_preprocess()` functions"),
     Code("TL190", "syntax-error", E, "The file does not parse; the rest of the project keeps its last good analysis.", "`def f(:`"),

@@ -22,6 +22,8 @@ from tensorleap_ls.core.sdk import BUILTIN_NAMES, SINGLETON_KINDS
 _NAMED_KINDS = (Kind.INPUT, Kind.GROUND_TRUTH, Kind.METADATA, Kind.VISUALIZER, Kind.METRIC, Kind.LOSS,
                 Kind.PREDICTION, Kind.CUSTOM_LAYER)
 
+_PAIRED = frozenset({Kind.GROUND_TRUTH, Kind.PREDICTION})
+
 _LABEL = {
     Kind.PREPROCESS: "preprocess", Kind.INPUT: "input encoder", Kind.GROUND_TRUTH: "ground-truth encoder",
     Kind.METADATA: "metadata", Kind.PREDICTION: "prediction type", Kind.VISUALIZER: "visualizer",
@@ -145,11 +147,12 @@ def _names(ctx: CheckContext) -> list[Finding]:
                 f.related.append((first.name_span or first.reg_span, "first registered here"))
                 out.append(f)
             del decorated
+    order = {id(b): i for i, b in enumerate(ctx.bindings)}
     for name, kinds in kinds_of_name.items():
-        if len(kinds) < 2:
+        # A ground truth and the prediction it is compared with often share a name: that pairing is intended.
+        if len(kinds) < 2 or kinds <= _PAIRED:
             continue
-        # a ground truth and a prediction of the same name is the usual pairing; still worth a warning
-        bs = [b for k in kinds for b in by_kind[k][name]]
+        bs = sorted((b for k in kinds for b in by_kind[k][name]), key=lambda b: order[id(b)])
         for b in bs[1:]:
             others = sorted(k.value for k in kinds if k is not b.kind)
             out.append(Finding("TL121", f"`{name}` is also the name of a {', '.join(others)} binding.",
