@@ -1,10 +1,155 @@
-"""Placeholder: the owner replaces it. Every check module exposes check(ctx)."""
+"""4xx: leap.yaml and the upload bundle.
+
+What the platform receives is what leap.yaml's ``include``/``exclude`` select (plus the entry);
+a local module the integration imports, or a project file it opens by a literal path, that is
+not in the bundle works locally and fails on the platform. Dependencies come only from a root
+requirements file.
+
+Finding.data keys: TL405/TL406 {"path": root-relative path to add to include};
+TL408 {"package": import name, "distribution": suggested requirement}; TL402 {"key", "suggestion"};
+TL409 {"value"}.
+"""
 
 from __future__ import annotations
 
+import ast
+import os
+import sys
+
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.model import Finding
+from tensorleap_ls.core.evaluate import dotted
+from tensorleap_ls.core.leap_yaml import LeapYaml
+from tensorleap_ls.core.model import Finding, Span
+from tensorleap_ls.core.project import eval_path, norm
+from tensorleap_ls.core.requirements import REQUIREMENT_FILES, distributions_for, parse_requirements
+
+_STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
+# Calls whose first argument is a file the code reads.
+_READERS = {"open", "io.open", "np.load", "numpy.load", "np.loadtxt", "np.genfromtxt", "pd.read_csv", "pandas.read_csv",
+            "pd.read_parquet", "pd.read_json", "pd.read_pickle", "pd.read_excel", "json.load", "cv2.imread",
+            "Image.open", "PIL.Image.open", "imageio.imread", "torch.load", "joblib.load", "pickle.load", "h5py.File",
+            "tf.keras.models.load_model", "keras.models.load_model", "onnxruntime.InferenceSession",
+            "ort.InferenceSession", "InferenceSession", "plt.imread"}
+# Model files are pushed separately (`leap push -m`), never in the bundle.
+_MODEL_EXT = (".onnx", ".h5", ".keras", ".pb", ".pt", ".pth", ".tflite")
 
 
 def check(ctx: CheckContext) -> list[Finding]:
+    ly = ctx.leap_yaml
+    if not isinstance(ly, LeapYaml):
+        return []
+    out = list(ly.findings)
+    out.extend(_entry(ctx, ly))
+    if ly.data is None:
+        return out
+    out.extend(_modules_in_bundle(ctx, ly))
+    out.extend(_data_files(ctx, ly))
+    out.extend(_requirements(ctx, ly))
+    return out
+
+
+def _entry(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
+    if not ly.entry_file:
+        return []
+    span = ly.value_spans.get("entryFile", ly.anchor("entryFile"))
+    target = norm(os.path.join(ctx.root, ly.entry_file))
+    if not (target + os.sep).startswith(ctx.root + os.sep) or os.path.isabs(ly.entry_file):
+        return [Finding("TL404", f"`entryFile: {ly.entry_file}` points outside the project folder.", span)]
+    if target == norm(ly.path) or not target.endswith(".py"):
+        return [Finding("TL404", f"`entryFile: {ly.entry_file}` is not a Python file.", span)]
+    if os.path.isdir(target):
+        return [Finding("TL404", f"`entryFile: {ly.entry_file}` is a folder, not a Python file.", span)]
+    if ctx.read_text(target) is None:
+        return [Finding("TL404", f"`entryFile: {ly.entry_file}` does not exist.", span)]
     return []
+
+
+def _rel(ctx: CheckContext, path: str) -> str:
+    return os.path.relpath(path, ctx.root).replace(os.sep, "/")
+
+
+def _include_anchor(ly: LeapYaml) -> Span:
+    return ly.key_spans.get("include") or ly.key_spans.get("entryFile") or Span.point(ly.path)
+
+
+def _modules_in_bundle(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
+    out = []
+    for path, mod in ctx.modules.items():
+        if path == ctx.entry or not (path + os.sep).startswith(ctx.root + os.sep):
+            continue
+        rel = _rel(ctx, path)
+        if ly.bundles(rel):
+            continue
+        why = "excluded by `exclude`" if _included(ly, rel) else "not matched by `include`"
+        msg = f"`{rel}` is imported by the integration but {why}: it will be missing on the platform."
+        out.append(Finding("TL405", msg, _include_anchor(ly), data={"path": rel}))
+        site = _import_site(ctx, mod)
+        if site is not None:
+            out.append(Finding("TL405", msg, site, data={"path": rel}))
+    return out
+
+
+def _included(ly: LeapYaml, rel: str) -> bool:
+    return LeapYaml(path=ly.path, text="", include=ly.include, entry_file=ly.entry_file).bundles(rel)
+
+
+def _import_site(ctx: CheckContext, target) -> Span | None:
+    """The first import statement in the closure that loads module ``target``."""
+    name = target.name
+    short = name.rsplit(".", 1)[-1]
+    for mod in ctx.modules.values():
+        for ref in getattr(mod, "imports", []):
+            full = ref.module
+            if full == name or (ref.level and full.endswith(short)) or any(
+                    f"{full}.{n}" == name or (ref.level and n == short) for n, _ in ref.names):
+                return ref.span
+    return None
+
+
+def _data_files(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
+    out = []
+    seen: set[str] = set()
+    for mod in ctx.modules.values():
+        if mod.tree is None or mod.source is None:
+            continue
+        for node in ast.walk(mod.tree):
+            if not isinstance(node, ast.Call) or not node.args or dotted(node.func) not in _READERS:
+                continue
+            path = eval_path(node.args[0], mod, ctx.root)
+            if not path:
+                continue
+            path = norm(path)
+            if not (path + os.sep).startswith(ctx.root + os.sep) or path.endswith(_MODEL_EXT):
+                continue
+            if not os.path.isfile(path) or path in seen:
+                continue
+            seen.add(path)
+            rel = _rel(ctx, path)
+            if not ly.bundles(rel):
+                out.append(Finding("TL406", f"`{rel}` is read by the integration but is not in the bundle "
+                                   "(leap.yaml include/exclude).", mod.source.span(node.args[0]), data={"path": rel}))
+    return out
+
+
+def _requirements(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
+    found = [f for f in REQUIREMENT_FILES if ctx.read_text(os.path.join(ctx.root, f)) is not None]
+    if not found:
+        return [Finding("TL407", "No requirements.txt at the project root: the platform cannot install the "
+                        "integration's dependencies.", Span.point(ly.path))]
+    req_path = os.path.join(ctx.root, "requirements.txt")
+    declared = parse_requirements(req_path, ctx.read_text)
+    if declared is None:
+        return []  # pyproject.toml-only projects: the platform's resolver decides
+    out = []
+    for top, spans in sorted(ctx.external_imports.items()):
+        if top in _STDLIB or not top or top.startswith("_"):
+            continue
+        if os.path.exists(os.path.join(ctx.root, top)) or os.path.exists(os.path.join(ctx.root, top + ".py")):
+            continue  # a local folder we could not resolve as a module: not a third-party package
+        dists = distributions_for(top)
+        if any(d in declared for d in dists):
+            continue
+        for span in spans[:3]:
+            out.append(Finding("TL408", f"`{top}` is imported but requirements.txt does not list `{dists[0]}`.",
+                               span, data={"package": top, "distribution": dists[0]}))
+    return out

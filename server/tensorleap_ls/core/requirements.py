@@ -1,0 +1,97 @@
+"""requirements.txt: which distributions a project declares, and which distribution provides an
+import name (``cv2`` -> opencv-python...). Only what the bundle check needs."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Callable
+
+# Import names whose distribution is named differently (the usual suspects in ML integrations).
+IMPORT_TO_DISTS: dict[str, tuple[str, ...]] = {
+    "cv2": ("opencv-python", "opencv-python-headless", "opencv-contrib-python", "opencv-contrib-python-headless"),
+    "PIL": ("pillow", "pil"),
+    "sklearn": ("scikit-learn",),
+    "skimage": ("scikit-image",),
+    "yaml": ("pyyaml",),
+    "code_loader": ("code-loader",),
+    "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tf-nightly", "tensorflow-gpu"),
+    "tf_keras": ("tf-keras",),
+    "google": ("protobuf", "google-cloud-storage", "google-api-core", "google-auth"),
+    "bs4": ("beautifulsoup4",),
+    "dateutil": ("python-dateutil",),
+    "dotenv": ("python-dotenv",),
+    "attr": ("attrs",),
+    "jwt": ("pyjwt",),
+    "Crypto": ("pycryptodome",),
+    "pycocotools": ("pycocotools", "pycocotools-windows"),
+    "torchvision": ("torchvision",),
+    "transformers": ("transformers",),
+    "huggingface_hub": ("huggingface-hub",),
+    "boto3": ("boto3",),
+    "botocore": ("botocore", "boto3"),
+    "matplotlib": ("matplotlib",),
+    "mpl_toolkits": ("matplotlib",),
+    "jose": ("python-jose",),
+    "magic": ("python-magic",),
+    "serial": ("pyserial",),
+    "git": ("gitpython",),
+    "fitz": ("pymupdf",),
+    "docx": ("python-docx",),
+}
+# Distributions that bring others with them (declaring the first covers imports of the rest).
+PROVIDES: dict[str, tuple[str, ...]] = {
+    "code-loader": ("numpy", "pyyaml", "requests", "psutil", "mixpanel"),
+    "tensorflow": ("keras", "numpy", "h5py", "protobuf"),
+    "tensorflow-cpu": ("keras", "numpy", "h5py", "protobuf"),
+    "torch": ("numpy",),
+    "torchvision": ("torch", "numpy", "pillow"),
+    "pandas": ("numpy", "python-dateutil", "pytz"),
+    "scikit-learn": ("numpy", "scipy", "joblib"),
+    "matplotlib": ("numpy", "pillow", "python-dateutil"),
+    "onnx": ("numpy", "protobuf"),
+    "transformers": ("numpy", "huggingface-hub", "tokenizers", "pyyaml", "requests"),
+    "opencv-python": ("numpy",),
+    "opencv-python-headless": ("numpy",),
+}
+REQUIREMENT_FILES = ("requirements.txt", "pyproject.toml", "tensorleap_requirements.txt")
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def normalize(name: str) -> str:
+    """PEP 503 normalisation."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def distributions_for(import_name: str) -> tuple[str, ...]:
+    return tuple(normalize(d) for d in IMPORT_TO_DISTS.get(import_name, (import_name,)))
+
+
+def parse_requirements(path: str, read_text: Callable[[str], str | None], depth: int = 0) -> set[str] | None:
+    """Normalised distribution names of a requirements file (following ``-r``); None if absent."""
+    text = read_text(path)
+    if text is None:
+        return None
+    names: set[str] = set()
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(("-r ", "--requirement ")) and depth < 5:
+            inc = line.split(None, 1)[1].strip()
+            sub = parse_requirements(os.path.join(os.path.dirname(path), inc), read_text, depth + 1)
+            names |= sub or set()
+            continue
+        if line.startswith("-"):
+            continue
+        if "#egg=" in line:
+            names.add(normalize(line.rsplit("#egg=", 1)[1]))
+            continue
+        m = _NAME.match(line)
+        if m:
+            names.add(normalize(m.group(1)))
+    closure = set(names)
+    for n in names:
+        closure.update(normalize(p) for p in PROVIDES.get(n, ()))
+    return closure
