@@ -243,9 +243,9 @@ class _Body:
         if isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute) and base.func.attr in ("get_inputs", "get_outputs") \
                 and _name_in(base.func.value, self.models):
             return
-        if _name_in(base, {n for n in (self.sample_id, self.preprocess) if n}):
-            self._report("TL304", node, "The integration test indexes the sample id / preprocess directly; do it inside "
-                         "a decorated encoder.")
+        if self._mentions_data(base):
+            self._report("TL304", node, f"The integration test reads `{self.src.segment(node)}` directly; read the data "
+                         "inside a decorated encoder.")
             return
         self._report("TL306", node, f"Indexing `{self.src.segment(base)}` in the integration test: only the model's "
                      "predictions may be indexed.")

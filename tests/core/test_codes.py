@@ -1,0 +1,212 @@
+"""Every static diagnostic code, each with a failing and a passing fixture.
+
+The fixtures are the two bundled example integrations (several modules, a YAML config, a labels
+file, leap.yaml, requirements.txt): each is clean as shipped (the passing fixture), and each case
+plants one realistic mistake in a copy (the failing fixture) and asserts the code, the file and the
+line of the finding.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tensorleap_ls.core.analysis import Analyzer
+from tensorleap_ls.core.codes import CODES
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+DECO, LEGACY = "decorator_mnist", "legacy_mnist"
+ENTRY = {DECO: "leap_integration.py", LEGACY: "leap_binder.py"}
+
+
+@dataclass
+class Case:
+    code: str
+    base: str
+    file: str  # file to edit (root-relative)
+    old: str  # text to replace (must occur)
+    new: str
+    where: str | None = None  # file expected to hold the finding (default: `file`)
+    marker: str | None = None  # text on the finding's line (None: any line)
+    severity: str | None = None
+
+
+CASES = [
+    # 1xx structure
+    Case("TL101", DECO, ENTRY[DECO], "@tensorleap_preprocess()\n", ""),
+    Case("TL102", LEGACY, ENTRY[LEGACY], "leap_binder.set_input(encode_image, 'image', channel_dim=-1)\n", ""),
+    Case("TL103", DECO, ENTRY[DECO], "@tensorleap_load_model([PredictionTypeHandler('classes', LABELS, channel_dim=-1)])\n", ""),
+    Case("TL103", LEGACY, ENTRY[LEGACY], "leap_binder.add_prediction('classes', LABELS, channel_dim=-1)\n", ""),
+    Case("TL104", DECO, ENTRY[DECO], "@tensorleap_integration_test()\n", ""),
+    Case("TL105", LEGACY, ENTRY[LEGACY], "leap_binder.add_custom_loss(cross_entropy, 'cross_entropy')\n", ""),
+    Case("TL106", LEGACY, ENTRY[LEGACY], "leap_binder.set_ground_truth(encode_label, 'classes')\n", ""),
+    Case("TL110", LEGACY, ENTRY[LEGACY], "set_input(encode_image,", "set_input(encode_imgae,", marker="encode_imgae"),
+    Case("TL111", LEGACY, ENTRY[LEGACY], "set_input(encode_image,", "set_input('encode_image',", marker="'encode_image'"),
+    Case("TL112", LEGACY, ENTRY[LEGACY], "from digits.dataset import LABELS\n",
+         "from digits.dataset import LABELS, encode_depth\nleap_binder.set_input(encode_depth, 'depth')\n",
+         marker="encode_depth, 'depth'"),
+    Case("TL120", DECO, "mnist_tl/metrics.py", "tensorleap_custom_metric('accuracy'", "tensorleap_custom_metric('Accuracy'",
+         marker="'Accuracy'", severity="error"),
+    Case("TL120", LEGACY, ENTRY[LEGACY], "'prediction_bar', LeapDataType.HorizontalBar",
+         "'image_visualizer', LeapDataType.HorizontalBar", marker="prediction_bar, 'image_visualizer'", severity="warning"),
+    Case("TL121", DECO, "mnist_tl/visualizers.py", "('image_visualizer', LeapDataType.Image)", "('image', LeapDataType.Image)",
+         marker="('image', LeapDataType.Image)"),
+    Case("TL122", DECO, "mnist_tl/encoders.py", "tensorleap_gt_encoder('classes')", "tensorleap_gt_encoder('')", marker="('')"),
+    Case("TL123", DECO, ENTRY[DECO], "@tensorleap_load_model(",
+         "@tensorleap_preprocess()\ndef preprocess_again() -> List[PreprocessResponse]:\n    return preprocess()\n\n\n"
+         "@tensorleap_load_model(", marker="@tensorleap_preprocess()"),
+    Case("TL190", DECO, "mnist_tl/metrics.py", "def cross_entropy(gt", "def cross_entropy((gt", marker="def cross_entropy(("),
+    # 2xx contracts
+    Case("TL201", DECO, ENTRY[DECO], "def preprocess()", "def preprocess(data_root)", marker="def preprocess("),
+    Case("TL202", DECO, "mnist_tl/encoders.py", "def input_encoder(idx: int, preprocess: PreprocessResponse)",
+         "def input_encoder(preprocess: PreprocessResponse)", marker="def input_encoder("),
+    Case("TL203", DECO, ENTRY[DECO], "def integration_test(idx, preprocess)", "def integration_test(idx)",
+         marker="def integration_test("),
+    Case("TL204", DECO, "mnist_tl/metrics.py", "def accuracy(gt: np.ndarray, prediction: np.ndarray)", "def accuracy()",
+         marker="def accuracy("),
+    Case("TL205", DECO, "mnist_tl/visualizers.py", "def prediction_bar(prediction: np.ndarray)",
+         "def prediction_bar(prediction: np.ndarray, a: SamplePreprocessResponse, b: SamplePreprocessResponse)",
+         marker="def prediction_bar("),
+    Case("TL206", DECO, "mnist_tl/visualizers.py", "@tensorleap_custom_visualizer('image_visualizer', LeapDataType.Image)",
+         "def image_heatmap(img: np.ndarray) -> np.ndarray:\n    return img[0, ..., 0]\n\n\n"
+         "@tensorleap_custom_visualizer('image_visualizer', LeapDataType.Image, heatmap_function=image_heatmap)",
+         marker="heatmap_function=image_heatmap"),
+    Case("TL207", LEGACY, ENTRY[LEGACY], "leap_binder.add_prediction(",
+         "leap_binder.set_custom_layer(accuracy, 'my_layer')\nleap_binder.add_prediction(", where="digits/functions.py",
+         marker="def accuracy("),
+    Case("TL210", DECO, "mnist_tl/encoders.py", "def input_encoder(idx: int, preprocess: PreprocessResponse) -> np.ndarray",
+         "def input_encoder(idx: int, preprocess: PreprocessResponse) -> list", marker="-> list"),
+    Case("TL211", DECO, "mnist_tl/visualizers.py", "def image_visualizer(image: np.ndarray) -> LeapImage:",
+         "def image_visualizer(image: np.ndarray):", marker="def image_visualizer("),
+    Case("TL212", DECO, "mnist_tl/visualizers.py", "import numpy as np\n",
+         "from __future__ import annotations\n\nimport numpy as np\n", marker="from __future__ import annotations"),
+    Case("TL213", DECO, "mnist_tl/visualizers.py", "def image_visualizer(image: np.ndarray) -> LeapImage:",
+         "def image_visualizer(image: np.ndarray) -> LeapHorizontalBar:", marker="-> LeapHorizontalBar"),
+    Case("TL214", DECO, "mnist_tl/encoders.py", "def metadata_label(idx: int, preprocess: PreprocessResponse) -> str:",
+         "def metadata_label(idx: int, preprocess: PreprocessResponse) -> list:", marker="-> list"),
+    Case("TL215", DECO, "mnist_tl/visualizers.py", "('image_visualizer', LeapDataType.Image)", "('image_visualizer', 'image')",
+         marker="'image')"),
+    Case("TL216", DECO, "mnist_tl/encoders.py", "channel_dim=-1", "channel_dim=0", marker="channel_dim=0", severity="error"),
+    Case("TL216", LEGACY, ENTRY[LEGACY], "channel_dim=-1)\nleap_binder.set_ground", "channel_dim=-2)\nleap_binder.set_ground",
+         marker="channel_dim=-2", severity="warning"),
+    Case("TL217", DECO, ENTRY[DECO], "state=state))", "state='training'))", marker="state='training'"),
+    Case("TL218", LEGACY, "digits/functions.py", "sample_ids=[f'{state.value}_{i}' for i in range(n)]",
+         "sample_ids=list(range(offset, offset + n))", marker="sample_ids=list(range"),
+    Case("TL219", DECO, ENTRY[DECO], "sample_id_type=int,", "sample_id_type=int, length=n,", marker="length=n"),
+    Case("TL220", LEGACY, ENTRY[LEGACY], "leap_binder.set_visualizer(image_visualizer",
+         "leap_binder.set_metadata(metadata_label, DatasetMetadataType.string, 'label_name')\n"
+         "leap_binder.set_visualizer(image_visualizer", marker="DatasetMetadataType.string, 'label_name'"),
+    Case("TL221", LEGACY, "digits/functions.py", "    return out\n", "    return out[0], out[1]\n", marker="return out[0], out[1]",
+         severity="warning"),
+    Case("TL222", DECO, "mnist_tl/encoders.py", "    return np.eye(len(LABELS), dtype=np.float32)[label]",
+         "    return None", marker="return None"),
+    Case("TL223", DECO, "mnist_tl/encoders.py", "    return preprocess.data['images'][idx - preprocess.data['offset']].astype(np.float32)",
+         "    return np.zeros((28, 28, 1))", marker="np.zeros((28, 28, 1))"),
+    Case("TL223", DECO, "mnist_tl/encoders.py", "    return preprocess.data['images'][idx - preprocess.data['offset']].astype(np.float32)",
+         "    image = preprocess.data['images'][idx - preprocess.data['offset']].astype(np.float64)\n    return image",
+         marker="return image"),
+    Case("TL224", DECO, "mnist_tl/encoders.py", "    return np.eye(len(LABELS), dtype=np.float32)[label]",
+         "    return [float(label)]", marker="[float(label)]"),
+    Case("TL225", DECO, "mnist_tl/encoders.py", "    return LABELS[int(preprocess.data['labels'][idx - preprocess.data['offset']])]",
+         "    return [idx, LABELS[0]]", marker="[idx, LABELS[0]]"),
+    Case("TL226", DECO, ENTRY[DECO], "@tensorleap_load_model([PredictionTypeHandler('classes', LABELS, channel_dim=-1)])",
+         "@tensorleap_load_model(PredictionTypeHandler('classes', LABELS, channel_dim=-1))", marker="@tensorleap_load_model("),
+    Case("TL227", DECO, "mnist_tl/metrics.py", "direction=MetricDirection.Upward", "direction='upward'", marker="'upward'"),
+    Case("TL228", DECO, "mnist_tl/encoders.py", "'is_even': DatasetMetadataType.boolean}", "'is_even': DatasetMetadataType.boolean}, metadata_type='x'",
+         marker=None),
+    Case("TL230", DECO, "mnist_tl/encoders.py", "@tensorleap_input_encoder('image', channel_dim=-1)",
+         "@tensorleap_input_encoder('image')", marker="@tensorleap_input_encoder('image')"),
+    Case("TL231", DECO, "mnist_tl/metrics.py", "@tensorleap_custom_metric('accuracy', direction=MetricDirection.Upward)",
+         "@tensorleap_custom_metric('accuracy')", marker="@tensorleap_custom_metric('accuracy')"),
+    Case("TL232", DECO, ENTRY[DECO], "\n                                            state=state))", "))",
+         marker="PreprocessResponse("),
+    Case("TL233", DECO, ENTRY[DECO], "PredictionTypeHandler('classes', LABELS, channel_dim=-1)",
+         "PredictionTypeHandler('classes', LABELS)", marker="PredictionTypeHandler('classes', LABELS)"),
+    # 3xx integration test body
+    Case("TL301", DECO, ENTRY[DECO], "    cross_entropy(gt, prediction)", "    cross_entropy(gt, prediction * 2)",
+         marker="prediction * 2"),
+    Case("TL302", DECO, ENTRY[DECO], "    prediction_bar(prediction)", "    prediction_bar(prediction.argmax(-1))",
+         marker="prediction.argmax(-1)"),
+    Case("TL303", DECO, ENTRY[DECO], "    image_visualizer(image)\n",
+         "    image_visualizer(normalise(image))\n", marker="normalise(image)"),
+    Case("TL304", DECO, ENTRY[DECO], "    gt = gt_encoder(idx, preprocess)\n",
+         "    gt = gt_encoder(idx, preprocess)\n    labels = preprocess.data['labels']\n", marker="preprocess.data['labels']"),
+    Case("TL305", DECO, ENTRY[DECO], "    image = input_encoder(idx, preprocess)", "    image = input_encoder(idx, preprocess)[None]",
+         marker="[None]"),
+    Case("TL306", DECO, ENTRY[DECO], "    image_visualizer(image)", "    image_visualizer(image[0])", marker="image[0]"),
+    Case("TL307", DECO, ENTRY[DECO], "{'image': image})[0]", "{'image': image})[0][0]", marker="[0][0]"),
+    Case("TL310", DECO, ENTRY[DECO], "    metadata_stats(idx, preprocess)\n", "", where="mnist_tl/encoders.py",
+         marker="def metadata_stats("),
+    # 4xx leap.yaml and bundle
+    Case("TL401", DECO, "leap.yaml", "  - requirements.txt\n", "\t- requirements.txt\n", marker="requirements.txt"),
+    Case("TL402", DECO, "leap.yaml", "pythonVersion: py311\n", "pythonVersion: py311\nentry_file: leap_integration.py\n",
+         marker="entry_file"),
+    Case("TL403", DECO, "leap.yaml", "entryFile: leap_integration.py\n", ""),
+    Case("TL404", DECO, "leap.yaml", "entryFile: leap_integration.py\n", "entryFile: leap_integraton.py\n",
+         marker="leap_integraton.py"),
+    Case("TL405", DECO, "leap.yaml", "  - mnist_tl/**/*.py\n", "", where=ENTRY[DECO], marker="from mnist_tl.config import"),
+    Case("TL406", DECO, "leap.yaml", "  - mnist_tl/config.yaml\n", "", where="mnist_tl/config.py", marker="config.yaml"),
+    Case("TL407", LEGACY, "requirements.txt", None, None, where="leap.yaml"),  # deleted below
+    Case("TL408", DECO, "requirements.txt", "onnxruntime\n", "", where=ENTRY[DECO], marker="import onnxruntime"),
+    Case("TL409", DECO, "leap.yaml", "pythonVersion: py311", "pythonVersion: 3.11", marker="pythonVersion"),
+    Case("TL410", DECO, "leap.yaml", "pythonVersion: py311\n", "pythonVersion: py311\ncodeIntegrationId: 1234\n",
+         marker="codeIntegrationId"),
+    Case("TL411", DECO, "leap.yaml", None, "- leap_integration.py\n"),
+    Case("TL412", DECO, "leap.yaml", "exclude:\n  - .git/**\n", "exclude: .git\n", marker="exclude: .git"),
+]
+
+
+def _ids(c: Case) -> str:
+    return f"{c.code}-{c.base.split('_')[0]}"
+
+
+def _project(tmp_path: Path, base: str) -> Path:
+    dst = tmp_path / base
+    shutil.copytree(EXAMPLES / base, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    return dst
+
+
+def _findings(root: Path):
+    return [f for pa in Analyzer().analyze_path(str(root)) for f in pa.findings]
+
+
+@pytest.mark.parametrize("base", [DECO, LEGACY])
+def test_passing_fixtures_are_clean(tmp_path, base):
+    """The passing fixture of every case: the example as shipped has no finding at all."""
+    findings = _findings(_project(tmp_path, base))
+    assert findings == [], [(f.code, f.message) for f in findings]
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_failing_fixture(tmp_path, case: Case):
+    root = _project(tmp_path, case.base)
+    target = root / case.file
+    if case.old is None and case.new is None:
+        target.unlink()
+    elif case.old is None:
+        target.write_text(case.new, encoding="utf-8")
+    else:
+        text = target.read_text(encoding="utf-8")
+        assert case.old in text, f"fixture drifted: {case.old!r} not in {case.file}"
+        target.write_text(text.replace(case.old, case.new, 1), encoding="utf-8")
+    findings = [f for f in _findings(root) if f.code == case.code]
+    assert findings, f"{case.code} not reported"
+    where = (root / (case.where or case.file)).resolve()
+    hits = [f for f in findings if Path(f.span.path) == where]
+    assert hits, f"{case.code} reported in {[f.span.path for f in findings]}, expected {where}"
+    if case.marker is not None:
+        lines = where.read_text(encoding="utf-8").split("\n")
+        on_line = [f for f in hits if case.marker in "\n".join(lines[f.span.line:f.span.end_line + 1])]
+        assert on_line, f"{case.code} at lines {[f.span.line + 1 for f in hits]}, none holds {case.marker!r}"
+    if case.severity is not None:
+        assert {f.effective_severity.label for f in hits} == {case.severity}
+    assert all(f.message.strip() for f in hits)
+
+
+def test_every_static_code_has_a_case():
+    static = {c for c in CODES if not c.startswith("TL5")}
+    covered = {c.code for c in CASES} | {"TL191"}  # TL191 (undecodable file): tests/reliability/test_bad_input.py
+    assert static - covered == set()
