@@ -373,7 +373,9 @@ def _find_with_open(mod: Module, var: str) -> ast.expr | None:
     """For ``with open(P) as var:`` at module level, the expression P."""
     if mod.tree is None:
         return None
-    for stmt in mod.tree.body:
+    from tensorleap_ls.core.modules import _module_level
+
+    for stmt in _module_level(mod.tree.body):
         if isinstance(stmt, ast.With):
             for item in stmt.items:
                 ctx = item.context_expr

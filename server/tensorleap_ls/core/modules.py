@@ -76,8 +76,22 @@ def parse_module(path: str, name: str, text: str) -> Module:
     return mod
 
 
+def _module_level(stmts: list) -> "list[ast.stmt]":
+    """Statements that run at module level: the top level and the bodies of with/try/if blocks."""
+    out = []
+    for stmt in stmts:
+        out.append(stmt)
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            out.extend(_module_level(stmt.body))
+        elif isinstance(stmt, ast.Try):
+            out.extend(_module_level(stmt.body + stmt.orelse + stmt.finalbody))
+        elif isinstance(stmt, ast.If):
+            out.extend(_module_level(stmt.body + stmt.orelse))
+    return out
+
+
 def _collect(mod: Module, tree: ast.Module) -> None:
-    for stmt in tree.body:
+    for stmt in _module_level(tree.body):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             mod.defs[stmt.name] = stmt
         elif isinstance(stmt, ast.Assign):
