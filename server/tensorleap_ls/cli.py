@@ -108,8 +108,8 @@ def _dynamic(pa, args: argparse.Namespace) -> list:
     from tensorleap_ls.runtime.api import dynamic_findings
 
     def progress(msg: str) -> None:
-        if args.format == "text":
-            print(f"[dynamic] {msg}", file=sys.stderr)
+        if args.format == "text" and sys.stderr.isatty():
+            print(f"\r[dynamic] {msg}", end="", file=sys.stderr, flush=True)
 
     return dynamic_findings(pa.project.root, pa.project.entry, python=args.python, samples=args.samples,
                             timeout_s=args.timeout, memory_mb=args.memory_mb, progress=progress)

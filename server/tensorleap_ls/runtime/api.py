@@ -1,6 +1,162 @@
-"""Entry points of the runtime used by the CLI and the LSP layer (owner: runtime).
+"""Entry points of the runtime used by the CLI and the LSP layer.
 
-    dynamic_findings(root, entry, *, python=None, samples=5, timeout_s=..., memory_mb=..., progress=None,
-                     env=None) -> list[Finding]
-    preview_sample(root, entry, subset, sample_id, out_dir, *, python=None, ...) -> dict (summary; writes PNG/JSON/HTML)
+    dynamic_findings(root, entry, *, python=None, samples=5, ...) -> list[Finding]
+    preview_sample(root, entry, subset, sample_id, out_dir, *, python=None, ...) -> dict
+
+User code runs only in the child process (``child.py``) of the chosen interpreter.
 """
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from tensorleap_ls.core.model import Finding, Span
+from tensorleap_ls.runtime import interpreter, render
+from tensorleap_ls.runtime.runner import ChildFault, Limits, Runner
+
+Progress = Callable[[str], None]
+
+
+def line_span(path: str | None, line: int | None, fallback: str) -> Span:
+    """The whole (stripped) source line ``line`` (1-based) of ``path``; the fallback file's first line."""
+    target = path if path and os.path.isfile(path) else fallback
+    line0 = max((line or 1) - 1, 0) if target == path else 0
+    try:
+        lines = Path(target).read_text(encoding="utf-8", errors="replace").split("\n")
+    except OSError:
+        return Span.point(target)
+    line0 = min(line0, max(len(lines) - 1, 0))
+    text = lines[line0] if lines else ""
+    start = len(text) - len(text.lstrip())
+    return Span(os.path.normpath(target), line0, start, line0, len(text.rstrip()))
+
+
+def to_finding(raw: dict, entry: str) -> Finding:
+    data = {k: raw[k] for k in ("sample", "subset") if k in raw}
+    return Finding(raw["code"], raw["message"], line_span(raw.get("file"), raw.get("line"), entry), data=data)
+
+
+def fault_finding(fault: ChildFault, entry: str) -> Finding:
+    file, line = fault.where if fault.where else (None, None)
+    return Finding(fault.code, fault.message[:2000], line_span(file, line, entry))
+
+
+def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int, progress: Progress | None = None,
+               cancel: threading.Event | None = None, auth_secret: str | None = None) -> tuple[list[Finding], dict]:
+    """Dynamic checks through a (possibly warm) runner; faults become findings, never exceptions."""
+    why = interpreter.problem(python)
+    if why:
+        return [Finding("TL534", why, line_span(None, None, entry))], {}
+    stats: dict[str, Any] = {}
+
+    def on_progress(msg: dict) -> None:
+        if progress:
+            progress(f"{msg.get('progress')}/{msg.get('total')} samples")
+
+    try:
+        resp = runner.call(python, root, entry, {"cmd": "check", "samples": samples, "seed": 0, "progress_every": 1,
+                                                 "timeout_s": runner.limits.timeout_s},
+                           timeout=max(runner.limits.timeout_s, runner.limits.preprocess_timeout_s) + 5,
+                           cancel=cancel, progress=on_progress, auth_secret=auth_secret)
+    except ChildFault as fault:
+        return [fault_finding(fault, entry)], stats
+    findings = [to_finding(f, entry) for f in resp.get("findings", [])]
+    if resp.get("exit"):
+        runner.invalidate(root)
+    if not resp.get("ok") and not findings:
+        findings.append(Finding("TL535", resp.get("message", "the dynamic checks failed"), line_span(None, None, entry)))
+    stats = {k: resp.get(k) for k in ("calls", "user_seconds", "total_seconds", "samples", "files_read")}
+    return findings, stats
+
+
+def dynamic_findings(root: str, entry: str, *, python: str | None = None, samples: int = 5, timeout_s: float = 30.0,
+                     preprocess_timeout_s: float = 300.0, memory_mb: int = 4096, progress: Progress | None = None,
+                     env: dict | None = None) -> list[Finding]:
+    runner = Runner(Limits(timeout_s=timeout_s, preprocess_timeout_s=preprocess_timeout_s, memory_mb=memory_mb))
+    try:
+        findings, _ = run_checks(runner, interpreter.choose(root, python), root, entry, samples, progress,
+                                 auth_secret=(env or {}).get("AUTH_SECRET"))
+        return findings
+    finally:
+        runner.close()
+
+
+def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sample_id: Any,
+            functions: dict[str, list] | None = None, auth_secret: str | None = None) -> dict:
+    """A preview summary (JSON-able) with rendered PNGs (base64) and an HTML page."""
+    why = interpreter.problem(python)
+    if why:
+        return {"ok": False, "message": why, "problems": [{"code": "TL534", "message": why}]}
+    try:
+        resp = runner.call(python, root, entry, {"cmd": "preview", "subset": subset, "sample_id": sample_id,
+                                                 "loaders": [f for f, (k, _) in (functions or {}).items()
+                                                             if k == "load_model"],
+                                                 "functions": functions or {}, "run_test": True,
+                                                 "timeout_s": runner.limits.timeout_s},
+                           timeout=max(runner.limits.timeout_s, runner.limits.preprocess_timeout_s) + 5,
+                           auth_secret=auth_secret)
+    except ChildFault as fault:
+        f = fault_finding(fault, entry)
+        return {"ok": False, "message": f.message, "problems": [{"code": f.code, "message": f.message,
+                                                                 "file": f.span.path, "line": f.span.line + 1}]}
+    if not resp.get("ok"):
+        problems = resp.get("findings") or [{"message": resp.get("message", "preview failed")}]
+        return {"ok": False, "message": resp.get("message") or problems[0].get("message"), "problems": problems}
+    images = render.images_of(resp)
+    resp["html"] = render.html_page(resp, images)
+    resp["images"] = {k: v for k, v in images.items()}
+    return resp
+
+
+def preview_sample(root: str, entry: str, subset: str, sample_id: Any, out_dir: str, *, python: str | None = None,
+                   timeout_s: float = 30.0, preprocess_timeout_s: float = 300.0, memory_mb: int = 4096,
+                   functions: dict[str, list] | None = None) -> dict:
+    """CLI: writes index.html, summary.json and one PNG per image into ``out_dir``."""
+    if functions is None:
+        functions = static_functions(root, entry)
+    runner = Runner(Limits(timeout_s=timeout_s, preprocess_timeout_s=preprocess_timeout_s, memory_mb=memory_mb))
+    try:
+        result = preview(runner, interpreter.choose(root, python), root, entry, subset, sample_id, functions)
+    finally:
+        runner.close()
+    os.makedirs(out_dir, exist_ok=True)
+    lines = []
+    images = result.pop("images", {}) or {}
+    for key, png in images.items():
+        name = key.replace("/", "__") + ".png"
+        Path(out_dir, name).write_bytes(png)
+        lines.append(f"wrote {os.path.join(out_dir, name)}")
+    page = result.pop("html", None) or render.html_page(result, {})
+    Path(out_dir, "index.html").write_text(page, encoding="utf-8")
+    Path(out_dir, "summary.json").write_text(json.dumps(_strip_pixels(result), indent=1, default=str), encoding="utf-8")
+    for p in result.get("problems", []):
+        lines.append(f"problem: {p.get('code', p.get('type', ''))} {p.get('message', '')}")
+    if not result.get("ok"):
+        lines.append(f"preview failed: {result.get('message')}")
+    result["lines"] = lines
+    result["errors"] = not result.get("ok") or bool(result.get("problems"))
+    return result
+
+
+def _strip_pixels(obj: Any) -> Any:
+    """summary.json keeps shapes and values, not the raw pixels (they are in the PNGs)."""
+    if isinstance(obj, dict):
+        return {k: ("<pixels>" if k == "data" and isinstance(v, str) and len(v) > 200 else _strip_pixels(v))
+                for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_strip_pixels(v) for v in obj]
+    return obj
+
+
+def static_functions(root: str, entry: str, bindings=None) -> dict[str, list]:
+    """Function name -> [kind, registered name] from the static analysis: how the preview labels
+    what the integration test produced, and which function loads the model."""
+    if bindings is None:
+        from tensorleap_ls.core.analysis import Analyzer
+
+        bindings = [b for pa in Analyzer().analyze_file(entry) for b in pa.bindings]
+    return {b.function: [b.kind.value, b.name or b.function] for b in bindings if b.function}

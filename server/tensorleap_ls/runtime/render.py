@@ -1,0 +1,158 @@
+"""Turns what the child sends into files a person can open: PNG images (Pillow), and an HTML page
+with everything embedded. Images are shown as the platform shows them: the child already cast
+float images to 8 bits without scaling, so a [0, 1] float image is black here too."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+_BAR_W, _ROW_H = 360, 18
+
+
+def rgb_image(spec: dict) -> Image.Image:
+    raw = base64.b64decode(spec["data"])
+    return Image.frombytes("RGB", (spec["width"], spec["height"]), raw)
+
+
+def _upscale(img: Image.Image, min_side: int = 160) -> Image.Image:
+    w, h = img.size
+    k = max(1, min_side // max(1, min(w, h)))
+    return img.resize((w * k, h * k), Image.NEAREST) if k > 1 else img
+
+
+def leap_image(render: dict) -> Image.Image | None:
+    t = render.get("type")
+    if "image" in render:
+        img = _upscale(rgb_image(render["image"]))
+        if t == "LeapImageWithBBox":
+            draw = ImageDraw.Draw(img)
+            w, h = img.size
+            for b in render.get("boxes", []):
+                x0, y0 = (b["x"] - b["w"] / 2) * w, (b["y"] - b["h"] / 2) * h
+                x1, y1 = (b["x"] + b["w"] / 2) * w, (b["y"] + b["h"] / 2) * h
+                draw.rectangle([x0, y0, x1, y1], outline=(255, 64, 64), width=2)
+                draw.text((x0 + 2, y0 + 2), f"{b['label']} {b['confidence']:.2f}", fill=(255, 255, 0))
+        return img
+    if t == "LeapHorizontalBar":
+        labels, values = render["labels"], render["values"]
+        img = Image.new("RGB", (_BAR_W + 200, _ROW_H * max(1, len(values)) + 8), (255, 255, 255))
+        draw = ImageDraw.Draw(img)
+        top = max(values) if values and max(values) > 0 else 1.0
+        for i, (label, v) in enumerate(zip(labels, values)):
+            y = 4 + i * _ROW_H
+            draw.text((4, y + 3), str(label)[:18], fill=(0, 0, 0))
+            draw.rectangle([130, y + 2, 130 + int(_BAR_W * max(v, 0) / top), y + _ROW_H - 3], fill=(66, 133, 244))
+            draw.text((134 + int(_BAR_W * max(v, 0) / top), y + 3), f"{v:.3f}", fill=(0, 0, 0))
+        return img
+    if t == "LeapGraph":
+        series = render.get("series") or []
+        img = Image.new("RGB", (480, 240), (255, 255, 255))
+        draw = ImageDraw.Draw(img)
+        flat = [v for s in series for v in s] or [0.0]
+        lo, hi = min(flat), max(flat)
+        span = (hi - lo) or 1.0
+        colors = [(66, 133, 244), (219, 68, 55), (15, 157, 88), (244, 180, 0)]
+        for k, s in enumerate(series):
+            if len(s) < 2:
+                continue
+            pts = [(10 + i * 460 / (len(s) - 1), 230 - (v - lo) / span * 220) for i, v in enumerate(s)]
+            draw.line(pts, fill=colors[k % len(colors)], width=2)
+        return img
+    return None
+
+
+def to_png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def text_html(render: dict) -> str:
+    tokens = render.get("tokens") or []
+    weights = render.get("heatmap") or render.get("mask") or [0] * len(tokens)
+    top = max([abs(w) for w in weights] + [1e-9])
+    spans = []
+    for tok, w in zip(tokens, weights):
+        a = min(1.0, abs(float(w)) / top) if render.get("heatmap") else (0.35 if w else 0.0)
+        spans.append(f'<span style="background: rgba(255,140,0,{a:.2f})">{html.escape(tok)}</span>')
+    return " ".join(spans)
+
+
+def html_page(summary: dict, images: dict[str, bytes]) -> str:
+    """One self-contained page (images embedded) of a preview summary."""
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Tensorleap preview</title>",
+        "<style>body{font-family:sans-serif;margin:16px;color:#222}h2{margin-top:24px}"
+        ".card{display:inline-block;vertical-align:top;margin:6px;padding:8px;border:1px solid #ddd;border-radius:6px}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}"
+        ".problem{color:#b00020}.muted{color:#777}img{image-rendering:pixelated}</style></head><body>",
+        f"<h1>{esc(str(summary.get('subset')))} sample {esc(str(summary.get('sample_id')))}</h1>",
+    ]
+    for section, title in (("inputs", "Inputs"), ("ground_truths", "Ground truth")):
+        items = summary.get(section) or []
+        if items:
+            parts.append(f"<h2>{title}</h2>")
+        for it in items:
+            key = f"{section}/{it['name']}"
+            v = it.get("value", {})
+            img = f"<br><img src='{_data_uri(images[key])}'>" if key in images else ""
+            parts.append(f"<div class='card'><b>{esc(it['name'])}</b> <span class='muted'>{esc(str(v.get('shape')))} "
+                         f"{esc(str(v.get('dtype')))} min {v.get('min', '')} max {v.get('max', '')}</span>{img}</div>")
+    if summary.get("metadata"):
+        parts.append("<h2>Metadata</h2><table><tr><th>name</th><th>value</th></tr>")
+        for m in summary["metadata"]:
+            parts.append(f"<tr><td>{esc(m['name'])}</td><td>{esc(json.dumps(m['value'], default=str))}</td></tr>")
+        parts.append("</table>")
+    if summary.get("predictions"):
+        parts.append("<h2>Model outputs</h2>")
+        for p in summary["predictions"]:
+            top = ", ".join(f"{esc(str(lbl))} {v:.3f}" for lbl, v in p.get("top", []))
+            parts.append(f"<div class='card'><b>{esc(p.get('name', 'output ' + str(p['index'])))}</b> "
+                         f"<span class='muted'>{esc(str(p['value'].get('shape')))}</span><br>{top}</div>")
+    if summary.get("visualizers"):
+        parts.append("<h2>Visualizers</h2>")
+        for v in summary["visualizers"]:
+            key = f"visualizers/{v['name']}"
+            body = f"<img src='{_data_uri(images[key])}'>" if key in images else text_html(v.get("render", {}))
+            parts.append(f"<div class='card'><b>{esc(v['name'])}</b> <span class='muted'>{esc(v['type'])}</span><br>{body}</div>")
+    if summary.get("metrics"):
+        parts.append("<h2>Metrics and losses</h2><table><tr><th>name</th><th>value</th></tr>")
+        for m in summary["metrics"]:
+            parts.append(f"<tr><td>{esc(m['name'])}</td><td>{esc(json.dumps(m['value'], default=str)[:200])}</td></tr>")
+        parts.append("</table>")
+    if summary.get("skipped"):
+        parts.append("<p class='muted'>Not shown (need the model's predictions): "
+                     + ", ".join(esc(s["name"]) for s in summary["skipped"]) + "</p>")
+    if summary.get("problems"):
+        parts.append("<h2 class='problem'>Problems on this sample</h2><ul>")
+        for p in summary["problems"]:
+            loc = f" ({esc(str(p.get('file')))}:{p.get('line')})" if p.get("file") else ""
+            parts.append(f"<li class='problem'>{esc(p.get('code', p.get('type', '')))} {esc(p.get('message', ''))}{loc}</li>")
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def images_of(summary: dict[str, Any]) -> dict[str, bytes]:
+    """PNG bytes of every image-like item of a preview summary, keyed 'section/name'."""
+    out: dict[str, bytes] = {}
+    for section in ("inputs", "ground_truths"):
+        for it in summary.get(section) or []:
+            if it.get("render"):
+                out[f"{section}/{it['name']}"] = to_png(_upscale(rgb_image(it["render"])))
+    for v in summary.get("visualizers") or []:
+        img = leap_image(v.get("render") or {})
+        if img is not None:
+            out[f"visualizers/{v['name']}"] = to_png(img)
+    return out
