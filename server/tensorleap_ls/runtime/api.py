@@ -54,7 +54,7 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
     stats: dict[str, Any] = {}
 
     def on_progress(msg: dict) -> None:
-        if progress:
+        if progress and msg.get("total"):
             progress(f"{msg.get('progress')}/{msg.get('total')} samples")
 
     try:

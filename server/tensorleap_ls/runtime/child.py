@@ -112,6 +112,8 @@ def user_frame(tb, root: str) -> tuple[str | None, int | None]:
     """The innermost traceback frame in the user's project (not site-packages, not this file)."""
     best = (None, None)
     for fs in traceback.extract_tb(tb):
+        if fs.filename.startswith("<"):  # generated code (dataclass __init__...): not a user line
+            continue
         f = os.path.abspath(fs.filename)
         if f.startswith(root + os.sep) and "site-packages" not in f and f != os.path.abspath(__file__):
             best = (f, fs.lineno)
@@ -128,13 +130,21 @@ def error_info(e: BaseException, root: str, fallback=None) -> dict:
 
 
 def fn_location(fn) -> tuple[str | None, int | None]:
+    """File and line of the ``def`` (co_firstlineno is the first decorator's line)."""
     code = getattr(fn, "__code__", None)
     while code is None and hasattr(fn, "__wrapped__"):
         fn = fn.__wrapped__
         code = getattr(fn, "__code__", None)
     if code is None:
         return None, None
-    return os.path.abspath(code.co_filename), code.co_firstlineno
+    import linecache
+
+    line = code.co_firstlineno
+    for offset in range(30):
+        text = linecache.getline(code.co_filename, line + offset).lstrip()
+        if text.startswith(("def ", "async def ", "class ")):
+            return os.path.abspath(code.co_filename), line + offset
+    return os.path.abspath(code.co_filename), line
 
 
 def user_function(fn):
@@ -382,6 +392,8 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
     if not pre.get("ok"):
         return pre
     findings = list(pre.get("findings", []))
+    if progress_every:
+        send({"progress": 0, "total": None, "phase": "preprocess done"})
     sc = binder().setup_container
     shapes: dict[str, tuple] = {}
     meta_types: dict[str, tuple] = {}
@@ -406,10 +418,11 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
                 handlers += [("ground_truth", h) for h in sc.ground_truths]
             for kind, h in handlers:
                 loc = where(h.function)
+                raw = user_function(h.function)  # not the SDK's wrapper: it turns lists into arrays
                 t0 = time.perf_counter()
                 try:
                     with limited():
-                        value = h.function(sid, response)
+                        value = raw(sid, response)
                 except SystemExit as e:
                     findings.append(_f("TL533", f"sys.exit({e.code}) called in {kind} '{h.name}'", _where_exc(e, h.function)))
                     return {"ok": False, "exit": True, "findings": findings}
@@ -427,10 +440,11 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
                 _check_array(kind, h.name, value, key, sid, loc, shapes, once)
             for h in sc.metadata:
                 loc = where(h.function)
+                raw = user_function(h.function)
                 t0 = time.perf_counter()
                 try:
                     with limited():
-                        value = h.function(sid, response)
+                        value = raw(sid, response)
                 except SystemExit as e:
                     findings.append(_f("TL533", f"sys.exit({e.code}) called in metadata '{h.name}'", _where_exc(e, h.function)))
                     return {"ok": False, "exit": True, "findings": findings}

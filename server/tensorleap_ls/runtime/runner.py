@@ -133,7 +133,10 @@ class Child:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def request(self, req: dict, timeout: float, cancel: threading.Event | None = None) -> dict:
+    def request(self, req: dict, timeout: float, cancel: threading.Event | None = None,
+                beat_timeout: float | None = None) -> dict:
+        """Sends ``req`` and waits for its answer: ``timeout`` until the child's first progress
+        message (preprocess may be long), then ``beat_timeout`` between progress messages."""
         with self._lock:
             self._ids += 1
             req = {**req, "id": self._ids}
@@ -146,7 +149,11 @@ class Child:
             self._beat = start = time.monotonic()
             while True:
                 # a progress message from the child restarts the clock: the limit is per call, not per run
-                left = max(start, self._beat) + timeout - time.monotonic()
+                if self._beat > start and beat_timeout is not None:
+                    left = self._beat + beat_timeout - time.monotonic()
+                    timeout = beat_timeout
+                else:
+                    left = max(start, self._beat) + timeout - time.monotonic()
                 if left <= 0:
                     raise self._hang(timeout)
                 if cancel is not None and cancel.is_set():
@@ -275,11 +282,15 @@ class Runner:
 
     def call(self, python: str, root: str, entry: str, req: dict, timeout: float | None = None,
              cancel: threading.Event | None = None, progress: Callable[[dict], None] | None = None,
-             auth_secret: str | None = None) -> dict:
-        c, _ = self.child(python, root, entry, auth_secret)
+             auth_secret: str | None = None, beat_timeout: float | None = None) -> dict:
+        c, setup = self.child(python, root, entry, auth_secret)
         c.progress = progress
+        if beat_timeout is None and req.get("cmd") == "check":
+            # between two samples: every encoder and metadata call may use its whole time limit
+            calls = sum(len(setup.get(k) or []) for k in ("inputs", "ground_truths", "metadata")) + 1
+            beat_timeout = self.limits.timeout_s * calls + 2
         try:
-            return c.request(req, timeout or self.limits.timeout_s, cancel)
+            return c.request(req, timeout or self.limits.timeout_s, cancel, beat_timeout)
         except ChildFault:
             self.invalidate(root)
             raise
