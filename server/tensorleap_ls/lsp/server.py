@@ -62,6 +62,7 @@ class TensorleapServer(LanguageServer):
         self.extra_findings: dict[str, list[Finding]] = {}  # root -> dynamic findings
         self.observations: dict[tuple, Any] = {}  # (root, kind, name) -> last observed shape/dtype
         self.code_lens_providers: list[CodeLensProvider] = []
+        self.save_hooks: list[Callable[["TensorleapServer", str], None]] = []  # (server, uri) after a save
         self._published: dict[str, set[str]] = {}  # project key -> paths published last time
         self._tasks: dict[str, asyncio.Task] = {}
         self._analysis_lock = threading.Lock()
@@ -252,6 +253,11 @@ def build(trusted: bool = False) -> TensorleapServer:
         if path is not None:
             ls.analyzer.invalidate(path)
         ls.schedule(params.text_document.uri, delay_ms=0)
+        for hook in ls.save_hooks:
+            try:
+                hook(ls, params.text_document.uri)
+            except Exception as e:  # noqa: BLE001
+                ls.report_server_error(e, "save hook")
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: TensorleapServer, params: lsp.DidCloseTextDocumentParams) -> None:

@@ -91,6 +91,12 @@ class Child:
                 resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             except (ValueError, OSError):
                 pass
+            try:  # Linux: the child is killed when the server dies, whatever it is doing
+                import ctypes
+
+                ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            except (OSError, AttributeError):
+                pass
 
         self.output = _Output(limits.stderr_cap, secret)
         self._responses: queue.Queue = queue.Queue()
