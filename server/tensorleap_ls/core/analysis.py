@@ -25,7 +25,7 @@ from tensorleap_ls.core.checks import run_checks
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.evaluate import Resolver
 from tensorleap_ls.core.model import Binding, Finding, Span
-from tensorleap_ls.core.modules import Module, ModuleCache
+from tensorleap_ls.core.modules import Module, ModuleCache, parse_module
 from tensorleap_ls.core.project import ClosureBuilder, Project, default_entry, find_root, norm
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,12 @@ class Analyzer:
         mod = self._modules.get(path, name, text)
         if mod.tree is None:
             good = self._modules.last_good(path)
+            if good is None and path in self._overlays:
+                # a buffer that never parsed (opened mid-edit): the saved file is the last good text
+                disk = self._read_disk(path)
+                if disk is not None and disk != text:
+                    candidate = parse_module(path, name, disk)
+                    good = candidate if candidate.tree is not None else None
             if good is not None:
                 # Keep the last good facts of the module; its syntax error is reported separately.
                 stale = Module(path=good.path, name=good.name, text=good.text, digest=good.digest,

@@ -1,0 +1,218 @@
+"""Completion, hover and signature help for the SDK, from the facts in ``sdk.py`` and the
+project's bindings. Pure functions of (line text, cursor, bindings): no code_loader import, no
+jedi on this path, so each answer takes well under a millisecond."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tensorleap_ls.core.model import Binding, Kind
+from tensorleap_ls.core.sdk import DATACLASS_FIELDS, DECORATORS, ENUMS, LEGACY, VISUALIZER_CLASSES, Registrar
+
+_CONTRACT = {
+    Kind.PREPROCESS: "no parameters → `List[PreprocessResponse]` (training and validation at least)",
+    Kind.INPUT: "`(sample_id, preprocess)` → one **unbatched** `np.ndarray`, dtype **float32**",
+    Kind.GROUND_TRUTH: "`(sample_id, preprocess)` → one **unbatched** `np.ndarray`, dtype **float32**",
+    Kind.METADATA: "`(sample_id, preprocess)` → `int | float | str | bool | None` or a flat `dict` of those",
+    Kind.VISUALIZER: "arrays with a leading batch axis of size 1 → the `Leap*` class of its `visualizer_type`",
+    Kind.METRIC: "**batched** `[B, ...]` arrays by name → `[B]` ndarray, list of B numbers, or a dict of those",
+    Kind.LOSS: "**batched** `[B, ...]` arrays by name → `[B]` ndarray",
+    Kind.LOAD_MODEL: "no parameters → a Keras model or `onnxruntime.InferenceSession`",
+    Kind.INTEGRATION_TEST: "`(sample_id, preprocess)`: calls decorated functions and the model only",
+    Kind.PREDICTION: "one model output, in output order; `labels` length = size of `channel_dim`",
+}
+
+
+@dataclass
+class Item:
+    label: str
+    kind: str  # "function" | "enum" | "class" | "field" | "value" | "snippet"
+    detail: str = ""
+    insert: str | None = None  # snippet text ($1 placeholders) or plain text
+    snippet: bool = False
+    documentation: str = ""
+    sort: str = ""
+
+
+@dataclass
+class Signature:
+    label: str
+    params: list[str] = field(default_factory=list)
+    active: int = 0
+    documentation: str = ""
+
+
+_SNIPPET_ARGS = {
+    "tensorleap_input_encoder": "'${1:image}', channel_dim=${2:-1}",
+    "tensorleap_gt_encoder": "'${1:classes}'",
+    "tensorleap_metadata": "'${1:name}'",
+    "tensorleap_custom_visualizer": "'${1:name}', LeapDataType.${2:Image}",
+    "tensorleap_custom_metric": "'${1:name}', direction=MetricDirection.${2:Upward}",
+    "tensorleap_custom_loss": "'${1:name}'",
+    "tensorleap_load_model": "[PredictionTypeHandler('${1:classes}', ${2:LABELS}, channel_dim=-1)]",
+    "set_input": "${1:function}, '${2:image}', channel_dim=${3:-1}",
+    "set_ground_truth": "${1:function}, '${2:classes}'",
+    "set_metadata": "${1:function}, '${2:name}'",
+    "set_visualizer": "${1:function}, '${2:name}', LeapDataType.${3:Image}",
+    "add_custom_metric": "${1:function}, '${2:name}', direction=MetricDirection.${3:Upward}",
+    "add_custom_loss": "${1:function}, '${2:name}'",
+    "add_prediction": "'${1:classes}', ${2:LABELS}, channel_dim=${3:-1}",
+    "set_preprocess": "${1:preprocess}",
+}
+
+
+def _registrar_doc(r: Registrar) -> str:
+    sig = f"{r.name}({', '.join(r.params)})"
+    return f"```python\n{sig}\n```\n{r.doc}\n\nContract: {_CONTRACT.get(r.kind, r.kind.value)}"
+
+
+def complete(line: str, col: int, bindings: list[Binding], prev_lines: list[str] | None = None) -> list[Item]:
+    before = line[:col]
+    # after `leap_binder.` (or an alias ending in binder)
+    m = re.search(r"(\w*binder|lb)\.(\w*)$", before)
+    if m:
+        return [Item(name, "function", "leap_binder registrar", f"{name}({_SNIPPET_ARGS.get(name, '$1')})", True,
+                     _registrar_doc(r), sort=("0" if name in _SNIPPET_ARGS else "1") + name)
+                for name, r in LEGACY.items() if name.startswith(m.group(2))]
+    # enum members
+    m = re.search(r"\b(" + "|".join(ENUMS) + r")\.(\w*)$", before)
+    if m:
+        return [Item(member, "enum", f"{m.group(1)}.{member}", sort=str(i)) for i, member in enumerate(ENUMS[m.group(1)])
+                if member.startswith(m.group(2))]
+    # return annotation of a visualizer: the Leap class matching its visualizer_type first
+    m = re.search(r"->\s*(\w*)$", before)
+    if m and before.lstrip().startswith(("def ", "async def ")):
+        expected = _expected_class(prev_lines or [])
+        items = [Item(cls, "class", f"LeapDataType.{member}", sort=("0" if cls == expected else "1") + cls)
+                 for member, cls in VISUALIZER_CLASSES.items() if cls.startswith(m.group(1))]
+        items += [Item(t, "class", sort="2" + t) for t in ("np.ndarray", "List[PreprocessResponse]", "float", "dict")
+                  if t.startswith(m.group(1))]
+        return items
+    # decorators
+    m = re.match(r"\s*@(\w*)$", before)
+    if m:
+        return [Item(name, "function", "Tensorleap decorator", f"{name}({_SNIPPET_ARGS.get(name, '')})", True,
+                     _registrar_doc(r), sort=("0" if name in _SNIPPET_ARGS or not r.params else "1") + name)
+                for name, r in DECORATORS.items() if name.startswith(m.group(1))]
+    call = _open_call(before)
+    if call is not None:
+        fn, args_text = call
+        short = fn.rsplit(".", 1)[-1]
+        # keyword fields of data classes
+        if short in DATACLASS_FIELDS and re.search(r"(^|[,(]\s*)(\w*)$", args_text):
+            prefix = re.search(r"(\w*)$", args_text).group(1)
+            return [Item(f + "=", "field", f"{short}.{f}", sort=str(i)) for i, f in enumerate(DATACLASS_FIELDS[short])
+                    if f.startswith(prefix)]
+        reg = DECORATORS.get(short) or LEGACY.get(short)
+        if reg is not None:
+            index = _arg_index(args_text)
+            param = reg.params[index] if index < len(reg.params) else ""
+            kw = re.search(r"(\w+)\s*=\s*(\w*)$", args_text)
+            if kw:
+                param = kw.group(1)
+            if param == "visualizer_type":
+                return [Item(f"LeapDataType.{m_}", "enum", VISUALIZER_CLASSES[m_], sort=str(i))
+                        for i, m_ in enumerate(ENUMS["LeapDataType"])]
+            if param == "direction":
+                return [Item(f"MetricDirection.{d}", "enum", sort=str(i)) for i, d in enumerate(ENUMS["MetricDirection"])]
+            if param == "metadata_type":
+                return [Item(f"DatasetMetadataType.{d}", "enum") for d in ENUMS["DatasetMetadataType"]]
+            if param in ("heatmap_function", "heatmap_visualizer", "function"):
+                return [Item(b.function, "function", f"{b.kind.value} '{b.name}'") for b in bindings
+                        if b.function and b.def_node is not None]
+    # registered names inside a string (e.g. the ONNX input dict of the integration test)
+    m = re.search(r"['\"](\w*)$", before)
+    if m:
+        seen = []
+        for b in bindings:
+            if b.name and b.name.startswith(m.group(1)) and b.name not in seen:
+                seen.append(b.name)
+        return [Item(n, "value", "registered name") for n in seen]
+    return []
+
+
+def _expected_class(prev_lines: list[str]) -> str | None:
+    for line in reversed(prev_lines[-6:]):
+        m = re.search(r"LeapDataType\.(\w+)", line)
+        if m and ("visualizer" in line):
+            return VISUALIZER_CLASSES.get(m.group(1))
+    return None
+
+
+def _open_call(before: str) -> tuple[str, str] | None:
+    """The callee and the argument text of the innermost call still open at the cursor."""
+    depth = 0
+    for i in range(len(before) - 1, -1, -1):
+        c = before[i]
+        if c in ")]}":
+            depth += 1
+        elif c in "([{":
+            if depth == 0:
+                if c != "(":
+                    return None
+                m = re.search(r"([\w.]+)\s*$", before[:i])
+                return (m.group(1), before[i + 1:]) if m else None
+            depth -= 1
+    return None
+
+
+def _arg_index(args_text: str) -> int:
+    depth, count = 0, 0
+    quote = None
+    for c in args_text:
+        if quote:
+            if c == quote:
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            count += 1
+    return count
+
+
+def signature(line: str, col: int) -> Signature | None:
+    call = _open_call(line[:col])
+    if call is None:
+        return None
+    short = call[0].rsplit(".", 1)[-1]
+    reg = DECORATORS.get(short) or LEGACY.get(short)
+    if reg is None:
+        if short in DATACLASS_FIELDS:
+            return Signature(f"{short}({', '.join(DATACLASS_FIELDS[short])})", list(DATACLASS_FIELDS[short]),
+                             min(_arg_index(call[1]), len(DATACLASS_FIELDS[short]) - 1))
+        return None
+    params = list(reg.params)
+    active = _arg_index(call[1])
+    kw = re.search(r"(\w+)\s*=\s*[^,]*$", call[1])
+    if kw and kw.group(1) in params:
+        active = params.index(kw.group(1))
+    return Signature(f"{reg.name}({', '.join(params)})", params, min(active, max(len(params) - 1, 0)),
+                     reg.doc + f"\n\nContract: {_CONTRACT.get(reg.kind, '')}")
+
+
+def hover(word: str, bindings: list[Binding], observed: dict | None = None) -> str | None:
+    reg = DECORATORS.get(word) or LEGACY.get(word)
+    if reg is not None:
+        return _registrar_doc(reg)
+    if word in VISUALIZER_CLASSES.values():
+        member = next(k for k, v in VISUALIZER_CLASSES.items() if v == word)
+        return f"`{word}`: the result of a `LeapDataType.{member}` visualizer. Fields: {', '.join(DATACLASS_FIELDS.get(word, ()))}"
+    parts = []
+    for b in bindings:
+        if b.function != word and b.name != word:
+            continue
+        title = f"**{b.kind.value.replace('_', ' ')}**" + (f" `{b.name}`" if b.name else "") + f" ({b.style.value} style)"
+        text = [title, "", f"Contract: {_CONTRACT.get(b.kind, b.kind.value)}"]
+        for k in ("channel_dim", "visualizer_type", "direction", "metadata_type"):
+            if k in b.args:
+                text.append(f"- `{k}={b.args[k].text}`")
+        seen = (observed or {}).get((b.kind.value, b.name))
+        if seen:
+            text.append(f"- last run: {seen}")
+        parts.append("\n".join(text))
+    return "\n\n---\n\n".join(parts) if parts else None

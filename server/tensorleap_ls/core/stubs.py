@@ -1,0 +1,284 @@
+"""Generated code: stubs for missing components and undefined functions, a whole skeleton.
+
+Stubs follow the style the file already uses (decorators or ``leap_binder.set_*``), carry the
+signature, return annotation and a return value of the dtype the contract asks for, a TODO, and
+are inserted before the integration test / ``__main__`` block, with their imports added once.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from tensorleap_ls.core.model import Kind, Span, Style, TextEdit
+
+IMPORTS = {
+    "np": "import numpy as np",
+    "List": "from typing import List",
+    "PreprocessResponse": "from code_loader.contract.datasetclasses import PreprocessResponse",
+    "PredictionTypeHandler": "from code_loader.contract.datasetclasses import PredictionTypeHandler",
+    "DataStateType": "from code_loader.contract.enums import DataStateType",
+    "LeapDataType": "from code_loader.contract.enums import LeapDataType",
+    "MetricDirection": "from code_loader.contract.enums import MetricDirection",
+    "LeapImage": "from code_loader.contract.visualizer_classes import LeapImage",
+    "leap_binder": "from code_loader import leap_binder",
+}
+DECORATOR_MODULE = "code_loader.inner_leap_binder.leapbinder_decorators"
+
+
+@dataclass
+class Stub:
+    code: str  # the function(s), ending with a blank line
+    names: tuple[str, ...]  # names the code needs imported
+    decorators: tuple[str, ...] = ()  # tensorleap_* decorators used
+
+
+def stub(kind: Kind, style: Style, function: str, name: str | None = None) -> Stub:
+    """A stub that satisfies the SDK contract for ``kind``."""
+    deco = style is Style.DECORATOR
+    n = name or function
+    if kind is Kind.PREPROCESS:
+        body = (f"def {function}() -> List[PreprocessResponse]:\n"
+                "    # TODO: load the sample ids of each subset (ids are str unless sample_id_type=int)\n"
+                "    train_ids = [str(i) for i in range(10)]\n"
+                "    val_ids = [str(i) for i in range(10, 15)]\n"
+                "    return [PreprocessResponse(sample_ids=train_ids, data={}, state=DataStateType.training),\n"
+                "            PreprocessResponse(sample_ids=val_ids, data={}, state=DataStateType.validation)]\n")
+        return _wrap(body, deco, "@tensorleap_preprocess()", f"leap_binder.set_preprocess({function})",
+                     ("List", "PreprocessResponse", "DataStateType"), "tensorleap_preprocess")
+    if kind in (Kind.INPUT, Kind.GROUND_TRUTH):
+        what = "input" if kind is Kind.INPUT else "ground truth"
+        shape = "(28, 28, 1)" if kind is Kind.INPUT else "(10,)"
+        body = (f"def {function}(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:\n"
+                f"    # TODO: return the {what} of one sample, unbatched, as float32\n"
+                f"    return np.zeros({shape}, dtype=np.float32)\n")
+        if kind is Kind.INPUT:
+            return _wrap(body, deco, f"@tensorleap_input_encoder({n!r}, channel_dim=-1)",
+                         f"leap_binder.set_input({function}, {n!r}, channel_dim=-1)", ("np", "PreprocessResponse"),
+                         "tensorleap_input_encoder")
+        return _wrap(body, deco, f"@tensorleap_gt_encoder({n!r})", f"leap_binder.set_ground_truth({function}, {n!r})",
+                     ("np", "PreprocessResponse"), "tensorleap_gt_encoder")
+    if kind is Kind.METADATA:
+        body = (f"def {function}(sample_id: str, preprocess: PreprocessResponse) -> float:\n"
+                "    # TODO: a scalar (or a flat dict of scalars) describing the sample\n"
+                "    return 0.0\n")
+        return _wrap(body, deco, f"@tensorleap_metadata({n!r})", f"leap_binder.set_metadata({function}, {n!r})",
+                     ("PreprocessResponse",), "tensorleap_metadata")
+    if kind is Kind.VISUALIZER:
+        body = (f"def {function}(image: np.ndarray) -> LeapImage:\n"
+                "    # TODO: the argument arrives with a batch axis of size 1; return uint8 0-255 pixels\n"
+                "    return LeapImage((image[0] * 255).clip(0, 255).astype(np.uint8))\n")
+        return _wrap(body, deco, f"@tensorleap_custom_visualizer({n!r}, LeapDataType.Image)",
+                     f"leap_binder.set_visualizer({function}, {n!r}, LeapDataType.Image)",
+                     ("np", "LeapImage", "LeapDataType"), "tensorleap_custom_visualizer")
+    if kind is Kind.METRIC:
+        body = (f"def {function}(gt: np.ndarray, prediction: np.ndarray) -> np.ndarray:\n"
+                "    # TODO: one value per sample of the batch\n"
+                "    return (gt.argmax(-1) == prediction.argmax(-1)).astype(np.float32)\n")
+        return _wrap(body, deco, f"@tensorleap_custom_metric({n!r}, direction=MetricDirection.Upward)",
+                     f"leap_binder.add_custom_metric({function}, {n!r}, direction=MetricDirection.Upward)",
+                     ("np", "MetricDirection"), "tensorleap_custom_metric")
+    if kind is Kind.LOSS:
+        body = (f"def {function}(gt: np.ndarray, prediction: np.ndarray) -> np.ndarray:\n"
+                "    # TODO: one loss value per sample of the batch\n"
+                "    return ((gt - prediction) ** 2).reshape(gt.shape[0], -1).mean(-1).astype(np.float32)\n")
+        return _wrap(body, deco, f"@tensorleap_custom_loss({n!r})", f"leap_binder.add_custom_loss({function}, {n!r})",
+                     ("np",), "tensorleap_custom_loss")
+    if kind in (Kind.LOAD_MODEL, Kind.PREDICTION):
+        if not deco:
+            return Stub("leap_binder.add_prediction('classes', [str(i) for i in range(10)], channel_dim=-1)  "
+                        "# TODO: one per model output\n", ("leap_binder",))
+        body = ("@tensorleap_load_model([PredictionTypeHandler('classes', [str(i) for i in range(10)], channel_dim=-1)])\n"
+                f"def {function}():\n"
+                "    # TODO: return the model (an onnxruntime.InferenceSession or a Keras model)\n"
+                "    import onnxruntime\n"
+                "    return onnxruntime.InferenceSession('model.onnx')\n")
+        return Stub(body, ("PredictionTypeHandler",), ("tensorleap_load_model",))
+    if kind is Kind.INTEGRATION_TEST:
+        return Stub(f"@tensorleap_integration_test()\ndef {function}(sample_id, preprocess):\n"
+                    "    # TODO: call the decorated encoders, the model, then losses/metrics/visualizers\n"
+                    "    pass\n", (), ("tensorleap_integration_test",))
+    return Stub(f"def {function}(*args):\n    # TODO\n    return None\n", ())
+
+
+def integration_test_stub(function: str, inputs: list[str], gts: list[str], loader: str | None,
+                          losses: list[str], model_inputs: list[str] | None = None) -> Stub:
+    """An integration test wired to the encoders, the model and the losses."""
+    lines = [f"@tensorleap_integration_test()", f"def {function}(sample_id, preprocess):"]
+    for i in inputs:
+        lines.append(f"    {i}_value = {i}(sample_id, preprocess)")
+    for g in gts:
+        lines.append(f"    {g}_value = {g}(sample_id, preprocess)")
+    if loader:
+        lines.append(f"    model = {loader}()")
+        names = model_inputs or ["input"] * len(inputs)
+        feed = ", ".join(f"{n!r}: {i}_value" for n, i in zip(names, inputs))
+        lines.append(f"    prediction = model.run(None, {{{feed}}})[0]  # TODO: the model's input names")
+        for loss in losses:
+            if gts:
+                lines.append(f"    {loss}({gts[0]}_value, prediction)")
+    if len(lines) == 2:
+        lines.append("    pass  # TODO")
+    return Stub("\n".join(lines) + "\n", (), ("tensorleap_integration_test",))
+
+
+def _wrap(body: str, deco: bool, decorator: str, registration: str, names: tuple, decorator_name: str) -> Stub:
+    if deco:
+        return Stub(f"{decorator}\n{body}", names, (decorator_name,))
+    return Stub(f"{body}\n\n{registration}\n", names + ("leap_binder",))
+
+
+# --- placing code and imports --------------------------------------------------------------------
+def insertion_line(tree: ast.Module | None, lines: list[str]) -> int:
+    """Before the integration test or the ``if __name__ == '__main__'`` block; else at the end."""
+    if tree is not None:
+        for stmt in tree.body:
+            if isinstance(stmt, ast.If) and "__name__" in ast.dump(stmt.test):
+                return _with_decorators(stmt)
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                    "tensorleap_integration_test" in ast.dump(d) for d in stmt.decorator_list):
+                return _with_decorators(stmt)
+    n = len(lines)
+    while n > 0 and not lines[n - 1].strip():
+        n -= 1
+    return n
+
+
+def _with_decorators(stmt) -> int:
+    first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])]) - 1
+    return first
+
+
+def import_edits(path: str, tree: ast.Module | None, lines: list[str], names: set[str],
+                 decorators: set[str]) -> list[TextEdit]:
+    """Imports the stub needs that the module does not have yet, added once after the last import."""
+    have: set[str] = set()
+    star_decorators = False
+    last = 0
+    if tree is not None:
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                last = stmt.end_lineno or stmt.lineno
+                for a in stmt.names:
+                    have.add(a.asname or a.name.split(".")[0])
+                if isinstance(stmt, ast.ImportFrom) and stmt.module == DECORATOR_MODULE and any(
+                        a.name == "*" for a in stmt.names):
+                    star_decorators = True
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                for t in getattr(stmt, "targets", [getattr(stmt, "target", None)]):
+                    if isinstance(t, ast.Name):
+                        have.add(t.id)
+            elif isinstance(stmt, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+                have.add(stmt.name)
+    if star_decorators:
+        have |= {"leap_binder", "np", "PreprocessResponse", "DataStateType", "LeapDataType", "MetricDirection",
+                 "PredictionTypeHandler"} | set(decorators)
+    new = [IMPORTS[n] for n in sorted(names) if n not in have and n in IMPORTS]
+    missing_decos = sorted(d for d in decorators if d not in have)
+    if missing_decos:
+        new.append(f"from {DECORATOR_MODULE} import {', '.join(missing_decos)}")
+    if not new:
+        return []
+    text = "\n".join(dict.fromkeys(new)) + "\n"
+    if last == 0:
+        # after a module docstring, if any
+        line = 0
+        if tree is not None and tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(
+                getattr(tree.body[0], "value", None), ast.Constant) and isinstance(tree.body[0].value.value, str):
+            line = tree.body[0].end_lineno or 1
+        return [TextEdit(Span(path, line, 0, line, 0), text + ("\n" if line == 0 and lines and lines[0].strip() else ""))]
+    return [TextEdit(Span(path, last, 0, last, 0), text)]
+
+
+def insert_code(path: str, tree: ast.Module | None, lines: list[str], code: str, line: int | None = None) -> TextEdit:
+    """Inserts ``code`` (top-level statements) before ``line``, two blank lines around it (PEP 8)."""
+    at = insertion_line(tree, lines) if line is None else line
+    if at >= len(lines) or not any(ln.strip() for ln in lines[at:]):
+        last = len(lines) - 1
+        end = len(lines[last])
+        lead = "\n" if lines[last] else ""
+        return TextEdit(Span(path, last, end, last, end), lead + ("\n\n" if any(lines) else "") + code)
+    return TextEdit(Span(path, at, 0, at, 0), code + "\n\n")
+
+
+SKELETON = '''"""Tensorleap integration. Generated by tensorleap-ls: fill in the TODOs."""
+import os
+from typing import List
+
+import numpy as np
+from code_loader.contract.datasetclasses import PredictionTypeHandler, PreprocessResponse
+from code_loader.contract.enums import DataStateType, LeapDataType, MetricDirection
+from code_loader.contract.visualizer_classes import LeapImage
+from code_loader.inner_leap_binder.leapbinder_decorators import (
+    tensorleap_custom_loss, tensorleap_custom_metric, tensorleap_custom_visualizer, tensorleap_gt_encoder,
+    tensorleap_input_encoder, tensorleap_integration_test, tensorleap_load_model, tensorleap_metadata,
+    tensorleap_preprocess)
+
+LABELS = [str(i) for i in range(10)]  # TODO: the class names
+
+
+@tensorleap_preprocess()
+def preprocess() -> List[PreprocessResponse]:
+    # TODO: load the sample ids of each subset (str ids, or ints with sample_id_type=int)
+    train_ids = [str(i) for i in range(10)]
+    val_ids = [str(i) for i in range(10, 15)]
+    return [PreprocessResponse(sample_ids=train_ids, data={}, state=DataStateType.training),
+            PreprocessResponse(sample_ids=val_ids, data={}, state=DataStateType.validation)]
+
+
+@tensorleap_input_encoder('image', channel_dim=-1)
+def input_encoder(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:
+    # TODO: the model input of one sample, unbatched, float32
+    return np.zeros((28, 28, 1), dtype=np.float32)
+
+
+@tensorleap_gt_encoder('classes')
+def gt_encoder(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:
+    # TODO: the label of one sample, float32 (unlabeled data: np.array([], dtype=np.float32))
+    return np.eye(len(LABELS), dtype=np.float32)[0]
+
+
+@tensorleap_metadata('sample_index')
+def sample_index(sample_id: str, preprocess: PreprocessResponse) -> int:
+    return int(sample_id)
+
+
+@tensorleap_custom_visualizer('image_visualizer', LeapDataType.Image)
+def image_visualizer(image: np.ndarray) -> LeapImage:
+    # arrives with a batch axis of size 1; the platform shows uint8 0-255
+    return LeapImage((image[0] * 255).clip(0, 255).astype(np.uint8))
+
+
+@tensorleap_custom_metric('accuracy', direction=MetricDirection.Upward)
+def accuracy(gt: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    return (gt.argmax(-1) == prediction.argmax(-1)).astype(np.float32)
+
+
+@tensorleap_custom_loss('cross_entropy')
+def cross_entropy(gt: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    return -(gt * np.log(np.clip(prediction, 1e-7, 1.0))).sum(-1).astype(np.float32)
+
+
+@tensorleap_load_model([PredictionTypeHandler('classes', LABELS, channel_dim=-1)])
+def load_model():
+    # TODO: the path of your model (.onnx); it is pushed with `leap push -m`, not bundled
+    import onnxruntime
+    return onnxruntime.InferenceSession(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'model.onnx'))
+
+
+@tensorleap_integration_test()
+def integration_test(sample_id, preprocess):
+    image = input_encoder(sample_id, preprocess)
+    gt = gt_encoder(sample_id, preprocess)
+    model = load_model()
+    prediction = model.run(None, {'image': image})[0]  # TODO: your model's input name
+    image_visualizer(image)
+    accuracy(gt, prediction)
+    cross_entropy(gt, prediction)
+    sample_index(sample_id, preprocess)
+
+
+if __name__ == '__main__':
+    responses = preprocess()
+    integration_test(responses[0].sample_ids[0], responses[0])
+'''

@@ -1,0 +1,179 @@
+"""Code actions through the real server: each quick fix removes the diagnostic it answers, keeps
+the file parseable, changes nothing outside its edits; generated stubs and skeletons are accepted
+by the real code-loader (imported the platform's way, then ``leap_binder.check()``)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lsprotocol import types as lsp
+from pytest_lsp import LanguageClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+from test_codes import CASES, EXAMPLES, Case  # noqa: E402
+from test_diagnostics import open_doc, wait_diags  # noqa: E402
+
+from tensorleap_ls.core.fixes import FIXERS  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+FIXABLE = [c for c in CASES if c.code in FIXERS and c.code not in ("TL190",)]
+# codes whose fix generates code that must pass code-loader's own check
+STUB_CODES = {"TL101", "TL102", "TL105", "TL106", "TL110", "TL222", "TL223", "TL224", "TL230", "TL231", "TL232"}
+
+
+def apply_edits(text: str, edits: list[lsp.TextEdit]) -> str:
+    lines = text.split("\n")
+    offsets = [0]
+    for ln in lines:
+        offsets.append(offsets[-1] + len(ln) + 1)
+
+    def off(p: lsp.Position) -> int:
+        line = lines[p.line] if p.line < len(lines) else ""
+        units, i = 0, 0
+        while i < len(line) and units < p.character:
+            units += 2 if ord(line[i]) > 0xFFFF else 1
+            i += 1
+        return offsets[min(p.line, len(lines))] + i
+
+    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        text = text[:off(e.range.start)] + e.new_text + text[off(e.range.end):]
+    return text
+
+
+def untouched(before: str, after: str, edits: list[lsp.TextEdit]) -> bool:
+    """Every line outside the edited ranges is still there, in order."""
+    touched = set()
+    for e in edits:
+        touched |= set(range(e.range.start.line, e.range.end.line + 1))
+    kept = [ln for i, ln in enumerate(before.split("\n")) if i not in touched]
+    it = iter(after.split("\n"))
+    return all(any(ln == x for x in it) for ln in kept)
+
+
+def mutate(tmp_path: Path, case: Case) -> Path:
+    root = tmp_path / case.base
+    shutil.copytree(EXAMPLES / case.base, root, ignore=shutil.ignore_patterns("__pycache__"))
+    target = root / case.file
+    if case.old is None and case.new is None:
+        target.unlink()
+    elif case.old is None:
+        target.write_text(case.new)
+    else:
+        target.write_text(target.read_text().replace(case.old, case.new, 1))
+    return root
+
+
+def sdk_check(root: Path, entry: str) -> subprocess.CompletedProcess:
+    """Imports the entry as the platform does and runs leap_binder.check() with the real code-loader."""
+    code = ("import importlib.util, os, sys\n"
+            f"root = {str(root)!r}\nsys.path.insert(0, root)\nos.chdir(root)\n"
+            f"spec = importlib.util.spec_from_file_location('entry', os.path.join(root, {entry!r}))\n"
+            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+            "from code_loader import leap_binder\nleap_binder.check()\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TL_DISABLE_ANALYTICS": "1"})
+
+
+@pytest.mark.parametrize("case", FIXABLE, ids=[f"{c.code}-{c.base.split('_')[0]}" for c in FIXABLE])
+async def test_quick_fix(client: LanguageClient, tmp_path: Path, case: Case):
+    root = mutate(tmp_path, case)
+    where = root / (case.where or case.file)
+    before = where.read_text()
+    u = open_doc(client, where)
+    diags = await wait_diags(client, u, lambda d: any(x.code == case.code for x in d))
+    diag = next(d for d in diags if d.code == case.code)
+    actions = await client.text_document_code_action_async(lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=u), range=diag.range,
+        context=lsp.CodeActionContext(diagnostics=[diag])))
+    mine = [a for a in actions or [] if a.diagnostics and any(d.code == case.code for d in a.diagnostics)]
+    if not mine:
+        pytest.skip(f"no fix for this instance of {case.code}")
+    action = next((a for a in mine if a.is_preferred), mine[0])
+    changed: dict[Path, str] = {}
+    for file_uri, edits in action.edit.changes.items():
+        path = Path(file_uri.removeprefix("file://"))
+        old = path.read_text()
+        new = apply_edits(old, edits)
+        assert untouched(old, new, edits), f"{case.code}: lines outside the edit changed"
+        if path.suffix == ".py":
+            ast.parse(new)
+        path.write_text(new)
+        changed[path] = new
+    # the diagnostic is gone from the fixed file (the server re-reads it)
+    client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=u, version=2),
+        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=where.read_text())]))
+    for path in changed:
+        if path != where:
+            client.workspace_did_change_watched_files(lsp.DidChangeWatchedFilesParams(changes=[
+                lsp.FileEvent(uri=path.as_uri(), type=lsp.FileChangeType.Changed)]))
+    # that diagnostic (same code and message) is gone; other instances of the code may remain
+    await wait_diags(client, u, lambda d: not any(x.code == case.code and x.message == diag.message for x in d),
+                     timeout=10)
+    assert before != where.read_text() or changed
+    if case.code in STUB_CODES:
+        entry = "leap_integration.py" if case.base.startswith("decorator") else "leap_binder.py"
+        run = sdk_check(root, entry)
+        assert "Successful!" in run.stdout, run.stdout + run.stderr
+
+
+async def test_skeleton_for_an_empty_file_passes_the_sdk(client: LanguageClient, tmp_path: Path):
+    root = tmp_path / "new_project"
+    root.mkdir()
+    entry = root / "leap_integration.py"
+    entry.write_text("")
+    u = open_doc(client, entry, "")
+    actions = await client.text_document_code_action_async(lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=u), range=lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)),
+        context=lsp.CodeActionContext(diagnostics=[], only=[lsp.CodeActionKind.Source])))
+    skeleton = next(a for a in actions if "skeleton" in a.title.lower())
+    text = apply_edits("", skeleton.edit.changes[u])
+    entry.write_text(text)
+    out = subprocess.run([sys.executable, "-m", "tensorleap_ls", "check", str(entry)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout  # no error; the TODOs are comments
+    run = sdk_check(root, "leap_integration.py")
+    assert "Successful!" in run.stdout, run.stdout + run.stderr
+
+
+async def test_generate_skeleton_command_applies_through_the_client(client: LanguageClient, tmp_path: Path):
+    applied = []
+
+    @client.feature(lsp.WORKSPACE_APPLY_EDIT)
+    def apply(params: lsp.ApplyWorkspaceEditParams):
+        applied.append(params.edit)
+        return lsp.ApplyWorkspaceEditResult(applied=True)
+
+    entry = tmp_path / "leap_integration.py"
+    entry.write_text("")
+    u = open_doc(client, entry, "")
+    result = await client.workspace_execute_command_async(lsp.ExecuteCommandParams(
+        command="tensorleap.generateSkeleton", arguments=[{"uri": u}]))
+    assert result["ok"] and applied and "tensorleap_integration_test" in applied[0].changes[u][0].new_text
+    assert entry.read_text() == ""  # the server itself wrote nothing
+
+
+async def test_legacy_registration_converts_to_a_decorator(client: LanguageClient, tmp_path: Path):
+    root = tmp_path / "p"
+    root.mkdir()
+    src = ("from code_loader import leap_binder\nimport numpy as np\n\n\n"
+           "def encode(sample_id, preprocess):\n    return np.zeros(3, dtype=np.float32)  # keep this comment\n\n\n"
+           "leap_binder.set_input(encode, 'image', channel_dim=-1)\n")
+    entry = root / "leap_binder.py"
+    entry.write_text(src)
+    u = open_doc(client, entry, src)
+    await wait_diags(client, u, lambda d: True)
+    actions = await client.text_document_code_action_async(lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=u), range=lsp.Range(lsp.Position(8, 3), lsp.Position(8, 3)),
+        context=lsp.CodeActionContext(diagnostics=[])))
+    conv = next(a for a in actions if a.title.startswith("Convert to @tensorleap_input_encoder"))
+    new = apply_edits(src, conv.edit.changes[u])
+    assert "@tensorleap_input_encoder('image', channel_dim=-1)\ndef encode(" in new
+    assert "leap_binder.set_input" not in new and "# keep this comment" in new
+    ast.parse(new)
