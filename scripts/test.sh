@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: Python unit + end-to-end tests, then the editor tests.
+# The whole test suite on a fresh machine: Python set-up, the editor tests (extension unit tests with
+# mocha, a real VS Code through code-server; they install their own Debian and npm packages), then
+# every Python test (unit, end-to-end over LSP, dynamic with the real code-loader, reliability, Neovim).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TL_DISABLE_ANALYTICS=1
 bash scripts/setup.sh
+if [ "${SKIP_EDITOR_TESTS:-0}" != 1 ]; then
+  bash scripts/editor_tests.sh
+fi
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

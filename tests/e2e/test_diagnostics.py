@@ -136,3 +136,16 @@ async def test_syntax_error_keeps_the_rest(client: LanguageClient, project: Path
     replace_all(client, u, 2, text.replace("def load_model():", "def load_model(:"))
     diags = await wait_diags(client, u, lambda d: "TL190" in codes(d))
     assert codes(diags) == {"TL190"}  # no flood of "missing" diagnostics while typing
+
+
+async def test_paths_with_spaces_and_parentheses(client: LanguageClient, tmp_path: Path, project: Path):
+    """The client's URI spelling (percent-encoded) is the one diagnostics are published for, with the
+    document's version (found by the fuzz-free benchmark: a folder named 'x (default debounce)')."""
+    odd = tmp_path / "my project (copy) #1"
+    project.rename(odd)
+    viz = odd / "mnist_tl" / "visualizers.py"
+    bad = viz.read_text().replace("-> LeapImage:", "-> LeapHorizontalBar:")
+    u = open_doc(client, viz, bad)
+    assert "%20" in u and "%28" in u
+    await wait_diags(client, u, lambda d: any(x.code == "TL213" for x in d))
+    assert any(uu == u and v == 1 for uu, v, _ in client.published)

@@ -92,9 +92,11 @@ def register(server: "TensorleapServer") -> None:
         images = result.pop("images", {}) or {}
         result["images"] = {k: base64.b64encode(v).decode("ascii") for k, v in images.items()}
         _strip_raw(result)
-        ls.protocol.notify("tensorleap/preview", {"uri": args.uri, "subset": args.subset, "sampleId": sample,
+        ls.protocol.notify("tensorleap/preview", {"uri": args.uri, "subset": args.subset,
+                                                  "sample_id": result.get("sample_id", sample),
                                                   "html": result.get("html", ""), "ok": result.get("ok", False),
-                                                  "problems": result.get("problems", [])})
+                                                  "problems": result.get("problems", []),
+                                                  "neighbors": result.get("neighbors"), "subsets": result.get("subsets")})
         return result
 
     def on_save(ls: "TensorleapServer", uri: str) -> None:

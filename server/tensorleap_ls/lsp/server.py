@@ -16,7 +16,8 @@ import sys
 import threading
 from dataclasses import replace
 from types import SimpleNamespace
-from typing import Any, Callable
+from urllib.parse import unquote
+from typing import TYPE_CHECKING, Any, Callable
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
@@ -25,12 +26,14 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
 from tensorleap_ls import __version__
-from tensorleap_ls.core.analysis import Analyzer, ProjectAnalysis
 from tensorleap_ls.core.model import Finding
 from tensorleap_ls.core.project import norm
 from tensorleap_ls.lsp import documents
 from tensorleap_ls.lsp.convert import to_diagnostic
 from tensorleap_ls.lsp.settings import Settings
+
+if TYPE_CHECKING:
+    from tensorleap_ls.core.analysis import Analyzer, ProjectAnalysis
 
 log = logging.getLogger("tensorleap_ls")
 
@@ -55,7 +58,8 @@ class TensorleapServer(LanguageServer):
     def __init__(self, trusted: bool = False) -> None:
         super().__init__("tensorleap-ls", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
                          max_workers=2, protocol_cls=_Protocol)
-        self.analyzer = Analyzer()
+        self._analyzer: Analyzer | None = None
+        self.open_uris: dict[str, str] = {}  # normalised path -> the URI the client used
         self.settings = Settings(trusted=trusted)
         self._cli_trusted = trusted
         self.latest: dict[str, ProjectAnalysis] = {}  # project key -> last published analysis
@@ -69,13 +73,30 @@ class TensorleapServer(LanguageServer):
 
     # --- helpers used by every feature ----------------------------------------------------
     @property
+    def analyzer(self) -> "Analyzer":
+        # imported on first use: YAML and glob libraries stay off the start-up path
+        if self._analyzer is None:
+            from tensorleap_ls.core.analysis import Analyzer
+
+            self._analyzer = Analyzer()
+        return self._analyzer
+
+    def document(self, uri: str):
+        """The open document for ``uri`` (pygls keys them by the unquoted URI), or None."""
+        return self.workspace.text_documents.get(unquote(uri))
+
+    def uri_of(self, path: str) -> str | None:
+        """The client's own URI for an open document (its spelling may differ from ours), else ours."""
+        return self.open_uris.get(path) or from_fs_path(path)
+
+    @property
     def encoding(self) -> str:
         enc = self.workspace.position_encoding if self.protocol._workspace is not None else None  # noqa: SLF001
         return str(enc.value if hasattr(enc, "value") else enc or "utf-16")
 
     def line_text(self, path: str, line: int) -> str:
-        uri = from_fs_path(path)
-        doc = self.workspace.text_documents.get(uri) if self.protocol._workspace is not None and uri else None  # noqa: SLF001
+        uri = self.uri_of(path) if self.protocol._workspace is not None else None  # noqa: SLF001
+        doc = self.document(uri) if self.protocol._workspace is not None and uri else None  # noqa: SLF001
         if doc is not None:
             lines = doc.lines
             return lines[line].rstrip("\r\n") if 0 <= line < len(lines) else ""
@@ -129,10 +150,10 @@ class TensorleapServer(LanguageServer):
             path = to_fs_path(uri)
             if path is None:
                 return
-            doc = self.workspace.text_documents.get(uri)
+            doc = self.document(uri)
             version = doc.version if doc is not None else None
             results = await asyncio.get_running_loop().run_in_executor(None, self._analyze, path)
-            doc = self.workspace.text_documents.get(uri)
+            doc = self.document(uri)
             if doc is not None and doc.version != version:
                 return  # a newer edit is already scheduled: never publish a stale result
             for key, pa in results:
@@ -159,10 +180,10 @@ class TensorleapServer(LanguageServer):
             files.add(f.span.path)
         enc = self.encoding
         for path in sorted(files):
-            uri = from_fs_path(path)
+            uri = self.uri_of(path)
             if uri is None:
                 continue
-            doc = self.workspace.text_documents.get(uri)
+            doc = self.document(uri)
             findings = pa.findings_for(path) + extra.get(path, [])
             diags = []
             for f in findings:
@@ -188,6 +209,7 @@ class TensorleapServer(LanguageServer):
         if path is None:
             return
         path = norm(path)
+        self.open_uris.pop(path, None)
         self.analyzer.set_overlay(path, None)
         task = self._tasks.pop(uri, None)
         if task is not None:
@@ -234,6 +256,7 @@ def build(trusted: bool = False) -> TensorleapServer:
         path = to_fs_path(params.text_document.uri)
         if path is None:
             return
+        ls.open_uris[norm(path)] = params.text_document.uri
         ls.analyzer.set_overlay(path, params.text_document.text)
         ls.schedule(params.text_document.uri, delay_ms=0)
 
@@ -241,7 +264,7 @@ def build(trusted: bool = False) -> TensorleapServer:
     def did_change(ls: TensorleapServer, params: lsp.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
         path = to_fs_path(uri)
-        doc = ls.workspace.text_documents.get(uri)
+        doc = ls.document(uri)
         if path is None or doc is None:
             return
         ls.analyzer.set_overlay(path, doc.source)

@@ -746,7 +746,11 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
     sc = binder().setup_container
     r = STATE["responses"][subset]
     t0 = time.perf_counter()
-    out: dict[str, Any] = {"ok": True, "subset": subset, "sample_id": sid, "inputs": [], "ground_truths": [],
+    pos = ids.index(sid)
+    out: dict[str, Any] = {"ok": True, "subset": subset, "sample_id": sid, "subsets": list(STATE["responses"]),
+                           "neighbors": {"prev": ids[pos - 1] if pos > 0 else None,
+                                         "next": ids[pos + 1] if pos + 1 < len(ids) else None},
+                           "inputs": [], "ground_truths": [],
                            "metadata": [], "visualizers": [], "predictions": [], "metrics": [], "problems": [],
                            "skipped": []}
     for kind, handlers in (("inputs", sc.inputs), ("ground_truths", sc.ground_truths if subset != "unlabeled" else [])):
