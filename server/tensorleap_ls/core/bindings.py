@@ -19,11 +19,11 @@ from tensorleap_ls.core.evaluate import (
     ModuleValue,
     Resolver,
     Undefined,
-    dotted,
 )
 from tensorleap_ls.core.model import UNKNOWN, ArgValue, Binding, Kind, Style
 from tensorleap_ls.core.modules import Module
 from tensorleap_ls.core.sdk import DECORATORS, LEGACY, Registrar
+from tensorleap_ls.core.source import dotted
 
 _MAX_CALL_DEPTH = 4
 _MAX_ITEMS = 200

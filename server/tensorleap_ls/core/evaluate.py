@@ -16,6 +16,7 @@ from typing import Any, Callable
 from tensorleap_ls.core.model import UNKNOWN, SymbolRef
 from tensorleap_ls.core.modules import Module
 from tensorleap_ls.core.sdk import ENUMS
+from tensorleap_ls.core.source import dotted
 
 _MAX_DEPTH = 30
 
@@ -199,7 +200,7 @@ class Resolver:
                 out_d[kv] = self.value(v, mod, env, depth + 1)
             return out_d
         if isinstance(node, ast.Attribute):
-            enum = _enum_ref(_dotted(node))
+            enum = _enum_ref(dotted(node))
             if enum is not None:
                 return enum
             base = self.value(node.value, mod, env, depth + 1)
@@ -276,7 +277,7 @@ class Resolver:
         return UNKNOWN
 
     def _call_value(self, node: ast.Call, mod: Module, env: dict, depth: int) -> Any:
-        fname = _dotted(node.func)
+        fname = dotted(node.func)
         short = fname.rsplit(".", 1)[-1]
         args = node.args
         if short in ("list", "tuple", "sorted") and len(args) == 1:
@@ -328,7 +329,7 @@ class Resolver:
         from tensorleap_ls.core.project import eval_path
 
         path_node = arg
-        if isinstance(arg, ast.Call) and _dotted(arg.func) in ("open", "io.open") and arg.args:
+        if isinstance(arg, ast.Call) and dotted(arg.func) in ("open", "io.open") and arg.args:
             path_node = arg.args[0]
         elif isinstance(arg, ast.Name) and arg.id in env and isinstance(env[arg.id], _OpenFile):
             return self._load_yaml(env[arg.id].path)
@@ -380,7 +381,7 @@ def _find_with_open(mod: Module, var: str) -> ast.expr | None:
             for item in stmt.items:
                 ctx = item.context_expr
                 if (isinstance(item.optional_vars, ast.Name) and item.optional_vars.id == var
-                        and isinstance(ctx, ast.Call) and _dotted(ctx.func) in ("open", "io.open") and ctx.args):
+                        and isinstance(ctx, ast.Call) and dotted(ctx.func) in ("open", "io.open") and ctx.args):
                     return ctx.args[0]
     return None
 
@@ -390,22 +391,6 @@ def _enum_ref(dotted: str) -> SymbolRef | None:
     if len(parts) >= 2 and parts[-2] in ENUMS:
         return SymbolRef(f"{parts[-2]}.{parts[-1]}")
     return None
-
-
-def _dotted(node: ast.expr) -> str:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    elif isinstance(node, ast.Call):
-        parts.append(_dotted(node.func) + "()")
-    return ".".join(reversed(parts))
-
-
-def dotted(node: ast.expr) -> str:
-    return _dotted(node)
 
 
 def _hashable(v: Any) -> bool:

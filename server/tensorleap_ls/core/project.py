@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from tensorleap_ls.core.modules import ImportRef, Module
+from tensorleap_ls.core.source import dotted
 
 DEFAULT_ENTRIES = ("leap_integration.py", "leap_binder.py")
 
@@ -202,7 +203,7 @@ def eval_path(node: ast.expr, mod: Module, root: str, depth: int = 0) -> str | N
         val = mod.assigns.get(node.id)
         return eval_path(val, mod, root, depth + 1) if val is not None else None
     if isinstance(node, ast.Call):
-        fname = _dotted(node.func)
+        fname = dotted(node.func)
         args = [eval_path(a, mod, root, depth + 1) for a in node.args]
         if fname in ("os.path.join", "path.join", "join") and args and all(args):
             parts = [args[0]] + [_raw_str(a) or "" for a in node.args[1:]]
@@ -227,13 +228,3 @@ def eval_path(node: ast.expr, mod: Module, root: str, depth: int = 0) -> str | N
 
 def _raw_str(node: ast.expr) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
-
-
-def _dotted(node: ast.expr) -> str:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))

@@ -69,3 +69,16 @@ class SourceFile:
         text = self.lines[line0] if 0 <= line0 < len(self.lines) else ""
         start = len(text) - len(text.lstrip())
         return Span(self.path, line0, start, line0, len(text))
+
+
+def dotted(node: ast.AST) -> str:
+    """``a.b.c`` for a Name/Attribute chain ("" for anything else; calls end in "()")."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    elif isinstance(node, ast.Call):
+        parts.append(dotted(node.func) + "()")
+    return ".".join(reversed(parts))

@@ -412,13 +412,16 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
     done = 0
     for key in subsets:
         response = STATE["responses"][key]
+        # per handler once: its location and the user's own function (not the SDK's wrapper, which
+        # would turn a returned list into an array and hide the mistake)
+        handlers = [("input", h) for h in sc.inputs]
+        if key != "unlabeled":
+            handlers += [("ground_truth", h) for h in sc.ground_truths]
+        handlers += [("metadata", h) for h in sc.metadata]
+        prepared = [(kind, h, where(h.function), user_function(h.function)) for kind, h in handlers]
+        first_id = _ids(key)[0] if _ids(key) else None
         for sid in pick(_ids(key), samples, seed):
-            handlers = [("input", h) for h in sc.inputs]
-            if key != "unlabeled":
-                handlers += [("ground_truth", h) for h in sc.ground_truths]
-            for kind, h in handlers:
-                loc = where(h.function)
-                raw = user_function(h.function)  # not the SDK's wrapper: it turns lists into arrays
+            for kind, h, loc, raw in prepared:
                 t0 = time.perf_counter()
                 try:
                     with limited():
@@ -437,29 +440,10 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
                 finally:
                     t_user += time.perf_counter() - t0
                     calls += 1
-                _check_array(kind, h.name, value, key, sid, loc, shapes, once)
-            for h in sc.metadata:
-                loc = where(h.function)
-                raw = user_function(h.function)
-                t0 = time.perf_counter()
-                try:
-                    with limited():
-                        value = raw(sid, response)
-                except SystemExit as e:
-                    findings.append(_f("TL533", f"sys.exit({e.code}) called in metadata '{h.name}'", _where_exc(e, h.function)))
-                    return {"ok": False, "exit": True, "findings": findings}
-                except BaseException as e:  # noqa: BLE001
-                    info = error_info(e, STATE["root"], tuple(loc))
-                    code = classify(e, "TL501")
-                    what = {"TL530": f"exceeded the {LIMIT['seconds']:g} s time limit",
-                            "TL531": "ran out of memory (MemoryError)"}.get(code, f"raised {info['message']}")
-                    once((h.name, "exc", info["type"]), _f(code, f"metadata '{h.name}' {what} on {key} sample {sid!r}",
-                                                           [info["file"], info["line"]], sample=sid, subset=key))
-                    continue
-                finally:
-                    t_user += time.perf_counter() - t0
-                    calls += 1
-                _check_metadata(h, value, key, sid, loc, meta_types, once, first=(key == subsets[0] and sid == _ids(key)[0]))
+                if kind == "metadata":
+                    _check_metadata(h, value, key, sid, loc, meta_types, once, first=(key == subsets[0] and sid == first_id))
+                else:
+                    _check_array(kind, h.name, value, key, sid, loc, shapes, once)
             done += 1
             if progress_every and (done % progress_every == 0 or done == total):
                 send({"progress": done, "total": total})

@@ -17,7 +17,7 @@ import os
 import sys
 
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.evaluate import dotted
+from tensorleap_ls.core.source import dotted
 from tensorleap_ls.core.leap_yaml import LeapYaml
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.core.project import eval_path, norm

@@ -28,7 +28,7 @@ import ast
 from typing import Iterator
 
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.evaluate import dotted
+from tensorleap_ls.core.source import dotted
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, Severity, Span, Style, SymbolRef
 from tensorleap_ls.core.sdk import SAMPLE_FUNCTION_KINDS, TENSOR_FUNCTION_KINDS, VISUALIZER_CLASSES
 

@@ -16,7 +16,7 @@ import builtins
 from typing import Iterator
 
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.evaluate import dotted
+from tensorleap_ls.core.source import dotted
 from tensorleap_ls.core.model import Binding, Finding, Kind
 
 _LIBS = {"np", "numpy", "torch", "tf", "tensorflow", "pd", "pandas", "jax", "jnp", "cv2", "scipy", "math", "sklearn",
