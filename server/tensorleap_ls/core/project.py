@@ -194,7 +194,6 @@ def eval_path(node: ast.expr, mod: Module, root: str, depth: int = 0) -> str | N
     is the project root when the platform runs the script."""
     if depth > 20:
         return None
-    here = os.path.dirname(mod.path)
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value if os.path.isabs(node.value) else os.path.join(root, node.value)
     if isinstance(node, ast.Name):

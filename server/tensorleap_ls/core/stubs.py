@@ -104,7 +104,7 @@ def stub(kind: Kind, style: Style, function: str, name: str | None = None) -> St
 def integration_test_stub(function: str, inputs: list[str], gts: list[str], loader: str | None,
                           losses: list[str], model_inputs: list[str] | None = None) -> Stub:
     """An integration test wired to the encoders, the model and the losses."""
-    lines = [f"@tensorleap_integration_test()", f"def {function}(sample_id, preprocess):"]
+    lines = ["@tensorleap_integration_test()", f"def {function}(sample_id, preprocess):"]
     for i in inputs:
         lines.append(f"    {i}_value = {i}(sample_id, preprocess)")
     for g in gts:

@@ -180,10 +180,8 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
     findings, stats = await loop.run_in_executor(None, lambda: api.run_checks(
         _runner(ls), python, root, entry, ls.settings.samples_per_subset, report, cancel, ls.settings.auth_secret))
     ls.extra_findings[root] = findings
+    ls.latest.setdefault(f"{root}|{entry}", pa)  # publish even if no file of the project is open
     ls.republish(root)
-    if root not in {pa2.project.root for pa2 in ls.latest.values()}:
-        ls.latest[f"{root}|{entry}"] = pa
-        ls.republish(root)
     summary = f"{len(findings)} problem(s) found on real samples" if findings else "no problem found on real samples"
     if use_progress:
         ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=summary))

@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 CHILD = str(Path(__file__).with_name("child.py"))
 _FRAME = re.compile(r'^\s*File "(.+)", line (\d+) in (.+)$')
@@ -280,9 +280,6 @@ class Runner:
                 self._children.pop(key).close()
                 self._setup.pop(key, None)
 
-    def files_read(self, root: str) -> set[str]:
-        return set()
-
     def close(self) -> None:
         self.invalidate(None)
 
@@ -307,6 +304,3 @@ class Runner:
         c = self._children.get((python, root, entry))
         return c.output.text() if c else ""
 
-
-def describe(resp: dict[str, Any]) -> str:
-    return resp.get("message") or json.dumps(resp)[:300]

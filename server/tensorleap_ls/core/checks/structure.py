@@ -15,7 +15,7 @@ from collections import defaultdict
 
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.evaluate import Missing, Undefined
-from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, Severity, Span, Style
+from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Style
 from tensorleap_ls.core.sdk import BUILTIN_NAMES, SINGLETON_KINDS
 
 # Kinds whose names the SDK checks for duplicates (decorators) and the message it uses.
@@ -97,9 +97,7 @@ def _functions(ctx: CheckContext) -> list[Finding]:
     out = []
     for b in ctx.bindings:
         if b.style is not Style.LEGACY:
-            if b.kind is Kind.CUSTOM_LAYER or b.def_node is None:
-                continue
-            continue
+            continue  # a decorator always sits on a defined function
         fn_arg = next((a for k, a in b.args.items() if k in ("function", "custom_layer")), None)
         if fn_arg is None:
             continue
@@ -111,7 +109,7 @@ def _functions(ctx: CheckContext) -> list[Finding]:
         elif isinstance(val, Missing):
             out.append(Finding("TL112", f"`{val.dotted.lstrip('.')}` cannot be imported: the module does not define it.",
                                fn_arg.span, data=data))
-        elif val is not UNKNOWN and isinstance(val, (str, int, float, bool, list, dict)) or val is None:
+        elif val is None or isinstance(val, (str, int, float, bool, list, dict)):
             if fn_arg.node is not None and not isinstance(fn_arg.node, ast.Call):
                 out.append(Finding("TL111", f"`{fn_arg.text}` is not callable: register a function here.",
                                    fn_arg.span, data=data))
@@ -134,8 +132,7 @@ def _names(ctx: CheckContext) -> list[Finding]:
     for kind, names in by_kind.items():
         builtins = BUILTIN_NAMES.get(kind, frozenset())
         for name, group in names.items():
-            dups = group[1:] if len(group) > 1 else []
-            decorated = [b for b in group if b.style is Style.DECORATOR]
+            dups = group[1:]
             if name in builtins and kind is not Kind.PREDICTION:
                 # The SDK pre-registers it: a decorator raises, the legacy API silently shadows it.
                 for b in group:
@@ -146,7 +143,6 @@ def _names(ctx: CheckContext) -> list[Finding]:
                 f = _dup(b, name, kind, f"Another {_LABEL.get(kind, kind.value)} is already named `{name}`.")
                 f.related.append((first.name_span or first.reg_span, "first registered here"))
                 out.append(f)
-            del decorated
     order = {id(b): i for i, b in enumerate(ctx.bindings)}
     for name, kinds in kinds_of_name.items():
         # A ground truth and the prediction it is compared with often share a name: that pairing is intended.
