@@ -390,6 +390,9 @@ def render(specs: list[ServerSpec], results: dict, dynamic: dict | None) -> str:
         for k, v in dynamic.items():
             out.append(f"- {k}: {v}")
     out.append("")
+    notes = HERE / "NOTES.md"
+    if notes.exists():  # the analysis of the misses, kept with the benchmark
+        out.append(notes.read_text(encoding="utf-8"))
     return "\n".join(out)
 
 
