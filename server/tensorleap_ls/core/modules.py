@@ -40,6 +40,17 @@ class Module:
     uses_code_loader: bool = False
     has_future_annotations: bool = False
     stale: bool = False  # True when this is the last good parse of a text that no longer parses
+    # Per-text results of checks that only read this module (the module object lives as long as its text).
+    memo: dict = field(default_factory=dict)
+
+
+def calls_of(mod: "Module") -> list:
+    """Every call expression of the module, found with one walk per text (checks share it)."""
+    calls = mod.memo.get("calls")
+    if calls is None:
+        calls = [n for n in ast.walk(mod.tree) if isinstance(n, ast.Call)] if mod.tree is not None else []
+        mod.memo["calls"] = calls
+    return calls
 
 
 def digest_of(text: str) -> str:

@@ -12,7 +12,6 @@ TL409 {"value"}.
 
 from __future__ import annotations
 
-import ast
 import os
 import sys
 
@@ -20,6 +19,7 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.source import dotted
 from tensorleap_ls.core.leap_yaml import LeapYaml
 from tensorleap_ls.core.model import Finding, Span
+from tensorleap_ls.core.modules import calls_of
 from tensorleap_ls.core.project import eval_path, norm
 from tensorleap_ls.core.requirements import REQUIREMENT_FILES, distributions_for, parse_requirements
 
@@ -112,9 +112,10 @@ def _data_files(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
     for mod in ctx.modules.values():
         if mod.tree is None or mod.source is None:
             continue
-        for node in ast.walk(mod.tree):
-            if not isinstance(node, ast.Call) or not node.args or dotted(node.func) not in _READERS:
-                continue
+        memo = getattr(mod, "memo", {})
+        if "reader_calls" not in memo:  # the walk depends on this module's text only
+            memo["reader_calls"] = [n for n in calls_of(mod) if n.args and dotted(n.func) in _READERS]
+        for node in memo["reader_calls"]:
             path = eval_path(node.args[0], mod, ctx.root)
             if not path:
                 continue

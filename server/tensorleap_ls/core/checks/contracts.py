@@ -29,6 +29,7 @@ from typing import Iterator
 
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.modules import calls_of
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, Severity, Span, Style, SymbolRef
 from tensorleap_ls.core.sdk import SAMPLE_FUNCTION_KINDS, TENSOR_FUNCTION_KINDS, VISUALIZER_CLASSES
 
@@ -68,7 +69,10 @@ def check(ctx: CheckContext) -> list[Finding]:
             out.extend(_custom_layer(b))
     for mod in ctx.modules.values():
         if mod.tree is not None and mod.source is not None:
-            out.extend(_preprocess_responses(mod))
+            memo = getattr(mod, "memo", {})
+            if "preprocess_responses" not in memo:  # depends on this module's text only
+                memo["preprocess_responses"] = list(_preprocess_responses(mod))
+            out.extend(memo["preprocess_responses"])
     return out
 
 
@@ -404,8 +408,8 @@ def _custom_layer(b: Binding) -> Iterator[Finding]:
 # --- PreprocessResponse(...) anywhere in the closure -----------------------------------------
 def _preprocess_responses(mod) -> Iterator[Finding]:
     src = mod.source
-    for node in ast.walk(mod.tree):
-        if not isinstance(node, ast.Call) or not dotted(node.func).endswith("PreprocessResponse"):
+    for node in calls_of(mod):
+        if not dotted(node.func).endswith("PreprocessResponse"):
             continue
         if dotted(node.func).endswith("SamplePreprocessResponse"):
             continue
