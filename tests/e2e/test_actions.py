@@ -177,3 +177,30 @@ async def test_legacy_registration_converts_to_a_decorator(client: LanguageClien
     assert "@tensorleap_input_encoder('image', channel_dim=-1)\ndef encode(" in new
     assert "leap_binder.set_input" not in new and "# keep this comment" in new
     ast.parse(new)
+
+
+@pytest.mark.parametrize("base", ["decorator_mnist", "legacy_mnist"])
+async def test_add_visualizer_metadata_metric_for_an_input(client: LanguageClient, tmp_path: Path, base: str):
+    root = tmp_path / base
+    shutil.copytree(EXAMPLES / base, root, ignore=shutil.ignore_patterns("__pycache__"))
+    path = root / ("mnist_tl/encoders.py" if base.startswith("decorator") else "digits/functions.py")
+    src = path.read_text()
+    u = open_doc(client, path, src)
+    await wait_diags(client, u, lambda d: True)
+    line = next(i for i, ln in enumerate(src.split("\n")) if ln.startswith(("def input_encoder", "def encode_image")))
+    actions = await client.text_document_code_action_async(lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=u), range=lsp.Range(lsp.Position(line, 5), lsp.Position(line, 5)),
+        context=lsp.CodeActionContext(diagnostics=[])))
+    titles = [a.title for a in actions]
+    assert {"Add a visualizer for `image`", "Add a metadata for `image`", "Add a metric for `image`"} <= set(titles)
+    action = next(a for a in actions if a.title == "Add a visualizer for `image`")
+    text = apply_edits(src, action.edit.changes[u])
+    path.write_text(text)
+    ast.parse(text)
+    assert "def image_visualizer" in text or "def image_visualizer_2" in text
+    out = subprocess.run([sys.executable, "-m", "tensorleap_ls", "check", "--format", "json", str(root)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout
+    entry = "leap_integration.py" if base.startswith("decorator") else "leap_binder.py"
+    run = sdk_check(root, entry)
+    assert "Successful!" in run.stdout, run.stdout + run.stderr

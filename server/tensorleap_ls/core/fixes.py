@@ -550,3 +550,52 @@ def skeleton(path: str) -> Fix:
 def is_empty(text: str) -> bool:
     return not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines())
 
+
+
+# --- from an encoder: add a visualizer / metadata / metric for this input -------------------------
+def companions(b: Binding, pa) -> list[Fix]:
+    """Stubs wired to the input or ground truth ``b`` (arguments named after its registered name)."""
+    if b.kind not in (Kind.INPUT, Kind.GROUND_TRUTH) or not b.name or not b.name.isidentifier() or b.def_path is None:
+        return []
+    mod = _module(pa, b.def_path)
+    if mod is None or mod.tree is None:
+        return []
+    style = b.style
+    out = []
+    arg = b.name
+    specs = [
+        ("visualizer", Kind.VISUALIZER, f"{arg}_visualizer",
+         f"def {{fn}}({arg}: np.ndarray) -> LeapImage:\n"
+         f"    # {arg} arrives with a batch axis of size 1; return uint8 0-255 pixels (TODO: adapt to the data)\n"
+         f"    return LeapImage((({arg}[0] - {arg}[0].min()) / (np.ptp({arg}[0]) + 1e-9) * 255).astype(np.uint8))\n",
+         "@tensorleap_custom_visualizer('{name}', LeapDataType.Image)",
+         "leap_binder.set_visualizer({fn}, '{name}', LeapDataType.Image)",
+         {"np", "LeapImage", "LeapDataType"}, "tensorleap_custom_visualizer"),
+        ("metadata", Kind.METADATA, f"{arg}_mean",
+         "def {fn}(sample_id, preprocess: PreprocessResponse) -> float:\n"
+         f"    # TODO: a property of the sample's {arg}\n"
+         f"    return float({b.function}(sample_id, preprocess).mean())\n",
+         "@tensorleap_metadata('{name}')", "leap_binder.set_metadata({fn}, '{name}')",
+         {"PreprocessResponse"}, "tensorleap_metadata"),
+        ("metric", Kind.METRIC, f"{arg}_metric",
+         f"def {{fn}}({arg}: np.ndarray, prediction: np.ndarray) -> np.ndarray:\n"
+         f"    # batched [B, ...] arrays; one value per sample (TODO: a real metric)\n"
+         f"    return np.abs({arg} - prediction).reshape({arg}.shape[0], -1).mean(-1).astype(np.float32)\n",
+         "@tensorleap_custom_metric('{name}', direction=MetricDirection.Downward)",
+         "leap_binder.add_custom_metric({fn}, '{name}', direction=MetricDirection.Downward)",
+         {"np", "MetricDirection"}, "tensorleap_custom_metric"),
+    ]
+    for what, kind, fn, body, deco, call, names, deco_name in specs:
+        taken = {x.name for x in pa.bindings if x.kind is kind} | set(mod.defs) | set(mod.assigns)
+        fn = next(c for c in [fn] + [f"{fn}_{i}" for i in range(2, 1000)] if c not in taken)
+        code = body.format(fn=fn)
+        if style is Style.DECORATOR:
+            code = deco.format(name=fn) + "\n" + code
+            imports = stubs.import_edits(b.def_path, mod.tree, mod.source.lines, names, {deco_name})
+        else:
+            code = code + "\n\n" + call.format(fn=fn, name=fn) + "\n"
+            imports = stubs.import_edits(b.def_path, mod.tree, mod.source.lines, names | {"leap_binder"}, set())
+        end = (b.def_node.end_lineno or b.def_node.lineno)
+        edit = TextEdit(Span(b.def_path, end, 0, end, 0), "\n\n" + code)
+        out.append(Fix(f"Add a {what} for `{arg}`", imports + [edit], kind="refactor"))
+    return out

@@ -20,7 +20,8 @@ from tensorleap_ls.lsp.convert import code_points, to_code_action, to_workspace_
 if TYPE_CHECKING:
     from tensorleap_ls.lsp.server import TensorleapServer
 
-KINDS = [lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.Source, lsp.CodeActionKind.RefactorRewrite]
+KINDS = [lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.Source, lsp.CodeActionKind.Refactor,
+         lsp.CodeActionKind.RefactorRewrite]
 
 
 @attrs.define
@@ -71,6 +72,12 @@ def actions_for(ls: "TensorleapServer", params: lsp.CodeActionParams) -> list[ls
                 if only and not any(fix.kind.startswith(k) for k in only):
                     continue
                 out.append(to_code_action(fix, diagnostics, ls.line_text, ls.encoding))
+        # an encoder under the cursor -> a visualizer / metadata / metric wired to it
+        if not only or any(k.startswith("refactor") for k in only):
+            for b in pa.bindings:
+                if b.def_span is not None and b.def_span.path == path and b.def_span.line == params.range.start.line:
+                    for fix in fixes.companions(b, pa):
+                        out.append(to_code_action(fix, [], ls.line_text, ls.encoding))
         # legacy registration under the cursor -> decorator form
         if not only or any(k.startswith("refactor") for k in only):
             for b in pa.bindings:

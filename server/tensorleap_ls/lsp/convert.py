@@ -86,6 +86,7 @@ def to_workspace_edit(fix: Fix, line_text: LineText, encoding: str = "utf-16") -
 def to_code_action(fix: Fix, diagnostics: Sequence[lsp.Diagnostic], line_text: LineText,
                    encoding: str = "utf-16") -> lsp.CodeAction:
     kind = {"quickfix": lsp.CodeActionKind.QuickFix, "source": lsp.CodeActionKind.Source,
+            "refactor": lsp.CodeActionKind.Refactor,
             "refactor.rewrite": lsp.CodeActionKind.RefactorRewrite}.get(fix.kind, fix.kind)
     return lsp.CodeAction(
         title=fix.title, kind=kind, diagnostics=list(diagnostics) or None,
