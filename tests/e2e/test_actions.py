@@ -204,3 +204,37 @@ async def test_add_visualizer_metadata_metric_for_an_input(client: LanguageClien
     entry = "leap_integration.py" if base.startswith("decorator") else "leap_binder.py"
     run = sdk_check(root, entry)
     assert "Successful!" in run.stdout, run.stdout + run.stderr
+
+
+async def test_encoders_and_prediction_types_from_the_model_file(client: LanguageClient, tmp_path: Path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
+    from test_dynamic import build_model  # a tiny ONNX model: 'image' [N, 8, 8, 1] -> 'pred' [N, 3]
+
+    root = tmp_path / "p"
+    root.mkdir()
+    build_model(root / "model.onnx")
+    src = ("from typing import List\n\nfrom code_loader.contract.datasetclasses import PreprocessResponse\n"
+           "from code_loader.contract.enums import DataStateType\n"
+           "from code_loader.inner_leap_binder.leapbinder_decorators import tensorleap_preprocess\n\n\n"
+           "@tensorleap_preprocess()\ndef preprocess() -> List[PreprocessResponse]:\n"
+           "    return [PreprocessResponse(sample_ids=['a'], state=DataStateType.training),\n"
+           "            PreprocessResponse(sample_ids=['b'], state=DataStateType.validation)]\n")
+    entry = root / "leap_integration.py"
+    entry.write_text(src)
+    u = open_doc(client, entry, src)
+    diags = await wait_diags(client, u, lambda d: any(x.code == "TL102" for x in d))
+    diag = next(d for d in diags if d.code == "TL102")
+    actions = await client.text_document_code_action_async(lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=u), range=diag.range, context=lsp.CodeActionContext(diagnostics=[diag])))
+    action = next(a for a in actions if a.title == "Create encoders and prediction types from model.onnx")
+    text = apply_edits(src, action.edit.changes[u])
+    ast.parse(text)
+    assert "@tensorleap_input_encoder('image', channel_dim=-1)" in text and "np.zeros((8, 8, 1), dtype=np.float32)" in text
+    assert "PredictionTypeHandler('pred', [str(i) for i in range(3)], channel_dim=-1)" in text
+    entry.write_text(text)
+    out = subprocess.run([sys.executable, "-m", "tensorleap_ls", "check", "--format", "json", str(entry)],
+                         capture_output=True, text=True)
+    codes = {d["code"] for d in __import__("json").loads(out.stdout)["projects"][0]["diagnostics"]}
+    assert not codes & {"TL102", "TL103"}, codes
+    run = sdk_check(root, "leap_integration.py")
+    assert "Successful!" in run.stdout, run.stdout + run.stderr

@@ -8,6 +8,7 @@ re-derives positions from the parsed module when it needs more.
 from __future__ import annotations
 
 import ast
+import os
 import re
 from typing import Callable
 
@@ -599,3 +600,54 @@ def companions(b: Binding, pa) -> list[Fix]:
         edit = TextEdit(Span(b.def_path, end, 0, end, 0), "\n\n" + code)
         out.append(Fix(f"Add a {what} for `{arg}`", imports + [edit], kind="refactor"))
     return out
+
+
+# --- stubs from the model file ----------------------------------------------------------------------
+def model_stubs(pa, style: Style, model_path: str, info: dict, path: str) -> Fix | None:
+    """One input encoder per model input (name, shape, dtype from the model) and a load_model with one
+    prediction type per output; the model file's facts come from runtime/model_info.py."""
+    mod = _module(pa, path)
+    if mod is None or not info.get("inputs"):
+        return None
+    taken = {b.name for b in pa.bindings if b.kind is Kind.INPUT} | set(mod.defs)
+    parts, decos, names = [], set(), {"np", "PreprocessResponse"}
+    for inp in info["inputs"]:
+        name = str(inp["name"])
+        if name in taken:
+            continue
+        shape = [d for d in inp.get("shape") or []][1:]  # drop the batch axis
+        shape_text = "(" + ", ".join(str(d) if isinstance(d, int) and d > 0 else "1" for d in shape) + ("," if len(shape) == 1 else "") + ")"
+        fn = _free_name(mod, "encode_" + re.sub(r"\W", "_", name))
+        channel = "1" if len(shape) == 3 and isinstance(shape[0], int) and shape[0] in (1, 3) and shape[-1] not in (1, 3) else "-1"
+        body = (f"def {fn}(sample_id, preprocess: PreprocessResponse) -> np.ndarray:\n"
+                f"    # TODO: model input '{name}': shape {shape_text} without the batch axis, model dtype {inp.get('dtype')}\n"
+                f"    return np.zeros({shape_text}, dtype=np.float32)\n")
+        if style is Style.DECORATOR:
+            parts.append(f"@tensorleap_input_encoder({name!r}, channel_dim={channel})\n{body}")
+            decos.add("tensorleap_input_encoder")
+        else:
+            parts.append(f"{body}\n\nleap_binder.set_input({fn}, {name!r}, channel_dim={channel})\n")
+            names.add("leap_binder")
+    if not any(b.kind in (Kind.LOAD_MODEL, Kind.PREDICTION) for b in pa.bindings):
+        handlers = []
+        for out in info.get("outputs", []):
+            n = (out.get("shape") or [None])[-1]
+            labels = f"[str(i) for i in range({n})]" if isinstance(n, int) and n > 0 else "[]"
+            handlers.append((str(out["name"]), labels))
+        rel = os.path.relpath(model_path, os.path.dirname(mod.path))
+        if style is Style.DECORATOR:
+            hs = ", ".join(f"PredictionTypeHandler({n!r}, {lab}, channel_dim=-1)" for n, lab in handlers)
+            parts.append(f"@tensorleap_load_model([{hs}])\ndef load_model():\n"
+                         f"    import onnxruntime  # TODO: keras.models.load_model for .h5 files\n"
+                         f"    return onnxruntime.InferenceSession(os.path.join(os.path.dirname(os.path.abspath(__file__)), {rel!r}))\n")
+            decos.add("tensorleap_load_model")
+            names |= {"PredictionTypeHandler", "os"}
+        else:
+            parts += [f"leap_binder.add_prediction({n!r}, {lab}, channel_dim=-1)\n" for n, lab in handlers]
+            names.add("leap_binder")
+    if not parts:
+        return None
+    stubs.IMPORTS.setdefault("os", "import os")
+    edits = stubs.import_edits(path, mod.tree, mod.source.lines, names, decos)
+    edits.append(stubs.insert_code(path, mod.tree, mod.source.lines, "\n\n".join(p.rstrip("\n") + "\n" for p in parts)))
+    return Fix(f"Create encoders and prediction types from {os.path.basename(model_path)}", edits, preferred=True)

@@ -68,6 +68,10 @@ def actions_for(ls: "TensorleapServer", params: lsp.CodeActionParams) -> list[ls
             if not _overlaps(ls, f, params.range) and not any(k[0] == diag_key[0] and k[1] == diag_key[1] for k in wanted):
                 continue
             diagnostics = [d for d in params.context.diagnostics if d.code == f.code]
+            if f.code in ("TL102", "TL103"):
+                fix = _from_model(ls, pa, f)
+                if fix is not None:
+                    out.append(to_code_action(fix, diagnostics, ls.line_text, ls.encoding))
             for fix in fixes.fixes_for(f, pa):
                 if only and not any(fix.kind.startswith(k) for k in only):
                     continue
@@ -91,6 +95,21 @@ def actions_for(ls: "TensorleapServer", params: lsp.CodeActionParams) -> list[ls
                         out.append(to_code_action(whole, [], ls.line_text, ls.encoding))
                     break
     return out
+
+
+def _from_model(ls, pa, finding):
+    """Model-aware stubs when a .onnx/.h5 file is in the project and the interpreter can read it."""
+    from tensorleap_ls.runtime import interpreter, model_info
+
+    models = model_info.find_models(pa.project.root)
+    if not models:
+        return None
+    python = interpreter.choose(pa.project.root, ls.settings.interpreter)
+    info = model_info.read(python, models[0], ls.settings.trusted)
+    if not info:
+        return None
+    style = Style(finding.data.get("style", "decorator"))
+    return fixes.model_stubs(pa, style, models[0], info, finding.span.path)
 
 
 def _overlaps(ls, f, rng: lsp.Range) -> bool:
