@@ -19,12 +19,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.dynamic]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def _config(trusted: bool) -> ClientServerConfig:
-    return ClientServerConfig(server_command=[sys.executable, "-m", "tensorleap_ls", "serve"],
-                              server_env={**os.environ, "TL_DISABLE_ANALYTICS": "1"})
+# trust comes from initializationOptions, as the VS Code extension sends it
+CONFIG = ClientServerConfig(server_command=[sys.executable, "-m", "tensorleap_ls", "serve"],
+                            server_env={**os.environ, "TL_DISABLE_ANALYTICS": "1"})
 
 
-@pytest_lsp.fixture(config=_config(True))
+@pytest_lsp.fixture(config=CONFIG)
 async def trusted(lsp_client: LanguageClient):
     lsp_client.feature(lsp.CLIENT_REGISTER_CAPABILITY)(lambda params: None)
     await lsp_client.initialize_session(lsp.InitializeParams(
@@ -34,7 +34,7 @@ async def trusted(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest_lsp.fixture(config=_config(False))
+@pytest_lsp.fixture(config=CONFIG)
 async def untrusted(lsp_client: LanguageClient):
     lsp_client.feature(lsp.CLIENT_REGISTER_CAPABILITY)(lambda params: None)
     await lsp_client.initialize_session(lsp.InitializeParams(
