@@ -30,5 +30,6 @@ for i in range(10):
 prof.disable()
 out = io.StringIO()
 pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(25)
+repo = str(Path(__file__).resolve().parents[1])
 print(f"# 10 edits of a {lines}-line generated integration\n")
-print(out.getvalue())
+print(out.getvalue().replace(repo, "<repo>").replace(tempfile.gettempdir(), "<tmp>"))
