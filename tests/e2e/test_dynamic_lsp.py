@@ -78,6 +78,13 @@ async def test_run_checks_merges_findings_and_survives_a_crash(trusted: Language
     await wait_diags(trusted, u, lambda d: True)
     result = await execute(trusted, "tensorleap.runChecks", {"uri": u})
     assert result["ok"] and "TL504" in result["codes"]
+    # the hover of the input encoder now shows what the run observed
+    lines = funcs.read_text().split("\n")
+    line = next(i for i, ln in enumerate(lines) if ln.startswith("def encode_image"))
+    open_doc(trusted, funcs)
+    hover = await trusted.text_document_hover_async(lsp.HoverParams(
+        text_document=lsp.TextDocumentIdentifier(uri=funcs.resolve().as_uri()), position=lsp.Position(line, 6)))
+    assert "last run: shape (28, 28, 1), dtype float64" in hover.contents.value
     fu = funcs.resolve().as_uri()
     diags = await wait_diags(trusted, fu, lambda d: any(x.code == "TL504" for x in d))
     assert all(d.source == "tensorleap" for d in diags)

@@ -107,7 +107,7 @@ def register(server: "TensorleapServer") -> None:
         if ls.settings.dynamic_on_save and ls.settings.trusted and pa is not None:
             asyncio.get_running_loop().create_task(_run_checks(ls, uri, progress=False))
 
-    server.save_hooks.append(on_save)
+    server.save_hooks.append(on_save)  # also called for files changed on disk (data files the code reads)
 
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls, params: None) -> None:
@@ -180,6 +180,8 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
     findings, stats = await loop.run_in_executor(None, lambda: api.run_checks(
         _runner(ls), python, root, entry, ls.settings.samples_per_subset, report, cancel, ls.settings.auth_secret))
     ls.extra_findings[root] = findings
+    for kind, name, seen in (stats or {}).get("observed") or []:
+        ls.observations[(root, kind, name)] = seen
     ls.latest.setdefault(f"{root}|{entry}", pa)  # publish even if no file of the project is open
     ls.republish(root)
     summary = f"{len(findings)} problem(s) found on real samples" if findings else "no problem found on real samples"

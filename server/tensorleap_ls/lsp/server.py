@@ -66,7 +66,8 @@ class TensorleapServer(LanguageServer):
         self.extra_findings: dict[str, list[Finding]] = {}  # root -> dynamic findings
         self.observations: dict[tuple, Any] = {}  # (root, kind, name) -> last observed shape/dtype
         self.code_lens_providers: list[CodeLensProvider] = []
-        self.save_hooks: list[Callable[["TensorleapServer", str], None]] = []  # (server, uri) after a save
+        # (server, uri) after a save, or when a watched file changes on disk
+        self.save_hooks: list[Callable[["TensorleapServer", str], None]] = []
         self._published: dict[str, set[str]] = {}  # project key -> paths published last time
         self._tasks: dict[str, asyncio.Task] = {}
         self._analysis_lock = threading.Lock()
@@ -295,6 +296,11 @@ def build(trusted: bool = False) -> TensorleapServer:
                 continue
             ls.analyzer.invalidate(path)
             touched = True
+            for hook in ls.save_hooks:  # e.g. a data file the integration reads: the child re-imports
+                try:
+                    hook(ls, change.uri)
+                except Exception as e:  # noqa: BLE001
+                    ls.report_server_error(e, "change hook")
         if touched:
             for uri in list(ls.workspace.text_documents):
                 ls.schedule(uri)

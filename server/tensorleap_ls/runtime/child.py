@@ -466,7 +466,8 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
         findings.extend(_run_integration_test(first_key, _ids(first_key)[0]))
     total_s = time.perf_counter() - t_total0
     return {"ok": True, "findings": findings, "calls": calls, "user_seconds": t_user, "total_seconds": total_s,
-            "samples": done, "files_read": sorted(STATE["files_read"])}
+            "samples": done, "files_read": sorted(STATE["files_read"]),
+            "observed": [[k, n, v] for (k, n), v in OBSERVED.items()]}
 
 
 def _check_array(kind, name, value, key, sid, loc, shapes, once) -> None:
@@ -492,12 +493,14 @@ def _check_array(kind, name, value, key, sid, loc, shapes, once) -> None:
     prev = shapes.get(name)
     if prev is None:
         shapes[name] = (tuple(value.shape), key, sid)
+        OBSERVED[(kind, name)] = f"shape {tuple(value.shape)}, dtype {value.dtype}"
     elif prev[0] != tuple(value.shape):
         once((name, "shape"), _f("TL506", f"{kind} '{name}' shape differs: {prev[0]} on {prev[1]} sample {prev[2]!r} but "
                                  f"{tuple(value.shape)} on {key} sample {sid!r}.", loc, **ctx))
 
 
 _SCALARS = (int, float, str, bool, np.integer, np.floating, np.bool_)
+OBSERVED: dict = {}  # (kind, name) -> what the last run saw (shown in hovers)
 
 
 def _check_metadata(h, value, key, sid, loc, types, once, first: bool) -> None:
