@@ -88,6 +88,15 @@ def text_html(render: dict) -> str:
     return " ".join(spans)
 
 
+def _table(title: str, rows: list[dict] | None) -> str:
+    """A name/value table section ("" when there is nothing to show)."""
+    if not rows:
+        return ""
+    body = "".join(f"<tr><td>{html.escape(r['name'])}</td><td>{html.escape(json.dumps(r['value'], default=str)[:200])}</td></tr>"
+                   for r in rows)
+    return f"<h2>{title}</h2><table><tr><th>name</th><th>value</th></tr>{body}</table>"
+
+
 def html_page(summary: dict, images: dict[str, bytes]) -> str:
     """One self-contained page (images embedded) of a preview summary."""
     esc = html.escape
@@ -109,11 +118,7 @@ def html_page(summary: dict, images: dict[str, bytes]) -> str:
             img = f"<br><img src='{_data_uri(images[key])}'>" if key in images else ""
             parts.append(f"<div class='card'><b>{esc(it['name'])}</b> <span class='muted'>{esc(str(v.get('shape')))} "
                          f"{esc(str(v.get('dtype')))} min {v.get('min', '')} max {v.get('max', '')}</span>{img}</div>")
-    if summary.get("metadata"):
-        parts.append("<h2>Metadata</h2><table><tr><th>name</th><th>value</th></tr>")
-        for m in summary["metadata"]:
-            parts.append(f"<tr><td>{esc(m['name'])}</td><td>{esc(json.dumps(m['value'], default=str))}</td></tr>")
-        parts.append("</table>")
+    parts.append(_table("Metadata", summary.get("metadata")))
     if summary.get("predictions"):
         parts.append("<h2>Model outputs</h2>")
         for p in summary["predictions"]:
@@ -126,11 +131,7 @@ def html_page(summary: dict, images: dict[str, bytes]) -> str:
             key = f"visualizers/{v['name']}"
             body = f"<img src='{_data_uri(images[key])}'>" if key in images else text_html(v.get("render", {}))
             parts.append(f"<div class='card'><b>{esc(v['name'])}</b> <span class='muted'>{esc(v['type'])}</span><br>{body}</div>")
-    if summary.get("metrics"):
-        parts.append("<h2>Metrics and losses</h2><table><tr><th>name</th><th>value</th></tr>")
-        for m in summary["metrics"]:
-            parts.append(f"<tr><td>{esc(m['name'])}</td><td>{esc(json.dumps(m['value'], default=str)[:200])}</td></tr>")
-        parts.append("</table>")
+    parts.append(_table("Metrics and losses", summary.get("metrics")))
     if summary.get("skipped"):
         parts.append("<p class='muted'>Not shown (need the model's predictions): "
                      + ", ".join(esc(s["name"]) for s in summary["skipped"]) + "</p>")

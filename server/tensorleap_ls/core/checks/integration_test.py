@@ -210,14 +210,11 @@ class _Body:
             self._report("TL305", node, f"`{name}` adds a batch dimension by hand; decorated calls inside the integration "
                          "test already return batched arrays.")
             return
-        if root in _LIBS or isinstance(f, ast.Attribute):
-            self._report("TL302", node, f"`{name}(...)` in the integration test escapes the mapping; move this logic into "
-                         "a decorated function.")
-            return
-        if isinstance(f, ast.Name) and (f.id in self.local_defs or f.id not in _BUILTINS):
+        if isinstance(f, ast.Name) and root not in _LIBS and (f.id in self.local_defs or f.id not in _BUILTINS):
             self._report("TL303", node, f"`{f.id}` is not a Tensorleap-decorated function; the integration test may only "
                          "call decorated functions and the model.")
             return
+        # a library function, a method of a value, or a builtin
         self._report("TL302", node, f"`{name}(...)` in the integration test escapes the mapping; move this logic into "
                      "a decorated function.")
 
