@@ -115,8 +115,8 @@ CASES = [
     Case("TL226", DECO, ENTRY[DECO], "@tensorleap_load_model([PredictionTypeHandler('classes', LABELS, channel_dim=-1)])",
          "@tensorleap_load_model(PredictionTypeHandler('classes', LABELS, channel_dim=-1))", marker="@tensorleap_load_model("),
     Case("TL227", DECO, "mnist_tl/metrics.py", "direction=MetricDirection.Upward", "direction='upward'", marker="'upward'"),
-    Case("TL228", DECO, "mnist_tl/encoders.py", "'is_even': DatasetMetadataType.boolean}", "'is_even': DatasetMetadataType.boolean}, metadata_type='x'",
-         marker=None),
+    Case("TL228", DECO, "mnist_tl/encoders.py", "@tensorleap_metadata('label')", "@tensorleap_metadata('label', metadata_type='int')",
+         marker="metadata_type='int'", severity="warning"),
     Case("TL230", DECO, "mnist_tl/encoders.py", "@tensorleap_input_encoder('image', channel_dim=-1)",
          "@tensorleap_input_encoder('image')", marker="@tensorleap_input_encoder('image')"),
     Case("TL231", DECO, "mnist_tl/metrics.py", "@tensorleap_custom_metric('accuracy', direction=MetricDirection.Upward)",
@@ -180,8 +180,8 @@ def test_passing_fixtures_are_clean(tmp_path, base):
     assert findings == [], [(f.code, f.message) for f in findings]
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids)
-def test_failing_fixture(tmp_path, case: Case):
+def failing_fixture(tmp_path: Path, case: Case) -> Path:
+    """A copy of the case's example with its mistake planted (also used by the SDK oracle, tests/oracle)."""
     root = _project(tmp_path, case.base)
     target = root / case.file
     if case.old is None and case.new is None:
@@ -192,6 +192,12 @@ def test_failing_fixture(tmp_path, case: Case):
         text = target.read_text(encoding="utf-8")
         assert case.old in text, f"fixture drifted: {case.old!r} not in {case.file}"
         target.write_text(text.replace(case.old, case.new, 1), encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_failing_fixture(tmp_path, case: Case):
+    root = failing_fixture(tmp_path, case)
     findings = [f for f in _findings(root) if f.code == case.code]
     assert findings, f"{case.code} not reported"
     where = (root / (case.where or case.file)).resolve()

@@ -42,9 +42,9 @@ class SdkOracle:
         return box[0]
 
     def run(self, root: str | Path, entry: str = "leap_integration.py", *, platform: bool = False,
-            check: bool = True, timeout: float = 60) -> dict:
+            check: bool = True, mode: str = "load", timeout: float = 60) -> dict:
         req = {"root": str(Path(root).resolve()), "entry": entry, "platform": platform, "check": check,
-               "timeout": timeout}
+               "mode": mode, "timeout": timeout}
         with self._lock:
             self.proc.stdin.write(json.dumps(req) + "\n")
             self.proc.stdin.flush()
@@ -86,3 +86,44 @@ def names_by_kind(bindings_json: list[dict]) -> dict[str, list]:
 
 def sdk_names_by_kind(registrations: dict[str, list], kinds) -> dict[str, list]:
     return {k: sorted(v, key=repr) for k, v in registrations.items() if k in kinds}
+
+
+def code_cases():
+    """tests/core/test_codes.py as a module: its CASES and ``failing_fixture`` are the oracle's fixtures too."""
+    import importlib.util
+
+    name = "_tl_test_codes"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "core" / "test_codes.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def bundle_copy(root: str | Path, dest: str | Path) -> Path:
+    """The files `leap push` would upload (leap.yaml's `include` / `exclude` doublestar globs; an empty or
+    missing `include` means everything; the entry file always goes), copied to ``dest``.
+
+    Written from the leap CLI's rules (rules.md §2), independently of tensorleap-ls's own bundle logic,
+    so that the SDK can be run on exactly what the platform would receive.
+    """
+    import shutil
+
+    import yaml
+    from wcmatch import glob as wglob
+
+    root, dest = Path(root), Path(dest)
+    conf = yaml.safe_load((root / "leap.yaml").read_text(encoding="utf-8")) or {}
+    include, exclude = conf.get("include") or ["**"], conf.get("exclude") or []
+    flags = wglob.GLOBSTAR | wglob.DOTGLOB
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if path.is_dir() or "__pycache__" in rel:
+            continue
+        wanted = rel == conf.get("entryFile") or any(wglob.globmatch(rel, p, flags=flags) for p in include)
+        if wanted and not any(wglob.globmatch(rel, p, flags=flags) for p in exclude):
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, dest / rel)
+    return dest

@@ -3,7 +3,7 @@
 Run with the interpreter that has code-loader 1.0.214 (the test venv). Protocol: one JSON request per line
 on stdin, one JSON answer per line on stdout (the original stdout; user code's prints never reach it).
 
-    {"root": "/abs/project", "entry": "leap_integration.py", "platform": false, "check": true}
+    {"root": "/abs/project", "entry": "leap_integration.py", "platform": false, "check": true, "mode": "load"}
 
 The server imports code_loader once (TL_DISABLE_ANALYTICS=1) and never runs user code itself: every case
 runs in a child forked from that pristine state, so each case starts with an empty ``leap_binder``, empty
@@ -11,9 +11,10 @@ decorator state and no user module in ``sys.modules``. The child does what the p
 (``LeapLoader(root, entry).exec_script()``: import of the entry with the project's folders on sys.path,
 then the integration test in mapping mode), then ``leap_binder.check()`` (preprocess and the first sample
 of every handler), and with ``platform`` the platform's ``check_dataset()`` under
-``IS_TENSORLEAP_PLATFORM=true`` (the integration-test-required rule).
+``IS_TENSORLEAP_PLATFORM=true`` (the integration-test-required rule). With ``"mode": "local"`` it does
+what ``python leap_integration.py`` does instead (``run_local``): the decorated test on a real sample.
 
-Answer: {"ok", "stage" (import|mapping|check|platform|crash|timeout, or null when ok), "error" (the SDK's
+Answer: {"ok", "stage" (import|mapping|check|platform|local|crash|timeout, or null when ok), "error" (the SDK's
 message), "type", "where": [{"file", "line"}] (frames of the project, innermost last),
 "registrations": {kind: [names]} (after a successful import), "pid", "sys_modules_user" (user modules
 seen in the child before the case, to prove freshness), "log" (tail of the child's output)}.
@@ -88,7 +89,7 @@ def _where(exc: BaseException, root: str) -> list[dict]:
 
 
 def _stage_of(exc: BaseException) -> str:
-    cause = exc.__cause__ or exc
+    cause = exc.__cause__ or exc.__context__ or exc
     names = [f.name for f in traceback.extract_tb(cause.__traceback__)]
     if "evaluate_module" in names or "exec_module" in names:
         return "import"
@@ -113,6 +114,8 @@ def run_case(req: dict) -> dict:
                       where=_where(exc, root))
         return result
 
+    if req.get("mode") == "local":
+        return run_local(root, entry, result, fail)
     loader = LeapLoader(root, entry)
     try:
         loader.exec_script()
@@ -132,6 +135,47 @@ def run_case(req: dict) -> dict:
             msg = parsed.general_error or "; ".join(f"{p.name}: {p.display}" for p in failed)
             result.update(ok=False, stage="platform", error=str(msg), type="DatasetIntegParseResult",
                           failed_payloads=[p.name for p in failed])
+    return result
+
+
+def run_local(root: str, entry: str, result: dict, fail) -> dict:
+    """What ``python leap_integration.py`` does locally: import the entry (as the platform lays out sys.path),
+    then call the decorated integration test on the first training sample (real run, mapping run, then
+    ``leap_binder.check()``). Decorator call-time validation only happens on this path."""
+    import importlib.util
+
+    from code_loader import leap_binder
+
+    path = os.path.join(root, entry)
+    for parent in [os.path.dirname(path)] + [str(p) for p in __import__("pathlib").Path(path).parents]:
+        if parent.startswith(root) and parent not in sys.path:
+            sys.path.append(parent)
+    try:
+        spec = importlib.util.spec_from_file_location("__tl_entry__", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["__tl_entry__"] = module
+        spec.loader.exec_module(module)
+    except BaseException as exc:  # noqa: BLE001
+        return fail("import", exc)
+    result["registrations"] = registrations(leap_binder)
+    def decorated(registrar: str) -> list:
+        return [v for v in vars(module).values() if callable(v) and getattr(v, "__qualname__", "").startswith(
+            registrar + ".")]
+
+    tests, preprocess = decorated("tensorleap_integration_test"), decorated("tensorleap_preprocess")
+    try:  # __main__ calls the decorated preprocess (validated); legacy scripts only have the handler
+        responses = preprocess[-1]() if preprocess else list(leap_binder.get_preprocess_result().values())
+    except BaseException as exc:  # noqa: BLE001
+        return fail("check", exc)
+    try:
+        if tests:
+            training = next((r for r in responses if r.state is not None and r.state.name == "training"),
+                            responses[0])
+            tests[-1](training.sample_ids[0], training)
+        else:
+            leap_binder.check()
+    except BaseException as exc:  # noqa: BLE001
+        return fail("local", exc)
     return result
 
 
