@@ -127,3 +127,41 @@ def bundle_copy(root: str | Path, dest: str | Path) -> Path:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest / rel)
     return dest
+
+
+def write_project(root: str | Path, files: dict[str, str]) -> Path:
+    root = Path(root)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def compare(sdk: SdkOracle, root: str | Path, entry: str = "leap_integration.py") -> dict:
+    """Runs one project through the SDK and through tensorleap-ls and classifies the pair of verdicts.
+
+    ``verdict``: ``agree``; ``false_error`` (the SDK accepts, tensorleap-ls reports an error);
+    ``missed_error`` (the SDK rejects, tensorleap-ls reports no error); ``wrong_line`` (the SDK rejects at
+    lines of the project, no error of tensorleap-ls is on any of them).
+    """
+    root = Path(root).resolve()
+    result = sdk.run(root, entry)
+    if result["stage"] in ("crash", "timeout"):
+        raise RuntimeError(f"the SDK runner failed on {root}: {result['error']}\n{result.get('log', '')}")
+    ours = errors(analyze(root))
+    out = {"sdk_ok": result["ok"], "sdk_stage": result["stage"], "sdk_error": result["error"],
+           "sdk_where": result["where"], "errors": describe(ours), "codes": sorted({f.code for f in ours}),
+           "findings": [{"code": f.code, "file": os.path.relpath(f.span.path, root), "line": f.span.line + 1,
+                         "end_line": f.span.end_line + 1} for f in ours]}
+    if result["ok"]:
+        out["verdict"] = "false_error" if ours else "agree"
+    elif not ours:
+        out["verdict"] = "missed_error"
+    elif result["where"]:
+        lines = {(str((root / w["file"]).resolve()), w["line"]) for w in result["where"]}
+        hit = any((str(Path(f.span.path).resolve()), n) in lines
+                  for f in ours for n in range(f.span.line + 1, f.span.end_line + 2))
+        out["verdict"] = "agree" if hit else "wrong_line"
+    else:
+        out["verdict"] = "agree"
+    return out
