@@ -43,6 +43,11 @@ KNOWN_OPEN = {
                            "checks/integration_test.py (branch testbody)",
     "constant-arithmetic": "not one of the six classes: arithmetic on module constants (`IDX + 1`) -> TL301; same "
                            "data-flow mechanism, in checks/integration_test.py (owned by branch testbody)",
+    "inline-model-call": "not one of the six classes: `load_model().run(None, {...})[0]` (the model loaded and run "
+                         "in one expression) -> TL306; in checks/integration_test.py (branch testbody)",
+    "prediction-comprehension": "not one of the six classes: `tensorleap_load_model([PredictionTypeHandler(h, ...) for h "
+                                "in CONFIG['heads']])` registers no prediction statically (binding extraction, "
+                                "bindings.py / evaluate.py, owned by branch bind)",
     "dead-branch": "not one of the six classes: TL306/TL301 inside `if False:` that never runs; in "
                    "checks/integration_test.py (owned by branch testbody)",
 }
@@ -80,6 +85,8 @@ def _false_error_class(files: dict[str, str], f: dict) -> str:
         return "globals-lookup"
     if code in ("TL301", "TL306", "TL307") and _in_dead_branch(files.get(f["file"], ""), f["line"]):
         return "dead-branch"
+    if code == "TL306" and re.search(r"\b\w+\(\)\.(run|predict)\(|\b\w+\(\)\(", text):
+        return "inline-model-call"
     if code in ("TL306", "TL307"):
         source = files.get(f["file"], "")
         if any(_is_container(source, n) for n in re.findall(r"\b(\w+)\[", text)):

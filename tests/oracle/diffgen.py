@@ -201,6 +201,9 @@ def programs(draw) -> Program:
     call = draw(st.sampled_from(["onnx", "onnx", "keras"]))
     feed_dict = "{" + ", ".join(f"'{k}': {first.get(k, image)}" for k in keys[:1]) + "}"
     model_call = f"model.run(None, {feed_dict})" if call == "onnx" else f"model([{image}])"
+    if draw(st.integers(0, 5)) == 0:  # loaded and run in one expression
+        feats.add("inline_model")
+        model_call = "load_model()" + model_call[len("model"):]
     index = draw(st.sampled_from(["0", "IDX", "OUT['classes']", "PAIR[0]", "IDX + 0", "-1" if n_out == 1 else "1",
                                   "0][0", "OUT['aux']" if n_out == 2 else "0"]))
     if index in ("OUT['classes']", "PAIR[0]", "OUT['aux']"):
@@ -209,7 +212,10 @@ def programs(draw) -> Program:
         feats.add("const_arith")
     if index == "0][0":
         feats.add("double_index")
-    if draw(st.booleans()):
+    if n_out == 2 and draw(st.integers(0, 5)) == 0:  # the outputs unpacked
+        feats.add("unpack_outputs")
+        lines.append(f"pred, aux = {model_call}")
+    elif draw(st.booleans()):
         lines.append(f"predictions = {model_call}")
         lines.append(f"pred = predictions[{index}]")
     else:
