@@ -81,8 +81,10 @@ def _false_error_class(files: dict[str, str], f: dict) -> str:
     code = f["code"]
     if code in ("TL101", "TL102", "TL103") and any("lru_cache" in t for t in files.values()):
         return "lazy-factory"
-    if code in ("TL110", "TL111", "TL112") and "globals()" in text:
-        return "globals-lookup"
+    if code in ("TL110", "TL111", "TL112") and ("globals()" in text or any(
+            re.search(rf"^\s*{n}\s*=\s*(globals\(\)|\w+)\[", files.get(f["file"], ""), re.M)
+            for n in set(re.findall(r"\w+", text)))):
+        return "globals-lookup"  # a function looked up by name in globals() or a dict of functions
     if code in ("TL301", "TL306", "TL307") and _in_dead_branch(files.get(f["file"], ""), f["line"]):
         return "dead-branch"
     if code == "TL306" and re.search(r"\b\w+\(\)\.(run|predict)\(|\b\w+\(\)\(", text):
