@@ -78,10 +78,15 @@ def _visualizers(style: str) -> str:
     if style == "decorator":
         return ("\n\n@tensorleap_custom_visualizer('image_viz', LeapDataType.Image)\n" + image.format(name="image_viz")
                 + "\n\n@tensorleap_custom_visualizer('bar_viz', LeapDataType.HorizontalBar)\n" + bar.format(name="bar_viz"))
-    # legacy registrations in a loop, the function looked up by name in globals()
-    return ("\n\n" + image.format(name="display_image") + "\n\n" + bar.format(name="display_bar") + "\n\n"
-            "for _name, _kind in (('image', LeapDataType.Image), ('bar', LeapDataType.HorizontalBar)):\n"
-            "    leap_binder.set_visualizer(globals()[f'display_{_name}'], name=f'{_name}_viz', visualizer_type=_kind)\n")
+    # legacy registrations in a loop, the function looked up by name in globals() or in a dict of functions
+    lookup = {"globals": "globals()[f'display_{_name}']", "globals_var": "globals()[f'display_{_name}']",
+              "dict": "DISPLAYS[_name]"}[style]
+    table = "DISPLAYS = {'image': display_image, 'bar': display_bar}\n" if style == "dict" else ""
+    register = (f"    fn = {lookup}\n    leap_binder.set_visualizer(fn, name=f'{{_name}}_viz', visualizer_type=_kind)\n"
+                if style != "globals" else
+                f"    leap_binder.set_visualizer({lookup}, name=f'{{_name}}_viz', visualizer_type=_kind)\n")
+    return ("\n\n" + image.format(name="display_image") + "\n\n" + bar.format(name="display_bar") + "\n\n" + table +
+            "for _name, _kind in (('image', LeapDataType.Image), ('bar', LeapDataType.HorizontalBar)):\n" + register)
 
 
 _CORE = '''
@@ -140,14 +145,14 @@ def programs(draw) -> Program:
     feats: set[str] = set()
     keys = draw(st.sampled_from([["image"], ["image", "depth"]]))
     enc_style = draw(st.sampled_from(["direct", "direct", "factory", "loop"]))
-    viz_style = draw(st.sampled_from(["decorator", "decorator", "globals"]))
+    viz_style = draw(st.sampled_from(["decorator", "decorator", "decorator", "globals", "globals_var", "dict"]))
     n_out = draw(st.sampled_from([1, 2]))
     plot = draw(st.booleans())
     star = draw(st.booleans())  # registrations in a helper module pulled in with `import *`
     feats |= {f"enc:{enc_style}", f"viz:{viz_style}"} | ({"import_star"} if star else set())
     if enc_style == "factory":
         feats.add("factory")
-    if viz_style == "globals":
+    if viz_style != "decorator":
         feats.add("globals")
     enc_src, enc_call = _encoders(enc_style, keys)
     handlers = ", ".join(f"PredictionTypeHandler('{n}', LABELS, channel_dim=-1)" for n in ["classes", "aux"][:n_out])
