@@ -89,7 +89,7 @@ def sdk_names_by_kind(registrations: dict[str, list], kinds) -> dict[str, list]:
 
 
 def code_cases():
-    """tests/core/test_codes.py as a module: its CASES and ``failing_fixture`` are the oracle's fixtures too."""
+    """tests/core/test_codes.py as a module: its CASES and ``plant`` are the oracle's fixtures too."""
     import importlib.util
 
     name = "_tl_test_codes"

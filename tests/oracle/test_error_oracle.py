@@ -156,7 +156,7 @@ def _fixture(tmp_path: Path, code: str, base: str, from_codes: bool, edits) -> P
     if from_codes:
         cases = [c for c in TC.CASES if c.code == code and c.base == base]
         assert cases, f"tests/core/test_codes.py has no {code} case on {base}"
-        root = TC.failing_fixture(tmp_path, cases[0])
+        root = TC.plant(tmp_path, cases[0])
     else:
         root = TC._project(tmp_path, base)
     for file, old, new in edits:
