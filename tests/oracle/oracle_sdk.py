@@ -6,6 +6,7 @@ installed) and sends it project paths; each case runs in a fresh fork of the run
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -60,9 +61,17 @@ class SdkOracle:
                 self.proc.wait()
 
 
+@functools.lru_cache(maxsize=1)
+def _installed_sdk():
+    from tensorleap_ls.core import sdk_env
+
+    return sdk_env.load(sys.executable)
+
+
 def analyze(root: str | Path):
-    """tensorleap-ls's analysis of one project folder (in-process, as the CLI does)."""
-    analyses = Analyzer().analyze_path(str(root))
+    """tensorleap-ls's analysis of one project folder (in-process, as the CLI does), against the code-loader
+    installed for the interpreter the oracle runs (this one)."""
+    analyses = Analyzer(sdk_for=lambda _root: _installed_sdk()).analyze_path(str(root))
     assert len(analyses) == 1, [a.root for a in analyses]
     return analyses[0]
 

@@ -111,6 +111,10 @@ SDK_CASES = [
             line=(ENTRY[DECO], 49)),
     SdkCase("TL306", DECO, "mapping", r"'TempMapping' object is not subscriptable", line=(ENTRY[DECO], 46)),
     SdkCase("TL307", DECO, "mapping", r"'TempMapping' object is not subscriptable", line=(ENTRY[DECO], 45)),
+    # A keyword the installed code-loader (1.0.214, the test venv's) does not have.
+    SdkCase("TL420", DECO, "import", r"unexpected keyword argument 'modle_input_index'", from_codes=False, edits=(
+        ("mnist_tl/encoders.py", "@tensorleap_input_encoder('image', channel_dim=-1)",
+         "@tensorleap_input_encoder('image', channel_dim=-1, modle_input_index=0)"),), line=("mnist_tl/encoders.py", 10)),
     # The entry the platform imports is leap.yaml's entryFile: importing a file that does not exist fails.
     SdkCase("TL404", DECO, "import", r"No such file or directory|FileNotFoundError", entry="leap_integraton.py"),
     # The platform imports the uploaded bundle: a module left out of `include` is not there.
