@@ -34,10 +34,10 @@ KNOWN_OPEN = {
     "missed-library-result-into-decorated": "not one of the six classes: `viz(np.squeeze(pred))` fails the mapping "
                                             "pass ('numpy.ndarray' object has no attribute 'node_mapping') but is only "
                                             "TL302 (warning); in checks/integration_test.py (branch testbody)",
-    "missed-index-in-plain-call-arg": "not one of the six classes: `display_image(image[0])` (a legacy-registered "
-                                      "visualizer called in the test) fails the mapping pass, the index in the argument "
-                                      "of a call that is not decorated is not checked; in checks/integration_test.py "
-                                      "(branch testbody)",
+    "missed-in-plain-call-arg": "not one of the six classes: `display_image(image[0])` / `display_image(image + 1)` "
+                                "(a legacy-registered visualizer called in the test) fails the mapping pass; indexing "
+                                "and arithmetic in the arguments of a call that is not decorated are not checked; in "
+                                "checks/integration_test.py (branch testbody)",
     "missed-plain-helper": "not one of the six classes: a plain helper that computes on a placeholder "
                            "(`viz(normalise(image))`) fails the mapping pass but is only TL303 (warning); in "
                            "checks/integration_test.py (branch testbody)",
@@ -51,6 +51,9 @@ KNOWN_OPEN = {
     "missed-unpack-outputs": "not one of the six classes: `pred, aux = model.run(...)` (unpacking the outputs) fails "
                              "the mapping pass ('too many values to unpack'), tensorleap-ls accepts it on purpose; in "
                              "checks/integration_test.py (branch testbody)",
+    "missed-compile-time-syntax-error": "not one of the six classes: a SyntaxError that `ast.parse` accepts but the "
+                                        "compiler raises (`f(a=1, a=2)`: 'keyword argument repeated') gets no TL190; "
+                                        "in core/modules.py (owned by branch bind)",
     "dead-branch": "not one of the six classes: TL306/TL301 inside `if False:` that never runs; in "
                    "checks/integration_test.py (owned by branch testbody)",
 }
@@ -120,10 +123,12 @@ def _missed_class(files: dict[str, str], out: dict) -> str:
         return "missed-factory-result"
     if ("not subscriptable" in err or "unsupported operand" in err) and from_container:
         return "missed-container-element-index" if "not subscriptable" in err else "missed-container-element-arith"
+    if "SyntaxError" in err:
+        return "missed-compile-time-syntax-error"
     if re.search(r"(too many|not enough) values to unpack", err):
         return "missed-unpack-outputs"
-    if "not subscriptable" in err and re.search(r"\bdisplay_\w+\(\w+\[", text):
-        return "missed-index-in-plain-call-arg"
+    if ("not subscriptable" in err or "unsupported operand" in err) and re.search(r"\bdisplay_\w+\(", text):
+        return "missed-in-plain-call-arg"
     if "node_mapping" in err and re.search(r"\bnp\.", text):
         return "missed-library-result-into-decorated"
     if len(where) > len(test_frames) or len(test_frames) > 1:  # it failed inside a plain helper the test calls
