@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from diffgen import LEAP_YAML, REQUIREMENTS, programs
-from differential import KNOWN_OPEN, classify, corpus_cases, minimise, save_case, signature, unexplained
+from differential import KNOWN_OPEN, SIX, classify, corpus_cases, minimise, save_case, signature, unexplained
 from oracle_sdk import compare, write_project
 
 EXAMPLES = int(os.environ.get("TL_DIFF_EXAMPLES", "60"))
@@ -94,6 +94,8 @@ def test_generated(sdk):
         tally[out["verdict"]] += 1
         for c in classes:
             tally[f"class:{c}"] += 1
+        if classes:
+            tally[f"{out['verdict']}:{'six-classes-only' if classes <= SIX else 'beyond-the-six'}"] += 1
         if unexplained(classes):
             failures.append(f"{out['verdict']} {sorted(classes)}: {out['sdk_error']} / {out['errors']}")
         sig = signature(program.files, out)
