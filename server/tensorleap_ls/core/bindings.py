@@ -63,6 +63,15 @@ def _function_nodes(mod: Module) -> list:
     return nodes
 
 
+def _cached(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """``@lru_cache`` / ``@functools.cache`` (called or not)."""
+    for deco in fn.decorator_list:
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        if dotted(target).rsplit(".", 1)[-1] in ("lru_cache", "cache"):
+            return True
+    return False
+
+
 def _registers_directly(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """A tensorleap decorator on a def nested in ``fn``, or a ``*.set_*``/``*.add_*`` registrar call in it."""
     for n in ast.walk(fn):
@@ -89,6 +98,7 @@ class _Extractor:
         # the outermost call running a factory is recorded on what it registers.
         self._sites_pass = False
         self._site: Span | None = None
+        self._dedupe = False  # the running factory registers a key once (lru_cache, or a call from a function)
         self._factory_memo: dict[int, bool] = {}
         self._by_site_key: dict[tuple, Binding] = {}
         self._from_sites: set[int] = set()
@@ -128,7 +138,7 @@ class _Extractor:
                 if not any(n in mod.text for n in names):
                     continue  # no call of a factory can be written here (aliases included: they name it)
                 for node in _function_nodes(mod):
-                    if self._is_factory(FunctionValue(node, mod)):
+                    if _registers_directly(node):
                         continue  # runs with the arguments of its own call sites
                     params = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
                     env: dict[str, Any] = {a.arg: UNKNOWN for a in params}
@@ -150,12 +160,12 @@ class _Extractor:
         if self._site is not None:
             key = (id(binding.reg_node), binding.kind, binding.name)
             prev = self._by_site_key.get(key)
-            if self._sites_pass and prev is not None:
+            if self._dedupe and prev is not None:
                 # The factory already registered this key (lru_cache returns the same function).
                 if self._site not in prev.factory_sites:
                     prev.factory_sites.append(self._site)
                 return
-            if self._sites_pass:
+            if self._dedupe:
                 self._from_sites.add(id(binding))
             binding.factory_sites.append(self._site)
             self._by_site_key.setdefault(key, binding)
@@ -281,15 +291,18 @@ class _Extractor:
         for name in params + [a.arg for a in fn.node.args.kwonlyargs]:
             inner.setdefault(name, UNKNOWN)
         self._stack.append(id(fn.node))
-        outer = self._site
+        outer, dedupe = self._site, self._dedupe
         if outer is None and self._is_factory(fn):
             self._site = mod.source.span(call)
+            # Called again with the same key, a cached factory returns the function it made; calls
+            # found in function bodies may all run or not: never a duplicate-name error from them.
+            self._dedupe = self._sites_pass or _cached(fn.node)
         sites_pass, self._sites_pass = self._sites_pass, False  # the factory's own body registers
         try:
             self.scan(fn.module, fn.node.body, inner, depth + 1)
         finally:
             self._stack.pop()
-            self._site = outer
+            self._site, self._dedupe = outer, dedupe
             self._sites_pass = sites_pass
 
     # --- the two API styles ---------------------------------------------------------------

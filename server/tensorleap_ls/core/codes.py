@@ -94,11 +94,12 @@ _ALL = [
     Code("TL405", "not-included", E, "A local module the integration imports is left out of the bundle by `include`/`exclude`.", "`include: [leap_integration.py]` while it imports `utils.py`"),
     Code("TL406", "data-not-included", W, "A project file the integration opens by a literal path is left out of the bundle.", "`open('labels.txt')` not matched by `include`"),
     Code("TL407", "no-requirements", W, "No `requirements.txt` at the project root: the platform cannot install dependencies.", "project without requirements.txt"),
-    Code("TL408", "unlisted-requirement", W, "A third-party package imported by the integration is not listed in requirements.txt.", "`import cv2` without `opencv-python`"),
+    Code("TL408", "unlisted-requirement", W, "A third-party package imported when the entry is imported is not listed in requirements.txt (one finding per package, at its first import).", "`import cv2` without `opencv-python`"),
     Code("TL409", "python-version", W, "`pythonVersion` must look like `py38`, `py310`, `py311`.", "`pythonVersion: 3.10`"),
     Code("TL410", "yaml-legacy-key", I, "Obsolete leap.yaml key.", "`codeIntegrationId: ...`"),
     Code("TL411", "yaml-not-mapping", E, "leap.yaml is empty or not a mapping.", "leap.yaml holding a list"),
     Code("TL412", "yaml-bad-value", E, "A leap.yaml value has the wrong type.", "`include: leap_integration.py` (a string, not a list)"),
+    Code("TL413", "unpinned-sdk", I, "requirements.txt does not pin `code-loader`: the platform provides its own version.", "requirements.txt without `code-loader==1.0.214`"),
     # 5xx: dynamic checks (run-time, on real samples)
     Code("TL501", "run-exception", E, "A function raised on a sample (the sample id and subset are in the message).", "KeyError on validation sample 37"),
     Code("TL502", "run-preprocess-failed", E, "preprocess raised or returned something the SDK rejects.", "preprocess raises FileNotFoundError"),
