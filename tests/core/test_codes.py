@@ -175,15 +175,8 @@ def _findings(root: Path):
     return [f for pa in Analyzer().analyze_path(str(root)) for f in pa.findings]
 
 
-@pytest.mark.parametrize("base", [DECO, LEGACY])
-def test_passing_fixtures_are_clean(tmp_path, base):
-    """The passing fixture of every case: the example as shipped has no finding at all."""
-    findings = _findings(_project(tmp_path, base))
-    assert findings == [], [(f.code, f.message) for f in findings]
-
-
-@pytest.mark.parametrize("case", CASES, ids=_ids)
-def test_failing_fixture(tmp_path, case: Case):
+def plant(tmp_path: Path, case: Case) -> Path:
+    """A copy of the case's example with its mistake planted; returns the project root."""
     root = _project(tmp_path, case.base)
     target = root / case.file
     if case.old is None and case.new is None:
@@ -194,6 +187,19 @@ def test_failing_fixture(tmp_path, case: Case):
         text = target.read_text(encoding="utf-8")
         assert case.old in text, f"fixture drifted: {case.old!r} not in {case.file}"
         target.write_text(text.replace(case.old, case.new, 1), encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("base", [DECO, LEGACY])
+def test_passing_fixtures_are_clean(tmp_path, base):
+    """The passing fixture of every case: the example as shipped has no finding at all."""
+    findings = _findings(_project(tmp_path, base))
+    assert findings == [], [(f.code, f.message) for f in findings]
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_failing_fixture(tmp_path, case: Case):
+    root = plant(tmp_path, case)
     findings = [f for f in _findings(root) if f.code == case.code]
     assert findings, f"{case.code} not reported"
     where = (root / (case.where or case.file)).resolve()
