@@ -103,16 +103,16 @@ _LOOKUP = """\
     from code_loader.contract.enums import LeapDataType
     from code_loader.contract.visualizer_classes import LeapImage
 
-    FUNCS = {{"a": None}}
-
     def display_image(image) -> LeapImage:
         return LeapImage(image[0])
+
+    FUNCS = {{"image": display_image}}
 
     for name in {names}:
         fn = globals()[f'display_{{name}}']
         leap_binder.set_visualizer(fn, name=f'{{name}}_viz', visualizer_type=LeapDataType.Image)
     for name in {names}:
-        leap_binder.set_visualizer(FUNCS[name], name=f'{{name}}_d', visualizer_type=LeapDataType.Image)
+        leap_binder.set_visualizer(FUNCS.get(name, display_image), name=f'{{name}}_d', visualizer_type=LeapDataType.Image)
 """
 
 
@@ -125,11 +125,14 @@ def test_lookup_with_an_unknown_key_gives_an_unknown_function_never_an_undefined
 
 
 def test_lookup_of_a_known_key_that_does_not_exist_is_an_error(tmp_path):
-    # globals()['display_mask'] raises KeyError at import: the SDK fails.
-    root = write_project(tmp_path, {"leap_binder.py": _LOOKUP.format(names="['image', 'mask']").replace(
-        "    for name in ['image', 'mask']:\n        leap_binder.set_visualizer(FUNCS", "    for name in []:\n        x(FUNCS")})
+    # globals()['display_mask'] raises KeyError at import: the SDK fails there. FUNCS.get('mask', display_image)
+    # falls back to a defined function: no error for it.
+    root = write_project(tmp_path, {"leap_binder.py": _LOOKUP.format(names="['image', 'mask']")})
     pa = analyse(root)
-    assert [f.data["function"] for f in codes(pa, "TL110")] == ["display_mask"]
+    assert [(f.data["function"], f.span.line + 1) for f in codes(pa, "TL110", "TL111", "TL112")] == [("display_mask", 13)]
+    assert {(b.name, b.function) for b in pa.bindings if b.kind.value == "visualizer"} == {
+        ("image_viz", "display_image"), ("mask_viz", "display_mask"), ("image_d", "display_image"),
+        ("mask_d", "display_image")}
 
 
 def test_decorator_applied_by_hand_to_a_globals_lookup():

@@ -53,13 +53,44 @@ def extract(modules: dict[str, Module], resolver: Resolver) -> list[Binding]:
     return ex.finish()
 
 
-def _function_nodes(mod: Module) -> list:
-    """Every def of the module (top level, methods, nested), found once per text."""
+# Statements holding other statements (the rest have no body to walk).
+_COMPOUND = tuple(getattr(ast, n) for n in ("FunctionDef", "AsyncFunctionDef", "ClassDef", "If", "For", "AsyncFor",
+                                             "While", "With", "AsyncWith", "Try", "TryStar", "Match", "ExceptHandler",
+                                             "match_case") if hasattr(ast, n))
+
+
+def _function_nodes(mod: Module) -> tuple[list, list]:
+    """Every def of the module (top level, methods, nested) and the factories among them: the
+    innermost def around a registration (a tensorleap decorator on a nested def or class, or a
+    ``*.set_*``/``*.add_*`` registrar call statement). One walk over statements per text."""
     nodes = mod.memo.get("function_nodes")
-    if nodes is None:
-        nodes = [n for n in ast.walk(mod.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] \
-            if mod.tree is not None else []
-        mod.memo["function_nodes"] = nodes
+    if nodes is not None:
+        return nodes
+    defs: list = []
+    factories: list = []
+    stack: list[tuple[ast.stmt, Any]] = [(s, None) for s in reversed(mod.tree.body)] if mod.tree is not None else []
+    while stack:
+        node, owner = stack.pop()
+        registers = False
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            registers = any(dotted(d.func if isinstance(d, ast.Call) else d).rsplit(".", 1)[-1] in DECORATORS
+                            for d in node.decorator_list)
+        elif isinstance(node, (ast.Expr, ast.Assign, ast.Return)) and isinstance(node.value, ast.Call):
+            f = node.value.func
+            registers = isinstance(f, ast.Attribute) and f.attr in LEGACY
+        if registers and owner is not None and owner not in factories:
+            factories.append(owner)
+        if not isinstance(node, _COMPOUND):
+            continue
+        inner = owner
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defs.append(node)
+            inner = node
+        for attr in ("body", "orelse", "finalbody", "handlers", "cases"):
+            for child in reversed(getattr(node, attr, None) or ()):
+                stack.append((child, inner))
+    nodes = (defs, factories)
+    mod.memo["function_nodes"] = nodes
     return nodes
 
 
@@ -68,21 +99,6 @@ def _cached(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     for deco in fn.decorator_list:
         target = deco.func if isinstance(deco, ast.Call) else deco
         if dotted(target).rsplit(".", 1)[-1] in ("lru_cache", "cache"):
-            return True
-    return False
-
-
-def _registers_directly(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """A tensorleap decorator on a def nested in ``fn``, or a ``*.set_*``/``*.add_*`` registrar call in it."""
-    for n in ast.walk(fn):
-        if n is fn:
-            continue
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            for deco in n.decorator_list:
-                target = deco.func if isinstance(deco, ast.Call) else deco
-                if dotted(target).rsplit(".", 1)[-1] in DECORATORS:
-                    return True
-        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in LEGACY:
             return True
     return False
 
@@ -114,7 +130,7 @@ class _Extractor:
             return hit
         if id(node) in seen or len(seen) > _MAX_CALL_DEPTH:
             return False
-        hit = _registers_directly(node)
+        hit = node in _function_nodes(fn.module)[1]
         if not hit:
             for n in ast.walk(node):
                 if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
@@ -127,18 +143,17 @@ class _Extractor:
         return hit
 
     def factory_call_sites(self) -> None:
-        factories = [FunctionValue(n, m) for m in self.modules.values() for n in _function_nodes(m)
-                     if _registers_directly(n)]
-        if not factories:
+        names = {n.name for m in self.modules.values() for n in _function_nodes(m)[1]}
+        if not names:
             return
-        names = {f.name for f in factories}
         self._sites_pass = True
         try:
             for mod in self.modules.values():
                 if not any(n in mod.text for n in names):
                     continue  # no call of a factory can be written here (aliases included: they name it)
-                for node in _function_nodes(mod):
-                    if _registers_directly(node):
+                defs, factories = _function_nodes(mod)
+                for node in defs:
+                    if node in factories:
                         continue  # runs with the arguments of its own call sites
                     params = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
                     env: dict[str, Any] = {a.arg: UNKNOWN for a in params}

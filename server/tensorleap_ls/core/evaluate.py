@@ -359,7 +359,7 @@ class Resolver:
                 if isinstance(found, Undefined):  # .get() of a missing key returns the default
                     return self.value(args[1], mod, env, depth + 1) if len(args) > 1 else None
                 return found
-            if isinstance(base, dict) and _hashable(key):
+            if isinstance(base, dict) and key is not UNKNOWN and _hashable(key):
                 default = self.value(args[1], mod, env, depth + 1) if len(args) > 1 else None
                 return base.get(key, default)
             return UNKNOWN
