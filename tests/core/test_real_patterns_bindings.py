@@ -241,3 +241,14 @@ def test_tl413_suggests_pinning_code_loader_as_information():
     (f,) = codes(pa, "TL413")
     assert f.effective_severity.name == "INFORMATION" and f.span.path.endswith("requirements.txt")
     assert codes(analyse(FIX / "lazy_factory"), "TL413") == []  # requirements.txt pins code-loader
+
+
+def test_a_factory_registering_several_keys_reports_a_contract_finding_once(tmp_path):
+    root = tmp_path / "p"
+    shutil.copytree(FIX / "lazy_factory", root)
+    enc = root / "depth_tl" / "encoders.py"
+    enc.write_text(enc.read_text().replace("@tensorleap_input_encoder(key, channel_dim=-1)",
+                                           "@tensorleap_input_encoder(key)"))
+    pa = analyse(root)
+    assert len([b for b in pa.bindings if b.kind.value == "input"]) == 2
+    assert [f.span.line + 1 for f in codes(pa, "TL230")] == [10]
