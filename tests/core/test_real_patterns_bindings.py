@@ -252,3 +252,27 @@ def test_a_factory_registering_several_keys_reports_a_contract_finding_once(tmp_
     pa = analyse(root)
     assert len([b for b in pa.bindings if b.kind.value == "input"]) == 2
     assert [f.span.line + 1 for f in codes(pa, "TL230")] == [10]
+
+
+def test_tl408_not_for_fallbacks_in_import_error_handlers(tmp_path):
+    root = write_project(tmp_path, {
+        "leap.yaml": "entryFile: leap_binder.py\n",
+        "requirements.txt": "code-loader\n",
+        "leap_binder.py": """\
+            from typing import TYPE_CHECKING
+            try:
+                import ujson as json
+            except ImportError:
+                import simplejson as json
+            else:
+                import orjson
+            if TYPE_CHECKING:
+                import torch
+            import sklearn
+            from code_loader import leap_binder
+            import sklearn.metrics
+
+            if __name__ == "__main__":
+                import matplotlib
+        """})
+    assert [(f.data["package"], f.span.line + 1) for f in codes(analyse(root), "TL408")] == [("sklearn", 10)]

@@ -163,8 +163,8 @@ def _statements(stmts: list) -> "list[tuple[ast.stmt, bool, bool]]":
                 ctx = (at_import, optional)
                 if attr == "body" and isinstance(node, ast.If) and _never_at_import(node.test):
                     ctx = (False, optional)
-                elif attr == "body" and isinstance(node, _TRY) and any(_catches_import_error(h) for h in node.handlers):
-                    ctx = (at_import, True)
+                elif attr != "finalbody" and isinstance(node, _TRY) and any(_catches_import_error(h) for h in node.handlers):
+                    ctx = (at_import, True)  # the guarded body, its `else:` and the fallbacks in the handlers
                 children.append((child, *ctx))
         stack.extend(reversed(children))
     return out
