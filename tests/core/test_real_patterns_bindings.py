@@ -276,3 +276,41 @@ def test_tl408_not_for_fallbacks_in_import_error_handlers(tmp_path):
                 import matplotlib
         """})
     assert [(f.data["package"], f.span.line + 1) for f in codes(analyse(root), "TL408")] == [("sklearn", 10)]
+
+
+def test_getattr_of_this_module_and_globals_get(tmp_path):
+    root = write_project(tmp_path, {"leap_binder.py": """\
+        import sys
+        from code_loader import leap_binder
+
+        def meta_a(idx, p):
+            return 1
+
+        def meta_b(idx, p):
+            return 2
+
+        for key in ['a', 'b']:
+            leap_binder.set_metadata(getattr(sys.modules[__name__], f'meta_{key}'), key)
+        leap_binder.set_metadata(globals().get('meta_a'), 'c')
+        leap_binder.set_metadata(globals().get('meta_z', meta_b), 'd')
+    """})
+    pa = analyse(root)
+    assert codes(pa, "TL110", "TL111", "TL112") == []
+    assert sorted((b.name, b.function) for b in pa.bindings) == [
+        ("a", "meta_a"), ("b", "meta_b"), ("c", "meta_a"), ("d", "meta_b")]
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_a_factory_called_twice_with_one_key_is_a_duplicate_only_without_a_cache(tmp_path, cached):
+    src = _FACTORY.format(use="get_input_func('image')\n    get_input_func('image')")
+    if not cached:
+        src = src.replace("    @lru_cache()\n", "")
+    root = write_project(tmp_path, {"leap_integration.py": src})
+    sdk = sdk_registrations(root)
+    pa = analyse(root)
+    if cached:  # lru_cache returns the first function: one registration
+        assert sdk["error"] is None and sdk["kinds"]["input"] == ["image"]
+        assert codes(pa, "TL120") == []
+    else:  # the SDK raises at the second decoration
+        assert sdk["error"] is not None and "already exists" in sdk["error"]
+        assert [f.effective_severity.name for f in codes(pa, "TL120")] == ["ERROR"]
