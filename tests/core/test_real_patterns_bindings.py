@@ -314,3 +314,26 @@ def test_a_factory_called_twice_with_one_key_is_a_duplicate_only_without_a_cache
     else:  # the SDK raises at the second decoration
         assert sdk["error"] is not None and "already exists" in sdk["error"]
         assert [f.effective_severity.name for f in codes(pa, "TL120")] == ["ERROR"]
+
+
+@pytest.mark.parametrize("decorator, kind, code", [
+    ("tensorleap_input_encoder(key, channel_dim=-1)", "input", "TL102"),
+    ("tensorleap_gt_encoder(key)", "ground_truth", "TL106"),
+    ("tensorleap_custom_loss(key)", "loss", "TL105"),
+])
+def test_any_kind_registered_by_a_factory_with_an_unknown_key_is_not_missing(tmp_path, decorator, kind, code):
+    src = _FACTORY.format(use="ENCODERS = {k: get_input_func(k) for k in os.environ['KEYS'].split(',')}")
+    root = write_project(tmp_path, {"leap_integration.py": src.replace("tensorleap_input_encoder(key, channel_dim=-1)",
+                                                                       decorator)})
+    pa = analyse(root)
+    assert codes(pa, code) == []
+    assert [b.name for b in pa.bindings if b.kind.value == kind] == [None]
+
+
+def test_a_dict_comprehension_of_factory_calls_over_a_literal_list(tmp_path):
+    src = _FACTORY.format(use="ENCODERS = {k: get_input_func(k) for k in ['image', 'depth']}")
+    root = write_project(tmp_path, {"leap_integration.py": src})
+    sdk = sdk_registrations(root)
+    assert sdk["error"] is None
+    assert compare(sdk, check_json(root)["bindings"]) == []
+    assert sorted(sdk["kinds"]["input"]) == ["depth", "image"]
