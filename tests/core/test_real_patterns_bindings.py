@@ -337,3 +337,39 @@ def test_a_dict_comprehension_of_factory_calls_over_a_literal_list(tmp_path):
     assert sdk["error"] is None
     assert compare(sdk, check_json(root)["bindings"]) == []
     assert sorted(sdk["kinds"]["input"]) == ["depth", "image"]
+
+
+def test_a_helper_passing_its_parameter_to_a_factory(tmp_path):
+    """``make(key)`` calls the factory with its own parameter: its calls with literal keys register them (checked
+    against the SDK's mapping run of the integration test); the helper's own body adds no unknown name."""
+    root = write_project(tmp_path, {"leap_integration.py": """\
+        from functools import lru_cache
+        from typing import List
+        import numpy as np
+        from code_loader.inner_leap_binder.leapbinder_decorators import *
+
+        @tensorleap_preprocess()
+        def preprocess() -> List[PreprocessResponse]:
+            return [PreprocessResponse(sample_ids=[0, 1], data=None, state=s, sample_id_type=int)
+                    for s in (DataStateType.training, DataStateType.validation)]
+
+        @lru_cache()
+        def get_input_func(key):
+            @tensorleap_input_encoder(key, channel_dim=-1)
+            def f(idx, p):
+                return np.zeros((2, 2), dtype=np.float32)
+            return f
+
+        def make(key):
+            return get_input_func(key)
+
+        @tensorleap_integration_test()
+        def integration_test(idx, p):
+            make('image')(idx, p)
+            make('depth')(idx, p)
+    """})
+    sdk = sdk_registrations(root)
+    assert sdk["error"] is None and sorted(sdk["kinds"]["input"]) == ["depth", "image"]
+    assert compare(sdk, check_json(root)["bindings"]) == []
+    pa = analyse(root)
+    assert codes(pa, "TL310") == []

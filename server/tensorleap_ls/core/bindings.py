@@ -115,9 +115,10 @@ class _Extractor:
         self._sites_pass = False
         self._site: Span | None = None
         self._dedupe = False  # the running factory registers a key once (lru_cache, or a call from a function)
+        self._lazy_run = False  # the running factory was called from a function body (the sites pass)
         self._factory_memo: dict[int, bool] = {}
         self._by_site_key: dict[tuple, Binding] = {}
-        self._from_sites: set[int] = set()
+        self._lazy: set[int] = set()  # ids of bindings registered by factory calls found in function bodies
 
     # --- the factory pass -----------------------------------------------------------------
     def _is_factory(self, fn: FunctionValue, seen: frozenset = frozenset()) -> bool:
@@ -166,10 +167,11 @@ class _Extractor:
             self._sites_pass = False
 
     def finish(self) -> list[Binding]:
-        """Drops a factory's unknown-name registrations when its calls also give known names."""
+        """Drops the unknown-name registrations of factory calls found in function bodies when the factory's
+        other calls give known names (a generic helper passing its parameter through, say)."""
         known = {(id(b.reg_node), b.kind) for b in self.bindings if b.name is not None}
         return [b for b in self.bindings
-                if not (id(b) in self._from_sites and b.name is None and (id(b.reg_node), b.kind) in known)]
+                if not (id(b) in self._lazy and b.name is None and (id(b.reg_node), b.kind) in known)]
 
     def _add(self, binding: Binding) -> None:
         if self._site is not None:
@@ -180,8 +182,8 @@ class _Extractor:
                 if self._site not in prev.factory_sites:
                     prev.factory_sites.append(self._site)
                 return
-            if self._dedupe:
-                self._from_sites.add(id(binding))
+            if self._lazy_run:
+                self._lazy.add(id(binding))
             binding.factory_sites.append(self._site)
             self._by_site_key.setdefault(key, binding)
         self.bindings.append(binding)
@@ -306,18 +308,19 @@ class _Extractor:
         for name in params + [a.arg for a in fn.node.args.kwonlyargs]:
             inner.setdefault(name, UNKNOWN)
         self._stack.append(id(fn.node))
-        outer, dedupe = self._site, self._dedupe
+        outer, dedupe, lazy = self._site, self._dedupe, self._lazy_run
         if outer is None and self._is_factory(fn):
             self._site = mod.source.span(call)
             # Called again with the same key, a cached factory returns the function it made; calls
             # found in function bodies may all run or not: never a duplicate-name error from them.
             self._dedupe = self._sites_pass or _cached(fn.node)
+            self._lazy_run = self._sites_pass
         sites_pass, self._sites_pass = self._sites_pass, False  # the factory's own body registers
         try:
             self.scan(fn.module, fn.node.body, inner, depth + 1)
         finally:
             self._stack.pop()
-            self._site, self._dedupe = outer, dedupe
+            self._site, self._dedupe, self._lazy_run = outer, dedupe, lazy
             self._sites_pass = sites_pass
 
     # --- the two API styles ---------------------------------------------------------------
