@@ -373,3 +373,15 @@ def test_a_helper_passing_its_parameter_to_a_factory(tmp_path):
     assert compare(sdk, check_json(root)["bindings"]) == []
     pa = analyse(root)
     assert codes(pa, "TL310") == []
+
+
+def test_tl408_at_the_import_that_runs_first(tmp_path):
+    root = write_project(tmp_path, {
+        "leap.yaml": "entryFile: leap_binder.py\n",
+        "requirements.txt": "code-loader\n",
+        "leap_binder.py": "import numpy as np\nimport helpers\nimport cv2\nfrom code_loader import leap_binder\n",
+        "helpers/__init__.py": "from .ops import *\n",
+        "helpers/ops.py": "def f():\n    import torch\n\nimport cv2\n",
+    })
+    (f,) = codes(analyse(root), "TL408")
+    assert (f.data["package"], Path(f.span.path).name, f.span.line + 1) == ("cv2", "ops.py", 4)

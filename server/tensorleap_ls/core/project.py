@@ -91,8 +91,8 @@ class ClosureBuilder:
         proj.search_path = search
         entry_name = os.path.splitext(os.path.basename(entry))[0]
         queue: list[tuple[str, str]] = [(entry, entry_name)]
-        edges: dict[str, list[str]] = {}  # module -> local modules its executed imports load
-        external: list[tuple[str, str, ImportRef]] = []
+        # module -> what its executed imports do, in source order: ("local", path) or ("external", top, ref)
+        runs: dict[str, list[tuple]] = {}
         while queue:
             path, name = queue.pop(0)
             if path in proj.modules:
@@ -105,28 +105,34 @@ class ClosureBuilder:
             for extra in self._sys_path_additions(mod, root):
                 if extra not in proj.search_path:
                     proj.search_path.append(extra)
+            events = runs.setdefault(path, [])
             for ref in mod.imports:
                 executed = ref.at_import and not ref.optional
-                for target, tname, attr in self._resolve_import(proj, mod, ref, external if executed else None):
+                for target, tname, attr in self._resolve_import(proj, mod, ref, events if executed else None):
                     if target is None:
                         continue
                     proj.resolved[(path, id(ref.node), attr)] = target
                     if executed:
-                        edges.setdefault(path, []).append(target)
+                        events.append(("local", target))
                     if target not in proj.modules:
                         queue.append((target, tname))
-        # What importing the entry runs: the entry and what its executed imports load, transitively.
-        stack = [entry]
-        while stack:
-            p = stack.pop()
-            if p in proj.executed:
-                continue
-            proj.executed.add(p)
-            stack.extend(edges.get(p, ()))
-        for top, path, ref in external:
-            if path in proj.executed:
-                proj.external.setdefault(top, []).append((path, ref))
+        self._run_imports(proj, entry, runs)
         return proj
+
+    @staticmethod
+    def _run_imports(proj: Project, entry: str, runs: dict[str, list[tuple]]) -> None:
+        """Replays the import of the entry: a local module runs its own imports the first time it is
+        imported, where it is imported. Fills ``executed`` and ``external`` in execution order."""
+        stack = [iter([("local", entry)])]
+        while stack:
+            event = next(stack[-1], None)
+            if event is None:
+                stack.pop()
+            elif event[0] == "external":
+                proj.external.setdefault(event[1], []).append((event[2].span.path, event[2]))
+            elif event[1] not in proj.executed:
+                proj.executed.add(event[1])
+                stack.append(iter(runs.get(event[1], ())))
 
     # --- imports --------------------------------------------------------------------------
     def _resolve_import(self, proj: Project, mod: Module, ref: ImportRef, external: list | None):
@@ -171,7 +177,7 @@ class ClosureBuilder:
                     yield sub, f"{ref.module}.{name}", name
             break
         if not found and external is not None:
-            external.append((parts[0], mod.path, ref))
+            external.append(("external", parts[0], ref))
 
     @staticmethod
     def _relative_name(mod: Module, ref: ImportRef) -> str:
