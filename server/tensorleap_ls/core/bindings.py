@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 from typing import Any, Iterable
 
 from tensorleap_ls.core.evaluate import (
@@ -59,38 +60,47 @@ _COMPOUND = tuple(getattr(ast, n) for n in ("FunctionDef", "AsyncFunctionDef", "
                                              "match_case") if hasattr(ast, n))
 
 
-def _function_nodes(mod: Module) -> tuple[list, list]:
-    """Every def of the module (top level, methods, nested) and the factories among them: the
-    innermost def around a registration (a tensorleap decorator on a nested def or class, or a
-    ``*.set_*``/``*.add_*`` registrar call statement). One walk over statements per text."""
+# A registration written indented (inside a def, maybe): a cheap test before walking a module for factories.
+_INDENTED_REGISTRATION = re.compile(r"^[ \t]+(?:@[\w.]*tensorleap_|[\w.]+\.(?:set|add)_\w+\s*\()", re.M)
+
+
+def _factories(mod: Module) -> list:
+    """The factories of a module: the innermost def around a registration (a tensorleap decorator on a
+    nested def or class, or a ``*.set_*``/``*.add_*`` registrar call statement). Once per text."""
+    found = mod.memo.get("factories")
+    if found is not None:
+        return found
+    found = []
+    if mod.tree is not None and _INDENTED_REGISTRATION.search(mod.text):
+        stack: list[tuple[ast.stmt, Any]] = [(s, None) for s in reversed(mod.tree.body)]
+        while stack:
+            node, owner = stack.pop()
+            registers = False
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                registers = owner is not None and any(
+                    dotted(d.func if isinstance(d, ast.Call) else d).rsplit(".", 1)[-1] in DECORATORS
+                    for d in node.decorator_list)
+            elif isinstance(node, (ast.Expr, ast.Assign, ast.Return)) and isinstance(node.value, ast.Call):
+                f = node.value.func
+                registers = owner is not None and isinstance(f, ast.Attribute) and f.attr in LEGACY
+            if registers and owner not in found:
+                found.append(owner)
+            if isinstance(node, _COMPOUND):
+                inner = node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else owner
+                for attr in ("body", "orelse", "finalbody", "handlers", "cases"):
+                    for child in reversed(getattr(node, attr, None) or ()):
+                        stack.append((child, inner))
+    mod.memo["factories"] = found
+    return found
+
+
+def _function_nodes(mod: Module) -> list:
+    """Every def of the module (top level, methods, nested). Once per text."""
     nodes = mod.memo.get("function_nodes")
-    if nodes is not None:
-        return nodes
-    defs: list = []
-    factories: list = []
-    stack: list[tuple[ast.stmt, Any]] = [(s, None) for s in reversed(mod.tree.body)] if mod.tree is not None else []
-    while stack:
-        node, owner = stack.pop()
-        registers = False
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            registers = any(dotted(d.func if isinstance(d, ast.Call) else d).rsplit(".", 1)[-1] in DECORATORS
-                            for d in node.decorator_list)
-        elif isinstance(node, (ast.Expr, ast.Assign, ast.Return)) and isinstance(node.value, ast.Call):
-            f = node.value.func
-            registers = isinstance(f, ast.Attribute) and f.attr in LEGACY
-        if registers and owner is not None and owner not in factories:
-            factories.append(owner)
-        if not isinstance(node, _COMPOUND):
-            continue
-        inner = owner
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            defs.append(node)
-            inner = node
-        for attr in ("body", "orelse", "finalbody", "handlers", "cases"):
-            for child in reversed(getattr(node, attr, None) or ()):
-                stack.append((child, inner))
-    nodes = (defs, factories)
-    mod.memo["function_nodes"] = nodes
+    if nodes is None:
+        nodes = [n for n in ast.walk(mod.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] \
+            if mod.tree is not None else []
+        mod.memo["function_nodes"] = nodes
     return nodes
 
 
@@ -131,7 +141,7 @@ class _Extractor:
             return hit
         if id(node) in seen or len(seen) > _MAX_CALL_DEPTH:
             return False
-        hit = node in _function_nodes(fn.module)[1]
+        hit = node in _factories(fn.module)
         if not hit:
             for n in ast.walk(node):
                 if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
@@ -144,7 +154,7 @@ class _Extractor:
         return hit
 
     def factory_call_sites(self) -> None:
-        names = {n.name for m in self.modules.values() for n in _function_nodes(m)[1]}
+        names = {n.name for m in self.modules.values() for n in _factories(m)}
         if not names:
             return
         self._sites_pass = True
@@ -152,8 +162,8 @@ class _Extractor:
             for mod in self.modules.values():
                 if not any(n in mod.text for n in names):
                     continue  # no call of a factory can be written here (aliases included: they name it)
-                defs, factories = _function_nodes(mod)
-                for node in defs:
+                factories = _factories(mod)
+                for node in _function_nodes(mod):
                     if node in factories:
                         continue  # runs with the arguments of its own call sites
                     params = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
