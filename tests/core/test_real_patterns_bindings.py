@@ -385,3 +385,27 @@ def test_tl408_at_the_import_that_runs_first(tmp_path):
     })
     (f,) = codes(analyse(root), "TL408")
     assert (f.data["package"], Path(f.span.path).name, f.span.line + 1) == ("cv2", "ops.py", 4)
+
+
+def test_globals_lookup_of_names_bound_by_other_statements_is_never_undefined(tmp_path):
+    root = write_project(tmp_path, {"leap_binder.py": """\
+        from code_loader import leap_binder
+
+        def _make(i):
+            return lambda idx, p: i
+
+        meta_a, meta_b = _make(1), _make(2)
+        for i in range(2):
+            pass
+
+        def init():
+            global meta_c
+            meta_c = _make(3)
+
+        init()
+        for key in ['a', 'b', 'c']:
+            leap_binder.set_metadata(globals()[f'meta_{key}'], key)
+    """})
+    pa = analyse(root)
+    assert codes(pa, "TL110", "TL111", "TL112") == []
+    assert sorted(b.name for b in pa.bindings) == ["a", "b", "c"]

@@ -285,14 +285,15 @@ class Resolver:
     def member(self, base: "ModuleValue | GlobalsValue", name: str, depth: int = 0) -> Any:
         """``module.name``, ``getattr(module, name)``, ``globals()[name]``: a top-level name of a module.
 
-        A key that ``globals()`` cannot hold is ``Undefined`` (a KeyError at import), unless the
-        module could get it from somewhere we cannot see (an external star import, a write to
-        ``globals()``); ``getattr`` of a missing name stays unknown.
+        A key that ``globals()`` cannot hold is ``Undefined`` (a KeyError at import): no statement of
+        the module binds it anywhere (tuple targets, loops, ``global`` in functions count) and nothing
+        we cannot see could (an external star import, a write to ``globals()``). ``getattr`` of a
+        missing name stays unknown.
         """
         found = self.lookup(base.module, name)
         if found is None:
             if isinstance(base, GlobalsValue) and not self.has_external_star(base.module) \
-                    and not _writes_globals(base.module):
+                    and not _writes_globals(base.module) and name not in _bound_anywhere(base.module):
                 return Undefined(name)
             return UNKNOWN
         kind, obj, where = found
@@ -430,6 +431,25 @@ def _find_with_open(mod: Module, var: str) -> ast.expr | None:
                         and isinstance(ctx, ast.Call) and dotted(ctx.func) in ("open", "io.open") and ctx.args):
                     return ctx.args[0]
     return None
+
+
+def _bound_anywhere(mod: Module) -> frozenset:
+    """Every name some statement of the module binds, at any depth (a superset of its globals)."""
+    names = mod.memo.get("bound_anywhere")
+    if names is None:
+        out: set[str] = set()
+        for n in ast.walk(mod.tree) if mod.tree is not None else ():
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                out.add(n.id)
+            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.add(n.name)
+            elif isinstance(n, ast.Global):
+                out.update(n.names)
+            elif isinstance(n, ast.alias):
+                out.add(n.asname or n.name.split(".")[0])
+        names = frozenset(out)
+        mod.memo["bound_anywhere"] = names
+    return names
 
 
 def _writes_globals(mod: Module) -> bool:
