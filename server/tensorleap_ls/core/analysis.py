@@ -69,6 +69,8 @@ class Analyzer:
         self._lock = threading.RLock()
         self._last: dict[str, ProjectAnalysis] = {}  # root+entry -> last analysis
         self._yaml_cache: dict[str, tuple[str, object]] = {}
+        # model file path -> facts read in the project interpreter (set by the LSP layer / CLI)
+        self.model_facts: dict[str, dict] = {}
 
     # --- inputs ---------------------------------------------------------------------------
     def set_overlay(self, path: str, text: str | None) -> None:
@@ -227,6 +229,7 @@ class Analyzer:
             root=root, entry=entry, bindings=bindings, modules=dict(project.modules), leap_yaml=leap_yaml,
             read_text=self.read_text,
             external_imports={k: [ref.span for _, ref in v] for k, v in project.external.items()},
+            model_facts=self.model_facts,
         )
         if entry not in project.modules:
             if yaml_path is None or self.read_text(entry) is None:
