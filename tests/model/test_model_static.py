@@ -256,3 +256,25 @@ def test_every_model_code_has_a_case():
 
     covered = {c.code for c in CASES} | {"TL600"} | DYNAMIC_CODES
     assert {c for c in CODES if c.startswith("TL6")} == covered
+
+
+def test_feed_name_quick_fix(tmp_path: Path):
+    """TL601's fix puts the model's input name in place of the misspelled key; the SDK then runs."""
+    from tensorleap_ls.core.fixes import fixes_for
+
+    root = project(tmp_path, CASES[0].fault)
+    analyzer = Analyzer()
+    [pa] = analyzer.analyze_path(str(root))
+    model_info.load_facts(analyzer, pa, sys.executable, trusted=False)
+    [pa] = analyzer.analyze_path(str(root))
+    [finding] = [f for f in pa.findings if f.code == "TL601"]
+    [fix] = fixes_for(finding, pa)
+    [edit] = fix.edits
+    entry = root / "leap_integration.py"
+    lines = entry.read_text().split("\n")
+    line = lines[edit.span.line]
+    lines[edit.span.line] = line[:edit.span.col] + edit.new_text + line[edit.span.end_col:]
+    entry.write_text("\n".join(lines))
+    assert "{'image': image}" in lines[edit.span.line]
+    assert not [f for f in findings(root) if f.code.startswith("TL6")]
+    assert run_sdk(root).returncode == 0

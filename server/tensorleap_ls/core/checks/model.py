@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Style
+from tensorleap_ls.core.fixes import fixer
+from tensorleap_ls.core.model import Binding, Finding, Fix, Kind, Severity, Span, Style, TextEdit
 from tensorleap_ls.core.project import eval_path, norm
 from tensorleap_ls.core.source import dotted
 
@@ -181,6 +182,12 @@ def _key_name(k: ast.expr | None) -> str | int | None:
 
 
 # --- static checks ---------------------------------------------------------------------------------
+@fixer("TL601")
+def _use_input_name(f: Finding, pa) -> list[Fix]:
+    new = f.data.get("replacement")
+    return [Fix(f"Use the model's input name {new}", [TextEdit(f.span, new)], preferred=True)] if new else []
+
+
 def check(ctx: CheckContext) -> list[Finding]:
     calls = model_calls(ctx)
     out = _loss_inputs_not_fed(ctx, calls)
@@ -211,10 +218,11 @@ def _feed_names(calls: list[ModelCall], facts: dict, model: str) -> list[Finding
             for f in unknown:
                 close = difflib.get_close_matches(f.key_name, names, n=1, cutoff=0.5)
                 hint = f" Did you mean `{close[0]}`?" if close else ""
+                quote = call.src.segment(f.key)[:1]
                 out.append(Finding("TL601", f"`{f.key_name}` is not an input of {model} (its inputs: "
                                    f"{_list(names)}): the SDK raises \"Input name(s) ['{f.key_name}'] do not match any "
                                    f"ONNX model input\".{hint}", call.src.span(f.key),
-                                   data={"replacement": close[0] if close else None}))
+                                   data={"replacement": f"{quote}{close[0]}{quote}" if close and quote in "'\"" else None}))
             given = [names[f.key_name] if isinstance(f.key_name, int) and f.key_name < len(names) else f.key_name
                      for f in call.feeds]
             if unknown or any(not isinstance(g, str) for g in given):
