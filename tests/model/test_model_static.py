@@ -278,3 +278,20 @@ def test_feed_name_quick_fix(tmp_path: Path):
     assert "{'image': image}" in lines[edit.span.line]
     assert not [f for f in findings(root) if f.code.startswith("TL6")]
     assert run_sdk(root).returncode == 0
+
+
+@pytest.mark.parametrize("observed, model, advice", [
+    ((224, 224, 3), [None, 3, 224, 224], "move the channel axis first (np.transpose(x, (2, 0, 1)))"),
+    ((3, 224, 224), [None, 224, 224, 3], "move the channel axis last (np.transpose(x, (1, 2, 0)))"),
+    ((28, 28), [None, 28, 28, 1], "add a channel axis last (x[..., np.newaxis])"),
+    ((28, 28), [None, 1, 28, 28], "add a channel axis first (x[np.newaxis])"),
+    ((1, 28, 28, 1), [None, 28, 28, 1], "drop the leading axis of size 1"),
+    ((32, 32, 3), [None, 3, 224, 224], "disagree on the shape"),
+    ((224, 224, 3), [None, None, None, 3], None),
+    ((7,), [], None),  # shapes the model file does not give: nothing to say
+])
+def test_shape_advice(observed, model, advice):
+    from tensorleap_ls.core.checks.model import shape_advice
+
+    got = shape_advice(observed, model)
+    assert (got is None) if advice is None else (advice in got)

@@ -70,7 +70,7 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
     if not resp.get("ok") and not findings:
         findings.append(Finding("TL535", resp.get("message", "the dynamic checks failed"), line_span(None, None, entry)))
     stats = {k: resp.get(k) for k in ("calls", "user_seconds", "total_seconds", "samples", "files_read", "observed")}
-    findings += model_info.run_findings(python, root, entry, observed=stats.get("observed"))  # TL610/TL611
+    findings = model_info.with_run_findings(findings, python, root, entry, stats.get("observed"))  # TL610/TL611
     return findings, stats
 
 

@@ -349,16 +349,21 @@ def input_feeds(ctx: CheckContext, facts: dict) -> dict[int, int]:
     out: dict[int, int] = {}
     for call in model_calls(ctx):
         for f in call.feeds:
-            idx = names.index(f.key_name) if isinstance(f.key_name, str) and f.key_name in names else (
-                f.key_name if isinstance(f.key_name, int) else (None if call.onnx and f.key is not None
-                                                                and f.key_name is None else f.position))
+            if isinstance(f.key_name, str):
+                idx = names.index(f.key_name) if f.key_name in names else None
+            elif isinstance(f.key_name, int) or f.key is None:  # get_inputs()[i].name, or a Keras list
+                idx = f.key_name if isinstance(f.key_name, int) else f.position
+            else:
+                idx = None  # a key we cannot evaluate
             if f.encoder is not None and idx is not None and idx < len(names):
                 out.setdefault(id(f.encoder), idx)
     for b in encoders:
         k = b.args["model_input_index"].value if "model_input_index" in b.args else None
-        if id(b) not in out and isinstance(k, int) and 0 <= k < len(names):
+        if id(b) in out:
+            continue
+        if isinstance(k, int) and not isinstance(k, bool) and 0 <= k < len(names):
             out[id(b)] = k
-        elif id(b) not in out and b.name in names:
+        elif b.name in names:
             out[id(b)] = names.index(b.name)
     if not out and len(encoders) == len(names):
         out = {id(b): i for i, b in enumerate(encoders)}
@@ -374,9 +379,10 @@ def observed_findings(ctx: CheckContext, observed: list) -> list[Finding]:
     facts, model, _ = known
     inputs = facts.get("inputs", [])
     seen = {(k, n): m.groups() for k, n, text in observed or [] if (m := _OBSERVED.search(str(text)))}
+    feeds = input_feeds(ctx, facts)
     out = []
     for b in ctx.of_kind(Kind.INPUT):
-        idx = input_feeds(ctx, facts).get(id(b))
+        idx = feeds.get(id(b))
         got = seen.get(("input", b.name))
         if idx is None or got is None:
             continue
