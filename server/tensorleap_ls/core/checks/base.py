@@ -31,6 +31,8 @@ class CheckContext:
     read_text: Callable[[str], str | None] = lambda p: None  # overlay-aware file reader
     # Imports of the closure that are not local modules: top-level package name -> spans of the imports.
     external_imports: dict[str, list] = field(default_factory=dict)
+    # The code-loader installed for the project (core.sdk_env.SdkApi), None when there is none.
+    sdk: object | None = None
     # Model file path -> its facts (runtime/model_info.facts), read by the LSP layer / CLI, never here.
     model_facts: dict[str, dict] = field(default_factory=dict)
 
