@@ -295,3 +295,15 @@ def test_shape_advice(observed, model, advice):
 
     got = shape_advice(observed, model)
     assert (got is None) if advice is None else (advice in got)
+
+
+def test_model_chosen_by_a_flag_is_not_guessed(tmp_path: Path):
+    """Two files load_model may load: no facts (a wrong guess would give false errors)."""
+    root = project(tmp_path, [("model_path = os.path.join(MODEL_DIR, 'classifier.onnx')",
+                               "model_path = os.path.join(MODEL_DIR, 'classifier.onnx')\n"
+                               "    if os.environ.get('SMALL'):\n"
+                               "        model_path = os.path.join(MODEL_DIR, 'small.onnx')"),
+                              ("{'image': image}", "{'imgae': image}")])
+    [pa] = Analyzer().analyze_path(str(root))
+    assert model_path(pa.bindings, pa.modules, pa.project.root) is None
+    assert not [f for f in findings(root) if f.code.startswith("TL6")]

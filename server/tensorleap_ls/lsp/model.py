@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 import weakref
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
     from tensorleap_ls.lsp.server import TensorleapServer
 
 log = logging.getLogger(__name__)
-_STAMPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # server -> {model path: stamp}
+_STAMPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # server -> {model path: (stamp, until)}
+_RETRY_S = 60.0  # a model that could not be read is tried again after this long
 
 
 def refresh(ls: "TensorleapServer", pa: "ProjectAnalysis") -> None:
@@ -36,9 +38,10 @@ def refresh(ls: "TensorleapServer", pa: "ProjectAnalysis") -> None:
     # A changed stat (or interpreter) triggers a read; the facts themselves are cached by content.
     stamp = (python, st.st_size, st.st_mtime_ns)
     seen = _STAMPS.setdefault(ls, {})
-    if seen.get(found[0]) == stamp:
+    prev = seen.get(found[0])
+    if prev is not None and prev[0] == stamp and time.monotonic() < prev[1]:
         return
-    seen[found[0]] = stamp
+    seen[found[0]] = (stamp, float("inf"))
     loop = asyncio.get_running_loop()
     entry_uri = ls.uri_of(pa.project.entry)
 
@@ -48,6 +51,8 @@ def refresh(ls: "TensorleapServer", pa: "ProjectAnalysis") -> None:
         try:
             if model_info.load_facts(ls.analyzer, pa, python, trusted=True) and entry_uri:
                 loop.call_soon_threadsafe(ls.schedule, entry_uri, 0)
+            if "error" in ls.analyzer.model_facts.get(found[0], {}):
+                seen[found[0]] = (stamp, time.monotonic() + _RETRY_S)  # the user may install the library
         except Exception:  # noqa: BLE001 - model facts are an extra; never take the server down
             log.exception("reading the model facts of %s failed", found[0])
 

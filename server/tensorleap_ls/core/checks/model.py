@@ -42,29 +42,35 @@ _KERAS_FORMATS = {"h5", "keras"}
 def model_path(bindings: list[Binding], modules: dict, root: str) -> tuple[str, Span] | None:
     """The model file the ``load_model`` function loads, when its path is a literal or statically
     resolvable (``os.path.join(os.path.dirname(__file__), 'model.onnx')``, module constants, local
-    variables), with the span of the expression."""
+    variables), with the span of the expression. None when it loads one of several files (a flag picks
+    it): facts of the wrong model would give false errors."""
+    found: dict[str, Span] = {}
     for b in bindings:
         if b.kind is not Kind.LOAD_MODEL or not isinstance(b.def_node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         mod = modules.get(b.def_path or "")
         if mod is None or mod.source is None:
             continue
-        inline = _Inline(_local_assigns(b.def_node), mod, modules, root)
+        local = _local_assigns(b.def_node)
+        inline = _Inline({k: v[0] for k, v in local.items() if len(v) == 1}, mod, modules, root)
         for node in ast.walk(b.def_node):
             if not isinstance(node, ast.Call):
                 continue
             for arg in node.args[:1] + [k.value for k in node.keywords if k.arg in _PATH_KEYWORDS]:
-                path = eval_path(inline.visit(copy.deepcopy(arg)), mod, root)
-                if path and path.endswith(MODEL_SUFFIXES):
-                    return norm(path), mod.source.span(arg)
-    return None
+                # a name the function binds several times (if/else): every value it may take
+                values = local.get(arg.id, [arg]) if isinstance(arg, ast.Name) else [arg]
+                for value in values:
+                    path = eval_path(inline.visit(copy.deepcopy(value)), mod, root)
+                    if path and path.endswith(MODEL_SUFFIXES):
+                        found.setdefault(norm(path), mod.source.span(arg))
+    return next(iter(found.items())) if len(found) == 1 else None
 
 
-def _local_assigns(fn: ast.AST) -> dict[str, ast.expr]:
-    out: dict[str, ast.expr] = {}
+def _local_assigns(fn: ast.AST) -> dict[str, list[ast.expr]]:
+    out: dict[str, list[ast.expr]] = {}
     for node in ast.walk(fn):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            out[node.targets[0].id] = node.value
+            out.setdefault(node.targets[0].id, []).append(node.value)
     return out
 
 
