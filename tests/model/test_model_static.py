@@ -307,3 +307,29 @@ def test_model_chosen_by_a_flag_is_not_guessed(tmp_path: Path):
     [pa] = Analyzer().analyze_path(str(root))
     assert model_path(pa.bindings, pa.modules, pa.project.root) is None
     assert not [f for f in findings(root) if f.code.startswith("TL6")]
+
+
+def test_half_written_integration_never_breaks_the_model_checks(tmp_path: Path, caplog):
+    """The entry cut at many points (as while typing), analysed with the model's facts: no check raises."""
+    root = project(tmp_path, [("{'image': image}", "{'imgae': image, 'mask': 1}")], model=two_inputs)
+    entry = root / "leap_integration.py"
+    full = entry.read_text()
+    analyzer = Analyzer()
+    [pa] = analyzer.analyze_path(str(root))
+    assert model_info.load_facts(analyzer, pa, sys.executable, trusted=False)
+    with caplog.at_level("ERROR"):
+        for cut in range(0, len(full), 23):
+            analyzer.set_overlay(str(entry), full[:cut])
+            analyzer.analyze_path(str(root))
+    assert not [r for r in caplog.records if "model" in r.getMessage()], caplog.text[-3000:]
+
+
+def test_cli_check_reads_the_model(tmp_path: Path, capsys):
+    from tensorleap_ls.cli import main
+
+    root = project(tmp_path, CASES[0].fault)
+    assert main(["check", "--no-color", "--python", sys.executable, str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "leap_integration.py:51:" in out and "error TL601 `imgae` is not an input of models/classifier.onnx" in out
+    assert main(["check", "--no-color", "--no-model", str(root)]) == 0
+    assert "TL601" not in capsys.readouterr().out
