@@ -104,6 +104,8 @@ CASES = [
          fixed=[LOSS_ANY_SIZE, ("[PredictionTypeHandler('classes', LABELS, channel_dim=-1)]",
                                 "[PredictionTypeHandler('classes', LABELS + ['fish'], channel_dim=-1)]")],
          message="size 4 on channel_dim=-1"),
+    Case("channel-dim", "TL606", [("channel_dim=1)", "channel_dim=-1)")], "-1", None,
+         message="input `image` is channels-first (N, 3, 8, 8): use channel_dim=1"),
     Case("input-index-range", "TL604",
          [("@tensorleap_input_encoder('image', channel_dim=1)",
            "@tensorleap_input_encoder('image', channel_dim=1, model_input_index=1)")], "1", None,
@@ -258,16 +260,20 @@ def test_every_model_code_has_a_case():
     assert {c for c in CODES if c.startswith("TL6")} == covered
 
 
-def test_feed_name_quick_fix(tmp_path: Path):
-    """TL601's fix puts the model's input name in place of the misspelled key; the SDK then runs."""
+@pytest.mark.parametrize("case_id, fixed_text", [("feed-name", "{'image': image}"),
+                                                ("channel-dim", "@tensorleap_input_encoder('image', channel_dim=1)")])
+def test_quick_fix(case_id: str, fixed_text: str, tmp_path: Path):
+    """TL601's fix puts the model's input name in place of the misspelled key, TL606's the channel axis of
+    the model's layout; the project is then clean and the SDK runs it."""
     from tensorleap_ls.core.fixes import fixes_for
 
-    root = project(tmp_path, CASES[0].fault)
+    [case] = [c for c in CASES if c.id == case_id]
+    root = project(tmp_path, case.fault)
     analyzer = Analyzer()
     [pa] = analyzer.analyze_path(str(root))
     model_info.load_facts(analyzer, pa, sys.executable, trusted=False)
     [pa] = analyzer.analyze_path(str(root))
-    [finding] = [f for f in pa.findings if f.code == "TL601"]
+    [finding] = [f for f in pa.findings if f.code == case.code]
     [fix] = fixes_for(finding, pa)
     [edit] = fix.edits
     entry = root / "leap_integration.py"
@@ -275,7 +281,7 @@ def test_feed_name_quick_fix(tmp_path: Path):
     line = lines[edit.span.line]
     lines[edit.span.line] = line[:edit.span.col] + edit.new_text + line[edit.span.end_col:]
     entry.write_text("\n".join(lines))
-    assert "{'image': image}" in lines[edit.span.line]
+    assert fixed_text in lines[edit.span.line]
     assert not [f for f in findings(root) if f.code.startswith("TL6")]
     assert run_sdk(root).returncode == 0
 

@@ -140,6 +140,7 @@ _ALL = [
     Code("TL603", "labels-size", W, "A prediction type's `labels` length differs from the size of its model output on `channel_dim` (the platform shows wrong class names).", "10 labels for an output of shape (N, 1000)"),
     Code("TL604", "model-input-index", W, "`model_input_index` names no input of the model, or two encoders claim the same model input.", "`model_input_index=2` for a 2-input model", "error for an index outside 0-9 (the SDK raises at import)"),
     Code("TL605", "loss-input-not-fed", E, "A custom loss consumes an input encoder that is fed to no model input: the platform model build crashes.", "`loss(image, pred)` while the model gets `tokens` only"),
+    Code("TL606", "channel-dim-layout", W, "An input encoder's `channel_dim` points at another axis than the channels of the model input it feeds (channels-first vs channels-last).", "`channel_dim=-1` for an input of shape (N, 3, 224, 224)"),
     Code("TL610", "run-model-input-shape", E, "An input encoder's shape (with the batch axis) does not fit the model input it feeds; names the axis to move for channels-first/last confusion.", "(224, 224, 3) for an input of shape (N, 3, 224, 224)"),
     Code("TL611", "run-model-input-dtype", W, "The model input an encoder feeds is not float32: the SDK casts the float32 array to it (re-export the model with float32 inputs).", "an `int64` `input_ids` input"),
 ]

@@ -5,7 +5,7 @@ the CLI (``runtime/model_info.facts``) and come in as data, ``ctx.model_facts[pa
 ``{"path", "format", "inputs": [{"name", "shape", "dtype"}], "outputs": [...]}`` with batched shapes
 (axis 0 the batch, None where the model leaves a dimension free), or ``{"error": why}``.
 
-Static (``check``): TL600-TL605. From what a run observed (``observed_findings``,
+Static (``check``): TL600-TL606. From what a run observed (``observed_findings``,
 ``prediction_findings``, called through runtime/model_info.py): TL610, TL611, TL603.
 Why each error is one: TL601 and TL602 are raised by code-loader 1.0.214's load_model proxy
 (``_convert_onnx_inputs_to_correct_type``, ``validate_declared_prediction_types``; contract §2.3,
@@ -188,10 +188,12 @@ def _key_name(k: ast.expr | None) -> str | int | None:
 
 
 # --- static checks ---------------------------------------------------------------------------------
-@fixer("TL601")
-def _use_input_name(f: Finding, pa) -> list[Fix]:
+@fixer("TL601", "TL606")
+def _use_the_model_s(f: Finding, pa) -> list[Fix]:
+    """The value the model's facts call for: its input name (TL601), the channel axis of its layout (TL606)."""
     new = f.data.get("replacement")
-    return [Fix(f"Use the model's input name {new}", [TextEdit(f.span, new)], preferred=True)] if new else []
+    title = f"Use the model's input name {new}" if f.code == "TL601" else f"Use channel_dim={new}"
+    return [Fix(title, [TextEdit(f.span, new)], preferred=True)] if new else []
 
 
 def check(ctx: CheckContext) -> list[Finding]:
@@ -208,6 +210,7 @@ def check(ctx: CheckContext) -> list[Finding]:
     out += _feed_names(calls, facts, model)
     out += _predictions(ctx, facts, model)
     out += _input_index(ctx, facts, model)
+    out += _channel_dims(ctx, facts, model)
     return out
 
 
@@ -317,6 +320,39 @@ def _input_index(ctx: CheckContext, facts: dict | None, model: str) -> list[Find
                                "one encoder.", arg.span))
         seen.setdefault(k, b.name or b.function)
     return out
+
+
+def _channel_dims(ctx: CheckContext, facts: dict, model: str) -> list[Finding]:
+    inputs = facts.get("inputs", [])
+    feeds = input_feeds(ctx, facts)
+    out = []
+    for b in ctx.of_kind(Kind.INPUT):
+        arg = b.args.get("channel_dim")
+        cd = arg.value if arg is not None else None
+        if id(b) not in feeds or not isinstance(cd, int) or isinstance(cd, bool):
+            continue
+        want = inputs[feeds[id(b)]]
+        shape = want.get("shape") or []
+        layout, axis = _layout(shape), (cd if cd >= 0 else len(shape) + cd)
+        use = {"first": 1, "last": -1}.get(layout or "")
+        if use is None or axis == (1 if layout == "first" else len(shape) - 1):
+            continue
+        out.append(Finding("TL606", f"`channel_dim={cd}` but {model}'s input `{want.get('name')}` is channels-{layout} "
+                           f"{_fmt(shape)}: use channel_dim={use}.", arg.span, data={"replacement": str(use)}))
+    return out
+
+
+def _layout(shape: list) -> str | None:
+    """"first" / "last" when one end of an image-like shape is a channel count and the other is not."""
+    if len(shape) < 4:
+        return None
+    small = [isinstance(d, int) and 1 <= d <= 4 for d in (shape[1], shape[-1])]
+    big = [isinstance(d, int) and d > 4 for d in (shape[1], shape[-1])]
+    if small[0] and big[1]:
+        return "first"
+    if small[1] and big[0]:
+        return "last"
+    return None
 
 
 def _loss_inputs_not_fed(ctx: CheckContext, calls: list[ModelCall]) -> list[Finding]:
