@@ -104,7 +104,7 @@ def facts_of(ctx: CheckContext) -> tuple[dict, str, Span] | None:
 
 
 # --- what the integration test feeds the model ---------------------------------------------------
-@dataclass(slots=True)
+@dataclass
 class Feed:
     position: int
     value: ast.expr
@@ -113,7 +113,7 @@ class Feed:
     encoder: Binding | None = None
 
 
-@dataclass(slots=True)
+@dataclass
 class ModelCall:
     node: ast.Call
     onnx: bool  # ``model.run(None, {...})``; else a Keras call on a list or one array
