@@ -134,8 +134,11 @@ def model_calls(ctx: CheckContext) -> list[ModelCall]:
             continue
         models: set[str] = set()
         enc_vars: dict[str, Binding] = {}
+        dicts: dict[str, ast.Dict] = {}  # inputs = {'image': image}; model.run(None, inputs)
         for node in ast.walk(t.def_node):
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                if isinstance(node.value, ast.Dict):
+                    dicts[node.targets[0].id] = node.value
                 called = _callee(node.value)
                 if called in loaders:
                     models.add(node.targets[0].id)
@@ -155,6 +158,8 @@ def model_calls(ctx: CheckContext) -> list[ModelCall]:
             if isinstance(f, ast.Attribute) and f.attr == "run" and is_model(f.value):
                 feed = node.args[1] if len(node.args) > 1 else next(
                     (k.value for k in node.keywords if k.arg == "input_feed"), None)
+                if isinstance(feed, ast.Name):
+                    feed = dicts.get(feed.id)
                 if not isinstance(feed, ast.Dict) or any(k is None for k in feed.keys):
                     continue
                 feeds = [Feed(i, v, k, _key_name(k), encoder_of(v)) for i, (k, v) in enumerate(zip(feed.keys, feed.values))]
