@@ -342,3 +342,12 @@ def test_cli_check_reads_the_model(tmp_path: Path, capsys):
     assert "leap_integration.py:51:" in out and "error TL601 `imgae` is not an input of models/classifier.onnx" in out
     assert main(["check", "--no-color", "--no-model", str(root)]) == 0
     assert "TL601" not in capsys.readouterr().out
+
+
+def test_loss_input_fed_through_an_alias_is_not_reported(tmp_path: Path):
+    """The model gets `x`, an alias we do not follow: TL605 stays silent rather than guess."""
+    [case] = [c for c in CASES if c.id == "loss-input"]
+    root = project(tmp_path, case.fault + [("    pred = model.run(None, {'image': image})[0]",
+                                            "    x = image\n    pred = model.run(None, {'image': x})[0]")])
+    assert not [f for f in findings(root) if f.code == "TL605"]
+

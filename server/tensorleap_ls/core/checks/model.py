@@ -366,7 +366,9 @@ def _loss_inputs_not_fed(ctx: CheckContext, calls: list[ModelCall]) -> list[Find
     out = []
     for test in {id(c.test): c.test for c in calls}.values():
         mine = [c for c in calls if c.test is test]
-        fed = {id(f.encoder) for c in mine for f in c.feeds if f.encoder is not None}
+        if any(f.encoder is None for c in mine for f in c.feeds):
+            continue  # a model input fed from something we cannot follow: it may be that encoder
+        fed = {id(f.encoder) for c in mine for f in c.feeds}
         for node in ast.walk(test.def_node):
             if not isinstance(node, ast.Call) or _callee_name(node) not in losses:
                 continue
