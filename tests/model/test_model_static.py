@@ -351,3 +351,50 @@ def test_loss_input_fed_through_an_alias_is_not_reported(tmp_path: Path):
                                             "    x = image\n    pred = model.run(None, {'image': x})[0]")])
     assert not [f for f in findings(root) if f.code == "TL605"]
 
+
+
+def mask_first(path: Path) -> Path:
+    return build(path, [("mask", [None, 1, 8, 8], "float32"), ("image", [None, 3, 8, 8], "float32")],
+                 [("classes", 3, 3)])
+
+
+WITH_MASK = [("\n\n@tensorleap_gt_encoder('classes')", ENCODE_MASK),
+             ("    model = load_model()", "    mask = input_mask(idx, preprocess)\n    model = load_model()")]
+ALIASED = [(FEED, "model.run(None, {'mask': m, 'image': x})"), ("    model = load_model()",
+                                                             "    x, m = image, mask\n    model = load_model()")]
+RENAMED = [("@tensorleap_input_encoder('image'", "@tensorleap_input_encoder('picture'")]
+
+
+COVER = [("@tensorleap_input_encoder('mask'", "@tensorleap_input_encoder('cover'")]
+
+
+@pytest.mark.parametrize("plant, model, name, mask", [
+    # the integration test's model call (registration order image, mask; the model takes mask first)
+    ([(FEED, "model.run(None, {'mask': mask, 'image': image})")], mask_first, "image", "mask"),
+    # model_input_index (feed values are aliases we do not follow, no name matches: order would say 0)
+    (ALIASED + RENAMED + COVER + [("'picture', channel_dim=1)", "'picture', channel_dim=1, model_input_index=1)")],
+     mask_first, "picture", "cover"),
+    # the same name (registration order would say 0)
+    (ALIASED, mask_first, "image", "mask"),
+    # registration order, when nothing else says
+    ([(FEED, "model.run(None, {'image': x, 'mask': m})"),
+      ("    model = load_model()", "    x, m = image, mask\n    model = load_model()")] + RENAMED + COVER, two_inputs,
+     "picture", "cover"),
+], ids=["test-call", "model_input_index", "name", "order"])
+def test_observed_shape_reaches_the_model_input_it_feeds(plant, model, name, mask, tmp_path: Path):
+    """TL610 from an observed shape, the encoder matched to its model input by each rule in turn: a
+    wrong match would compare (8, 8, 3) with the mask input (N, 1, 8, 8) and give other advice."""
+    from tensorleap_ls.core.checks.base import CheckContext
+    from tensorleap_ls.core.checks.model import observed_findings
+
+    root = project(tmp_path, WITH_MASK + plant, model=model)
+    analyzer = Analyzer()
+    [pa] = analyzer.analyze_path(str(root))
+    model_info.load_facts(analyzer, pa, sys.executable, trusted=False)
+    ctx = CheckContext(root=str(root), entry=pa.project.entry, bindings=pa.bindings, modules=dict(pa.modules),
+                       model_facts=analyzer.model_facts)
+    [f] = observed_findings(ctx, [["input", name, "shape (8, 8, 3), dtype float32"],
+                                  ["input", mask, "shape (1, 8, 8), dtype float32"]])
+    assert f.code == "TL610" and "input `image` is (N, 3, 8, 8): move the channel axis first" in f.message
+    assert observed_findings(ctx, [["input", name, "shape (3, 8, 8), dtype float32"],
+                                   ["input", mask, "shape (1, 8, 8), dtype float32"]]) == []

@@ -392,7 +392,7 @@ _OBSERVED = re.compile(r"shape \(([\d, ]*)\), dtype (\w+)")
 
 def input_feeds(ctx: CheckContext, facts: dict) -> dict[int, int]:
     """id(input encoder binding) -> index of the model input it feeds: by the integration test's model
-    call, ``model_input_index``, the same name, then registration order when the counts agree."""
+    call, ``model_input_index``, the same name, then the rest in registration order when the counts agree."""
     names = _names(facts.get("inputs", []))
     encoders = list(ctx.of_kind(Kind.INPUT))
     out: dict[int, int] = {}
@@ -414,8 +414,10 @@ def input_feeds(ctx: CheckContext, facts: dict) -> dict[int, int]:
             out[id(b)] = k
         elif b.name in names:
             out[id(b)] = names.index(b.name)
-    if not out and len(encoders) == len(names):
-        out = {id(b): i for i, b in enumerate(encoders)}
+    # the rest in registration order, when as many encoders as model inputs are left
+    rest, free = [b for b in encoders if id(b) not in out], [i for i in range(len(names)) if i not in out.values()]
+    if rest and len(rest) == len(free):
+        out.update({id(b): i for b, i in zip(rest, free)})
     return out
 
 
