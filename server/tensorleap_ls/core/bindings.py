@@ -38,11 +38,6 @@ _BINDER_NAMES = {"leap_binder", "global_leap_binder"}
 _BUILTINS = frozenset(dir(builtins))
 
 
-class _Binder:
-    """Marker value: the SDK's ``leap_binder`` object."""
-
-
-BINDER = _Binder()
 
 
 def extract(modules: dict[str, Module], resolver: Resolver) -> list[Binding]:
@@ -477,8 +472,6 @@ class _Extractor:
 
     def _is_binder(self, mod: Module, node: ast.expr, env: dict[str, Any]) -> bool:
         if isinstance(node, ast.Name):
-            if env.get(node.id) is BINDER:
-                return True
             return node.id in self._aliases(mod)
         if isinstance(node, ast.Attribute):
             return node.attr in _BINDER_NAMES

@@ -378,8 +378,6 @@ class Resolver:
         path_node = arg
         if isinstance(arg, ast.Call) and dotted(arg.func) in ("open", "io.open") and arg.args:
             path_node = arg.args[0]
-        elif isinstance(arg, ast.Name) and arg.id in env and isinstance(env[arg.id], _OpenFile):
-            return self._load_yaml(env[arg.id].path)
         elif isinstance(arg, ast.Name):
             opened = _find_with_open(mod, arg.id)
             if opened is None:
@@ -391,8 +389,10 @@ class Resolver:
         return self._load_yaml(path)
 
     def _load_yaml(self, path: str) -> Any:
+        from tensorleap_ls.core.project import inside
+
         path = os.path.normpath(path)
-        if not path.startswith(self.root):
+        if not inside(path, self.root):
             return UNKNOWN  # outside the project: unknown, never a false error
         if path in self._yaml_cache:
             return self._yaml_cache[path]
@@ -408,13 +408,6 @@ class Resolver:
         self._yaml_cache[path] = value
         return value
 
-    def yaml_files_read(self) -> list[str]:
-        return list(self._yaml_cache)
-
-
-@dataclass(frozen=True, slots=True)
-class _OpenFile:
-    path: str
 
 
 def _find_with_open(mod: Module, var: str) -> ast.expr | None:

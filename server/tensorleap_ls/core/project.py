@@ -24,6 +24,12 @@ def norm(path: str) -> str:
     return os.path.normpath(os.path.abspath(path))
 
 
+def inside(path: str, root: str) -> bool:
+    """``path`` is ``root`` or lies under it (``/a/bc`` is not inside ``/a/b``)."""
+    path, root = norm(path), norm(root)
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def find_root(path: str, stop: str | None = None) -> str | None:
     """The nearest folder at or above ``path`` holding a leap.yaml."""
     d = path if os.path.isdir(path) else os.path.dirname(path)
@@ -83,7 +89,7 @@ class ClosureBuilder:
         # The platform appends every parent folder of the entry up to the root to sys.path.
         d = os.path.dirname(entry)
         search = [d]
-        while d != root and d.startswith(root) and os.path.dirname(d) != d:
+        while d != root and inside(d, root) and os.path.dirname(d) != d:
             d = os.path.dirname(d)
             search.append(d)
         if root not in search:
@@ -208,7 +214,7 @@ class ClosureBuilder:
             if arg is None:
                 continue
             p = eval_path(arg, mod, root)
-            if p and os.path.isdir(p) and norm(p).startswith(root):
+            if p and os.path.isdir(p) and inside(p, root):
                 out.append(norm(p))
         return out
 
