@@ -62,16 +62,16 @@ class SdkOracle:
 
 
 @functools.lru_cache(maxsize=1)
-def _installed_sdk():
+def _environment():
     from tensorleap_ls.core import sdk_env
 
-    return sdk_env.load(sys.executable)
+    return sdk_env.environment(sys.executable)
 
 
 def analyze(root: str | Path):
     """tensorleap-ls's analysis of one project folder (in-process, as the CLI does), against the code-loader
     installed for the interpreter the oracle runs (this one)."""
-    analyses = Analyzer(sdk_for=lambda _root: _installed_sdk()).analyze_path(str(root))
+    analyses = Analyzer(env_for=lambda _root: _environment()).analyze_path(str(root))
     assert len(analyses) == 1, [a.root for a in analyses]
     return analyses[0]
 
