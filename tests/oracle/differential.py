@@ -3,8 +3,9 @@
 A disagreement between the SDK and tensorleap-ls is attributed to classes by looking at each error
 tensorleap-ls reports where the SDK accepts (``false_error``), or at the line where the SDK fails when
 tensorleap-ls is silent there (``missed_error`` / ``wrong_line``). ``KNOWN_OPEN`` lists the classes that
-are known and fixed on another branch; a disagreement outside them fails the test. Empty it once those
-branches are merged (``pytest tests/oracle --runxfail`` shows what they fixed).
+are known and fixed on another branch; a disagreement outside them fails the test. Remove a class once
+its branch is merged (classes 3 and 4 went when `bind` was merged; the corpus and the real-style test
+then show which cases agree).
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ CORPUS = Path(__file__).with_name("corpus")
 KNOWN_OPEN = {
     "empty-init-not-included": "issue 10 class 1: TL405 on an empty package __init__.py left out of `include` "
                                "(branch testbody)",
-    "lazy-factory": "issue 10 class 4: encoders registered lazily by an lru_cache factory -> TL102 (branch bind)",
-    "globals-lookup": "issue 10 class 3: functions looked up in globals() (branch bind)",
     "container-index": "issue 10 class 2: indexing a list/dict/tuple built in the test body -> TL306 (branch testbody)",
     "constant-subscript": "issue 10 class 2: predictions[OUT['x']] -> TL306 on the constant (branch testbody)",
     "missed-container-element-index": "issue 10 class 2 (data flow): an encoder result taken out of a container and "
                                       "indexed is not flagged (branch testbody)",
-    "missed-factory-result": "issue 10 class 4: the result of an encoder made by a factory (`get_input_encoder('x')"
-                             "(idx, p)`) is not known as a placeholder, so indexing it is not flagged (branch bind)",
+    "missed-factory-result": "issue 10 class 4, data-flow side: the result of an encoder made by a factory "
+                             "(`get_input_encoder('x')(idx, p)`) is not known as a placeholder in the test body, so "
+                             "indexing it is not flagged (checks/integration_test.py, branch testbody)",
     "missed-container-element-arith": "issue 10 class 2 (data flow): arithmetic on an encoder result taken out of a "
                                       "container is not flagged (branch testbody)",
     "missed-library-result-into-decorated": "not one of the six classes: `viz(np.squeeze(pred))` fails the mapping "
