@@ -87,7 +87,7 @@ def _is_container(source: str, name: str) -> bool:
     return bool(re.search(rf"^\s*{name}\s*=\s*[\[{{(]", source, re.M) or re.search(rf"\b{name}\.append\(", source))
 
 
-def _false_error_class(files: dict[str, str], f: dict) -> str:
+def false_error_class(files: dict[str, str], f: dict) -> str:
     text = _line(files, f["file"], f["line"])
     code = f["code"]
     if code in ("TL101", "TL102", "TL103") and any("lru_cache" in t for t in files.values()):
@@ -146,7 +146,7 @@ def classify(files: dict[str, str], out: dict) -> set[str]:
     if out["verdict"] == "agree":
         return set()
     if out["verdict"] == "false_error":
-        return {_false_error_class(files, f) for f in out["findings"]}
+        return {false_error_class(files, f) for f in out["findings"]}
     return {_missed_class(files, out)}
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from differential import KNOWN_OPEN, _false_error_class
+from differential import KNOWN_OPEN, false_error_class
 from oracle_sdk import bundle_copy
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "real_style"
@@ -72,7 +72,7 @@ def _error_class(files: dict[str, str], d: dict) -> str:
         if path.endswith("__init__.py") and _only_docs(files.get(path, "")):
             return "empty-init-not-included"  # issue 10 class 1
         return "other-false-error:TL405"
-    return _false_error_class(files, {"code": d["code"], "file": d["file"], "line": d["line"]})
+    return false_error_class(files, {"code": d["code"], "file": d["file"], "line": d["line"]})
 
 
 def _only_docs(text: str) -> bool:
