@@ -227,6 +227,7 @@ class Analyzer:
             root=root, entry=entry, bindings=bindings, modules=dict(project.modules), leap_yaml=leap_yaml,
             read_text=self.read_text,
             external_imports={k: [ref.span for _, ref in v] for k, v in project.external.items()},
+            resolver=resolver,
         )
         if entry not in project.modules:
             if yaml_path is None or self.read_text(entry) is None:

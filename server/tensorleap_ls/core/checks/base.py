@@ -31,6 +31,7 @@ class CheckContext:
     read_text: Callable[[str], str | None] = lambda p: None  # overlay-aware file reader
     # Imports of the closure that are not local modules: top-level package name -> spans of the imports.
     external_imports: dict[str, list] = field(default_factory=dict)
+    resolver: object | None = None  # core.evaluate.Resolver of the closure (module-level names, across modules)
 
     def of_kind(self, *kinds) -> Iterable[Binding]:
         return (b for b in self.bindings if b.kind in kinds)
