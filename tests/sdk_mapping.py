@@ -41,14 +41,16 @@ class MappingResult:
         return int(m.group(1)) if m else None
 
 
-def run_mapping(root: str | Path, entry: str | None = None, timeout: float = 180) -> MappingResult:
+def run_mapping(root: str | Path, entry: str | None = None, timeout: float = 180,
+                env: dict[str, str] | None = None) -> MappingResult:
     root = Path(root).resolve()
     if entry is None:
         entry = _entry_of(root)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "__MAPPING"))}
-    env.update(TL_DISABLE_ANALYTICS="1", IS_TENSORLEAP_PLATFORM="true", MPLBACKEND="Agg")
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "__MAPPING"))}
+    child_env.update(env or {})
+    child_env.update(TL_DISABLE_ANALYTICS="1", IS_TENSORLEAP_PLATFORM="true", MPLBACKEND="Agg")
     # -I: the child's sys.path holds neither this folder nor the cwd, only what the platform adds.
-    proc = subprocess.run([sys.executable, "-I", __file__, str(root), entry], cwd=str(root), env=env,
+    proc = subprocess.run([sys.executable, "-I", __file__, str(root), entry], cwd=str(root), env=child_env,
                           capture_output=True, text=True, timeout=timeout)
     out = proc.stdout + proc.stderr
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith(_MARK)), None)

@@ -95,7 +95,8 @@ def _harmless_init(mod) -> bool:
     as a namespace package, and ``import pkg.mod`` / ``from pkg import mod`` load the same modules.
 
     Harmless means the file binds no name and runs no code: only a docstring, comments, ``pass``,
-    ``...``, ``from __future__ import ...`` and an empty ``__all__``. Anything else stays an error:
+    ``...`` and an empty ``__all__``. Anything else stays an error (even ``from __future__ import
+    annotations``, which binds ``annotations`` in the package):
     a definition or re-export (``from .enc import encode`` then ``from pkg import encode`` raises
     ImportError without the file), imports run for their side effects (registrations, ``sys.path``
     edits), any other statement. (A namespace package also has no ``__file__``; an integration that
@@ -108,8 +109,6 @@ def _harmless_init(mod) -> bool:
             continue
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and (
                 stmt.value.value is Ellipsis or isinstance(stmt.value.value, str)):
-            continue
-        if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
             continue
         target, value = (stmt.targets[0], stmt.value) if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else \
             (stmt.target, stmt.value) if isinstance(stmt, ast.AnnAssign) else (None, None)

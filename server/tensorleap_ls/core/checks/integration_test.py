@@ -127,6 +127,7 @@ class _Known:
         # A factory: a top-level function with a nested def that a tensorleap_* decorator registers
         # when the factory runs (lazily registered encoders, e.g. `@lru_cache def get_input(key)`).
         self.factories: dict[int, frozenset] = {}
+        self._returns: dict[int, frozenset] = {}
         for mod in ctx.modules.values():
             for d in getattr(mod, "defs", {}).values():
                 if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -135,12 +136,51 @@ class _Known:
                     if inner:
                         self.factories[id(d)] = inner
 
-    def of_node(self, node: ast.AST) -> Val | None:
+    def of_node(self, node: ast.AST, mod) -> Val | None:
         if id(node) in self.kinds:
             return Val(funcs=frozenset({id(node)}))
         if id(node) in self.factories:
             return Val(frozenset({PLAIN}), makes=self.factories[id(node)])
-        return None
+        returned = self._returned(node, mod)
+        return Val(frozenset({PLAIN}), makes=returned) if returned else None
+
+    def _returned(self, fn: ast.AST, mod) -> frozenset:
+        """Decorated functions a plain helper returns from module-level names (``return ENCODERS[key]``)."""
+        if id(fn) in self._returns:
+            return self._returns[id(fn)]
+        self._returns[id(fn)] = frozenset()  # recursion guard
+        out: set[int] = set()
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+            for n in _own_nodes(fn):
+                if isinstance(n, ast.Return) and n.value is not None:
+                    out |= self._static(n.value, mod, params).funcs
+        self._returns[id(fn)] = frozenset(out)
+        return self._returns[id(fn)]
+
+    def _static(self, node: ast.expr, mod, params: set[str]) -> Val:
+        if isinstance(node, ast.Name) and node.id not in params:
+            return self.convert(self.value(node, mod))
+        if isinstance(node, ast.Subscript):
+            key = node.slice.value if isinstance(node.slice, ast.Constant) else UNKNOWN
+            return self._static(node.value, mod, params).item(key)
+        return UNKNOWN_VAL
+
+    def convert(self, v: Any, depth: int = 0) -> Val:
+        """An evaluated module-level value (core.evaluate) as an abstract value of the test body."""
+        if depth > 8:
+            return UNKNOWN_VAL
+        if isinstance(v, FunctionValue):
+            return self.of_node(v.node, v.module) or PLAIN_VAL
+        if isinstance(v, list):
+            vals = [self.convert(e, depth + 1) for e in v]
+            return _container(vals, tuple(enumerate(vals)))
+        if isinstance(v, dict):
+            items = [(k, self.convert(e, depth + 1)) for k, e in v.items()]
+            return _container([e for _, e in items], tuple(items))
+        if v is UNKNOWN:
+            return UNKNOWN_VAL
+        return PLAIN_VAL  # constants, SDK symbols, third-party objects, local modules
 
     def is_loader(self, fid: int) -> bool:
         return Kind.LOAD_MODEL in self.kinds.get(fid, ())
@@ -384,22 +424,7 @@ class _Body:
 
     def _module_value(self, node: ast.expr) -> Val:
         """A module-level name (or attribute of a module), through imports and star imports."""
-        return self._convert(self.known.value(node, self.mod))
-
-    def _convert(self, v: Any, depth: int = 0) -> Val:
-        if depth > 8:
-            return UNKNOWN_VAL
-        if isinstance(v, FunctionValue):
-            return self.known.of_node(v.node) or PLAIN_VAL
-        if isinstance(v, list):
-            vals = [self._convert(e, depth + 1) for e in v]
-            return _container(vals, tuple(enumerate(vals)))
-        if isinstance(v, dict):
-            items = [(k, self._convert(e, depth + 1)) for k, e in v.items()]
-            return _container([e for _, e in items], tuple(items))
-        if v is UNKNOWN:
-            return UNKNOWN_VAL
-        return PLAIN_VAL  # constants, SDK symbols, third-party objects, local modules
+        return self.known.convert(self.known.value(node, self.mod))
 
     def _attribute(self, node: ast.Attribute) -> Val:
         if isinstance(node.value, ast.Name) and node.value.id == self.preprocess:
@@ -492,7 +517,7 @@ class _Body:
         if touches and isinstance(f, ast.Name):
             self._report("TL303", node, f"`{f.id}` is not a Tensorleap-decorated function; the integration test may only "
                          "call decorated functions and the model.")
-        elif touches:
+        elif touches and callee.tags:  # a callee computed in the body that we cannot know: say nothing
             self._report("TL302", node, f"`{name}(...)` in the integration test escapes the mapping; move this logic into "
                          "a decorated function.")
         return UNKNOWN_VAL
@@ -568,7 +593,7 @@ class _Body:
             return UNKNOWN_VAL
         v = self.known.value(f, self.mod) if base.only(frozenset({PLAIN})) else UNKNOWN
         if isinstance(v, FunctionValue):  # module.function(...)
-            fv = self.known.of_node(v.node)
+            fv = self.known.of_node(v.node, v.module)
             if fv is not None and fv.funcs:
                 return self._decorated(fv)
             if fv is not None and fv.makes:
@@ -578,6 +603,16 @@ class _Body:
     def _qualified_helper(self, f: ast.Attribute) -> bool:
         v = self.known.value(f, self.mod)
         return isinstance(v, SymbolRef) and v.qualname in TEST_BODY_HELPERS
+
+
+def _own_nodes(fn: ast.AST) -> Iterable[ast.AST]:
+    """The nodes of a function's body, not those of functions defined inside it."""
+    stack = list(ast.iter_child_nodes(fn))
+    while stack:
+        n = stack.pop()
+        yield n
+        if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(n))
 
 
 def _is_none_index(s: ast.expr) -> bool:
