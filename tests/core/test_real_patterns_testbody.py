@@ -190,6 +190,12 @@ REJECTED = [
     ("    detection_loss(gts[0], boxes)\n", "    detection_loss(gts[0], boxes[OUTPUT_INDICES['boxes']])\n", "TL307",
      "'TempMapping' object is not subscriptable"),
     ("        viz(pred)\n", "        viz(pred[0])\n", "TL307", "'TempMapping' object is not subscriptable"),
+    ("    scores = predictions[LABELS_IDX]\n", "    scores = predictions['label']\n", "TL306",
+     "Unknown prediction name \"label\""),
+    ("    boxes = predictions[OUTPUT_INDICES[\"boxes\"]]\n    scores = predictions[LABELS_IDX]\n",
+     "    boxes, scores = predictions\n", "TL306", "too many values to unpack"),  # the placeholder iterates on
+    ("    outputs = [predictions[i] for i in range(2)]\n", "    outputs = [p for p in model(inputs)]\n", "TL306",
+     "no more then 10 active predictions"),
 ]
 
 
@@ -204,6 +210,20 @@ def test_indexing_a_placeholder_stays_an_error_where_the_sdk_raises(tmp_path, ol
     fs = findings(root, "TL3")
     assert [(f.code, f.span.line + 1) for f in fs] == [(code, line)], show(fs)
     assert fs[0].effective_severity.label == "error"
+
+
+@pytest.mark.parametrize("old,new", [
+    ("    scores = predictions[LABELS_IDX]\n", "    scores = predictions['labels']\n"),  # a declared name
+    ("    scores = predictions[LABELS_IDX]\n", "    scores = predictions[OUTPUT_INDICES['labels']]\n"),
+    ("    metadata_sample(idx, preprocess)\n", "    count = len(INPUT_KEYS) + 1\n    print(count, inputs[count - 2])\n"),
+])
+def test_more_accepted_variants(tmp_path, old, new):
+    root = copy(tmp_path, "testbody_lists")
+    edit(root / "leap_integration.py", old, new)
+    r = run_mapping(root)
+    assert r.ok, r.error
+    fs = findings(root, "TL30")
+    assert fs == [], show(fs)
 
 
 def test_the_quoted_loop_pattern(tmp_path):

@@ -126,6 +126,9 @@ class _Known:
                 self.kinds.setdefault(id(b.def_node), set()).add(b.kind)
         # A factory: a top-level function with a nested def that a tensorleap_* decorator registers
         # when the factory runs (lazily registered encoders, e.g. `@lru_cache def get_input(key)`).
+        preds = [b.name for b in ctx.bindings if b.kind is Kind.PREDICTION]
+        # `outputs['name']` must name a declared prediction type (None: some name is not known statically)
+        self.prediction_names: list[str] | None = None if None in preds else preds
         self.factories: dict[int, frozenset] = {}
         self._returns: dict[int, frozenset] = {}
         for mod in ctx.modules.values():
@@ -239,6 +242,8 @@ class _Body:
     def _stmt(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Assign):
             v = self._expr(stmt.value)
+            if any(isinstance(t, (ast.Tuple, ast.List)) for t in stmt.targets):
+                self._iterate(v, stmt.value)
             for t in stmt.targets:
                 self._bind(t, v)
         elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
@@ -257,6 +262,7 @@ class _Body:
             self._expr(stmt.value)
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
             it = self._expr(stmt.iter)
+            self._iterate(it, stmt.iter)
             before = dict(self.env)
             for _ in range(2):  # twice: a list grown in the loop is read by the next iteration
                 self._bind(stmt.target, self._element(it))
@@ -316,6 +322,11 @@ class _Body:
         cur = self.env.get(name.id)
         if cur is not None and cur.elems is not None:
             self.env[name.id] = replace(cur, elems=_container([cur.elems, *vals]).elems, keyed=())
+
+    def _iterate(self, it: Val, node: ast.expr) -> None:
+        if it.only(frozenset({OUTS})):
+            self._report("TL306", node, f"`{self.src.segment(node)}` is the model's outputs placeholder at mapping time: "
+                         "it cannot be unpacked or iterated; index each output (`outputs[0]`, `outputs[1]`).")
 
     def _element(self, it: Val) -> Val:
         """One element of an iterable: a container's element; each of a model's outputs."""
@@ -396,7 +407,9 @@ class _Body:
     def _comprehension(self, node) -> Val:
         saved = dict(self.env)
         for gen in node.generators:
-            self._bind(gen.target, self._element(self._expr(gen.iter)))
+            it = self._expr(gen.iter)
+            self._iterate(it, gen.iter)
+            self._bind(gen.target, self._element(it))
             for cond in gen.ifs:
                 self._expr(cond)
         if isinstance(node, ast.DictComp):
@@ -458,6 +471,12 @@ class _Body:
             if isinstance(key_node, ast.Slice) or key.elems is not None:
                 self._report("TL306", node, f"`{what}` may only be indexed with an int or a declared prediction "
                              "name in the integration test (the mapping pass asserts it).")
+                return UNKNOWN_VAL
+            name = self._static(key_node)
+            declared = self.known.prediction_names
+            if isinstance(name, str) and declared is not None and name not in declared:
+                self._report("TL306", node, f"No prediction type is declared with the name {name!r} (declared: "
+                             f"{', '.join(map(repr, declared)) or 'none'}); the mapping pass raises.")
                 return UNKNOWN_VAL
             return Val(frozenset({PRED}))
         if base.only(frozenset({PRED})):
