@@ -32,6 +32,8 @@ class CheckContext:
     # Imports of the closure that are not local modules: top-level package name -> spans of the imports.
     external_imports: dict[str, list] = field(default_factory=dict)
     resolver: object | None = None  # core.evaluate.Resolver of the closure (module-level names, across modules)
+    # The code-loader installed for the project (core.sdk_env.SdkApi), None when there is none.
+    sdk: object | None = None
 
     def of_kind(self, *kinds) -> Iterable[Binding]:
         return (b for b in self.bindings if b.kind in kinds)
