@@ -226,6 +226,30 @@ def test_more_accepted_variants(tmp_path, old, new):
     assert fs == [], show(fs)
 
 
+GROUPED = ("    return [PreprocessResponse(sample_ids=list(range(8)), sample_id_type=int, state=DataStateType.training),\n"
+           "            PreprocessResponse(sample_ids=list(range(8, 12)), sample_id_type=int, "
+           "state=DataStateType.validation)]\n",
+           "    groups = [[i, i + 1] for i in range(0, 8, 2)]\n"
+           "    return [PreprocessResponse(sample_ids=groups, sample_id_type=int, state=DataStateType.training),\n"
+           "            PreprocessResponse(sample_ids=[[8, 9], [10, 11]], sample_id_type=int, "
+           "state=DataStateType.validation)]\n")
+
+
+def test_grouped_data_set_may_index_an_encoder_group(tmp_path):
+    """On grouped data (nested sample_ids) the SDK's input/GT placeholders accept `group[i]`; metadata does not."""
+    root = copy(tmp_path, "testbody_lists")
+    entry = root / "leap_integration.py"
+    edit(entry, *GROUPED)
+    edit(entry, "    image_viz(inputs[0])\n", "    image_viz(inputs[0][0])\n")
+    edit(entry, "    detection_loss(gts[0], boxes)\n", "    detection_loss(gts[0][1], boxes)\n")
+    assert run_mapping(root).ok
+    assert findings(root, "TL30") == []
+    line = edit(entry, "    metadata_sample(idx, preprocess)\n", "    metadata_sample(idx, preprocess)[0]\n")
+    r = run_mapping(root)
+    assert not r.ok and "'NoneType' object is not subscriptable" in r.error and r.line == line
+    assert [(f.code, f.span.line + 1) for f in findings(root, "TL30")] == [("TL306", line)]
+
+
 def test_the_quoted_loop_pattern(tmp_path):
     """`inputs = []; for k in keys: inputs.append(enc(k)(idx, p))` then `viz(inputs[0])`, as quoted in the issue."""
     root = copy(tmp_path, "testbody_lists")
@@ -274,7 +298,7 @@ def test_a_user_helper_in_the_test_is_still_reported(tmp_path):
 
 # --- TL310 sees calls through lists, loops, dicts, helper variables and factories ---------------------
 def test_tl310_follows_lists_loops_dicts_and_helper_variables():
-    """Failing before: TL310 on encode_image, encode_depth, class_error, box_count, scores_bar, boxes_bar."""
+    """Failing before: TL310 on encode_image, encode_depth, class_error, box_count, scores_bar, boxes_bar, text_viz."""
     assert [f for f in findings(FIX / "testbody_lists") if f.code == "TL310"] == []
 
 
@@ -283,6 +307,7 @@ def test_tl310_follows_lists_loops_dicts_and_helper_variables():
     ("    count = metrics['box_count']\n    count(first_boxes)\n", "", "box_count"),
     ("    for viz, pred in zip([boxes_bar, scores_bar], outputs):\n", "    for viz, pred in zip([boxes_bar], outputs):\n",
      "scores_bar"),
+    ("    viz_lib.make_text_viz('scores')(scores)\n", "", "text_viz"),  # made by a factory, called through it
 ])
 def test_tl310_still_reports_what_no_path_calls(tmp_path, old, new, unused):
     root = copy(tmp_path, "testbody_lists")

@@ -30,7 +30,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.evaluate import FunctionValue, ModuleValue
+from tensorleap_ls.core.evaluate import FunctionValue
+from tensorleap_ls.core.modules import calls_of
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, SymbolRef
 from tensorleap_ls.core.sdk import DECORATORS, TEST_BODY_HELPERS
 from tensorleap_ls.core.source import dotted
@@ -47,6 +48,8 @@ _GROW = {"append", "extend", "insert", "add", "update", "setdefault"}
 
 # Tags of abstract values. PLACE/MODEL/OUTS/PRED only exist in mapping mode as placeholders.
 DATA, PLACE, MODEL, OUTS, PRED, PLAIN = "data", "place", "model", "outs", "pred", "plain"
+# An input/ground-truth placeholder of a grouped data set: `group[i]` gives the same placeholder.
+GROUP = "group"
 _MAPPED = frozenset({PLACE, MODEL, OUTS, PRED})
 
 
@@ -71,7 +74,13 @@ class Val:
 
     @property
     def mapped(self) -> bool:
+        """May be a mapping placeholder (enough for a warning)."""
         return bool(self.tags & _MAPPED)
+
+    @property
+    def certainly_mapped(self) -> bool:
+        """Is a mapping placeholder on every path (needed for an error)."""
+        return self.only(_MAPPED | {GROUP})
 
     def item(self, key: Any = UNKNOWN) -> "Val":
         for k, v in self.keyed:
@@ -124,20 +133,25 @@ class _Known:
         for b in ctx.bindings:
             if b.def_node is not None and b.kind is not Kind.INTEGRATION_TEST:
                 self.kinds.setdefault(id(b.def_node), set()).add(b.kind)
-        # A factory: a top-level function with a nested def that a tensorleap_* decorator registers
-        # when the factory runs (lazily registered encoders, e.g. `@lru_cache def get_input(key)`).
         preds = [b.name for b in ctx.bindings if b.kind is Kind.PREDICTION]
         # `outputs['name']` must name a declared prediction type (None: some name is not known statically)
         self.prediction_names: list[str] | None = None if None in preds else preds
-        self.factories: dict[int, frozenset] = {}
         self._returns: dict[int, frozenset] = {}
+        # A factory: a top-level function with a nested def that a tensorleap_* decorator registers
+        # when the factory runs (lazily registered encoders, e.g. `@lru_cache def get_input(key)`).
+        self.factories: dict[int, frozenset] = {}
         for mod in ctx.modules.values():
             for d in getattr(mod, "defs", {}).values():
                 if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    inner = frozenset(id(n) for n in ast.walk(d) if n is not d
-                                      and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and _registers(n))
+                    inner = {n: _registers(n) for n in ast.walk(d) if n is not d
+                             and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+                    inner = {n: kind for n, kind in inner.items() if kind is not None}
                     if inner:
-                        self.factories[id(d)] = inner
+                        self.factories[id(d)] = frozenset(id(n) for n in inner)
+                        for n, kind in inner.items():
+                            self.kinds.setdefault(id(n), set()).add(kind)
+        self.grouped = any(_grouped_response(call, mod) for mod in ctx.modules.values() if getattr(mod, "tree", None)
+                           for call in calls_of(mod))
 
     def of_node(self, node: ast.AST, mod) -> Val | None:
         if id(node) in self.kinds:
@@ -197,11 +211,33 @@ class _Known:
             return UNKNOWN
 
 
-def _registers(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+def _registers(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Kind | None:
+    """The kind a ``tensorleap_*`` decorator of ``fn`` registers it as, if any."""
     for d in fn.decorator_list:
-        name = dotted(d.func if isinstance(d, ast.Call) else d)
-        if name.rsplit(".", 1)[-1] in DECORATORS:
-            return True
+        name = dotted(d.func if isinstance(d, ast.Call) else d).rsplit(".", 1)[-1]
+        if name in DECORATORS:
+            return DECORATORS[name].kind
+    return None
+
+
+def _grouped_response(call: ast.Call, mod) -> bool:
+    """``PreprocessResponse(sample_ids=[[...], ...])``: a grouped data set (the SDK then maps with
+    placeholders that accept ``group[i]``)."""
+    if not dotted(call.func).endswith("PreprocessResponse"):
+        return False
+    ids = next((k.value for k in call.keywords if k.arg == "sample_ids"), call.args[2] if len(call.args) > 2 else None)
+    if isinstance(ids, ast.Name):  # ids = [...] somewhere in the module
+        return any(isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == ids.id for t in n.targets)
+                   and _nested(n.value) for n in ast.walk(mod.tree))
+    return ids is not None and _nested(ids)
+
+
+def _nested(node: ast.expr) -> bool:
+    lists = (ast.List, ast.Tuple, ast.ListComp)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return any(isinstance(e, lists) for e in node.elts)
+    if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+        return isinstance(node.elt, lists) or (isinstance(node.elt, ast.Call) and dotted(node.elt.func) in ("list", "tuple"))
     return False
 
 
@@ -221,6 +257,7 @@ class _Body:
         self.called: set[int] = set()
         self.out: list[Finding] = []
         self._seen: set[tuple] = set()
+        self._loops = 0
 
     def run(self) -> list[Finding]:
         self._block(self.node.body)
@@ -250,7 +287,7 @@ class _Body:
             self._bind(stmt.target, self._expr(stmt.value))
         elif isinstance(stmt, ast.AugAssign):
             target, v = self._expr(stmt.target), self._expr(stmt.value)
-            if target.mapped or v.mapped:
+            if target.certainly_mapped or v.certainly_mapped:
                 self._report("TL301", stmt, "Arithmetic in the integration test body: the mapping pass raises. Move it "
                              "into a decorated function.")
             elif DATA in target.tags | v.tags:
@@ -264,9 +301,12 @@ class _Body:
             it = self._expr(stmt.iter)
             self._iterate(it, stmt.iter)
             before = dict(self.env)
-            for _ in range(2):  # twice: a list grown in the loop is read by the next iteration
+            self._loops += 1
+            # twice: a list grown in the loop is read by the next iteration (once when deeply nested)
+            for _ in range(2 if self._loops <= 3 else 1):
                 self._bind(stmt.target, self._element(it))
                 self._block(stmt.body)
+            self._loops -= 1
             self._merge(before)
             self._block(stmt.orelse)
         elif isinstance(stmt, ast.While):
@@ -353,7 +393,7 @@ class _Body:
         if isinstance(node, ast.BinOp) or (isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not)):
             operands = [node.left, node.right] if isinstance(node, ast.BinOp) else [node.operand]
             vals = [self._expr(o) for o in operands]
-            if any(v.mapped for v in vals):
+            if any(v.certainly_mapped for v in vals):
                 self._report("TL301", node, "Arithmetic in the integration test body: the mapping pass raises. Move it "
                              "into a decorated function (a metric, loss or visualizer).")
                 return UNKNOWN_VAL
@@ -466,6 +506,8 @@ class _Body:
             return UNKNOWN_VAL
         if base.elems is not None:  # a list / tuple / dict of the body or of the module
             return base.item(self._static(key_node))
+        if base.only(frozenset({PLACE, GROUP})) and GROUP in base.tags:
+            return base  # one sample of a group: the same input / ground-truth source
         what = self.src.segment(node.value)
         if base.only(frozenset({OUTS})):
             if isinstance(key_node, ast.Slice) or key.elems is not None:
@@ -544,8 +586,15 @@ class _Body:
     def _decorated(self, callee: Val) -> Val:
         self.called |= callee.funcs
         loaders = {fid for fid in callee.funcs if self.known.is_loader(fid)}
-        out = frozenset({MODEL} if loaders else set()) | frozenset({PLACE} if callee.funcs - loaders else set())
-        return Val(out)
+        if all(self.known.kinds.get(fid) == {Kind.PREPROCESS} for fid in callee.funcs):
+            return _container([UNKNOWN_VAL])  # preprocess() gives [None] * 4 at mapping time
+        out = {MODEL} if loaders else set()
+        if callee.funcs - loaders:
+            out.add(PLACE)
+            kinds = set().union(*(self.known.kinds.get(fid, set()) for fid in callee.funcs - loaders))
+            if self.known.grouped and kinds and kinds <= {Kind.INPUT, Kind.GROUND_TRUTH}:
+                out.add(GROUP)
+        return Val(frozenset(out))
 
     def _is_helper(self, f: ast.Name) -> bool:
         v = self.known.value(f, self.mod)
@@ -600,8 +649,14 @@ class _Body:
             self._report("TL302", node, f"`{name}(...)` in the integration test escapes the mapping; move this logic "
                          "into a decorated function.")
             return UNKNOWN_VAL
-        if self._qualified_helper(f):
+        v = self.known.value(f, self.mod) if base.only(frozenset({PLAIN})) else UNKNOWN
+        if isinstance(v, SymbolRef) and v.qualname in TEST_BODY_HELPERS:  # plot_functions.plot_image(...)
             return PLAIN_VAL
+        fv = self.known.of_node(v.node, v.module) if isinstance(v, FunctionValue) else None
+        if fv is not None and fv.funcs:  # module.decorated(...)
+            return self._decorated(fv)
+        if fv is not None and fv.makes:
+            return Val(funcs=fv.makes)
         if any(a.mapped or DATA in a.tags for a in args):
             if f.attr in _BATCH:
                 self._report("TL305", node, f"`{name}` adds a batch dimension by hand; decorated calls inside the "
@@ -610,18 +665,7 @@ class _Body:
                 self._report("TL302", node, f"`{name}(...)` in the integration test escapes the mapping; move this "
                              "logic into a decorated function.")
             return UNKNOWN_VAL
-        v = self.known.value(f, self.mod) if base.only(frozenset({PLAIN})) else UNKNOWN
-        if isinstance(v, FunctionValue):  # module.function(...)
-            fv = self.known.of_node(v.node, v.module)
-            if fv is not None and fv.funcs:
-                return self._decorated(fv)
-            if fv is not None and fv.makes:
-                return Val(funcs=fv.makes)
         return UNKNOWN_VAL if not base.tags else PLAIN_VAL
-
-    def _qualified_helper(self, f: ast.Attribute) -> bool:
-        v = self.known.value(f, self.mod)
-        return isinstance(v, SymbolRef) and v.qualname in TEST_BODY_HELPERS
 
 
 def _own_nodes(fn: ast.AST) -> Iterable[ast.AST]:
