@@ -313,3 +313,12 @@ def test_tl310_still_reports_what_no_path_calls(tmp_path, old, new, unused):
     root = copy(tmp_path, "testbody_lists")
     edit(root / "leap_integration.py", old, new)
     assert [f.data["function"] for f in findings(root) if f.code == "TL310"] == [unused]
+
+
+def test_tl310_follows_globals_and_getattr_lookups(tmp_path):
+    """`globals()[f'{kind}_visualizer'](image)` in a loop, `getattr(project, 'gt_encoder')(idx, preprocess)`."""
+    assert [f for f in findings(FIX / "testbody_visualize") if f.code == "TL310"] == []
+    root = copy(tmp_path, "testbody_visualize")
+    edit(root / "leap_integration.py", "globals()[f'{kind}_visualizer']", "globals()[f'{kind}_viz']")
+    edit(root / "leap_integration.py", "getattr(project, 'gt_encoder')", "getattr(project, 'label_encoder')")
+    assert sorted(f.data["function"] for f in findings(root) if f.code == "TL310") == ["gt_encoder", "image_visualizer"]

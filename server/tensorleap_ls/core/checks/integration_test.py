@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.evaluate import FunctionValue
+from tensorleap_ls.core.evaluate import FunctionValue, ModuleValue
 from tensorleap_ls.core.modules import calls_of
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, SymbolRef
 from tensorleap_ls.core.sdk import DECORATORS, TEST_BODY_HELPERS
@@ -129,6 +130,7 @@ class _Known:
 
     def __init__(self, ctx: CheckContext):
         self.resolver = ctx.resolver
+        self.modules = [m for m in ctx.modules.values() if getattr(m, "tree", None) is not None]
         self.kinds: dict[int, set[Kind]] = {}
         for b in ctx.bindings:
             if b.def_node is not None and b.kind is not Kind.INTEGRATION_TEST:
@@ -492,6 +494,10 @@ class _Body:
         return UNKNOWN_VAL
 
     def _subscript(self, node: ast.Subscript) -> Val:
+        v = node.value
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "globals" and not v.args:
+            self._expr(node.slice)
+            return self._by_name(node.slice, self.mod)  # globals()[f'display_{name}']
         base = self._expr(node.value)
         key_node = node.slice
         if isinstance(key_node, ast.Slice):
@@ -570,6 +576,11 @@ class _Body:
                 self._report("TL302", node, f"`{name}(...)` in the integration test escapes the mapping; move this logic "
                              "into a decorated function.")
                 return UNKNOWN_VAL
+            if f.id == "getattr" and len(node.args) >= 2:  # getattr(module, f'viz_{name}')
+                where = self.known.value(node.args[0], self.mod)
+                if isinstance(where, ModuleValue):
+                    return self._by_name(node.args[1], where.module)
+                return UNKNOWN_VAL
             return self._builtin(f.id, args)
         if name.rsplit(".", 1)[-1] in _BATCH and any(a.mapped for a in args):
             self._report("TL305", node, f"`{name}` adds a batch dimension by hand; decorated calls inside the integration "
@@ -595,6 +606,24 @@ class _Body:
             if self.known.grouped and kinds and kinds <= {Kind.INPUT, Kind.GROUND_TRUTH}:
                 out.add(GROUP)
         return Val(frozenset(out))
+
+    def _by_name(self, key: ast.expr, mod) -> Val:
+        """What a module-level lookup by name may give: ``globals()[key]``, ``getattr(module, key)``.
+        A literal or f-string key matches the module's names (f-string fields match anything)."""
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            pattern = re.escape(key.value)
+        elif isinstance(key, ast.JoinedStr):
+            pattern = "".join(re.escape(str(p.value)) if isinstance(p, ast.Constant) else ".*" for p in key.values)
+        else:
+            return UNKNOWN_VAL
+        names = set(mod.defs) | set(mod.assigns) | {b for ref in mod.imports for _, b in ref.names if b != "*"}
+        if any(ref.names == [("*", "*")] for ref in mod.imports):
+            names |= {n for m in self.known.modules for n in m.defs}
+        found = UNKNOWN_VAL
+        for n in sorted(names):
+            if re.fullmatch(pattern, n):
+                found = found | self.known.convert(self.known.value(ast.Name(id=n, ctx=ast.Load()), mod))
+        return found if found.funcs or found.makes else UNKNOWN_VAL
 
     def _is_helper(self, f: ast.Name) -> bool:
         v = self.known.value(f, self.mod)
