@@ -216,6 +216,9 @@ def test_indexing_a_placeholder_stays_an_error_where_the_sdk_raises(tmp_path, ol
     ("    scores = predictions[LABELS_IDX]\n", "    scores = predictions['labels']\n"),  # a declared name
     ("    scores = predictions[LABELS_IDX]\n", "    scores = predictions[OUTPUT_INDICES['labels']]\n"),
     ("    metadata_sample(idx, preprocess)\n", "    count = len(INPUT_KEYS) + 1\n    print(count, inputs[count - 2])\n"),
+    # a branch that never runs (a literal, a module constant): the SDK never sees its body
+    ("    image_viz(pair[0])\n", "    if False:\n        image_viz(image[0])\n"),
+    ("    image_viz(pair[0])\n", "    if LABELS_IDX == 0:\n        image_viz(image[0])\n    else:\n        image_viz(pair[0])\n"),
 ])
 def test_more_accepted_variants(tmp_path, old, new):
     root = copy(tmp_path, "testbody_lists")

@@ -313,12 +313,18 @@ class _Body:
             self._block(stmt.orelse)
         elif isinstance(stmt, ast.While):
             self._expr(stmt.test)
+            if self._static(stmt.test) is False:
+                return
             before = dict(self.env)
             self._block(stmt.body)
             self._merge(before)
             self._block(stmt.orelse)
         elif isinstance(stmt, ast.If):
             self._expr(stmt.test)
+            known = self._static(stmt.test)  # `if False:` / `if DEBUG:` on a module constant: one branch never runs
+            if known is not UNKNOWN:
+                self._block(stmt.body if known else stmt.orelse)
+                return
             before = dict(self.env)
             self._block(stmt.body)
             after_body, self.env = self.env, dict(before)
