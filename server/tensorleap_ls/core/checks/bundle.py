@@ -94,13 +94,13 @@ def _harmless_init(mod) -> bool:
     """A package ``__init__.py`` whose absence changes nothing: without it Python imports the folder
     as a namespace package, and ``import pkg.mod`` / ``from pkg import mod`` load the same modules.
 
-    Harmless means the file binds no name and runs no code: only a docstring, comments, ``pass``,
-    ``...`` and an empty ``__all__``. Anything else stays an error (even ``from __future__ import
-    annotations``, which binds ``annotations`` in the package):
-    a definition or re-export (``from .enc import encode`` then ``from pkg import encode`` raises
-    ImportError without the file), imports run for their side effects (registrations, ``sys.path``
-    edits), any other statement. (A namespace package also has no ``__file__``; an integration that
-    reads ``pkg.__file__`` is rare enough not to be guessed at here.)
+    Harmless: the file binds no name and runs no code, i.e. it holds only a docstring, comments,
+    ``pass``, ``...`` and an empty ``__all__``. Anything else stays an error: a definition or a
+    re-export (``from .enc import encode``; ``from pkg import encode`` then raises ImportError),
+    imports run for their side effects (registrations, ``sys.path`` edits), any other statement, even
+    ``from __future__ import annotations`` (it binds ``annotations`` in the package). The test
+    tests/core/test_real_patterns_testbody.py checks this definition against Python itself. (A
+    namespace package has no ``__file__``: an integration reading ``pkg.__file__`` is not guessed at.)
     """
     if not mod.path.endswith("__init__.py") or mod.tree is None or mod.syntax_error is not None:
         return False

@@ -12,11 +12,16 @@ every decorated call returns a placeholder instead of running user code:
   ``model.get_inputs()[i].name`` works.
 
 Plain Python around those placeholders runs as usual: lists, tuples and dicts built in the
-body, loops and comprehensions over them, module constants and their subscripts. So this check
+body, loops and comprehensions over them, module constants and their subscripts, the SDK's own
+helpers (``visualize``: a no-op in mapping mode; core/sdk.py TEST_BODY_HELPERS). So this check
 follows the body's data flow: every expression gets an abstract value (a placeholder, the model,
-its outputs, a prediction, the test's data, a container of values, a decorated function, a plain
-value or unknown) and only operations the SDK rejects on *that* value are errors. An unknown
-value is never an error.
+its outputs, a prediction, the test's data, a container of values, a decorated function, a
+factory of decorated functions, a plain value or unknown) and only operations the SDK rejects on
+*that* value are errors. An unknown value is never an error, and a branch that never runs (``if
+False:``, ``if DEBUG:`` on a module constant) is not checked. On a grouped data set (nested
+``sample_ids``) the input/ground-truth placeholders accept ``group[i]``. The same data flow tells
+TL310 which decorated functions the test calls (through lists, dicts, loops, helper variables,
+factories, ``globals()[...]`` / ``getattr(module, ...)`` by name).
 
 Finding.data keys: {"function": name of the test, "line": 0-based line of the offending statement};
 TL310 {"function": the decorated function never called, "kind": its kind, "test": name of the test}.
