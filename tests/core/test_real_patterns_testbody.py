@@ -293,7 +293,8 @@ def test_sdk_accepts_visualize_with_and_without_plotting(plot):
 def test_a_user_helper_in_the_test_is_still_reported(tmp_path):
     root = copy(tmp_path, "testbody_visualize")
     entry = root / "leap_integration.py"
-    edit(entry, "@tensorleap_integration_test()", "def show(data):\n    return data\n\n\n@tensorleap_integration_test()")
+    edit(entry, "@tensorleap_integration_test()",
+         "def show(data):\n    print(data.shape)\n    return data\n\n\n@tensorleap_integration_test()")
     line = edit(entry, "    visualize(img_vis)\n", "    visualize(show(img_vis))\n")
     fs = findings(root, "TL30")
     assert [(f.code, f.span.line + 1) for f in fs] == [("TL303", line)], show(fs)
@@ -325,3 +326,40 @@ def test_tl310_follows_globals_and_getattr_lookups(tmp_path):
     edit(root / "leap_integration.py", "globals()[f'{kind}_visualizer']", "globals()[f'{kind}_viz']")
     edit(root / "leap_integration.py", "getattr(project, 'gt_encoder')", "getattr(project, 'label_encoder')")
     assert sorted(f.data["function"] for f in findings(root) if f.code == "TL310") == ["gt_encoder", "image_visualizer"]
+
+
+# --- plain helpers the test calls with placeholders: followed, errors where the SDK names them ---------
+HELPERS = ("\n\ndef normalise(x):\n    return x / 255.0\n\n\ndef first(items):\n    return items[0]\n\n\n"
+           "def to_numpy(x):\n    return np.asarray(x)\n")
+
+
+def _with_helpers(tmp_path) -> tuple[Path, Path, int]:
+    root = copy(tmp_path, "testbody_lists")
+    enc = root / "det_tl" / "encoders.py"
+    text = enc.read_text(encoding="utf-8")
+    enc.write_text(text + HELPERS, encoding="utf-8")
+    edit(root / "leap_integration.py", "from det_tl.encoders import ENCODERS,", "from det_tl.encoders import first, normalise, to_numpy, ENCODERS,")
+    return root, enc, text.count("\n") + HELPERS[:HELPERS.index("x / 255.0")].count("\n") + 1
+
+
+def test_a_helper_that_passes_placeholders_on_is_accepted(tmp_path):
+    root, _, _ = _with_helpers(tmp_path)
+    edit(root / "leap_integration.py", "    image_viz(inputs[0])\n", "    image_viz(first(inputs))\n")
+    assert run_mapping(root).ok
+    assert findings(root, "TL30") == []
+
+
+def test_arithmetic_in_a_helper_is_an_error_at_the_helper_line(tmp_path):
+    root, enc, line = _with_helpers(tmp_path)
+    edit(root / "leap_integration.py", "    image_viz(inputs[0])\n", "    image_viz(normalise(inputs[0]))\n")
+    r = run_mapping(root)
+    assert not r.ok and "unsupported operand type(s) for /: 'TempMapping'" in r.error and r.line == line, r.error
+    fs = findings(root, "TL30")
+    assert [(f.code, Path(f.span.path).name, f.span.line + 1) for f in fs] == [("TL301", "encoders.py", line)], show(fs)
+    assert "`normalise`" in fs[0].message
+
+
+def test_a_helper_that_escapes_the_mapping_is_warned_at_the_call(tmp_path):
+    root, _, _ = _with_helpers(tmp_path)
+    line = edit(root / "leap_integration.py", "    image_viz(inputs[0])\n", "    image_viz(to_numpy(inputs[0]))\n")
+    assert [(f.code, f.span.line + 1) for f in findings(root, "TL30")] == [("TL303", line)]

@@ -249,22 +249,27 @@ def _nested(node: ast.expr) -> bool:
 
 
 class _Body:
-    def __init__(self, test: Binding, mod, known: _Known):
+    """The data flow of the test body, or of a plain helper the body calls with placeholders (``via``)."""
+
+    def __init__(self, test: Binding, mod, known: _Known, helper: ast.FunctionDef | None = None,
+                 env: dict[str, Val] | None = None, via: tuple = ()):
         self.test = test
-        self.node: ast.FunctionDef = test.def_node  # type: ignore[assignment]
+        self.node: ast.FunctionDef = helper or test.def_node  # type: ignore[assignment]
         self.mod = mod
         self.src = mod.source
         self.known = known
+        self.via = via  # names of the helpers this body was reached through, outermost first
         params = [a.arg for a in self.node.args.posonlyargs + self.node.args.args]
-        self.sample_id = params[0] if params else None
-        self.preprocess = params[1] if len(params) > 1 else None
-        self.env: dict[str, Val] = {p: Val(frozenset({DATA})) for p in params[:2]}
+        self.sample_id = params[0] if params and not helper else None
+        self.preprocess = params[1] if len(params) > 1 and not helper else None
+        self.env: dict[str, Val] = env if env is not None else {p: Val(frozenset({DATA})) for p in params[:2]}
         self.local_defs = {s.name for s in ast.walk(self.node) if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
                            and s is not self.node}
         self.called: set[int] = set()
         self.out: list[Finding] = []
         self._seen: set[tuple] = set()
         self._loops = 0
+        self.returned: Val | None = None  # what the body's `return` statements give
 
     def run(self) -> list[Finding]:
         self._block(self.node.body)
@@ -275,6 +280,8 @@ class _Body:
         if key in self._seen:  # a loop body is walked twice
             return
         self._seen.add(key)
+        if self.via:
+            msg += f" (in `{self.via[-1]}`, which the integration test calls with a mapping placeholder)"
         self.out.append(Finding(code, msg, self.src.span(node),
                                 data={"function": self.test.function, "line": node.lineno - 1}))
 
@@ -302,7 +309,10 @@ class _Body:
                              "inside a decorated encoder.")
             elif isinstance(stmt.target, ast.Name) and target.elems is not None:
                 self._grow(stmt.target, [v.item()])
-        elif isinstance(stmt, (ast.Expr, ast.Return)) and stmt.value is not None:
+        elif isinstance(stmt, ast.Return) and stmt.value is not None:
+            v = self._expr(stmt.value)
+            self.returned = v if self.returned is None else self.returned | v
+        elif isinstance(stmt, ast.Expr):
             self._expr(stmt.value)
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
             it = self._expr(stmt.iter)
@@ -502,6 +512,9 @@ class _Body:
             return self._module_value(node)  # config.OUTPUT_INDICES, a module's function
         if base.only(frozenset({MODEL})) and node.attr in _INFERENCE:
             return Val(frozenset({MODEL}))
+        if base.certainly_mapped and not (base.only(frozenset({MODEL})) and node.attr == "get_inputs"):
+            self._report("TL302", node, f"`{self.src.segment(node)}`: at mapping time `{self.src.segment(node.value)}` "
+                         f"is a placeholder without `{node.attr}`; read it inside a decorated function.")
         return UNKNOWN_VAL
 
     def _subscript(self, node: ast.Subscript) -> Val:
@@ -597,6 +610,9 @@ class _Body:
             self._report("TL305", node, f"`{name}` adds a batch dimension by hand; decorated calls inside the integration "
                          "test already return batched arrays.")
             return UNKNOWN_VAL
+        followed = self._into_helper(f, node, args) if touches and isinstance(f, ast.Name) else None
+        if followed is not None:
+            return followed
         if touches and isinstance(f, ast.Name):
             self._report("TL303", node, f"`{f.id}` is not a Tensorleap-decorated function; the integration test may only "
                          "call decorated functions and the model.")
@@ -604,6 +620,31 @@ class _Body:
             self._report("TL302", node, f"`{name}(...)` in the integration test escapes the mapping; move this logic into "
                          "a decorated function.")
         return UNKNOWN_VAL
+
+    def _into_helper(self, f: ast.Name, node: ast.Call, args: list[Val]) -> Val | None:
+        """Follows placeholders into a plain function of the project. Where the SDK certainly fails in
+        it, its errors are reported at the helper's lines (where the SDK names them); a helper that is
+        plain Python on placeholders (picks, passes them on) is fine and gives what it returns. None:
+        not followed, or the helper escapes the mapping (TL303 at the call then says so)."""
+        v = self.known.value(f, self.mod) if f.id not in self.env and f.id not in self.local_defs else UNKNOWN
+        if not isinstance(v, FunctionValue) or not isinstance(v.node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                or getattr(v.module, "source", None) is None or len(self.via) >= 3 or f.id in self.via:
+            return None
+        a = v.node.args
+        params = [p.arg for p in a.posonlyargs + a.args]
+        env = {p.arg: UNKNOWN_VAL for p in a.posonlyargs + a.args + a.kwonlyargs}
+        env.update({n: PLAIN_VAL for n in (a.vararg and a.vararg.arg, a.kwarg and a.kwarg.arg) if n})
+        if not any(isinstance(x, ast.Starred) for x in node.args):
+            env.update(zip(params, args[:len(node.args)]))
+            env.update({k.arg: val for k, val in zip(node.keywords, args[len(node.args):]) if k.arg in env})
+        sub = _Body(self.test, v.module, self.known, helper=v.node, env=env, via=(*self.via, f.id))
+        found = sub.run()
+        errors = [x for x in found if x.code in ("TL301", "TL306", "TL307")]
+        self.called |= sub.called
+        self.out.extend(errors)
+        if errors:
+            return UNKNOWN_VAL
+        return (sub.returned or PLAIN_VAL) if not found else None
 
     def _decorated(self, callee: Val) -> Val:
         self.called |= callee.funcs
