@@ -363,3 +363,22 @@ def test_a_helper_that_escapes_the_mapping_is_warned_at_the_call(tmp_path):
     root, _, _ = _with_helpers(tmp_path)
     line = edit(root / "leap_integration.py", "    image_viz(inputs[0])\n", "    image_viz(to_numpy(inputs[0]))\n")
     assert [(f.code, f.span.line + 1) for f in findings(root, "TL30")] == [("TL303", line)]
+
+
+def test_a_module_table_filled_by_a_factory_loop(tmp_path):
+    """`GT_FUNCS = {}; for k in GT_KEYS: GT_FUNCS[k] = get_gt_func(k)` at module level: its entries are
+    decorated functions, so indexing what they return is caught, and using it plainly is accepted."""
+    root = copy(tmp_path, "testbody_lists")
+    enc = root / "det_tl" / "encoders.py"
+    enc.write_text(enc.read_text(encoding="utf-8") + "\n\nGT_FUNCS = {}\nfor _key in ('boxes', 'classes'):\n"
+                   "    GT_FUNCS[_key] = get_gt_func(_key)\n", encoding="utf-8")
+    entry = root / "leap_integration.py"
+    edit(entry, "from det_tl.encoders import ENCODERS,", "from det_tl.encoders import GT_FUNCS, ENCODERS,")
+    edit(entry, "    detection_loss(gts[0], boxes)\n", "    detection_loss(GT_FUNCS['boxes'](idx, preprocess), boxes)\n")
+    assert run_mapping(root).ok
+    assert findings(root, "TL30") == []
+    line = edit(entry, "    detection_loss(GT_FUNCS['boxes'](idx, preprocess), boxes)\n",
+                "    detection_loss(GT_FUNCS['boxes'](idx, preprocess)[0], boxes)\n")
+    r = run_mapping(root)
+    assert not r.ok and "not subscriptable" in r.error and r.line == line
+    assert [(f.code, f.span.line + 1) for f in findings(root, "TL30")] == [("TL306", line)]

@@ -154,6 +154,7 @@ class _Known:
         # `outputs['name']` must name a declared prediction type (None: some name is not known statically)
         self.prediction_names: list[str] | None = None if None in preds else preds
         self._returns: dict[int, frozenset] = {}
+        self._filled: dict[tuple, Val | None] = {}
         # A factory: a top-level function with a nested def that a tensorleap_* decorator registers
         # when the factory runs (lazily registered encoders, e.g. `@lru_cache def get_input(key)`).
         self.factories: dict[int, frozenset] = {}
@@ -215,6 +216,33 @@ class _Known:
         if v is UNKNOWN:
             return UNKNOWN_VAL
         return PLAIN_VAL  # constants, SDK symbols, third-party objects, local modules
+
+    def filled(self, name: str, mod) -> Val | None:
+        """What module-level ``NAME[k] = value`` / ``NAME.append(value)`` statements (in loops and ifs
+        too) put into a container, when the values are decorated functions or factory products."""
+        key = (name, mod.path)
+        if key not in self._filled:
+            vals = []
+            for stmt in _module_statements(mod.tree.body):
+                value = None
+                if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)
+                                                        and t.value.id == name for t in stmt.targets):
+                    value = stmt.value
+                elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) \
+                        and dotted(stmt.value.func) == f"{name}.append" and stmt.value.args:
+                    value = stmt.value.args[0]
+                if value is not None:
+                    vals.append(self._product(value, mod))
+            found = _container(vals).elems if vals else None
+            self._filled[key] = found if found is not None and (found.funcs or found.makes) else None
+        return self._filled[key]
+
+    def _product(self, node: ast.expr, mod) -> Val:
+        """A decorated function named, or made by a factory call (``make_encoder(key)``)."""
+        if isinstance(node, ast.Call):
+            maker = self.convert(self.value(node.func, mod))
+            return Val(funcs=maker.makes) if maker.makes else UNKNOWN_VAL
+        return self.convert(self.value(node, mod)) if isinstance(node, (ast.Name, ast.Attribute)) else UNKNOWN_VAL
 
     def is_loader(self, fid: int) -> bool:
         return Kind.LOAD_MODEL in self.kinds.get(fid, ())
@@ -510,7 +538,14 @@ class _Body:
 
     def _module_value(self, node: ast.expr) -> Val:
         """A module-level name (or attribute of a module), through imports and star imports."""
-        return self.known.convert(self.known.value(node, self.mod))
+        v = self.known.convert(self.known.value(node, self.mod))
+        if isinstance(node, ast.Name) and v.elems is not None and not v.keyed and self.known.resolver is not None:
+            found = self.known.resolver.lookup(self.mod, node.id)
+            if found is not None and found[0] == "assign":  # ENCODERS = {} filled by a module-level loop
+                filled = self.known.filled(node.id, found[2])
+                if filled is not None:
+                    return _container([v.item(), filled])
+        return v
 
     def _attribute(self, node: ast.Attribute) -> Val:
         if isinstance(node.value, ast.Name) and node.value.id == self.preprocess:
@@ -757,6 +792,15 @@ class _Body:
                              "logic into a decorated function.")
             return UNKNOWN_VAL
         return UNKNOWN_VAL if not base.tags else PLAIN_VAL
+
+
+def _module_statements(stmts: list[ast.stmt]) -> Iterable[ast.stmt]:
+    """Statements that run at import: the top level and the bodies of its for/if/with/try blocks."""
+    for stmt in stmts:
+        yield stmt
+        if isinstance(stmt, (ast.For, ast.If, ast.With, ast.Try, ast.While)):
+            for attr in ("body", "orelse", "finalbody"):
+                yield from _module_statements(getattr(stmt, attr, []))
 
 
 def _own_nodes(fn: ast.AST) -> Iterable[ast.AST]:
