@@ -172,7 +172,6 @@ def test_sdk_accepts_the_containers_and_constant_indices():
     assert r.connections >= 10
 
 
-LISTS = "testbody_lists/leap_integration.py"
 # (old text of the fixture's test body, new text, the code we report, the SDK's error)
 REJECTED = [
     ("    image_viz(inputs[0])\n", "    image_viz(inputs[0][0])\n", "TL306", "'TempMapping' object is not subscriptable"),
