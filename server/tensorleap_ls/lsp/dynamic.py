@@ -86,9 +86,10 @@ def register(server: "TensorleapServer") -> None:
         sample = args.sampleId
         if sample is None:
             sample = await _first_sample(ls, python, pa, args.subset)
-        result = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: api.preview(_runner(ls), python, pa.project.root, pa.project.entry, args.subset, sample,
-                                      functions, ls.settings.auth_secret))
+        cancel = threading.Event()
+        result = await _stoppable(cancel, lambda: api.preview(
+            _runner(ls), python, pa.project.root, pa.project.entry, args.subset, sample, functions,
+            ls.settings.auth_secret, cancel))
         images = result.pop("images", {}) or {}
         result["images"] = {k: base64.b64encode(v).decode("ascii") for k, v in images.items()}
         _strip_raw(result)
@@ -177,8 +178,12 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
         if use_progress:
             loop.call_soon_threadsafe(lambda: ls.work_done_progress.report(token, lsp.WorkDoneProgressReport(message=msg)))
 
-    findings, stats = await loop.run_in_executor(None, lambda: api.run_checks(
+    findings, stats = await _stoppable(cancel, lambda: api.run_checks(
         _runner(ls), python, root, entry, ls.settings.samples_per_subset, report, cancel, ls.settings.auth_secret))
+    if (stats or {}).get("cancelled"):
+        if use_progress:
+            ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message="cancelled"))
+        return {"ok": False, "cancelled": True, "message": "the run was cancelled"}
     ls.extra_findings[root] = findings
     for kind, name, seen in (stats or {}).get("observed") or []:
         ls.observations[(root, kind, name)] = seen
@@ -189,6 +194,17 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
         ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=summary))
     return {"ok": True, "findings": len(findings), "codes": sorted({f.code for f in findings}),
             "summary": summary, "stats": stats}
+
+
+async def _stoppable(cancel: threading.Event, work):
+    """Runs ``work`` off the event loop; when the request is cancelled ($/cancelRequest cancels
+    this coroutine) the child running the user's code is stopped too, so the next request does
+    not wait for the cancelled work."""
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, work)
+    except asyncio.CancelledError:
+        cancel.set()
+        raise
 
 
 def _supports_progress(ls: "TensorleapServer") -> bool:

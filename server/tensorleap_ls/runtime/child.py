@@ -12,16 +12,187 @@ preprocess result until the server asks for a reload.
 
 from __future__ import annotations
 
-import base64
-import importlib.util
-import json
-import math
 import os
-import random
 import sys
-import time
-import traceback
-from typing import Any
+
+# ``python child.py`` puts this folder first on sys.path: the user's ``import api`` / ``import
+# render`` must find their own modules, not the server's.
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
+
+
+# --- guardian ---------------------------------------------------------------------------------
+def _linux_prctl(option: int, arg: int) -> bool:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(option, arg, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+_PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
+
+
+def _proc_table() -> dict:
+    """pid -> (ppid, pgid) of every process (Linux /proc); {} elsewhere."""
+    table = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return table
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            table[int(name)] = (int(fields[1]), int(fields[2]))
+        except (OSError, IndexError, ValueError):
+            continue
+    return table
+
+
+def _kill_descendants(me: int) -> None:
+    """SIGKILL every process below ``me`` (a subreaper: orphans of any depth are re-parented to it,
+    double-forked daemons in their own session included) and of its process group; reap them."""
+    import signal as _signal
+
+    group = os.getpgid(me)
+    for _ in range(50):
+        table = _proc_table()
+        below, frontier = set(), {me}
+        while frontier:
+            frontier = {p for p, (pp, _g) in table.items() if pp in frontier and p not in below}
+            below |= frontier
+        below |= {p for p, (_pp, g) in table.items() if g == group and p != me}
+        if not table:  # no /proc: the process group is all we can reach
+            _signal.signal(_signal.SIGTERM, _signal.SIG_IGN)
+            try:
+                os.killpg(group, _signal.SIGTERM)
+            except OSError:
+                pass
+        for p in below:
+            try:
+                os.kill(p, _signal.SIGKILL)
+            except OSError:
+                pass
+        while True:
+            try:
+                pid, _st = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                pid = 0
+            if pid == 0:
+                break
+        if not below:
+            return
+        import time as _time
+
+        _time.sleep(0.02)
+
+
+def _guard() -> None:
+    """Fork: the worker (this process's child) runs the protocol and the user's code; this
+    process stays small and watches. It is the process the server started (its pid is the one
+    the server signals), a subreaper for everything the user's code starts, and it kills all of
+    it when the server goes away (the server's end of the guard pipe closes, or the parent
+    changes: SIGKILL of the server, SIGTERM of the CLI...) or when the worker ends. The server's
+    trace file is removed when the server cannot do it any more."""
+    import select
+    import signal as _signal
+
+    fd = int(os.environ.pop("TL_GUARD_FD", "-1"))
+    if fd < 0 or not hasattr(os, "fork"):
+        return
+    _linux_prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    server = os.getppid()
+    worker = os.fork()
+    if worker == 0:
+        os.close(fd)
+        _linux_prctl(_PR_SET_PDEATHSIG, int(_signal.SIGKILL))  # the guardian is single-threaded
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
+    me = os.getpid()
+
+    def forward(signum, frame):  # the server asks for the worker's stack
+        try:
+            os.kill(worker, signum)
+        except OSError:
+            pass
+
+    stop = []
+    _signal.signal(_signal.SIGUSR1, forward)
+    _signal.signal(_signal.SIGTERM, lambda s, f: stop.append(s))
+    _signal.signal(_signal.SIGINT, lambda s, f: stop.append(s))
+    status = None
+    while status is None and not stop:
+        try:
+            ready = select.select([fd], [], [], 0.05)[0]
+            if ready and not os.read(fd, 64):
+                break  # the server is gone (or closed the child)
+        except InterruptedError:
+            pass
+        if os.getppid() != server:
+            break
+        while True:
+            try:
+                pid, st = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                pid, st = 0, 0
+            if pid == 0:
+                break
+            if pid == worker:
+                status = st
+    _kill_descendants(me)
+    if status is None:  # the server went away: nobody else will remove its trace file
+        trace = os.environ.get("TL_TRACE_FILE")
+        if trace and os.path.basename(trace).startswith("tl-trace-"):
+            try:
+                os.unlink(trace)
+            except OSError:
+                pass
+        os._exit(0)
+    if os.WIFSIGNALED(status):  # mirror the worker's end: the server classifies it
+        sig = os.WTERMSIG(status)
+        try:
+            _signal.signal(sig, _signal.SIG_DFL)
+            os.kill(me, sig)
+        except (OSError, ValueError):
+            pass
+        os._exit(128 + sig)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
+_guard()
+
+import base64  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import random  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from typing import Any, Dict, List, Optional, Tuple  # noqa: E402
+
+
+def _load_wire():
+    """``wire.py`` (beside this file) under a private name: it must not shadow a user module."""
+    spec = importlib.util.spec_from_file_location("_tensorleap_ls_wire",
+                                                  os.path.join(os.path.dirname(os.path.abspath(__file__)), "wire.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wire = _load_wire()
 
 # Protocol channel: the original stdout. User prints go to stderr from here on.
 _PROTO = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
@@ -60,14 +231,18 @@ def _alarm(signum, frame):
 
 
 signal.signal(signal.SIGALRM, _alarm)
-LIMIT = {"seconds": 30.0}
+LIMIT = {"seconds": 30.0, "preprocess": 300.0}
 
 
 class limited:
-    """Per-call time limit (pure-Python hangs; the server kills the child for hangs in C code)."""
+    """Per-call time limit (pure-Python hangs; the server kills the child for hangs in C code).
+    ``limited("preprocess")``: the import of the entry and preprocess have their own limit."""
+
+    def __init__(self, which: str = "seconds"):
+        self.which = which
 
     def __enter__(self):
-        signal.setitimer(signal.ITIMER_REAL, LIMIT["seconds"])
+        signal.setitimer(signal.ITIMER_REAL, LIMIT[self.which])
 
     def __exit__(self, *exc):
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -84,20 +259,19 @@ def classify(e: BaseException, default: str) -> str:
     return default
 
 
-STATE: dict[str, Any] = {"module": None, "responses": None, "root": None, "entry": None, "files_read": set()}
-_SECRET = os.environ.get("AUTH_SECRET") or ""
-
-
-def scrub(text: str) -> str:
-    return text.replace(_SECRET, "***") if _SECRET and len(_SECRET) >= 4 else text
+STATE: Dict[str, Any] = {"module": None, "responses": None, "root": None, "entry": None, "files_read": set()}
+scrub = wire.Scrubber(os.environ.get("AUTH_SECRET"))
 
 
 def send(obj: dict) -> None:
-    _PROTO.write(scrub(json.dumps(obj, default=_json_default)) + "\n")
+    """One message: the decoded values are scrubbed and made strict JSON before serialising."""
+    _PROTO.write(wire.dumps(obj, scrub, _json_default) + "\n")
     _PROTO.flush()
 
 
 def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
     if isinstance(o, (np.integer,)):
         return int(o)
     if isinstance(o, (np.floating,)):
@@ -176,18 +350,37 @@ def where(fn) -> list:
 
 
 # --- arrays -----------------------------------------------------------------------------------
+SAMPLE = 8  # values of an array shown in a summary
+
+
 def summarize(a: Any) -> dict:
+    """Shape, dtype, min/max/mean and a few values: never the array itself (it may be huge)."""
     if not isinstance(a, np.ndarray):
-        return {"type": type(a).__name__, "repr": scrub(repr(a)[:200])}
-    out: dict[str, Any] = {"type": "ndarray", "shape": list(a.shape), "dtype": str(a.dtype)}
-    if a.size and np.issubdtype(a.dtype, np.number):
+        return {"type": type(a).__name__, "repr": repr(a)[:200]}
+    out = {"type": "ndarray", "shape": list(a.shape), "dtype": str(a.dtype)}  # type: Dict[str, Any]
+    if a.size and (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        if np.issubdtype(a.dtype, np.complexfloating):
+            a = np.abs(a)
         finite = a[np.isfinite(a)] if np.issubdtype(a.dtype, np.floating) else a
         if finite.size:
-            out.update(min=float(finite.min()), max=float(finite.max()), mean=float(finite.mean()))
+            out.update(min=float(finite.min()), max=float(finite.max()), mean=float(finite.astype(np.float64).mean()))
         out["nan"] = bool(np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all())
-    flat = a.reshape(-1)[:8]
-    out["slice"] = [x.item() if hasattr(x, "item") else repr(x) for x in flat]
+    flat = a.reshape(-1)[:SAMPLE]
+    out["slice"] = [_scalar(x) for x in flat]
+    if a.size > SAMPLE:
+        out["reduced"] = "%d of %d values shown" % (len(flat), a.size)
     return out
+
+
+def _scalar(x: Any) -> Any:
+    """One element of an array, for display (object arrays hold anything: ragged rows...)."""
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, (int, float, str, bool)) or x is None:
+        return x
+    if isinstance(x, np.ndarray):
+        return "array%s %s" % (tuple(x.shape), x.dtype)
+    return repr(x)[:80]
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -209,7 +402,7 @@ def load(root: str, entry: str) -> dict:
         spec = importlib.util.spec_from_file_location("tensorleap_entry", entry)
         module = importlib.util.module_from_spec(spec)
         sys.modules["tensorleap_entry"] = module
-        with limited():
+        with limited("preprocess"):
             spec.loader.exec_module(module)
     except SystemExit as e:
         return {"ok": False, "error": {"type": "SystemExit", "message": f"sys.exit({e.code}) during import",
@@ -284,7 +477,7 @@ def preprocess() -> dict:
     findings = []
     t0 = time.perf_counter()
     try:
-        with limited():
+        with limited("preprocess"):
             result = sc.preprocess.function()
     except SystemExit as e:
         return {"ok": False, "exit": True, "findings": [_f("TL533", f"sys.exit({e.code}) called in preprocess",
@@ -292,7 +485,7 @@ def preprocess() -> dict:
     except BaseException as e:  # noqa: BLE001
         info = error_info(e, STATE["root"], tuple(where(sc.preprocess.function)))
         code = classify(e, "TL502")
-        what = {"TL530": f"preprocess exceeded the {LIMIT['seconds']:g} s time limit",
+        what = {"TL530": f"preprocess exceeded the {LIMIT['preprocess']:g} s time limit",
                 "TL531": "preprocess ran out of memory (MemoryError)"}.get(code, f"preprocess raised {info['message']}")
         return {"ok": False, "findings": [_f(code, what, [info["file"], info["line"]])]}
     loc = where(sc.preprocess.function)
@@ -313,7 +506,8 @@ def preprocess() -> dict:
         responses[key] = r
     if sc.unlabeled_data_preprocess is not None and "unlabeled" not in responses:
         try:
-            responses["unlabeled"] = sc.unlabeled_data_preprocess.function()
+            with limited("preprocess"):
+                responses["unlabeled"] = sc.unlabeled_data_preprocess.function()
         except BaseException as e:  # noqa: BLE001
             info = error_info(e, STATE["root"], tuple(where(sc.unlabeled_data_preprocess.function)))
             findings.append(_f("TL502", f"unlabeled preprocess raised {info['message']}", [info["file"], info["line"]]))
@@ -513,9 +707,12 @@ def _check_metadata(h, value, key, sid, loc, types, once, first: bool) -> None:
         return
     if isinstance(value, dict):
         for k, v in value.items():
-            if isinstance(v, (dict, list, tuple, np.ndarray)):
-                once((name, "nested"), _f("TL510", f"metadata '{name}' key '{k}' holds a {type(v).__name__}; values must "
-                                          "be scalars.", loc, **ctx))
+            if not isinstance(k, str):  # the SDK: "Keys in the return dict should be of type str"
+                once((name, "key"), _f("TL510", f"metadata '{name}' has a key of type {type(k).__name__} ({k!r}); "
+                                       "keys must be strings.", loc, **ctx))
+            if v is not None and not isinstance(v, _SCALARS):
+                once((name, "nested"), _f("TL510", f"metadata '{name}' key {str(k)!r} holds a {type(v).__name__}; "
+                                          "values must be scalars.", loc, **ctx))
         keys = tuple(sorted(map(str, value)))
         prev = types.get((name, "keys"))
         if prev is None:
@@ -524,7 +721,8 @@ def _check_metadata(h, value, key, sid, loc, types, once, first: bool) -> None:
             once((name, "keys"), _f("TL509", f"metadata '{name}' keys differ: {list(prev[0])} on {prev[1]} sample "
                                     f"{prev[2]!r} but {list(keys)} on {key} sample {sid!r}.", loc, **ctx))
         for k, v in value.items():
-            _metadata_type(f"{name}.{k}", v, key, sid, loc, types, once)
+            if v is None or isinstance(v, _SCALARS):
+                _metadata_type(f"{name}.{k}", v, key, sid, loc, types, once)
         return
     if not isinstance(value, _SCALARS):
         once((name, "type"), _f("TL510", f"metadata '{name}' returned {type(value).__name__}; return a scalar or a flat "
@@ -717,6 +915,44 @@ class _ModelRecorder:
 
 
 # --- preview ----------------------------------------------------------------------------------
+_KIND = {"inputs": "input", "ground_truths": "ground_truth"}
+
+
+def _collector(findings: list):
+    """``once(key, finding)`` as the dynamic run uses it, appending to ``findings``."""
+    seen = set()
+
+    def once(key, f):
+        if key not in seen:
+            seen.add(key)
+            findings.append(f)
+    return seen, once
+
+
+def _user_call(fn, args: tuple, name: str, problems: list, kwargs: Optional[dict] = None) -> Tuple[bool, Any]:
+    """Calls the user's function; its failure is a problem at the user's line."""
+    try:
+        with limited():
+            return True, fn(*args, **(kwargs or {}))
+    except BaseException as e:  # noqa: BLE001 - any failure of user code is a problem of this sample
+        info = error_info(e, STATE["root"], tuple(where(fn)))
+        info["name"] = name
+        info["code"] = classify(e, "TL501")
+        problems.append(info)
+        return False, None
+
+
+def _ours(step, what: str, problems: list) -> None:
+    """Runs one step of our own code on a user value: if it fails, the problem is ours (said so,
+    with no user line), never the user's."""
+    try:
+        step()
+    except Exception as e:  # noqa: BLE001
+        problems.append({"type": "internal", "internal": True,
+                         "message": "tensorleap-ls failed while %s: %s: %s (a bug of tensorleap-ls, not of your code; "
+                                    "please report it)" % (what, type(e).__name__, str(e)[:300])})
+
+
 def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: dict | None = None) -> dict:
     """``functions``: Python function name -> [kind, registered name], from the static analysis."""
     functions = functions or {}
@@ -740,20 +976,23 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
                            "inputs": [], "ground_truths": [],
                            "metadata": [], "visualizers": [], "predictions": [], "metrics": [], "problems": [],
                            "skipped": []}
+    problems = out["problems"]
+    found, once = _collector(problems)
+    shapes, meta_types = {}, {}  # type: Dict[str, tuple], Dict[str, tuple]
     for kind, handlers in (("inputs", sc.inputs), ("ground_truths", sc.ground_truths if subset != "unlabeled" else [])):
         for h in handlers:
-            try:
-                v = h.function(sid, r)
-                out[kind].append({"name": h.name, "value": summarize(v), "render": render_array(v)})
-            except BaseException as e:  # noqa: BLE001
-                out["problems"].append(error_info(e, STATE["root"], tuple(where(h.function))) | {"name": h.name})
+            ok, v = _user_call(h.function, (sid, r), h.name, problems)
+            if ok:
+                _ours(lambda: out[kind].append({"name": h.name, "value": summarize(v), "render": render_array(v)}),
+                      "showing %s '%s'" % (kind, h.name), problems)
+                _ours(lambda: _check_array(_KIND[kind], h.name, v, subset, sid, where(h.function), shapes, once),
+                      "checking %s '%s'" % (kind, h.name), problems)
     for h in sc.metadata:
-        try:
-            v = h.function(sid, r)
-            out["metadata"].append({"name": h.name, "value": v if isinstance(v, (dict, str, int, float, bool, type(None)))
-                                    else _json_default(v)})
-        except BaseException as e:  # noqa: BLE001
-            out["problems"].append(error_info(e, STATE["root"], tuple(where(h.function))) | {"name": h.name})
+        ok, v = _user_call(h.function, (sid, r), h.name, problems)
+        if ok:  # the same checker as the dynamic run; the value itself is made sendable by send()
+            out["metadata"].append({"name": h.name, "value": v})
+            _ours(lambda: _check_metadata(h, v, subset, sid, where(h.function), meta_types, once, first=False),
+                  "checking metadata '%s'" % h.name, problems)
     tensors = _sample_tensors(subset, sid)
     for h in sc.visualizers:
         if not _is_user(h.function):
@@ -762,15 +1001,15 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
         if not all(a in tensors for a in data.arg_names):
             out["skipped"].append({"name": data.name, "why": "fed by model predictions"})
             continue
-        try:
-            res = h.function(**{a: tensors[a] for a in data.arg_names})
-            out["visualizers"].append({"name": data.name, "type": data.type.name, "render": render_leap(res)})
-            for f in _check_leap(data.name, data.type, res, where(h.function), subset, sid):
-                out["problems"].append(f)
-        except BaseException as e:  # noqa: BLE001
-            out["problems"].append(error_info(e, STATE["root"], tuple(where(h.function))) | {"name": data.name})
+        ok, res = _user_call(h.function, (), data.name, problems, {a: tensors[a] for a in data.arg_names})
+        if ok:
+            _ours(lambda: out["visualizers"].append({"name": data.name, "type": data.type.name,
+                                                     "render": render_leap(res)}),
+                  "showing visualizer '%s'" % data.name, problems)
+            _ours(lambda: problems.extend(_check_leap(data.name, data.type, res, where(h.function), subset, sid)),
+                  "checking visualizer '%s'" % data.name, problems)
     if run_test and binder().integration_test_func is not None:
-        record: dict[str, Any] = {"loaders": loaders}
+        record = {"loaders": loaders}  # type: Dict[str, Any]
         problems = _run_integration_test(subset, sid, record)
         out["problems"].extend(problems)
         out["integration_test"] = not problems
@@ -825,26 +1064,51 @@ def _coerce_id(sample_id, ids):
 
 
 # --- rendering data (the server encodes PNGs; Pillow may not be here) ---------------------------
+MAX_SIDE = 1024  # pixels of the longest side of an image sent to the server
+
+
+def _step(shape) -> int:
+    """Subsampling step that brings the longest side of ``shape`` (H, W) under ``MAX_SIDE``."""
+    return max(1, -(-max(int(shape[0]), int(shape[1])) // MAX_SIDE))
+
+
 def _rgb(a: np.ndarray) -> dict:
-    """As the platform shows it: uint8 as is; floats cast to 8 bits WITHOUT scaling."""
+    """As the platform shows it: uint8 as is; floats cast to 8 bits WITHOUT scaling. Larger
+    images are subsampled to ``MAX_SIDE`` (the summary says so): the server holds and sends
+    a bounded preview whatever the user returns."""
+    a = np.asarray(a)
     if a.ndim == 2:
         a = a[..., None]
+    full = (int(a.shape[0]), int(a.shape[1]))
+    step = _step(full)
+    if step > 1:
+        a = a[::step, ::step]
     if a.dtype != np.uint8:
         a = np.clip(np.nan_to_num(a.astype(np.float64)), 0, 255).astype(np.uint8)
     if a.shape[-1] == 1:
         a = np.repeat(a, 3, axis=-1)
     a = np.ascontiguousarray(a[..., :3])
-    return {"kind": "rgb", "height": int(a.shape[0]), "width": int(a.shape[1]),
-            "data": base64.b64encode(a.tobytes()).decode("ascii")}
+    out = {"kind": "rgb", "height": int(a.shape[0]), "width": int(a.shape[1]),
+           "data": base64.b64encode(a.tobytes()).decode("ascii")}
+    if step > 1:
+        out["reduced"] = "shown at %dx%d (1 pixel in %d) of %dx%d" % (a.shape[1], a.shape[0], step, full[1], full[0])
+    return out
 
 
-def render_array(v) -> dict | None:
+def render_array(v) -> Optional[dict]:
     """An encoder output shown as an image when it looks like one (H, W, 1|3); else None."""
-    if isinstance(v, np.ndarray) and v.ndim == 3 and v.shape[-1] in (1, 3) and min(v.shape[:2]) >= 4:
-        a = v.astype(np.float64)
-        lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
-        scaled = (a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)
-        return _rgb(scaled.astype(np.uint8))
+    if isinstance(v, np.ndarray) and v.ndim == 3 and v.shape[-1] in (1, 3) and min(v.shape[:2]) >= 4 \
+            and np.issubdtype(v.dtype, np.number):
+        step = _step(v.shape[:2])
+        a = v[::step, ::step].astype(np.float64)
+        finite = a[np.isfinite(a)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        scaled = np.nan_to_num((a - lo) / (hi - lo) * 255) if hi > lo else np.zeros_like(a)
+        out = _rgb(np.clip(scaled, 0, 255).astype(np.uint8))
+        if step > 1:
+            out["reduced"] = "shown at %dx%d (1 pixel in %d) of %dx%d" % (out["width"], out["height"], step,
+                                                                          v.shape[1], v.shape[0])
+        return out
     return None
 
 
@@ -864,6 +1128,9 @@ def render_leap(res) -> dict:
         img = _rgb(res.image)
         base = np.frombuffer(base64.b64decode(img["data"]), dtype=np.uint8).reshape(img["height"], img["width"], 3)
         mask = res.mask
+        if mask.shape[:2] == res.image.shape[:2]:
+            step = _step(mask.shape[:2])
+            mask = mask[::step, ::step]
         if mask.shape[:2] == base.shape[:2]:
             colors = _PALETTE[mask.astype(np.int64) % len(_PALETTE)]
             blended = np.where(mask[..., None] > 0, (0.5 * base + 0.5 * colors).astype(np.uint8), base)
@@ -874,8 +1141,11 @@ def render_leap(res) -> dict:
         base = np.frombuffer(base64.b64decode(img["data"]), dtype=np.uint8).reshape(img["height"], img["width"], 3)
         hm = np.asarray(res.heatmaps, dtype=np.float64)
         tiles = []
-        for i in range(hm.shape[0]):
+        for i in range(min(hm.shape[0], 8)):
             h = hm[i]
+            if h.shape == res.image.shape[:2]:
+                step = _step(h.shape)
+                h = h[::step, ::step]
             if h.shape != base.shape[:2]:
                 tiles.append(base)
                 continue
@@ -905,6 +1175,7 @@ def render_leap(res) -> dict:
 def handle(req: dict) -> dict:
     cmd = req.get("cmd")
     LIMIT["seconds"] = float(req.get("timeout_s", LIMIT["seconds"]))
+    LIMIT["preprocess"] = float(req.get("preprocess_timeout_s", LIMIT["preprocess"]))
     if cmd == "load":
         return load(req["root"], req["entry"])
     if STATE["module"] is None and cmd != "ping":
@@ -960,7 +1231,11 @@ def main() -> None:
         except BaseException as e:  # noqa: BLE001
             resp = {"ok": False, "message": f"internal error: {type(e).__name__}: {scrub(str(e))[:500]}"}
         resp["id"] = rid
-        send(resp)
+        try:
+            send(resp)
+        except Exception as e:  # noqa: BLE001 - our bug: say so, keep the child usable
+            send({"ok": False, "id": rid, "internal": True,
+                  "message": f"internal error of tensorleap-ls while sending the result: {type(e).__name__}: {e}"})
         if resp.get("exit"):
             break
 

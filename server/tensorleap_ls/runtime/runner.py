@@ -1,10 +1,13 @@
 """Server side of the runtime: one warm child per project, with limits.
 
-The child (``child.py``) runs in the project's interpreter, in its own process group
-(cancellation and time-outs kill the whole group), with an address-space limit, a capped
-stderr, analytics disabled and ``IS_TENSORLEAP_PLATFORM`` removed. A hang is located by asking
-the child for its stack (faulthandler on SIGUSR1) before killing it; a crash by the
-faulthandler dump. After any fault the next request gets a fresh child.
+The child (``child.py``) runs in the project's interpreter, in its own session, with an
+address-space limit, a capped stderr, analytics disabled and ``IS_TENSORLEAP_PLATFORM`` removed.
+The process started is the child's *guardian*: it forks the worker that runs the user's code,
+is a subreaper for everything that code starts, and kills all of it when its guard pipe closes
+(``kill()`` closes it; so does the end of the server, however it ends) or when the worker ends.
+A hang is located by asking the child for its stack (faulthandler on SIGUSR1) before killing
+it; a crash by the faulthandler dump. After any fault the next request gets a fresh child.
+Every message is decoded strictly (no bare NaN) and scrubbed of the secret again here.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from tensorleap_ls.runtime import wire
+
 CHILD = str(Path(__file__).with_name("child.py"))
 _FRAME = re.compile(r'^\s*File "(.+)", line (\d+) in (.+)$')
 _SIGNALS = {signal.SIGSEGV: "a segmentation fault", signal.SIGBUS: "a bus error", signal.SIGABRT: "an abort",
@@ -38,8 +43,13 @@ class Limits:
     stderr_cap: int = 64 * 1024
 
 
+# ChildFault codes that are not findings: the run was stopped on purpose
+CANCELLED, RESTARTED = "cancelled", "restarted"
+
+
 class ChildFault(Exception):
-    """The child died, hung or could not start. ``code`` is a TL5xx code, ``where`` (file, line) or None."""
+    """The child died, hung or could not start. ``code`` is a TL5xx code (or CANCELLED /
+    RESTARTED when we stopped it), ``where`` (file, line) or None."""
 
     def __init__(self, code: str, message: str, where: tuple[str, int] | None = None):
         super().__init__(message)
@@ -49,7 +59,7 @@ class ChildFault(Exception):
 @dataclass
 class _Output:
     cap: int
-    secret: str = ""
+    scrub: Callable[[str], str] = field(default=lambda s: s)
     head: bytearray = field(default_factory=bytearray)
     tail: bytearray = field(default_factory=bytearray)
     dropped: int = 0
@@ -69,7 +79,7 @@ class _Output:
         if self.dropped:
             t += f"\n... [{self.dropped} bytes of output dropped] ...\n"
         t += self.tail.decode("utf-8", "replace")
-        return t.replace(self.secret, "***") if self.secret and len(self.secret) >= 4 else t
+        return self.scrub(t)
 
 
 class Child:
@@ -82,8 +92,9 @@ class Child:
         env.update(TL_DISABLE_ANALYTICS="1", TL_TRACE_FILE=self._trace.name, PYTHONUNBUFFERED="1",
                    PYTHONFAULTHANDLER="0")
         secret = auth_secret if auth_secret is not None else os.environ.get("AUTH_SECRET", "")
-        if secret:
+        if secret and isinstance(secret, str):
             env["AUTH_SECRET"] = secret
+        self.scrub = wire.Scrubber(secret if isinstance(secret, str) else None)
         memory = limits.memory_mb * 1024 * 1024
 
         def limit() -> None:  # runs in the child before exec
@@ -91,20 +102,26 @@ class Child:
                 resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             except (ValueError, OSError):
                 pass
-            try:  # Linux: the child is killed when the server dies, whatever it is doing
-                import ctypes
 
-                ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-            except (OSError, AttributeError):
-                pass
-
-        self.output = _Output(limits.stderr_cap, secret)
+        # the guardian's lifeline: only this process holds the write end; it closes when we
+        # close it or when this process ends in any way (SIGKILL included)
+        guard_r, self._guard_w = os.pipe()
+        env["TL_GUARD_FD"] = str(guard_r)
+        self.stopped: str | None = None  # CANCELLED / RESTARTED once we stop it on purpose
+        self.output = _Output(limits.stderr_cap, self.scrub)
         self._responses: queue.Queue = queue.Queue()
         self.progress: Callable[[dict], None] | None = None
-        self.proc = subprocess.Popen(
-            [python, "-X", "utf8", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=root, env=env, start_new_session=True, preexec_fn=limit,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                [python, "-X", "utf8", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd=root, env=env, start_new_session=True, preexec_fn=limit, pass_fds=(guard_r,),
+            )
+        except BaseException:
+            os.close(self._guard_w)
+            os.unlink(self._trace.name)
+            raise
+        finally:
+            os.close(guard_r)
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
         self._ids = 0
@@ -115,9 +132,11 @@ class Child:
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            try:
-                msg = json.loads(line)
+            try:  # strict: a bare NaN/Infinity is refused, not passed on to an editor
+                msg = wire.clean(json.loads(line, parse_constant=wire.reject_constant), self.scrub)
             except ValueError:
+                continue
+            if not isinstance(msg, dict):
                 continue
             if "progress" in msg and "id" not in msg:
                 self._beat = time.monotonic()
@@ -163,8 +182,8 @@ class Child:
                 if left <= 0:
                     raise self._hang(timeout)
                 if cancel is not None and cancel.is_set():
-                    self.kill()
-                    raise ChildFault("TL530", "cancelled")
+                    self.kill(CANCELLED)
+                    raise ChildFault(CANCELLED, "the run was cancelled")
                 try:
                     msg = self._responses.get(timeout=min(left, 0.1))
                 except queue.Empty:
@@ -191,6 +210,9 @@ class Child:
         except subprocess.TimeoutExpired:
             self.kill()
             code = self.proc.returncode
+        if self.stopped:  # we stopped it (a save, a cancel): not a fault of the user's code
+            return ChildFault(self.stopped, "the run was cancelled" if self.stopped == CANCELLED else
+                              "the project changed during the run; the child was restarted")
         where = self._user_frame()
         trace = Path(self._trace.name).read_text(encoding="utf-8", errors="replace") if os.path.exists(self._trace.name) else ""
         if code is not None and code < 0:
@@ -221,7 +243,21 @@ class Child:
                         return f, int(m.group(2))
         return None
 
-    def kill(self) -> None:
+    def kill(self, reason: str | None = None) -> None:
+        """Ends the child and everything it started: closing the guard pipe makes the guardian
+        kill every descendant (new sessions included); the process group is the fallback."""
+        if reason and not self.stopped:
+            self.stopped = reason
+        if self._guard_w >= 0:
+            try:
+                os.close(self._guard_w)
+            except OSError:
+                pass
+            self._guard_w = -1
+        try:
+            self.proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            pass
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError, OSError):
@@ -231,9 +267,12 @@ class Child:
         except subprocess.TimeoutExpired:
             pass
 
-    def close(self) -> None:
+    def close(self, reason: str | None = None) -> None:
         if self.alive():
-            self.kill()
+            self.kill(reason)
+        elif self._guard_w >= 0:
+            os.close(self._guard_w)
+            self._guard_w = -1
         try:
             os.unlink(self._trace.name)
         except OSError:
@@ -259,7 +298,9 @@ class Runner:
                 c.close()
             c = Child(python, root, entry, self.limits, auth_secret)
             try:
-                resp = c.request({"cmd": "load", "root": root, "entry": entry}, self.limits.preprocess_timeout_s)
+                resp = c.request({"cmd": "load", "root": root, "entry": entry, "timeout_s": self.limits.timeout_s,
+                                  "preprocess_timeout_s": self.limits.preprocess_timeout_s},
+                                 self.limits.preprocess_timeout_s + 5)
             except ChildFault:
                 c.close()
                 raise
@@ -273,11 +314,12 @@ class Runner:
             self._setup[key] = resp.get("setup", {})
             return c, self._setup[key]
 
-    def invalidate(self, root: str | None = None) -> None:
-        """A file of the closure (or a data file) changed: the next request re-imports."""
+    def invalidate(self, root: str | None = None, reason: str = RESTARTED) -> None:
+        """A file of the closure (or a data file) changed: the next request re-imports. A run in
+        progress ends with ChildFault(``reason``), not as a fault of the user's code."""
         with self._lock:
             for key in [k for k in self._children if root is None or k[1] == root]:
-                self._children.pop(key).close()
+                self._children.pop(key).close(reason)
                 self._setup.pop(key, None)
 
     def close(self) -> None:
@@ -292,10 +334,16 @@ class Runner:
             # between two samples: every encoder and metadata call may use its whole time limit
             calls = sum(len(setup.get(k) or []) for k in ("inputs", "ground_truths", "metadata")) + 1
             beat_timeout = self.limits.timeout_s * calls + 2
+        req = {"timeout_s": self.limits.timeout_s, "preprocess_timeout_s": self.limits.preprocess_timeout_s, **req}
         try:
             return c.request(req, timeout or self.limits.timeout_s, cancel, beat_timeout)
         except ChildFault:
-            self.invalidate(root)
+            with self._lock:  # only this child: a fresh one may already serve the next request
+                key = (python, root, entry)
+                if self._children.get(key) is c:
+                    self._children.pop(key)
+                    self._setup.pop(key, None)
+            c.close()
             raise
         finally:
             c.progress = None
