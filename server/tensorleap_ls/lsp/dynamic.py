@@ -87,7 +87,7 @@ def register(server: "TensorleapServer") -> None:
         if sample is None:
             sample = await _first_sample(ls, python, pa, args.subset)
         cancel = threading.Event()
-        result = await _stoppable(cancel, lambda: api.preview(
+        result = await _stoppable(ls, cancel, lambda: api.preview(
             _runner(ls), python, pa.project.root, pa.project.entry, args.subset, sample, functions,
             ls.settings.auth_secret, cancel))
         images = result.pop("images", {}) or {}
@@ -178,7 +178,7 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
         if use_progress:
             loop.call_soon_threadsafe(lambda: ls.work_done_progress.report(token, lsp.WorkDoneProgressReport(message=msg)))
 
-    findings, stats = await _stoppable(cancel, lambda: api.run_checks(
+    findings, stats = await _stoppable(ls, cancel, lambda: api.run_checks(
         _runner(ls), python, root, entry, ls.settings.samples_per_subset, report, cancel, ls.settings.auth_secret))
     if (stats or {}).get("cancelled"):
         if use_progress:
@@ -196,10 +196,16 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
             "summary": summary, "stats": stats}
 
 
-async def _stoppable(cancel: threading.Event, work):
-    """Runs ``work`` off the event loop; when the request is cancelled ($/cancelRequest cancels
-    this coroutine) the child running the user's code is stopped too, so the next request does
-    not wait for the cancelled work."""
+async def _stoppable(ls: "TensorleapServer", cancel: threading.Event, work):
+    """Runs ``work`` off the event loop; when the request is cancelled the child running the
+    user's code is stopped too, so the next request does not wait for the cancelled work.
+    pygls runs a command under workspace/executeCommand, whose future (not this coroutine) a
+    $/cancelRequest cancels: we watch that future (found through pygls 2's request-id context)."""
+    proto = ls.protocol
+    ctx = getattr(proto, "_ctx_msg_id", None)
+    request = getattr(proto, "_request_futures", {}).get(ctx.get(None)) if ctx is not None else None
+    if request is not None:
+        request.add_done_callback(lambda f: cancel.set() if f.cancelled() else None)
     try:
         return await asyncio.get_running_loop().run_in_executor(None, work)
     except asyncio.CancelledError:

@@ -1067,6 +1067,10 @@ def _coerce_id(sample_id, ids):
 MAX_SIDE = 1024  # pixels of the longest side of an image sent to the server
 
 
+# raw RGB bytes of the images of one request (reset per request): bounds what the server receives
+PIXEL_BUDGET = {"total": 24 * 1024 * 1024, "left": 24 * 1024 * 1024}
+
+
 def _step(shape) -> int:
     """Subsampling step that brings the longest side of ``shape`` (H, W) under ``MAX_SIDE``."""
     return max(1, -(-max(int(shape[0]), int(shape[1])) // MAX_SIDE))
@@ -1083,6 +1087,11 @@ def _rgb(a: np.ndarray) -> dict:
     step = _step(full)
     if step > 1:
         a = a[::step, ::step]
+    cost = int(a.shape[0]) * int(a.shape[1]) * 3
+    if cost > PIXEL_BUDGET["left"]:
+        return {"kind": "rgb", "height": int(a.shape[0]), "width": int(a.shape[1]),
+                "reduced": "not shown: the preview already holds %d MB of images" % (PIXEL_BUDGET["total"] >> 20)}
+    PIXEL_BUDGET["left"] -= cost
     if a.dtype != np.uint8:
         a = np.clip(np.nan_to_num(a.astype(np.float64)), 0, 255).astype(np.uint8)
     if a.shape[-1] == 1:
@@ -1105,7 +1114,7 @@ def render_array(v) -> Optional[dict]:
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
         scaled = np.nan_to_num((a - lo) / (hi - lo) * 255) if hi > lo else np.zeros_like(a)
         out = _rgb(np.clip(scaled, 0, 255).astype(np.uint8))
-        if step > 1:
+        if step > 1 and "data" in out:
             out["reduced"] = "shown at %dx%d (1 pixel in %d) of %dx%d" % (out["width"], out["height"], step,
                                                                           v.shape[1], v.shape[0])
         return out
@@ -1126,6 +1135,8 @@ def render_leap(res) -> dict:
              "confidence": float(b.confidence)} for b in res.bounding_boxes]}
     if t == "LeapImageMask":
         img = _rgb(res.image)
+        if "data" not in img:
+            return {"type": t, "image": img, "labels": list(res.labels)}
         base = np.frombuffer(base64.b64decode(img["data"]), dtype=np.uint8).reshape(img["height"], img["width"], 3)
         mask = res.mask
         if mask.shape[:2] == res.image.shape[:2]:
@@ -1138,6 +1149,8 @@ def render_leap(res) -> dict:
         return {"type": t, "image": img, "labels": list(res.labels)}
     if t == "LeapImageWithHeatmap":
         img = _rgb(res.image)
+        if "data" not in img:
+            return {"type": t, "image": img, "labels": list(res.labels)}
         base = np.frombuffer(base64.b64decode(img["data"]), dtype=np.uint8).reshape(img["height"], img["width"], 3)
         hm = np.asarray(res.heatmaps, dtype=np.float64)
         tiles = []
@@ -1176,6 +1189,7 @@ def handle(req: dict) -> dict:
     cmd = req.get("cmd")
     LIMIT["seconds"] = float(req.get("timeout_s", LIMIT["seconds"]))
     LIMIT["preprocess"] = float(req.get("preprocess_timeout_s", LIMIT["preprocess"]))
+    PIXEL_BUDGET["left"] = PIXEL_BUDGET["total"]
     if cmd == "load":
         return load(req["root"], req["entry"])
     if STATE["module"] is None and cmd != "ping":

@@ -45,6 +45,8 @@ def _upscale(img: Image.Image, min_side: int = 160) -> Image.Image:
 def leap_image(render: dict) -> Image.Image | None:
     t = render.get("type")
     if "image" in render:
+        if "data" not in render["image"]:
+            return None  # not rendered (too large): the page says why
         img = _upscale(rgb_image(render["image"]))
         if t == "LeapImageWithBBox":
             draw = ImageDraw.Draw(img)
@@ -180,7 +182,7 @@ def images_of(summary: dict[str, Any]) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for section in ("inputs", "ground_truths"):
         for it in summary.get(section) or []:
-            if it.get("render"):
+            if it.get("render") and "data" in it["render"]:
                 out[f"{section}/{it['name']}"] = to_png(_upscale(rgb_image(it["render"])))
     for v in summary.get("visualizers") or []:
         img = leap_image(v.get("render") or {})

@@ -43,6 +43,8 @@ class Limits:
     stderr_cap: int = 64 * 1024
 
 
+# bytes of one message from the child (a preview holds at most 24 MB of pixels, base64-encoded)
+MAX_MESSAGE = 64 * 1024 * 1024
 # ChildFault codes that are not findings: the run was stopped on purpose
 CANCELLED, RESTARTED = "cancelled", "restarted"
 
@@ -131,7 +133,15 @@ class Child:
     # --- pipes ----------------------------------------------------------------------------
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
+        while True:
+            line = self.proc.stdout.readline(MAX_MESSAGE)
+            if not line:
+                break
+            if not line.endswith(b"\n"):  # larger than any honest message: drop it whole
+                while line and not line.endswith(b"\n"):
+                    line = self.proc.stdout.readline(MAX_MESSAGE)
+                self.output.add(b"\n[tensorleap-ls: a message of the child over %d MB was dropped]\n" % (MAX_MESSAGE >> 20))
+                continue
             try:  # strict: a bare NaN/Infinity is refused, not passed on to an editor
                 msg = wire.clean(json.loads(line, parse_constant=wire.reject_constant), self.scrub)
             except ValueError:

@@ -24,6 +24,7 @@ from typing import Any, Callable, List, Optional
 MAX_STR = 20000  # characters of one string
 MAX_ITEMS = 2000  # items of one list / dict
 MAX_DEPTH = 24
+MAX_PIXELS = 6 * 1024 * 1024  # base64 characters of one image (the child renders at most 1024x1024 RGB)
 
 _NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
@@ -76,6 +77,8 @@ def clean(obj: Any, scrub: Callable[[str], str] = lambda s: s, default: Optional
     if depth >= MAX_DEPTH:
         return "[nested too deeply]"
     if isinstance(obj, dict):
+        if obj.get("kind") == "rgb" and isinstance(obj.get("data"), str):
+            return _pixels(obj, scrub)
         out = {}
         for i, (k, v) in enumerate(obj.items()):
             if i >= MAX_ITEMS:
@@ -104,6 +107,16 @@ def clean(obj: Any, scrub: Callable[[str], str] = lambda s: s, default: Optional
     except Exception:  # noqa: BLE001 - user objects may have a broken __repr__
         text = "<%s>" % type(obj).__name__
     return clean(text[:500], scrub)
+
+
+def _pixels(spec: dict, scrub: Callable[[str], str]) -> dict:
+    """An image the child rendered: its base64 pixels pass unscrubbed (they are not text) but bounded."""
+    out = {k: clean(v, scrub) for k, v in spec.items() if k != "data"}
+    if len(spec["data"]) <= MAX_PIXELS:
+        out["data"] = spec["data"]
+    else:
+        out["reduced"] = "not shown: larger than %d MB" % (MAX_PIXELS >> 20)
+    return out
 
 
 def dumps(obj: Any, scrub: Callable[[str], str] = lambda s: s, default: Optional[Callable[[Any], Any]] = None,
