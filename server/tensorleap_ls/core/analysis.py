@@ -60,7 +60,11 @@ class ProjectAnalysis:
 
 
 class Analyzer:
-    def __init__(self, read_file: Callable[[str], str | None] | None = None):
+    def __init__(self, read_file: Callable[[str], str | None] | None = None,
+                 sdk_for: Callable[[str], object | None] | None = None):
+        # sdk_for(root): the code-loader installed for a project (core.sdk_env.load of its interpreter);
+        # the CLI and the server decide which interpreter, the analysis only reads what they found.
+        self.sdk_for = sdk_for or (lambda root: None)
         self._undecodable: set[str] = set()
         self._read_disk = read_file or self._read_disk_utf8
         self._overlays: dict[str, str] = {}
@@ -227,6 +231,7 @@ class Analyzer:
             root=root, entry=entry, bindings=bindings, modules=dict(project.modules), leap_yaml=leap_yaml,
             read_text=self.read_text,
             external_imports={k: [ref.span for _, ref in v] for k, v in project.external.items()},
+            sdk=self.sdk_for(root),
         )
         if entry not in project.modules:
             if yaml_path is None or self.read_text(entry) is None:

@@ -31,6 +31,8 @@ class CheckContext:
     read_text: Callable[[str], str | None] = lambda p: None  # overlay-aware file reader
     # Imports of the closure that are not local modules: top-level package name -> spans of the imports.
     external_imports: dict[str, list] = field(default_factory=dict)
+    # The code-loader installed for the project (core.sdk_env.SdkApi), None when there is none.
+    sdk: object | None = None
 
     def of_kind(self, *kinds) -> Iterable[Binding]:
         return (b for b in self.bindings if b.kind in kinds)
