@@ -474,3 +474,16 @@ def test_odd_values_get_the_same_findings_in_the_preview_and_the_run(tmp_path, r
     assert meta["tuple_key"] == {"('a', 1)": 1.0, "b": 2} and meta["set_value"] == {"s": [1, 2]}
     ragged = next(i for i in result["inputs"] if i["name"] == "ragged")["value"]
     assert ragged["dtype"] == "object" and ragged["slice"] == ["array(2,) float64", "array(3,) float64"]
+
+
+# --- the child's module names cannot shadow the user's (nor the user's the child's) ------------
+def test_user_modules_named_like_the_runtime_s_are_the_user_s(tmp_path, runner):
+    root = project(tmp_path, replace=("def preprocess():\n", "def preprocess():\n    import render, state, samples, wire\n"
+                                      "    assert (render.MINE, state.MINE, samples.MINE, wire.MINE) == (1, 2, 3, 4)\n"))
+    for i, name in enumerate(("render", "state", "samples", "wire"), 1):
+        (root / f"{name}.py").write_text(f"MINE = {i}\n")
+    (root / "json.py").write_text("raise ImportError('the project json.py must not be imported by the child')\n")
+    findings, _ = api.run_checks(runner, sys.executable, str(root), str(root / "leap_binder.py"), samples=2)
+    assert findings == [], [(f.code, f.message) for f in findings]
+    result = api.preview(runner, sys.executable, str(root), str(root / "leap_binder.py"), "training", 0)
+    assert result["ok"] and result["problems"] == [], result.get("problems")

@@ -23,9 +23,8 @@ from tensorleap_ls.runtime.api import run_checks
 from tensorleap_ls.runtime.runner import Limits, Runner
 
 REPO = Path(__file__).resolve().parents[2]
-RUNTIME = REPO / "server" / "tensorleap_ls" / "runtime"
-# every file that executes in the project interpreter
-CHILD_FILES = [RUNTIME / "child.py", RUNTIME / "wire.py"]
+# every file that executes in the project interpreter: the child's package
+CHILD_FILES = sorted((REPO / "server" / "tensorleap_ls" / "runtime" / "child" / "tensorleap_ls_child").glob("*.py"))
 EXAMPLE = REPO / "examples" / "decorator_mnist"
 CACHE = Path(os.environ.get("TL_TEST_CACHE") or Path.home() / ".cache" / "tensorleap-ls-tests")
 
@@ -59,6 +58,10 @@ def project_venv(version: str, requirements: Path) -> str:
                 pytest.fail(f"pip install into the Python {version} venv failed:\n{r.stderr[-3000:]}")
             marker.write_text(key)
     return str(python)
+
+
+def test_the_child_package_is_all_there():
+    assert {"__main__.py", "guard.py", "wire.py", "protocol.py", "samples.py", "preview.py"} <= {p.name for p in CHILD_FILES}
 
 
 @pytest.mark.parametrize("path", CHILD_FILES, ids=lambda p: p.name)

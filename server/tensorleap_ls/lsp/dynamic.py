@@ -131,20 +131,10 @@ def _strip_raw(result: dict) -> None:
 
 
 async def _first_sample(ls, python, pa, subset: str):
-    from tensorleap_ls.runtime.runner import ChildFault
+    from tensorleap_ls.runtime import api
 
-    def first():
-        try:
-            resp = _runner(ls).call(python, pa.project.root, pa.project.entry, {"cmd": "preprocess"},
-                                    timeout=ls.settings.preprocess_timeout_s)
-        except ChildFault:
-            return 0
-        for s in resp.get("subsets", []):
-            if s["name"] == subset and s["first"]:
-                return s["first"][0]
-        return 0
-
-    return await asyncio.get_running_loop().run_in_executor(None, first)
+    return await asyncio.get_running_loop().run_in_executor(
+        None, lambda: api.first_sample(_runner(ls), python, pa.project.root, pa.project.entry, subset))
 
 
 async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tensorleap_ls.core.model import Finding, Span
-from tensorleap_ls.runtime import interpreter, render, wire
+from tensorleap_ls.runtime import interpreter, render
+from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
 from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Limits, Runner
 
 Progress = Callable[[str], None]
@@ -60,7 +61,7 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
             progress(f"{msg.get('progress')}/{msg.get('total')} samples")
 
     try:
-        resp = _call(runner, python, root, entry, {"cmd": "check", "samples": samples, "seed": 0, "progress_every": 1},
+        resp = _call(runner, python, root, entry, protocol.Check(samples=samples, seed=0, progress_every=1),
                      cancel=cancel, progress=on_progress, auth_secret=auth_secret)
     except ChildFault as fault:
         if fault.code == CANCELLED:
@@ -75,7 +76,7 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
     return findings, stats
 
 
-def _call(runner: Runner, python: str, root: str, entry: str, req: dict, **kw: Any) -> dict:
+def _call(runner: Runner, python: str, root: str, entry: str, req: protocol.Request, **kw: Any) -> dict:
     """One request; a run the server restarted because the project changed (a save) is run
     again on the new code, once, instead of being reported as a crash."""
     timeout = max(runner.limits.timeout_s, runner.limits.preprocess_timeout_s) + 5
@@ -115,10 +116,9 @@ def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sam
     if why:
         return {"ok": False, "message": why, "problems": [{"code": "TL534", "message": why}]}
     try:
-        resp = _call(runner, python, root, entry, {"cmd": "preview", "subset": subset, "sample_id": sample_id,
-                                                   "loaders": [f for f, (k, _) in (functions or {}).items()
-                                                               if k == "load_model"],
-                                                   "functions": functions or {}, "run_test": True},
+        resp = _call(runner, python, root, entry, protocol.Preview(
+            subset=subset, sample_id=sample_id, loaders=[f for f, (k, _) in (functions or {}).items() if k == "load_model"],
+            functions=functions or {}, run_test=True),
                      auth_secret=auth_secret, cancel=cancel)
     except ChildFault as fault:
         if fault.code == CANCELLED:
@@ -204,6 +204,18 @@ def _strip_pixels(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_strip_pixels(v) for v in obj]
     return obj
+
+
+def first_sample(runner: Runner, python: str, root: str, entry: str, subset: str) -> Any:
+    """The first sample id of ``subset`` (0 when preprocess fails: the preview then says why)."""
+    try:
+        resp = runner.call(python, root, entry, protocol.Preprocess(), timeout=runner.limits.preprocess_timeout_s + 5)
+    except ChildFault:
+        return 0
+    for s in resp.get("subsets", []):
+        if s["name"] == subset and s["first"]:
+            return s["first"][0]
+    return 0
 
 
 def static_functions(root: str, entry: str, bindings=None) -> dict[str, list]:

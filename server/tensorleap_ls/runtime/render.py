@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from tensorleap_ls.runtime import wire
+from tensorleap_ls.runtime.child.tensorleap_ls_child import wire
 
 _BAR_W, _ROW_H = 360, 18
 

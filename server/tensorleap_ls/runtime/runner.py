@@ -1,6 +1,6 @@
 """Server side of the runtime: one warm child per project, with limits.
 
-The child (``child.py``) runs in the project's interpreter, in its own session, with an
+The child (the ``tensorleap_ls_child`` package, ``python -m tensorleap_ls_child``) runs in the project's interpreter, in its own session, with an
 address-space limit, a capped stderr, analytics disabled and ``IS_TENSORLEAP_PLATFORM`` removed.
 The process started is the child's *guardian*: it forks the worker that runs the user's code,
 is a subreaper for everything that code starts, and kills all of it when its guard pipe closes
@@ -22,13 +22,15 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from tensorleap_ls.runtime import wire
+from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
 
-CHILD = str(Path(__file__).with_name("child.py"))
+# the folder holding only the child's package: the one entry the child's sys.path gets from us
+CHILD_PATH = str(Path(__file__).with_name("child"))
+CHILD_PACKAGE = os.sep + "tensorleap_ls_child" + os.sep
 _FRAME = re.compile(r'^\s*File "(.+)", line (\d+) in (.+)$')
 _SIGNALS = {signal.SIGSEGV: "a segmentation fault", signal.SIGBUS: "a bus error", signal.SIGABRT: "an abort",
             signal.SIGFPE: "a floating-point exception", signal.SIGILL: "an illegal instruction",
@@ -92,7 +94,7 @@ class Child:
         env = {k: v for k, v in os.environ.items() if k not in ("IS_TENSORLEAP_PLATFORM", "PYTHONPATH",
                                                                 "__MAPPING_RUNTIME_MODE__")}
         env.update(TL_DISABLE_ANALYTICS="1", TL_TRACE_FILE=self._trace.name, PYTHONUNBUFFERED="1",
-                   PYTHONFAULTHANDLER="0")
+                   PYTHONFAULTHANDLER="0", PYTHONPATH=CHILD_PATH)
         secret = auth_secret if auth_secret is not None else os.environ.get("AUTH_SECRET", "")
         if secret and isinstance(secret, str):
             env["AUTH_SECRET"] = secret
@@ -115,7 +117,7 @@ class Child:
         self.progress: Callable[[dict], None] | None = None
         try:
             self.proc = subprocess.Popen(
-                [python, "-X", "utf8", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                [python, "-X", "utf8", "-m", "tensorleap_ls_child"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 cwd=root, env=env, start_new_session=True, preexec_fn=limit, pass_fds=(guard_r,),
             )
         except BaseException:
@@ -168,16 +170,16 @@ class Child:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def request(self, req: dict, timeout: float, cancel: threading.Event | None = None,
+    def request(self, req: protocol.Request, timeout: float, cancel: threading.Event | None = None,
                 beat_timeout: float | None = None) -> dict:
         """Sends ``req`` and waits for its answer: ``timeout`` until the child's first progress
         message (preprocess may be long), then ``beat_timeout`` between progress messages."""
         with self._lock:
             self._ids += 1
-            req = {**req, "id": self._ids}
+            rid = self._ids
             try:
                 assert self.proc.stdin is not None
-                self.proc.stdin.write((json.dumps(req) + "\n").encode("utf-8"))
+                self.proc.stdin.write((json.dumps(req.to_wire(rid)) + "\n").encode("utf-8"))
                 self.proc.stdin.flush()
             except (BrokenPipeError, OSError):
                 raise self._death() from None
@@ -200,7 +202,7 @@ class Child:
                     continue
                 if msg is None:
                     raise self._death()
-                if msg.get("id") == req["id"]:
+                if msg.get("id") == rid:
                     return msg
 
     def _hang(self, timeout: float) -> ChildFault:
@@ -249,7 +251,7 @@ class Child:
                 m = _FRAME.match(line)
                 if m:
                     f = os.path.abspath(m.group(1))
-                    if f.startswith(self.root + os.sep) and "site-packages" not in f and not f.endswith("child.py"):
+                    if f.startswith(self.root + os.sep) and "site-packages" not in f and CHILD_PACKAGE not in f:
                         return f, int(m.group(2))
         return None
 
@@ -308,8 +310,8 @@ class Runner:
                 c.close()
             c = Child(python, root, entry, self.limits, auth_secret)
             try:
-                resp = c.request({"cmd": "load", "root": root, "entry": entry, "timeout_s": self.limits.timeout_s,
-                                  "preprocess_timeout_s": self.limits.preprocess_timeout_s},
+                resp = c.request(protocol.Load(root=root, entry=entry, timeout_s=self.limits.timeout_s,
+                                               preprocess_timeout_s=self.limits.preprocess_timeout_s),
                                  self.limits.preprocess_timeout_s + 5)
             except ChildFault:
                 c.close()
@@ -335,16 +337,18 @@ class Runner:
     def close(self) -> None:
         self.invalidate(None)
 
-    def call(self, python: str, root: str, entry: str, req: dict, timeout: float | None = None,
+    def call(self, python: str, root: str, entry: str, req: protocol.Request | dict, timeout: float | None = None,
              cancel: threading.Event | None = None, progress: Callable[[dict], None] | None = None,
              auth_secret: str | None = None, beat_timeout: float | None = None) -> dict:
+        if isinstance(req, dict):
+            req = protocol.from_wire(req)
+        req = replace(req, timeout_s=self.limits.timeout_s, preprocess_timeout_s=self.limits.preprocess_timeout_s)
         c, setup = self.child(python, root, entry, auth_secret)
         c.progress = progress
-        if beat_timeout is None and req.get("cmd") == "check":
+        if beat_timeout is None and isinstance(req, protocol.Check):
             # between two samples: every encoder and metadata call may use its whole time limit
             calls = sum(len(setup.get(k) or []) for k in ("inputs", "ground_truths", "metadata")) + 1
             beat_timeout = self.limits.timeout_s * calls + 2
-        req = {"timeout_s": self.limits.timeout_s, "preprocess_timeout_s": self.limits.preprocess_timeout_s, **req}
         try:
             return c.request(req, timeout or self.limits.timeout_s, cancel, beat_timeout)
         except ChildFault:
