@@ -85,7 +85,7 @@ def _check(args: argparse.Namespace) -> int:
     from tensorleap_ls.runtime.interpreter import choose
 
     # The installed SDK is read from the interpreter's site-packages on disk: nothing runs.
-    analyzer = Analyzer(sdk_for=lambda root: sdk_env.load(choose(root, args.python)))
+    analyzer = Analyzer(env_for=lambda root: sdk_env.environment(choose(root, args.python)))
     projects = []
     all_findings = []
     color = not args.no_color and args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")

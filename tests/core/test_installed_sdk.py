@@ -86,8 +86,8 @@ def test_keyword_typo_enum_member_and_binder_method(tmp_path):
     legacy = project(tmp_path, "legacy_mnist")
     lb = legacy / "leap_binder.py"
     lb.write_text(lb.read_text() + "\nleap_binder.set_inputt(encode_image, 'image2')\n")
-    sdk = sdk_env.load(sys.executable)
-    found = [f for p in (root, legacy) for pa in Analyzer(sdk_for=lambda r: sdk).analyze_path(str(p))
+    env = sdk_env.environment(sys.executable)
+    found = [f for p in (root, legacy) for pa in Analyzer(env_for=lambda r: env).analyze_path(str(p))
              for f in pa.findings if f.code == "TL420"]
     messages = sorted(f.message for f in found)
     assert len(found) == 3, messages

@@ -45,3 +45,15 @@ async def test_untrusted_workspace_reads_only_the_servers_environment(untrusted:
     assert not [d for d in diags if d.code == "TL420"]
     text = await hover_on(untrusted, entry, "@tensorleap_integration_test")
     assert "code-loader 1.0.214, installed" in text, text
+
+
+async def test_definition_lands_in_the_installed_sdk(trusted: LanguageClient, tmp_path: Path):
+    entry, _ = await open_with_interpreter(trusted, tmp_path)
+    lines = entry.read_text().split("\n")
+    line = next(i for i, ln in enumerate(lines) if ln.startswith("@tensorleap_preprocess"))
+    locations = await trusted.text_document_definition_async(lsp.DefinitionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=entry.as_uri()), position=lsp.Position(line, 5)))
+    assert len(locations) == 1
+    target = Path(locations[0].uri.removeprefix("file://"))
+    assert target.name == "leapbinder_decorators.py" and f"sdk-{OLD}" in str(target)
+    assert target.read_text().split("\n")[locations[0].range.start.line].startswith("def tensorleap_preprocess(")

@@ -136,10 +136,56 @@ def _in_site(site: str, _stamp: int) -> tuple[str, str] | None:
 
 def load(python: str | None) -> SdkApi | None:
     """The installed SDK of an interpreter (None when it has none); cached by version and folder."""
-    found = installed_version(site_packages(python))
-    if found is None:
-        return None
-    return _read(*found)
+    return environment(python).sdk
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The project's Python environment as the analysis sees it: its package folders and its code-loader."""
+
+    sites: tuple[str, ...] = ()
+    sdk: SdkApi | None = None
+
+
+def environment(python: str | None) -> Environment:
+    """The environment of an interpreter (the server's own when None), read from disk."""
+    sites = site_packages(python)
+    found = installed_version(sites)
+    extra = [d for site in sites for d in _path_entries(site, os.stat(site).st_mtime_ns)]
+    return Environment(tuple(dict.fromkeys(sites + extra)), _read(*found) if found is not None else None)
+
+
+@lru_cache(maxsize=16)
+def _path_entries(site: str, _stamp: int) -> tuple[str, ...]:
+    """Folders that ``.pth`` files and editable installs add to the path (``pip install -e ../lib``).
+    Only path lines are read; ``import`` lines are code and are never run."""
+    out: list[str] = []
+    for pth in sorted(glob.glob(os.path.join(site, "*.pth"))):
+        try:
+            with open(pth, encoding="utf-8", errors="replace") as fh:
+                lines = fh.read(64_000).splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            line = line.strip()
+            if line and not line.startswith(("#", "import ", "import\t")):
+                d = os.path.normpath(os.path.join(site, line))
+                if os.path.isdir(d):
+                    out.append(d)
+    for finder in sorted(glob.glob(os.path.join(site, "__editable___*_finder.py"))):
+        try:
+            with open(finder, "rb") as fh:
+                tree = ast.parse(fh.read(256_000))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:  # MAPPING = {'pkg': '/abs/path/pkg'} (setuptools' editable finder)
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "MAPPING" for t in node.targets):
+                try:
+                    mapping = ast.literal_eval(node.value)
+                except ValueError:
+                    continue
+                out.extend(os.path.dirname(p) for p in mapping.values() if isinstance(p, str) and os.path.isdir(p))
+    return tuple(out)
 
 
 @lru_cache(maxsize=8)

@@ -23,6 +23,7 @@ from packaging.version import InvalidVersion, Version
 
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.model import Finding, Span
+from tensorleap_ls.core.modules import calls_of
 from tensorleap_ls.core.sdk_env import SdkApi, since_table, version_key
 
 # Attributes every Enum class has besides its members.
@@ -37,7 +38,11 @@ def check(ctx: CheckContext) -> Iterable[Finding]:
     out: list[Finding] = []
     for mod in ctx.modules.values():
         if mod.tree is not None and mod.source is not None:
-            out.extend(_ModuleCheck(mod, sdk).run())
+            memo = getattr(mod, "memo", {})
+            key = ("sdk_api", sdk.version, sdk.package_dir)  # depends on this module's text and the release
+            if key not in memo:
+                memo[key] = _ModuleCheck(mod, sdk).run()
+            out.extend(memo[key])
     out.extend(_pins(ctx, sdk))
     return out
 
@@ -63,7 +68,11 @@ class _ModuleCheck:
         self.out: list[Finding] = []
 
     def run(self) -> list[Finding]:
-        for node in ast.walk(self.mod.tree):
+        # No walk of its own: the module's import list and its shared list of calls (a walk of a
+        # 3,000-line module costs more than the rest of this check). Enum members are checked where
+        # integrations write them: as arguments of calls (registrations, PreprocessResponse(...)).
+        for ref in self.mod.imports:
+            node = ref.node
             if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "code_loader":
                 self._import_from(node)
             elif isinstance(node, ast.Import):
@@ -71,11 +80,14 @@ class _ModuleCheck:
                     if a.name.split(".")[0] == "code_loader" and self.sdk.module(a.name) is None:
                         self.out.append(_missing(self.sdk, f"Module `{a.name}`", a.name, self._span(node),
                                                  "ModuleNotFoundError at import"))
-        for node in ast.walk(self.mod.tree):
-            if isinstance(node, ast.Call):
-                self._call(node)
-            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-                self._enum_member(node)
+        if not self.names:
+            return self.out
+        for call in calls_of(self.mod):
+            self._call(call)
+            for arg in [*call.args, *(k.value for k in call.keywords)]:
+                for value in (arg.values if isinstance(arg, ast.Dict) else [arg]):
+                    if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name):
+                        self._enum_member(value)
         return self.out
 
     def _span(self, node: ast.AST) -> Span:
