@@ -44,7 +44,7 @@ class PreviewArgs:
 
 
 def _runner(ls: "TensorleapServer"):
-    from tensorleap_ls.runtime.runner import Limits, Runner
+    from tensorleap_ls.runtime.api import Limits, Runner
 
     runner = getattr(ls, "runner", None)
     limits = Limits(timeout_s=ls.settings.timeout_s, preprocess_timeout_s=ls.settings.preprocess_timeout_s,

@@ -112,6 +112,7 @@ class Child:
         guard_r, self._guard_w = os.pipe()
         env["TL_GUARD_FD"] = str(guard_r)
         self.stopped: str | None = None  # CANCELLED / RESTARTED once we stop it on purpose
+        self._ending = False
         self.output = _Output(limits.stderr_cap, self.scrub)
         self._responses: queue.Queue = queue.Queue()
         self.progress: Callable[[dict], None] | None = None
@@ -168,7 +169,9 @@ class Child:
 
     # --- requests -------------------------------------------------------------------------
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        """Running and not being ended (a cancelled child may take a moment to die: the next
+        request must get a fresh one, not wait for it)."""
+        return not self._ending and self.proc.poll() is None
 
     def request(self, req: protocol.Request, timeout: float, cancel: threading.Event | None = None,
                 beat_timeout: float | None = None) -> dict:
@@ -260,6 +263,7 @@ class Child:
         kill every descendant (new sessions included); the process group is the fallback."""
         if reason and not self.stopped:
             self.stopped = reason
+        self._ending = True
         if self._guard_w >= 0:
             try:
                 os.close(self._guard_w)
@@ -280,7 +284,7 @@ class Child:
             pass
 
     def close(self, reason: str | None = None) -> None:
-        if self.alive():
+        if self.proc.poll() is None:
             self.kill(reason)
         elif self._guard_w >= 0:
             os.close(self._guard_w)
