@@ -487,3 +487,33 @@ def test_user_modules_named_like_the_runtime_s_are_the_user_s(tmp_path, runner):
     assert findings == [], [(f.code, f.message) for f in findings]
     result = api.preview(runner, sys.executable, str(root), str(root / "leap_binder.py"), "training", 0)
     assert result["ok"] and result["problems"] == [], result.get("problems")
+
+
+ODD_DICT = '''
+
+class _Weird(dict):
+    def items(self):
+        raise RuntimeError('no items today')
+
+
+def meta_weird(idx, preprocess):
+    return _Weird(a=1)
+
+
+def encode_f64(idx, preprocess):
+    return np.zeros((2,), np.float64)
+'''
+
+
+def test_a_failure_of_our_checker_is_ours_and_the_run_goes_on(tmp_path, runner):
+    root = project(tmp_path, ODD_DICT, "leap_binder.set_metadata(meta_weird, 'weird')\n"
+                                       "leap_binder.set_input(encode_f64, 'f64')\n")
+    entry = str(root / "leap_binder.py")
+    findings, stats = api.run_checks(runner, sys.executable, str(root), entry, samples=2)
+    assert [f.code for f in findings] == ["TL504"], [(f.code, f.message) for f in findings]  # the rest still ran
+    assert stats["internal"] and "checking metadata 'weird'" in stats["internal"][0]["message"]
+    assert "not reported as a problem of your code" in stats["internal"][0]["message"]
+    result = api.preview(runner, sys.executable, str(root), entry, "training", 0)
+    assert result["ok"], result
+    (ours,) = [p for p in result["problems"] if p.get("internal")]
+    assert "checking metadata 'weird'" in ours["message"] and not ours.get("file")

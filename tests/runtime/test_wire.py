@@ -78,3 +78,15 @@ def test_requests_round_trip_through_the_wire():
     assert protocol.from_wire({**msg, "unknown": 1}) == req
     with pytest.raises(KeyError):
         protocol.from_wire({"cmd": "format_disk"})
+
+
+def test_user_containers_that_break_when_walked_do_not_break_the_wire():
+    class Items(dict):
+        def items(self):
+            raise RuntimeError("no")
+
+    class Iter(list):
+        def __iter__(self):
+            raise RuntimeError("no")
+
+    assert wire.clean({"d": Items(a=1), "l": Iter([1])}) == {"d": {"a": 1}, "l": "<Iter>"}

@@ -72,7 +72,8 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
         runner.invalidate(root)
     if not resp.get("ok") and not findings:
         findings.append(Finding("TL535", resp.get("message", "the dynamic checks failed"), line_span(None, None, entry)))
-    stats = {k: resp.get(k) for k in ("calls", "user_seconds", "total_seconds", "samples", "files_read", "observed")}
+    stats = {k: resp.get(k) for k in ("calls", "user_seconds", "total_seconds", "samples", "files_read", "observed",
+                                      "internal")}
     return findings, stats
 
 

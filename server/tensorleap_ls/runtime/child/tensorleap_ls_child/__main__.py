@@ -72,7 +72,9 @@ def main() -> None:
         except MemoryError:
             resp = {"ok": False, "findings": [_f("TL531", "MemoryError in user code", None)]}
         except BaseException as e:  # noqa: BLE001
-            resp = {"ok": False, "message": f"internal error: {type(e).__name__}: {scrub(str(e))[:500]}"}
+            resp = {"ok": False, "internal": True,
+                    "message": f"tensorleap-ls failed (a bug of tensorleap-ls, not of your code; please report it): "
+                               f"{type(e).__name__}: {scrub(str(e))[:500]}"}
         resp["id"] = rid
         try:
             send(resp)

@@ -14,7 +14,7 @@ from tensorleap_ls_child.samples import _check_array, _check_metadata, preproces
 from tensorleap_ls_child.state import STATE, _ids, binder
 from tensorleap_ls_child.values import _json_default, _plain, summarize
 from tensorleap_ls_child.visuals import _check_leap, _sample_tensors, render_array, render_leap
-from tensorleap_ls_child.where import _is_user, error_info, where
+from tensorleap_ls_child.where import _is_user, _ours, error_info, where
 
 # --- preview ----------------------------------------------------------------------------------
 _KIND = {"inputs": "input", "ground_truths": "ground_truth"}
@@ -42,17 +42,6 @@ def _user_call(fn, args: tuple, name: str, problems: list, kwargs: Optional[dict
         info["code"] = classify(e, "TL501")
         problems.append(info)
         return False, None
-
-
-def _ours(step, what: str, problems: list) -> None:
-    """Runs one step of our own code on a user value: if it fails, the problem is ours (said so,
-    with no user line), never the user's."""
-    try:
-        step()
-    except Exception as e:  # noqa: BLE001
-        problems.append({"type": "internal", "internal": True,
-                         "message": "tensorleap-ls failed while %s: %s: %s (a bug of tensorleap-ls, not of your code; "
-                                    "please report it)" % (what, type(e).__name__, str(e)[:300])})
 
 
 def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: dict | None = None) -> dict:

@@ -13,7 +13,7 @@ from tensorleap_ls_child.integration import _run_integration_test
 from tensorleap_ls_child.sandbox import LIMIT, classify, limited, send
 from tensorleap_ls_child.state import STATE, _ids, _subsets, binder
 from tensorleap_ls_child.visuals import _check_visualizers
-from tensorleap_ls_child.where import _f, _where_exc, error_info, user_function, where
+from tensorleap_ls_child.where import _f, _ours, _where_exc, error_info, user_function, where
 
 # --- preprocess -------------------------------------------------------------------------------
 def preprocess() -> dict:
@@ -118,6 +118,7 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
     meta_types: dict[str, tuple] = {}
     reported: set = set()
     t_user = 0.0
+    internal = []  # failures of our own checkers: reported as ours, never as findings
     t_total0 = time.perf_counter()
     calls = 0
 
@@ -160,9 +161,12 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
                     t_user += time.perf_counter() - t0
                     calls += 1
                 if kind == "metadata":
-                    _check_metadata(h, value, key, sid, loc, meta_types, once, first=(key == subsets[0] and sid == first_id))
+                    _ours(lambda: _check_metadata(h, value, key, sid, loc, meta_types, once,
+                                                  first=(key == subsets[0] and sid == first_id)),
+                          f"checking metadata '{h.name}'", internal)
                 else:
-                    _check_array(kind, h.name, value, key, sid, loc, shapes, once)
+                    _ours(lambda: _check_array(kind, h.name, value, key, sid, loc, shapes, once),
+                          f"checking {kind} '{h.name}'", internal)
             done += 1
             if progress_every and (done % progress_every == 0 or done == total):
                 send({"progress": done, "total": total})
@@ -186,7 +190,7 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
     total_s = time.perf_counter() - t_total0
     return {"ok": True, "findings": findings, "calls": calls, "user_seconds": t_user, "total_seconds": total_s,
             "samples": done, "files_read": sorted(STATE["files_read"]),
-            "observed": [[k, n, v] for (k, n), v in OBSERVED.items()]}
+            "observed": [[k, n, v] for (k, n), v in OBSERVED.items()], "internal": internal}
 
 
 def _check_array(kind, name, value, key, sid, loc, shapes, once) -> None:

@@ -90,3 +90,15 @@ def _f(code: str, message: str, loc, **extra) -> dict:
 def _is_user(fn) -> bool:
     f, _ = fn_location(user_function(fn))
     return bool(f and STATE["root"] and f.startswith(STATE["root"] + os.sep))
+
+
+def _ours(step, what: str, problems: list) -> None:
+    """Runs one step of our own code on a user value: if it fails, the problem is ours (said so,
+    with no user line), never the user's."""
+    try:
+        step()
+    except Exception as e:  # noqa: BLE001
+        problems.append({"type": "internal", "internal": True,
+                         "message": "tensorleap-ls failed while %s (%s: %s): not reported as a problem of your code; "
+                                    "if this looks like a bug of tensorleap-ls, please report it"
+                                    % (what, type(e).__name__, scrub(str(e))[:300])})

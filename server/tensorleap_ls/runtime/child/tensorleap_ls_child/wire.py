@@ -76,11 +76,18 @@ def clean(obj: Any, scrub: Callable[[str], str] = lambda s: s, default: Optional
         return clean(repr(obj), scrub, default, depth)
     if depth >= MAX_DEPTH:
         return "[nested too deeply]"
+    try:
+        return _container(obj, scrub, default, depth)
+    except Exception:  # noqa: BLE001 - a user container that breaks when walked is shown by its type
+        return "<%s>" % type(obj).__name__
+
+
+def _container(obj: Any, scrub: Callable[[str], str], default: Optional[Callable[[Any], Any]], depth: int) -> Any:
     if isinstance(obj, dict):
         if obj.get("kind") == "rgb" and isinstance(obj.get("data"), str):
             return _pixels(obj, scrub)
         out = {}
-        for i, (k, v) in enumerate(obj.items()):
+        for i, (k, v) in enumerate(dict.items(obj)):  # not a subclass's own items()
             if i >= MAX_ITEMS:
                 out["..."] = "%d more entries cut" % (len(obj) - MAX_ITEMS)
                 break
