@@ -113,6 +113,7 @@ class Child:
         env["TL_GUARD_FD"] = str(guard_r)
         self.stopped: str | None = None  # CANCELLED / RESTARTED once we stop it on purpose
         self._ending = False
+        self._guard_lock = threading.Lock()  # the pipe's fd is closed once, whichever thread ends the child
         self.output = _Output(limits.stderr_cap, self.scrub)
         self._responses: queue.Queue = queue.Queue()
         self.progress: Callable[[dict], None] | None = None
@@ -264,12 +265,7 @@ class Child:
         if reason and not self.stopped:
             self.stopped = reason
         self._ending = True
-        if self._guard_w >= 0:
-            try:
-                os.close(self._guard_w)
-            except OSError:
-                pass
-            self._guard_w = -1
+        self._close_guard()
         try:
             self.proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
@@ -283,12 +279,17 @@ class Child:
         except subprocess.TimeoutExpired:
             pass
 
+    def _close_guard(self) -> None:
+        with self._guard_lock:
+            fd, self._guard_w = self._guard_w, -1
+        if fd >= 0:
+            os.close(fd)
+
     def close(self, reason: str | None = None) -> None:
         if self.proc.poll() is None:
             self.kill(reason)
-        elif self._guard_w >= 0:
-            os.close(self._guard_w)
-            self._guard_w = -1
+        else:
+            self._close_guard()
         try:
             os.unlink(self._trace.name)
         except OSError:
