@@ -23,7 +23,7 @@ import pytest
 
 from lspproc import is_diag, start_server
 from tensorleap_ls.runtime import api
-from tensorleap_ls.runtime.runner import Limits, Runner
+from tensorleap_ls.runtime.runner import CHILD_PATH, Limits, Runner
 
 pytestmark = pytest.mark.dynamic
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "dynamic" / "legacy"
@@ -114,6 +114,23 @@ def test_escaped_secret_never_leaves_the_child(tmp_path, runner, monkeypatch):
     assert html.escape(SECRET) not in files["index.html"]
 
 
+def test_the_server_scrubs_again_what_a_rogue_child_sends(tmp_path):
+    """User code can write to the protocol channel itself: the runner scrubs what it decodes too
+    (here the "interpreter" is a script that answers with the secret, JSON-escaped)."""
+    line = json.dumps({"id": 1, "ok": True, "setup": {"leak": SECRET, "bare": float("nan")}})
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nread request\ncat <<'EOF'\n" + line + "\nEOF\nread next\n")
+    fake.chmod(0o755)
+    root = tmp_path / "p"
+    root.mkdir()
+    r = Runner(Limits(timeout_s=5, preprocess_timeout_s=5))
+    try:
+        _, setup = r.child(str(fake), str(root), str(root / "leap_binder.py"), auth_secret=SECRET)
+    finally:
+        r.close()
+    assert setup == {"leak": "***", "bare": "NaN"}  # json.dumps wrote a bare NaN: decoded, then made strict
+
+
 # --- item 4: strict JSON ------------------------------------------------------------------------
 NAN = '''
 
@@ -142,7 +159,17 @@ def test_nan_and_inf_never_reach_the_wire_as_bare_tokens(tmp_path, runner):
                                   "leap_binder.set_metadata(meta_nan_scalar, 'nan_scalar')\n"
                                   "leap_binder.set_visualizer(viz_nan_bar, 'nan_bar', LeapDataType.HorizontalBar)\n")
     entry = str(root / "leap_binder.py")
-    # the runner decodes the child's messages strictly: a bare NaN would lose the message
+    # what the child itself writes on its channel, parsed strictly
+    child = subprocess.run([sys.executable, "-m", "tensorleap_ls_child"], cwd=root, capture_output=True, timeout=120,
+                           input="\n".join(json.dumps(r) for r in (
+                               {"id": 1, "cmd": "load", "root": str(root), "entry": entry},
+                               {"id": 2, "cmd": "check", "samples": 2},
+                               {"id": 3, "cmd": "preview", "subset": "training", "sample_id": 0})).encode(),
+                           env={**os.environ, "TL_DISABLE_ANALYTICS": "1", "PYTHONPATH": str(CHILD_PATH)})
+    replies = {r["id"]: r for r in map(strict_loads, child.stdout.decode().splitlines()) if "id" in r}
+    assert sorted(replies) == [1, 2, 3] and all(r["ok"] for r in replies.values()), child.stderr.decode()[-2000:]
+    assert "TL505" in {f["code"] for f in replies[2]["findings"]}
+    assert {m["name"]: m["value"] for m in replies[3]["metadata"]}["nan_scalar"] == "-Infinity"
     findings, stats = api.run_checks(runner, sys.executable, str(root), entry, samples=2)
     nan = sorted(f.message.split("'")[1] for f in findings if f.code == "TL505")
     assert nan == ["nan_input", "nan_meta.inf", "nan_meta.nan", "nan_scalar"], [(f.code, f.message) for f in findings]

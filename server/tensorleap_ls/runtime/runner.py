@@ -7,7 +7,8 @@ is a subreaper for everything that code starts, and kills all of it when its gua
 (``kill()`` closes it; so does the end of the server, however it ends) or when the worker ends.
 A hang is located by asking the child for its stack (faulthandler on SIGUSR1) before killing
 it; a crash by the faulthandler dump. After any fault the next request gets a fresh child.
-Every message is decoded strictly (no bare NaN) and scrubbed of the secret again here.
+Every message is scrubbed of the secret and made strict JSON again here (user code can write to
+the channel too).
 """
 
 from __future__ import annotations
@@ -146,8 +147,8 @@ class Child:
                     line = self.proc.stdout.readline(MAX_MESSAGE)
                 self.output.add(b"\n[tensorleap-ls: a message of the child over %d MB was dropped]\n" % (MAX_MESSAGE >> 20))
                 continue
-            try:  # strict: a bare NaN/Infinity is refused, not passed on to an editor
-                msg = wire.clean(json.loads(line, parse_constant=wire.reject_constant), self.scrub)
+            try:  # the second line: whatever user code wrote there, it leaves scrubbed and strict
+                msg = wire.clean(json.loads(line), self.scrub)
             except ValueError:
                 continue
             if not isinstance(msg, dict):
