@@ -130,8 +130,3 @@ def dumps(obj: Any, scrub: Callable[[str], str] = lambda s: s, default: Optional
           **kw: Any) -> str:
     """``clean`` then strict JSON (``allow_nan=False``: a bare NaN can never be written)."""
     return json.dumps(clean(obj, scrub, default), allow_nan=False, **kw)
-
-
-def reject_constant(name: str) -> Any:
-    """``parse_constant`` for strict decoding: bare NaN/Infinity is a protocol error."""
-    raise ValueError("non-finite number %s in a message" % name)
