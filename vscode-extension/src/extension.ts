@@ -2,18 +2,19 @@
 // the bundled pure-Python libraries, and adds the preview panel, commands and status bar.
 import * as path from "path";
 import * as vscode from "vscode";
-import { LanguageClient, LanguageClientOptions, ServerOptions, State } from "vscode-languageclient/node";
+import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, ServerOptions, State } from "vscode-languageclient/node";
 
-import { chooseInterpreter, serverPythonPath, startFailure } from "./interpreter";
+import { chooseInterpreter, serverPythonPath } from "./interpreter";
 import { registerCommands } from "./commands";
-import { PreviewResult } from "./messages";
+import { PreviewResult, logText, serverOutput } from "./messages";
 import { refreshPreview, showPanel } from "./preview";
 import { needsRestart, resolveOptions } from "./settings";
-import { createStatus } from "./status";
+import { createStatus, explainStartFailure, refreshEnvironment, setServerState } from "./status";
 
 let client: LanguageClient | undefined;
 let log: vscode.LogOutputChannel;
 let crashes = 0;
+let restarting = false; // a stop the extension asked for is not a crash
 
 async function pythonFromExtension(resource?: vscode.Uri): Promise<string | null> {
   const ext = vscode.extensions.getExtension("ms-python.python");
@@ -49,42 +50,47 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: "file", language: "python" }, { scheme: "file", pattern: "**/leap.yaml" }],
     initializationOptions: { ...opts, interpreter: opts.interpreter ?? choice.path },
-    outputChannel: log,
-    synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher("**/{*.py,leap.yaml,*.yaml,requirements.txt}") },
-    initializationFailedHandler: (err) => {
-      void vscode.window.showErrorMessage(startFailure(choice.path, String(err)), "Select Interpreter").then((pick) => {
-        if (pick) void vscode.commands.executeCommand("python.setInterpreter");
-      });
-      return false;
+    outputChannel: serverOutput(log) as unknown as vscode.OutputChannel,
+    // one explanation of our own instead of the client's cascade of toasts
+    errorHandler: {
+      error: () => ({ action: ErrorAction.Continue, handled: true }),
+      closed: () => ({ action: CloseAction.DoNotRestart, handled: true }),
     },
+    synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher("**/{*.py,leap.yaml,*.yaml,requirements.txt}") },
+    initializationFailedHandler: () => false, // explained once, below
   };
   client = new LanguageClient("tensorleap", "Tensorleap", serverOptions, clientOptions);
   client.onDidChangeState((e) => {
-    if (e.newState === State.Stopped && e.oldState === State.Running) {
+    if (e.newState === State.Running) setServerState("running");
+    if (e.newState === State.Stopped && e.oldState === State.Running && !restarting) {
       crashes += 1;
-      log.warn(`server stopped (${crashes})`);
-      if (crashes > 1) {
-        void vscode.window.showErrorMessage("The Tensorleap server stopped. See Tensorleap: Show Logs.", "Restart")
-          .then((pick) => pick && restart(context));
-      }
+      setServerState("stopped", choice.path);
+      log.warn(`server stopped unexpectedly (${crashes})`);
+      void vscode.window.showErrorMessage("The Tensorleap server stopped. See Tensorleap: Show Logs.", "Restart", "Show Logs")
+        .then((pick) => (pick === "Restart" ? restart(context) : pick ? log.show() : undefined));
     }
   });
+  setServerState("starting", choice.path);
   try {
     await client.start();
   } catch (err) {
-    log.error(`server failed to start: ${err}`);
-    void vscode.window.showErrorMessage(startFailure(choice.path, String(err)), "Select Interpreter").then((pick) => {
-      if (pick) void vscode.commands.executeCommand("python.setInterpreter");
-    });
+    client = undefined;
+    explainStartFailure(choice.path, serverPythonPath(bundled, process.env.PYTHONPATH), logText(err), log);
     return;
   }
   client.onNotification("tensorleap/preview", (params: PreviewResult & { uri: string }) => showPanel(params));
+  void refreshEnvironment(vscode.window.activeTextEditor?.document.uri.toString());
 }
 
 async function restart(context: vscode.ExtensionContext): Promise<void> {
-  if (client) {
-    await client.stop().catch(() => undefined);
-    client = undefined;
+  restarting = true;
+  try {
+    if (client) {
+      await client.stop().catch(() => undefined);
+      client = undefined;
+    }
+  } finally {
+    restarting = false;
   }
   await start(context);
 }
@@ -115,5 +121,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 }
 
 export async function deactivate(): Promise<void> {
+  restarting = true;
   if (client) await client.stop();
 }
