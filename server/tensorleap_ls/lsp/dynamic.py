@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import base64
+import os
 import re
 import threading
 import uuid
@@ -36,6 +37,11 @@ _LENS_KINDS = (Kind.INPUT, Kind.GROUND_TRUTH, Kind.METADATA, Kind.VISUALIZER)
 @attrs.define
 class UriArgs:
     uri: str
+
+
+@attrs.define
+class FolderArgs:
+    folder: str
 
 
 @attrs.define
@@ -79,6 +85,10 @@ def register(server: "TensorleapServer") -> None:
         # the panel is fed by this notification: it carries the reason of a failure too
         ls.protocol.notify("tensorleap/preview", panel_message(args, result))
         return result
+
+    @server.command("tensorleap.newProject")
+    async def new_project(ls, args: FolderArgs) -> dict:
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: _new_project(ls, args.folder))
 
     @server.command("tensorleap.environment")
     async def environment(ls, args: UriArgs) -> dict:
@@ -223,6 +233,36 @@ def _environment(ls: "TensorleapServer", uri: str) -> dict:
         info = interpreter.probe(python)
         out["project"].update({k: info.get(k) for k in ("version", "code_loader", "onnx", "missing", "error")})
     return out
+
+
+def _new_project(ls: "TensorleapServer", folder_uri: str) -> dict:
+    """The files of a new project (the client writes them through a WorkspaceEdit the user asked for).
+    In a trusted workspace the project interpreter is asked for its SDK version, and builds a tiny
+    ONNX model when it has onnx and onnxruntime; otherwise code-loader 1.0.214 and a load_model stub."""
+    import subprocess
+
+    from tensorleap_ls.core import stubs
+    from tensorleap_ls.runtime import interpreter
+
+    folder = to_fs_path(folder_uri) or folder_uri
+    python = interpreter.choose(folder, ls.settings.interpreter)
+    info: dict = {}
+    model = None
+    if ls.settings.trusted:  # the project interpreter runs only in a trusted workspace
+        info = interpreter.probe(python, ("code_loader", "numpy", "onnx", "onnxruntime"))
+        if info.get("version") and not {"onnx", "onnxruntime", "numpy"} & set(info.get("missing") or []):
+            try:
+                out = subprocess.run([python, "-c", stubs.MODEL_SCRIPT], capture_output=True, text=True, timeout=120,
+                                     env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": ""})
+                model = out.stdout.strip() if out.returncode == 0 else None
+                if model is None:
+                    ls.log(f"building the skeleton's model with {python} failed: {out.stderr.strip()[-500:]}")
+            except (OSError, subprocess.TimeoutExpired) as e:
+                ls.log(f"building the skeleton's model with {python} failed: {e}")
+    files = stubs.project_files(info.get("code_loader"), with_model=model is not None, python_version=info.get("version"))
+    return {"ok": True, "files": files, "binary": {"model/model.onnx": model} if model else {},
+            "entry": "leap_integration.py", "sdk": info.get("code_loader") or stubs.DEFAULT_SDK,
+            "interpreter": python, "model": model is not None, "trusted": ls.settings.trusted}
 
 
 async def _subsets(ls, python, pa) -> list[dict]:

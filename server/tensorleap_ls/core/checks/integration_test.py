@@ -17,7 +17,7 @@ from typing import Iterator
 
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.source import dotted
-from tensorleap_ls.core.model import Binding, Finding, Kind
+from tensorleap_ls.core.model import Binding, Finding, Kind, Severity
 
 _LIBS = {"np", "numpy", "torch", "tf", "tensorflow", "pd", "pandas", "jax", "jnp", "cv2", "scipy", "math", "sklearn",
          "PIL", "keras", "F", "nn"}
@@ -45,13 +45,28 @@ def check(ctx: CheckContext) -> list[Finding]:
         body = _Body(t, mod.source, decorated | aliases.keys(), loaders | {a for a, o in aliases.items() if o in loaders})
         out.extend(body.run())
         called |= {aliases.get(n, n) for n in body.called}
+    stub = next((b for b in ctx.bindings if b.kind is Kind.LOAD_MODEL and b.function not in called and _is_stub(b.def_node)),
+                None)
+    if stub is not None and stub.def_span is not None:  # one root cause: the model is not there yet
+        out.append(Finding("TL310", f"`{stub.function}` is a stub (TODO: load your model): the integration test runs "
+                           "without predictions; the metrics and losses are wired once it calls the model.",
+                           stub.def_span, severity=Severity.INFORMATION,
+                           data={"function": stub.function, "kind": stub.kind.value, "test": tests[0].function}))
     for b in ctx.bindings:
+        if stub is not None and (b is stub or b.kind in (Kind.METRIC, Kind.LOSS)):
+            continue
         if b.kind in _CALLED_KINDS and b.function and b.def_node is not None and b.def_span is not None \
                 and b.function not in called:
             out.append(Finding("TL310", f"`{b.function}` ({b.kind.value}) is never called from the integration test: "
                                "it stays unwired on the platform.", b.def_span,
                                data={"function": b.function, "kind": b.kind.value, "test": tests[0].function}))
     return out
+
+
+def _is_stub(node) -> bool:
+    """A function whose body (after a docstring) only raises NotImplementedError."""
+    body = [s for s in getattr(node, "body", []) if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    return len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.dump(body[0])
 
 
 def _aliases(mod, names: set[str]) -> dict[str, str]:
