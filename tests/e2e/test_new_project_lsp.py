@@ -13,30 +13,17 @@ from pathlib import Path
 
 import pytest
 import pytest_lsp
-from lsprotocol import types as lsp
-from pytest_lsp import LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
 
 from test_dynamic_lsp import CONFIG, execute
+from test_failures_lsp import _session, untrusted  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dynamic]
-
-
-async def _session(lsp_client: LanguageClient, **options):
-    lsp_client.feature(lsp.CLIENT_REGISTER_CAPABILITY)(lambda params: None)
-    await lsp_client.initialize_session(lsp.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"), initialization_options={"debounceMs": 0, **options}))
 
 
 @pytest_lsp.fixture(config=CONFIG)
 async def trusted(lsp_client: LanguageClient):
     await _session(lsp_client, trusted=True, interpreter=sys.executable)
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest_lsp.fixture(config=CONFIG)
-async def untrusted(lsp_client: LanguageClient):
-    await _session(lsp_client)
     yield
     await lsp_client.shutdown_session()
 
