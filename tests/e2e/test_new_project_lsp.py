@@ -1,4 +1,4 @@
-"""A project from an empty folder: tensorleap.newProject returns leap.yaml, requirements.txt, the
+"""A project from an empty folder: tensorleap.newProjectFiles returns leap.yaml, requirements.txt, the
 entry and (trusted, onnx in the project interpreter) a tiny ONNX model; written as returned, the
 project checks clean statically and on real samples. Untrusted: nothing runs, a load_model stub
 that the checks report once, as information."""
@@ -45,7 +45,7 @@ def check(folder: Path) -> subprocess.CompletedProcess:
 async def test_new_project_with_a_generated_model_checks_clean(trusted: LanguageClient, tmp_path: Path):
     folder = tmp_path / "empty"
     folder.mkdir()
-    result = await execute(trusted, "tensorleap.newProject", {"folder": folder.as_uri()})
+    result = await execute(trusted, "tensorleap.newProjectFiles", {"folder": folder.as_uri()})
     assert result["ok"] and result["model"] is True and result["sdk"] == "1.0.214"
     assert set(result["files"]) == {"leap.yaml", "requirements.txt", "leap_integration.py"}
     assert result["files"]["requirements.txt"].splitlines() == ["code-loader==1.0.214", "onnxruntime"]
@@ -60,7 +60,7 @@ async def test_new_project_with_a_generated_model_checks_clean(trusted: Language
 async def test_new_project_untrusted_runs_nothing_and_stubs_the_model(untrusted: LanguageClient, tmp_path: Path):
     folder = tmp_path / "empty"
     folder.mkdir()
-    result = await execute(untrusted, "tensorleap.newProject", {"folder": folder.as_uri()})
+    result = await execute(untrusted, "tensorleap.newProjectFiles", {"folder": folder.as_uri()})
     assert result["ok"] and result["model"] is False and result["binary"] == {}
     assert result["files"]["requirements.txt"] == "code-loader==1.0.214\n"
     assert "raise NotImplementedError('TODO: load your model')" in result["files"]["leap_integration.py"]

@@ -40,6 +40,7 @@ export function registerCommands(context: vscode.ExtensionContext, hooks: { rest
   context.subscriptions.push(
     vscode.window.onDidChangeActiveTextEditor(remember),
     vscode.commands.registerCommand("tensorleap.showLogs", hooks.showLogs),
+    vscode.commands.registerCommand("tensorleap.gettingStarted", openWalkthrough),
     vscode.commands.registerCommand("tensorleap.restartServer", hooks.restart),
     vscode.commands.registerCommand("tensorleap.showPreview", async () => {
       const uri = await targetUri();
@@ -76,6 +77,7 @@ export function registerCommands(context: vscode.ExtensionContext, hooks: { rest
       }
       void refreshEnvironment(uri);
     }),
+    vscode.commands.registerCommand("tensorleap.newProject", newProject),
     vscode.commands.registerCommand("tensorleap.newSkeleton", async () => {
       let uri = vscode.window.activeTextEditor?.document.uri.toString();
       if (!uri) {
@@ -87,4 +89,72 @@ export function registerCommands(context: vscode.ExtensionContext, hooks: { rest
       if (res && !res.ok && res.message) void vscode.window.showWarningMessage(res.message);
     }),
   );
+}
+
+async function exists(uri: vscode.Uri): Promise<boolean> {
+  try {
+    await vscode.workspace.fs.stat(uri);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A project from an empty folder: the server composes the files (and a tiny model when it can),
+ *  they are written through one WorkspaceEdit (undoable), then the entry opens with the next step. */
+async function newProject(): Promise<void> {
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  let folder = folders.length === 1 ? folders[0].uri : undefined;
+  if (folders.length > 1) {
+    folder = (await vscode.window.showWorkspaceFolderPick({ placeHolder: "Folder of the new Tensorleap project" }))?.uri;
+  } else if (!folders.length) {
+    void vscode.window.showInformationMessage("Tensorleap: open an (empty) folder first, then run \"Tensorleap: New Project\" again.", "Open Folder")
+      .then((pick) => pick && vscode.commands.executeCommand("workbench.action.files.openFolder"));
+    return;
+  }
+  if (!folder) return;
+  const taken = [];
+  for (const name of ["leap.yaml", "leap_integration.py"]) {
+    if (await exists(vscode.Uri.joinPath(folder, name))) taken.push(name);
+  }
+  if (taken.length) {
+    void vscode.window.showWarningMessage(`Tensorleap: this folder already has ${taken.join(" and ")}; New Project writes into a folder without an integration (nothing was changed).`);
+    return;
+  }
+  const res = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: "Tensorleap: preparing a new project" },
+    () => vscode.commands.executeCommand<NewProject>("tensorleap.newProjectFiles", { folder: folder!.toString() }));
+  if (!res?.ok) {
+    void vscode.window.showErrorMessage("Tensorleap: the server could not prepare the project (see Tensorleap: Show Logs).");
+    return;
+  }
+  const edit = new vscode.WorkspaceEdit();
+  const files: [string, Uint8Array][] = [
+    ...Object.entries(res.files).map(([rel, text]): [string, Uint8Array] => [rel, Buffer.from(text, "utf8")]),
+    ...Object.entries(res.binary).map(([rel, b64]): [string, Uint8Array] => [rel, Buffer.from(b64, "base64")]),
+  ];
+  for (const [rel, contents] of files) {
+    edit.createFile(vscode.Uri.joinPath(folder, ...rel.split("/")), { ignoreIfExists: true, contents });
+  }
+  if (!(await vscode.workspace.applyEdit(edit))) return;
+  const entry = vscode.Uri.joinPath(folder, res.entry);
+  await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(entry));
+  const model = res.model ? "a tiny generated ONNX model" : "a load_model stub to fill in (TODO)";
+  const pick = await vscode.window.showInformationMessage(
+    `Tensorleap: new project (code-loader ${res.sdk}, ${model}). Next: fill in the TODOs, then run the integration checks.`,
+    "Run Integration Checks", "Getting Started");
+  if (pick === "Run Integration Checks") void vscode.commands.executeCommand("tensorleap.runIntegrationChecks");
+  if (pick === "Getting Started") void openWalkthrough();
+}
+
+export function openWalkthrough(): Thenable<unknown> {
+  return vscode.commands.executeCommand("workbench.action.openWalkthrough", "tensorleap-ls.tensorleap-ls#tensorleap.gettingStarted", false);
+}
+
+interface NewProject {
+  ok: boolean;
+  files: Record<string, string>;
+  binary: Record<string, string>;
+  entry: string;
+  sdk: string;
+  model: boolean;
 }

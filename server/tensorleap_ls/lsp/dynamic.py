@@ -86,7 +86,7 @@ def register(server: "TensorleapServer") -> None:
         ls.protocol.notify("tensorleap/preview", panel_message(args, result))
         return result
 
-    @server.command("tensorleap.newProject")
+    @server.command("tensorleap.newProjectFiles")
     async def new_project(ls, args: FolderArgs) -> dict:
         return await asyncio.get_running_loop().run_in_executor(None, lambda: _new_project(ls, args.folder))
 
