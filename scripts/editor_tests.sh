@@ -70,7 +70,9 @@ for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null &
 
 step "playwright: diagnostics, quick fix, preview"
 rc=0
+# the other scenarios (bare interpreter, empty folder, untrusted folder) start their own code-server
 NODE_PATH="$W/pw/node_modules" CS_URL="http://127.0.0.1:$PORT/?folder=$W/ws" SHOTS="$ART" \
+  CS_BIN="$W/cs/node_modules/.bin/code-server" E2E_DIR="$W" REPO="$REPO" WS_DIR="$W/ws" \
   node tests/editors/e2e_vscode.js || rc=$?
 step "done rc=$rc (screenshots in $ART)"
 exit $rc

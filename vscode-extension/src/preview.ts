@@ -58,7 +58,14 @@ export async function preview(uri: string, subset: string, sampleId: unknown): P
   if (result && !result.ok) explainFailure(result);
 }
 
-/** Re-runs the shown preview (on save), so the panel follows the code and recovers after a fix. */
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Re-runs the shown preview (on save), so the panel follows the code and recovers after a fix.
+ *  Debounced: the save and file-watch notifications reach the server first (they restart the
+ *  process that runs the user's code; a preview sent before them would be cut short). */
 export function refreshPreview(): void {
-  if (panel && lastPreview) void preview(lastPreview.uri, lastPreview.subset, lastPreview.sampleId);
+  if (refreshTimer) clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => {
+    if (panel && lastPreview) void preview(lastPreview.uri, lastPreview.subset, lastPreview.sampleId);
+  }, 700);
 }

@@ -98,6 +98,7 @@ def register(server: "TensorleapServer") -> None:
         runner = getattr(ls, "runner", None)
         pa = _project(ls, uri)
         if runner is not None and pa is not None:
+            _restarts[pa.project.root] = _restarts.get(pa.project.root, 0) + 1
             runner.invalidate(pa.project.root)  # the next run re-imports the edited code
         if ls.settings.dynamic_on_save and ls.settings.trusted and pa is not None:
             asyncio.get_running_loop().create_task(_run_checks(ls, uri, progress=False))
@@ -127,23 +128,30 @@ async def _preview(ls: "TensorleapServer", args: PreviewArgs) -> dict:
     pa = _project(ls, args.uri)
     if pa is None:
         return {"ok": False, "message": "this file is not part of a Tensorleap integration (no leap.yaml or entry file)"}
-    try:
-        from tensorleap_ls.runtime import api, interpreter
-    except ImportError as e:  # Pillow (rendering) missing in the server's own interpreter
-        return server_missing(e)
+    from tensorleap_ls.runtime import interpreter
+
     python = interpreter.choose(pa.project.root, ls.settings.interpreter)
     loop = asyncio.get_running_loop()
     bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python))
     if bad:
         return bad
+    try:
+        from tensorleap_ls.runtime import api
+    except ImportError as e:  # Pillow (rendering) missing in the server's own interpreter
+        return server_missing(e)
     functions = api.static_functions(pa.project.root, pa.project.entry, pa.bindings)
     subsets = await _subsets(ls, python, pa)
     sample = args.sampleId
     if sample is None:
         sample = next((s["first"][0] for s in subsets if s["name"] == args.subset and s["first"]), 0)
-    result = await loop.run_in_executor(
-        None, lambda: api.preview(_runner(ls), python, pa.project.root, pa.project.entry, args.subset, sample,
-                                  functions, ls.settings.auth_secret))
+    def run() -> dict:
+        return api.preview(_runner(ls), python, pa.project.root, pa.project.entry, args.subset, sample, functions,
+                           ls.settings.auth_secret)
+
+    generation = _restarts.get(pa.project.root, 0)
+    result = await loop.run_in_executor(None, run)
+    if not result.get("ok") and _restarts.get(pa.project.root, 0) != generation:
+        result = await loop.run_in_executor(None, run)  # a save restarted the child under it: not the user's fault
     images = result.pop("images", {}) or {}
     result["images"] = {k: base64.b64encode(v).decode("ascii") for k, v in images.items()}
     _strip_raw(result)
@@ -280,6 +288,8 @@ async def _subsets(ls, python, pa) -> list[dict]:
     return await asyncio.get_running_loop().run_in_executor(None, run)
 
 
+_restarts: dict[str, int] = {}  # root -> how many times a save restarted its child
+
 # root -> [(run-time finding, the function text it is about)]: what makes a finding stale
 _anchors: dict[str, list[tuple[Finding, Any]]] = {}
 
@@ -318,10 +328,7 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
     if pa is None:
         return {"ok": False, "ran": False,
                 "message": "this file is not part of a Tensorleap integration (no leap.yaml or entry file)"}
-    try:
-        from tensorleap_ls.runtime import api, interpreter
-    except ImportError as e:
-        return {**server_missing(e), "ran": False}
+    from tensorleap_ls.runtime import interpreter
 
     root, entry = pa.project.root, pa.project.entry
     python = interpreter.choose(root, ls.settings.interpreter)
@@ -329,6 +336,10 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
     bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python))
     if bad:
         return {**bad, "ran": False}
+    try:
+        from tensorleap_ls.runtime import api
+    except ImportError as e:  # the runtime renders with Pillow: missing in the server's own interpreter
+        return {**server_missing(e), "ran": False}
     cancel = threading.Event()
     token = str(uuid.uuid4())
     use_progress = progress and _supports_progress(ls)
