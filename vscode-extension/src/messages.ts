@@ -86,7 +86,7 @@ export function interpreterMessage(r: Reason, hasPythonExtension: boolean): Acti
   const what = missing.length ? `cannot import ${missing.join(", ")}` : "cannot run the integration";
   const purpose = r.role === "server" ? "to render previews" : "to run your integration";
   const text = `Tensorleap: the ${who} ${interp}${version} ${what} (needed ${purpose}).`
-    + (install ? ` Install with: ${install}` : "") + ` Or pick another interpreter.`;
+    + (install ? ` Install with: ${install} — or pick another interpreter.` : " Pick another interpreter.");
   return { text, actions: install ? [pick, "Open Terminal"] : [pick], install };
 }
 
