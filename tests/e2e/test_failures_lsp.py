@@ -5,14 +5,17 @@ as related information, withdrawn when the encoder changes; untrusted workspaces
 
 from __future__ import annotations
 
+import os
+import platform
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import pytest_lsp
 from lsprotocol import types as lsp
-from pytest_lsp import LanguageClient, client_capabilities
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from test_diagnostics import open_doc, replace_all, wait_diags
 from test_dynamic_lsp import CONFIG, copy, execute
@@ -156,3 +159,57 @@ async def test_untrusted_no_preview_lens_and_no_run(untrusted: LanguageClient, t
     assert result == {"ok": False, "ran": False, "message": result["message"], "reason": {"kind": "untrusted"}}
     env = await execute(untrusted, "tensorleap.environment", {"uri": eu})
     assert env["trusted"] is False and env["project"]["version"] is None  # the project interpreter was not run
+
+
+
+def _hide_pillow() -> str:
+    """A PYTHONPATH entry that hides Pillow from the server (as in an interpreter without it)."""
+    d = Path(tempfile.mkdtemp(prefix="tl-no-pillow-"))
+    (d / "PIL").mkdir()
+    (d / "PIL" / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'PIL'\", name='PIL')\n")
+    return str(d)
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=CONFIG.server_command,
+                                              server_env={**os.environ, "TL_DISABLE_ANALYTICS": "1",
+                                                          "PYTHONPATH": _hide_pillow()}))
+async def no_pillow(lsp_client: LanguageClient):
+    await _session(lsp_client, trusted=True, interpreter=sys.executable)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_server_without_pillow_names_it_for_the_install_line(no_pillow: LanguageClient, tmp_path: Path):
+    root = copy(tmp_path, "decorator_mnist")
+    u = open_doc(no_pillow, root / "leap_integration.py")
+    await wait_diags(no_pillow, u, lambda d: True)
+    result = await execute(no_pillow, "tensorleap.preview", {"uri": u, "subset": "training", "sampleId": None})
+    assert result["ok"] is False
+    assert result["reason"] == {"kind": "interpreter", "role": "server", "interpreter": sys.executable,
+                                "version": platform.python_version(), "missing": ["PIL"], "packages": ["pillow"]}
+    shown = panel(no_pillow.panel[-1])
+    assert shown["reason"]["missing"] == ["PIL"] and "cannot import PIL" in shown["message"]
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def on_save(lsp_client: LanguageClient):
+    await _session(lsp_client, trusted=True, interpreter=sys.executable, dynamicOnSave=True)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_dynamic_checks_on_save_recheck_the_saved_code(on_save: LanguageClient, tmp_path: Path):
+    root = copy(tmp_path, "decorator_mnist")
+    enc = root / "mnist_tl" / "encoders.py"
+    good = enc.read_text()
+    eu = open_doc(on_save, enc)
+    await wait_diags(on_save, eu, lambda d: True)
+    bad = good.replace("astype(np.float32)", "astype(np.float64)", 1)
+    replace_all(on_save, eu, 2, bad)
+    enc.write_text(bad)
+    on_save.text_document_did_save(lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=eu)))
+    await wait_diags(on_save, eu, lambda d: any(x.code == "TL504" for x in d), timeout=60)
+    replace_all(on_save, eu, 3, good)
+    enc.write_text(good)
+    on_save.text_document_did_save(lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=eu)))
+    await wait_diags(on_save, eu, lambda d: not any(x.code.startswith("TL5") or x.code == "TL223" for x in d), timeout=60)

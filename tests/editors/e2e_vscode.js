@@ -203,11 +203,12 @@ async function mainScenario(page) {
   }
   log("float64: the panel names the function, the sample, the subset and links to the encoder");
   await page.screenshot({ path: `${SHOTS}/vscode-preview-float64.png` });
+  await frame.locator("#nav").click(); // the panel has focus: commands still act on the integration
   await command(page, "Tensorleap: Run Integration Checks");
   await waitFor("TL504 in the Problems panel", async () => (await problemsText(page)).includes("TL504"), 120000);
   const problems = await problemsText(page);
   if (problems.includes("TL523") || problems.includes("TL223")) throw new Error(`more than one diagnostic for one mistake: ${problems}`);
-  log("Run Integration Checks: one diagnostic (TL504), the integration test failure is its related information");
+  log("Run Integration Checks from the focused panel: one diagnostic (TL504), no TL523 / TL223 beside it");
   await page.screenshot({ path: `${SHOTS}/vscode-one-root-cause.png` });
   await page.locator(".monaco-editor .view-lines").first().click();
   await gotoLineEnd(page, 12);
