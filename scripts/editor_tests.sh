@@ -55,7 +55,7 @@ cat > "$W/data/User/settings.json" <<JSON
 { "tensorleap.interpreter": "$REPO/.venv/bin/python", "workbench.startupEditor": "none",
   "security.workspace.trust.enabled": false, "telemetry.telemetryLevel": "off",
   "extensions.autoCheckUpdates": false, "extensions.autoUpdate": false, "workbench.tips.enabled": false,
-  "files.hotExit": "off", "tensorleap.debounceMs": 50 }
+  "files.hotExit": "off", "tensorleap.debounceMs": 50, "git.openRepositoryInParentFolders": "never" }
 JSON
 CS=("$W/cs/node_modules/.bin/code-server" --config "$W/config.yaml" --user-data-dir "$W/data" --extensions-dir "$W/exts")
 "${CS[@]}" --install-extension "$REPO/vscode-extension/tensorleap-ls.vsix" >/dev/null

@@ -3,12 +3,12 @@
 //  1. main workspace (started by scripts/editor_tests.sh): TL213 in the Problems panel, the quick fix,
 //     a preview with an image; a non-existent sample shows the reason in the panel and recovers;
 //     a float64 encoder is one diagnostic (TL504, no TL523), named in the panel with its function,
-//     withdrawn when the encoder changes, and the panel recovers after the fix is saved; the
-//     Extensions view README renders with its images.
+//     withdrawn when the encoder changes, and the panel recovers after the fix is saved.
 //  2. an interpreter without code-loader: one message with the pip install line, and a quiet restart.
 //  3. an empty folder: Tensorleap: New Project, then checks that pass.
 //  4. an untrusted folder: static diagnostics, "Manage Workspace Trust" offered once, no
 //     "last run failed", no Preview lens.
+//  5. the Extensions view shows the extension's README with its images.
 // Exit code 0 = pass.
 const { chromium } = require("playwright-core");
 const { execFileSync, spawn } = require("child_process");
@@ -122,7 +122,7 @@ async function codeServer(name, folder, settings, trust = false) {
   fs.writeFileSync(path.join(data, "User", "settings.json"), JSON.stringify({
     "workbench.startupEditor": "none", "telemetry.telemetryLevel": "off", "extensions.autoCheckUpdates": false,
     "extensions.autoUpdate": false, "workbench.tips.enabled": false, "files.hotExit": "off",
-    "tensorleap.debounceMs": 50, "security.workspace.trust.enabled": trust,
+    "tensorleap.debounceMs": 50, "security.workspace.trust.enabled": trust, "git.openRepositoryInParentFolders": "never",
     "security.workspace.trust.startupPrompt": "never", ...settings }, null, 1));
   const port = await freePort();
   const args = ["--config", path.join(W, "config.yaml"), "--user-data-dir", data, "--extensions-dir", path.join(W, "exts"),
@@ -228,19 +228,29 @@ async function mainScenario(page) {
   const bar = await statusBar(page);
   if (!/Tensorleap/.test(bar)) throw new Error(`no Tensorleap status item: ${bar}`);
 
-  // the Extensions view README with its images
-  await page.keyboard.press("Control+Shift+X");
-  await page.waitForSelector(".extensions-viewlet .suggest-input-container");
-  await page.locator(".extensions-viewlet .suggest-input-container").click();
-  await page.keyboard.type("@installed Tensorleap");
-  await page.locator(".extensions-viewlet .monaco-list-row").filter({ hasText: "Tensorleap Integration Tools" }).first().click();
-  const readme = await frameText(page, "body", "Two interpreters", 60000);
-  const loaded = await waitFor("README images loaded", async () => {
-    const imgs = await readme.$$eval("img", (xs) => xs.map((i) => ({ src: i.getAttribute("src"), w: i.naturalWidth })));
-    return imgs.length >= 3 && imgs.every((i) => i.w > 0) ? imgs : null;
-  }, 30000);
-  log(`the Extensions view README renders with ${loaded.length} images`);
-  await page.screenshot({ path: `${SHOTS}/vscode-readme.png` });
+}
+
+// --- 5. the Extensions view README with its images -------------------------------------------------------
+async function readmeScenario(page) {
+  const cs = await codeServer("readme", WS, {});
+  try {
+    await workbench(page, cs.url);
+    await page.keyboard.press("Control+Shift+X");
+    await page.waitForSelector(".extensions-viewlet .suggest-input-container");
+    await page.locator(".extensions-viewlet .suggest-input-container").click();
+    await page.keyboard.type("@installed Tensorleap");
+    await page.locator(".extensions-viewlet .monaco-list-row").filter({ hasText: "Tensorleap Integration Tools" }).first().click();
+    const readme = await frameText(page, "body", "Two interpreters", 60000);
+    const loaded = await waitFor("README images loaded", async () => {
+      const imgs = await readme.$$eval("img", (xs) => xs.map((i) => ({ src: i.getAttribute("src"), w: i.naturalWidth })));
+      if (imgs.length >= 3 && imgs.every((i) => i.w > 0)) return imgs;
+      throw new Error(JSON.stringify(imgs));
+    }, 30000);
+    log(`the Extensions view README renders with ${loaded.length} images`);
+    await page.screenshot({ path: `${SHOTS}/vscode-readme.png` });
+  } finally {
+    cs.stop();
+  }
 }
 
 // --- 2. an interpreter without code-loader --------------------------------------------------------
@@ -348,9 +358,9 @@ async function untrustedScenario(page) {
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run"] });
-  const only = (process.env.E2E_ONLY || "main,bare,empty,untrusted").split(",");
+  const only = (process.env.E2E_ONLY || "main,bare,empty,untrusted,readme").split(",");
   const scenarios = [["main", mainScenario], ["bare", bareInterpreterScenario], ["empty", newProjectScenario],
-                     ["untrusted", untrustedScenario]].filter(([n]) => only.includes(n));
+                     ["untrusted", untrustedScenario], ["readme", readmeScenario]].filter(([n]) => only.includes(n));
   for (const [name, run] of scenarios) {
     const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
     page.setDefaultTimeout(60000);
