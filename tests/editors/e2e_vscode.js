@@ -8,7 +8,7 @@
 //  3. an empty folder: Tensorleap: New Project, then checks that pass.
 //  4. an untrusted folder: static diagnostics, "Manage Workspace Trust" offered once, no
 //     "last run failed", no Preview lens.
-//  5. the Extensions view shows the extension's README with its images.
+//  5. the Extensions view shows the extension's README with its images; the walkthrough opens.
 // Exit code 0 = pass.
 const { chromium } = require("playwright-core");
 const { execFileSync, spawn } = require("child_process");
@@ -59,6 +59,9 @@ async function command(page, title) {
 }
 
 async function openFile(page, name) {
+  // keyboard shortcuts go to the workbench, not to a focused webview
+  const editor = page.locator(".monaco-editor .view-lines").first();
+  if (await editor.count()) await editor.click();
   await page.keyboard.press("Control+P");
   await page.keyboard.type(name);
   await page.waitForSelector(".quick-input-list .monaco-list-row");
@@ -122,7 +125,7 @@ async function codeServer(name, folder, settings, trust = false) {
   fs.writeFileSync(path.join(data, "User", "settings.json"), JSON.stringify({
     "workbench.startupEditor": "none", "telemetry.telemetryLevel": "off", "extensions.autoCheckUpdates": false,
     "extensions.autoUpdate": false, "workbench.tips.enabled": false, "files.hotExit": "off",
-    "tensorleap.debounceMs": 50, "security.workspace.trust.enabled": trust, "git.openRepositoryInParentFolders": "never",
+    "tensorleap.debounceMs": 50, "security.workspace.trust.enabled": trust, "git.openRepositoryInParentFolders": "never", "workbench.welcomePage.walkthroughs.openOnInstall": false,
     "security.workspace.trust.startupPrompt": "never", ...settings }, null, 1));
   const port = await freePort();
   const args = ["--config", path.join(W, "config.yaml"), "--user-data-dir", data, "--extensions-dir", path.join(W, "exts"),
@@ -248,6 +251,15 @@ async function readmeScenario(page) {
     }, 30000);
     log(`the Extensions view README renders with ${loaded.length} images`);
     await page.screenshot({ path: `${SHOTS}/vscode-readme.png` });
+    await command(page, "View: Close All Editors");
+    await command(page, "Tensorleap: Getting Started");
+    const walk = page.locator(".gettingStartedContainer");
+    await walk.getByText("Get started with Tensorleap integrations").first().waitFor();
+    for (const step of ["Open or create a project", "Pick an interpreter", "Run the integration checks", "Preview a sample"]) {
+      await walk.getByText(step).first().waitFor();
+    }
+    log("the Getting Started walkthrough lists its four steps");
+    await page.screenshot({ path: `${SHOTS}/vscode-walkthrough.png` });
   } finally {
     cs.stop();
   }
@@ -272,10 +284,11 @@ async function bareInterpreterScenario(page) {
   try {
     await workbench(page, cs.url);
     await openFile(page, "leap_integration.py");
-    await waitFor("the server running", async () => /Tensorleap/.test(await statusBar(page)) && !/not running|no interpreter/.test(await statusBar(page)), 60000);
+    await waitFor("the server running", async () => /Tensorleap/.test(await statusBar(page)) && !/not running|no interpreter|starting/.test(await statusBar(page)), 60000);
     // a restart the extension asks for is not a crash
     await command(page, "Tensorleap: Restart Server");
-    await sleep(3000);
+    await sleep(1000);
+    await waitFor("the server restarted", async () => !/starting|not running/.test(await statusBar(page)), 60000);
     log("server restarted");
     await page.locator(".monaco-editor .view-lines").first().click();
     await command(page, "Tensorleap: Run Integration Checks");

@@ -11,6 +11,18 @@ function isIntegrationDoc(doc: vscode.TextDocument): boolean {
   return doc.uri.scheme === "file" && (doc.languageId === "python" || doc.fileName.endsWith("leap.yaml"));
 }
 
+/** Waits for a starting server; false (with a message that says what to do) when it is not there. */
+async function serverUp(): Promise<boolean> {
+  for (let i = 0; i < 300 && state.server === "starting"; i++) await new Promise((r) => setTimeout(r, 200));
+  if (state.server !== "stopped" && state.server !== "no-interpreter") return true;
+  void vscode.window.showWarningMessage("Tensorleap: the server is not running (see the status bar item for why).",
+    "Restart Server", "Show Logs").then((pick) => {
+    if (pick === "Restart Server") void vscode.commands.executeCommand("tensorleap.restartServer");
+    if (pick === "Show Logs") void vscode.commands.executeCommand("tensorleap.showLogs");
+  });
+  return false;
+}
+
 /** The file a command acts on: the active editor, else the last integration file, else the previewed one. */
 async function targetUri(): Promise<string | undefined> {
   const active = vscode.window.activeTextEditor?.document;
@@ -43,6 +55,7 @@ export function registerCommands(context: vscode.ExtensionContext, hooks: { rest
     vscode.commands.registerCommand("tensorleap.gettingStarted", openWalkthrough),
     vscode.commands.registerCommand("tensorleap.restartServer", hooks.restart),
     vscode.commands.registerCommand("tensorleap.showPreview", async () => {
+      if (!(await serverUp())) return;
       const uri = await targetUri();
       if (!uri) return;
       const subset = await vscode.window.showQuickPick(knownSubsets(), { placeHolder: "Subset" });
@@ -53,6 +66,7 @@ export function registerCommands(context: vscode.ExtensionContext, hooks: { rest
       await preview(uri, subset, sampleId);
     }),
     vscode.commands.registerCommand("tensorleap.runIntegrationChecks", async () => {
+      if (!(await serverUp())) return;
       const uri = await targetUri();
       if (!uri) return;
       state.running = true;
@@ -147,7 +161,7 @@ async function newProject(): Promise<void> {
 }
 
 export function openWalkthrough(): Thenable<unknown> {
-  return vscode.commands.executeCommand("workbench.action.openWalkthrough", "tensorleap-ls.tensorleap-ls#tensorleap.gettingStarted", false);
+  return vscode.commands.executeCommand("workbench.action.openWalkthrough", "tensorleap-ls.tensorleap-ls#tensorleap.gettingStarted");
 }
 
 interface NewProject {

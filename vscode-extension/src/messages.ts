@@ -130,6 +130,7 @@ export interface StatusState {
 export function statusText(state: StatusState): string {
   if (state.server === "no-interpreter") return "$(error) Tensorleap: no interpreter";
   if (state.server === "stopped") return "$(debug-disconnect) Tensorleap: server not running";
+  if (state.server === "starting") return "$(sync~spin) Tensorleap: starting";
   if (state.running) return "$(sync~spin) Tensorleap: checks running";
   if (state.lastRunFailed) return "$(error) Tensorleap: last run failed";
   if (state.problems) return `$(warning) Tensorleap: ${state.problems} problem${state.problems === 1 ? "" : "s"}`;
