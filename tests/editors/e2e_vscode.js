@@ -59,14 +59,29 @@ async function command(page, title) {
 }
 
 async function openFile(page, name) {
-  // keyboard shortcuts go to the workbench, not to a focused webview
-  const editor = page.locator(".monaco-editor .view-lines").first();
-  if (await editor.count()) await editor.click();
-  await page.keyboard.press("Control+P");
-  await page.keyboard.type(name);
-  await page.waitForSelector(".quick-input-list .monaco-list-row");
-  await page.keyboard.press("Enter");
-  await page.locator(".tabs-container .tab.active").filter({ hasText: name }).waitFor();
+  // keyboard shortcuts go to the workbench, not to a focused webview; quick open, else the Explorer
+  const tab = page.locator(".tabs-container .tab.active").filter({ hasText: name });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const editor = page.locator(".monaco-editor .view-lines").first();
+    if (await editor.count()) await editor.click();
+    await page.keyboard.press("Control+P");
+    try {
+      await page.waitForSelector(".quick-input-widget .quick-input-box input", { timeout: 5000 });
+      await page.keyboard.type(name);
+      await page.locator(".quick-input-list .monaco-list-row").filter({ hasText: name }).first().waitFor({ timeout: 10000 });
+      await page.keyboard.press("Enter");
+      await tab.waitFor({ timeout: 10000 });
+      break;
+    } catch (e) {
+      await page.keyboard.press("Escape");
+      const row = page.locator(".explorer-folders-view .monaco-list-row").filter({ hasText: name }).first();
+      if (await row.count()) {
+        await row.click();
+        if (await tab.waitFor({ timeout: 10000 }).then(() => true, () => false)) break;
+      }
+      if (attempt === 2) throw e;
+    }
+  }
   await page.waitForSelector(".monaco-editor .view-lines");
 }
 
@@ -267,14 +282,16 @@ async function readmeScenario(page) {
 
 // --- 2. an interpreter without code-loader --------------------------------------------------------
 async function bareInterpreterScenario(page) {
-  // a bare venv whose only library is PyYAML (the server needs it; code-loader, numpy and Pillow are missing)
+  // a bare venv with only the server's libraries (PyYAML, packaging): code-loader, numpy and Pillow are missing
   const bare = path.join(W, "bare");
   const py = path.join(REPO, ".venv", "bin", "python");
   if (!fs.existsSync(path.join(bare, "bin", "python"))) execFileSync(py, ["-m", "venv", "--without-pip", bare]);
-  const yamlDir = execFileSync(py, ["-c", "import yaml, os; print(os.path.dirname(yaml.__file__))"]).toString().trim();
   const only = path.join(W, "yaml-only");
   fs.rmSync(only, { recursive: true, force: true });
-  fs.cpSync(yamlDir, path.join(only, "yaml"), { recursive: true });
+  for (const mod of ["yaml", "packaging"]) { // the server's own libraries (not bundled in the .vsix yet)
+    const dir = execFileSync(py, ["-c", `import ${mod}, os; print(os.path.dirname(${mod}.__file__))`]).toString().trim();
+    fs.cpSync(dir, path.join(only, mod), { recursive: true });
+  }
   const site = execFileSync(path.join(bare, "bin", "python"), ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).toString().trim();
   fs.writeFileSync(path.join(site, "yaml_only.pth"), `${only}\n`);
   const ws = path.join(W, "ws-bare");

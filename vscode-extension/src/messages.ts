@@ -322,7 +322,8 @@ export function serverOutput(log: LevelLog, delayMs = 80) {
       timer = setTimeout(() => flush(true), delayMs);
     },
     appendLine(value: string) {
-      const text = logText(value);
+      // the client itself interpolates an error's data object: drop what it turned into "[object Object]"
+      const text = logText(value).split("\n").filter((l) => l.trim() !== "[object Object]").join("\n");
       const m = /^\[(Error|Warn|Info|Debug|Trace)\s*- [^\]]*\] ([\s\S]*)$/.exec(text);
       const body = m ? m[2] : text;
       if (!body.trim()) return;

@@ -122,9 +122,11 @@ describe("log lines", () => {
     const out = serverOutput(log);
     out.appendLine("[Error - 10:00:01 AM] internal error (KeyError): 'x'");
     out.appendLine("[Info  - 10:00:02 AM] ready");
+    out.appendLine("[Error - 10:00:03 AM] Request textDocument/documentSymbol failed.\n  Message: boom\n  Code: -32603 \n[object Object]");
     out.append("Traceback (most recent call last):\n  File \"a\", line 1\nKeyError: 'x'\n");
     out.dispose();
     assert.deepStrictEqual(seen, ["error internal error (KeyError): 'x'", "info ready",
+      "error Request textDocument/documentSymbol failed.\n  Message: boom\n  Code: -32603 ",
       "error Traceback (most recent call last):\n  File \"a\", line 1\nKeyError: 'x'"]);
   });
 });
