@@ -210,16 +210,15 @@ def _strip_pixels(obj: Any) -> Any:
     return obj
 
 
-def first_sample(runner: Runner, python: str, root: str, entry: str, subset: str) -> Any:
-    """The first sample id of ``subset`` (0 when preprocess fails: the preview then says why)."""
+def subsets(runner: Runner, python: str, root: str, entry: str, auth_secret: str | None = None) -> list[dict]:
+    """The project's subsets ({"name", "first": first sample ids}) from the child's cached preprocess;
+    [] when preprocess fails (the preview then says why)."""
     try:
-        resp = runner.call(python, root, entry, protocol.Preprocess(), timeout=runner.limits.preprocess_timeout_s + 5)
+        resp = runner.call(python, root, entry, protocol.Preprocess(), timeout=runner.limits.preprocess_timeout_s + 5,
+                           auth_secret=auth_secret)
     except ChildFault:
-        return 0
-    for s in resp.get("subsets", []):
-        if s["name"] == subset and s["first"]:
-            return s["first"][0]
-    return 0
+        return []
+    return resp.get("subsets") or []
 
 
 def static_functions(root: str, entry: str, bindings=None) -> dict[str, list]:

@@ -4,6 +4,7 @@ venv, else the one running the server. It must have code_loader: checked once pe
 from __future__ import annotations
 
 import functools
+import json
 import os
 import subprocess
 import sys
@@ -66,3 +67,36 @@ def shutil_which(name: str) -> str | None:
     import shutil
 
     return shutil.which(name)
+
+
+_PROBE = """import sys, json, importlib.util as u
+try:
+    from importlib import metadata as m
+except ImportError:
+    m = None
+mods = sys.argv[1].split(',')
+missing = [x for x in mods if u.find_spec(x) is None]
+def ver(d):
+    try:
+        return m.version(d) if m else None
+    except Exception:
+        return None
+print(json.dumps({'version': '.'.join(map(str, sys.version_info[:3])), 'missing': missing,
+                  'code_loader': ver('code-loader'), 'onnx': u.find_spec('onnx') is not None}))
+"""
+
+
+def probe(python: str, modules: tuple[str, ...] = ("code_loader", "numpy")) -> dict:
+    """What an interpreter has: its Python version, which of ``modules`` it cannot find (found
+    without importing them), the code-loader version, whether onnx is there. Not cached: the user
+    may install what was missing and try again. Runs ``python``: only for a trusted workspace."""
+    info: dict = {"python": python, "version": None, "missing": list(modules), "code_loader": None, "onnx": False}
+    if not (os.path.isfile(python) or shutil_which(python)):
+        return {**info, "error": "not found"}
+    try:
+        out = subprocess.run([python, "-c", _PROBE, ",".join(modules)], capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "PYTHONPATH": ""})
+        info.update(json.loads(out.stdout.strip().splitlines()[-1]))
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as e:
+        info["error"] = str(e) or type(e).__name__
+    return info

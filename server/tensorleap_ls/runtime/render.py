@@ -107,12 +107,41 @@ def text_html(render: dict) -> str:
     return " ".join(spans)
 
 
+def _num(x: Any) -> str:
+    return f"{x:.4g}" if isinstance(x, float) else html.escape(str(x))
+
+
+def value_html(v: Any) -> str:
+    """A value as the user reads it: numbers, an array's values (or its statistics), a dict as rows."""
+    if isinstance(v, dict) and v.get("type") == "ndarray":
+        shape = "×".join(map(str, v.get("shape") or [])) or "scalar"
+        meta = f" <span class='muted'>{html.escape(str(v.get('dtype')))} {shape}</span>"
+        values = v.get("slice") or []
+        size = 1
+        for n in v.get("shape") or []:
+            size *= n
+        if size <= len(values):
+            return ", ".join(_num(x) for x in values) + meta
+        if "mean" in v:
+            return f"mean {_num(v['mean'])} (min {_num(v['min'])}, max {_num(v['max'])})" + meta
+        return ", ".join(_num(x) for x in values) + " …" + meta
+    if isinstance(v, dict) and "repr" in v and "type" in v:
+        return html.escape(str(v["repr"]))
+    if isinstance(v, dict):
+        rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{value_html(x)}</td></tr>" for k, x in v.items())
+        return f"<table>{rows}</table>"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(value_html(x) for x in v[:20]) + (" …" if len(v) > 20 else "")
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return _num(v)
+    return html.escape(wire.dumps(v)[:200] if not isinstance(v, str) else v[:200])
+
+
 def _table(title: str, rows: list[dict] | None) -> str:
     """A name/value table section ("" when there is nothing to show)."""
     if not rows:
         return ""
-    body = "".join(f"<tr><td>{html.escape(r['name'])}</td><td>{html.escape(wire.dumps(r['value'])[:200])}</td></tr>"
-                   for r in rows)
+    body = "".join(f"<tr><td>{html.escape(r['name'])}</td><td>{value_html(r['value'])}</td></tr>" for r in rows)
     return f"<h2>{title}</h2><table><tr><th>name</th><th>value</th></tr>{body}</table>"
 
 
