@@ -31,7 +31,7 @@ from tensorleap_ls.core.project import ClosureBuilder, Project, default_entry, f
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
+@dataclass
 class ProjectAnalysis:
     project: Project
     bindings: list[Binding]

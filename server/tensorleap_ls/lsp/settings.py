@@ -23,7 +23,7 @@ _KEYS = {  # camelCase key -> (attribute, type, minimum)
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Settings:
     debounce_ms: int = 100
     interpreter: str | None = None
