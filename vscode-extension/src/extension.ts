@@ -1,11 +1,10 @@
 // Tensorleap VS Code extension: starts the tensorleap-ls server with the user's interpreter and
 // the bundled pure-Python libraries, and adds the preview panel, commands and status bar.
-import * as path from "path";
 import * as vscode from "vscode";
-import { LanguageClient, LanguageClientOptions, ServerOptions, State } from "vscode-languageclient/node";
+import { LanguageClient } from "vscode-languageclient/node";
 
-import { chooseInterpreter, serverPythonPath, startFailure } from "./interpreter";
 import { PreviewResult, panelHtml, parseWebviewMessage, statusText } from "./messages";
+import { startServer, serverSettings } from "./server";
 import { needsRestart, resolveOptions } from "./settings";
 
 let client: LanguageClient | undefined;
@@ -14,21 +13,6 @@ let status: vscode.StatusBarItem;
 let panel: vscode.WebviewPanel | undefined;
 let lastPreview: { uri: string; subset: string; sampleId: unknown } | undefined;
 const state = { running: false, problems: 0, lastRunFailed: false };
-let crashes = 0;
-
-async function pythonFromExtension(resource?: vscode.Uri): Promise<string | null> {
-  const ext = vscode.extensions.getExtension("ms-python.python");
-  if (!ext) return null;
-  try {
-    const api = ext.isActive ? ext.exports : await ext.activate();
-    const env = api?.environments?.getActiveEnvironmentPath?.(resource);
-    if (env?.path) return env.path;
-    const details = api?.settings?.getExecutionDetails?.(resource);
-    return details?.execCommand?.[0] ?? null;
-  } catch {
-    return null;
-  }
-}
 
 function options() {
   const cfg = vscode.workspace.getConfiguration("tensorleap");
@@ -37,48 +21,8 @@ function options() {
 }
 
 async function start(context: vscode.ExtensionContext): Promise<void> {
-  const opts = options();
-  const resource = vscode.window.activeTextEditor?.document.uri ?? vscode.workspace.workspaceFolders?.[0]?.uri;
-  const choice = chooseInterpreter({ setting: opts.interpreter, pythonExtension: await pythonFromExtension(resource), fallback: "python3" });
-  log.info(`starting tensorleap-ls with ${choice.path} (${choice.source})`);
-  const bundled = context.asAbsolutePath(path.join("bundled", "libs"));
-  const serverOptions: ServerOptions = {
-    command: choice.path,
-    args: ["-m", "tensorleap_ls", "serve"],
-    options: { env: { ...process.env, PYTHONPATH: serverPythonPath(bundled, process.env.PYTHONPATH), TL_DISABLE_ANALYTICS: "1" } },
-  };
-  const clientOptions: LanguageClientOptions = {
-    documentSelector: [{ scheme: "file", language: "python" }, { scheme: "file", pattern: "**/leap.yaml" }],
-    initializationOptions: { ...opts, interpreter: opts.interpreter ?? choice.path },
-    outputChannel: log,
-    synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher("**/{*.py,leap.yaml,*.yaml,requirements.txt}") },
-    initializationFailedHandler: (err) => {
-      void vscode.window.showErrorMessage(startFailure(choice.path, String(err)), "Select Interpreter").then((pick) => {
-        if (pick) void vscode.commands.executeCommand("python.setInterpreter");
-      });
-      return false;
-    },
-  };
-  client = new LanguageClient("tensorleap", "Tensorleap", serverOptions, clientOptions);
-  client.onDidChangeState((e) => {
-    if (e.newState === State.Stopped && e.oldState === State.Running) {
-      crashes += 1;
-      log.warn(`server stopped (${crashes})`);
-      if (crashes > 1) {
-        void vscode.window.showErrorMessage("The Tensorleap server stopped. See Tensorleap: Show Logs.", "Restart")
-          .then((pick) => pick && restart(context));
-      }
-    }
-  });
-  try {
-    await client.start();
-  } catch (err) {
-    log.error(`server failed to start: ${err}`);
-    void vscode.window.showErrorMessage(startFailure(choice.path, String(err)), "Select Interpreter").then((pick) => {
-      if (pick) void vscode.commands.executeCommand("python.setInterpreter");
-    });
-    return;
-  }
+  client = await startServer(context, log, options(), () => void restart(context));
+  if (!client) return;
   client.onNotification("tensorleap/preview", (params: PreviewResult & { uri: string }) => showPanel(context, params));
 }
 
@@ -180,7 +124,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (needsRestart((k) => e.affectsConfiguration(k))) {
         void restart(context);
       } else {
-        void client?.sendNotification("workspace/didChangeConfiguration", { settings: options() });
+        void client?.sendNotification("workspace/didChangeConfiguration", { settings: serverSettings(options()) });
       }
     }),
   );

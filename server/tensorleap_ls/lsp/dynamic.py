@@ -2,7 +2,7 @@
 
 Commands ``tensorleap.runChecks`` ({uri}) and ``tensorleap.preview`` ({uri, subset, sampleId}),
 a "Preview sample" CodeLens above encoders, metadata functions and visualizers, and checks on
-save when ``dynamicOnSave`` is set. User code runs only in the runtime's child process, and only
+save when ``dynamicChecksOnSave`` is set. User code runs only in the runtime's child process, and only
 in a trusted workspace.
 """
 
