@@ -49,10 +49,12 @@ def broken_project(tmp: Path) -> Path:
     return root
 
 
-def start(cmd: list[str], tmp: Path, init_options: dict, env: dict | None = None) -> RecordingClient:
-    """Starts ``cmd`` in a folder of its own (as the extension does) and initializes it."""
-    cwd = tmp / "server-cwd"
-    cwd.mkdir(exist_ok=True)
+def start(cmd: list[str], tmp: Path, init_options: dict, env: dict | None = None,
+          cwd: Path | None = None) -> RecordingClient:
+    """Starts ``cmd`` in ``cwd`` (default: a folder of its own, as the extension does) and initializes it."""
+    if cwd is None:
+        cwd = tmp / "server-cwd"
+        cwd.mkdir(exist_ok=True)
     client = RecordingClient(cmd, cwd=str(cwd), env={**os.environ, "TL_DISABLE_ANALYTICS": "1", **(env or {})})
     _, resp = client.request("initialize", {
         "processId": os.getpid(), "rootUri": None, "capabilities": {
@@ -91,9 +93,9 @@ def edit_texts(edit: dict) -> list[str]:
     return out
 
 
-def static_session(client: RecordingClient, tmp: Path) -> None:
+def static_session(client: RecordingClient, tmp: Path, root: Path | None = None) -> None:
     """Diagnostics on the bundled example, a quick fix and the skeleton command work."""
-    root = broken_project(tmp)
+    root = root or broken_project(tmp)
     viz = root / "mnist_tl" / "visualizers.py"
     params = open_doc(client, viz)
     tl213 = [d for d in params["diagnostics"] if d["code"] == "TL213"]

@@ -4,7 +4,7 @@ import * as vscode from "vscode";
 import { LanguageClient } from "vscode-languageclient/node";
 
 import { PreviewResult, panelHtml, parseWebviewMessage, statusText } from "./messages";
-import { startServer, serverSettings } from "./server";
+import { registerInstallTerminal, serverSettings, startServer } from "./server";
 import { needsRestart, resolveOptions } from "./settings";
 
 let client: LanguageClient | undefined;
@@ -77,6 +77,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 10);
   status.command = "tensorleap.showLogs";
   context.subscriptions.push(log, status);
+  registerInstallTerminal(context);
   context.subscriptions.push(
     vscode.commands.registerCommand("tensorleap.showLogs", () => log.show()),
     vscode.commands.registerCommand("tensorleap.restartServer", () => restart(context)),

@@ -164,3 +164,14 @@ export async function startServer(context: vscode.ExtensionContext, log: vscode.
   }
   return client;
 }
+
+/** The TL534 quick fix: a terminal holding the server's exact install command (the user presses Enter). */
+export function registerInstallTerminal(context: vscode.ExtensionContext): void {
+  context.subscriptions.push(vscode.commands.registerCommand("tensorleap.openInstallTerminal", (line: unknown) => {
+    if (typeof line !== "string" || !line) return;
+    const terminal = vscode.window.createTerminal({ name: "Tensorleap: install code-loader",
+      cwd: vscode.workspace.workspaceFolders?.[0]?.uri });
+    terminal.show();
+    terminal.sendText(line, false);
+  }));
+}

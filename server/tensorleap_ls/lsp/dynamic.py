@@ -89,6 +89,9 @@ def register(server: "TensorleapServer") -> None:
         result = await asyncio.get_running_loop().run_in_executor(
             None, lambda: api.preview(_runner(ls), python, pa.project.root, pa.project.entry, args.subset, sample,
                                       functions, ls.settings.auth_secret))
+        if any(p.get("code") == "TL534" for p in result.get("problems") or []):
+            # the interpreter cannot run the integration: a diagnostic with its fix, as after a run
+            _show_dynamic(ls, pa, [api.interpreter_finding(python, pa.project.root, pa.project.entry)])
         images = result.pop("images", {}) or {}
         result["images"] = {k: base64.b64encode(v).decode("ascii") for k, v in images.items()}
         _strip_raw(result)
@@ -179,16 +182,21 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
 
     findings, stats = await loop.run_in_executor(None, lambda: api.run_checks(
         _runner(ls), python, root, entry, ls.settings.samples_per_subset, report, cancel, ls.settings.auth_secret))
-    ls.extra_findings[root] = findings
     for kind, name, seen in (stats or {}).get("observed") or []:
         ls.observations[(root, kind, name)] = seen
-    ls.latest.setdefault(f"{root}|{entry}", pa)  # publish even if no file of the project is open
-    ls.republish(root)
+    _show_dynamic(ls, pa, findings)
     summary = f"{len(findings)} problem(s) found on real samples" if findings else "no problem found on real samples"
     if use_progress:
         ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=summary))
     return {"ok": True, "findings": len(findings), "codes": sorted({f.code for f in findings}),
             "summary": summary, "stats": stats}
+
+
+def _show_dynamic(ls: "TensorleapServer", pa, findings: list) -> None:
+    root = pa.project.root
+    ls.extra_findings[root] = [f for f in findings if f is not None]
+    ls.latest.setdefault(f"{root}|{pa.project.entry}", pa)  # publish even if no file of the project is open
+    ls.republish(root)
 
 
 def _supports_progress(ls: "TensorleapServer") -> bool:
