@@ -139,7 +139,7 @@ export async function startServer(context: vscode.ExtensionContext, log: vscode.
     documentSelector: [{ scheme: "file", language: "python" }, { scheme: "file", pattern: "**/leap.yaml" }],
     initializationOptions: serverSettings(opts),
     outputChannel: log,
-    // no synchronize.fileEvents: the server registers its own file watchers (one watcher, every client)
+    // no client-side watcher: the server registers its own (one watcher, for every client)
     initializationFailedHandler: (err) => {
       fail(err);
       return false;

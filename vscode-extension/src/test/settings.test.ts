@@ -79,3 +79,14 @@ describe("messages", () => {
     assert.match(panelHtml({ ok: false, message: "<boom>" }, "n", "c"), /&lt;boom&gt;/);
   });
 });
+
+describe("file watching", () => {
+  it("is left to the server's own registration: the client adds no second watcher", () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const fs = require("fs") as typeof import("fs");
+    for (const file of fs.readdirSync(`${__dirname}/../../src`).filter((f) => f.endsWith(".ts"))) {
+      const text = fs.readFileSync(`${__dirname}/../../src/${file}`, "utf8");
+      assert.ok(!/fileEvents|createFileSystemWatcher/.test(text), file);
+    }
+  });
+});
