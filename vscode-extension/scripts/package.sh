@@ -8,11 +8,17 @@ export npm_config_fund=false npm_config_audit=false
 [ -d node_modules/vscode-languageclient ] || npm install --no-fund --no-audit -s
 npm run -s build
 rm -rf bundled && mkdir -p bundled/libs
-# Everything the server imports outside the standard library, resolved for its floor (Python 3.9;
-# pip evaluates markers for the Python running it, so cattrs' exceptiongroup is named), pure Python only: PyYAML's wheel carries an optional C
-# accelerator built for one Python version; without it PyYAML runs in its pure-Python mode everywhere.
+# Everything the server imports outside the standard library: pyproject's dependencies but numpy (it
+# runs in the project interpreter only) and Pillow (optional: previews draw plain images without it),
+# resolved for the server's floor, Python 3.9 (pip evaluates markers for the Python running it, so
+# cattrs' exceptiongroup is named), pure Python only: PyYAML's wheel carries an optional C accelerator
+# built for one Python version; without it PyYAML runs in its pure-Python mode everywhere.
+mapfile -t DEPS < <("$PY" -c '
+import re, tomllib
+deps = tomllib.load(open("../pyproject.toml", "rb"))["project"]["dependencies"]
+print("\n".join(d for d in deps if re.split(r"[<>=!~ ;\[]", d)[0].lower() not in ("numpy", "pillow")))')
 "$PY" -m pip install -q --disable-pip-version-check --no-compile --target bundled/libs \
-  --python-version 3.9 --only-binary=:all: "pygls>=2.1,<3" "lsprotocol==2025.0.0" "wcmatch>=8" "PyYAML>=6" exceptiongroup
+  --python-version 3.9 --only-binary=:all: "${DEPS[@]}" exceptiongroup
 find bundled/libs \( -name "*.so" -o -name "*.pyd" -o -name "*.dylib" \) -delete
 rm -rf bundled/libs/_yaml bundled/libs/bin
 cp -r ../server/tensorleap_ls bundled/libs/

@@ -6,7 +6,7 @@ import { EXTENSION_ONLY, SCHEMA, needsRestart, resolveOptions, setting } from ".
 const cfg = (values: Record<string, unknown>) => ({ get: <T>(k: string) => values[k] as T | undefined });
 
 // package.json's contributes.configuration is the schema; settings.ts reads it and the server's
-// lsp/settings.py is compared with it by tests/packaging/test_settings_schema.py.
+// lsp/settings.py is compared with it by tests/compat/test_settings_schema.py.
 describe("settings", () => {
   it("has one entry per setting, each with a type and a default", () => {
     assert.deepStrictEqual(Object.keys(SCHEMA).sort(), ["debounceMs", "dynamicChecksOnSave", "interpreter", "logLevel",
