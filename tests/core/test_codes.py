@@ -213,7 +213,7 @@ def test_failing_fixture(tmp_path, case: Case):
 
 
 def test_every_static_code_has_a_case():
-    static = {c for c in CODES if not c.startswith("TL5")}
+    static = {c for c in CODES if c[2] in "1234"}  # 6xx (model): tests/model/
     covered = {c.code for c in CASES} | {"TL191"}  # TL191 (undecodable file): tests/reliability/test_bad_input.py
     covered |= {"TL420", "TL421"}  # the installed SDK's release: tests/core/test_installed_sdk.py
     assert static - covered == set()

@@ -78,6 +78,8 @@ class Analyzer:
         self._lock = threading.RLock()
         self._last: dict[str, ProjectAnalysis] = {}  # root+entry -> last analysis
         self._yaml_cache: dict[str, tuple[str, object]] = {}
+        # model file path -> facts read in the project interpreter (set by the LSP layer / CLI)
+        self.model_facts: dict[str, dict] = {}
 
     # --- inputs ---------------------------------------------------------------------------
     def set_overlay(self, path: str, text: str | None) -> None:
@@ -241,6 +243,7 @@ class Analyzer:
             external_imports={k: [ref.span for _, ref in v] for k, v in project.external.items()},
             sdk=env.sdk, outside_modules=outside,
             find_function=lambda path, name: external.resolve_function(project, index, path, name),
+            model_facts=self.model_facts,
         )
         if entry not in project.modules:
             if yaml_path is None or self.read_text(entry) is None:

@@ -29,7 +29,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from tensorleap_ls import __version__
 from tensorleap_ls.core.model import Finding
 from tensorleap_ls.core.project import norm
-from tensorleap_ls.lsp import documents
+from tensorleap_ls.lsp import documents, model
 from tensorleap_ls.lsp.convert import to_diagnostic
 from tensorleap_ls.lsp.settings import LOG_LEVELS, Settings
 
@@ -188,6 +188,7 @@ class TensorleapServer(LanguageServer):
             for key, pa in results:
                 self.latest[key] = pa
                 self._publish(key, pa)
+                model.refresh(self, pa)  # TL6xx: reads the model's facts off the loop (trusted only)
         except asyncio.CancelledError:
             pass
         except Exception as e:  # noqa: BLE001
