@@ -11,12 +11,15 @@ rm -rf bundled && mkdir -p bundled/libs
 # Everything the server imports outside the standard library: pyproject's dependencies but numpy (it
 # runs in the project interpreter only) and Pillow (optional: previews draw plain images without it),
 # resolved for the server's floor, Python 3.9 (pip evaluates markers for the Python running it, so
-# cattrs' exceptiongroup is named), pure Python only: PyYAML's wheel carries an optional C accelerator
-# built for one Python version; without it PyYAML runs in its pure-Python mode everywhere.
+# cattrs' exceptiongroup is named and pyproject's markers are dropped), pure Python only: PyYAML's
+# wheel carries an optional C accelerator built for one Python version; without it PyYAML runs in
+# its pure-Python mode everywhere.
 mapfile -t DEPS < <("$PY" -c '
 import re, tomllib
 deps = tomllib.load(open("../pyproject.toml", "rb"))["project"]["dependencies"]
-print("\n".join(d for d in deps if re.split(r"[<>=!~ ;\[]", d)[0].lower() not in ("numpy", "pillow")))')
+# markers dropped: what a 3.9 server needs (tomli) is bundled too
+print("\n".join(d.split(";")[0].strip() for d in deps
+                if re.split(r"[<>=!~ ;\[]", d)[0].lower() not in ("numpy", "pillow")))')
 "$PY" -m pip install -q --disable-pip-version-check --no-compile --target bundled/libs \
   --python-version 3.9 --only-binary=:all: "${DEPS[@]}" exceptiongroup
 find bundled/libs \( -name "*.so" -o -name "*.pyd" -o -name "*.dylib" \) -delete
