@@ -51,11 +51,15 @@ def floor_venv() -> Path:
     venv = CACHE / f"floor-{FLOOR[0]}{FLOOR[1]}-{key}"
     py = venv / "bin" / "python"
     if not (venv / ".installed").exists():
+        for stale in CACHE.glob(f"floor-{FLOOR[0]}{FLOOR[1]}-*"):  # this checkout's, before a pyproject change
+            if (stale / ".root").exists() and (stale / ".root").read_text() == str(ROOT):
+                shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(venv, ignore_errors=True)
         venv.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([floor_python(), "-m", "venv", str(venv)], check=True)
         r = subprocess.run([str(py), "-m", "pip", "install", "-q", "-e", str(ROOT)], capture_output=True, text=True)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        (venv / ".root").write_text(str(ROOT))
         (venv / ".installed").write_text("ok")
     return venv
 

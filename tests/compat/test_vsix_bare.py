@@ -34,21 +34,29 @@ def vsix(tmp_path_factory) -> Path:
     return out / "extension"
 
 
-@pytest.fixture(scope="module")
-def bare(tmp_path_factory) -> str:
-    python311 = shutil.which("python3.11")
-    if python311 is None:
-        pytest.fail("python3.11 is needed (the interpreter a new user starts from)")
-    venv = tmp_path_factory.mktemp("bare") / "venv"
-    subprocess.run([python311, "-m", "venv", str(venv)], check=True)
-    py = str(venv / "bin" / "python")
+def bare_venv(version: str, where: Path) -> str:
+    """A fresh `pythonX.Y -m venv`: nothing installed (no PyYAML, numpy, Pillow, pygls, code-loader)."""
+    # pyenv's own build first: its shims answer "command not found" for a version not selected
+    python = next((str(p) for p in sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python"))),
+                  None) or shutil.which(f"python{version}")
+    if python is None:
+        pytest.fail(f"python{version} is needed (an interpreter a new user may start from)")
+    subprocess.run([python, "-m", "venv", str(where)], check=True)
+    py = str(where / "bin" / "python")
     for module in ("yaml", "numpy", "PIL", "pygls", "code_loader"):
         assert subprocess.run([py, "-c", f"import {module}"], capture_output=True).returncode != 0, module
     return py
 
 
-def test_the_cli_checks_the_examples_with_the_bundled_libraries(vsix: Path, bare: str):
-    r = subprocess.run([bare, "-m", "tensorleap_ls", "check", str(ROOT / "examples" / "decorator_mnist"),
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory) -> str:
+    return bare_venv("3.11", tmp_path_factory.mktemp("bare") / "venv")
+
+
+@pytest.mark.parametrize("version", ["3.11", "3.9"])  # 3.9: the server's floor (tomli instead of tomllib)
+def test_the_cli_checks_the_examples_with_the_bundled_libraries(vsix: Path, version: str, tmp_path: Path):
+    python = bare_venv(version, tmp_path / "venv")
+    r = subprocess.run([python, "-m", "tensorleap_ls", "check", str(ROOT / "examples" / "decorator_mnist"),
                         str(ROOT / "examples" / "legacy_mnist")], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(vsix / "bundled" / "libs")}, cwd=vsix)
     assert r.returncode == 0, r.stdout + r.stderr
