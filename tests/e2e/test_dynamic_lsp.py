@@ -29,7 +29,7 @@ async def trusted(lsp_client: LanguageClient):
     lsp_client.feature(lsp.CLIENT_REGISTER_CAPABILITY)(lambda params: None)
     await lsp_client.initialize_session(lsp.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"),
-        initialization_options={"debounceMs": 0, "trusted": True, "timeoutS": 2.0}))
+        initialization_options={"debounceMs": 0, "trusted": True, "timeoutSeconds": 2.0}))
     yield
     await lsp_client.shutdown_session()
 

@@ -33,7 +33,7 @@ from tensorleap_ls.core import external
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
+@dataclass
 class ProjectAnalysis:
     project: Project
     bindings: list[Binding]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from tensorleap_ls.core.model import Span
 
 
-@dataclass(slots=True)
+@dataclass
 class SourceFile:
     path: str
     text: str

@@ -60,6 +60,7 @@ def actions_for(ls: "TensorleapServer", params: lsp.CodeActionParams) -> list[ls
         if not only or lsp.CodeActionKind.Source in only:
             out.append(to_code_action(fixes.skeleton(path), [], ls.line_text, ls.encoding))
         return out
+    out.extend(_install_actions(params.context.diagnostics))
     analyses = ls.analyses_for(path)
     wanted = {(d.code, d.range.start.line, d.range.start.character) for d in params.context.diagnostics}
     for pa in analyses:
@@ -94,6 +95,20 @@ def actions_for(ls: "TensorleapServer", params: lsp.CodeActionParams) -> list[ls
                     if whole:
                         out.append(to_code_action(whole, [], ls.line_text, ls.encoding))
                     break
+    return out
+
+
+def _install_actions(diagnostics: list[lsp.Diagnostic]) -> list[lsp.CodeAction]:
+    """TL534 with an install command: the client opens a terminal holding it (VS Code:
+    the extension's ``tensorleap.openInstallTerminal``); nothing runs until the user presses Enter."""
+    out = []
+    for d in diagnostics:
+        line = d.data.get("install") if d.code == "TL534" and isinstance(d.data, dict) else None
+        if isinstance(line, str):
+            title = "Install code-loader in the project interpreter (opens a terminal)"
+            command = lsp.Command(title=title, command="tensorleap.openInstallTerminal", arguments=[line])
+            out.append(lsp.CodeAction(title=title, kind=lsp.CodeActionKind.QuickFix, diagnostics=[d], is_preferred=True,
+                                      command=command))
     return out
 
 

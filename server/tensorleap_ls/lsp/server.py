@@ -14,6 +14,7 @@ import asyncio
 import logging
 import sys
 import threading
+import time
 from dataclasses import replace
 from types import SimpleNamespace
 from urllib.parse import unquote
@@ -31,7 +32,7 @@ from tensorleap_ls.core.project import norm
 from tensorleap_ls.core.root_cause import drop_confirmed
 from tensorleap_ls.lsp import documents, model
 from tensorleap_ls.lsp.convert import to_diagnostic
-from tensorleap_ls.lsp.settings import Settings
+from tensorleap_ls.lsp.settings import LOG_LEVELS, Settings
 
 if TYPE_CHECKING:
     from tensorleap_ls.core.analysis import Analyzer, ProjectAnalysis
@@ -134,10 +135,23 @@ class TensorleapServer(LanguageServer):
                 self._publish(key, pa)
 
     def log(self, message: str, level: lsp.MessageType = lsp.MessageType.Info) -> None:
+        # MessageType Error=1, Warning=2, Info=3, Log=4 follow LOG_LEVELS: drop what is above the setting
+        if level.value > LOG_LEVELS.index(self.settings.log_level) + 1:
+            return
         try:
             self.window_log_message(lsp.LogMessageParams(type=level, message=message))
         except Exception:  # noqa: BLE001 - logging must never fail a handler
             pass
+
+    def debug(self, message: str) -> None:
+        self.log(message, lsp.MessageType.Log)
+
+    def use_settings(self, settings: Settings, problems: list[str]) -> None:
+        self.settings = settings
+        logging.getLogger("tensorleap_ls").setLevel(logging.DEBUG if settings.log_level == "debug" else logging.WARNING)
+        for p in problems:
+            self.log(p, lsp.MessageType.Warning)
+        self.debug(f"settings: {settings}")
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # Errors are logged, never shown as a crash: the server keeps working.
@@ -166,7 +180,10 @@ class TensorleapServer(LanguageServer):
                 return
             doc = self.document(uri)
             version = doc.version if doc is not None else None
+            t0 = time.perf_counter()
             results = await asyncio.get_running_loop().run_in_executor(None, self._analyze, path)
+            self.debug(f"analysed {path}: {len(results)} project(s), "
+                       f"{sum(len(pa.findings) for _, pa in results)} finding(s) in {(time.perf_counter() - t0) * 1000:.0f} ms")
             doc = self.document(uri)
             if doc is not None and doc.version != version:
                 return  # a newer edit is already scheduled: never publish a stale result
@@ -253,9 +270,7 @@ def build(trusted: bool = False) -> TensorleapServer:
         settings, problems = ls.settings.merged(params.initialization_options)
         if ls._cli_trusted:  # noqa: SLF001 - the command line can only add trust
             settings = replace(settings, trusted=True)
-        ls.settings = settings
-        for p in problems:
-            ls.log(p, lsp.MessageType.Warning)
+        ls.use_settings(settings, problems)
 
     @server.feature(lsp.INITIALIZED)
     def initialized(ls: TensorleapServer, params: lsp.InitializedParams) -> None:
@@ -329,9 +344,7 @@ def build(trusted: bool = False) -> TensorleapServer:
         trusted = ls.settings.trusted
         settings, problems = ls.settings.merged(params.settings)
         # trust comes from the client at start-up (initializationOptions / --trusted), not from settings
-        ls.settings = replace(settings, trusted=trusted)
-        for p in problems:
-            ls.log(p, lsp.MessageType.Warning)
+        ls.use_settings(replace(settings, trusted=trusted), problems)
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_LENS)
     def code_lens(ls: TensorleapServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:

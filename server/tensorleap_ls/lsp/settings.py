@@ -1,32 +1,38 @@
 """Server settings: typed, defaulted, read from initializationOptions and didChangeConfiguration.
 
-Keys are the camelCase names clients send (VS Code settings `tensorleap.*`). An invalid value
-falls back to its default and is reported once in the log; it never stops the server.
+The schema of the user settings is the VS Code extension's ``package.json``
+(``contributes.configuration``): the keys clients send are its names without the ``tensorleap.``
+prefix, and the defaults and minima below equal it (a test compares them). ``trusted`` and
+``authSecret`` are sent by the client but are not user settings. An invalid value falls back to
+its default and is reported once in the log (never with the value itself); it never stops the server.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Optional
 
-_KEYS = {  # camelCase key -> (attribute, type, minimum)
-    "debounceMs": ("debounce_ms", int, 0),
-    "interpreter": ("interpreter", str, None),
-    "dynamicOnSave": ("dynamic_on_save", bool, None),
-    "samplesPerSubset": ("samples_per_subset", int, 1),
-    "timeoutS": ("timeout_s", float, 0.1),
-    "preprocessTimeoutS": ("preprocess_timeout_s", float, 0.1),
-    "memoryMb": ("memory_mb", int, 64),
-    "logLevel": ("log_level", str, None),
-    "trusted": ("trusted", bool, None),
-    "authSecret": ("auth_secret", str, None),
+LOG_LEVELS = ("error", "warning", "info", "debug")
+
+_KEYS = {  # wire key -> (attribute, type, minimum, allowed values)
+    "debounceMs": ("debounce_ms", int, 0, None),
+    "interpreter": ("interpreter", str, None, None),
+    "dynamicChecksOnSave": ("dynamic_on_save", bool, None, None),
+    "samplesPerSubset": ("samples_per_subset", int, 0, None),  # 0 = all samples
+    "timeoutSeconds": ("timeout_s", float, 0.1, None),
+    "preprocessTimeoutSeconds": ("preprocess_timeout_s", float, 0.1, None),
+    "memoryMb": ("memory_mb", int, 64, None),
+    "logLevel": ("log_level", str, None, LOG_LEVELS),
+    "trusted": ("trusted", bool, None, None),
+    "authSecret": ("auth_secret", str, None, None),
 }
+_NULLABLE = ("interpreter", "auth_secret")  # None or "" = not set
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Settings:
     debounce_ms: int = 100
-    interpreter: str | None = None
+    interpreter: Optional[str] = None  # the project interpreter the client chose (None: discover)
     dynamic_on_save: bool = False
     samples_per_subset: int = 5
     timeout_s: float = 30.0
@@ -35,9 +41,9 @@ class Settings:
     log_level: str = "info"
     trusted: bool = False
     # Passed to the child as AUTH_SECRET; never logged (repr hides it).
-    auth_secret: str | None = field(default=None, repr=False)
+    auth_secret: Optional[str] = field(default=None, repr=False)
 
-    def merged(self, options: Any) -> tuple["Settings", list[str]]:
+    def merged(self, options: Any) -> tuple[Settings, list[str]]:
         """A copy with ``options`` applied, and the problems found in them."""
         if options is None:
             return self, []
@@ -51,21 +57,27 @@ class Settings:
             spec = _KEYS.get(key)
             if spec is None:
                 continue
-            attr, typ, minimum = spec
-            if value is None and attr in ("interpreter", "auth_secret"):
+            attr, typ, minimum, allowed = spec
+            if attr in _NULLABLE and value in (None, ""):
                 changes[attr] = None
                 continue
             ok = isinstance(value, typ) and not (typ is int and isinstance(value, bool))
             if typ is float and isinstance(value, int) and not isinstance(value, bool):
                 ok, value = True, float(value)
+            if ok and typ is float and value != value:  # NaN
+                ok = False
             if ok and minimum is not None and value < minimum:
                 ok = False
+            if ok and allowed is not None and value not in allowed:
+                ok = False
             if not ok:
-                problems.append(f"ignored setting {key}={value!r}: expected {typ.__name__}"
-                                + (f" >= {minimum}" if minimum is not None else ""))
+                expected = " or ".join(allowed) if allowed else typ.__name__ + (
+                    f" >= {minimum}" if minimum is not None else "")
+                problems.append(f"ignored setting {key} ({type(value).__name__}): expected {expected}")
                 continue
             changes[attr] = value
         return replace(self, **changes), problems
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
+WIRE_KEYS = {key: spec[0] for key, spec in _KEYS.items()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -40,10 +41,28 @@ def version_problem(python: str, version: str) -> str | None:
         return (f"{python} is Python {version}, {which}: code-loader and the dynamic checks need Python "
                 f"{low[0]}.{low[1]} to {high[0]}.{high[1] - 1}; pick another interpreter")
     return None
+def install_line(python: str, root: str | None = None, windows: bool = os.name == "nt") -> str:
+    """The exact command that installs code-loader into ``python``: the project's own requirement line
+    (``code-loader==1.0.214``) when its requirements.txt has one."""
+    from tensorleap_ls.core.requirements import _NAME, normalize
+
+    spec = "code-loader"
+    try:
+        with open(os.path.join(root or "", "requirements.txt"), encoding="utf-8") as f:
+            for raw in f:
+                line = raw.split(" #", 1)[0].split(";", 1)[0].strip()
+                m = _NAME.match(line)
+                if m and normalize(m.group(1)) == "code-loader":
+                    spec = line
+                    break
+    except (OSError, UnicodeDecodeError):
+        pass
+    quote = subprocess.list2cmdline if windows else (lambda args: " ".join(shlex.quote(a) for a in args))
+    return quote([python, "-m", "pip", "install", spec])
 
 
 @functools.lru_cache(maxsize=16)
-def problem(python: str) -> str | None:
+def problem(python: str, root: str | None = None) -> str | None:
     """None when ``python`` can run integrations; else why not (for a TL534 diagnostic)."""
     if not (os.path.isfile(python) or shutil_which(python)):
         return f"interpreter not found: {python}"
@@ -59,7 +78,8 @@ def problem(python: str) -> str | None:
         return too
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["unknown error"])[-1]
-        return f"{python} cannot import code_loader/numpy ({last}); install code-loader in it or pick another interpreter"
+        return (f"{python} cannot import code_loader/numpy ({last}). Install code-loader in it "
+                f"({install_line(python, root)}) or pick another interpreter")
     return None
 
 

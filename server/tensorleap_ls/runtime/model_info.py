@@ -13,7 +13,9 @@ import subprocess
 from functools import lru_cache
 
 _SCRIPT = r"""
-import json, sys
+import sys
+sys.path.pop(0)  # '' (-c): the working directory, maybe the project, whose json.py must not be imported
+import json
 path = sys.argv[1]
 out = {"inputs": [], "outputs": []}
 
