@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
+from tensorleap_ls.core import files
 from tensorleap_ls.core.bindings import extract
 from tensorleap_ls.core.checks import run_checks
 from tensorleap_ls.core.checks.base import CheckContext
@@ -62,6 +63,8 @@ class ProjectAnalysis:
 class Analyzer:
     def __init__(self, read_file: Callable[[str], str | None] | None = None):
         self._undecodable: set[str] = set()
+        self._refused: dict[str, str] = {}  # path -> why it was not read (FIFO, device, too large)
+        self._skipped: set[str] | None = None  # refused files the analysis in progress asked for
         self._read_disk = read_file or self._read_disk_utf8
         self._overlays: dict[str, str] = {}
         self._modules = ModuleCache()
@@ -93,13 +96,21 @@ class Analyzer:
                 return self._overlays[path]
             if path not in self._disk_cache:
                 self._disk_cache[path] = self._read_disk(path)
-            return self._disk_cache[path]
+            text = self._disk_cache[path]
+            if text is None and path in self._refused and self._skipped is not None:
+                self._skipped.add(path)
+            return text
 
     def _read_disk_utf8(self, path: str) -> str | None:
+        # Only regular files, never blocking, at most files.DEFAULT_MAX_BYTES: a FIFO, /dev/stdin or
+        # /dev/zero in a cloned project must not hang or exhaust the server (see core/files.py).
+        self._refused.pop(path, None)
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError:
+            data = files.read_bytes(path)
+        except files.Refused as e:
+            self._refused[path] = e.reason
+            return None
+        except (OSError, ValueError):
             return None
         try:
             self._undecodable.discard(path)
@@ -110,7 +121,7 @@ class Analyzer:
             return data.decode("utf-8", errors="replace")
 
     def _isfile(self, path: str) -> bool:
-        return path in self._overlays or os.path.isfile(path)
+        return path in self._overlays or files.is_regular(path)
 
     # --- queries --------------------------------------------------------------------------
     def analyze_file(self, path: str) -> list[ProjectAnalysis]:
@@ -214,6 +225,25 @@ class Analyzer:
         return mod
 
     def _analyze(self, root: str, entry: str, yaml_path: str | None) -> ProjectAnalysis:
+        outer, self._skipped = self._skipped, set()
+        try:
+            project, bindings, findings, leap_yaml = self._analyze_inner(root, entry, yaml_path)
+        finally:
+            skipped, self._skipped = self._skipped, outer
+        findings.extend(self._skipped_findings(skipped, root, entry, yaml_path))
+        pa = ProjectAnalysis(project=project, bindings=bindings, findings=findings, leap_yaml=leap_yaml)
+        self._last[f"{root}|{entry}"] = pa
+        return pa
+
+    def _skipped_findings(self, skipped: set[str], root: str, entry: str, yaml_path: str | None) -> list[Finding]:
+        """One TL191 per special or oversized file the analysis wanted to read, shown on the entry
+        (or leap.yaml when the entry itself was skipped): the file itself may be a FIFO no editor shows."""
+        where = entry if entry not in skipped else (yaml_path or entry)
+        return [Finding("TL191", f"{os.path.relpath(p, root)} was skipped: {self._refused.get(p, 'unreadable')}.",
+                        Span.point(where), data={"path": p})
+                for p in sorted(skipped - {entry})]  # the entry has its own TL191
+
+    def _analyze_inner(self, root: str, entry: str, yaml_path: str | None) -> tuple:
         project = ClosureBuilder(self._load, self._isfile).build(root, entry, yaml_path)
         resolver = Resolver(project.modules, project.resolved, self.read_text, root)
         findings: list[Finding] = []
@@ -230,7 +260,8 @@ class Analyzer:
         )
         if entry not in project.modules:
             if yaml_path is None or self.read_text(entry) is None:
-                findings.append(Finding("TL191", f"The entry file {os.path.relpath(entry, root)} cannot be read.",
+                why = f": {self._refused[entry]}" if entry in self._refused else ""
+                findings.append(Finding("TL191", f"The entry file {os.path.relpath(entry, root)} cannot be read{why}.",
                                         Span.point(yaml_path or entry)))
         for mod in project.modules.values():
             if mod.syntax_error is not None:
@@ -238,13 +269,18 @@ class Analyzer:
             if mod.path in self._undecodable and mod.path not in self._overlays:
                 findings.append(Finding("TL191", "The file is not valid UTF-8: Python (and the platform) will refuse it.",
                                         Span.point(mod.path)))
+            nul = mod.text.find("\x00") if mod.text else -1
+            if nul >= 0:
+                line = mod.text.count("\n", 0, nul)
+                col = nul - (mod.text.rfind("\n", 0, nul) + 1)
+                findings.append(Finding("TL191", "The file holds a NUL byte: Python (and the platform) refuse to import "
+                                        "it (\"source code string cannot contain null bytes\"). Remove it.",
+                                        Span(mod.path, line, col, line, col + 1)))
         findings.extend(run_checks(ctx))
         # Findings in a file that does not parse would point into stale text: keep only its syntax error.
         broken = {m.path for m in project.modules.values() if m.stale}
         if broken:
             findings = [f for f in findings if f.span.path not in broken or f.code == "TL190"]
-        pa = ProjectAnalysis(project=project, bindings=bindings, findings=findings, leap_yaml=leap_yaml)
-        self._last[f"{root}|{entry}"] = pa
-        return pa
+        return project, bindings, findings, leap_yaml
 
 
