@@ -17,7 +17,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from lsp_client import LspClient  # noqa: E402
 
-SERVER_CMD = [sys.executable, "-m", "tensorleap_ls", "serve"]
+import tensorleap_ls  # noqa: E402
+
+# The way editors start the server (see tensorleap_ls/_boot/serve.py): the launcher, with the
+# working directory in the workspace, never `-m` (which would make the workspace importable).
+LAUNCHER = str(Path(tensorleap_ls.__file__).parent / "_boot" / "serve.py")
+SERVER_CMD = [sys.executable, LAUNCHER]
 
 
 def utf16_len(s: str) -> int:

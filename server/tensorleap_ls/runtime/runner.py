@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from tensorleap_ls.runtime import interpreter
+
 CHILD = str(Path(__file__).with_name("child.py"))
 _FRAME = re.compile(r'^\s*File "(.+)", line (\d+) in (.+)$')
 _SIGNALS = {signal.SIGSEGV: "a segmentation fault", signal.SIGBUS: "a bus error", signal.SIGABRT: "an abort",
@@ -101,7 +103,7 @@ class Child:
         self.output = _Output(limits.stderr_cap, secret)
         self._responses: queue.Queue = queue.Queue()
         self.progress: Callable[[dict], None] | None = None
-        self.proc = subprocess.Popen(
+        self.proc = interpreter.start_user_code(  # the trust gate
             [python, "-X", "utf8", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=root, env=env, start_new_session=True, preexec_fn=limit,
         )
