@@ -46,8 +46,9 @@ def position_of(text: str, offset: int) -> dict:
     return {"line": len(lines) - 1, "character": utf16_len(lines[-1])}
 
 
-def start_server(root: str, init_options: dict | None = None, env: dict | None = None) -> LspClient:
-    client = LspClient(SERVER_CMD, cwd=root, env={**os.environ, "TL_DISABLE_ANALYTICS": "1", **(env or {})})
+def start_server(root: str, init_options: dict | None = None, env: dict | None = None, **client_args) -> LspClient:
+    client = LspClient(SERVER_CMD, cwd=root, env={**os.environ, "TL_DISABLE_ANALYTICS": "1", **(env or {})},
+                       **client_args)
     uri = Path(root).resolve().as_uri()
     _, resp = client.request("initialize", {
         "processId": os.getpid(), "rootUri": uri, "workspaceFolders": [{"uri": uri, "name": "ws"}],
