@@ -115,6 +115,10 @@ class Protocol(LanguageServerProtocol):
         except Exception as error:  # noqa: BLE001 - one unsendable message must not stop the server
             self._server._report_server_error(error, JsonRpcException)  # noqa: SLF001
 
+    def notify_json(self, method: str, params: dict) -> None:
+        """A notification whose params are already JSON-ready (built off the event loop)."""
+        self._send_data({"jsonrpc": "2.0", "method": method, "params": params})
+
     def send_raw_error(self, code: int, message: str) -> None:
         """An error response with id null (the request could not be read far enough to know its id)."""
         self._send_data({"jsonrpc": "2.0", "id": None, "error": {"code": int(code), "message": message}})

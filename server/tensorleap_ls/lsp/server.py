@@ -57,6 +57,7 @@ class TensorleapServer(LanguageServer):
         self._tasks: dict[str, asyncio.Task] = {}
         self._analysis_lock = threading.Lock()
         self._disk_lines: dict[str, tuple[str, list[str]]] = {}  # path -> (text, its lines): split once
+        self._doc_memo: dict[str, tuple[str, Any]] = {}  # path -> (pygls key, open document)
 
     # --- the safety net: every handler registered through these ---------------------------
     def feature(self, feature_name: str, options: Any = None) -> Callable:
@@ -91,20 +92,31 @@ class TensorleapServer(LanguageServer):
         return str(enc.value if hasattr(enc, "value") else enc or "utf-16")
 
     def line_text(self, path: str, line: int) -> str:
-        uri = self.uri_of(path) if self.protocol._workspace is not None else None  # noqa: SLF001
-        doc = self.document(uri) if self.protocol._workspace is not None and uri else None  # noqa: SLF001
-        if doc is not None:
-            lines = doc.lines
-            return lines[line].rstrip("\r\n") if 0 <= line < len(lines) else ""
+        """Text of a 0-based line of ``path`` (the open buffer, else the file): called for every
+        range converted, so each text is split once and the document lookup is memoised."""
+        lines = self._lines_of(path)
+        return lines[line].rstrip("\r\n") if 0 <= line < len(lines) else ""
+
+    def _lines_of(self, path: str) -> tuple[str, ...] | list[str]:
+        if self.protocol._workspace is not None:  # noqa: SLF001
+            docs = self.workspace.text_documents
+            memo = self._doc_memo.get(path)
+            if memo is not None and docs.get(memo[0]) is memo[1]:
+                return memo[1].lines
+            uri = self.uri_of(path)
+            key = unquote(uri) if uri else None
+            doc = docs.get(key) if key else None
+            if doc is not None:
+                self._doc_memo[path] = (key, doc)
+                return doc.lines
         text = self.analyzer.read_text(path)
         if text is None:
-            return ""
+            return ()
         cached = self._disk_lines.get(path)
-        if cached is None or cached[0] is not text:  # split once per text, not once per range
+        if cached is None or cached[0] is not text:
             cached = (text, text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
             self._disk_lines[path] = cached
-        lines = cached[1]
-        return lines[line] if 0 <= line < len(lines) else ""
+        return cached[1]
 
     def analyses_for(self, path: str) -> list[ProjectAnalysis]:
         path = norm(path)
@@ -182,26 +194,28 @@ class TensorleapServer(LanguageServer):
         with self._analysis_lock:
             return [(f"{pa.project.root}|{pa.project.entry}", pa) for pa in self.analyzer.analyze_file(path)]
 
-    def _diagnostics(self, pa: ProjectAnalysis) -> dict[str, list[lsp.Diagnostic]]:
-        """path -> LSP diagnostics of every file the analysis (and the last dynamic run) covers."""
+    def _diagnostics(self, pa: ProjectAnalysis) -> dict[str, list[dict]]:
+        """path -> LSP diagnostics (as JSON-ready dicts: serialising thousands is work too) of every
+        file the analysis (and the last dynamic run) covers."""
         files = set(pa.files)
         extra: dict[str, list[Finding]] = {}
         for f in self.extra_findings.get(pa.project.root, []):
             extra.setdefault(f.span.path, []).append(f)
             files.add(f.span.path)
         enc = self.encoding
+        unstructure = self.protocol._converter.unstructure  # noqa: SLF001
         out = {}
         for path in sorted(files):
             diags = []
             for f in pa.findings_for(path) + extra.get(path, []):
                 try:
-                    diags.append(to_diagnostic(f, self.line_text, enc))
+                    diags.append(unstructure(to_diagnostic(f, self.line_text, enc)))
                 except Exception:  # noqa: BLE001 - one odd finding must not hide the others
                     log.exception("cannot convert %s", f)
             out[path] = diags
         return out
 
-    def _publish(self, key: str, pa: ProjectAnalysis, batch: dict[str, list[lsp.Diagnostic]] | None = None) -> None:
+    def _publish(self, key: str, pa: ProjectAnalysis, batch: dict[str, list[dict]] | None = None) -> None:
         batch = self._diagnostics(pa) if batch is None else batch
         files = set(batch)
         for path, diags in batch.items():
@@ -209,8 +223,10 @@ class TensorleapServer(LanguageServer):
             if uri is None:
                 continue
             doc = self.document(uri)
-            self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
-                uri=uri, diagnostics=diags, version=doc.version if doc is not None else None))
+            params: dict[str, Any] = {"uri": uri, "diagnostics": diags}
+            if doc is not None and doc.version is not None:
+                params["version"] = doc.version
+            self.protocol.notify_json(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, params)
         # files of the previous closure that are no longer in it get an empty list
         for path in self._published.get(key, set()) - files:
             uri = from_fs_path(path)
