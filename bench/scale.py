@@ -35,6 +35,50 @@ def source(n: int) -> str:
     return head + "".join(block.format(i=i) for i in range(n))
 
 
+def in_process(n: int) -> None:
+    """The server's own share, without the analysis (the core's parse and checks, linear and run in
+    a worker thread) and without the client: converting and serialising the findings and symbols."""
+    import json
+
+    from tensorleap_ls.lsp import navigation, protocol
+    from tensorleap_ls.lsp.server import build
+
+    with tempfile.TemporaryDirectory() as d:
+        entry = Path(d) / "leap_integration.py"
+        text = source(n)
+        entry.write_text(text)
+        server = build()
+        sent = []
+
+        class Writer:
+            def write(self, data: bytes) -> None:
+                sent.append(len(data))
+
+            def close(self) -> None:
+                pass
+
+        server.protocol.set_writer(Writer())
+        for msg in ({"id": 1, "method": "initialize", "params": {"processId": None, "rootUri": Path(d).as_uri(),
+                     "capabilities": {}, "initializationOptions": {"debounceMs": 10**6}}},
+                    {"method": "textDocument/didOpen", "params": {"textDocument": {
+                        "uri": entry.as_uri(), "languageId": "python", "version": 1, "text": text}}}):
+            protocol._dispatch(server.protocol, json.dumps({"jsonrpc": "2.0", **msg}).encode(), None)
+        t = time.perf_counter()
+        ((key, pa),) = server._analyze(str(entry))
+        t_analysis = time.perf_counter() - t
+        server.latest[key] = pa
+        t = time.perf_counter()
+        server._publish(key, pa)
+        t_publish = time.perf_counter() - t
+        t = time.perf_counter()
+        unstructure = server.protocol._converter.unstructure
+        server.protocol._send_response(2, result=[unstructure(x) for x in navigation.symbols_of(server, entry.as_uri())])
+        t_symbols = time.perf_counter() - t
+    print(f"  in process: analysis {t_analysis * 1000:.0f} ms (core, worker thread); converting + serialising "
+          f"{len(pa.findings)} diagnostics {t_publish * 1000:.0f} ms; documentSymbol built + serialised "
+          f"{t_symbols * 1000:.0f} ms")
+
+
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
     with tempfile.TemporaryDirectory() as d:
@@ -70,6 +114,7 @@ def main() -> int:
     print(f"  documentSymbol ({symbols} symbols): {t_sym * 1000:.0f} ms")
     print(f"  hover sent behind a documentSymbol: answered {hover_after * 1000:.0f} ms after the documentSymbol "
           f"was sent ({t_hover * 1000:.0f} ms after its own request)")
+    in_process(n)
     return 0
 
 

@@ -97,6 +97,7 @@ class Protocol(LanguageServerProtocol):
             log.error("cannot send a message: no transport")
             return
         try:
+            data = _prebuilt(data)
             try:
                 body = json.dumps(data, default=self._serialize_message, allow_nan=False)
             except ValueError:  # a NaN or an Infinity somewhere: null, as JSON.parse needs
@@ -122,6 +123,18 @@ class Protocol(LanguageServerProtocol):
     def send_raw_error(self, code: int, message: str) -> None:
         """An error response with id null (the request could not be read far enough to know its id)."""
         self._send_data({"jsonrpc": "2.0", "id": None, "error": {"code": int(code), "message": message}})
+
+
+def _prebuilt(data: Any) -> Any:
+    """A response whose result a handler already built as plain JSON (a list of dicts, made off the
+    event loop: document symbols) is written as it is; cattrs would walk it again, on the loop."""
+    from pygls.protocol import JsonRPCResponseMessage
+
+    result = getattr(data, "result", None)
+    if type(data) is JsonRPCResponseMessage and isinstance(result, list) and result and \
+            all(type(x) is dict for x in result):
+        return {"jsonrpc": data.jsonrpc, "id": data.id, "result": result}
+    return data
 
 
 async def read_loop(stop_event, reader, protocol: Protocol, logger=None, error_handler=None) -> None:
