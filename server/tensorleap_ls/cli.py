@@ -71,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--no-color", action="store_true")
     c.add_argument("--dynamic", action="store_true", help="also run the integration on real samples (child process)")
     c.add_argument("--samples", type=_samples, default=5, help="samples per subset for --dynamic (0 = all)")
-    c.add_argument("--python", help="interpreter for --dynamic (default: the project's .venv/venv, else this one)")
+    c.add_argument("--python", help="the project's interpreter: its code-loader is read for the checks, and it runs --dynamic "
+                   "(default: the project's .venv/venv, else this one)")
     c.add_argument("--timeout", type=_bounded("timeout_s", float), default=30.0, help="seconds per call for --dynamic")
     c.add_argument("--memory-mb", type=_bounded("memory_mb", int), default=4096,
                    help="memory limit of the child for --dynamic")
@@ -162,9 +163,12 @@ def _check_path(path: str) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     from tensorleap_ls.core import report
+    from tensorleap_ls.core import sdk_env
     from tensorleap_ls.core.analysis import Analyzer
+    from tensorleap_ls.runtime.interpreter import choose
 
-    analyzer = Analyzer()
+    # The installed SDK is read from the interpreter's site-packages on disk: nothing runs.
+    analyzer = Analyzer(env_for=lambda root: sdk_env.environment(choose(root, args.python)))
     projects = []
     all_findings = []
     color = not args.no_color and args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")

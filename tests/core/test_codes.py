@@ -173,15 +173,8 @@ def _findings(root: Path):
     return [f for pa in Analyzer().analyze_path(str(root)) for f in pa.findings]
 
 
-@pytest.mark.parametrize("base", [DECO, LEGACY])
-def test_passing_fixtures_are_clean(tmp_path, base):
-    """The passing fixture of every case: the example as shipped has no finding at all."""
-    findings = _findings(_project(tmp_path, base))
-    assert findings == [], [(f.code, f.message) for f in findings]
-
-
-@pytest.mark.parametrize("case", CASES, ids=_ids)
-def test_failing_fixture(tmp_path, case: Case):
+def plant(tmp_path: Path, case: Case) -> Path:
+    """A copy of the case's example with its mistake planted; returns the project root."""
     root = _project(tmp_path, case.base)
     target = root / case.file
     if case.old is None and case.new is None:
@@ -192,6 +185,19 @@ def test_failing_fixture(tmp_path, case: Case):
         text = target.read_text(encoding="utf-8")
         assert case.old in text, f"fixture drifted: {case.old!r} not in {case.file}"
         target.write_text(text.replace(case.old, case.new, 1), encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("base", [DECO, LEGACY])
+def test_passing_fixtures_are_clean(tmp_path, base):
+    """The passing fixture of every case: the example as shipped has no finding at all."""
+    findings = _findings(_project(tmp_path, base))
+    assert findings == [], [(f.code, f.message) for f in findings]
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_failing_fixture(tmp_path, case: Case):
+    root = plant(tmp_path, case)
     findings = [f for f in _findings(root) if f.code == case.code]
     assert findings, f"{case.code} not reported"
     where = (root / (case.where or case.file)).resolve()
@@ -209,4 +215,5 @@ def test_failing_fixture(tmp_path, case: Case):
 def test_every_static_code_has_a_case():
     static = {c for c in CODES if not c.startswith("TL5")}
     covered = {c.code for c in CASES} | {"TL191"}  # TL191 (undecodable file): tests/reliability/test_bad_input.py
+    covered |= {"TL420", "TL421"}  # the installed SDK's release: tests/core/test_installed_sdk.py
     assert static - covered == set()

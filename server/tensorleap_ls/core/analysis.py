@@ -28,6 +28,8 @@ from tensorleap_ls.core.evaluate import Resolver
 from tensorleap_ls.core.model import Binding, Finding, Span
 from tensorleap_ls.core.modules import Module, ModuleCache, parse_module
 from tensorleap_ls.core.project import ClosureBuilder, Project, default_entry, find_root, norm
+from tensorleap_ls.core.sdk_env import Environment
+from tensorleap_ls.core import external
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,9 @@ class ProjectAnalysis:
     bindings: list[Binding]
     findings: list[Finding]
     leap_yaml: object | None = None
+    # find_function(module path, name) -> (module, def node): a name as a closure module sees it, followed
+    # into local modules, installed packages and code-loader itself (go-to-definition uses it).
+    find_function: Callable[[str, str], tuple | None] = lambda path, name: None
     _by_path: dict[str, list[Finding]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -61,7 +66,11 @@ class ProjectAnalysis:
 
 
 class Analyzer:
-    def __init__(self, read_file: Callable[[str], str | None] | None = None):
+    def __init__(self, read_file: Callable[[str], str | None] | None = None,
+                 env_for: Callable[[str], Environment] | None = None):
+        # env_for(root): the project's environment (its site-packages and installed code-loader, read from
+        # disk by core.sdk_env); the CLI and the server decide which interpreter, the analysis only reads.
+        self.env_for = env_for or (lambda root: Environment())
         self._undecodable: set[str] = set()
         self._refused: dict[str, str] = {}  # path -> why it was not read (FIFO, device, too large)
         self._skipped: set[str] | None = None  # refused files the analysis in progress asked for
@@ -227,11 +236,11 @@ class Analyzer:
     def _analyze(self, root: str, entry: str, yaml_path: str | None) -> ProjectAnalysis:
         outer, self._skipped = self._skipped, set()
         try:
-            project, bindings, findings, leap_yaml = self._analyze_inner(root, entry, yaml_path)
+            parts = self._analyze_inner(root, entry, yaml_path)
         finally:
             skipped, self._skipped = self._skipped, outer
-        findings.extend(self._skipped_findings(skipped, root, entry, yaml_path))
-        pa = ProjectAnalysis(project=project, bindings=bindings, findings=findings, leap_yaml=leap_yaml)
+        parts["findings"].extend(self._skipped_findings(skipped, root, entry, yaml_path))
+        pa = ProjectAnalysis(**parts)
         self._last[f"{root}|{entry}"] = pa
         return pa
 
@@ -243,7 +252,7 @@ class Analyzer:
                         Span.point(where), data={"path": p})
                 for p in sorted(skipped - {entry})]  # the entry has its own TL191
 
-    def _analyze_inner(self, root: str, entry: str, yaml_path: str | None) -> tuple:
+    def _analyze_inner(self, root: str, entry: str, yaml_path: str | None) -> dict:
         project = ClosureBuilder(self._load, self._isfile).build(root, entry, yaml_path)
         resolver = Resolver(project.modules, project.resolved, self.read_text, root)
         findings: list[Finding] = []
@@ -252,11 +261,16 @@ class Analyzer:
             bindings = extract(project.modules, resolver)
         except Exception:  # noqa: BLE001 - a bug in extraction must not take the server down
             log.exception("binding extraction failed for %s", entry)
+        env = self.env_for(root)
+        index = external.ExternalIndex(project.search_path + list(env.sites))
+        bindings, outside = external.attach_definitions(project, index, bindings)
         leap_yaml = self._leap_yaml(yaml_path) if yaml_path else None
         ctx = CheckContext(
             root=root, entry=entry, bindings=bindings, modules=dict(project.modules), leap_yaml=leap_yaml,
             read_text=self.read_text,
             external_imports={k: [ref.span for _, ref in v] for k, v in project.external.items()},
+            sdk=env.sdk, outside_modules=outside,
+            find_function=lambda path, name: external.resolve_function(project, index, path, name),
         )
         if entry not in project.modules:
             if yaml_path is None or self.read_text(entry) is None:
@@ -276,11 +290,12 @@ class Analyzer:
                 findings.append(Finding("TL191", "The file holds a NUL byte: Python (and the platform) refuse to import "
                                         "it (\"source code string cannot contain null bytes\"). Remove it.",
                                         Span(mod.path, line, col, line, col + 1)))
-        findings.extend(run_checks(ctx))
+        findings.extend(external.reanchor(run_checks(ctx), bindings, outside, root))
         # Findings in a file that does not parse would point into stale text: keep only its syntax error.
         broken = {m.path for m in project.modules.values() if m.stale}
         if broken:
             findings = [f for f in findings if f.span.path not in broken or f.code == "TL190"]
-        return project, bindings, findings, leap_yaml
+        return dict(project=project, bindings=bindings, findings=findings, leap_yaml=leap_yaml,
+                    find_function=ctx.find_function)
 
 

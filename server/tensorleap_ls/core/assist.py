@@ -8,7 +8,9 @@ import re
 from dataclasses import dataclass, field
 
 from tensorleap_ls.core.model import Binding, Kind
-from tensorleap_ls.core.sdk import DATACLASS_FIELDS, DECORATORS, ENUMS, LEGACY, VISUALIZER_CLASSES, Registrar
+from tensorleap_ls.core.sdk import (BUNDLED_VERSION, DATACLASS_FIELDS, DECORATORS, ENUMS, LEGACY, VISUALIZER_CLASSES,
+                                    Registrar)
+from tensorleap_ls.core.sdk_env import Func, SdkApi, since_table
 
 _CONTRACT = {
     Kind.PREPROCESS: "no parameters → `List[PreprocessResponse]` (training and validation at least)",
@@ -62,19 +64,44 @@ _SNIPPET_ARGS = {
 }
 
 
-def _registrar_doc(r: Registrar) -> str:
-    sig = f"{r.name}({', '.join(r.params)})"
-    return f"```python\n{sig}\n```\n{r.doc}\n\nContract: {_CONTRACT.get(r.kind, r.kind.value)}"
+BUNDLED_NOTE = (f"_No code-loader is installed in the project's environment: this is the bundled code-loader "
+                f"{BUNDLED_VERSION} table._")
 
 
-def complete(line: str, col: int, bindings: list[Binding], prev_lines: list[str] | None = None) -> list[Item]:
+def installed_func(name: str, sdk: SdkApi | None) -> Func | None:
+    """The installed SDK's own definition of a registrar (decorator or ``leap_binder`` method)."""
+    if sdk is None:
+        return None
+    return sdk.function(name) if name.startswith("tensorleap_") else sdk.binder_methods().get(name)
+
+
+def _registrar_doc(r: Registrar, sdk: SdkApi | None = None) -> str:
+    contract = f"Contract: {_CONTRACT.get(r.kind, r.kind.value)}"
+    f = installed_func(r.name, sdk)
+    if sdk is None:
+        return f"```python\n{r.name}({', '.join(r.params)})\n```\n{r.doc}\n\n{contract}\n\n{BUNDLED_NOTE}"
+    if f is None:
+        since = since_table().get(r.name if r.name.startswith("tensorleap_") else f"LeapBinder.{r.name}")
+        need = f" It first appears in code-loader {since}." if since else ""
+        return f"```python\n{r.name}(...)\n```\n**Not in code-loader {sdk.version}, installed for this project.**{need}"
+    doc = (f.doc or r.doc).strip()
+    return f"```python\n{f.signature()}\n```\n{doc}\n\n{contract}\n\n_code-loader {sdk.version}, installed for this project._"
+
+
+def _offered(table: dict[str, Registrar], sdk: SdkApi | None) -> dict[str, Registrar]:
+    """The registrars to complete: those of the installed SDK when there is one, else the bundled table."""
+    return {n: r for n, r in table.items() if sdk is None or installed_func(n, sdk) is not None}
+
+
+def complete(line: str, col: int, bindings: list[Binding], prev_lines: list[str] | None = None,
+             sdk: SdkApi | None = None) -> list[Item]:
     before = line[:col]
     # after `leap_binder.` (or an alias ending in binder)
     m = re.search(r"(\w*binder|lb)\.(\w*)$", before)
     if m:
         return [Item(name, "function", "leap_binder registrar", f"{name}({_SNIPPET_ARGS.get(name, '$1')})", True,
-                     _registrar_doc(r), sort=("0" if name in _SNIPPET_ARGS else "1") + name)
-                for name, r in LEGACY.items() if name.startswith(m.group(2))]
+                     _registrar_doc(r, sdk), sort=("0" if name in _SNIPPET_ARGS else "1") + name)
+                for name, r in _offered(LEGACY, sdk).items() if name.startswith(m.group(2))]
     # enum members
     m = re.search(r"\b(" + "|".join(ENUMS) + r")\.(\w*)$", before)
     if m:
@@ -93,8 +120,8 @@ def complete(line: str, col: int, bindings: list[Binding], prev_lines: list[str]
     m = re.match(r"\s*@(\w*)$", before)
     if m:
         return [Item(name, "function", "Tensorleap decorator", f"{name}({_SNIPPET_ARGS.get(name, '')})", True,
-                     _registrar_doc(r), sort=("0" if name in _SNIPPET_ARGS or not r.params else "1") + name)
-                for name, r in DECORATORS.items() if name.startswith(m.group(1))]
+                     _registrar_doc(r, sdk), sort=("0" if name in _SNIPPET_ARGS or not r.params else "1") + name)
+                for name, r in _offered(DECORATORS, sdk).items() if name.startswith(m.group(1))]
     call = _open_call(before)
     if call is not None:
         fn, args_text = call
@@ -175,7 +202,7 @@ def _arg_index(args_text: str) -> int:
     return count
 
 
-def signature(line: str, col: int) -> Signature | None:
+def signature(line: str, col: int, sdk: SdkApi | None = None) -> Signature | None:
     call = _open_call(line[:col])
     if call is None:
         return None
@@ -186,19 +213,20 @@ def signature(line: str, col: int) -> Signature | None:
             return Signature(f"{short}({', '.join(DATACLASS_FIELDS[short])})", list(DATACLASS_FIELDS[short]),
                              min(_arg_index(call[1]), len(DATACLASS_FIELDS[short]) - 1))
         return None
-    params = list(reg.params)
+    f = installed_func(reg.name, sdk)
+    params = list(f.params if f is not None else reg.params)
     active = _arg_index(call[1])
     kw = re.search(r"(\w+)\s*=\s*[^,]*$", call[1])
     if kw and kw.group(1) in params:
         active = params.index(kw.group(1))
     return Signature(f"{reg.name}({', '.join(params)})", params, min(active, max(len(params) - 1, 0)),
-                     reg.doc + f"\n\nContract: {_CONTRACT.get(reg.kind, '')}")
+                     _registrar_doc(reg, sdk))
 
 
-def hover(word: str, bindings: list[Binding], observed: dict | None = None) -> str | None:
+def hover(word: str, bindings: list[Binding], observed: dict | None = None, sdk: SdkApi | None = None) -> str | None:
     reg = DECORATORS.get(word) or LEGACY.get(word)
     if reg is not None:
-        return _registrar_doc(reg)
+        return _registrar_doc(reg, sdk)
     if word in VISUALIZER_CLASSES.values():
         member = next(k for k, v in VISUALIZER_CLASSES.items() if v == word)
         return f"`{word}`: the result of a `LeapDataType.{member}` visualizer. Fields: {', '.join(DATACLASS_FIELDS.get(word, ()))}"

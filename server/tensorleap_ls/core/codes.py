@@ -1,7 +1,7 @@
 """The one registry of diagnostic codes.
 
 Groups: 1xx structure of the integration, 2xx contract of one binding,
-3xx integration-test body, 4xx leap.yaml / bundle, 5xx dynamic (run-time) checks.
+3xx integration-test body, 4xx leap.yaml / bundle / environment, 5xx dynamic (run-time) checks.
 The README table is generated from this registry (``python -m tensorleap_ls.docs``)
 and a test checks they agree. Codes are stable: never renumber, only add.
 Severity policy: ERROR only where the SDK or the platform would fail; WARNING where the
@@ -99,6 +99,8 @@ _ALL = [
     Code("TL410", "yaml-legacy-key", I, "Obsolete leap.yaml key.", "`codeIntegrationId: ...`"),
     Code("TL411", "yaml-not-mapping", E, "leap.yaml is empty or not a mapping.", "leap.yaml holding a list"),
     Code("TL412", "yaml-bad-value", E, "A leap.yaml value has the wrong type.", "`include: leap_integration.py` (a string, not a list)"),
+    Code("TL420", "sdk-api-missing", E, "The code uses a name, keyword or enum member that the installed code-loader lacks (the import or call fails); the message gives the first release that has it.", "`from code_loader... import tensorleap_integration_test` with code-loader 1.0.100"),
+    Code("TL421", "sdk-pin-mismatch", W, "requirements pin a code-loader version other than the installed one: the platform installs the pin, the local checks ran with the other.", "`code-loader==1.0.150` with 1.0.214 installed"),
     # 5xx: dynamic checks (run-time, on real samples)
     Code("TL501", "run-exception", E, "A function raised on a sample (the sample id and subset are in the message).", "KeyError on validation sample 37"),
     Code("TL502", "run-preprocess-failed", E, "preprocess raised or returned something the SDK rejects.", "preprocess raises FileNotFoundError"),

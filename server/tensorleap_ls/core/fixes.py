@@ -8,6 +8,7 @@ re-derives positions from the parsed module when it needs more.
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import re
 from typing import Callable
@@ -18,6 +19,7 @@ from tensorleap_ls.core.sdk import VISUALIZER_CLASSES
 
 Fixer = Callable[[Finding, object], list[Fix]]
 FIXERS: dict[str, Fixer] = {}
+log = logging.getLogger(__name__)
 
 
 def fixer(*codes: str):
@@ -34,7 +36,8 @@ def fixes_for(finding: Finding, analysis) -> list[Fix]:
         return []
     try:
         out = fn(finding, analysis)
-    except Exception:  # noqa: BLE001 - a fixer that cannot apply offers nothing
+    except Exception:  # noqa: BLE001 - the user gets no action, the log gets the bug (tests call fixers directly)
+        log.exception("fixer for %s failed on %s:%d", finding.code, finding.span.path, finding.span.line + 1)
         return []
     for f in out:
         f.codes = (finding.code,)
@@ -654,7 +657,7 @@ def model_stubs(pa, style: Style, model_path: str, info: dict, path: str) -> Fix
 
 
 # --- integration test: move logic out of the body ----------------------------------------------------
-@fixer("TL301", "TL302", "TL305", "TL306")
+@fixer("TL301", "TL302", "TL306")
 def _move_out_of_test(f: Finding, pa) -> list[Fix]:
     """``metric(gt, prediction.argmax(-1))`` -> ``metric(gt, prediction)``, and the decorated function
     starts with ``prediction = prediction.argmax(-1)``: the logic runs where the SDK allows it."""
@@ -693,6 +696,22 @@ def _move_out_of_test(f: Finding, pa) -> list[Fix]:
             edits = stubs.import_edits(callee.def_path, cmod.tree, cmod.source.lines, {"np"}, set()) + edits
         return [Fix(f"Move `{mod.source.segment(target)}` into `{callee.function}`", edits, preferred=True)]
     return []
+
+
+@fixer("TL305")
+def _drop_batch_dim(f: Finding, pa) -> list[Fix]:
+    """``enc(idx, p)[None]`` / ``np.expand_dims(x, 0)`` -> the unbatched value: decorated calls already
+    return batched arrays, so the hand-made axis is simply removed."""
+    target = _expr_at(pa, f.span)
+    inner = None
+    if isinstance(target, ast.Subscript):
+        inner = target.value
+    elif isinstance(target, ast.Call) and target.args:
+        inner = target.args[0]
+    if inner is None:
+        return _move_out_of_test(f, pa)
+    text = pa.modules[f.span.path].source.segment(inner)
+    return [Fix(f"Remove the manual batch dimension (`{text}`)", [TextEdit(f.span, text)], preferred=True)]
 
 
 def _rename_var(expr: str, old: str, new: str) -> str:

@@ -102,6 +102,7 @@ DECORATORS: dict[str, Registrar] = {r.name: r for r in [
 ]}
 
 # Module paths (as imported by users) that expose the API.
+BUNDLED_VERSION = "1.0.214"  # the release this table describes; core/sdk_env.py reads the installed one
 LEAP_BINDER_MODULES = ("code_loader", "code_loader.inner_leap_binder")
 DECORATORS_MODULE = "code_loader.inner_leap_binder.leapbinder_decorators"
 # `from code_loader.inner_leap_binder.leapbinder_decorators import *` re-exports these too.

@@ -35,11 +35,23 @@ def _bindings(ls, uri: str):
     return [b for pa in ls.analyses_for(norm(path)) for b in pa.bindings]
 
 
+def _root(ls, uri: str) -> str | None:
+    path = to_fs_path(uri)
+    return next((pa.project.root for pa in ls.analyses_for(norm(path))), None) if path else None
+
+
+def _sdk(ls, uri: str):
+    """The project's installed code-loader (hover and signature help describe that release)."""
+    root = _root(ls, uri)
+    return ls.installed_sdk(root) if root else None
+
+
 def register(server: "TensorleapServer") -> None:
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[".", "(", "'", '"', "@", ">", " ", ","]))
     def completion(ls, params: lsp.CompletionParams) -> lsp.CompletionList:
         line, col, prev = _line(ls, params.text_document.uri, params.position)
-        items = assist.complete(line, col, _bindings(ls, params.text_document.uri), prev)
+        items = assist.complete(line, col, _bindings(ls, params.text_document.uri), prev,
+                                _sdk(ls, params.text_document.uri))
         return lsp.CompletionList(is_incomplete=False, items=[lsp.CompletionItem(
             label=i.label, kind=_KIND.get(i.kind), detail=i.detail or None,
             documentation=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=i.documentation) if i.documentation else None,
@@ -52,16 +64,15 @@ def register(server: "TensorleapServer") -> None:
         if found is None:
             return None
         uri = params.text_document.uri
-        path = to_fs_path(uri)
-        root = next((pa.project.root for pa in ls.analyses_for(norm(path))), None) if path else None
+        root = _root(ls, uri)
         observed = {(k[1], k[2]): v for k, v in ls.observations.items() if k[0] == root}
-        text = assist.hover(found[0], _bindings(ls, uri), observed)
+        text = assist.hover(found[0], _bindings(ls, uri), observed, _sdk(ls, uri))
         return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text)) if text else None
 
     @server.feature(lsp.TEXT_DOCUMENT_SIGNATURE_HELP, lsp.SignatureHelpOptions(trigger_characters=["(", ","]))
     def signature_help(ls, params: lsp.SignatureHelpParams) -> lsp.SignatureHelp | None:
         line, col, _ = _line(ls, params.text_document.uri, params.position)
-        sig = assist.signature(line, col)
+        sig = assist.signature(line, col, _sdk(ls, params.text_document.uri))
         if sig is None:
             return None
         return lsp.SignatureHelp(signatures=[lsp.SignatureInformation(

@@ -70,8 +70,12 @@ def find_definition(ls: "TensorleapServer", uri: str, pos: lsp.Position) -> list
             if b.def_span is None:
                 continue
             if (is_string and b.name == word) or (not is_string and b.function == word and b.def_path is not None):
-                out.append(lsp.Location(uri=from_fs_path(b.def_span.path) or b.def_span.path,
-                                        range=to_range(b.def_span, ls.line_text, ls.encoding)))
+                out.append(_location(ls, b.def_span))
+    if not out and not is_string:  # any other function: local, an installed package's, code-loader's
+        for pa in ls.analyses_for(path):
+            found = pa.find_function(norm(path), word)
+            if found is not None and found[0].source is not None:
+                out.append(_location(ls, found[0].source.def_name_span(found[1])))
     # unique, in a stable order
     seen = set()
     uniq = []
@@ -81,6 +85,10 @@ def find_definition(ls: "TensorleapServer", uri: str, pos: lsp.Position) -> list
             seen.add(key)
             uniq.append(loc)
     return uniq or None
+
+
+def _location(ls: "TensorleapServer", span) -> lsp.Location:
+    return lsp.Location(uri=from_fs_path(span.path) or span.path, range=to_range(span, ls.line_text, ls.encoding))
 
 
 def symbols_of(ls: "TensorleapServer", uri: str) -> list[lsp.DocumentSymbol]:

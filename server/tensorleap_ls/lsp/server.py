@@ -75,8 +75,19 @@ class TensorleapServer(LanguageServer):
         if self._analyzer is None:
             from tensorleap_ls.core.analysis import Analyzer
 
-            self._analyzer = Analyzer()
+            self._analyzer = Analyzer(env_for=self.environment)
         return self._analyzer
+
+    def environment(self, root: str):
+        """The project interpreter's packages and code-loader, read from disk; in an untrusted workspace only
+        the server's own environment is read (the workspace's venv and settings are not trusted)."""
+        from tensorleap_ls.core import sdk_env
+        from tensorleap_ls.runtime.interpreter import choose
+
+        return sdk_env.environment(choose(root, self.settings.interpreter) if self.settings.trusted else None)
+
+    def installed_sdk(self, root: str):
+        return self.environment(root).sdk
 
     def document(self, uri: str):
         """The open document for ``uri`` (pygls keys them by the unquoted URI), or None."""

@@ -31,6 +31,16 @@ class CheckContext:
     read_text: Callable[[str], str | None] = lambda p: None  # overlay-aware file reader
     # Imports of the closure that are not local modules: top-level package name -> spans of the imports.
     external_imports: dict[str, list] = field(default_factory=dict)
+    # The code-loader installed for the project (core.sdk_env.SdkApi), None when there is none.
+    sdk: object | None = None
+    # Modules outside the closure that hold registered functions (installed packages, sibling folders).
+    outside_modules: dict[str, ModuleLike] = field(default_factory=dict)
+    # find_function(module path, name) -> (module, def node) of a function as that module sees the name.
+    find_function: Callable[[str, str], tuple | None] = lambda path, name: None
+
+    def module_at(self, path: str | None) -> ModuleLike | None:
+        """A closure module, or an outside one holding a registered function."""
+        return None if path is None else self.modules.get(path) or self.outside_modules.get(path)
 
     def of_kind(self, *kinds) -> Iterable[Binding]:
         return (b for b in self.bindings if b.kind in kinds)

@@ -25,6 +25,7 @@ Finding.data keys (for quick fixes):
 from __future__ import annotations
 
 import ast
+import os
 from typing import Iterator
 
 from tensorleap_ls.core.checks.base import CheckContext
@@ -46,12 +47,12 @@ _STATE_MEMBERS = ("training", "validation", "test", "unlabeled", "additional")
 def check(ctx: CheckContext) -> list[Finding]:
     out: list[Finding] = []
     for b in ctx.bindings:
-        mod = ctx.modules.get(b.def_path or "") if b.def_path else None
+        mod = ctx.module_at(b.def_path)
         src = getattr(mod, "source", None)
         node = b.def_node
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and src is not None:
             out.extend(_signature(b, node, src))
-            out.extend(_returns(b, node, src))
+            out.extend(_returns(b, node, src, lambda name, path=mod.path: ctx.find_function(path, name)))
         if b.kind is Kind.VISUALIZER:
             out.extend(_visualizer(ctx, b))
         elif b.kind is Kind.INPUT:
@@ -120,7 +121,7 @@ def _signature(b: Binding, node, src) -> Iterator[Finding]:
 
 
 # --- return values ---------------------------------------------------------------------------
-def _returns(b: Binding, node, src) -> Iterator[Finding]:
+def _returns(b: Binding, node, src, find=lambda name: None) -> Iterator[Finding]:
     data = {"function": node.name, "kind": b.kind.value}
     ann = node.returns
     ann_name = _ann_name(ann)
@@ -138,7 +139,7 @@ def _returns(b: Binding, node, src) -> Iterator[Finding]:
             yield Finding("TL221", "preprocess returns a tuple; return a list `[train, val, ...]` of PreprocessResponse.",
                           src.span(value), severity=sev, data=data)
         if b.kind in (Kind.INPUT, Kind.GROUND_TRUTH):
-            yield from _encoder_return(b, node, ret, src, data)
+            yield from _encoder_return(b, node, ret, src, data, find)
         if b.kind is Kind.METADATA and value is not None:
             if isinstance(value, (ast.List, ast.Tuple, ast.ListComp, ast.Set)) or _is_array_call(value):
                 yield Finding("TL225", "Metadata must be a scalar or a flat dict of scalars, not a list/tuple/array.",
@@ -160,7 +161,7 @@ def _own_returns(node) -> Iterator[ast.Return]:
         stack.extend(ast.iter_child_nodes(n))
 
 
-def _encoder_return(b: Binding, fn, ret: ast.Return, src, data) -> Iterator[Finding]:
+def _encoder_return(b: Binding, fn, ret: ast.Return, src, data, find=lambda name: None) -> Iterator[Finding]:
     value = ret.value
     if value is None or (isinstance(value, ast.Constant) and value.value is None):
         if b.kind is Kind.GROUND_TRUTH:
@@ -178,10 +179,72 @@ def _encoder_return(b: Binding, fn, ret: ast.Return, src, data) -> Iterator[Find
             msg = f"`{fn.name}` returns a {kind}; an encoder returns one float32 `np.ndarray`."
         yield Finding("TL224", msg, src.span(value), data=data)
         return
+    helper = _helper_result(value, fn, find)
+    if helper is not None:
+        name, kind, where = helper
+        if kind == "None" and b.kind is Kind.GROUND_TRUTH:
+            yield Finding("TL222", f"`{fn.name}` returns the result of `{name}()`, which returns None ({where}); for "
+                          "unlabeled data return `np.array([], dtype=np.float32)`.", src.span(value), data=data)
+        else:
+            yield Finding("TL224", f"`{fn.name}` returns the result of `{name}()`, which returns "
+                          f"{'None' if kind == 'None' else 'a ' + kind} ({where}); an encoder returns one float32 "
+                          "`np.ndarray`.", src.span(value), data=data)
+        return
     dtype = _visible_dtype(value, fn)
     if dtype is not None and dtype not in ("float32", "np.float32", "numpy.float32", "'float32'"):
         yield Finding("TL223", f"`{fn.name}` returns an array of dtype {dtype}; encoders must return float32 "
                       "(add `.astype(np.float32)`).", src.span(value), data={**data, "dtype": dtype})
+
+
+_RESULT_KINDS = {"list": "list", "List": "list", "tuple": "tuple", "Tuple": "tuple", "dict": "dict", "Dict": "dict",
+                 "str": "str", "None": "None"}
+
+
+def _helper_result(value: ast.expr, fn, find) -> tuple[str, str, str] | None:
+    """(helper name, kind, where) when ``value`` is the result of a helper (of the project or an installed
+    package) that visibly returns a list, tuple, dict, str or None; None when nothing is certain."""
+    if isinstance(value, ast.Name):
+        value = _single_assignment(fn, value.id)
+    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Name):
+        return None
+    found = find(value.func.id)
+    if found is None or not isinstance(found[1], (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    mod, helper = found
+    kind = _result_kind(helper)
+    if kind is None:
+        return None
+    return value.func.id, kind, f"{os.path.basename(mod.path)}:{helper.lineno}"
+
+
+def _result_kind(fn) -> str | None:
+    """What a function visibly returns: its annotation, else the one kind all its returns share."""
+    if fn.returns is not None:
+        return _RESULT_KINDS.get(_ann_name(fn.returns).split("[")[0]) if not isinstance(fn.returns, ast.Constant) \
+            else ("None" if fn.returns.value is None else None)
+    if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(fn)):
+        return None
+    kinds = set()
+    for ret in _own_returns(fn):
+        value = ret.value
+        if isinstance(value, ast.Name):
+            assigned = _single_assignment(fn, value.id)
+            value = assigned if assigned is not None else value
+        if value is None or (isinstance(value, ast.Constant) and value.value is None):
+            kinds.add("None")
+        elif isinstance(value, (ast.List, ast.ListComp)):
+            kinds.add("list")
+        elif isinstance(value, ast.Tuple):
+            kinds.add("tuple")
+        elif isinstance(value, (ast.Dict, ast.DictComp)):
+            kinds.add("dict")
+        elif isinstance(value, ast.JoinedStr) or (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+            kinds.add("str")
+        else:
+            return None
+    if not kinds:  # falls off the end: returns None (unless it only raises)
+        return None if any(isinstance(n, ast.Raise) for n in fn.body) else "None"
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 _DEFAULT_FLOAT64 = {"zeros", "ones", "empty", "full", "eye", "identity", "linspace", "random.rand", "random.randn",

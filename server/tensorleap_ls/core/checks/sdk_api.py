@@ -1,0 +1,194 @@
+"""4xx environment: the code against the code-loader installed for the project (``ctx.sdk``).
+
+TL420: a name imported from ``code_loader``, a ``leap_binder`` method, a keyword of an SDK call or an
+enum member that the installed release lacks: the import or the call fails (ImportError,
+AttributeError, TypeError) exactly there. TL421: requirements.txt / pyproject pin another release
+than the installed one. Nothing is reported when no SDK is installed (the bundled table is a
+fallback for help texts only, never a source of errors).
+
+Finding.data: TL420 {"name": the missing name, "since": first release that has it or None};
+TL421 {"pin": the requirement text, "installed": version}.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import os
+import re
+from typing import Iterable
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from tensorleap_ls.core.checks.base import CheckContext
+from tensorleap_ls.core.model import Finding, Span
+from tensorleap_ls.core.modules import calls_of
+from tensorleap_ls.core.sdk_env import SdkApi, since_table, version_key
+
+# Attributes every Enum class has besides its members.
+_ENUM_ATTRS = {"name", "value", "mro", "_member_map_", "_member_names_", "_value2member_map_", "_missing_"}
+_BINDER = {("code_loader", "leap_binder"), ("code_loader.inner_leap_binder", "global_leap_binder")}
+
+
+def check(ctx: CheckContext) -> Iterable[Finding]:
+    sdk = ctx.sdk
+    if sdk is None:
+        return []
+    out: list[Finding] = []
+    for mod in ctx.modules.values():
+        if mod.tree is not None and mod.source is not None:
+            memo = getattr(mod, "memo", {})
+            key = ("sdk_api", sdk.version, sdk.package_dir)  # depends on this module's text and the release
+            if key not in memo:
+                memo[key] = _ModuleCheck(mod, sdk).run()
+            out.extend(memo[key])
+    out.extend(_pins(ctx, sdk))
+    return out
+
+
+def _missing(sdk: SdkApi, what: str, key: str, span: Span, effect: str, near: Iterable[str] = ()) -> Finding:
+    since = since_table().get(key)
+    if since is None:
+        close = difflib.get_close_matches(key.rpartition("(")[2].rstrip(")").rpartition(".")[2], list(near), n=1)
+        tail = f"; did you mean `{close[0]}`?" if close else ""
+    elif version_key(since) <= version_key(sdk.version):
+        tail = f"; it was in code-loader {since} and later releases dropped it"
+    else:
+        tail = f"; it first appears in code-loader {since} (`pip install 'code-loader>={since}'`)"
+    end = "" if tail.endswith("?") else "."
+    return Finding("TL420", f"{what} is not in code-loader {sdk.version}, the version installed for this project "
+                   f"({effect}){tail}{end}", span, data={"name": key, "since": since})
+
+
+class _ModuleCheck:
+    def __init__(self, mod, sdk: SdkApi):
+        self.mod, self.sdk = mod, sdk
+        self.names: dict[str, tuple[str, str]] = {}  # local name -> (SDK module, name there)
+        self.out: list[Finding] = []
+
+    def run(self) -> list[Finding]:
+        # No walk of its own: the module's import list and its shared list of calls (a walk of a
+        # 3,000-line module costs more than the rest of this check). Enum members are checked where
+        # integrations write them: as arguments of calls (registrations, PreprocessResponse(...)).
+        for ref in self.mod.imports:
+            node = ref.node
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "code_loader":
+                self._import_from(node)
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.split(".")[0] == "code_loader" and self.sdk.module(a.name) is None:
+                        self.out.append(_missing(self.sdk, f"Module `{a.name}`", a.name, self._span(node),
+                                                 "ModuleNotFoundError at import"))
+        if not self.names:
+            return self.out
+        for call in calls_of(self.mod):
+            self._call(call)
+            for arg in [*call.args, *(k.value for k in call.keywords)]:
+                for value in (arg.values if isinstance(arg, ast.Dict) else [arg]):
+                    if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name):
+                        self._enum_member(value)
+        return self.out
+
+    def _span(self, node: ast.AST) -> Span:
+        return self.mod.source.span(node)
+
+    def _import_from(self, node: ast.ImportFrom) -> None:
+        api = self.sdk.module(node.module)
+        if api is None:
+            self.out.append(_missing(self.sdk, f"Module `{node.module}`", node.module, self._span(node),
+                                     "ModuleNotFoundError at import"))
+            return
+        for a in node.names:
+            if a.name == "*":
+                continue
+            if a.name not in api.names:
+                self.out.append(_missing(self.sdk, f"`{a.name}`", a.name, self._span(a) if hasattr(a, "lineno")
+                                         else self._span(node), f"ImportError: cannot import it from {node.module}",
+                                         api.names))
+            else:
+                self.names[a.asname or a.name] = (node.module, a.name)
+
+    def _callee(self, func: ast.expr):
+        """(label, history key, Func or None, exists) of an SDK callable, or None for other calls."""
+        if isinstance(func, ast.Name) and func.id in self.names:
+            module, name = self.names[func.id]
+            f = (self.sdk.module(module).funcs.get(name) if self.sdk.module(module) else None) or self.sdk.function(name)
+            return (f"`{name}`", name, f, True) if f is not None else None
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and self.names.get(func.value.id) in _BINDER:
+            methods = self.sdk.binder_methods()
+            if not methods:
+                return None
+            f = methods.get(func.attr)
+            return (f"`leap_binder.{func.attr}`", f"LeapBinder.{func.attr}", f, f is not None)
+        return None
+
+    def _call(self, node: ast.Call) -> None:
+        found = self._callee(node.func)
+        if found is None:
+            return
+        label, key, f, exists = found
+        if not exists:
+            self.out.append(_missing(self.sdk, label, key, self._span(node.func), "AttributeError when it runs",
+                                     [m for m in self.sdk.binder_methods() if not m.startswith("_")]))
+            return
+        if f is None or f.varkw:
+            return
+        for kw in node.keywords:
+            if kw.arg is not None and kw.arg not in f.params:
+                self.out.append(_missing(self.sdk, f"Keyword `{kw.arg}` of {label}", f"{key}({kw.arg})",
+                                         self._span(kw.value), "TypeError: unexpected keyword argument", f.params))
+
+    def _enum_member(self, node: ast.Attribute) -> None:
+        target = self.names.get(node.value.id)
+        if target is None or node.attr.startswith("__") or node.attr in _ENUM_ATTRS:
+            return
+        members = self.sdk.enum(target[1])
+        if members is not None and node.attr not in members:
+            self.out.append(_missing(self.sdk, f"`{target[1]}.{node.attr}`", f"{target[1]}.{node.attr}",
+                                     self._span(node), "AttributeError when it runs", members))
+
+
+# --- TL421: the pin against the installed release ----------------------------------------------------
+_REQ = re.compile(r"^\s*code[-_.]loader\s*(?P<spec>[^#;]*)", re.IGNORECASE)
+_POETRY = re.compile(r"""^\s*["']?code[-_.]loader["']?\s*=\s*(?:\{[^}]*version\s*=\s*)?["'](?P<spec>[^"']+)["']""",
+                     re.IGNORECASE)
+
+
+def _poetry_spec(spec: str) -> str:
+    """Poetry's ``^1.0.145`` / ``~1.0.145`` / ``1.0.145`` / ``*`` as a PEP 440 specifier."""
+    spec = spec.strip()
+    if spec in ("", "*"):
+        return ""
+    if spec[0] in "^~" and spec[1:2] != "=":
+        v = Version(spec[1:])
+        upper = f"{v.major + 1}.0.0" if spec[0] == "^" and v.major else (
+            f"{v.major}.{v.minor + 1}.0" if spec[0] == "~" or v.minor else f"0.0.{v.micro + 1}")
+        return f">={v},<{upper}"
+    return spec if spec[0] in "<>=!~" else f"=={spec}"
+
+
+def _pins(ctx: CheckContext, sdk: SdkApi) -> Iterable[Finding]:
+    try:
+        installed = Version(sdk.version)
+    except InvalidVersion:
+        return
+    for fname, pattern, convert in (("requirements.txt", _REQ, str.strip), ("pyproject.toml", _POETRY, _poetry_spec)):
+        path = os.path.join(ctx.root, fname)
+        text = ctx.read_text(path)
+        if not text:
+            continue
+        for i, line in enumerate(text.splitlines()):
+            m = pattern.match(line)
+            if not m:
+                continue
+            try:
+                spec = SpecifierSet(convert(m.group("spec")))
+            except (InvalidSpecifier, InvalidVersion, ValueError):
+                continue
+            if str(spec) and not spec.contains(installed, prereleases=True):
+                pin = line.strip()
+                yield Finding("TL421", f"{fname} asks for `{pin}` but this environment has code-loader {sdk.version}: "
+                              f"the platform installs what {fname} asks for, while the local checks ran with "
+                              f"{sdk.version}. Install the pinned version locally or update the pin.",
+                              Span(path, i, 0, i, len(line)), data={"pin": pin, "installed": sdk.version})
