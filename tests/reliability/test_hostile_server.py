@@ -491,3 +491,57 @@ def test_notifications_leave_no_future_behind() -> None:
         return len(server.protocol._request_futures)  # noqa: SLF001
 
     assert asyncio.run(session()) < 5  # pygls 2.1.1 alone keeps ~1,000 here (bench/pygls_futures_repro.py)
+
+
+# --- 6: the safety nets ------------------------------------------------------------------------------
+def test_an_internal_error_in_a_handler_is_a_clear_answer_and_a_log_entry(caplog, monkeypatch) -> None:
+    import asyncio
+
+    from tensorleap_ls.lsp import navigation
+    from tensorleap_ls.lsp import protocol as proto
+    from tensorleap_ls.lsp.server import build
+
+    def broken(ls, uri):  # a bug behind a real handler
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(navigation, "symbols_of", broken)
+    server = build()
+    sent: list[dict] = []
+
+    class Writer:
+        def write(self, data: bytes) -> None:
+            sent.append(json.loads(data.partition(b"\r\n\r\n")[2]))
+
+        def close(self) -> None:
+            pass
+
+    server.protocol.set_writer(Writer())
+
+    async def session() -> None:
+        for msg in ({"id": 1, "method": "initialize", "params": {"processId": None, "rootUri": None, "capabilities": {}}},
+                    {"id": 2, "method": "textDocument/documentSymbol", "params": {"textDocument": {"uri": "file:///x.py"}}}):
+            proto._dispatch(server.protocol, json.dumps({"jsonrpc": "2.0", **msg}).encode(), None)
+        await asyncio.sleep(0.1)
+
+    with caplog.at_level("ERROR", logger="tensorleap_ls"):
+        asyncio.run(session())
+    (answer,) = [m for m in sent if m.get("id") == 2]
+    assert answer["error"]["code"] == -32603 and "KeyError" in answer["error"]["message"]
+    assert "traceback" not in json.dumps(answer).lower()
+    logged = [m["params"]["message"] for m in sent if m.get("method") == "window/logMessage"]
+    assert any("internal error in textDocument/documentSymbol" in m for m in logged), logged
+    assert any(r.exc_info for r in caplog.records)  # the traceback is in the server's log, not on the wire
+
+
+def test_an_internal_error_in_the_cli_is_one_line(project: Path, monkeypatch, capsys) -> None:
+    from tensorleap_ls import cli as cli_module
+    from tensorleap_ls.core import analysis
+
+    def broken(self, path):
+        raise RuntimeError("a bug in the analysis")
+
+    monkeypatch.setattr(analysis.Analyzer, "analyze_path", broken)
+    monkeypatch.delenv("TL_DEBUG", raising=False)
+    assert cli_module.main(["check", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert "internal error (RuntimeError: a bug in the analysis)" in err and "Traceback" not in err
