@@ -137,6 +137,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "preview":
         return _preview(args)
     if args.command == "serve":
+        # Under `python -m` the working directory (an editor's workspace) is on sys.path: clean it before
+        # the server's lazy imports. Editors use the launcher, which cleans it before any import.
+        import tensorleap_ls._boot.serve  # noqa: F401
         from tensorleap_ls.lsp.server import start
 
         return start(tcp=args.tcp, trusted=args.trusted)

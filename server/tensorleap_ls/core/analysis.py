@@ -100,6 +100,13 @@ class Analyzer:
 
     def read_text(self, path: str) -> str | None:
         path = norm(path)
+        # Fast path without the lock (dict reads are atomic): the event loop converting a range must
+        # not wait for an analysis running in a worker thread.
+        text = self._overlays.get(path)
+        if text is None:
+            text = self._disk_cache.get(path)
+        if text is not None:
+            return text
         with self._lock:
             if path in self._overlays:
                 return self._overlays[path]
