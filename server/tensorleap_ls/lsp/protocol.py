@@ -192,6 +192,12 @@ def _dispatch(protocol: Protocol, body: bytes, error_handler) -> None:
         log.warning("skipped a message that is %s", kind)
         protocol.send_raw_error(lsp.ErrorCodes.InvalidRequest, f"the message is {kind}")
         return
+    if data.get("jsonrpc") != "2.0":
+        log.warning("skipped a message without \"jsonrpc\": \"2.0\"")
+        if "method" in data and _valid_id(data.get("id")) and data.get("id") is not None:
+            protocol._send_response(data["id"], error=lsp.ResponseError(  # noqa: SLF001
+                code=lsp.ErrorCodes.InvalidRequest, message='not a JSON-RPC 2.0 request ("jsonrpc": "2.0" is missing)'))
+        return
     try:
         protocol.handle_message(protocol.structure_message(data))
     except Exception as exc:  # noqa: BLE001 - the loop must survive anything one message does
