@@ -71,11 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--no-color", action="store_true")
     c.add_argument("--dynamic", action="store_true", help="also run the integration on real samples (child process)")
     c.add_argument("--samples", type=_samples, default=5, help="samples per subset for --dynamic (0 = all)")
-    c.add_argument("--python", help="the project's interpreter: its code-loader is read for the checks, and it runs --dynamic "
-                   "(default: the project's .venv/venv, else this one)")
+    c.add_argument("--python", help="the project's interpreter: its code-loader is read (from disk) for the checks; "
+                   "given explicitly (or with --dynamic) it also reads the model file and runs --dynamic "
+                   "(default: the project's .venv/venv, else this one; a plain check runs none of them)")
     c.add_argument("--timeout", type=_bounded("timeout_s", float), default=30.0, help="seconds per call for --dynamic")
     c.add_argument("--memory-mb", type=_bounded("memory_mb", int), default=4096,
                    help="memory limit of the child for --dynamic")
+    c.add_argument("--no-model", action="store_true", help="do not read the model file for the model checks (TL6xx)")
 
     v = sub.add_parser("preview", help="render one sample as the platform would (PNG + JSON + HTML)")
     v.add_argument("path", metavar="PATH")
@@ -178,6 +180,8 @@ def _check(args: argparse.Namespace) -> int:
     for path in args.paths:
         _check_path(path)
         analyses = analyzer.analyze_path(path)
+        if not args.no_model and any([_model_facts(analyzer, pa, args) for pa in analyses]):
+            analyses = analyzer.analyze_path(path)  # again, with the model's facts (TL6xx)
         if not analyses:
             raise _UsageError(f"{path}: no integration found (no leap.yaml, leap_integration.py or leap_binder.py, "
                               "and no file using code_loader)")
@@ -194,6 +198,17 @@ def _check(args: argparse.Namespace) -> int:
             print(report.text_line(f, color))
         print(report.summary(all_findings, len(projects)))
     return 1 if any(f.effective_severity == 1 for f in all_findings) else 0
+
+
+def _model_facts(analyzer, pa, args: argparse.Namespace) -> bool:
+    """A plain ``check`` runs nothing of the project: the model file is read by this interpreter, and
+    only formats that hold no code (ONNX). The project's interpreter reads it (Keras, TorchScript...)
+    only when the user chose to run the project: ``--python`` or ``--dynamic``."""
+    from tensorleap_ls.runtime import interpreter, model_info
+
+    if args.python or args.dynamic:
+        return model_info.load_facts(analyzer, pa, interpreter.choose(pa.project.root, args.python), trusted=True)
+    return model_info.load_facts(analyzer, pa, sys.executable, trusted=False)
 
 
 def _dynamic(pa, args: argparse.Namespace) -> list:

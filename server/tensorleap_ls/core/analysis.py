@@ -27,7 +27,7 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.evaluate import Resolver
 from tensorleap_ls.core.model import Binding, Finding, Span
 from tensorleap_ls.core.modules import Module, ModuleCache, parse_module
-from tensorleap_ls.core.project import ClosureBuilder, Project, default_entry, find_root, norm
+from tensorleap_ls.core.project import ClosureBuilder, Project, default_entry, find_root, inside, norm
 from tensorleap_ls.core.sdk_env import Environment
 from tensorleap_ls.core import external
 
@@ -81,6 +81,8 @@ class Analyzer:
         self._lock = threading.RLock()
         self._last: dict[str, ProjectAnalysis] = {}  # root+entry -> last analysis
         self._yaml_cache: dict[str, tuple[str, object]] = {}
+        # model file path -> facts read in the project interpreter (set by the LSP layer / CLI)
+        self.model_facts: dict[str, dict] = {}
 
     # --- inputs ---------------------------------------------------------------------------
     def set_overlay(self, path: str, text: str | None) -> None:
@@ -213,7 +215,7 @@ class Analyzer:
         entry_file = getattr(ly, "entry_file", None) if ly is not None else None
         if isinstance(entry_file, str) and entry_file.strip():
             candidate = norm(os.path.join(root, entry_file))
-            if candidate.startswith(root + os.sep) and candidate.endswith(".py") and self._isfile(candidate):
+            if inside(candidate, root) and candidate.endswith(".py") and self._isfile(candidate):
                 return candidate
         return default_entry(root) or norm(os.path.join(root, "leap_integration.py"))
 
@@ -278,6 +280,7 @@ class Analyzer:
             external_imports={k: [ref.span for _, ref in v] for k, v in project.external.items()},
             sdk=env.sdk, outside_modules=outside,
             find_function=lambda path, name: external.resolve_function(project, index, path, name),
+            model_facts=self.model_facts,
         )
         if entry not in project.modules:
             if yaml_path is None or self.read_text(entry) is None:

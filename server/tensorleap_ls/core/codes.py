@@ -1,7 +1,8 @@
 """The one registry of diagnostic codes.
 
 Groups: 1xx structure of the integration, 2xx contract of one binding,
-3xx integration-test body, 4xx leap.yaml / bundle / environment, 5xx dynamic (run-time) checks.
+3xx integration-test body, 4xx leap.yaml / bundle / environment, 5xx dynamic (run-time) checks,
+6xx the data side against the model file `load_model` loads (static and run-time).
 The README table is generated from this registry (``python -m tensorleap_ls.docs``)
 and a test checks they agree. Codes are stable: never renumber, only add.
 Severity policy: ERROR only where the SDK or the platform would fail; WARNING where the
@@ -94,11 +95,12 @@ _ALL = [
     Code("TL405", "not-included", E, "A local module the integration imports is left out of the bundle by `include`/`exclude`.", "`include: [leap_integration.py]` while it imports `utils.py`"),
     Code("TL406", "data-not-included", W, "A project file the integration opens by a literal path is left out of the bundle.", "`open('labels.txt')` not matched by `include`"),
     Code("TL407", "no-requirements", W, "No `requirements.txt` at the project root: the platform cannot install dependencies.", "project without requirements.txt"),
-    Code("TL408", "unlisted-requirement", W, "A third-party package imported by the integration is not listed in requirements.txt.", "`import cv2` without `opencv-python`"),
+    Code("TL408", "unlisted-requirement", W, "A third-party package imported when the entry is imported is not listed in requirements.txt (one finding per package, at its first import).", "`import cv2` without `opencv-python`"),
     Code("TL409", "python-version", W, "`pythonVersion` must look like `py38`, `py310`, `py311`.", "`pythonVersion: 3.10`"),
     Code("TL410", "yaml-legacy-key", I, "Obsolete leap.yaml key.", "`codeIntegrationId: ...`"),
     Code("TL411", "yaml-not-mapping", E, "leap.yaml is empty or not a mapping.", "leap.yaml holding a list"),
     Code("TL412", "yaml-bad-value", E, "A leap.yaml value has the wrong type.", "`include: leap_integration.py` (a string, not a list)"),
+    Code("TL413", "unpinned-sdk", I, "requirements.txt does not pin `code-loader`: the platform provides its own version.", "requirements.txt without `code-loader==1.0.214`"),
     Code("TL420", "sdk-api-missing", E, "The code uses a name, keyword or enum member that the installed code-loader lacks (the import or call fails); the message gives the first release that has it.", "`from code_loader... import tensorleap_integration_test` with code-loader 1.0.100"),
     Code("TL421", "sdk-pin-mismatch", W, "requirements pin a code-loader version other than the installed one: the platform installs the pin, the local checks ran with the other.", "`code-loader==1.0.150` with 1.0.214 installed"),
     # 5xx: dynamic checks (run-time, on real samples)
@@ -132,6 +134,16 @@ _ALL = [
     Code("TL533", "run-exit", E, "User code called `sys.exit()`.", "`sys.exit(1)` in preprocess"),
     Code("TL534", "run-interpreter", E, "The project interpreter cannot run the checks (not found, no code_loader, too old).", "code-loader not installed in the selected interpreter"),
     Code("TL535", "run-import-failed", E, "Importing the entry file raised (as the platform imports it).", "ImportError at import time"),
+    # 6xx: the data side against the model `load_model` loads (facts read from the model file)
+    Code("TL600", "model-unreadable", I, "The model file `load_model` loads cannot be read in the project interpreter (library missing, broken file): the model checks are skipped.", "`model.h5` without TensorFlow in the interpreter"),
+    Code("TL601", "model-feed-names", E, "The integration test feeds the model inputs it does not have, misses one, or feeds them out of order: the SDK raises on the first inference.", "`model.run(None, {'imgae': x})`"),
+    Code("TL602", "prediction-count", E, "The number of prediction types differs from the number of model outputs: the SDK raises on the first inference.", "3 `PredictionTypeHandler`s for a 2-output model"),
+    Code("TL603", "labels-size", W, "A prediction type's `labels` length differs from the size of its model output on `channel_dim` (the platform shows wrong class names).", "10 labels for an output of shape (N, 1000)"),
+    Code("TL604", "model-input-index", W, "`model_input_index` names no input of the model, or two encoders claim the same model input.", "`model_input_index=2` for a 2-input model", "error for an index outside 0-9 (the SDK raises at import)"),
+    Code("TL605", "loss-input-not-fed", E, "A custom loss consumes an input encoder that is fed to no model input: the platform model build crashes.", "`loss(image, pred)` while the model gets `tokens` only"),
+    Code("TL606", "channel-dim-layout", W, "An input encoder's `channel_dim` points at another axis than the channels of the model input it feeds (channels-first vs channels-last).", "`channel_dim=-1` for an input of shape (N, 3, 224, 224)"),
+    Code("TL610", "run-model-input-shape", E, "An input encoder's shape (with the batch axis) does not fit the model input it feeds; names the axis to move for channels-first/last confusion.", "(224, 224, 3) for an input of shape (N, 3, 224, 224)"),
+    Code("TL611", "run-model-input-dtype", W, "The model input an encoder feeds is not float32: the SDK casts the float32 array to it (re-export the model with float32 inputs).", "an `int64` `input_ids` input"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

@@ -27,7 +27,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from tensorleap_ls import __version__
 from tensorleap_ls.core.model import Finding
 from tensorleap_ls.core.project import norm
-from tensorleap_ls.lsp import documents, protocol
+from tensorleap_ls.lsp import documents, model, protocol
 from tensorleap_ls.lsp.convert import to_diagnostic
 from tensorleap_ls.lsp.settings import Settings
 
@@ -192,6 +192,7 @@ class TensorleapServer(LanguageServer):
                     return
                 self.latest[key] = pa
                 self._publish(key, pa, batch)
+                model.refresh(self, pa)  # TL6xx: reads the model's facts off the loop (trusted only)
         except asyncio.CancelledError:
             pass
         except Exception as e:  # noqa: BLE001

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tensorleap_ls.core.model import Finding, Span
-from tensorleap_ls.runtime import interpreter, render
+from tensorleap_ls.runtime import interpreter, model_info, render
 from tensorleap_ls.runtime.runner import ChildFault, Limits, Runner
 
 Progress = Callable[[str], None]
@@ -70,6 +70,7 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
     if not resp.get("ok") and not findings:
         findings.append(Finding("TL535", resp.get("message", "the dynamic checks failed"), line_span(None, None, entry)))
     stats = {k: resp.get(k) for k in ("calls", "user_seconds", "total_seconds", "samples", "files_read", "observed")}
+    findings = model_info.with_run_findings(findings, python, root, entry, stats.get("observed"))  # TL610/TL611
     return findings, stats
 
 
@@ -106,6 +107,8 @@ def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sam
     if not resp.get("ok"):
         problems = resp.get("findings") or [{"message": resp.get("message", "preview failed")}]
         return {"ok": False, "message": resp.get("message") or problems[0].get("message"), "problems": problems}
+    resp.setdefault("problems", []).extend({"code": f.code, "message": f.message, "file": f.span.path, "line": f.span.line + 1}
+                                           for f in model_info.run_findings(python, root, entry, predictions=resp.get("predictions")))
     images = render.images_of(resp)
     resp["html"] = render.html_page(resp, images)
     resp["images"] = {k: v for k, v in images.items()}

@@ -6,17 +6,29 @@ never runs, and .h5 files are not loaded."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
+import re
 import subprocess
+from functools import lru_cache
 
 from tensorleap_ls.runtime import interpreter
-from functools import lru_cache
 
 _SCRIPT = r"""
 import json, sys
 path = sys.argv[1]
 out = {"inputs": [], "outputs": []}
+
+def missing(lib):
+    # A clear reason instead of a traceback; exit 3 so read() keeps returning None.
+    print(json.dumps({"error": f"library {lib} missing in {sys.executable}"}))
+    sys.exit(3)
+
+def dims(shape):
+    return [d if isinstance(d, int) and d >= 0 else None for d in (list(shape) if shape is not None else [])]
+
 if path.endswith(".onnx"):
     try:
         import onnx
@@ -24,21 +36,56 @@ if path.endswith(".onnx"):
         m = onnx.load(path, load_external_data=False)
         def info(v):
             t = v.type.tensor_type
-            dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
-            return {"name": v.name, "shape": dims, "dtype": str(helper.tensor_dtype_to_np_dtype(t.elem_type))}
+            dims_ = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+            return {"name": v.name, "shape": dims_, "dtype": str(helper.tensor_dtype_to_np_dtype(t.elem_type))}
         inits = {i.name for i in m.graph.initializer}
         out["inputs"] = [info(v) for v in m.graph.input if v.name not in inits]
         out["outputs"] = [info(v) for v in m.graph.output]
     except ImportError:
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            missing("onnx (or onnxruntime)")
         s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         conv = lambda xs: [{"name": x.name, "shape": [d if isinstance(d, int) else None for d in x.shape],
                             "dtype": x.type.replace("tensor(", "").rstrip(")").replace("float", "float32")} for x in xs]
         out["inputs"], out["outputs"] = conv(s.get_inputs()), conv(s.get_outputs())
+elif path.endswith(".tflite"):
+    try:
+        from tensorflow import lite
+        Interpreter = lite.Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            missing("tensorflow (or tflite-runtime)")
+    it = Interpreter(model_path=path)
+    conv = lambda ds: [{"name": d["name"], "shape": dims(d.get("shape_signature", d["shape"])),
+                        "dtype": getattr(d["dtype"], "__name__", str(d["dtype"]))} for d in ds]
+    out["inputs"], out["outputs"] = conv(it.get_input_details()), conv(it.get_output_details())
+elif path.endswith((".pt", ".pth", ".torchscript", ".ptl")):
+    try:
+        import torch
+    except ImportError:
+        missing("torch")
+    m = torch.jit.load(path, map_location="cpu")
+    args = list(m.graph.inputs())[1:]  # the first is the module itself
+    out["inputs"] = [{"name": a.debugName().split(".")[0], "shape": [], "dtype": None} for a in args]
+    out["outputs"] = [{"name": o.debugName(), "shape": [], "dtype": None} for o in m.graph.outputs()]
+    out["shapes_known"] = False  # TorchScript keeps no static shapes
 else:
-    import tensorflow as tf
-    m = tf.keras.models.load_model(path, compile=False)
-    conv = lambda ts: [{"name": t.name.split(":")[0], "shape": [d for d in t.shape], "dtype": t.dtype.name} for t in ts]
+    try:
+        import tensorflow as tf
+        load = tf.keras.models.load_model
+    except ImportError:
+        try:
+            import keras
+            load = keras.models.load_model
+        except ImportError:
+            missing("tensorflow (or keras)")
+    m = load(path, compile=False)
+    conv = lambda ts: [{"name": t.name.split(":")[0], "shape": dims(t.shape), "dtype": getattr(t.dtype, "name", str(t.dtype))}
+                       for t in ts]
     out["inputs"], out["outputs"] = conv(m.inputs), conv(m.outputs)
 print(json.dumps(out))
 """
@@ -80,3 +127,110 @@ def _read(python: str, path: str, mtime: float, root: str | None, trusted: bool)
         return json.loads(r.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         return None
+
+
+# --- model facts for the model checks (core/checks/model.py) --------------------------------------
+# Formats whose loading can run code stored in the file (Keras Lambda layers, TorchScript):
+# read only in a trusted workspace, like every other run.
+_CODE_BEARING = (".h5", ".keras", ".pt", ".pth", ".torchscript", ".ptl")
+
+
+def facts(python: str, path: str, trusted: bool) -> dict | None:
+    """Inputs/outputs of the model file ``path`` read in ``python``: {"path", "format", "inputs",
+    "outputs"} or {"path", "error"} naming the missing library; None when it may not be read or
+    does not exist. Cached by the file's content, not its mtime."""
+    if not trusted and path.endswith(_CODE_BEARING):
+        return None
+    try:
+        digest = _digest(path)
+    except OSError:
+        return None
+    key = (python, path, digest)
+    if key not in _FACTS:
+        got = _facts(python, path, digest)
+        if "error" in got:
+            return got  # not cached: the user may install the missing library
+        while len(_FACTS) >= 64:
+            _FACTS.pop(next(iter(_FACTS)))
+        _FACTS[key] = got
+    return _FACTS[key]
+
+
+_FACTS: dict[tuple, dict] = {}
+
+
+def _digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _facts(python: str, path: str, digest: str) -> dict:
+    fmt = os.path.splitext(path)[1].lstrip(".")
+    try:
+        r = interpreter.run([python, "-c", _SCRIPT, path], user_code=path.endswith(_CODE_BEARING),  # the trust gate
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": "", "TL_DISABLE_ANALYTICS": "1"})
+    except (OSError, subprocess.TimeoutExpired) as e:  # interpreter.Untrusted is an OSError
+        return {"path": path, "format": fmt, "error": f"cannot run {python}: {e}"}
+    try:
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        last = (r.stderr.strip().splitlines() or ["no output"])[-1]
+        out = {"error": f"{python} cannot read it: {last[:300]}"}
+    return {**out, "path": path, "format": fmt, "digest": digest}
+
+
+def load_facts(analyzer, pa, python: str, trusted: bool) -> bool:
+    """Reads the facts of the model ``pa``'s load_model loads into ``analyzer.model_facts`` (the core's
+    6xx checks read them there). True when they changed, i.e. the project needs a new analysis."""
+    from tensorleap_ls.core.checks.model import model_path
+
+    found = model_path(pa.bindings, pa.modules, pa.project.root)
+    if found is None or not os.path.isfile(found[0]):
+        return False
+    got = facts(python, found[0], trusted)
+    if got is None or analyzer.model_facts.get(found[0]) == got:
+        return False
+    analyzer.model_facts[found[0]] = got
+    return True
+
+
+def run_findings(python: str, root: str, entry: str, observed: list | None = None,
+                 predictions: list | None = None) -> list:
+    """TL610/TL611 (observed encoder shapes of a dynamic run) and TL603 (a preview's predictions)
+    against the model's facts. Only called for runs, which are trusted already."""
+    from tensorleap_ls.core.analysis import Analyzer
+    from tensorleap_ls.core.checks import model as checks
+    from tensorleap_ls.core.checks.base import CheckContext
+    from tensorleap_ls.core.project import norm
+
+    if not observed and not predictions:
+        return []
+    analyzer = Analyzer()
+    out = []
+    try:
+        for pa in analyzer.analyze_file(entry):
+            if pa.project.entry != norm(entry):
+                continue
+            load_facts(analyzer, pa, python, trusted=True)
+            ctx = CheckContext(root=root, entry=entry, bindings=pa.bindings, modules=dict(pa.modules),
+                               model_facts=analyzer.model_facts)
+            out += checks.observed_findings(ctx, observed or []) + checks.prediction_findings(ctx, predictions or [])
+    except Exception:  # noqa: BLE001 - the model checks must never cost the run its other findings
+        logging.getLogger(__name__).exception("model checks failed for %s", entry)
+    return out
+
+
+_SHAPE_FAILURE = re.compile(r"invalid dimensions|invalid rank", re.IGNORECASE)
+
+
+def with_run_findings(findings: list, python: str, root: str, entry: str, observed: list | None) -> list:
+    """``findings`` of a dynamic run plus TL610/TL611; the integration test's onnxruntime shape failure
+    (TL523) gives way to the TL610 that names the encoder and the axis to move: one root cause, one finding."""
+    extra = run_findings(python, root, entry, observed=observed)
+    if any(f.code == "TL610" for f in extra):
+        findings = [f for f in findings if not (f.code == "TL523" and _SHAPE_FAILURE.search(f.message))]
+    return findings + extra

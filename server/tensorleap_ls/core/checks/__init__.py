@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from tensorleap_ls.core.checks import bundle, contracts, integration_test, sdk_api, structure
+from tensorleap_ls.core.checks import bundle, contracts, integration_test, model, sdk_api, structure
 from tensorleap_ls.core.checks.base import Check, CheckContext
 from tensorleap_ls.core.model import Finding
 
 log = logging.getLogger(__name__)
 
-CHECKS: tuple[Check, ...] = (structure.check, contracts.check, integration_test.check, bundle.check, sdk_api.check)
+CHECKS: tuple[Check, ...] = (structure.check, contracts.check, integration_test.check, bundle.check, sdk_api.check,
+                             model.check)
 
 
 def run_checks(ctx: CheckContext) -> list[Finding]:
@@ -20,4 +21,13 @@ def run_checks(ctx: CheckContext) -> list[Finding]:
             out.extend(check(ctx))
         except Exception:  # noqa: BLE001 - one broken check must not hide the others
             log.exception("check %s failed on %s", getattr(check, "__module__", check), ctx.entry)
-    return out
+    # One function registered several times (a factory called with several keys, a loop) is checked once per
+    # binding: the same finding at the same place is one root cause, reported once.
+    seen: set = set()
+    unique = []
+    for f in out:
+        key = (f.code, f.span, f.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique

@@ -33,6 +33,8 @@ class CheckContext:
     external_imports: dict[str, list] = field(default_factory=dict)
     # The code-loader installed for the project (core.sdk_env.SdkApi), None when there is none.
     sdk: object | None = None
+    # Model file path -> its facts (runtime/model_info.facts), read by the LSP layer / CLI, never here.
+    model_facts: dict[str, dict] = field(default_factory=dict)
     # Modules outside the closure that hold registered functions (installed packages, sibling folders).
     outside_modules: dict[str, ModuleLike] = field(default_factory=dict)
     # find_function(module path, name) -> (module, def node) of a function as that module sees the name.
