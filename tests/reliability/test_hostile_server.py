@@ -30,6 +30,16 @@ ENV = {**os.environ, "TL_DISABLE_ANALYTICS": "1"}
 SHADOWS = ("json", "yaml", "pygls", "tensorleap_ls", "attr", "lsprotocol", "attrs", "cattrs", "typing_extensions")
 
 
+@pytest.fixture(autouse=True)
+def _process_trust_restored():
+    """The in-process tests build a server, which makes this process untrusted (the gate's policy is
+    per process, as a server process is one workspace's): give later tests back the CLI's default."""
+    yield
+    from tensorleap_ls.runtime import interpreter
+
+    interpreter.set_policy(True)
+
+
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
     dst = tmp_path / "proj"
