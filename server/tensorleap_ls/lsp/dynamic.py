@@ -44,7 +44,7 @@ class PreviewArgs:
 
 
 def _runner(ls: "TensorleapServer"):
-    from tensorleap_ls.runtime.runner import Limits, Runner
+    from tensorleap_ls.runtime.api import Limits, Runner
 
     runner = getattr(ls, "runner", None)
     limits = Limits(timeout_s=ls.settings.timeout_s, preprocess_timeout_s=ls.settings.preprocess_timeout_s,
@@ -86,9 +86,10 @@ def register(server: "TensorleapServer") -> None:
         sample = args.sampleId
         if sample is None:
             sample = await _first_sample(ls, python, pa, args.subset)
-        result = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: api.preview(_runner(ls), python, pa.project.root, pa.project.entry, args.subset, sample,
-                                      functions, ls.settings.auth_secret))
+        cancel = threading.Event()
+        result = await _stoppable(ls, cancel, lambda: api.preview(
+            _runner(ls), python, pa.project.root, pa.project.entry, args.subset, sample, functions,
+            ls.settings.auth_secret, cancel))
         images = result.pop("images", {}) or {}
         result["images"] = {k: base64.b64encode(v).decode("ascii") for k, v in images.items()}
         _strip_raw(result)
@@ -130,20 +131,10 @@ def _strip_raw(result: dict) -> None:
 
 
 async def _first_sample(ls, python, pa, subset: str):
-    from tensorleap_ls.runtime.runner import ChildFault
+    from tensorleap_ls.runtime import api
 
-    def first():
-        try:
-            resp = _runner(ls).call(python, pa.project.root, pa.project.entry, {"cmd": "preprocess"},
-                                    timeout=ls.settings.preprocess_timeout_s)
-        except ChildFault:
-            return 0
-        for s in resp.get("subsets", []):
-            if s["name"] == subset and s["first"]:
-                return s["first"][0]
-        return 0
-
-    return await asyncio.get_running_loop().run_in_executor(None, first)
+    return await asyncio.get_running_loop().run_in_executor(
+        None, lambda: api.first_sample(_runner(ls), python, pa.project.root, pa.project.entry, subset))
 
 
 async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
@@ -177,8 +168,12 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
         if use_progress:
             loop.call_soon_threadsafe(lambda: ls.work_done_progress.report(token, lsp.WorkDoneProgressReport(message=msg)))
 
-    findings, stats = await loop.run_in_executor(None, lambda: api.run_checks(
+    findings, stats = await _stoppable(ls, cancel, lambda: api.run_checks(
         _runner(ls), python, root, entry, ls.settings.samples_per_subset, report, cancel, ls.settings.auth_secret))
+    if (stats or {}).get("cancelled"):
+        if use_progress:
+            ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message="cancelled"))
+        return {"ok": False, "cancelled": True, "message": "the run was cancelled"}
     ls.extra_findings[root] = findings
     for kind, name, seen in (stats or {}).get("observed") or []:
         ls.observations[(root, kind, name)] = seen
@@ -189,6 +184,23 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
         ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=summary))
     return {"ok": True, "findings": len(findings), "codes": sorted({f.code for f in findings}),
             "summary": summary, "stats": stats}
+
+
+async def _stoppable(ls: "TensorleapServer", cancel: threading.Event, work):
+    """Runs ``work`` off the event loop; when the request is cancelled the child running the
+    user's code is stopped too, so the next request does not wait for the cancelled work.
+    pygls runs a command under workspace/executeCommand, whose future (not this coroutine) a
+    $/cancelRequest cancels: we watch that future (found through pygls 2's request-id context)."""
+    proto = ls.protocol
+    ctx = getattr(proto, "_ctx_msg_id", None)
+    request = getattr(proto, "_request_futures", {}).get(ctx.get(None)) if ctx is not None else None
+    if request is not None:
+        request.add_done_callback(lambda f: cancel.set() if f.cancelled() else None)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, work)
+    except asyncio.CancelledError:
+        cancel.set()
+        raise
 
 
 def _supports_progress(ls: "TensorleapServer") -> bool:

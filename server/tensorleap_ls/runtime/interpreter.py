@@ -101,6 +101,27 @@ def choose(root: str, explicit: str | None = None) -> str:
     return sys.executable
 
 
+# the versions code-loader supports (Requires-Python >=3.8,<3.13); the child is written for them
+SUPPORTED = ((3, 8), (3, 13))
+# prints the version before importing anything: an interpreter too old for code_loader still says which it is
+_PROBE = ("import sys; sys.stdout.write('%d.%d.%d\\n' % tuple(sys.version_info[:3])); sys.stdout.flush(); "
+          "import code_loader, numpy")
+
+
+def version_problem(python: str, version: str) -> str | None:
+    """Why ``version`` ("3.7.16") cannot run the child, or None."""
+    try:
+        found = tuple(int(x) for x in version.split(".")[:2])
+    except ValueError:
+        return None  # no version printed: the import error explains it
+    low, high = SUPPORTED
+    if len(found) == 2 and not low <= found < high:
+        which = "too old" if found < low else "too new"
+        return (f"{python} is Python {version}, {which}: code-loader and the dynamic checks need Python "
+                f"{low[0]}.{low[1]} to {high[0]}.{high[1] - 1}; pick another interpreter")
+    return None
+
+
 @functools.lru_cache(maxsize=16)
 def problem(python: str) -> str | None:
     """None when ``python`` can run integrations; else why not (for a TL534 diagnostic)."""
@@ -108,14 +129,16 @@ def problem(python: str) -> str | None:
         return f"interpreter not found: {python}"
     try:
         out = run(
-            [python, "-c", "import sys, code_loader, numpy; print(sys.version_info[:2])"],
-            capture_output=True, text=True, timeout=120,
+            [python, "-c", _PROBE], capture_output=True, text=True, timeout=120,
             env={**os.environ, "TL_DISABLE_ANALYTICS": "1", "PYTHONPATH": ""},
         )
     except Untrusted as e:
         return str(e)
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"cannot run {python}: {e}"
+    too = version_problem(python, (out.stdout.split() or [""])[0])
+    if too:
+        return too
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["unknown error"])[-1]
         return f"{python} cannot import code_loader/numpy ({last}); install code-loader in it or pick another interpreter"
