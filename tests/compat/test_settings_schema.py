@@ -16,7 +16,7 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from tensorleap_ls.lsp.settings import LOG_LEVELS, WIRE_KEYS, Settings
+from tensorleap_ls.lsp.settings import BOUNDS, LOG_LEVELS, WIRE_KEYS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PROPS = json.loads((ROOT / "vscode-extension" / "package.json").read_text())["contributes"]["configuration"]["properties"]
@@ -45,6 +45,10 @@ def test_default_type_minimum_and_values_match_the_schema(key):
         below = lowest - (1 if spec["type"] == "integer" else 0.01)
         settings, problems = Settings().merged({key: below})
         assert problems and getattr(settings, attr) == default
+    if "maximum" in spec:  # the server's bounds (shared with the CLI) are the schema's
+        assert BOUNDS[attr] == (TYPES[spec["type"]](spec["minimum"]), TYPES[spec["type"]](spec["maximum"]))
+        above = TYPES[spec["type"]](spec["maximum"]) + 1
+        assert Settings().merged({key: above})[1] and getattr(Settings().merged({key: above})[0], attr) == default
     if "enum" in spec:
         assert tuple(spec["enum"]) == LOG_LEVELS
         assert Settings().merged({key: "loud"})[1]

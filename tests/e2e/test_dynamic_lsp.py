@@ -13,6 +13,8 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+import tensorleap_ls
+
 from test_diagnostics import open_doc, wait_diags
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dynamic]
@@ -20,7 +22,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 # trust comes from initializationOptions, as the VS Code extension sends it
-CONFIG = ClientServerConfig(server_command=[sys.executable, "-m", "tensorleap_ls", "serve"],
+CONFIG = ClientServerConfig(server_command=[sys.executable, str(Path(tensorleap_ls.__file__).parent / "_boot" / "serve.py")],
                             server_env={**os.environ, "TL_DISABLE_ANALYTICS": "1"})
 
 

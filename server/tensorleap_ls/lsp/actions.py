@@ -120,7 +120,7 @@ def _from_model(ls, pa, finding):
     if not models:
         return None
     python = interpreter.choose(pa.project.root, ls.settings.interpreter)
-    info = model_info.read(python, models[0], ls.settings.trusted)
+    info = model_info.read(python, models[0], pa.project.root)  # through the trust gate
     if not info:
         return None
     style = Style(finding.data.get("style", "decorator"))

@@ -132,14 +132,15 @@ async def _preview(ls: "TensorleapServer", args: PreviewArgs) -> dict:
 
     python = interpreter.choose(pa.project.root, ls.settings.interpreter)
     loop = asyncio.get_running_loop()
-    bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python, pa.project.root))
+    bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python, pa.project.root,
+                                                                               pa.project.entry))
     try:
         from tensorleap_ls.runtime import api
     except ImportError as e:  # a library of the server's own interpreter is missing
         return server_missing(e)
     if bad:  # also a diagnostic with its fix (the install line in a terminal), as after a run
-        _show_dynamic(ls, pa, [api.interpreter_finding(python, pa.project.root, pa.project.entry)])
-        return bad
+        _show_dynamic(ls, pa, [bad[1]])
+        return bad[0]
     functions = api.static_functions(pa.project.root, pa.project.entry, pa.bindings)
     subsets = await _subsets(ls, python, pa)
     sample = args.sampleId
@@ -206,21 +207,22 @@ def server_missing(err: ImportError) -> dict:
     return {"ok": False, "message": f"the server interpreter {sys.executable} cannot import {mod}", "reason": reason}
 
 
-def project_interpreter_problem(python: str, root: str | None = None) -> dict | None:
-    """None when the project interpreter can run the integration; else a failure naming what is missing."""
+def project_interpreter_problem(python: str, root: str, entry: str) -> tuple[dict, Finding] | None:
+    """None when the project interpreter can run the integration; else the failure naming what is missing
+    (with the exact install line) and its TL534 finding."""
     from tensorleap_ls.core.requirements import distributions_for
-    from tensorleap_ls.runtime import interpreter
+    from tensorleap_ls.runtime import api, interpreter
 
-    why = interpreter.problem(python, root)
-    if not why:
+    bad = api.interpreter_finding(python, root, entry)
+    if bad is None:
         return None
     interpreter.problem.cache_clear()  # the user may install what is missing and try again
     info = interpreter.probe(python)
     reason = {"kind": "interpreter", "role": "project", "interpreter": python, "version": info.get("version"),
               "missing": info["missing"], "packages": [distributions_for(m)[0] for m in info["missing"]],
               "error": info.get("error")}
-    return {"ok": False, "message": why, "reason": reason,
-            "problems": [{"code": "TL534", "message": why}]}
+    return {"ok": False, "message": bad.message, "reason": reason,
+            "problems": [{"code": "TL534", "message": bad.message, **bad.data}]}, bad
 
 
 def _environment(ls: "TensorleapServer", uri: str) -> dict:
@@ -329,14 +331,14 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
     root, entry = pa.project.root, pa.project.entry
     python = interpreter.choose(root, ls.settings.interpreter)
     loop = asyncio.get_running_loop()
-    bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python, root))
+    bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python, root, entry))
     try:
         from tensorleap_ls.runtime import api
     except ImportError as e:  # a library of the server's own interpreter is missing
         return {**server_missing(e), "ran": False}
     if bad:  # the message for the user, and a diagnostic whose fix opens a terminal with the install line
-        _show_dynamic(ls, pa, [api.interpreter_finding(python, root, entry)])
-        return {**bad, "ran": False}
+        _show_dynamic(ls, pa, [bad[1]])
+        return {**bad[0], "ran": False}
     cancel = threading.Event()
     token = str(uuid.uuid4())
     use_progress = progress and _supports_progress(ls)

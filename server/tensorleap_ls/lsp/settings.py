@@ -9,24 +9,46 @@ its default and is reported once in the log (never with the value itself); it ne
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Optional
 
 LOG_LEVELS = ("error", "warning", "info", "debug")
 
-_KEYS = {  # wire key -> (attribute, type, minimum, allowed values)
-    "debounceMs": ("debounce_ms", int, 0, None),
-    "interpreter": ("interpreter", str, None, None),
-    "dynamicChecksOnSave": ("dynamic_on_save", bool, None, None),
-    "samplesPerSubset": ("samples_per_subset", int, 0, None),  # 0 = all samples
-    "timeoutSeconds": ("timeout_s", float, 0.1, None),
-    "preprocessTimeoutSeconds": ("preprocess_timeout_s", float, 0.1, None),
-    "memoryMb": ("memory_mb", int, 64, None),
-    "logLevel": ("log_level", str, None, LOG_LEVELS),
-    "trusted": ("trusted", bool, None, None),
-    "authSecret": ("auth_secret", str, None, None),
+# Bounds of the numeric limits, shared with the CLI's arguments (package.json's minimum/maximum say
+# the same, checked by tests/compat/test_settings_schema.py): finite, and below what would mean
+# "never" (a timeout of 1e300 s is a typo, not a wish). samplesPerSubset 0 means every sample.
+BOUNDS = {
+    "debounce_ms": (0, 60_000),
+    "samples_per_subset": (0, 1_000_000),
+    "timeout_s": (0.1, 86_400.0),
+    "preprocess_timeout_s": (0.1, 86_400.0),
+    "memory_mb": (64, 1_048_576),
+}
+
+_KEYS = {  # wire key -> (attribute, type, allowed values)
+    "debounceMs": ("debounce_ms", int, None),
+    "interpreter": ("interpreter", str, None),
+    "dynamicChecksOnSave": ("dynamic_on_save", bool, None),
+    "samplesPerSubset": ("samples_per_subset", int, None),  # 0 = all samples
+    "timeoutSeconds": ("timeout_s", float, None),
+    "preprocessTimeoutSeconds": ("preprocess_timeout_s", float, None),
+    "memoryMb": ("memory_mb", int, None),
+    "logLevel": ("log_level", str, LOG_LEVELS),
+    "trusted": ("trusted", bool, None),
+    "authSecret": ("auth_secret", str, None),
 }
 _NULLABLE = ("interpreter", "auth_secret")  # None or "" = not set
+
+
+def out_of_bounds(attr: str, value: float) -> str | None:
+    """Why ``value`` is not acceptable for the limit ``attr`` (None when it is)."""
+    low, high = BOUNDS[attr]
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number between {low} and {high}"
+    if not low <= value <= high:
+        return f"must be between {low} and {high}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -57,23 +79,23 @@ class Settings:
             spec = _KEYS.get(key)
             if spec is None:
                 continue
-            attr, typ, minimum, allowed = spec
+            attr, typ, allowed = spec
             if attr in _NULLABLE and value in (None, ""):
                 changes[attr] = None
                 continue
             ok = isinstance(value, typ) and not (typ is int and isinstance(value, bool))
             if typ is float and isinstance(value, int) and not isinstance(value, bool):
                 ok, value = True, float(value)
-            if ok and typ is float and value != value:  # NaN
-                ok = False
-            if ok and minimum is not None and value < minimum:
-                ok = False
+            # a rejected value is never echoed (it may be a mistyped secret)
             if ok and allowed is not None and value not in allowed:
                 ok = False
             if not ok:
-                expected = " or ".join(allowed) if allowed else typ.__name__ + (
-                    f" >= {minimum}" if minimum is not None else "")
+                expected = " or ".join(allowed) if allowed else f"a {typ.__name__}"
                 problems.append(f"ignored setting {key} ({type(value).__name__}): expected {expected}")
+                continue
+            why = out_of_bounds(attr, value) if attr in BOUNDS else None
+            if why:
+                problems.append(f"ignored setting {key}: it {why}; the default stays")
                 continue
             changes[attr] = value
         return replace(self, **changes), problems

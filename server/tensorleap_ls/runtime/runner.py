@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from tensorleap_ls.runtime import interpreter
 from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
 
 try:
@@ -128,7 +129,7 @@ class Child:
         self._responses: queue.Queue = queue.Queue()
         self.progress: Callable[[dict], None] | None = None
         try:
-            self.proc = subprocess.Popen(
+            self.proc = interpreter.start_user_code(  # the trust gate
                 [python, "-X", "utf8", "-m", "tensorleap_ls_child"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, cwd=root, env=env, start_new_session=True,
                 preexec_fn=limit if os.name == "posix" else None, pass_fds=(guard_r,),
