@@ -179,16 +179,17 @@ async def no_pillow(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-async def test_server_without_pillow_names_it_for_the_install_line(no_pillow: LanguageClient, tmp_path: Path):
+async def test_server_without_pillow_still_previews_and_names_the_install_line(no_pillow: LanguageClient,
+                                                                                tmp_path: Path):
+    """Pillow is optional for the server (the .vsix bundles no native code): plain images are drawn with
+    the standard library, and what needs drawing is named with the line that installs Pillow."""
     root = copy(tmp_path, "decorator_mnist")
     u = open_doc(no_pillow, root / "leap_integration.py")
     await wait_diags(no_pillow, u, lambda d: True)
     result = await execute(no_pillow, "tensorleap.preview", {"uri": u, "subset": "training", "sampleId": None})
-    assert result["ok"] is False
-    assert result["reason"] == {"kind": "interpreter", "role": "server", "interpreter": sys.executable,
-                                "version": platform.python_version(), "missing": ["PIL"], "packages": ["pillow"]}
+    assert result["ok"] is True and result["images"], result.get("message")
     shown = panel(no_pillow.panel[-1])
-    assert shown["reason"]["missing"] == ["PIL"] and "cannot import PIL" in shown["message"]
+    assert shown["ok"] and f"{sys.executable} -m pip install pillow" in shown["html"]
 
 
 @pytest_lsp.fixture(config=CONFIG)

@@ -265,8 +265,8 @@ def _new_project(ls: "TensorleapServer", folder_uri: str) -> dict:
         info = interpreter.probe(python, ("code_loader", "numpy", "onnx", "onnxruntime"))
         if info.get("version") and not {"onnx", "onnxruntime", "numpy"} & set(info.get("missing") or []):
             try:
-                out = subprocess.run([python, "-c", stubs.MODEL_SCRIPT], capture_output=True, text=True, timeout=120,
-                                     env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": ""})
+                out = interpreter.run([python, "-c", stubs.MODEL_SCRIPT], root=folder, capture_output=True, text=True,
+                                      timeout=120, env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": ""})
                 model = out.stdout.strip() if out.returncode == 0 else None
                 if model is None:
                     ls.log(f"building the skeleton's model with {python} failed: {out.stderr.strip()[-500:]}")
