@@ -195,6 +195,11 @@ REJECTED = [
      "    boxes, scores = predictions\n", "TL306", "too many values to unpack"),  # the placeholder iterates on
     ("    outputs = [predictions[i] for i in range(2)]\n", "    outputs = [p for p in model(inputs)]\n", "TL306",
      "no more then 10 active predictions"),
+    # the outputs placeholder maps int keys to Prediction0..Prediction9: no negative index, no 11th output
+    ("    scores = predictions[LABELS_IDX]\n", "    scores = predictions[-1]\n", "TL306",
+     "no more then 10 active predictions, -1 not supported"),
+    ("    scores = predictions[LABELS_IDX]\n", "    scores = predictions[LABELS_IDX + 10]\n", "TL306",
+     "no more then 10 active predictions, 11 not supported"),
 ]
 
 

@@ -45,6 +45,7 @@ from tensorleap_ls.core.source import dotted
 _BATCH = {"expand_dims", "unsqueeze", "newaxis", "atleast_2d", "atleast_3d", "stack"}
 _INFERENCE = {"run", "predict", "predict_on_batch", "__call__"}
 _NOT_ON_PLACEHOLDER = {"predict", "predict_on_batch"}  # the mapping model placeholder has no such method
+_MAX_PREDICTIONS = 10  # NodeMappingType.Prediction0..Prediction9: outputs[-1] or outputs[10] fails the mapping pass
 _CALLED_KINDS = (Kind.INPUT, Kind.GROUND_TRUTH, Kind.METADATA, Kind.VISUALIZER, Kind.METRIC, Kind.LOSS, Kind.LOAD_MODEL)
 _BUILTINS = frozenset(dir(builtins))
 _HELPER_SHORT = frozenset(q.rsplit(".", 1)[-1] for q in TEST_BODY_HELPERS)
@@ -590,6 +591,11 @@ class _Body:
                              "name in the integration test (the mapping pass asserts it).")
                 return UNKNOWN_VAL
             name = self._static(key_node)
+            if isinstance(name, int) and not isinstance(name, bool) and not 0 <= name < _MAX_PREDICTIONS:
+                self._report("TL306", node, f"`{self.src.segment(node)}`: at mapping time the model's outputs are "
+                             f"indexed 0..{_MAX_PREDICTIONS - 1} (or by a declared prediction name); {name} raises "
+                             "('no more then 10 active predictions'). Index from the front.")
+                return UNKNOWN_VAL
             declared = self.known.prediction_names
             if isinstance(name, str) and declared is not None and name not in declared:
                 self._report("TL306", node, f"No prediction type is declared with the name {name!r} (declared: "
