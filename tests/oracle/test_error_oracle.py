@@ -81,6 +81,10 @@ SDK_CASES = [
             same_line=False),
     SdkCase("TL120", DECO, "import", r"Metric with name Accuracy already exists", line=("mnist_tl/metrics.py", 6)),
     SdkCase("TL190", DECO, "import", r"SyntaxError"),
+    # What `ast.parse` accepts but the compiler rejects fails the import the same way.
+    SdkCase("TL190", DECO, "import", r"SyntaxError: keyword argument repeated", from_codes=False, edits=(
+        (ENTRY[DECO], "from mnist_tl.config import CONFIG, LABELS\n",
+         "from mnist_tl.config import CONFIG, LABELS\nSHAPE = dict(h=28, h=28)\n"),)),
     SdkCase("TL191", DECO, "import", r"SyntaxError: .*(Non-UTF-8|utf-8)", from_codes=False, edits=(
         ("mnist_tl/names.py", None, "# Libell\xe9s des chiffres\nNAMES = ['z\xe9ro']\n".encode("latin-1")),
         (ENTRY[DECO], "from mnist_tl.config import CONFIG, LABELS\n",
