@@ -113,6 +113,14 @@ SDK_CASES = [
     SdkCase("TL227", DECO, "import", r"`direction` must be a MetricDirection"),
     SdkCase("TL301", DECO, "mapping", r"unsupported operand type\(s\) for \*: 'TempMapping' and 'int'",
             line=(ENTRY[DECO], 49)),
+    SdkCase("TL302", DECO, "mapping", r"'TempMapping' object has no attribute 'argmax'", line=(ENTRY[DECO], 47)),
+    SdkCase("TL302", DECO, "mapping", r"'ModelPlaceholder' object has no attribute 'predict'", from_codes=False, edits=(
+        (ENTRY[DECO], "model.run(None, {'image': image})[0]", "model.predict([image])[0]"),), line=(ENTRY[DECO], 45)),
+    SdkCase("TL308", DECO, "mapping", r"'list' object has no attribute 'node_mapping'", line=(ENTRY[DECO], 47)),
+    SdkCase("TL308", DECO, "mapping", r"'numpy.ndarray' object has no attribute 'node_mapping'", from_codes=False,
+            edits=((ENTRY[DECO], "import os\n", "import os\n\nimport numpy as np\n"),
+                   (ENTRY[DECO], "    prediction_bar(prediction)", "    prediction_bar(np.squeeze(prediction))")),
+            line=(ENTRY[DECO], 49)),
     SdkCase("TL306", DECO, "mapping", r"'TempMapping' object is not subscriptable", line=(ENTRY[DECO], 46)),
     SdkCase("TL307", DECO, "mapping", r"'TempMapping' object is not subscriptable", line=(ENTRY[DECO], 45)),
     # A keyword the installed code-loader (1.0.214, the test venv's) does not have.
