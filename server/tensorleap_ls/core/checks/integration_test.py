@@ -728,9 +728,9 @@ class _Body:
         """A visualizer, metric or loss reads ``.node_mapping`` of each argument in the mapping pass: a
         constant, a container or an array computed in the body has none (AttributeError)."""
         defs = [self.known.defs.get(fid) for fid in callee.funcs]
-        if not defs or any(not isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))
+        if not defs or any(not isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) or _registers(d) is None
                            or not self.known.kinds.get(id(d), set()) <= _WIRED_KINDS for d in defs):
-            return
+            return  # a function registered with leap_binder.set_* (or by hand) runs as plain Python when called
         if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
             return
         names = set.intersection(*({a.arg for a in d.args.posonlyargs + d.args.args} for d in defs))  # type: ignore[union-attr]
