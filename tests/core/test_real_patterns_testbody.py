@@ -332,6 +332,13 @@ def test_tl310_follows_globals_and_getattr_lookups(tmp_path):
     assert sorted(f.data["function"] for f in findings(root) if f.code == "TL310") == ["gt_encoder", "image_visualizer"]
 
 
+def test_tl310_and_tl303_follow_a_module_list_comprehension_of_factory_calls():
+    """`METADATA = [_make_metadata(f) for f in CONFIG['metadata_fields']]`, then `for meta in METADATA: meta(idx, p)`
+    in the test (tests/fixtures/real_style/config_loop_yaml). Failing before: TL310 on `meta`, TL303 on the call."""
+    fs = findings(FIX.parent / "real_style" / "config_loop_yaml", "TL3")
+    assert fs == [], show(fs)
+
+
 # --- plain helpers the test calls with placeholders: followed, errors where the SDK names them ---------
 HELPERS = ("\n\ndef normalise(x):\n    return x / 255.0\n\n\ndef first(items):\n    return items[0]\n\n\n"
            "def to_numpy(x):\n    return np.asarray(x)\n")

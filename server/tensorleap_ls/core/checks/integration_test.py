@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.evaluate import FunctionValue, ModuleValue
+from tensorleap_ls.core.evaluate import CallValue, FunctionValue, ModuleValue
 from tensorleap_ls.core.modules import calls_of
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, Severity, SymbolRef
 from tensorleap_ls.core.sdk import DECORATORS, TEST_BODY_HELPERS
@@ -220,6 +220,9 @@ class _Known:
             return UNKNOWN_VAL
         if isinstance(v, FunctionValue):
             return self.of_node(v.node, v.module) or PLAIN_VAL
+        if isinstance(v, CallValue):  # METADATA = [make_metadata(f) for f in FIELDS]: what the factory makes
+            maker = self.convert(self.value(v.node.func, v.module), depth + 1)
+            return Val(funcs=maker.makes) if maker.makes else PLAIN_VAL
         if isinstance(v, list):
             vals = [self.convert(e, depth + 1) for e in v]
             return _container(vals, tuple(enumerate(vals)))
