@@ -195,6 +195,11 @@ REJECTED = [
      "    boxes, scores = predictions\n", "TL306", "too many values to unpack"),  # the placeholder iterates on
     ("    outputs = [predictions[i] for i in range(2)]\n", "    outputs = [p for p in model(inputs)]\n", "TL306",
      "no more then 10 active predictions"),
+    # attributes a placeholder lacks (a TempMapping has only `node_mapping`)
+    ("    image_viz(pair[0])\n", "    image = encode_image(idx, preprocess)\n    print(image.shape)\n", "TL302",
+     "'TempMapping' object has no attribute 'shape'"),
+    # a value that is not a placeholder, passed to a decorated visualizer
+    ("    image_viz(pair[0])\n", "    image_viz([pair[0]])\n", "TL308", "'list' object has no attribute 'node_mapping'"),
     # the outputs placeholder maps int keys to Prediction0..Prediction9: no negative index, no 11th output
     ("    scores = predictions[LABELS_IDX]\n", "    scores = predictions[-1]\n", "TL306",
      "no more then 10 active predictions, -1 not supported"),
@@ -278,6 +283,7 @@ def test_model_predict_is_reported_since_the_sdk_placeholder_has_no_predict(tmp_
     assert not r.ok and "no attribute 'predict'" in r.error and r.line == line
     fs = findings(root, "TL3")
     assert [(f.code, f.span.line + 1) for f in fs] == [("TL302", line)], show(fs)  # one finding: not also TL306
+    assert fs[0].effective_severity.label == "error"
 
 
 # --- class 5: the SDK's own helpers (visualize) in the integration test -----------------------------------

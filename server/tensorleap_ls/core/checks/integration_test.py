@@ -588,9 +588,9 @@ class _Body:
             return None
         if base.only(frozenset({MODEL})):
             return Severity.ERROR if attr not in _MODEL_ATTRS else None
-        if base.only(frozenset({PLACE, PRED, OUTS})) and not base.only(frozenset({PLACE})):
+        if base.only(frozenset({PLACE, PRED, OUTS})):  # a TempMapping, the outputs placeholder, or None (metadata)
             return Severity.ERROR if attr not in _PLACEHOLDER_ATTRS else None
-        return None  # an input/GT placeholder (a TempMapping) or a metadata result (None): PLACE alone is both
+        return None  # a grouped input (its own placeholder class) or a union with plain values
 
     def _subscript(self, node: ast.Subscript) -> Val:
         v = node.value
