@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from tensorleap_ls.core.model import Kind
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Registrar:
     """A legacy ``leap_binder`` method or a ``tensorleap_*`` decorator."""
 

@@ -48,12 +48,21 @@ def fault_finding(fault: ChildFault, entry: str) -> Finding:
     return Finding(fault.code, fault.message[:2000], line_span(file, line, entry))
 
 
+def interpreter_finding(python: str, root: str, entry: str) -> Finding | None:
+    """TL534 when ``python`` cannot run the integration; with the install command when that is the fix."""
+    why = interpreter.problem(python, root)
+    if not why:
+        return None
+    line = interpreter.install_line(python, root)
+    return Finding("TL534", why, line_span(None, None, entry), data={"install": line} if line in why else {})
+
+
 def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int, progress: Progress | None = None,
                cancel: threading.Event | None = None, auth_secret: str | None = None) -> tuple[list[Finding], dict]:
     """Dynamic checks through a (possibly warm) runner; faults become findings, never exceptions."""
-    why = interpreter.problem(python)
-    if why:
-        return [Finding("TL534", why, line_span(None, None, entry))], {}
+    bad = interpreter_finding(python, root, entry)
+    if bad:
+        return [bad], {}
     stats: dict[str, Any] = {}
 
     def on_progress(msg: dict) -> None:
@@ -114,9 +123,9 @@ def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sam
             functions: dict[str, list] | None = None, auth_secret: str | None = None,
             cancel: threading.Event | None = None) -> dict:
     """A preview summary (strict JSON-able) with rendered PNGs and an HTML page, bounded in size."""
-    why = interpreter.problem(python)
-    if why:
-        return {"ok": False, "message": why, "problems": [{"code": "TL534", "message": why}]}
+    bad = interpreter_finding(python, root, entry)
+    if bad:
+        return {"ok": False, "message": bad.message, "problems": [{"code": "TL534", "message": bad.message, **bad.data}]}
     try:
         resp = _call(runner, python, root, entry, protocol.Preview(
             subset=subset, sample_id=sample_id, loaders=[f for f, (k, _) in (functions or {}).items() if k == "load_model"],
@@ -210,16 +219,15 @@ def _strip_pixels(obj: Any) -> Any:
     return obj
 
 
-def first_sample(runner: Runner, python: str, root: str, entry: str, subset: str) -> Any:
-    """The first sample id of ``subset`` (0 when preprocess fails: the preview then says why)."""
+def subsets(runner: Runner, python: str, root: str, entry: str, auth_secret: str | None = None) -> list[dict]:
+    """The project's subsets ({"name", "first": first sample ids}) from the child's cached preprocess;
+    [] when preprocess fails (the preview then says why)."""
     try:
-        resp = runner.call(python, root, entry, protocol.Preprocess(), timeout=runner.limits.preprocess_timeout_s + 5)
+        resp = runner.call(python, root, entry, protocol.Preprocess(), timeout=runner.limits.preprocess_timeout_s + 5,
+                           auth_secret=auth_secret)
     except ChildFault:
-        return 0
-    for s in resp.get("subsets", []):
-        if s["name"] == subset and s["first"]:
-            return s["first"][0]
-    return 0
+        return []
+    return resp.get("subsets") or []
 
 
 def static_functions(root: str, entry: str, bindings=None) -> dict[str, list]:
