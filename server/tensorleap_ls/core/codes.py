@@ -80,7 +80,7 @@ _ALL = [
     Code("TL233", "default-prediction-types", I, "`tensorleap_load_model` without prediction types, or a `PredictionTypeHandler` without `channel_dim`.", "`@tensorleap_load_model()`"),
     # 3xx: integration-test body
     Code("TL301", "test-arithmetic", E, "Arithmetic in the integration test body: the mapping pass raises.", "`loss(gt, pred * 2)`"),
-    Code("TL302", "test-library-call", W, "A numpy/torch/tf/other library call in the integration test body; move it into a decorated function.", "`np.argmax(pred)`", "error where it reads an attribute the mapping placeholder lacks (`model.predict(...)`, `pred.argmax(-1)`): AttributeError in the mapping pass"),
+    Code("TL302", "test-library-call", W, "A numpy/torch/tf/other library call in the integration test body; move it into a decorated function.", "`np.argmax(pred)`", "error where it reads an attribute the mapping placeholder lacks (`model.predict(...)`, `pred.argmax(-1)`, `image.shape`): AttributeError in the mapping pass"),
     Code("TL303", "test-plain-call", W, "A call of a function that is not a Tensorleap-decorated function in the integration test body.", "`postprocess(pred)`"),
     Code("TL304", "test-data-access", W, "The integration test reads the data directly (`preprocess.data`, computing on `sample_id`).", "`preprocess.data['x'][idx]`"),
     Code("TL305", "test-batch-dim", W, "Manual batch dimension in the integration test: decorated calls already add it.", "`np.expand_dims(image, 0)`"),
