@@ -128,8 +128,11 @@ CASES = [
     # 3xx integration test body
     Case("TL301", DECO, ENTRY[DECO], "    cross_entropy(gt, prediction)", "    cross_entropy(gt, prediction * 2)",
          marker="prediction * 2"),
+    # an attribute the mapping placeholder lacks: AttributeError in the mapping pass
     Case("TL302", DECO, ENTRY[DECO], "    prediction_bar(prediction)", "    prediction_bar(prediction.argmax(-1))",
-         marker="prediction.argmax(-1)"),
+         marker="prediction.argmax(-1)", severity="error"),
+    Case("TL302", DECO, ENTRY[DECO], "    prediction_bar(prediction)", "    prediction_bar(np.argmax(prediction))",
+         marker="np.argmax(prediction)", severity="warning"),
     Case("TL303", DECO, ENTRY[DECO], "    image_visualizer(image)\n",
          "    image_visualizer(normalise(image))\n", marker="normalise(image)"),
     Case("TL304", DECO, ENTRY[DECO], "    gt = gt_encoder(idx, preprocess)\n",
@@ -137,6 +140,8 @@ CASES = [
     Case("TL305", DECO, ENTRY[DECO], "    image = input_encoder(idx, preprocess)", "    image = input_encoder(idx, preprocess)[None]",
          marker="[None]"),
     Case("TL306", DECO, ENTRY[DECO], "    image_visualizer(image)", "    image_visualizer(image[0])", marker="image[0]"),
+    Case("TL308", DECO, ENTRY[DECO], "    prediction_bar(prediction)", "    prediction_bar([prediction])",
+         marker="[prediction]", severity="error"),
     Case("TL307", DECO, ENTRY[DECO], "{'image': image})[0]", "{'image': image})[0][0]", marker="[0][0]"),
     Case("TL310", DECO, ENTRY[DECO], "    metadata_stats(idx, preprocess)\n", "", where="mnist_tl/encoders.py",
          marker="def metadata_stats("),

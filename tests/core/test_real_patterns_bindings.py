@@ -409,3 +409,52 @@ def test_globals_lookup_of_names_bound_by_other_statements_is_never_undefined(tm
     pa = analyse(root)
     assert codes(pa, "TL110", "TL111", "TL112") == []
     assert sorted(b.name for b in pa.bindings) == ["a", "b", "c"]
+
+
+def test_prediction_types_from_a_comprehension_over_a_config_list(tmp_path):
+    """``tensorleap_load_model([PredictionTypeHandler(h, LABELS[h]) for h in CONFIG['heads']])`` (CONFIG read
+    from the project's YAML): one prediction per head, its labels known, as the SDK registers them."""
+    root = write_project(tmp_path, {
+        "project_config.yaml": "heads: [category, color]\n",
+        "leap_integration.py": """\
+            import os
+            import numpy as np
+            import yaml
+            from code_loader.contract.datasetclasses import PredictionTypeHandler, PreprocessResponse
+            from code_loader.contract.enums import DataStateType
+            from code_loader.inner_leap_binder.leapbinder_decorators import (
+                tensorleap_input_encoder, tensorleap_integration_test, tensorleap_load_model, tensorleap_preprocess)
+
+            with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'project_config.yaml')) as f:
+                CONFIG = yaml.safe_load(f)
+            LABELS = {'category': ['shoe', 'bag'], 'color': ['red', 'green', 'blue']}
+
+            @tensorleap_preprocess()
+            def preprocess():
+                return [PreprocessResponse(sample_ids=[0, 1], sample_id_type=int, state=DataStateType.training),
+                        PreprocessResponse(sample_ids=[2], sample_id_type=int, state=DataStateType.validation)]
+
+            @tensorleap_input_encoder('image', channel_dim=-1)
+            def image(idx, p):
+                return np.zeros((4, 4, 3), np.float32)
+
+            @tensorleap_load_model([PredictionTypeHandler(h, LABELS[h], channel_dim=-1) for h in CONFIG['heads']
+                                    if h != 'unused'])
+            def load_model():
+                return None
+
+            @tensorleap_integration_test()
+            def integration_test(idx, p):
+                image(idx, p)
+            """})
+    sdk = sdk_registrations(root)
+    assert sdk["error"] is None
+    assert sorted(sdk["kinds"]["prediction"]) == ["category", "color"]
+    assert compare(sdk, check_json(root)["bindings"]) == []
+    pa = analyse(root)
+    preds = {b.name: b.args["labels"].value for b in pa.bindings if b.kind.value == "prediction"}
+    assert preds == LABELS_BY_HEAD
+    assert [f.code for f in pa.findings if f.effective_severity.value == "error"] == []
+
+
+LABELS_BY_HEAD = {"category": ["shoe", "bag"], "color": ["red", "green", "blue"]}

@@ -195,6 +195,16 @@ REJECTED = [
      "    boxes, scores = predictions\n", "TL306", "too many values to unpack"),  # the placeholder iterates on
     ("    outputs = [predictions[i] for i in range(2)]\n", "    outputs = [p for p in model(inputs)]\n", "TL306",
      "no more then 10 active predictions"),
+    # attributes a placeholder lacks (a TempMapping has only `node_mapping`)
+    ("    image_viz(pair[0])\n", "    image = encode_image(idx, preprocess)\n    print(image.shape)\n", "TL302",
+     "'TempMapping' object has no attribute 'shape'"),
+    # a value that is not a placeholder, passed to a decorated visualizer
+    ("    image_viz(pair[0])\n", "    image_viz([pair[0]])\n", "TL308", "'list' object has no attribute 'node_mapping'"),
+    # the outputs placeholder maps int keys to Prediction0..Prediction9: no negative index, no 11th output
+    ("    scores = predictions[LABELS_IDX]\n", "    scores = predictions[-1]\n", "TL306",
+     "no more then 10 active predictions, -1 not supported"),
+    ("    scores = predictions[LABELS_IDX]\n", "    scores = predictions[LABELS_IDX + 10]\n", "TL306",
+     "no more then 10 active predictions, 11 not supported"),
 ]
 
 
@@ -273,6 +283,7 @@ def test_model_predict_is_reported_since_the_sdk_placeholder_has_no_predict(tmp_
     assert not r.ok and "no attribute 'predict'" in r.error and r.line == line
     fs = findings(root, "TL3")
     assert [(f.code, f.span.line + 1) for f in fs] == [("TL302", line)], show(fs)  # one finding: not also TL306
+    assert fs[0].effective_severity.label == "error"
 
 
 # --- class 5: the SDK's own helpers (visualize) in the integration test -----------------------------------
@@ -325,6 +336,13 @@ def test_tl310_follows_globals_and_getattr_lookups(tmp_path):
     edit(root / "leap_integration.py", "globals()[f'{kind}_visualizer']", "globals()[f'{kind}_viz']")
     edit(root / "leap_integration.py", "getattr(project, 'gt_encoder')", "getattr(project, 'label_encoder')")
     assert sorted(f.data["function"] for f in findings(root) if f.code == "TL310") == ["gt_encoder", "image_visualizer"]
+
+
+def test_tl310_and_tl303_follow_a_module_list_comprehension_of_factory_calls():
+    """`METADATA = [_make_metadata(f) for f in CONFIG['metadata_fields']]`, then `for meta in METADATA: meta(idx, p)`
+    in the test (tests/fixtures/real_style/config_loop_yaml). Failing before: TL310 on `meta`, TL303 on the call."""
+    fs = findings(FIX.parent / "real_style" / "config_loop_yaml", "TL3")
+    assert fs == [], show(fs)
 
 
 # --- plain helpers the test calls with placeholders: followed, errors where the SDK names them ---------

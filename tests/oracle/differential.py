@@ -3,9 +3,8 @@
 A disagreement between the SDK and tensorleap-ls is attributed to classes by looking at each error
 tensorleap-ls reports where the SDK accepts (``false_error``), or at the line where the SDK fails when
 tensorleap-ls is silent there (``missed_error`` / ``wrong_line``). ``KNOWN_OPEN`` lists the classes that
-are known and fixed on another branch; a disagreement outside them fails the test. Remove a class once
-its branch is merged (classes 3 and 4 went when `bind` was merged; the corpus and the real-style test
-then show which cases agree).
+are known and still open; a disagreement outside them fails the test. It is empty: the classes the oracle
+found (issue 10's six and the ones beyond them) are fixed, and their corpus cases agree.
 """
 
 from __future__ import annotations
@@ -18,45 +17,9 @@ from pathlib import Path
 
 CORPUS = Path(__file__).with_name("corpus")
 
-# class -> why it is still open on this branch (issue 10; the branch that fixes it)
-KNOWN_OPEN = {
-    "empty-init-not-included": "issue 10 class 1: TL405 on an empty package __init__.py left out of `include` "
-                               "(branch testbody)",
-    "container-index": "issue 10 class 2: indexing a list/dict/tuple built in the test body -> TL306 (branch testbody)",
-    "constant-subscript": "issue 10 class 2: predictions[OUT['x']] -> TL306 on the constant (branch testbody)",
-    "missed-container-element-index": "issue 10 class 2 (data flow): an encoder result taken out of a container and "
-                                      "indexed is not flagged (branch testbody)",
-    "missed-factory-result": "issue 10 class 4, data-flow side: the result of an encoder made by a factory "
-                             "(`get_input_encoder('x')(idx, p)`) is not known as a placeholder in the test body, so "
-                             "indexing it is not flagged (checks/integration_test.py, branch testbody)",
-    "missed-container-element-arith": "issue 10 class 2 (data flow): arithmetic on an encoder result taken out of a "
-                                      "container is not flagged (branch testbody)",
-    "missed-library-result-into-decorated": "not one of the six classes: `viz(np.squeeze(pred))` fails the mapping "
-                                            "pass ('numpy.ndarray' object has no attribute 'node_mapping') but is only "
-                                            "TL302 (warning); in checks/integration_test.py (branch testbody)",
-    "missed-in-plain-call-arg": "not one of the six classes: `display_image(image[0])` / `display_image(image + 1)` "
-                                "(a legacy-registered visualizer called in the test) fails the mapping pass; indexing "
-                                "and arithmetic in the arguments of a call that is not decorated are not checked; in "
-                                "checks/integration_test.py (branch testbody)",
-    "missed-plain-helper": "not one of the six classes: a plain helper that computes on a placeholder "
-                           "(`viz(normalise(image))`) fails the mapping pass but is only TL303 (warning); in "
-                           "checks/integration_test.py (branch testbody)",
-    "constant-arithmetic": "not one of the six classes: arithmetic on module constants (`IDX + 1`) -> TL301; same "
-                           "data-flow mechanism, in checks/integration_test.py (owned by branch testbody)",
-    "inline-model-call": "not one of the six classes: `load_model().run(None, {...})[0]` (the model loaded and run "
-                         "in one expression) -> TL306; in checks/integration_test.py (branch testbody)",
-    "prediction-comprehension": "not one of the six classes: `tensorleap_load_model([PredictionTypeHandler(h, ...) for h "
-                                "in CONFIG['heads']])` registers no prediction statically (binding extraction, "
-                                "bindings.py / evaluate.py, owned by branch bind)",
-    "missed-unpack-outputs": "not one of the six classes: `pred, aux = model.run(...)` (unpacking the outputs) fails "
-                             "the mapping pass ('too many values to unpack'), tensorleap-ls accepts it on purpose; in "
-                             "checks/integration_test.py (branch testbody)",
-    "missed-compile-time-syntax-error": "not one of the six classes: a SyntaxError that `ast.parse` accepts but the "
-                                        "compiler raises (`f(a=1, a=2)`: 'keyword argument repeated') gets no TL190; "
-                                        "in core/modules.py (owned by branch bind)",
-    "dead-branch": "not one of the six classes: TL306/TL301 inside `if False:` that never runs; in "
-                   "checks/integration_test.py (owned by branch testbody)",
-}
+# class -> why it is still open (issue 10; where it would be fixed). Empty since the branch `closure`: every
+# class the oracle found is fixed, and a disagreement of any class fails the test.
+KNOWN_OPEN: dict[str, str] = {}
 
 
 

@@ -115,7 +115,7 @@ def meta_index(idx, preprocess) -> int:
     return int(idx)
 
 
-@tensorleap_load_model([{handlers}])
+@tensorleap_load_model({handlers})
 def load_model():
     import onnxruntime as ort
     return ort.InferenceSession(MODEL_PATH)
@@ -155,7 +155,12 @@ def programs(draw) -> Program:
     if viz_style != "decorator":
         feats.add("globals")
     enc_src, enc_call = _encoders(enc_style, keys)
-    handlers = ", ".join(f"PredictionTypeHandler('{n}', LABELS, channel_dim=-1)" for n in ["classes", "aux"][:n_out])
+    heads = ["classes", "aux"][:n_out]
+    if draw(st.integers(0, 3)) == 0:  # prediction types built by a comprehension over a literal list
+        feats.add("prediction_comprehension")
+        handlers = f"[PredictionTypeHandler(n, LABELS, channel_dim=-1) for n in {heads!r}]"
+    else:
+        handlers = "[" + ", ".join(f"PredictionTypeHandler('{n}', LABELS, channel_dim=-1)" for n in heads) + "]"
     core = _CORE.format(plot=plot, keys=keys, encoders=enc_src, handlers=handlers, visualizers=_visualizers(viz_style))
     viz_image = "image_viz" if viz_style == "decorator" else "display_image"
     viz_bar = "bar_viz" if viz_style == "decorator" else "display_bar"
@@ -256,7 +261,22 @@ def programs(draw) -> Program:
         "print": "print(pred)",
         "len_list": "n_inputs = len(INPUT_KEYS)",
     }
+    rare = {  # rejected by the SDK; drawn less often so that the SDK still accepts many projects
+        # values that are not mapping placeholders passed to a visualizer / metric / loss
+        "const_to_metric": "acc(gt, 0.5)",
+        "list_to_viz": f"{viz_bar}([pred])",
+        "array_to_loss": "ce(gt, np.zeros(3))",
+        # attributes the placeholders lack
+        "model_predict": f"model.predict([{image}])",
+        "attr_pred": "shape = pred.shape",
+        "attr_input": f"shape = {image}.shape",
+        # a SyntaxError only the compiler raises
+        "dup_keyword": "print(pred, sep=' ', sep=' ')",
+    }
     chosen = draw(st.lists(st.sampled_from(sorted(stmts)), min_size=1, max_size=5))
+    if draw(st.integers(0, 5)) == 0:
+        chosen.insert(draw(st.integers(0, len(chosen))), draw(st.sampled_from(sorted(rare))))
+    stmts.update(rare)
     for name in chosen:
         feats.add(f"stmt:{name}")
         lines.extend(stmts[name].split("\n"))

@@ -83,6 +83,9 @@ def _where(exc: BaseException, root: str) -> list[dict]:
     for e in reversed(chain):  # the original exception first
         frames = [(os.path.realpath(f.filename), f.lineno) for f in traceback.extract_tb(e.__traceback__)]
         mine = [{"file": os.path.relpath(p, root), "line": n} for p, n in frames if p.startswith(root)]
+        if isinstance(e, SyntaxError) and e.filename and os.path.realpath(e.filename).startswith(root):
+            # the compiler names the offending line of the module it compiles (no frame of its own)
+            mine.append({"file": os.path.relpath(os.path.realpath(e.filename), root), "line": e.lineno or 1})
         if mine:
             return mine
     return []

@@ -81,6 +81,10 @@ SDK_CASES = [
             same_line=False),
     SdkCase("TL120", DECO, "import", r"Metric with name Accuracy already exists", line=("mnist_tl/metrics.py", 6)),
     SdkCase("TL190", DECO, "import", r"SyntaxError"),
+    # What `ast.parse` accepts but the compiler rejects fails the import the same way.
+    SdkCase("TL190", DECO, "import", r"SyntaxError: keyword argument repeated", from_codes=False, edits=(
+        (ENTRY[DECO], "from mnist_tl.config import CONFIG, LABELS\n",
+         "from mnist_tl.config import CONFIG, LABELS\nSHAPE = dict(h=28, h=28)\n"),)),
     SdkCase("TL191", DECO, "import", r"SyntaxError: .*(Non-UTF-8|utf-8)", from_codes=False, edits=(
         ("mnist_tl/names.py", None, "# Libell\xe9s des chiffres\nNAMES = ['z\xe9ro']\n".encode("latin-1")),
         (ENTRY[DECO], "from mnist_tl.config import CONFIG, LABELS\n",
@@ -108,6 +112,14 @@ SDK_CASES = [
     SdkCase("TL226", DECO, "import", r"prediction_types is an optional argument of type List\[PredictionTypeHandler\]"),
     SdkCase("TL227", DECO, "import", r"`direction` must be a MetricDirection"),
     SdkCase("TL301", DECO, "mapping", r"unsupported operand type\(s\) for \*: 'TempMapping' and 'int'",
+            line=(ENTRY[DECO], 49)),
+    SdkCase("TL302", DECO, "mapping", r"'TempMapping' object has no attribute 'argmax'", line=(ENTRY[DECO], 47)),
+    SdkCase("TL302", DECO, "mapping", r"'ModelPlaceholder' object has no attribute 'predict'", from_codes=False, edits=(
+        (ENTRY[DECO], "model.run(None, {'image': image})[0]", "model.predict([image])[0]"),), line=(ENTRY[DECO], 45)),
+    SdkCase("TL308", DECO, "mapping", r"'list' object has no attribute 'node_mapping'", line=(ENTRY[DECO], 47)),
+    SdkCase("TL308", DECO, "mapping", r"'numpy.ndarray' object has no attribute 'node_mapping'", from_codes=False,
+            edits=((ENTRY[DECO], "import os\n", "import os\n\nimport numpy as np\n"),
+                   (ENTRY[DECO], "    prediction_bar(prediction)", "    prediction_bar(np.squeeze(prediction))")),
             line=(ENTRY[DECO], 49)),
     SdkCase("TL306", DECO, "mapping", r"'TempMapping' object is not subscriptable", line=(ENTRY[DECO], 46)),
     SdkCase("TL307", DECO, "mapping", r"'TempMapping' object is not subscriptable", line=(ENTRY[DECO], 45)),

@@ -5,8 +5,8 @@ of the entry + the integration test in mapping mode + ``leap_binder.check()``): 
 Then ``tensorleap-ls check --format json`` must report zero errors, and its bindings (names per kind) must
 equal what the SDK registered.
 
-A project that still shows a disagreement of a class open on another branch (``differential.KNOWN_OPEN``)
-is an expected failure naming that class; anything else fails.
+A project that shows a disagreement of a class listed as open in ``differential.KNOWN_OPEN`` would be an
+expected failure naming that class; the list is empty, so every project must agree (anything else fails).
 """
 
 from __future__ import annotations

@@ -397,10 +397,11 @@ class _Extractor:
             params = ("name", "labels", "channel_dim")
             args: dict[str, ArgValue] = {}
             for pname, a in zip(params, item.node.args):
-                args[pname] = ArgValue(src.source.segment(a), src.source.span(a), self.r.value(a, src), a)
+                args[pname] = ArgValue(src.source.segment(a), src.source.span(a), item.arg_value(self.r, a), a)
             for kw in item.node.keywords:
                 if kw.arg:
-                    args[kw.arg] = ArgValue(src.source.segment(kw.value), src.source.span(kw.value), self.r.value(kw.value, src), kw.value)
+                    args[kw.arg] = ArgValue(src.source.segment(kw.value), src.source.span(kw.value),
+                                            item.arg_value(self.r, kw.value), kw.value)
             name = args.get("name")
             self._add(Binding(
                 kind=Kind.PREDICTION, name=name.value if name and isinstance(name.value, str) else None,

@@ -80,12 +80,13 @@ _ALL = [
     Code("TL233", "default-prediction-types", I, "`tensorleap_load_model` without prediction types, or a `PredictionTypeHandler` without `channel_dim`.", "`@tensorleap_load_model()`"),
     # 3xx: integration-test body
     Code("TL301", "test-arithmetic", E, "Arithmetic in the integration test body: the mapping pass raises.", "`loss(gt, pred * 2)`"),
-    Code("TL302", "test-library-call", W, "A numpy/torch/tf/other library call in the integration test body; move it into a decorated function.", "`np.argmax(pred)`"),
+    Code("TL302", "test-library-call", W, "A numpy/torch/tf/other library call in the integration test body; move it into a decorated function.", "`np.argmax(pred)`", "error where it reads an attribute the mapping placeholder lacks (`model.predict(...)`, `pred.argmax(-1)`, `image.shape`): AttributeError in the mapping pass"),
     Code("TL303", "test-plain-call", W, "A call of a function that is not a Tensorleap-decorated function in the integration test body.", "`postprocess(pred)`"),
     Code("TL304", "test-data-access", W, "The integration test reads the data directly (`preprocess.data`, computing on `sample_id`).", "`preprocess.data['x'][idx]`"),
     Code("TL305", "test-batch-dim", W, "Manual batch dimension in the integration test: decorated calls already add it.", "`np.expand_dims(image, 0)`"),
     Code("TL306", "test-bad-index", E, "Indexing in the integration test of something other than the model's predictions.", "`image[0]`"),
     Code("TL307", "test-double-index", E, "A prediction is indexed twice (`'TempMapping' object is not subscriptable`).", "`model.run(None, {...})[0][0]`"),
+    Code("TL308", "test-not-a-placeholder", E, "A visualizer, metric or loss in the integration test gets a value that is not a mapping placeholder (a constant, a list, an array computed in the body): the mapping pass reads its `node_mapping` and raises.", "`prediction_bar(np.squeeze(prediction))`"),
     Code("TL310", "not-in-test", H, "A decorated function that the integration test never calls stays unwired on the platform.", "`@tensorleap_custom_metric` never called in the test", "information (one finding) when `load_model` is a stub that raises `NotImplementedError`: the model, metrics and losses wait for it"),
     # 4xx: leap.yaml and bundle
     Code("TL401", "yaml-parse", E, "leap.yaml does not parse.", "a tab used for indentation"),

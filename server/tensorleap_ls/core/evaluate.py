@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from tensorleap_ls.core.model import UNKNOWN, SymbolRef
@@ -28,6 +28,11 @@ class CallValue:
     func: str  # dotted name of the callee as written
     node: ast.Call
     module: Module
+    env: tuple = field(default=(), compare=False)  # (name, value) pairs of the loop / comprehension variables in scope at the call
+
+    def arg_value(self, resolver: "Resolver", node: ast.expr) -> Any:
+        """The value of one of the call's arguments, with the variables in scope where it was written."""
+        return resolver.value(node, self.module, dict(self.env))
 
 
 @dataclass(frozen=True)
@@ -278,6 +283,8 @@ class Resolver:
             return all(vals) if isinstance(node.op, ast.And) else any(vals)
         if isinstance(node, ast.Lambda):
             return FunctionValue(node, mod)
+        if isinstance(node, ast.ListComp):
+            return self._comprehension(node, node.generators, mod, env, depth)
         if isinstance(node, ast.Call):
             return self._call_value(node, mod, env, depth)
         return UNKNOWN
@@ -369,7 +376,31 @@ class Resolver:
         if short == "str" and len(args) == 1:
             v = self.value(args[0], mod, env, depth + 1)
             return str(v) if isinstance(v, (str, int, float)) else UNKNOWN
-        return CallValue(fname, node, mod)
+        return CallValue(fname, node, mod, tuple(env.items()))
+
+    def _comprehension(self, node: ast.ListComp, gens: list[ast.comprehension], mod: Module, env: dict,
+                       depth: int) -> Any:
+        """``[elt for t in ITER if ...]`` over a statically known iterable (e.g. a list read from a config)."""
+        if not gens:
+            return [self.value(node.elt, mod, env, depth + 1)]
+        gen = gens[0]
+        items = self.value(gen.iter, mod, env, depth + 1)
+        if gen.is_async or not isinstance(items, list) or len(items) > 10_000:
+            return UNKNOWN
+        out: list = []
+        for item in items:
+            inner = _bind_target(gen.target, item, env)
+            if inner is None:
+                return UNKNOWN
+            tests = [self.value(t, mod, inner, depth + 1) for t in gen.ifs]
+            if any(t is UNKNOWN or isinstance(t, (CallValue, FunctionValue)) for t in tests):
+                return UNKNOWN
+            if all(tests):
+                rest = self._comprehension(node, gens[1:], mod, inner, depth + 1)
+                if rest is UNKNOWN:
+                    return UNKNOWN
+                out.extend(rest)
+        return out
 
     # --- YAML config files ------------------------------------------------------------------
     def _yaml_value(self, arg: ast.expr, mod: Module, env: dict) -> Any:
@@ -408,6 +439,19 @@ class Resolver:
         self._yaml_cache[path] = value
         return value
 
+
+
+def _bind_target(target: ast.expr, value: Any, env: dict) -> dict | None:
+    """The env with a loop target bound to ``value`` (a name or a tuple of names), None when it cannot be."""
+    if isinstance(target, ast.Name):
+        return {**env, target.id: value}
+    if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (list, tuple)) \
+            and len(value) == len(target.elts):
+        out: dict | None = env
+        for t, v in zip(target.elts, value):
+            out = _bind_target(t, v, out) if out is not None else None
+        return out
+    return None
 
 
 def _find_with_open(mod: Module, var: str) -> ast.expr | None:

@@ -87,6 +87,14 @@ def parse_module(path: str, name: str, text: str) -> Module:
         return mod
     mod.tree = tree
     try:
+        # What the parser accepts but the compiler rejects (`f(a=1, a=2)`, `return` outside a function,
+        # `nonlocal` at module level) fails the import as well. The tree stays: it is a valid analysis.
+        compile(tree, path, "exec", dont_inherit=True)
+    except SyntaxError as err:
+        mod.syntax_error = syntax_finding(path, source, err)
+    except (ValueError, RecursionError, MemoryError):
+        pass  # the parse succeeded: a compiler limit is not the user's syntax error
+    try:
         _collect(mod, tree)
     except RecursionError:
         mod.syntax_error = syntax_finding(path, source, RecursionError())

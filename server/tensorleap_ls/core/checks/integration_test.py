@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.evaluate import FunctionValue, ModuleValue
+from tensorleap_ls.core.evaluate import CallValue, FunctionValue, ModuleValue
 from tensorleap_ls.core.modules import calls_of
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, Severity, SymbolRef
 from tensorleap_ls.core.sdk import DECORATORS, TEST_BODY_HELPERS
@@ -44,7 +44,15 @@ from tensorleap_ls.core.source import dotted
 
 _BATCH = {"expand_dims", "unsqueeze", "newaxis", "atleast_2d", "atleast_3d", "stack"}
 _INFERENCE = {"run", "predict", "predict_on_batch", "__call__"}
-_NOT_ON_PLACEHOLDER = {"predict", "predict_on_batch"}  # the mapping model placeholder has no such method
+# Attributes the mapping placeholders have (a TempMapping, the outputs placeholder, the model placeholder);
+# any other attribute raises AttributeError in the mapping pass.
+_PLACEHOLDER_ATTRS = {"node_mapping"}
+_MODEL_ATTRS = {"run", "get_inputs", "node_mapping"}
+# Kinds whose mapping call reads `.node_mapping` of every argument (visualizers, metrics, losses).
+_WIRED_KINDS = frozenset({Kind.VISUALIZER, Kind.METRIC, Kind.LOSS})
+# Libraries whose functions return arrays / tensors, never a mapping placeholder.
+_ARRAY_LIBS = frozenset({"numpy", "np", "torch", "tensorflow", "tf", "cv2", "scipy", "PIL", "skimage", "jax"})
+_MAX_PREDICTIONS = 10  # NodeMappingType.Prediction0..Prediction9: outputs[-1] or outputs[10] fails the mapping pass
 _CALLED_KINDS = (Kind.INPUT, Kind.GROUND_TRUTH, Kind.METADATA, Kind.VISUALIZER, Kind.METRIC, Kind.LOSS, Kind.LOAD_MODEL)
 _BUILTINS = frozenset(dir(builtins))
 _HELPER_SHORT = frozenset(q.rsplit(".", 1)[-1] for q in TEST_BODY_HELPERS)
@@ -68,11 +76,12 @@ class Val:
     makes: frozenset = frozenset()  # factory: calling it gives these decorated functions
     elems: "Val | None" = None  # a container: the union of its elements
     keyed: tuple = ()  # a container whose keys are known: ((key, Val), ...)
+    nomap: bool = False  # certainly not a mapping placeholder (a constant, a container, an array library's result)
 
     def __or__(self, other: "Val") -> "Val":
         elems = self.elems if other.elems is None else other.elems if self.elems is None else self.elems | other.elems
         return Val(self.tags | other.tags, self.funcs | other.funcs, self.makes | other.makes, elems,
-                   self.keyed if self.keyed == other.keyed else ())
+                   self.keyed if self.keyed == other.keyed else (), self.nomap and other.nomap)
 
     def only(self, tags: frozenset) -> bool:
         """Certainly one of ``tags`` (never for unknown values, containers or functions)."""
@@ -97,13 +106,14 @@ class Val:
 
 UNKNOWN_VAL = Val()
 PLAIN_VAL = Val(frozenset({PLAIN}))
+CONST_VAL = Val(frozenset({PLAIN}), nomap=True)  # a literal or a module constant
 
 
 def _container(elems: Iterable[Val], keyed: tuple = ()) -> Val:
     out = None
     for e in elems:
         out = e if out is None else out | e
-    return Val(frozenset({PLAIN}), elems=out or UNKNOWN_VAL, keyed=keyed)
+    return Val(frozenset({PLAIN}), elems=out or UNKNOWN_VAL, keyed=keyed, nomap=True)
 
 
 def check(ctx: CheckContext) -> list[Finding]:
@@ -162,9 +172,11 @@ class _Known:
         self.resolver = ctx.resolver
         self.modules = [m for m in ctx.modules.values() if getattr(m, "tree", None) is not None]
         self.kinds: dict[int, set[Kind]] = {}
+        self.defs: dict[int, ast.AST] = {}
         for b in ctx.bindings:
             if b.def_node is not None and b.kind is not Kind.INTEGRATION_TEST:
                 self.kinds.setdefault(id(b.def_node), set()).add(b.kind)
+                self.defs[id(b.def_node)] = b.def_node
         preds = [b.name for b in ctx.bindings if b.kind is Kind.PREDICTION]
         # `outputs['name']` must name a declared prediction type (None: some name is not known statically)
         self.prediction_names: list[str] | None = None if None in preds else preds
@@ -183,6 +195,7 @@ class _Known:
                         self.factories[id(d)] = frozenset(id(n) for n in inner)
                         for n, kind in inner.items():
                             self.kinds.setdefault(id(n), set()).add(kind)
+                            self.defs[id(n)] = n
         self.grouped = any(_grouped_response(call, mod) for mod in ctx.modules.values() if getattr(mod, "tree", None)
                            for call in calls_of(mod))
 
@@ -222,6 +235,9 @@ class _Known:
             return UNKNOWN_VAL
         if isinstance(v, FunctionValue):
             return self.of_node(v.node, v.module) or PLAIN_VAL
+        if isinstance(v, CallValue):  # METADATA = [make_metadata(f) for f in FIELDS]: what the factory makes
+            maker = self.convert(self.value(v.node.func, v.module), depth + 1)
+            return Val(funcs=maker.makes) if maker.makes else PLAIN_VAL
         if isinstance(v, list):
             vals = [self.convert(e, depth + 1) for e in v]
             return _container(vals, tuple(enumerate(vals)))
@@ -230,6 +246,8 @@ class _Known:
             return _container([e for _, e in items], tuple(items))
         if v is UNKNOWN:
             return UNKNOWN_VAL
+        if v is None or isinstance(v, (str, int, float, bool, tuple)):
+            return CONST_VAL
         return PLAIN_VAL  # constants, SDK symbols, third-party objects, local modules
 
     def filled(self, name: str, mod) -> Val | None:
@@ -328,14 +346,14 @@ class _Body:
         self._block(self.node.body)
         return self.out
 
-    def _report(self, code: str, node: ast.AST, msg: str) -> None:
+    def _report(self, code: str, node: ast.AST, msg: str, severity: Severity | None = None) -> None:
         key = (code, node.lineno, node.col_offset)
         if key in self._seen:  # a loop body is walked twice
             return
         self._seen.add(key)
         if self.via:
             msg += f" (in `{self.via[-1]}`, which the integration test calls with a mapping placeholder)"
-        self.out.append(Finding(code, msg, self.src.span(node),
+        self.out.append(Finding(code, msg, self.src.span(node), severity,
                                 data={"function": self.test.function, "line": node.lineno - 1}))
 
     # --- statements -----------------------------------------------------------------------
@@ -457,7 +475,7 @@ class _Body:
         if node is None:
             return UNKNOWN_VAL
         if isinstance(node, ast.Constant):
-            return PLAIN_VAL
+            return CONST_VAL
         if isinstance(node, ast.Name):
             return self._name(node)
         if isinstance(node, ast.Call):
@@ -574,8 +592,20 @@ class _Body:
             return Val(frozenset({MODEL}))
         if base.certainly_mapped and not (base.only(frozenset({MODEL})) and node.attr == "get_inputs"):
             self._report("TL302", node, f"`{self.src.segment(node)}`: at mapping time `{self.src.segment(node.value)}` "
-                         f"is a placeholder without `{node.attr}`; read it inside a decorated function.")
+                         f"is a placeholder without `{node.attr}`; read it inside a decorated function.",
+                         self._missing_attr(base, node.attr))
         return UNKNOWN_VAL
+
+    @staticmethod
+    def _missing_attr(base: Val, attr: str) -> Severity | None:
+        """ERROR when ``attr`` certainly raises AttributeError on the placeholder ``base`` (TL302's severity note)."""
+        if attr.startswith("__"):
+            return None
+        if base.only(frozenset({MODEL})):
+            return Severity.ERROR if attr not in _MODEL_ATTRS else None
+        if base.only(frozenset({PLACE, PRED, OUTS})):  # a TempMapping, the outputs placeholder, or None (metadata)
+            return Severity.ERROR if attr not in _PLACEHOLDER_ATTRS else None
+        return None  # a grouped input (its own placeholder class) or a union with plain values
 
     def _subscript(self, node: ast.Subscript) -> Val:
         v = node.value
@@ -605,6 +635,11 @@ class _Body:
                              "name in the integration test (the mapping pass asserts it).")
                 return UNKNOWN_VAL
             name = self._static(key_node)
+            if isinstance(name, int) and not isinstance(name, bool) and not 0 <= name < _MAX_PREDICTIONS:
+                self._report("TL306", node, f"`{self.src.segment(node)}`: at mapping time the model's outputs are "
+                             f"indexed 0..{_MAX_PREDICTIONS - 1} (or by a declared prediction name); {name} raises "
+                             "('no more then 10 active predictions'). Index from the front.")
+                return UNKNOWN_VAL
             declared = self.known.prediction_names
             if isinstance(name, str) and declared is not None and name not in declared:
                 self._report("TL306", node, f"No prediction type is declared with the name {name!r} (declared: "
@@ -646,6 +681,7 @@ class _Body:
         callee = self._expr(f)
         args = self._args(node)
         if callee.funcs:
+            self._wired_args(node, callee, args)
             return self._decorated(callee)
         if callee.makes:
             return Val(funcs=callee.makes)
@@ -706,6 +742,28 @@ class _Body:
             return UNKNOWN_VAL
         return (sub.returned or PLAIN_VAL) if not found else None
 
+    def _wired_args(self, node: ast.Call, callee: Val, args: list[Val]) -> None:
+        """A visualizer, metric or loss reads ``.node_mapping`` of each argument in the mapping pass: a
+        constant, a container or an array computed in the body has none (AttributeError)."""
+        defs = [self.known.defs.get(fid) for fid in callee.funcs]
+        if not defs or any(not isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) or _registers(d) is None
+                           or not self.known.kinds.get(id(d), set()) <= _WIRED_KINDS for d in defs):
+            return  # a function registered with leap_binder.set_* (or by hand) runs as plain Python when called
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            return
+        names = set.intersection(*({a.arg for a in d.args.posonlyargs + d.args.args} for d in defs))  # type: ignore[union-attr]
+        n_pos = min(len(d.args.posonlyargs + d.args.args) for d in defs)  # type: ignore[union-attr]
+        pairs = list(zip(node.args, args))[:n_pos] + [(k.value, v) for k, v in zip(node.keywords, args[len(node.args):])
+                                                      if k.arg in names]
+        for arg, v in pairs:
+            if not v.nomap:
+                continue
+            span = self.src.span(arg)
+            self.out = [x for x in self.out if not (x.code == "TL302" and x.span == span)]  # one finding, this one
+            self._report("TL308", arg, f"`{self.src.segment(arg)}` is not a mapping placeholder: in the mapping pass "
+                         f"`{self.src.segment(node.func)}` reads its `node_mapping` and raises AttributeError. Pass the "
+                         "encoder result or the model's prediction itself and compute inside the decorated function.")
+
     def _decorated(self, callee: Val) -> Val:
         self.called |= callee.funcs
         loaders = {fid for fid in callee.funcs if self.known.is_loader(fid)}
@@ -764,10 +822,10 @@ class _Body:
         base = self._expr(f.value)
         args = self._args(node)
         if base.only(frozenset({MODEL})):
-            if f.attr in _NOT_ON_PLACEHOLDER:
+            if self._missing_attr(base, f.attr):
                 self._report("TL302", node, f"`{name}(...)`: at mapping time the model is a placeholder that only "
                              "supports `model(x)` (Keras) and `model.run(None, {...})` (ONNX); "
-                             f"`{f.attr}` raises AttributeError there.")
+                             f"`{f.attr}` raises AttributeError there.", Severity.ERROR)
             if f.attr in _INFERENCE:
                 return Val(frozenset({OUTS}))
             return PLAIN_VAL  # get_inputs(): its items' `.name` are the ONNX input names
@@ -788,9 +846,10 @@ class _Body:
             return PLAIN_VAL
         if base.mapped and not base.only(frozenset({PLAIN})):
             self._report("TL302", node, f"`{name}(...)` in the integration test escapes the mapping; move this logic "
-                         "into a decorated function.")
+                         "into a decorated function.", self._missing_attr(base, f.attr))
             return UNKNOWN_VAL
         v = self.known.value(f, self.mod) if base.only(frozenset({PLAIN})) else UNKNOWN
+        array = isinstance(v, SymbolRef) and v.qualname.split(".")[0] in _ARRAY_LIBS
         if isinstance(v, SymbolRef) and v.qualname in TEST_BODY_HELPERS:  # plot_functions.plot_image(...)
             return PLAIN_VAL
         fv = self.known.of_node(v.node, v.module) if isinstance(v, FunctionValue) else None
@@ -805,7 +864,9 @@ class _Body:
             else:
                 self._report("TL302", node, f"`{name}(...)` in the integration test escapes the mapping; move this "
                              "logic into a decorated function.")
-            return UNKNOWN_VAL
+            return Val(frozenset({PLAIN}), nomap=True) if array else UNKNOWN_VAL
+        if array:
+            return Val(frozenset({PLAIN}), nomap=True)
         return UNKNOWN_VAL if not base.tags else PLAIN_VAL
 
 
