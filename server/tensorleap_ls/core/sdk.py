@@ -28,7 +28,8 @@ class Registrar:
     signature: tuple[str, ...] = ()
     # Registrars that must accompany this one (hover, checklist lens, TL242).
     companions: tuple[str, ...] = ()
-    # A decorator-style stub that passes the SDK ({function}, {name}); imports it needs (core/stubs.py).
+    # A decorator-style stub that passes the SDK ({function}, {name}, {shape}: a ground truth's or latent
+    # space's shape, {preprocess}: the preprocess function); the names it imports (core/stubs.py).
     stub: str = ""
     stub_names: tuple[str, ...] = ()
     twin: str = ""  # a legacy method's decorator, whose contract it shares
@@ -171,8 +172,9 @@ DECORATORS: dict[str, Registrar] = {r.name: r for r in [
        "`sim_params`: `{param: {'type': 'float'|'int'|'str', 'bounds': {'min': .., 'max': ..} | {'values': [...]}}}`.",
        stub='@tensorleap_simulation({name!r}, {{\'scale\': {{\'type\': \'float\', \'bounds\': {{\'min\': 0.5, \'max\': 1.5}}}}}})\n'
             'def {function}(scale: float, N: int, seed: int) -> PreprocessResponse:\n'
-            '    # TODO: generate N samples from the parameters (deterministic for a seed)\n'
-            '    return PreprocessResponse(sample_ids=[str(i) for i in range(N)], data={{\'scale\': scale}})\n',
+            '    # TODO: generate N samples from `scale` (deterministic for a seed), in the layout the encoders read\n'
+            '    data = {preprocess}()[0].data\n'
+            '    return PreprocessResponse(sample_ids=[str(i) for i in range(N)], data=data)\n',
        stub_names="PreprocessResponse"),
     _r("tensorleap_autoregressive_step", Kind.AUTOREGRESSIVE, "latent_space_aggregation", None, None,
        "`(sample_id, prev_inputs, prev_outputs, state, preprocess) -> (Optional[Dict[str, np.ndarray]], state)`: the "

@@ -6,8 +6,8 @@ hooks: each rule is one that code-loader 1.0.214 enforces (it raises at decorati
 from the registrar table (core/sdk.py).
 
 Finding data:
-  TL240/TL241/TL244 {"function", "kind"}; TL242 {"missing": decorator, "name": registered name,
-  "shape": the ground truth's shape when known}; TL243 {"kind"}.
+  TL240/TL241/TL244 {"function", "kind"}; TL242 {"missing": decorator to create (absent when creating one
+  is not the fix), "name": registered name, "shape": an expression of the ground truth's shape}; TL243 {"kind"}.
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def _companions(ctx: CheckContext, regs) -> Iterator[Finding]:
             yield Finding("TL242", f"A false-positive instances encoder needs a `tensorleap_false_positive_empty_gt('{name}')` "
                           f"for the ground truth `{name}`: `leap_binder.check()` raises without it.", fp[0].reg_span,
                           data={"missing": "tensorleap_false_positive_empty_gt", "name": name,
-                                "shape": _gt_shape(ctx, next(g for g in gts if g.name == name))})
+                                "shape": _gt_shape(next(g for g in gts if g.name == name))})
         for e in empties:
             if e.name not in gt_names:
                 yield Finding("TL242", f"`{e.name}` names no ground-truth encoder (registered: "
@@ -239,10 +239,12 @@ def _companions(ctx: CheckContext, regs) -> Iterator[Finding]:
     instance = {_latent_name(s) for s in spaces if _instance_aware(s)}
     for b in _by(regs, "tensorleap_false_positive_custom_latent_space"):
         if b.name is not None and b.name not in instance:
+            taken = b.name in {_latent_name(s) for s in spaces}  # then renaming, not a new space, is the fix
             yield Finding("TL242", f"`{b.name}` is not an instance custom latent space "
                           "(`tensorleap_instance_custom_latent_space`): `leap_binder.check()` raises.",
                           b.name_span or b.reg_span,
-                          data={"missing": "tensorleap_instance_custom_latent_space", "name": b.name})
+                          data={"name": b.name} if taken else
+                          {"missing": "tensorleap_instance_custom_latent_space", "name": b.name})
 
 
 def _instance_aware(b: Binding) -> bool:
@@ -253,17 +255,9 @@ def _instance_aware(b: Binding) -> bool:
     return arg is not None and arg.value is True
 
 
-def _gt_shape(ctx: CheckContext, gt: Binding) -> str | None:
-    """The literal shape of `np.zeros(<shape>, ...)`-style returns of a ground-truth encoder, for the stub."""
-    node = gt.def_node
-    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return None
-    mod = ctx.module_at(gt.def_path)
-    for ret in (n for n in ast.walk(node) if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)):
-        call = ret.value
-        if dotted(call.func).rsplit(".", 1)[-1] in ("zeros", "ones", "empty") and call.args and mod is not None:
-            return mod.source.segment(call.args[0])
-    return None
+def _gt_shape(gt: Binding) -> str | None:
+    """An expression of the ground truth's shape inside a `(sample_id, preprocess)` stub: its own output's."""
+    return f"np.shape({gt.function}(sample_id, preprocess))" if gt.function and gt.function.isidentifier() else None
 
 
 # --- autoregressive integrations (validate_autoregressive_setup) --------------------------------
