@@ -42,6 +42,7 @@ class Case:
     sdk: str  # what the SDK says when it rejects the fault
     file: str = ENTRY
     platform_call: str = ""
+    fixture: str = "detection"
 
 
 CASES = [
@@ -130,6 +131,25 @@ CASES = [
                        "    return []\n")],
          "@tensorleap_false_positive_instances_encoder('more_objects')",
          "only one tensorleap_false_positive_instances_encoder can be defined"),
+    # the sequence (autoregressive) fixture
+    Case("autoregressive-no-prediction-types", "TL243",
+         [("@tensorleap_load_model([PredictionTypeHandler('next_token', VOCAB, channel_dim=-1)])",
+           "@tensorleap_load_model([])")],
+         "@tensorleap_autoregressive_step(", "requires prediction types declared on tensorleap_load_model",
+         fixture="sequence"),
+    Case("autoregressive-aggregation-sequence", "TL244",
+         [("latent_space_aggregation='last_step'", "latent_space_aggregation='final'")],
+         "latent_space_aggregation='final'", "unknown latent_space_aggregation 'final'", fixture="sequence"),
+    Case("autoregressive-metric-chain-args", "TL241",
+         [("def chain_steps(state):\n    return float(state['steps'])",
+           "def chain_steps(steps):\n    return float(steps)")],
+         "def chain_steps(", "must declare at least one of the implicit chain arguments", fixture="sequence"),
+    Case("autoregressive-step-twice", "TL120",
+         [("@tensorleap_model_loop()", "@tensorleap_autoregressive_step()\n"
+           "def other_inputs(sample_id, prev_inputs, prev_outputs, state, preprocess):\n"
+           "    return None, state\n\n\n@tensorleap_model_loop()")],
+         "@tensorleap_autoregressive_step()\ndef other_inputs", "tensorleap_autoregressive_step is already defined",
+         fixture="sequence"),
 ]
 
 
@@ -155,9 +175,18 @@ def test_detection_fixture_passes_the_sdk_and_is_clean(tmp_path):
             "instance_metric"} <= kinds
 
 
+def test_sequence_fixture_passes_the_sdk_and_has_no_error(tmp_path):
+    root = project(tmp_path, "sequence")
+    run = run_sdk(root)
+    assert run.returncode == 0 and run.stdout.count("Successful!") == 4, run.stdout[-2000:] + run.stderr[-3000:]
+    got = findings(root)
+    # TL105 stays: the SDK's own status table still asks for a tensorleap_custom_loss
+    assert [f.code for f in got] == ["TL105"], [(f.code, f.message) for f in got]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_planted_fault(tmp_path, case: Case):
-    root = project(tmp_path, "detection", case.replace, case.file)
+    root = project(tmp_path, case.fixture, case.replace, case.file)
     run = run_sdk(root, case.platform_call)
     said = run.stdout + run.stderr
     assert run.returncode != 0 and case.sdk in said, said[-3000:]

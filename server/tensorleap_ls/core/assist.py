@@ -75,11 +75,16 @@ def installed_func(name: str, sdk: SdkApi | None) -> Func | None:
     return sdk.function(name) if name.startswith("tensorleap_") else sdk.binder_methods().get(name)
 
 
+def _advanced(r: Registrar) -> bool:
+    c = contract_of(r)
+    return bool(c.signature or c.companions or c.stub)
+
+
 def _contract_text(r: Registrar, shown: str = "", companions: bool = True) -> str:
     """The contract line of a registrar: the common kinds' summary, else the registrar table's own text
     (the advanced registrars; left out when ``shown`` already says it), with the companions the SDK requires."""
     c = contract_of(r)
-    if r.kind in _CONTRACT and not c.signature and not c.companions:
+    if r.kind in _CONTRACT and not _advanced(r):
         text = f"Contract: {_CONTRACT[r.kind]}"
     else:
         text = "" if c.doc and c.doc in shown else f"Contract: {c.doc or _CONTRACT.get(r.kind, r.kind.value)}"
@@ -134,7 +139,11 @@ def _registrar_doc(r: Registrar, sdk: SdkApi | None = None) -> str:
         since = since_table().get(r.name if r.name.startswith("tensorleap_") else f"LeapBinder.{r.name}")
         need = f" It first appears in code-loader {since}." if since else ""
         return f"```python\n{r.name}(...)\n```\n**Not in code-loader {sdk.version}, installed for this project.**{need}"
-    doc = (f.doc or r.doc).strip()
+    if sdk.version != BUNDLED_VERSION:  # the table's own contract texts describe the bundled release only
+        doc = (f.doc or ("" if _advanced(r) else r.doc)).strip()
+        contract = f"Contract: {_CONTRACT.get(r.kind, r.kind.value)}"
+    else:
+        doc = (f.doc or r.doc).strip()
     return f"```python\n{f.signature()}\n```\n{doc}\n\n{contract}\n\n_code-loader {sdk.version}, installed for this project._"
 
 
