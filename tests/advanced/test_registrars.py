@@ -131,6 +131,12 @@ CASES = [
                        "    return []\n")],
          "@tensorleap_false_positive_instances_encoder('more_objects')",
          "only one tensorleap_false_positive_instances_encoder can be defined"),
+    Case("legacy-simulation-config", "TL240",
+         [_before_load("from code_loader import leap_binder\n\n\n"
+                       "def level_sweep(level: float, N: int, seed: int) -> PreprocessResponse:\n"
+                       "    return brightness_sweep(brightness=level, N=N, seed=seed)\n\n\n"
+                       "leap_binder.set_simulation(level_sweep, 'level_sweep', {'level': {'type': 'float'}})\n")],
+         "{'level': {'type': 'float'}}", "Parameter 'level' missing 'bounds'"),
     # the sequence (autoregressive) fixture
     Case("autoregressive-no-prediction-types", "TL243",
          [("@tensorleap_load_model([PredictionTypeHandler('next_token', VOCAB, channel_dim=-1)])",
