@@ -119,6 +119,16 @@ CASES = [
          [("@tensorleap_custom_latent_space('color_stats')",
            "@tensorleap_custom_latent_space('color_stats', use_ls_for_analysis='yes')")],
          "use_ls_for_analysis='yes'", "use_ls_for_analysis must be a bool"),
+    Case("loss-connects-to-list", "TL244",
+         [("@tensorleap_custom_loss('bce')", "@tensorleap_custom_loss('bce', connects_to=['objects'])")],
+         "connects_to=['objects']", "'list' object has no attribute 'items'"),
+    Case("loss-connects-to-names", "TL244",
+         [("@tensorleap_custom_loss('bce')", "@tensorleap_custom_loss('bce', connects_to={'bce_a': ['objects', 'image']})")],
+         "connects_to={'bce_a'", "'str' object has no attribute 'node_mapping'"),
+    Case("instance-metric-connects-to", "TL244",
+         [("@tensorleap_custom_instances_metric('object_hit', direction=MetricDirection.Upward)",
+           "@tensorleap_custom_instances_metric('object_hit', direction=MetricDirection.Upward, connects_to=[1, 2])")],
+         "connects_to=[1, 2]", "All elements in `connects_to` must be strings"),
     Case("simulation-duplicate", "TL120",
          [_before_load("@tensorleap_simulation('brightness_sweep', SIM_PARAMS)\n"
                        "def brightness_again(brightness: float, N: int, seed: int) -> PreprocessResponse:\n"
@@ -203,3 +213,11 @@ def test_planted_fault(tmp_path, case: Case):
         [(f.span.path, f.span.line + 1, f.message) for f in hits]
     assert not any(f.effective_severity.label == "error" and f.code != case.code and f.code not in ("TL242", "TL243")
                    for f in findings(root)), [(f.code, f.message) for f in findings(root)]
+
+
+def test_valid_connects_to_gives_no_finding(tmp_path):
+    root = project(tmp_path, "detection", [
+        ("@tensorleap_custom_loss('bce')", "@tensorleap_custom_loss('bce', connects_to={'bce_main': [gt_objects]})"),
+        ("@tensorleap_custom_instances_metric('object_hit', direction=MetricDirection.Upward)",
+         "@tensorleap_custom_instances_metric('object_hit', direction=MetricDirection.Upward, connects_to=['a', 'b'])")])
+    assert [f for f in findings(root) if f.code == "TL244"] == []

@@ -179,10 +179,38 @@ def _arguments(b: Binding, contract: Registrar) -> Iterator[Finding]:
         if arg is not None and isinstance(arg.value, str) and arg.value not in _AGGREGATIONS:
             yield Finding("TL244", f"Unknown `latent_space_aggregation` {arg.value!r}: use 'last_step' or 'mean'.",
                           arg.span, data=data)
+    yield from _connects_to(b, contract, data)
     arg = b.args.get("use_ls_for_analysis")
     if arg is not None and b.style is Style.DECORATOR and isinstance(arg.node, ast.Constant) \
             and not isinstance(arg.value, bool):
         yield Finding("TL244", f"`use_ls_for_analysis` must be a bool, not `{arg.text}`.", arg.span, data=data)
+
+
+def _connects_to(b: Binding, contract: Registrar, data: dict) -> Iterator[Finding]:
+    """A loss's `connects_to` is a dict {name: [decorated encoders]} (the SDK calls `.items()` and reads each
+    destination's `node_mapping` at decoration); an instance metric's is a str or a list/tuple/set of str."""
+    arg = b.args.get("connects_to")
+    node = arg.node if arg is not None else None
+    if node is None or (isinstance(node, ast.Constant) and node.value is None):
+        return
+    if contract.name == "tensorleap_custom_loss":
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Constant, ast.JoinedStr)):
+            yield Finding("TL244", f"`connects_to={arg.text}`: a custom loss takes a dict "
+                          "`{name: [decorated encoder, ...]}` (the SDK raises at decoration).", arg.span, data=data)
+        elif isinstance(node, ast.Dict):
+            for value in node.values:
+                names = [e for e in getattr(value, "elts", []) if isinstance(e, ast.Constant)]
+                if names:
+                    yield Finding("TL244", "`connects_to` lists the decorated encoders themselves, not their names "
+                                  f"(`{ast.unparse(names[0])}`): the SDK reads each one's `node_mapping` at decoration.",
+                                  arg.span, data=data)
+                    break
+    elif contract.name == "tensorleap_custom_instances_metric":
+        bad = isinstance(node, (ast.Dict, ast.Constant)) and not (isinstance(node, ast.Constant) and isinstance(node.value, str))
+        bad = bad or any(isinstance(e, ast.Constant) and not isinstance(e.value, str) for e in getattr(node, "elts", []))
+        if bad:
+            yield Finding("TL244", f"`connects_to={arg.text}`: an instance metric takes a name or a list of names "
+                          "(the SDK raises at decoration).", arg.span, data=data)
 
 
 # --- duplicates the SDK's set_* methods reject (both styles) -------------------------------------
