@@ -172,3 +172,13 @@ def test_unchanged_modules_are_not_parsed_again(project):
     (first,) = analyzer.analyze_path(str(root))
     (second,) = analyzer.analyze_path(str(root))
     assert all(second.project.modules[p] is m for p, m in first.project.modules.items())
+
+
+def test_inside_the_project_is_a_path_boundary(tmp_path):
+    """A sibling folder that merely starts with the root's name is outside it (``/a/bc`` vs ``/a/b``)."""
+    from tensorleap_ls.core.project import inside
+
+    root = tmp_path / "proj"
+    assert inside(str(root / "cfg" / "x.yaml"), str(root)) and inside(str(root), str(root))
+    assert not inside(str(tmp_path / "proj_data" / "x.yaml"), str(root))
+    assert not inside(str(tmp_path), str(root))

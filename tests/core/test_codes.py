@@ -150,12 +150,14 @@ CASES = [
     Case("TL405", DECO, "leap.yaml", "  - mnist_tl/**/*.py\n", "", where=ENTRY[DECO], marker="from mnist_tl.config import"),
     Case("TL406", DECO, "leap.yaml", "  - mnist_tl/config.yaml\n", "", where="mnist_tl/config.py", marker="config.yaml"),
     Case("TL407", LEGACY, "requirements.txt", None, None, where="leap.yaml"),  # deleted below
-    Case("TL408", DECO, "requirements.txt", "onnxruntime\n", "", where=ENTRY[DECO], marker="import onnxruntime"),
+    # an import run when the entry is imported (the one in load_model runs lazily: no TL408 for it)
+    Case("TL408", DECO, ENTRY[DECO], "import os\n", "import os\nimport onnx\n", marker="import onnx"),
     Case("TL409", DECO, "leap.yaml", "pythonVersion: py311", "pythonVersion: 3.11", marker="pythonVersion"),
     Case("TL410", DECO, "leap.yaml", "pythonVersion: py311\n", "pythonVersion: py311\ncodeIntegrationId: 1234\n",
          marker="codeIntegrationId"),
     Case("TL411", DECO, "leap.yaml", None, "- leap_integration.py\n"),
     Case("TL412", DECO, "leap.yaml", "exclude:\n  - .git/**\n", "exclude: .git\n", marker="exclude: .git"),
+    Case("TL413", DECO, "requirements.txt", "code-loader==1.0.214\n", "", severity="information"),
 ]
 
 

@@ -58,3 +58,16 @@ def test_fix_applies_and_removes_the_finding(tmp_path, case: Case):
         p.write_text(new, encoding="utf-8")
     (after,) = Analyzer().analyze_path(str(root))
     assert not [f for f in after.findings if f.code == case.code and f.message == finding.message], fix.title
+
+
+@pytest.mark.parametrize("written, offered", [("3.10", ["py310"]), ("python3.8", ["py38"]), ("'3.9'", ["py39"]),
+                                              ("latest", ["py38", "py39", "py310", "py311", "py312"])])
+def test_python_version_fix_spells_what_the_user_wrote(tmp_path, written, offered):
+    """The project's version, never the server's: `3.10` (which YAML reads as 3.1) becomes py310."""
+    case = Case("TL409", "decorator_mnist", "leap.yaml", "pythonVersion: py311", f"pythonVersion: {written}")
+    root = plant(tmp_path, case)
+    (pa,) = Analyzer().analyze_path(str(root))
+    finding = next(f for f in pa.findings if f.code == "TL409")
+    fixes = FIXERS["TL409"](finding, pa)
+    assert [f.edits[0].new_text for f in fixes] == offered
+    assert [f.preferred for f in fixes] == [len(offered) == 1] * len(offered)

@@ -109,6 +109,8 @@ def test_keyword_typo_enum_member_and_binder_method(tmp_path):
 ])
 def test_pin_against_the_installed_release(tmp_path, file, text, warned, line):
     root = project(tmp_path)
+    if file == "pyproject.toml":  # the platform resolves a pyproject only when there is no requirements.txt
+        (root / "requirements.txt").unlink()
     (root / file).write_text(text)
     found = [d for d in check_json(root, sys.executable)["diagnostics"] if d["code"] == "TL421"]
     assert [(d["file"], d["line"], d["severity"]) for d in found] == ([(file, line, "warning")] if warned else [])
@@ -146,3 +148,9 @@ def test_site_packages_layouts(tmp_path):
     link.symlink_to(posix / "bin" / "python")
     assert sdk_env.site_packages(str(link)) == [str(posix / "lib" / "python3.9" / "site-packages")]
     assert sdk_env.load(str(posix / "bin" / "python")) is None  # no code-loader there: no SDK, no TL420
+
+
+def test_a_pyproject_beside_requirements_is_not_what_the_platform_installs(tmp_path):
+    root = project(tmp_path)
+    (root / "pyproject.toml").write_text(POETRY.format('"1.0.150"'))
+    assert not [d for d in check_json(root, sys.executable)["diagnostics"] if d["code"] == "TL421"]

@@ -26,7 +26,7 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.evaluate import Resolver
 from tensorleap_ls.core.model import Binding, Finding, Span
 from tensorleap_ls.core.modules import Module, ModuleCache, parse_module
-from tensorleap_ls.core.project import ClosureBuilder, Project, default_entry, find_root, norm
+from tensorleap_ls.core.project import ClosureBuilder, Project, default_entry, find_root, inside, norm
 from tensorleap_ls.core.sdk_env import Environment
 from tensorleap_ls.core import external
 
@@ -197,7 +197,7 @@ class Analyzer:
         entry_file = getattr(ly, "entry_file", None) if ly is not None else None
         if isinstance(entry_file, str) and entry_file.strip():
             candidate = norm(os.path.join(root, entry_file))
-            if candidate.startswith(root + os.sep) and candidate.endswith(".py") and self._isfile(candidate):
+            if inside(candidate, root) and candidate.endswith(".py") and self._isfile(candidate):
                 return candidate
         return default_entry(root) or norm(os.path.join(root, "leap_integration.py"))
 

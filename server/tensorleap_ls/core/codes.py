@@ -100,11 +100,12 @@ _ALL = [
     Code("TL405", "not-included", E, "A local module the integration imports is left out of the bundle by `include`/`exclude`.", "`include: [leap_integration.py]` while it imports `utils.py`"),
     Code("TL406", "data-not-included", W, "A project file the integration opens by a literal path is left out of the bundle.", "`open('labels.txt')` not matched by `include`"),
     Code("TL407", "no-requirements", W, "No `requirements.txt` at the project root: the platform cannot install dependencies.", "project without requirements.txt"),
-    Code("TL408", "unlisted-requirement", W, "A third-party package imported by the integration is not listed in requirements.txt.", "`import cv2` without `opencv-python`"),
+    Code("TL408", "unlisted-requirement", W, "A third-party package imported when the entry is imported is not listed in requirements.txt (one finding per package, at its first import).", "`import cv2` without `opencv-python`"),
     Code("TL409", "python-version", W, "`pythonVersion` must look like `py38`, `py310`, `py311`.", "`pythonVersion: 3.10`"),
     Code("TL410", "yaml-legacy-key", I, "Obsolete leap.yaml key.", "`codeIntegrationId: ...`"),
     Code("TL411", "yaml-not-mapping", E, "leap.yaml is empty or not a mapping.", "leap.yaml holding a list"),
     Code("TL412", "yaml-bad-value", E, "A leap.yaml value has the wrong type.", "`include: leap_integration.py` (a string, not a list)"),
+    Code("TL413", "unpinned-sdk", I, "requirements.txt does not pin `code-loader`: the platform provides its own version.", "requirements.txt without `code-loader==1.0.214`"),
     Code("TL420", "sdk-api-missing", E, "The code uses a name, keyword or enum member that the installed code-loader lacks (the import or call fails); the message gives the first release that has it.", "`from code_loader... import tensorleap_integration_test` with code-loader 1.0.100"),
     Code("TL421", "sdk-pin-mismatch", W, "requirements pin a code-loader version other than the installed one: the platform installs the pin, the local checks ran with the other.", "`code-loader==1.0.150` with 1.0.214 installed"),
     # 5xx: dynamic checks (run-time, on real samples)

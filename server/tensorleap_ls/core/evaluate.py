@@ -63,6 +63,17 @@ class ModuleValue:
     module: Module
 
 
+@dataclass(frozen=True, slots=True)
+class GlobalsValue:
+    """``globals()`` of a module: subscripting it with a known key is a name lookup."""
+
+    module: Module
+
+
+# Values an f-string placeholder can be formatted from statically.
+_SCALARS = (str, int, float, bool, type(None))
+
+
 class Resolver:
     """Name lookup across the modules of one project (module level, star imports, aliases)."""
 
@@ -172,7 +183,7 @@ class Resolver:
                     parts.append(str(v.value))
                 elif isinstance(v, ast.FormattedValue) and v.format_spec is None and v.conversion in (-1, 115):
                     val = self.value(v.value, mod, env, depth + 1)
-                    if val is UNKNOWN or isinstance(val, (CallValue, FunctionValue, SymbolRef, list, dict)):
+                    if not isinstance(val, _SCALARS):
                         return UNKNOWN
                     parts.append(str(val))
                 else:
@@ -205,23 +216,18 @@ class Resolver:
                 return enum
             base = self.value(node.value, mod, env, depth + 1)
             if isinstance(base, ModuleValue):
-                found = self.lookup(base.module, node.attr)
-                if found is None:
-                    return UNKNOWN
-                kind, obj, where = found
-                if kind == "def":
-                    return FunctionValue(obj, where)
-                if kind == "assign":
-                    return self.value(obj, where, None, depth + 1)
-                if kind == "module" and obj in self.modules:
-                    return ModuleValue(self.modules[obj])
-                return SymbolRef(obj) if kind == "external" else UNKNOWN
+                return self.member(base, node.attr, depth)
             if isinstance(base, SymbolRef):
                 return _enum_ref(f"{base.qualname}.{node.attr}") or SymbolRef(f"{base.qualname}.{node.attr}")
             return UNKNOWN
         if isinstance(node, ast.Subscript):
             base = self.value(node.value, mod, env, depth + 1)
             key = self.value(node.slice, mod, env, depth + 1)
+            if isinstance(base, GlobalsValue) and isinstance(key, str):
+                return self.member(base, key, depth)
+            if isinstance(base, SymbolRef) and base.qualname == "sys.modules" and isinstance(key, str):
+                path = next((p for p, m in self.modules.items() if m.name == key), None)
+                return ModuleValue(self.modules[path]) if path else UNKNOWN
             try:
                 if isinstance(base, (list, dict, str)) and key is not UNKNOWN:
                     return base[key]
@@ -276,10 +282,46 @@ class Resolver:
             return self._call_value(node, mod, env, depth)
         return UNKNOWN
 
+    def member(self, base: "ModuleValue | GlobalsValue", name: str, depth: int = 0) -> Any:
+        """``module.name``, ``getattr(module, name)``, ``globals()[name]``: a top-level name of a module.
+
+        A key that ``globals()`` cannot hold is ``Undefined`` (a KeyError at import): no statement of
+        the module binds it anywhere (tuple targets, loops, ``global`` in functions count) and nothing
+        we cannot see could (an external star import, a write to ``globals()``). ``getattr`` of a
+        missing name stays unknown.
+        """
+        found = self.lookup(base.module, name)
+        if found is None:
+            if isinstance(base, GlobalsValue) and not self.has_external_star(base.module) \
+                    and not _writes_globals(base.module) and name not in _bound_anywhere(base.module):
+                return Undefined(name)
+            return UNKNOWN
+        kind, obj, where = found
+        if kind == "def":
+            return FunctionValue(obj, where)
+        if kind == "assign":
+            return self.value(obj, where, None, depth + 1)
+        if kind == "module" and obj in self.modules:
+            return ModuleValue(self.modules[obj])
+        if kind == "missing":
+            return Missing(obj)
+        return SymbolRef(obj) if kind == "external" else UNKNOWN
+
     def _call_value(self, node: ast.Call, mod: Module, env: dict, depth: int) -> Any:
         fname = dotted(node.func)
         short = fname.rsplit(".", 1)[-1]
         args = node.args
+        if fname in ("globals", "vars") and not args and not node.keywords and "globals" not in env:
+            return GlobalsValue(mod)
+        if fname == "getattr" and len(args) in (2, 3):
+            base = self.value(args[0], mod, env, depth + 1)
+            key = self.value(args[1], mod, env, depth + 1)
+            if isinstance(base, (ModuleValue, GlobalsValue)) and isinstance(key, str):
+                found = self.member(ModuleValue(base.module), key, depth)
+                if found is UNKNOWN and len(args) == 3:
+                    return self.value(args[2], mod, env, depth + 1)
+                return found
+            return UNKNOWN
         if short in ("list", "tuple", "sorted") and len(args) == 1:
             inner = self.value(args[0], mod, env, depth + 1)
             if isinstance(inner, list):
@@ -313,7 +355,12 @@ class Resolver:
         if isinstance(node.func, ast.Attribute) and node.func.attr == "get" and args:
             base = self.value(node.func.value, mod, env, depth + 1)
             key = self.value(args[0], mod, env, depth + 1)
-            if isinstance(base, dict) and _hashable(key):
+            if isinstance(base, GlobalsValue) and isinstance(key, str):
+                found = self.member(base, key, depth)
+                if isinstance(found, Undefined):  # .get() of a missing key returns the default
+                    return self.value(args[1], mod, env, depth + 1) if len(args) > 1 else None
+                return found
+            if isinstance(base, dict) and key is not UNKNOWN and _hashable(key):
                 default = self.value(args[1], mod, env, depth + 1) if len(args) > 1 else None
                 return base.get(key, default)
             return UNKNOWN
@@ -331,8 +378,6 @@ class Resolver:
         path_node = arg
         if isinstance(arg, ast.Call) and dotted(arg.func) in ("open", "io.open") and arg.args:
             path_node = arg.args[0]
-        elif isinstance(arg, ast.Name) and arg.id in env and isinstance(env[arg.id], _OpenFile):
-            return self._load_yaml(env[arg.id].path)
         elif isinstance(arg, ast.Name):
             opened = _find_with_open(mod, arg.id)
             if opened is None:
@@ -344,8 +389,10 @@ class Resolver:
         return self._load_yaml(path)
 
     def _load_yaml(self, path: str) -> Any:
+        from tensorleap_ls.core.project import inside
+
         path = os.path.normpath(path)
-        if not path.startswith(self.root):
+        if not inside(path, self.root):
             return UNKNOWN  # outside the project: unknown, never a false error
         if path in self._yaml_cache:
             return self._yaml_cache[path]
@@ -361,13 +408,6 @@ class Resolver:
         self._yaml_cache[path] = value
         return value
 
-    def yaml_files_read(self) -> list[str]:
-        return list(self._yaml_cache)
-
-
-@dataclass(frozen=True, slots=True)
-class _OpenFile:
-    path: str
 
 
 def _find_with_open(mod: Module, var: str) -> ast.expr | None:
@@ -384,6 +424,45 @@ def _find_with_open(mod: Module, var: str) -> ast.expr | None:
                         and isinstance(ctx, ast.Call) and dotted(ctx.func) in ("open", "io.open") and ctx.args):
                     return ctx.args[0]
     return None
+
+
+def _bound_anywhere(mod: Module) -> frozenset:
+    """Every name some statement of the module binds, at any depth (a superset of its globals)."""
+    names = mod.memo.get("bound_anywhere")
+    if names is None:
+        out: set[str] = set()
+        for n in ast.walk(mod.tree) if mod.tree is not None else ():
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                out.add(n.id)
+            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.add(n.name)
+            elif isinstance(n, ast.Global):
+                out.update(n.names)
+            elif isinstance(n, ast.alias):
+                out.add(n.asname or n.name.split(".")[0])
+        names = frozenset(out)
+        mod.memo["bound_anywhere"] = names
+    return names
+
+
+def _writes_globals(mod: Module) -> bool:
+    """``globals()[k] = v`` / ``globals().update(...)`` / ``setattr(sys.modules[...], ...)``: names appear at run time."""
+    hit = mod.memo.get("writes_globals")
+    if hit is None:
+        hit = False
+        if mod.tree is not None and ("globals()" in mod.text or "setattr(" in mod.text):
+            for n in ast.walk(mod.tree):
+                if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Call) \
+                        and dotted(n.value.func) == "globals":
+                    hit = True
+                elif isinstance(n, ast.Call) and (dotted(n.func) == "setattr" or (
+                        isinstance(n.func, ast.Attribute) and n.func.attr == "update"
+                        and isinstance(n.func.value, ast.Call) and dotted(n.func.value.func) == "globals")):
+                    hit = True
+                if hit:
+                    break
+        mod.memo["writes_globals"] = hit
+    return hit
 
 
 def _enum_ref(dotted: str) -> SymbolRef | None:

@@ -478,10 +478,15 @@ def _yaml_key(f: Finding, pa) -> list[Fix]:
 
 @fixer("TL409")
 def _python_version(f: Finding, pa) -> list[Fix]:
-    import sys
-
-    value = f"py3{sys.version_info[1]}"
-    return [Fix(f"Use pythonVersion: {value}", [TextEdit(f.span, value)], preferred=True)]
+    """The version the user wrote, spelt as the leap CLI wants it (``3.10`` -> ``py310``; YAML reads that
+    value as the float 3.1, so the text is taken from the file); else the versions code-loader supports."""
+    lines = _lines(pa, f.span.path)
+    written = lines[f.span.line][f.span.col:f.span.end_col] if f.span.line < len(lines) else ""
+    m = re.search(r"3\.(\d{1,2})\b", written)
+    if m and 8 <= int(m.group(1)) <= 12:
+        value = f"py3{m.group(1)}"
+        return [Fix(f"Use pythonVersion: {value}", [TextEdit(f.span, value)], preferred=True)]
+    return [Fix(f"Use pythonVersion: {v}", [TextEdit(f.span, v)]) for v in ("py38", "py39", "py310", "py311", "py312")]
 
 
 # --- refactoring: legacy -> decorators -----------------------------------------------------------

@@ -146,6 +146,8 @@ class Binding:
     reg_node: ast.Call | ast.expr | None = None
     module_path: str = ""  # file holding the registration
     def_path: str | None = None  # file holding the definition
+    # For a registration run by a factory function: the calls of the factory that register it.
+    factory_sites: list[Span] = field(default_factory=list)
 
     def to_json(self, root: str | None = None) -> dict[str, Any]:
         from os.path import relpath

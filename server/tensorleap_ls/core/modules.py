@@ -22,6 +22,12 @@ class ImportRef:
     bound: str | None  # for `import a.b as c`: "c"; for `import a.b`: "a"
     span: Span
     node: ast.stmt
+    # Runs when the module is imported: not in a function body, not under `if TYPE_CHECKING:` or
+    # `if __name__ == "__main__":` (functions may run later, or never).
+    at_import: bool = True
+    # Guarded by `try: ... except ImportError` (or `except Exception`, a bare `except`): a missing
+    # package is expected there (optional back-ends of vendored libraries).
+    optional: bool = False
 
 
 @dataclass(slots=True)
@@ -116,16 +122,17 @@ def _collect(mod: Module, tree: ast.Module) -> None:
                 mod.has_future_annotations = True
     # Imports and sys.path edits in any statement (functions run at import time too, e.g. lru_cache
     # loaders). Statements only: walking every expression node costs 3x more on big files.
-    for node in _statements(tree.body):
+    for node, at_import, optional in _statements(tree.body):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 bound = alias.asname or alias.name.split(".")[0]
-                mod.imports.append(ImportRef(alias.name, 0, [], bound, mod.source.span(node), node))
+                mod.imports.append(ImportRef(alias.name, 0, [], bound, mod.source.span(node), node, at_import, optional))
                 if alias.name.split(".")[0] == "code_loader":
                     mod.uses_code_loader = True
         elif isinstance(node, ast.ImportFrom):
             names = [(a.name, a.asname or a.name) for a in node.names]
-            mod.imports.append(ImportRef(node.module or "", node.level, names, None, mod.source.span(node), node))
+            mod.imports.append(ImportRef(node.module or "", node.level, names, None, mod.source.span(node), node,
+                                         at_import, optional))
             if (node.module or "").split(".")[0] == "code_loader" and node.level == 0:
                 mod.uses_code_loader = True
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute):
@@ -136,19 +143,48 @@ def _collect(mod: Module, tree: ast.Module) -> None:
 
 
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+# Handlers that swallow a failed import.
+_TRY = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
 
 
-def _statements(stmts: list) -> "list[ast.stmt]":
-    out: list[ast.stmt] = []
-    stack = list(reversed(stmts))
+def _statements(stmts: list) -> "list[tuple[ast.stmt, bool, bool]]":
+    """Every statement in source order, with (runs at import, under an import-error guard)."""
+    out: list[tuple[ast.stmt, bool, bool]] = []
+    stack = [(s, True, False) for s in reversed(stmts)]
     while stack:
-        node = stack.pop()
-        out.append(node)
+        node, at_import, optional = stack.pop()
+        out.append((node, at_import, optional))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            at_import = False
+        children: list[tuple[ast.stmt, bool, bool]] = []
         for attr in _BODIES:
-            children = getattr(node, attr, None)
-            if children:
-                stack.extend(reversed(children))
+            for child in getattr(node, attr, None) or ():
+                ctx = (at_import, optional)
+                if attr == "body" and isinstance(node, ast.If) and _never_at_import(node.test):
+                    ctx = (False, optional)
+                elif attr != "finalbody" and isinstance(node, _TRY) and any(_catches_import_error(h) for h in node.handlers):
+                    ctx = (at_import, True)  # the guarded body, its `else:` and the fallbacks in the handlers
+                children.append((child, *ctx))
+        stack.extend(reversed(children))
     return out
+
+
+def _never_at_import(test: ast.expr) -> bool:
+    """``if TYPE_CHECKING:`` / ``if __name__ == "__main__":`` (the platform imports the entry as a module)."""
+    if isinstance(test, (ast.Name, ast.Attribute)) and (getattr(test, "id", None) or getattr(test, "attr", None)) \
+            == "TYPE_CHECKING":
+        return True
+    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
+            and len(test.comparators) == 1 and isinstance(test.comparators[0], ast.Constant)
+            and test.comparators[0].value == "__main__" and isinstance(test.ops[0], ast.Eq))
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any((getattr(t, "id", None) or getattr(t, "attr", None)) in _IMPORT_ERRORS for t in types)
 
 
 class ModuleCache:

@@ -24,6 +24,12 @@ def norm(path: str) -> str:
     return os.path.normpath(os.path.abspath(path))
 
 
+def inside(path: str, root: str) -> bool:
+    """``path`` is ``root`` or lies under it (``/a/bc`` is not inside ``/a/b``)."""
+    path, root = norm(path), norm(root)
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def find_root(path: str, stop: str | None = None) -> str | None:
     """The nearest folder at or above ``path`` holding a leap.yaml."""
     d = path if os.path.isdir(path) else os.path.dirname(path)
@@ -54,8 +60,12 @@ class Project:
     leap_yaml_path: str | None
     modules: dict[str, Module] = field(default_factory=dict)  # closure, entry first
     search_path: list[str] = field(default_factory=list)
-    # Imports that did not resolve to a local module: top-level name -> [(module path, ImportRef)]
+    # Third-party imports executed when the entry is imported: top-level name -> [(module path, ImportRef)],
+    # in closure order. Left out: imports in function bodies, under `try/except ImportError`, and every
+    # import of a local module that is itself only loaded lazily (see `executed`).
     external: dict[str, list[tuple[str, ImportRef]]] = field(default_factory=dict)
+    # Modules of the closure that importing the entry executes (the rest load lazily, if ever).
+    executed: set[str] = field(default_factory=set)
     # Import statements naming a local-looking module that does not exist: (module path, ImportRef)
     unresolved: list[tuple[str, ImportRef]] = field(default_factory=list)
     # For name lookups: module path -> {import ref index -> resolved module path}
@@ -79,7 +89,7 @@ class ClosureBuilder:
         # The platform appends every parent folder of the entry up to the root to sys.path.
         d = os.path.dirname(entry)
         search = [d]
-        while d != root and d.startswith(root) and os.path.dirname(d) != d:
+        while d != root and inside(d, root) and os.path.dirname(d) != d:
             d = os.path.dirname(d)
             search.append(d)
         if root not in search:
@@ -87,6 +97,8 @@ class ClosureBuilder:
         proj.search_path = search
         entry_name = os.path.splitext(os.path.basename(entry))[0]
         queue: list[tuple[str, str]] = [(entry, entry_name)]
+        # module -> what its executed imports do, in source order: ("local", path) or ("external", top, ref)
+        runs: dict[str, list[tuple]] = {}
         while queue:
             path, name = queue.pop(0)
             if path in proj.modules:
@@ -99,17 +111,37 @@ class ClosureBuilder:
             for extra in self._sys_path_additions(mod, root):
                 if extra not in proj.search_path:
                     proj.search_path.append(extra)
+            events = runs.setdefault(path, [])
             for ref in mod.imports:
-                for target, tname, attr in self._resolve_import(proj, mod, ref):
+                executed = ref.at_import and not ref.optional
+                for target, tname, attr in self._resolve_import(proj, mod, ref, events if executed else None):
                     if target is None:
                         continue
                     proj.resolved[(path, id(ref.node), attr)] = target
+                    if executed:
+                        events.append(("local", target))
                     if target not in proj.modules:
                         queue.append((target, tname))
+        self._run_imports(proj, entry, runs)
         return proj
 
+    @staticmethod
+    def _run_imports(proj: Project, entry: str, runs: dict[str, list[tuple]]) -> None:
+        """Replays the import of the entry: a local module runs its own imports the first time it is
+        imported, where it is imported. Fills ``executed`` and ``external`` in execution order."""
+        stack = [iter([("local", entry)])]
+        while stack:
+            event = next(stack[-1], None)
+            if event is None:
+                stack.pop()
+            elif event[0] == "external":
+                proj.external.setdefault(event[1], []).append((event[2].span.path, event[2]))
+            elif event[1] not in proj.executed:
+                proj.executed.add(event[1])
+                stack.append(iter(runs.get(event[1], ())))
+
     # --- imports --------------------------------------------------------------------------
-    def _resolve_import(self, proj: Project, mod: Module, ref: ImportRef):
+    def _resolve_import(self, proj: Project, mod: Module, ref: ImportRef, external: list | None):
         """Yields (path, dotted name, attr) for every local module the import loads."""
         if ref.level:
             base = os.path.dirname(mod.path)
@@ -150,9 +182,8 @@ class ClosureBuilder:
                 if sub is not None:
                     yield sub, f"{ref.module}.{name}", name
             break
-        if not found:
-            top = parts[0]
-            proj.external.setdefault(top, []).append((mod.path, ref))
+        if not found and external is not None:
+            external.append(("external", parts[0], ref))
 
     @staticmethod
     def _relative_name(mod: Module, ref: ImportRef) -> str:
@@ -183,7 +214,7 @@ class ClosureBuilder:
             if arg is None:
                 continue
             p = eval_path(arg, mod, root)
-            if p and os.path.isdir(p) and norm(p).startswith(root):
+            if p and os.path.isdir(p) and inside(p, root):
                 out.append(norm(p))
         return out
 

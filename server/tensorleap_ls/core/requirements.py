@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from typing import Callable
+
+# code-loader 1.0.214's declared requirements: the `Requires-Dist` lines of the METADATA in
+# site-packages/code_loader-1.0.214.dist-info (mixpanel, numpy, psutil, pyyaml, requests). The platform
+# provides the SDK, so these are present whether or not requirements.txt lists them.
+SDK_DISTRIBUTION = "code-loader"
+SDK_REQUIREMENTS = ("mixpanel", "numpy", "psutil", "pyyaml", "requests")
+PLATFORM_PROVIDED = frozenset((SDK_DISTRIBUTION, *SDK_REQUIREMENTS))
 
 # Import names whose distribution is named differently (the usual suspects in ML integrations).
 IMPORT_TO_DISTS: dict[str, tuple[str, ...]] = {
@@ -42,7 +50,7 @@ IMPORT_TO_DISTS: dict[str, tuple[str, ...]] = {
 }
 # Distributions that bring others with them (declaring the first covers imports of the rest).
 PROVIDES: dict[str, tuple[str, ...]] = {
-    "code-loader": ("numpy", "pyyaml", "requests", "psutil", "mixpanel"),
+    SDK_DISTRIBUTION: SDK_REQUIREMENTS,
     "tensorflow": ("keras", "numpy", "h5py", "protobuf"),
     "tensorflow-cpu": ("keras", "numpy", "h5py", "protobuf"),
     "torch": ("numpy",),
@@ -66,6 +74,29 @@ def normalize(name: str) -> str:
 
 def distributions_for(import_name: str) -> tuple[str, ...]:
     return tuple(normalize(d) for d in IMPORT_TO_DISTS.get(import_name, (import_name,)))
+
+
+def parse_pyproject(path: str, read_text: Callable[[str], str | None]) -> set[str]:
+    """Normalised runtime dependencies of a pyproject.toml: poetry's ``[tool.poetry.dependencies]`` and
+    PEP 621 ``[project] dependencies`` (dev groups and extras left out). Empty if absent or broken."""
+    text = read_text(path)
+    if text is None:
+        return set()
+    try:
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError):
+        return set()
+    names: set[str] = set()
+    poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
+    if isinstance(poetry, dict):
+        names.update(normalize(k) for k in poetry if k.lower() != "python")
+    project = data.get("project", {}).get("dependencies", [])
+    if isinstance(project, list):
+        for spec in project:
+            m = _NAME.match(spec) if isinstance(spec, str) else None
+            if m:
+                names.add(normalize(m.group(1)))
+    return names
 
 
 def parse_requirements(path: str, read_text: Callable[[str], str | None], depth: int = 0) -> set[str] | None:

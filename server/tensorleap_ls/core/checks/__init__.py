@@ -21,4 +21,13 @@ def run_checks(ctx: CheckContext) -> list[Finding]:
             out.extend(check(ctx))
         except Exception:  # noqa: BLE001 - one broken check must not hide the others
             log.exception("check %s failed on %s", getattr(check, "__module__", check), ctx.entry)
-    return out
+    # One function registered several times (a factory called with several keys, a loop) is checked once per
+    # binding: the same finding at the same place is one root cause, reported once.
+    seen: set = set()
+    unique = []
+    for f in out:
+        key = (f.code, f.span, f.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique

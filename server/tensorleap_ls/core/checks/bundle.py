@@ -6,7 +6,8 @@ not in the bundle works locally and fails on the platform. Dependencies come onl
 requirements file.
 
 Finding.data keys: TL405/TL406 {"path": root-relative path to add to include};
-TL408 {"package": import name, "distribution": suggested requirement}; TL402 {"key", "suggestion"};
+TL408 {"package": import name, "distribution": suggested requirement, "in_pyproject": bool};
+TL413 {"distribution": "code-loader"}; TL402 {"key", "suggestion"};
 TL409 {"value"}.
 """
 
@@ -21,7 +22,14 @@ from tensorleap_ls.core.leap_yaml import LeapYaml
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.core.modules import calls_of
 from tensorleap_ls.core.project import eval_path, norm
-from tensorleap_ls.core.requirements import REQUIREMENT_FILES, distributions_for, parse_requirements
+from tensorleap_ls.core.requirements import (
+    PLATFORM_PROVIDED,
+    REQUIREMENT_FILES,
+    SDK_DISTRIBUTION,
+    distributions_for,
+    parse_pyproject,
+    parse_requirements,
+)
 
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 # Calls whose first argument is a file the code reads.
@@ -141,16 +149,33 @@ def _requirements(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
     declared = parse_requirements(req_path, ctx.read_text)
     if declared is None:
         return []  # pyproject.toml-only projects: the platform's resolver decides
+    # The rule: when requirements.txt exists, it is what the platform installs. rules.md: "pyproject.toml is
+    # ignored by the platform build" (pain point 9) and "ship dependencies as requirements.txt, not
+    # pyproject.toml" (rule 12). So a package listed only in pyproject.toml stays a TL408, whose message
+    # says so. The SDK and its own requirements are provided by the platform (PLATFORM_PROVIDED).
+    poetry = parse_pyproject(os.path.join(ctx.root, "pyproject.toml"), ctx.read_text)
     out = []
-    for top, spans in sorted(ctx.external_imports.items()):
-        if top in _STDLIB or not top or top.startswith("_"):
+    reported: set[str] = set()
+    for top, spans in ctx.external_imports.items():  # executed at import, first import first
+        if top in _STDLIB or not top or top.startswith("_") or not spans:
             continue
         if os.path.exists(os.path.join(ctx.root, top)) or os.path.exists(os.path.join(ctx.root, top + ".py")):
             continue  # a local folder we could not resolve as a module: not a third-party package
         dists = distributions_for(top)
-        if any(d in declared for d in dists):
+        if any(d in declared or d in PLATFORM_PROVIDED for d in dists) or dists[0] in reported:
             continue
-        for span in spans[:3]:
-            out.append(Finding("TL408", f"`{top}` is imported but requirements.txt does not list `{dists[0]}`.",
-                               span, data={"package": top, "distribution": dists[0]}))
+        reported.add(dists[0])
+        listed = next((d for d in dists if d in poetry), None)
+        if listed:
+            msg = (f"`{top}` is imported when the entry is imported; `{listed}` is listed in pyproject.toml but not in "
+                   "requirements.txt, the file the platform installs: add it there.")
+        else:
+            msg = f"`{top}` is imported when the entry is imported but requirements.txt does not list `{dists[0]}`."
+        out.append(Finding("TL408", msg, spans[0],
+                           data={"package": top, "distribution": listed or dists[0], "in_pyproject": bool(listed)}))
+    if "code_loader" in ctx.external_imports and SDK_DISTRIBUTION not in declared:  # nothing else brings it
+        out.append(Finding("TL413", "requirements.txt does not pin `code-loader`: the platform provides its own version. "
+                           "Pin the one you test with (e.g. `code-loader==1.0.214`) to get the same behaviour.",
+                           Span.point(req_path), data={"distribution": SDK_DISTRIBUTION}))
     return out
+

@@ -173,9 +173,12 @@ def _pins(ctx: CheckContext, sdk: SdkApi) -> Iterable[Finding]:
         installed = Version(sdk.version)
     except InvalidVersion:
         return
+    # What the platform installs: requirements.txt when there is one, else the pyproject (resolved against
+    # its base image); a pyproject beside a requirements.txt is not used for the build (see checks/bundle.py).
+    has_requirements = bool(ctx.read_text(os.path.join(ctx.root, "requirements.txt")))
     for fname, pattern, convert in (("requirements.txt", _REQ, str.strip), ("pyproject.toml", _POETRY, _poetry_spec)):
         path = os.path.join(ctx.root, fname)
-        text = ctx.read_text(path)
+        text = ctx.read_text(path) if fname == "requirements.txt" or not has_requirements else None
         if not text:
             continue
         for i, line in enumerate(text.splitlines()):

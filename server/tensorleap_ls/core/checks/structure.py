@@ -98,8 +98,8 @@ def _missing_parts(ctx: CheckContext) -> list[Finding]:
 def _functions(ctx: CheckContext) -> list[Finding]:
     out = []
     for b in ctx.bindings:
-        if b.style is not Style.LEGACY:
-            continue  # a decorator always sits on a defined function
+        # A legacy registrar's function argument, or the function a decorator is applied to by hand
+        # (``tensorleap_custom_visualizer(...)(fn)``); a decorator on a ``def`` has none.
         fn_arg = next((a for k, a in b.args.items() if k in ("function", "custom_layer")), None)
         if fn_arg is None:
             continue
