@@ -19,6 +19,8 @@ from tensorleap_ls.core.sdk import DECORATORS  # noqa: E402
 
 pytestmark = pytest.mark.dynamic
 
+_LOAD_LINE = "@tensorleap_load_model("
+
 # registrar -> (function of the fixture the stub replaces, its registered name, shape) or None: added beside
 REPLACES = {
     "tensorleap_instances_masks_encoder": ("object_mask", "objects", None),
@@ -107,3 +109,19 @@ def test_missing_empty_gt_fix_creates_it_and_passes_the_sdk(tmp_path):
     run = run_sdk(root)
     assert run.returncode == 0 and "Successful!" in run.stdout, run.stdout[-2000:] + run.stderr[-3000:]
     assert not [f for f in findings(root) if f.code == "TL242"]
+
+
+def test_undefined_function_of_a_legacy_advanced_registration_gets_the_table_stub(tmp_path):
+    root = project(tmp_path, "detection", [(_LOAD_LINE, "from code_loader import leap_binder\n\n"
+                                            "leap_binder.set_instance_masks(more_masks, 'more_objects')\n\n\n" + _LOAD_LINE)])
+    pa = next(iter(Analyzer().analyze_path(str(root))))
+    finding = next(f for f in pa.findings if f.code == "TL110")
+    fix = fixes_for(finding, pa)[0]
+    entry = root / ENTRY
+    entry.write_text(apply(entry.read_text(), fix.edits))
+    text = entry.read_text()
+    assert "def more_masks(sample_id: str, preprocess: PreprocessResponse, instance_id: int) -> ElementInstance:" in text
+    assert "@tensorleap_instances_masks_encoder" not in text.split("def more_masks")[0].rsplit("\n\n", 1)[-1]
+    assert not [f for f in findings(root) if f.effective_severity.label == "error"]
+    run = run_sdk(root)
+    assert run.returncode == 0 and "Successful!" in run.stdout, run.stdout[-2000:] + run.stderr[-3000:]
