@@ -129,6 +129,29 @@ CASES = [
          [("@tensorleap_custom_instances_metric('object_hit', direction=MetricDirection.Upward)",
            "@tensorleap_custom_instances_metric('object_hit', direction=MetricDirection.Upward, connects_to=[1, 2])")],
          "connects_to=[1, 2]", "All elements in `connects_to` must be strings"),
+    Case("latent-space-duplicate", "TL120",
+         [_before_load("@tensorleap_custom_latent_space('color_stats')\n"
+                       "def more_color_stats(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:\n"
+                       "    return np.zeros(3, dtype=np.float32)\n")],
+         "@tensorleap_custom_latent_space('color_stats')\ndef more_color_stats",
+         "A custom latent space named 'color_stats' is already registered"),
+    Case("latent-space-default-name-duplicate", "TL120",
+         [_before_load("@tensorleap_custom_latent_space()\n"
+                       "def color_stats_again(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:\n"
+                       "    return np.zeros(3, dtype=np.float32)\n\n\n"
+                       "@tensorleap_custom_latent_space(name='color_stats_again')\n"
+                       "def color_stats_twice(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:\n"
+                       "    return np.zeros(3, dtype=np.float32)\n")],
+         "@tensorleap_custom_latent_space(name='color_stats_again')",
+         "A custom latent space named 'color_stats_again' is already registered"),
+    Case("latent-space-analysis-twice", "TL244",
+         [("@tensorleap_custom_latent_space('color_stats')",
+           "@tensorleap_custom_latent_space('color_stats', use_ls_for_analysis=True)"),
+          _before_load("@tensorleap_custom_latent_space('brightness', use_ls_for_analysis=True)\n"
+                       "def brightness(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:\n"
+                       "    return np.zeros(1, dtype=np.float32)\n")],
+         "@tensorleap_custom_latent_space('brightness', use_ls_for_analysis=True)",
+         "use_ls_for_analysis=True is already set on custom latent space 'color_stats'"),
     Case("simulation-duplicate", "TL120",
          [_before_load("@tensorleap_simulation('brightness_sweep', SIM_PARAMS)\n"
                        "def brightness_again(brightness: float, N: int, seed: int) -> PreprocessResponse:\n"
@@ -221,3 +244,15 @@ def test_valid_connects_to_gives_no_finding(tmp_path):
         ("@tensorleap_custom_instances_metric('object_hit', direction=MetricDirection.Upward)",
          "@tensorleap_custom_instances_metric('object_hit', direction=MetricDirection.Upward, connects_to=['a', 'b'])")])
     assert [f for f in findings(root) if f.code == "TL244"] == []
+
+
+def test_use_ls_for_analysis_on_an_instance_latent_space_is_information(tmp_path):
+    """The SDK warns and ignores the flag (passing fixture: the run still succeeds)."""
+    root = project(tmp_path, "detection", [("@tensorleap_instance_custom_latent_space('object_position')",
+                                            "@tensorleap_instance_custom_latent_space('object_position', "
+                                            "use_ls_for_analysis=True)")])
+    run = run_sdk(root)
+    assert run.returncode == 0 and "use_ls_for_analysis=True is not currently supported" in run.stdout + run.stderr
+    got = [f for f in findings(root) if f.code == "TL245"]
+    assert [f.effective_severity.label for f in got] == ["information"]
+    assert "use_ls_for_analysis=True" in (root / ENTRY).read_text().split("\n")[got[0].span.line]

@@ -215,10 +215,11 @@ def test_failing_fixture(tmp_path, case: Case):
 
 
 def _advanced_codes() -> set[str]:
+    """Codes a test of tests/advanced/test_registrars.py asserts (a Case, or a `f.code == "TL..."` check)."""
     import ast as _ast
     tree = _ast.parse((Path(__file__).resolve().parents[1] / "advanced" / "test_registrars.py").read_text())
-    return {n.args[1].value for n in _ast.walk(tree) if isinstance(n, _ast.Call) and getattr(n.func, "id", "") == "Case"
-            and len(n.args) > 1 and isinstance(n.args[1], _ast.Constant)}
+    return {n.value for n in _ast.walk(tree) if isinstance(n, _ast.Constant) and isinstance(n.value, str)
+            and n.value in CODES}
 
 
 def test_every_static_code_has_a_case():

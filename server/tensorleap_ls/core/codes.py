@@ -83,6 +83,7 @@ _ALL = [
     Code("TL242", "missing-companion", E, "A registrar lacks the companion the SDK requires (false positives need an empty ground truth per ground-truth encoder, autoregressive metrics need the step hook...).", "`@tensorleap_false_positive_instances_encoder` without `@tensorleap_false_positive_empty_gt`"),
     Code("TL243", "autoregressive-conflict", E, "An autoregressive integration also has what the SDK forbids beside `tensorleap_autoregressive_step` (input encoders, simulations, element instances, custom latent spaces) or no prediction types.", "`@tensorleap_autoregressive_step()` and `@tensorleap_input_encoder('x')`"),
     Code("TL244", "registrar-argument", E, "An argument of an advanced registrar has a value the SDK rejects.", "`@tensorleap_autoregressive_step(latent_space_aggregation='max')`"),
+    Code("TL245", "ignored-argument", I, "An argument the SDK ignores with a warning.", "`@tensorleap_instance_custom_latent_space('box', use_ls_for_analysis=True)`"),
     # 3xx: integration-test body
     Code("TL301", "test-arithmetic", E, "Arithmetic in the integration test body: the mapping pass raises.", "`loss(gt, pred * 2)`"),
     Code("TL302", "test-library-call", W, "A numpy/torch/tf/other library call in the integration test body; move it into a decorated function.", "`np.argmax(pred)`"),

@@ -45,6 +45,7 @@ def check(ctx: CheckContext) -> list[Finding]:
             out.extend(_simulation(b, node))
         out.extend(_arguments(b, contract))
     out.extend(_duplicates(regs))
+    out.extend(_latent_spaces(ctx))
     out.extend(_companions(ctx, regs))
     out.extend(_autoregressive(ctx, regs))
     return out
@@ -211,6 +212,43 @@ def _connects_to(b: Binding, contract: Registrar, data: dict) -> Iterator[Findin
         if bad:
             yield Finding("TL244", f"`connects_to={arg.text}`: an instance metric takes a name or a list of names "
                           "(the SDK raises at decoration).", arg.span, data=data)
+
+
+# --- custom latent spaces (set_custom_latent_space, both styles) --------------------------------
+_MAX_LATENT_SPACES = 10  # MAX_CUSTOM_LATENT_SPACES
+_LEGACY_LATENT_NAME = "user_custom"  # custom_latent_space_attribute: set_custom_latent_space's default name
+
+
+def _latent_spaces(ctx: CheckContext) -> Iterator[Finding]:
+    spaces = list(ctx.of_kind(Kind.CUSTOM_LATENT_SPACE))
+    seen: dict[str, Binding] = {}
+    flagged: Binding | None = None
+    for i, b in enumerate(spaces):
+        name = _latent_name(b) if b.style is Style.DECORATOR else (b.name if "name" in b.args else _LEGACY_LATENT_NAME)
+        data = {"name": name, "kind": b.kind.value}
+        if name is not None and name in seen:
+            f = Finding("TL120", f"A custom latent space named `{name}` is already registered: the SDK raises at import.",
+                        b.name_span or b.reg_span, severity=Severity.ERROR, data=data)
+            f.related.append((seen[name].name_span or seen[name].reg_span, "first registered here"))
+            yield f
+        elif name is not None:
+            seen[name] = b
+        if i == _MAX_LATENT_SPACES:
+            yield Finding("TL244", f"More than {_MAX_LATENT_SPACES} custom latent spaces: the SDK raises at the "
+                          f"{_MAX_LATENT_SPACES + 1}th.", b.reg_span, data=data)
+        arg = b.args.get("use_ls_for_analysis")
+        if arg is None or arg.value is not True:
+            continue
+        if _instance_aware(b):
+            yield Finding("TL245", "`use_ls_for_analysis=True` is not supported on an instance latent space: the SDK "
+                          "ignores it with a warning.", arg.span, data=data)
+        elif flagged is not None:
+            f = Finding("TL244", f"`use_ls_for_analysis=True` is already set on `{_latent_name(flagged)}`: only one "
+                        "custom latent space may set it (the SDK raises).", arg.span, data=data)
+            f.related.append((flagged.args["use_ls_for_analysis"].span, "set here"))
+            yield f
+        else:
+            flagged = b
 
 
 # --- duplicates the SDK's set_* methods reject (both styles) -------------------------------------
