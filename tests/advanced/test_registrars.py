@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from projects import ENTRY, findings, project, run_sdk  # noqa: E402
+from projects import ENTRY, entry_of, findings, project, run_sdk  # noqa: E402
 
 pytestmark = pytest.mark.dynamic
 
@@ -40,7 +40,7 @@ class Case:
     replace: list  # (old, new) pairs planted in the entry (or in `file`)
     marker: str  # text on the line of the finding, in the entry
     sdk: str  # what the SDK says when it rejects the fault
-    file: str = ENTRY
+    file: str | None = None  # default: the fixture's entry
     platform_call: str = ""
     fixture: str = "detection"
 
@@ -170,6 +170,17 @@ CASES = [
                        "    return brightness_sweep(brightness=level, N=N, seed=seed)\n\n\n"
                        "leap_binder.set_simulation(level_sweep, 'level_sweep', {'level': {'type': 'float'}})\n")],
          "{'level': {'type': 'float'}}", "Parameter 'level' missing 'bounds'"),
+    # the legacy-style segmentation fixture
+    Case("legacy-false-positive-without-empty-gt", "TL242", [("leap_binder.set_false_positive_empty_gt(empty_mask, 'mask')\n", "")],
+         "leap_binder.set_false_positive_instances(", "requires a tensorleap_false_positive_empty_gt",
+         fixture="segmentation"),
+    Case("legacy-empty-gt-arity", "TL241", [("def empty_mask(idx, preprocess):", "def empty_mask(idx):")],
+         "def empty_mask(", "empty_mask() takes 1 positional argument but 2 were given", fixture="segmentation"),
+    Case("legacy-latent-space-default-name-twice", "TL120",
+         [("leap_binder.set_custom_latent_space(class_histogram, 'class_histogram')\n",
+           "leap_binder.set_custom_latent_space(class_histogram)\nleap_binder.set_custom_latent_space(image)\n")],
+         "leap_binder.set_custom_latent_space(image)", "A custom latent space named 'custom_latent_space' is already registered",
+         fixture="segmentation"),
     # the sequence (autoregressive) fixture
     Case("autoregressive-no-prediction-types", "TL243",
          [("@tensorleap_load_model([PredictionTypeHandler('next_token', VOCAB, channel_dim=-1)])",
@@ -193,7 +204,7 @@ CASES = [
 
 
 def _on_line(root: Path, f, marker: str) -> bool:
-    lines = (root / ENTRY).read_text().split("\n")
+    lines = (root / entry_of(root)).read_text().split("\n")
     first = marker.split("\n")[0]
     text = "\n".join(lines[f.span.line:f.span.end_line + 2])
     return first in "\n".join(lines[f.span.line:f.span.end_line + 1]) and marker.rstrip("\n") in text
@@ -214,6 +225,14 @@ def test_detection_fixture_passes_the_sdk_and_is_clean(tmp_path):
             "instance_metric"} <= kinds
 
 
+def test_segmentation_fixture_passes_the_sdk_and_is_clean(tmp_path):
+    root = project(tmp_path, "segmentation")
+    run = run_sdk(root)
+    assert run.returncode == 0 and "Successful!" in run.stdout, run.stdout[-2000:] + run.stderr[-3000:]
+    got = findings(root)
+    assert [f.code for f in got] == ["TL413"], [(f.code, f.message) for f in got]  # information: pin code-loader
+
+
 def test_sequence_fixture_passes_the_sdk_and_has_no_error(tmp_path):
     root = project(tmp_path, "sequence")
     run = run_sdk(root)
@@ -232,7 +251,7 @@ def test_planted_fault(tmp_path, case: Case):
     hits = [f for f in findings(root) if f.code == case.code]
     assert hits, f"{case.code} not reported"
     assert all(f.effective_severity.label == "error" for f in hits)
-    assert any(Path(f.span.path) == (root / ENTRY).resolve() and _on_line(root, f, case.marker) for f in hits), \
+    assert any(Path(f.span.path) == (root / entry_of(root)).resolve() and _on_line(root, f, case.marker) for f in hits), \
         [(f.span.path, f.span.line + 1, f.message) for f in hits]
     assert not any(f.effective_severity.label == "error" and f.code != case.code and f.code not in ("TL242", "TL243")
                    for f in findings(root)), [(f.code, f.message) for f in findings(root)]

@@ -216,7 +216,7 @@ def _connects_to(b: Binding, contract: Registrar, data: dict) -> Iterator[Findin
 
 # --- custom latent spaces (set_custom_latent_space, both styles) --------------------------------
 _MAX_LATENT_SPACES = 10  # MAX_CUSTOM_LATENT_SPACES
-_LEGACY_LATENT_NAME = "user_custom"  # custom_latent_space_attribute: set_custom_latent_space's default name
+_LEGACY_LATENT_NAME = "custom_latent_space"  # custom_latent_space_attribute: set_custom_latent_space's default name
 
 
 def _latent_spaces(ctx: CheckContext) -> Iterator[Finding]:
