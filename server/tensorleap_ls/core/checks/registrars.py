@@ -1,4 +1,4 @@
-"""Contracts of the SDK's advanced registrars (TL240-TL244, TL120 for their duplicates).
+"""Contracts of the SDK's advanced registrars (TL240-TL245, TL120 for their duplicates).
 
 Simulations, element instances, false positives, custom latent spaces and the autoregressive
 hooks: each rule is one that code-loader 1.0.214 enforces (it raises at decoration, in its
@@ -7,7 +7,8 @@ from the registrar table (core/sdk.py).
 
 Finding data:
   TL240/TL241/TL244 {"function", "kind"}; TL242 {"missing": decorator to create (absent when creating one
-  is not the fix), "name": registered name, "shape": an expression of the ground truth's shape}; TL243 {"kind"}.
+  is not the fix), "name": registered name, "shape": an expression of the ground truth's shape}; TL243 {"kind"};
+  TL245 {"name", "kind"}.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from tensorleap_ls.core.source import dotted
 _AGGREGATIONS = ("last_step", "mean")  # AUTOREGRESSIVE_LATENT_SPACE_AGGREGATIONS
 _CHAIN_ARGS = ("inputs", "outputs", "state")  # AUTOREGRESSIVE_IMPLICIT_ARG_NAMES
 _SIM_TYPES = ("float", "int", "str", "string")  # sim_config.PARAM_TYPE_MAP (as strings)
+# (legacy add_autoregressive_* share these contracts: rules compare contract_of() names)
 _AUTOREGRESSIVE_USERS = ("tensorleap_autoregressive_metric", "tensorleap_autoregressive_loss",
-                         "tensorleap_autoregressive_visualizer", "add_autoregressive_metric",
-                         "add_autoregressive_loss", "add_autoregressive_visualizer")
+                         "tensorleap_autoregressive_visualizer")
 
 
 def check(ctx: CheckContext) -> list[Finding]:
