@@ -241,6 +241,7 @@ class Analyzer:
             root=root, entry=entry, bindings=bindings, modules=dict(project.modules), leap_yaml=leap_yaml,
             read_text=self.read_text,
             external_imports={k: [ref.span for _, ref in v] for k, v in project.external.items()},
+            resolver=resolver,
             sdk=env.sdk, outside_modules=outside,
             find_function=lambda path, name: external.resolve_function(project, index, path, name),
             model_facts=self.model_facts,

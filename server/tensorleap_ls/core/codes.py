@@ -73,7 +73,7 @@ _ALL = [
     Code("TL225", "metadata-non-scalar", W, "A metadata function visibly returns a list, tuple, array or nested dict.", "`return [a, b]`"),
     Code("TL226", "prediction-types-type", E, "`tensorleap_load_model` takes a list of `PredictionTypeHandler`.", "`@tensorleap_load_model(PredictionTypeHandler(...))`"),
     Code("TL227", "metric-direction", E, "`direction` must be a `MetricDirection` member (or a dict of them).", "`direction='up'`"),
-    Code("TL228", "metadata-type", E, "`metadata_type` must be a `DatasetMetadataType` member (or a dict of them).", "`metadata_type='int'`"),
+    Code("TL228", "metadata-type", W, "`metadata_type` should be a `DatasetMetadataType` member (or a dict of them); the SDK stores anything else unchecked.", "`metadata_type='int'`"),
     Code("TL230", "default-channel-dim", I, "`channel_dim` is not set; the SDK defaults it to -1 and warns.", "`@tensorleap_input_encoder('image')`"),
     Code("TL231", "default-direction", I, "Metric `direction` is not set; the SDK defaults it to Downward and warns.", "`@tensorleap_custom_metric('acc')`"),
     Code("TL232", "default-state", I, "`PreprocessResponse.state` is not set; the state is inferred from list position and the SDK warns.", "`PreprocessResponse(sample_ids=ids)`"),

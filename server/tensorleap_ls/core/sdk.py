@@ -223,6 +223,19 @@ DECORATORS_STAR_EXPORTS = (
     "DataStateType", "LeapDataType", "MetricDirection", "DatasetMetadataType",
 )
 
+# SDK callables meant for users that an integration test may call besides decorated functions: the
+# plotting helpers are no-ops in mapping mode (`@run_only_on_non_mapping_mode` in
+# code_loader/plot_functions/plot_functions.py), and the SDK's own error text asks for
+# `SamplePreprocessResponse(sample_id, preprocess)` inside the test. Qualified by where they are defined.
+_PLOT = "code_loader.plot_functions.plot_functions."
+TEST_BODY_HELPERS = frozenset({
+    "code_loader.plot_functions.visualize.visualize",
+    *(_PLOT + f for f in ("plot_image", "plot_image_with_b_box", "plot_graph", "plot_text_with_heatmap", "plot_hbar",
+                          "plot_image_mask", "plot_text_mask", "plot_video", "plot_image_with_heatmap",
+                          "plot_point_cloud")),
+    "code_loader.contract.datasetclasses.SamplePreprocessResponse",
+})
+
 # LeapDataType member -> the Leap* class a visualizer of that type must return.
 VISUALIZER_CLASSES: dict[str, str] = {
     "Image": "LeapImage", "Text": "LeapText", "Graph": "LeapGraph", "HorizontalBar": "LeapHorizontalBar",

@@ -31,6 +31,7 @@ class CheckContext:
     read_text: Callable[[str], str | None] = lambda p: None  # overlay-aware file reader
     # Imports of the closure that are not local modules: top-level package name -> spans of the imports.
     external_imports: dict[str, list] = field(default_factory=dict)
+    resolver: object | None = None  # core.evaluate.Resolver of the closure (module-level names, across modules)
     # The code-loader installed for the project (core.sdk_env.SdkApi), None when there is none.
     sdk: object | None = None
     # Model file path -> its facts (runtime/model_info.facts), read by the LSP layer / CLI, never here.

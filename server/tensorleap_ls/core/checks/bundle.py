@@ -13,6 +13,7 @@ TL409 {"value"}.
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 
@@ -86,7 +87,7 @@ def _modules_in_bundle(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
         if path == ctx.entry or not (path + os.sep).startswith(ctx.root + os.sep):
             continue
         rel = _rel(ctx, path)
-        if ly.bundles(rel):
+        if ly.bundles(rel) or _harmless_init(mod):
             continue
         why = "excluded by `exclude`" if _included(ly, rel) else "not matched by `include`"
         msg = f"`{rel}` is imported by the integration but {why}: it will be missing on the platform."
@@ -95,6 +96,35 @@ def _modules_in_bundle(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
         if site is not None:
             out.append(Finding("TL405", msg, site, data={"path": rel}))
     return out
+
+
+def _harmless_init(mod) -> bool:
+    """A package ``__init__.py`` whose absence changes nothing: without it Python imports the folder
+    as a namespace package, and ``import pkg.mod`` / ``from pkg import mod`` load the same modules.
+
+    Harmless: the file binds no name and runs no code, i.e. it holds only a docstring, comments,
+    ``pass``, ``...`` and an empty ``__all__``. Anything else stays an error: a definition or a
+    re-export (``from .enc import encode``; ``from pkg import encode`` then raises ImportError),
+    imports run for their side effects (registrations, ``sys.path`` edits), any other statement, even
+    ``from __future__ import annotations`` (it binds ``annotations`` in the package). The test
+    tests/core/test_real_patterns_testbody.py checks this definition against Python itself. (A
+    namespace package has no ``__file__``: an integration reading ``pkg.__file__`` is not guessed at.)
+    """
+    if not mod.path.endswith("__init__.py") or mod.tree is None or mod.syntax_error is not None:
+        return False
+    for stmt in mod.tree.body:
+        if isinstance(stmt, ast.Pass):
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and (
+                stmt.value.value is Ellipsis or isinstance(stmt.value.value, str)):
+            continue
+        target, value = (stmt.targets[0], stmt.value) if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else \
+            (stmt.target, stmt.value) if isinstance(stmt, ast.AnnAssign) else (None, None)
+        if isinstance(target, ast.Name) and target.id == "__all__" and isinstance(value, (ast.List, ast.Tuple)) \
+                and not value.elts:
+            continue
+        return False
+    return True
 
 
 def _included(ly: LeapYaml, rel: str) -> bool:

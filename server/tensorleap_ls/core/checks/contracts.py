@@ -444,8 +444,9 @@ def _metadata(b: Binding) -> Iterator[Finding]:
     bad = _wrong_constant(v, "DatasetMetadataType") if not isinstance(v, dict) else any(
         _wrong_constant(x, "DatasetMetadataType") for x in v.values())
     if v is not None and bad:
-        yield Finding("TL228", f"`metadata_type` must be a `DatasetMetadataType` member (or a dict of them), got "
-                      f"`{arg.text}`.", arg.span, data={"function": b.function})
+        yield Finding("TL228", f"`metadata_type` should be a `DatasetMetadataType` member (or a dict of them), got "
+                      f"`{arg.text}`: the SDK stores it unchecked as the type of a None value.", arg.span,
+                      data={"function": b.function})
 
 
 def _load_model(b: Binding) -> Iterator[Finding]:
