@@ -55,7 +55,7 @@ cat > "$W/data/User/settings.json" <<JSON
 { "tensorleap.interpreter": "$REPO/.venv/bin/python", "workbench.startupEditor": "none",
   "security.workspace.trust.enabled": false, "telemetry.telemetryLevel": "off",
   "extensions.autoCheckUpdates": false, "extensions.autoUpdate": false, "workbench.tips.enabled": false,
-  "files.hotExit": "off", "tensorleap.debounceMs": 50 }
+  "files.hotExit": "off", "tensorleap.debounceMs": 50, "git.openRepositoryInParentFolders": "never" }
 JSON
 CS=("$W/cs/node_modules/.bin/code-server" --config "$W/config.yaml" --user-data-dir "$W/data" --extensions-dir "$W/exts")
 "${CS[@]}" --install-extension "$REPO/vscode-extension/tensorleap-ls.vsix" >/dev/null
@@ -70,7 +70,9 @@ for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null &
 
 step "playwright: diagnostics, quick fix, preview"
 rc=0
+# the other scenarios (bare interpreter, empty folder, untrusted folder) start their own code-server
 NODE_PATH="$W/pw/node_modules" CS_URL="http://127.0.0.1:$PORT/?folder=$W/ws" SHOTS="$ART" \
+  CS_BIN="$W/cs/node_modules/.bin/code-server" E2E_DIR="$W" REPO="$REPO" WS_DIR="$W/ws" \
   node tests/editors/e2e_vscode.js || rc=$?
 step "done rc=$rc (screenshots in $ART)"
 exit $rc

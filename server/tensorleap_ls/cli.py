@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
                    "given explicitly (or with --dynamic) it also reads the model file and runs --dynamic "
                    "(default: the project's .venv/venv, else this one; a plain check runs none of them)")
     c.add_argument("--timeout", type=float, default=30.0, help="seconds per call for --dynamic")
+    c.add_argument("--preprocess-timeout", type=float, default=300.0,
+                   help="seconds for the import of the entry and for preprocess, for --dynamic")
     c.add_argument("--memory-mb", type=int, default=4096, help="memory limit of the child for --dynamic")
     c.add_argument("--no-model", action="store_true", help="do not read the model file for the model checks (TL6xx)")
 
@@ -46,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--out", required=True, help="output folder")
     v.add_argument("--python")
     v.add_argument("--timeout", type=float, default=30.0)
+    v.add_argument("--preprocess-timeout", type=float, default=300.0)
 
     s = sub.add_parser("serve", help="run the language server (stdio by default)")
     s.add_argument("--tcp", metavar="HOST:PORT")
@@ -131,7 +134,8 @@ def _dynamic(pa, args: argparse.Namespace) -> list:
             print(f"\r[dynamic] {msg}", end="", file=sys.stderr, flush=True)
 
     return dynamic_findings(pa.project.root, pa.project.entry, python=args.python, samples=args.samples,
-                            timeout_s=args.timeout, memory_mb=args.memory_mb, progress=progress)
+                            timeout_s=args.timeout, preprocess_timeout_s=args.preprocess_timeout,
+                            memory_mb=args.memory_mb, progress=progress)
 
 
 def _preview(args: argparse.Namespace) -> int:
@@ -146,7 +150,7 @@ def _preview(args: argparse.Namespace) -> int:
     pa = analyses[0]
     sample: object = args.sample
     result = preview_sample(pa.project.root, pa.project.entry, args.subset, sample, args.out, python=args.python,
-                            timeout_s=args.timeout)
+                            timeout_s=args.timeout, preprocess_timeout_s=args.preprocess_timeout)
     for line in result.get("lines", []):
         print(line)
     print(f"preview written to {os.path.join(args.out, 'index.html')}")

@@ -12,5 +12,7 @@ rm -rf bundled && mkdir -p bundled/libs
   "pygls>=2.1,<3" "lsprotocol==2025.0.0" attrs cattrs wcmatch bracex typing_extensions
 cp -r ../server/tensorleap_ls bundled/libs/
 find bundled -name __pycache__ -prune -exec rm -rf {} +
-npx -y @vscode/vsce@3 package --allow-missing-repository --skip-license -o tensorleap-ls.vsix >/dev/null
+node scripts/inline-readme-images.js README.md bundled/readme-vsix.md  # images inline for the Extensions view
+npx -y @vscode/vsce@3 package --allow-missing-repository --no-rewrite-relative-links --readme-path bundled/readme-vsix.md \
+  --skip-license -o tensorleap-ls.vsix >/dev/null
 ls -la tensorleap-ls.vsix

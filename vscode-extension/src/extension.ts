@@ -2,19 +2,19 @@
 // the bundled pure-Python libraries, and adds the preview panel, commands and status bar.
 import * as path from "path";
 import * as vscode from "vscode";
-import { LanguageClient, LanguageClientOptions, ServerOptions, State } from "vscode-languageclient/node";
+import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, ServerOptions, State } from "vscode-languageclient/node";
 
-import { chooseInterpreter, serverPythonPath, startFailure } from "./interpreter";
-import { PreviewResult, panelHtml, parseWebviewMessage, statusText } from "./messages";
+import { chooseInterpreter, serverPythonPath } from "./interpreter";
+import { registerCommands } from "./commands";
+import { PreviewResult, logText, serverOutput } from "./messages";
+import { refreshPreview, showPanel } from "./preview";
 import { needsRestart, resolveOptions } from "./settings";
+import { createStatus, explainStartFailure, refreshEnvironment, setServerState } from "./status";
 
 let client: LanguageClient | undefined;
 let log: vscode.LogOutputChannel;
-let status: vscode.StatusBarItem;
-let panel: vscode.WebviewPanel | undefined;
-let lastPreview: { uri: string; subset: string; sampleId: unknown } | undefined;
-const state = { running: false, problems: 0, lastRunFailed: false };
 let crashes = 0;
+let restarting = false; // a stop the extension asked for is not a crash
 
 async function pythonFromExtension(resource?: vscode.Uri): Promise<string | null> {
   const ext = vscode.extensions.getExtension("ms-python.python");
@@ -50,131 +50,59 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: "file", language: "python" }, { scheme: "file", pattern: "**/leap.yaml" }],
     initializationOptions: { ...opts, interpreter: opts.interpreter ?? choice.path },
-    outputChannel: log,
-    synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher("**/{*.py,leap.yaml,*.yaml,requirements.txt}") },
-    initializationFailedHandler: (err) => {
-      void vscode.window.showErrorMessage(startFailure(choice.path, String(err)), "Select Interpreter").then((pick) => {
-        if (pick) void vscode.commands.executeCommand("python.setInterpreter");
-      });
-      return false;
+    outputChannel: serverOutput(log) as unknown as vscode.OutputChannel,
+    // one explanation of our own instead of the client's cascade of toasts
+    errorHandler: {
+      error: () => ({ action: ErrorAction.Continue, handled: true }),
+      closed: () => ({ action: CloseAction.DoNotRestart, handled: true }),
     },
+    synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher("**/{*.py,leap.yaml,*.yaml,requirements.txt}") },
+    initializationFailedHandler: () => false, // explained once, below
   };
   client = new LanguageClient("tensorleap", "Tensorleap", serverOptions, clientOptions);
   client.onDidChangeState((e) => {
-    if (e.newState === State.Stopped && e.oldState === State.Running) {
+    if (e.newState === State.Running) setServerState("running");
+    if (e.newState === State.Stopped && e.oldState === State.Running && !restarting) {
       crashes += 1;
-      log.warn(`server stopped (${crashes})`);
-      if (crashes > 1) {
-        void vscode.window.showErrorMessage("The Tensorleap server stopped. See Tensorleap: Show Logs.", "Restart")
-          .then((pick) => pick && restart(context));
-      }
+      setServerState("stopped", choice.path);
+      log.warn(`server stopped unexpectedly (${crashes})`);
+      void vscode.window.showErrorMessage("The Tensorleap server stopped. See Tensorleap: Show Logs.", "Restart", "Show Logs")
+        .then((pick) => (pick === "Restart" ? restart(context) : pick ? log.show() : undefined));
     }
   });
+  setServerState("starting", choice.path);
   try {
     await client.start();
   } catch (err) {
-    log.error(`server failed to start: ${err}`);
-    void vscode.window.showErrorMessage(startFailure(choice.path, String(err)), "Select Interpreter").then((pick) => {
-      if (pick) void vscode.commands.executeCommand("python.setInterpreter");
-    });
+    client = undefined;
+    explainStartFailure(choice.path, serverPythonPath(bundled, process.env.PYTHONPATH), logText(err), log);
     return;
   }
-  client.onNotification("tensorleap/preview", (params: PreviewResult & { uri: string }) => showPanel(context, params));
+  client.onNotification("tensorleap/preview", (params: PreviewResult & { uri: string }) => showPanel(params));
+  void refreshEnvironment(vscode.window.activeTextEditor?.document.uri.toString());
 }
 
 async function restart(context: vscode.ExtensionContext): Promise<void> {
-  if (client) {
-    await client.stop().catch(() => undefined);
-    client = undefined;
+  restarting = true;
+  try {
+    if (client) {
+      await client.stop().catch(() => undefined);
+      client = undefined;
+    }
+  } finally {
+    restarting = false;
   }
   await start(context);
 }
 
-function refreshStatus(): void {
-  state.problems = vscode.languages.getDiagnostics().reduce(
-    (n, [, ds]) => n + ds.filter((d) => d.source === "tensorleap").length, 0);
-  status.text = statusText(state);
-  status.show();
-}
-
-function showPanel(context: vscode.ExtensionContext, result: PreviewResult & { uri?: string }): void {
-  if (!panel) {
-    panel = vscode.window.createWebviewPanel("tensorleapPreview", "Tensorleap Preview", vscode.ViewColumn.Beside,
-      { enableScripts: true, retainContextWhenHidden: true });
-    panel.onDidDispose(() => (panel = undefined));
-    panel.webview.onDidReceiveMessage((raw) => {
-      const msg = parseWebviewMessage(raw);
-      if (msg?.type === "navigate" && lastPreview) {
-        void preview(lastPreview.uri, msg.subset, msg.sampleId);
-      }
-    });
-  }
-  const nonce = Math.random().toString(36).slice(2);
-  panel.webview.html = panelHtml(result, nonce, panel.webview.cspSource);
-  panel.reveal(vscode.ViewColumn.Beside, true);
-}
-
-async function preview(uri: string, subset: string, sampleId: unknown): Promise<void> {
-  if (!vscode.workspace.isTrusted) {
-    void vscode.window.showWarningMessage("Trust this workspace to preview samples: previews run your code.");
-    return;
-  }
-  lastPreview = { uri, subset, sampleId };
-  const result = await vscode.commands.executeCommand<PreviewResult>("tensorleap.preview", { uri, subset, sampleId });
-  if (result && lastPreview) lastPreview.sampleId = result.sample_id;
-}
-
-function activeUri(): string | undefined {
-  return vscode.window.activeTextEditor?.document.uri.toString();
-}
-
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   log = vscode.window.createOutputChannel("Tensorleap", { log: true });
-  status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 10);
-  status.command = "tensorleap.showLogs";
-  context.subscriptions.push(log, status);
+  context.subscriptions.push(log);
+  createStatus(context);
+  registerCommands(context, { restart: () => restart(context), showLogs: () => log.show() });
   context.subscriptions.push(
-    vscode.commands.registerCommand("tensorleap.showLogs", () => log.show()),
-    vscode.commands.registerCommand("tensorleap.restartServer", () => restart(context)),
-    vscode.commands.registerCommand("tensorleap.showPreview", async () => {
-      const uri = activeUri();
-      if (!uri) return;
-      const subset = await vscode.window.showQuickPick(["training", "validation", "test"], { placeHolder: "Subset" });
-      if (!subset) return;
-      const id = await vscode.window.showInputBox({ prompt: "Sample id (empty: the first sample)" });
-      const sampleId = id === undefined || id === "" ? null : /^-?\d+$/.test(id) ? Number(id) : id;
-      await preview(uri, subset, sampleId);
-    }),
-    vscode.commands.registerCommand("tensorleap.runIntegrationChecks", async () => {
-      const uri = activeUri();
-      if (!uri) return;
-      state.running = true;
-      refreshStatus();
-      try {
-        const res = await vscode.commands.executeCommand<{ ok: boolean; summary?: string; message?: string }>(
-          "tensorleap.runChecks", { uri });
-        state.lastRunFailed = !res?.ok;
-        void vscode.window.showInformationMessage(`Tensorleap: ${res?.summary ?? res?.message ?? "done"}`);
-      } finally {
-        state.running = false;
-        refreshStatus();
-      }
-    }),
-    vscode.commands.registerCommand("tensorleap.newSkeleton", async () => {
-      let uri = activeUri();
-      if (!uri) {
-        const doc = await vscode.workspace.openTextDocument({ language: "python", content: "" });
-        await vscode.window.showTextDocument(doc);
-        uri = doc.uri.toString();
-      }
-      const res = await vscode.commands.executeCommand<{ ok: boolean; message?: string }>("tensorleap.generateSkeleton", { uri });
-      if (res && !res.ok && res.message) void vscode.window.showWarningMessage(res.message);
-    }),
-    vscode.languages.onDidChangeDiagnostics(() => refreshStatus()),
     vscode.workspace.onDidGrantWorkspaceTrust(() => restart(context)),
-    vscode.workspace.onDidSaveTextDocument(() => {
-      if (panel && lastPreview) void preview(lastPreview.uri, lastPreview.subset, lastPreview.sampleId);
-    }),
+    vscode.workspace.onDidSaveTextDocument(() => refreshPreview()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration("tensorleap")) return;
       if (needsRestart((k) => e.affectsConfiguration(k))) {
@@ -189,10 +117,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   if (envs?.onDidChangeActiveEnvironmentPath) {
     context.subscriptions.push(envs.onDidChangeActiveEnvironmentPath(() => restart(context)));
   }
-  refreshStatus();
   await start(context);
 }
 
 export async function deactivate(): Promise<void> {
+  restarting = true;
   if (client) await client.stop();
 }

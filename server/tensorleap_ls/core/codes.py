@@ -92,7 +92,7 @@ _ALL = [
     Code("TL305", "test-batch-dim", W, "Manual batch dimension in the integration test: decorated calls already add it.", "`np.expand_dims(image, 0)`"),
     Code("TL306", "test-bad-index", E, "Indexing in the integration test of something other than the model's predictions.", "`image[0]`"),
     Code("TL307", "test-double-index", E, "A prediction is indexed twice (`'TempMapping' object is not subscriptable`).", "`model.run(None, {...})[0][0]`"),
-    Code("TL310", "not-in-test", H, "A decorated function that the integration test never calls stays unwired on the platform.", "`@tensorleap_custom_metric` never called in the test"),
+    Code("TL310", "not-in-test", H, "A decorated function that the integration test never calls stays unwired on the platform.", "`@tensorleap_custom_metric` never called in the test", "information (one finding) when `load_model` is a stub that raises `NotImplementedError`: the model, metrics and losses wait for it"),
     # 4xx: leap.yaml and bundle
     Code("TL401", "yaml-parse", E, "leap.yaml does not parse.", "a tab used for indentation"),
     Code("TL402", "yaml-unknown-key", W, "Unknown key in leap.yaml (the leap CLI drops it on rewrite).", "`entry_file: x.py`"),

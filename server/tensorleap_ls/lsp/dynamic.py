@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import base64
+import os
+import re
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -19,8 +21,9 @@ import attrs
 from lsprotocol import types as lsp
 from pygls.uris import to_fs_path
 
-from tensorleap_ls.core.model import Kind
+from tensorleap_ls.core.model import Finding, Kind
 from tensorleap_ls.core.project import norm
+from tensorleap_ls.core.root_cause import absorb_test_failures, anchor, still_true
 from tensorleap_ls.lsp.convert import to_range
 
 if TYPE_CHECKING:
@@ -37,6 +40,11 @@ class UriArgs:
 
 
 @attrs.define
+class FolderArgs:
+    folder: str
+
+
+@attrs.define
 class PreviewArgs:
     uri: str
     subset: str = "training"
@@ -44,7 +52,7 @@ class PreviewArgs:
 
 
 def _runner(ls: "TensorleapServer"):
-    from tensorleap_ls.runtime.runner import Limits, Runner
+    from tensorleap_ls.runtime.api import Limits, Runner
 
     runner = getattr(ls, "runner", None)
     limits = Limits(timeout_s=ls.settings.timeout_s, preprocess_timeout_s=ls.settings.preprocess_timeout_s,
@@ -73,40 +81,36 @@ def register(server: "TensorleapServer") -> None:
 
     @server.command("tensorleap.preview")
     async def preview(ls, args: PreviewArgs) -> dict:
-        if not ls.settings.trusted:
-            ls.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Warning, message=UNTRUSTED))
-            return {"ok": False, "message": UNTRUSTED}
-        pa = _project(ls, args.uri)
-        if pa is None:
-            return {"ok": False, "message": "this file is not part of a Tensorleap integration"}
-        from tensorleap_ls.runtime import api, interpreter
-
-        python = interpreter.choose(pa.project.root, ls.settings.interpreter)
-        functions = api.static_functions(pa.project.root, pa.project.entry, pa.bindings)
-        sample = args.sampleId
-        if sample is None:
-            sample = await _first_sample(ls, python, pa, args.subset)
-        result = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: api.preview(_runner(ls), python, pa.project.root, pa.project.entry, args.subset, sample,
-                                      functions, ls.settings.auth_secret))
-        images = result.pop("images", {}) or {}
-        result["images"] = {k: base64.b64encode(v).decode("ascii") for k, v in images.items()}
-        _strip_raw(result)
-        ls.protocol.notify("tensorleap/preview", {"uri": args.uri, "subset": args.subset,
-                                                  "sample_id": result.get("sample_id", sample),
-                                                  "html": result.get("html", ""), "ok": result.get("ok", False),
-                                                  "problems": result.get("problems", []),
-                                                  "neighbors": result.get("neighbors"), "subsets": result.get("subsets")})
+        result = await _preview(ls, args)
+        # the panel is fed by this notification: it carries the reason of a failure too
+        ls.protocol.notify("tensorleap/preview", panel_message(args, result))
         return result
+
+    @server.command("tensorleap.newProjectFiles")
+    async def new_project(ls, args: FolderArgs) -> dict:
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: _new_project(ls, args.folder))
+
+    @server.command("tensorleap.environment")
+    async def environment(ls, args: UriArgs) -> dict:
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: _environment(ls, args.uri))
 
     def on_save(ls: "TensorleapServer", uri: str) -> None:
         runner = getattr(ls, "runner", None)
         pa = _project(ls, uri)
         if runner is not None and pa is not None:
+            _restarts[pa.project.root] = _restarts.get(pa.project.root, 0) + 1
             runner.invalidate(pa.project.root)  # the next run re-imports the edited code
         if ls.settings.dynamic_on_save and ls.settings.trusted and pa is not None:
             asyncio.get_running_loop().create_task(_run_checks(ls, uri, progress=False))
 
+    def on_change(ls: "TensorleapServer", uri: str) -> None:
+        path = to_fs_path(uri)
+        text = ls.analyzer.read_text(path) if path else None
+        if path is not None and text is not None:
+            withdraw_stale(ls, norm(path), text)
+
+    server.change_hooks.append(on_change)
+    server.save_hooks.append(on_change)
     server.save_hooks.append(on_save)  # also called for files changed on disk (data files the code reads)
 
     @server.feature(lsp.SHUTDOWN)
@@ -116,6 +120,189 @@ def register(server: "TensorleapServer") -> None:
             runner.close()  # kills any child still running user code
 
     server.code_lens_providers.append(_preview_lenses)
+
+
+async def _preview(ls: "TensorleapServer", args: PreviewArgs) -> dict:
+    if not ls.settings.trusted:
+        return {"ok": False, "message": UNTRUSTED, "reason": {"kind": "untrusted"}}
+    pa = _project(ls, args.uri)
+    if pa is None:
+        return {"ok": False, "message": "this file is not part of a Tensorleap integration (no leap.yaml or entry file)"}
+    from tensorleap_ls.runtime import interpreter
+
+    python = interpreter.choose(pa.project.root, ls.settings.interpreter)
+    loop = asyncio.get_running_loop()
+    bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python))
+    if bad:
+        return bad
+    try:
+        from tensorleap_ls.runtime import api
+    except ImportError as e:  # Pillow (rendering) missing in the server's own interpreter
+        return server_missing(e)
+    functions = api.static_functions(pa.project.root, pa.project.entry, pa.bindings)
+    subsets = await _subsets(ls, python, pa)
+    sample = args.sampleId
+    if sample is None:
+        sample = next((s["first"][0] for s in subsets if s["name"] == args.subset and s["first"]), 0)
+    cancel = threading.Event()
+
+    def run() -> dict:
+        return api.preview(_runner(ls), python, pa.project.root, pa.project.entry, args.subset, sample, functions,
+                           ls.settings.auth_secret, cancel)
+
+    generation = _restarts.get(pa.project.root, 0)
+    result = await _stoppable(ls, cancel, run)
+    if not result.get("ok") and not cancel.is_set() and _restarts.get(pa.project.root, 0) != generation:
+        result = await _stoppable(ls, cancel, run)  # a save restarted the child under it: not the user's fault
+    images = result.pop("images", {}) or {}
+    result["images"] = {k: base64.b64encode(v).decode("ascii") for k, v in images.items()}
+    _strip_raw(result)
+    result.setdefault("subset", args.subset)
+    result.setdefault("sample_id", sample)
+    if not result.get("subsets"):  # a failed run still knows the project's subsets (the panel's picker)
+        result["subsets"] = [s["name"] for s in subsets]
+    result["first"] = next((s["first"][0] for s in subsets if s["name"] == args.subset and s["first"]), None)
+    result["problems"] = [_locate(p, pa.bindings, args) for p in result.get("problems") or []]
+    return result
+
+
+def panel_message(args: PreviewArgs, result: dict) -> dict:
+    """What the preview panel needs, success or failure (the failure's reason included)."""
+    keys = ("ok", "html", "message", "problems", "neighbors", "subsets", "reason", "first")
+    return {"uri": args.uri, "subset": result.get("subset", args.subset),
+            "sample_id": result.get("sample_id", args.sampleId), **{k: result.get(k) for k in keys}}
+
+
+_VALIDATION = re.compile(r"(\w+)\(\) validation failed")
+
+
+def _locate(problem: dict, bindings, args: PreviewArgs) -> dict:
+    """Names the user's function behind a problem and where it is defined (a link in the panel)."""
+    p = {"subset": args.subset, **problem}
+    m = _VALIDATION.search(p.get("message") or "")
+    by_function = {b.function: b for b in bindings if b.function}
+    by_name = {b.name: b for b in bindings if b.name}
+    b = by_function.get(m.group(1)) if m else by_name.get(p.get("name"))
+    if b is not None:
+        p["function"] = b.function
+        if b.def_span is not None:
+            if p.get("file"):
+                p["called_at"] = {"file": p["file"], "line": p.get("line")}
+            p["file"], p["line"] = b.def_span.path, b.def_span.line + 1
+    return p
+
+
+def server_missing(err: ImportError) -> dict:
+    """The server's own interpreter lacks a library (Pillow renders the previews)."""
+    import platform
+    import sys
+
+    from tensorleap_ls.core.requirements import distributions_for
+
+    mod = (err.name or "?").split(".")[0]
+    reason = {"kind": "interpreter", "role": "server", "interpreter": sys.executable,
+              "version": platform.python_version(), "missing": [mod], "packages": [distributions_for(mod)[0]]}
+    return {"ok": False, "message": f"the server interpreter {sys.executable} cannot import {mod}", "reason": reason}
+
+
+def project_interpreter_problem(python: str) -> dict | None:
+    """None when the project interpreter can run the integration; else a failure naming what is missing."""
+    from tensorleap_ls.core.requirements import distributions_for
+    from tensorleap_ls.runtime import interpreter
+
+    why = interpreter.problem(python)
+    if not why:
+        return None
+    interpreter.problem.cache_clear()  # the user may install what is missing and try again
+    info = interpreter.probe(python)
+    reason = {"kind": "interpreter", "role": "project", "interpreter": python, "version": info.get("version"),
+              "missing": info["missing"], "packages": [distributions_for(m)[0] for m in info["missing"]],
+              "error": info.get("error")}
+    return {"ok": False, "message": why, "reason": reason,
+            "problems": [{"code": "TL534", "message": why}]}
+
+
+def _environment(ls: "TensorleapServer", uri: str) -> dict:
+    """Both interpreters and the SDK version (the status bar's tooltip, the new-project pin)."""
+    import platform
+    import sys
+
+    from tensorleap_ls.runtime import interpreter
+
+    root = None
+    pa = _project(ls, uri) if uri else None
+    if pa is not None:
+        root = pa.project.root
+    elif uri:
+        root = to_fs_path(uri)
+    python = interpreter.choose(root or ".", ls.settings.interpreter)
+    out = {"server": {"interpreter": sys.executable, "version": platform.python_version()},
+           "project": {"interpreter": python, "version": None, "code_loader": None, "onnx": False},
+           "trusted": ls.settings.trusted}
+    if ls.settings.trusted:  # running the project interpreter is running the workspace's code
+        info = interpreter.probe(python)
+        out["project"].update({k: info.get(k) for k in ("version", "code_loader", "onnx", "missing", "error")})
+    return out
+
+
+def _new_project(ls: "TensorleapServer", folder_uri: str) -> dict:
+    """The files of a new project (the client writes them through a WorkspaceEdit the user asked for).
+    In a trusted workspace the project interpreter is asked for its SDK version, and builds a tiny
+    ONNX model when it has onnx and onnxruntime; otherwise code-loader 1.0.214 and a load_model stub."""
+    import subprocess
+
+    from tensorleap_ls.core import stubs
+    from tensorleap_ls.runtime import interpreter
+
+    folder = to_fs_path(folder_uri) or folder_uri
+    python = interpreter.choose(folder, ls.settings.interpreter)
+    info: dict = {}
+    model = None
+    if ls.settings.trusted:  # the project interpreter runs only in a trusted workspace
+        info = interpreter.probe(python, ("code_loader", "numpy", "onnx", "onnxruntime"))
+        if info.get("version") and not {"onnx", "onnxruntime", "numpy"} & set(info.get("missing") or []):
+            try:
+                out = subprocess.run([python, "-c", stubs.MODEL_SCRIPT], capture_output=True, text=True, timeout=120,
+                                     env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": ""})
+                model = out.stdout.strip() if out.returncode == 0 else None
+                if model is None:
+                    ls.log(f"building the skeleton's model with {python} failed: {out.stderr.strip()[-500:]}")
+            except (OSError, subprocess.TimeoutExpired) as e:
+                ls.log(f"building the skeleton's model with {python} failed: {e}")
+    files = stubs.project_files(info.get("code_loader"), with_model=model is not None, python_version=info.get("version"))
+    return {"ok": True, "files": files, "binary": {"model/model.onnx": model} if model else {},
+            "entry": "leap_integration.py", "sdk": info.get("code_loader") or stubs.DEFAULT_SDK,
+            "interpreter": python, "model": model is not None, "trusted": ls.settings.trusted}
+
+
+async def _subsets(ls, python, pa) -> list[dict]:
+    """The project's subsets (name, first ids) from the child's cached preprocess; [] when it fails."""
+    from tensorleap_ls.runtime import api
+
+    return await asyncio.get_running_loop().run_in_executor(None, lambda: api.subsets(
+        _runner(ls), python, pa.project.root, pa.project.entry, ls.settings.auth_secret))
+
+
+_restarts: dict[str, int] = {}  # root -> how many times a save restarted its child
+
+# root -> [(run-time finding, the function text it is about)]: what makes a finding stale
+_anchors: dict[str, list[tuple[Finding, Any]]] = {}
+
+
+def withdraw_stale(ls: "TensorleapServer", path: str, text: str) -> None:
+    """Run-time findings of ``path`` whose function changed are withdrawn; the others follow their function."""
+    for root, pairs in list(_anchors.items()):
+        if not any(f.span.path == path for f, _ in pairs):
+            continue
+        kept = []
+        for f, where in pairs:
+            g = f if f.span.path != path else still_true(f, where, text)
+            if g is not None:
+                kept.append((g, (where[0] + g.span.line - f.span.line, where[1]) if where and g is not f else where))
+        if len(kept) != len(pairs) or any(a is not b for (a, _), (b, _) in zip(kept, pairs)):
+            _anchors[root] = kept
+            ls.extra_findings[root] = [f for f, _ in kept]
+            ls.republish(root)
 
 
 def _strip_raw(result: dict) -> None:
@@ -129,35 +316,25 @@ def _strip_raw(result: dict) -> None:
                     render["image"].pop("data", None)
 
 
-async def _first_sample(ls, python, pa, subset: str):
-    from tensorleap_ls.runtime.runner import ChildFault
-
-    def first():
-        try:
-            resp = _runner(ls).call(python, pa.project.root, pa.project.entry, {"cmd": "preprocess"},
-                                    timeout=ls.settings.preprocess_timeout_s)
-        except ChildFault:
-            return 0
-        for s in resp.get("subsets", []):
-            if s["name"] == subset and s["first"]:
-                return s["first"][0]
-        return 0
-
-    return await asyncio.get_running_loop().run_in_executor(None, first)
-
-
 async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
-    if not ls.settings.trusted:
-        ls.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Warning, message=UNTRUSTED))
-        return {"ok": False, "message": UNTRUSTED}
+    if not ls.settings.trusted:  # the client shows the message (once), with the trust action
+        return {"ok": False, "ran": False, "message": UNTRUSTED, "reason": {"kind": "untrusted"}}
     pa = _project(ls, uri)
     if pa is None:
-        return {"ok": False, "message": "this file is not part of a Tensorleap integration"}
-    from tensorleap_ls.runtime import api, interpreter
+        return {"ok": False, "ran": False,
+                "message": "this file is not part of a Tensorleap integration (no leap.yaml or entry file)"}
+    from tensorleap_ls.runtime import interpreter
 
     root, entry = pa.project.root, pa.project.entry
     python = interpreter.choose(root, ls.settings.interpreter)
     loop = asyncio.get_running_loop()
+    bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python))
+    if bad:
+        return {**bad, "ran": False}
+    try:
+        from tensorleap_ls.runtime import api
+    except ImportError as e:  # the runtime renders with Pillow: missing in the server's own interpreter
+        return {**server_missing(e), "ran": False}
     cancel = threading.Event()
     token = str(uuid.uuid4())
     use_progress = progress and _supports_progress(ls)
@@ -177,9 +354,16 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
         if use_progress:
             loop.call_soon_threadsafe(lambda: ls.work_done_progress.report(token, lsp.WorkDoneProgressReport(message=msg)))
 
-    findings, stats = await loop.run_in_executor(None, lambda: api.run_checks(
+    findings, stats = await _stoppable(ls, cancel, lambda: api.run_checks(
         _runner(ls), python, root, entry, ls.settings.samples_per_subset, report, cancel, ls.settings.auth_secret))
+    if (stats or {}).get("cancelled"):
+        if use_progress:
+            ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message="cancelled"))
+        return {"ok": False, "cancelled": True, "message": "the run was cancelled"}
+    text_of = ls.analyzer.read_text
+    findings = absorb_test_failures(findings, pa.bindings, text_of)
     ls.extra_findings[root] = findings
+    _anchors[root] = [(f, anchor(f, text_of)) for f in findings]
     for kind, name, seen in (stats or {}).get("observed") or []:
         ls.observations[(root, kind, name)] = seen
     ls.latest.setdefault(f"{root}|{entry}", pa)  # publish even if no file of the project is open
@@ -187,8 +371,25 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
     summary = f"{len(findings)} problem(s) found on real samples" if findings else "no problem found on real samples"
     if use_progress:
         ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=summary))
-    return {"ok": True, "findings": len(findings), "codes": sorted({f.code for f in findings}),
+    return {"ok": True, "ran": True, "findings": len(findings), "codes": sorted({f.code for f in findings}),
             "summary": summary, "stats": stats}
+
+
+async def _stoppable(ls: "TensorleapServer", cancel: threading.Event, work):
+    """Runs ``work`` off the event loop; when the request is cancelled the child running the
+    user's code is stopped too, so the next request does not wait for the cancelled work.
+    pygls runs a command under workspace/executeCommand, whose future (not this coroutine) a
+    $/cancelRequest cancels: we watch that future (found through pygls 2's request-id context)."""
+    proto = ls.protocol
+    ctx = getattr(proto, "_ctx_msg_id", None)
+    request = getattr(proto, "_request_futures", {}).get(ctx.get(None)) if ctx is not None else None
+    if request is not None:
+        request.add_done_callback(lambda f: cancel.set() if f.cancelled() else None)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, work)
+    except asyncio.CancelledError:
+        cancel.set()
+        raise
 
 
 def _supports_progress(ls: "TensorleapServer") -> bool:
@@ -197,6 +398,8 @@ def _supports_progress(ls: "TensorleapServer") -> bool:
 
 
 def _preview_lenses(ls: "TensorleapServer", path: str) -> list[lsp.CodeLens]:
+    if not ls.settings.trusted:  # a preview runs the user's code: not offered in an untrusted workspace
+        return []
     out = []
     seen = set()
     for pa in ls.analyses_for(path):

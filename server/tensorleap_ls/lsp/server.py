@@ -28,6 +28,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from tensorleap_ls import __version__
 from tensorleap_ls.core.model import Finding
 from tensorleap_ls.core.project import norm
+from tensorleap_ls.core.root_cause import drop_confirmed
 from tensorleap_ls.lsp import documents, model
 from tensorleap_ls.lsp.convert import to_diagnostic
 from tensorleap_ls.lsp.settings import Settings
@@ -68,6 +69,7 @@ class TensorleapServer(LanguageServer):
         self.code_lens_providers: list[CodeLensProvider] = []
         # (server, uri) after a save, or when a watched file changes on disk
         self.save_hooks: list[Callable[["TensorleapServer", str], None]] = []
+        self.change_hooks: list[Callable[["TensorleapServer", str], None]] = []  # (server, uri) after an edit
         self._published: dict[str, set[str]] = {}  # project key -> paths published last time
         self._tasks: dict[str, asyncio.Task] = {}
         self._analysis_lock = threading.Lock()
@@ -197,7 +199,7 @@ class TensorleapServer(LanguageServer):
             if uri is None:
                 continue
             doc = self.document(uri)
-            findings = pa.findings_for(path) + extra.get(path, [])
+            findings = drop_confirmed(pa.findings_for(path), extra.get(path, []), self.analyzer.read_text) + extra.get(path, [])
             diags = []
             for f in findings:
                 try:
@@ -281,6 +283,11 @@ def build(trusted: bool = False) -> TensorleapServer:
         if path is None or doc is None:
             return
         ls.analyzer.set_overlay(path, doc.source)
+        for hook in ls.change_hooks:
+            try:
+                hook(ls, uri)
+            except Exception as e:  # noqa: BLE001
+                ls.report_server_error(e, "change hook")
         ls.schedule(uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)

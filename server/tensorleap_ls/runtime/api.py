@@ -8,15 +8,18 @@ User code runs only in the child process (``child.py``) of the chosen interprete
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.runtime import interpreter, model_info, render
-from tensorleap_ls.runtime.runner import ChildFault, Limits, Runner
+from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
+from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Limits, Runner
 
 Progress = Callable[[str], None]
 
@@ -58,20 +61,38 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
             progress(f"{msg.get('progress')}/{msg.get('total')} samples")
 
     try:
-        resp = runner.call(python, root, entry, {"cmd": "check", "samples": samples, "seed": 0, "progress_every": 1,
-                                                 "timeout_s": runner.limits.timeout_s},
-                           timeout=max(runner.limits.timeout_s, runner.limits.preprocess_timeout_s) + 5,
-                           cancel=cancel, progress=on_progress, auth_secret=auth_secret)
+        resp = _call(runner, python, root, entry, protocol.Check(samples=samples, seed=0, progress_every=1),
+                     cancel=cancel, progress=on_progress, auth_secret=auth_secret)
     except ChildFault as fault:
+        if fault.code == CANCELLED:
+            return [], {"cancelled": True}
         return [fault_finding(fault, entry)], stats
     findings = [to_finding(f, entry) for f in resp.get("findings", [])]
     if resp.get("exit"):
         runner.invalidate(root)
     if not resp.get("ok") and not findings:
         findings.append(Finding("TL535", resp.get("message", "the dynamic checks failed"), line_span(None, None, entry)))
-    stats = {k: resp.get(k) for k in ("calls", "user_seconds", "total_seconds", "samples", "files_read", "observed")}
+    stats = {k: resp.get(k) for k in ("calls", "user_seconds", "total_seconds", "samples", "files_read", "observed",
+                                      "internal")}
     findings = model_info.with_run_findings(findings, python, root, entry, stats.get("observed"))  # TL610/TL611
     return findings, stats
+
+
+def _call(runner: Runner, python: str, root: str, entry: str, req: protocol.Request, **kw: Any) -> dict:
+    """One request; a run the server restarted because the project changed (a save) is run
+    again on the new code, once, instead of being reported as a crash."""
+    timeout = max(runner.limits.timeout_s, runner.limits.preprocess_timeout_s) + 5
+    try:
+        return runner.call(python, root, entry, req, timeout=timeout, **kw)
+    except ChildFault as fault:
+        if fault.code != RESTARTED:
+            raise
+    try:
+        return runner.call(python, root, entry, req, timeout=timeout, **kw)
+    except ChildFault as fault:
+        if fault.code == RESTARTED:  # changed again: say so, as information, not as a crash
+            raise ChildFault(CANCELLED, fault.message) from None
+        raise
 
 
 def dynamic_findings(root: str, entry: str, *, python: str | None = None, samples: int = 5, timeout_s: float = 30.0,
@@ -86,21 +107,24 @@ def dynamic_findings(root: str, entry: str, *, python: str | None = None, sample
         runner.close()
 
 
+MAX_PREVIEW_BYTES = 8 * 1024 * 1024  # PNG bytes of one preview (the HTML page embeds them once more)
+
+
 def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sample_id: Any,
-            functions: dict[str, list] | None = None, auth_secret: str | None = None) -> dict:
-    """A preview summary (JSON-able) with rendered PNGs (base64) and an HTML page."""
+            functions: dict[str, list] | None = None, auth_secret: str | None = None,
+            cancel: threading.Event | None = None) -> dict:
+    """A preview summary (strict JSON-able) with rendered PNGs and an HTML page, bounded in size."""
     why = interpreter.problem(python)
     if why:
         return {"ok": False, "message": why, "problems": [{"code": "TL534", "message": why}]}
     try:
-        resp = runner.call(python, root, entry, {"cmd": "preview", "subset": subset, "sample_id": sample_id,
-                                                 "loaders": [f for f, (k, _) in (functions or {}).items()
-                                                             if k == "load_model"],
-                                                 "functions": functions or {}, "run_test": True,
-                                                 "timeout_s": runner.limits.timeout_s},
-                           timeout=max(runner.limits.timeout_s, runner.limits.preprocess_timeout_s) + 5,
-                           auth_secret=auth_secret)
+        resp = _call(runner, python, root, entry, protocol.Preview(
+            subset=subset, sample_id=sample_id, loaders=[f for f, (k, _) in (functions or {}).items() if k == "load_model"],
+            functions=functions or {}, run_test=True),
+                     auth_secret=auth_secret, cancel=cancel)
     except ChildFault as fault:
+        if fault.code == CANCELLED:
+            return {"ok": False, "cancelled": True, "message": fault.message, "problems": []}
         f = fault_finding(fault, entry)
         return {"ok": False, "message": f.message, "problems": [{"code": f.code, "message": f.message,
                                                                  "file": f.span.path, "line": f.span.line + 1}]}
@@ -110,8 +134,15 @@ def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sam
     resp.setdefault("problems", []).extend({"code": f.code, "message": f.message, "file": f.span.path, "line": f.span.line + 1}
                                            for f in model_info.run_findings(python, root, entry, predictions=resp.get("predictions")))
     images = render.images_of(resp)
-    resp["html"] = render.html_page(resp, images)
-    resp["images"] = {k: v for k, v in images.items()}
+    total, kept = 0, {}
+    for key, png in images.items():
+        total += len(png)
+        if total > MAX_PREVIEW_BYTES:
+            resp.setdefault("reduced", []).append(f"{key}: not shown, the preview reached {MAX_PREVIEW_BYTES >> 20} MB")
+            continue
+        kept[key] = png
+    resp["html"] = render.html_page(resp, kept)
+    resp["images"] = kept
     return resp
 
 
@@ -129,13 +160,15 @@ def preview_sample(root: str, entry: str, subset: str, sample_id: Any, out_dir: 
     os.makedirs(out_dir, exist_ok=True)
     lines = []
     images = result.pop("images", {}) or {}
+    used: set[str] = set()
     for key, png in images.items():
-        name = key.replace("/", "__") + ".png"
+        name = safe_file_name(key.replace("/", "__"), ".png", used)
         Path(out_dir, name).write_bytes(png)
         lines.append(f"wrote {os.path.join(out_dir, name)}")
     page = result.pop("html", None) or render.html_page(result, {})
     Path(out_dir, "index.html").write_text(page, encoding="utf-8")
-    Path(out_dir, "summary.json").write_text(json.dumps(_strip_pixels(result), indent=1, default=str), encoding="utf-8")
+    # strict JSON: a NaN in a sample is the string "NaN" here, never a bare token
+    Path(out_dir, "summary.json").write_text(wire.dumps(_strip_pixels(result), indent=1), encoding="utf-8")
     for p in result.get("problems", []):
         lines.append(f"problem: {p.get('code', p.get('type', ''))} {p.get('message', '')}")
     if not result.get("ok"):
@@ -143,6 +176,28 @@ def preview_sample(root: str, entry: str, subset: str, sample_id: Any, out_dir: 
     result["lines"] = lines
     result["errors"] = not result.get("ok") or bool(result.get("problems"))
     return result
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_NAME = 100  # characters of a file name we write (file systems stop at 255 bytes)
+
+
+def safe_file_name(name: str, suffix: str, used: set[str] | None = None) -> str:
+    """A registered name as a file name: no NUL, path separator or other special character, no
+    leading dot, bounded; shortened or altered names get a hash suffix, so two names never
+    collide."""
+    base = _UNSAFE.sub("_", name).strip("._") or "item"
+    if base != name or len(base) > MAX_NAME:
+        digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        base = f"{base[:MAX_NAME]}-{digest}"
+    out = base + suffix
+    if used is not None:
+        n = 2
+        while out in used:
+            out = f"{base}-{n}{suffix}"
+            n += 1
+        used.add(out)
+    return out
 
 
 def _strip_pixels(obj: Any) -> Any:
@@ -153,6 +208,17 @@ def _strip_pixels(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_strip_pixels(v) for v in obj]
     return obj
+
+
+def subsets(runner: Runner, python: str, root: str, entry: str, auth_secret: str | None = None) -> list[dict]:
+    """The project's subsets ({"name", "first": first sample ids}) from the child's cached preprocess;
+    [] when preprocess fails (the preview then says why)."""
+    try:
+        resp = runner.call(python, root, entry, protocol.Preprocess(), timeout=runner.limits.preprocess_timeout_s + 5,
+                           auth_secret=auth_secret)
+    except ChildFault:
+        return []
+    return resp.get("subsets") or []
 
 
 def static_functions(root: str, entry: str, bindings=None) -> dict[str, list]:

@@ -7,12 +7,28 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
+import math
 from typing import Any
 
 from PIL import Image, ImageDraw
 
+from tensorleap_ls.runtime.child.tensorleap_ls_child import wire
+
 _BAR_W, _ROW_H = 360, 18
+
+
+def num(v: Any) -> float:
+    """A number for drawing: the child sends NaN/Inf as the strings "NaN"/"Infinity" (strict
+    JSON); they are drawn as 0 and printed as they are."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return 0.0
+    return f if math.isfinite(f) else 0.0
+
+
+def fmt(v: Any) -> str:
+    return f"{float(v):.3f}" if isinstance(v, (int, float)) else str(v)
 
 
 def rgb_image(spec: dict) -> Image.Image:
@@ -29,6 +45,8 @@ def _upscale(img: Image.Image, min_side: int = 160) -> Image.Image:
 def leap_image(render: dict) -> Image.Image | None:
     t = render.get("type")
     if "image" in render:
+        if "data" not in render["image"]:
+            return None  # not rendered (too large): the page says why
         img = _upscale(rgb_image(render["image"]))
         if t == "LeapImageWithBBox":
             draw = ImageDraw.Draw(img)
@@ -40,18 +58,19 @@ def leap_image(render: dict) -> Image.Image | None:
                 draw.text((x0 + 2, y0 + 2), f"{b['label']} {b['confidence']:.2f}", fill=(255, 255, 0))
         return img
     if t == "LeapHorizontalBar":
-        labels, values = render["labels"], render["values"]
+        labels, shown = render["labels"], render["values"]
+        values = [num(v) for v in shown]
         img = Image.new("RGB", (_BAR_W + 200, _ROW_H * max(1, len(values)) + 8), (255, 255, 255))
         draw = ImageDraw.Draw(img)
         top = max(values) if values and max(values) > 0 else 1.0
-        for i, (label, v) in enumerate(zip(labels, values)):
+        for i, (label, v, text) in enumerate(zip(labels, values, shown)):
             y = 4 + i * _ROW_H
             draw.text((4, y + 3), str(label)[:18], fill=(0, 0, 0))
             draw.rectangle([130, y + 2, 130 + int(_BAR_W * max(v, 0) / top), y + _ROW_H - 3], fill=(66, 133, 244))
-            draw.text((134 + int(_BAR_W * max(v, 0) / top), y + 3), f"{v:.3f}", fill=(0, 0, 0))
+            draw.text((134 + int(_BAR_W * max(v, 0) / top), y + 3), fmt(text), fill=(0, 0, 0))
         return img
     if t == "LeapGraph":
-        series = render.get("series") or []
+        series = [[num(v) for v in s] for s in render.get("series") or []]
         img = Image.new("RGB", (480, 240), (255, 255, 255))
         draw = ImageDraw.Draw(img)
         flat = [v for s in series for v in s] or [0.0]
@@ -79,22 +98,59 @@ def _data_uri(png: bytes) -> str:
 
 def text_html(render: dict) -> str:
     tokens = render.get("tokens") or []
-    weights = render.get("heatmap") or render.get("mask") or [0] * len(tokens)
+    weights = [num(w) for w in render.get("heatmap") or render.get("mask") or [0] * len(tokens)]
     top = max([abs(w) for w in weights] + [1e-9])
     spans = []
     for tok, w in zip(tokens, weights):
-        a = min(1.0, abs(float(w)) / top) if render.get("heatmap") else (0.35 if w else 0.0)
+        a = min(1.0, abs(w) / top) if render.get("heatmap") else (0.35 if w else 0.0)
         spans.append(f'<span style="background: rgba(255,140,0,{a:.2f})">{html.escape(tok)}</span>')
     return " ".join(spans)
+
+
+def _num(x: Any) -> str:
+    return f"{x:.4g}" if isinstance(x, float) else html.escape(str(x))
+
+
+def value_html(v: Any) -> str:
+    """A value as the user reads it: numbers, an array's values (or its statistics), a dict as rows."""
+    if isinstance(v, dict) and v.get("type") == "ndarray":
+        shape = "×".join(map(str, v.get("shape") or [])) or "scalar"
+        meta = f" <span class='muted'>{html.escape(str(v.get('dtype')))} {shape}</span>"
+        values = v.get("slice") or []
+        size = 1
+        for n in v.get("shape") or []:
+            size *= n
+        if size <= len(values):
+            return ", ".join(_num(x) for x in values) + meta
+        if "mean" in v:
+            return f"mean {_num(v['mean'])} (min {_num(v['min'])}, max {_num(v['max'])})" + meta
+        return ", ".join(_num(x) for x in values) + " …" + meta
+    if isinstance(v, dict) and "repr" in v and "type" in v:
+        return html.escape(str(v["repr"]))
+    if isinstance(v, dict):
+        rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{value_html(x)}</td></tr>" for k, x in v.items())
+        return f"<table>{rows}</table>"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(value_html(x) for x in v[:20]) + (" …" if len(v) > 20 else "")
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return _num(v)
+    return html.escape(wire.dumps(v)[:200] if not isinstance(v, str) else v[:200])
 
 
 def _table(title: str, rows: list[dict] | None) -> str:
     """A name/value table section ("" when there is nothing to show)."""
     if not rows:
         return ""
-    body = "".join(f"<tr><td>{html.escape(r['name'])}</td><td>{html.escape(json.dumps(r['value'], default=str)[:200])}</td></tr>"
-                   for r in rows)
+    body = "".join(f"<tr><td>{html.escape(r['name'])}</td><td>{value_html(r['value'])}</td></tr>" for r in rows)
     return f"<h2>{title}</h2><table><tr><th>name</th><th>value</th></tr>{body}</table>"
+
+
+def _reduced(render: Any) -> str:
+    """What the child reduced in an image (shown at a capped size), said under it."""
+    if not isinstance(render, dict):
+        return ""
+    note = render.get("reduced") or (render.get("image") or {}).get("reduced")
+    return f"<br><span class='muted'>{html.escape(str(note))}</span>" if note else ""
 
 
 def html_page(summary: dict, images: dict[str, bytes]) -> str:
@@ -117,12 +173,13 @@ def html_page(summary: dict, images: dict[str, bytes]) -> str:
             v = it.get("value", {})
             img = f"<br><img src='{_data_uri(images[key])}'>" if key in images else ""
             parts.append(f"<div class='card'><b>{esc(it['name'])}</b> <span class='muted'>{esc(str(v.get('shape')))} "
-                         f"{esc(str(v.get('dtype')))} min {v.get('min', '')} max {v.get('max', '')}</span>{img}</div>")
+                         f"{esc(str(v.get('dtype')))} min {esc(str(v.get('min', '')))} max {esc(str(v.get('max', '')))}"
+                         f"</span>{img}{_reduced(it.get('render'))}</div>")
     parts.append(_table("Metadata", summary.get("metadata")))
     if summary.get("predictions"):
         parts.append("<h2>Model outputs</h2>")
         for p in summary["predictions"]:
-            top = ", ".join(f"{esc(str(lbl))} {v:.3f}" for lbl, v in p.get("top", []))
+            top = ", ".join(f"{esc(str(lbl))} {esc(fmt(v))}" for lbl, v in p.get("top", []))
             parts.append(f"<div class='card'><b>{esc(p.get('name', 'output ' + str(p['index'])))}</b> "
                          f"<span class='muted'>{esc(str(p['value'].get('shape')))}</span><br>{top}</div>")
     if summary.get("visualizers"):
@@ -130,11 +187,15 @@ def html_page(summary: dict, images: dict[str, bytes]) -> str:
         for v in summary["visualizers"]:
             key = f"visualizers/{v['name']}"
             body = f"<img src='{_data_uri(images[key])}'>" if key in images else text_html(v.get("render", {}))
-            parts.append(f"<div class='card'><b>{esc(v['name'])}</b> <span class='muted'>{esc(v['type'])}</span><br>{body}</div>")
+            parts.append(f"<div class='card'><b>{esc(v['name'])}</b> <span class='muted'>{esc(v['type'])}</span><br>{body}"
+                         f"{_reduced(v.get('render'))}</div>")
     parts.append(_table("Metrics and losses", summary.get("metrics")))
     if summary.get("skipped"):
         parts.append("<p class='muted'>Not shown (need the model's predictions): "
                      + ", ".join(esc(s["name"]) for s in summary["skipped"]) + "</p>")
+    if summary.get("reduced"):
+        parts.append("<p class='muted'>Reduced to keep the preview small: "
+                     + "; ".join(esc(str(r)) for r in summary["reduced"]) + "</p>")
     if summary.get("problems"):
         parts.append("<h2 class='problem'>Problems on this sample</h2><ul>")
         for p in summary["problems"]:
@@ -150,7 +211,7 @@ def images_of(summary: dict[str, Any]) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for section in ("inputs", "ground_truths"):
         for it in summary.get(section) or []:
-            if it.get("render"):
+            if it.get("render") and "data" in it["render"]:
                 out[f"{section}/{it['name']}"] = to_png(_upscale(rgb_image(it["render"])))
     for v in summary.get("visualizers") or []:
         img = leap_image(v.get("render") or {})

@@ -1,10 +1,14 @@
 """Server side of the runtime: one warm child per project, with limits.
 
-The child (``child.py``) runs in the project's interpreter, in its own process group
-(cancellation and time-outs kill the whole group), with an address-space limit, a capped
-stderr, analytics disabled and ``IS_TENSORLEAP_PLATFORM`` removed. A hang is located by asking
-the child for its stack (faulthandler on SIGUSR1) before killing it; a crash by the
-faulthandler dump. After any fault the next request gets a fresh child.
+The child (the ``tensorleap_ls_child`` package, ``python -m tensorleap_ls_child``) runs in the project's interpreter, in its own session, with an
+address-space limit, a capped stderr, analytics disabled and ``IS_TENSORLEAP_PLATFORM`` removed.
+The process started is the child's *guardian*: it forks the worker that runs the user's code,
+is a subreaper for everything that code starts, and kills all of it when its guard pipe closes
+(``kill()`` closes it; so does the end of the server, however it ends) or when the worker ends.
+A hang is located by asking the child for its stack (faulthandler on SIGUSR1) before killing
+it; a crash by the faulthandler dump. After any fault the next request gets a fresh child.
+Every message is scrubbed of the secret and made strict JSON again here (user code can write to
+the channel too).
 """
 
 from __future__ import annotations
@@ -19,11 +23,15 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-CHILD = str(Path(__file__).with_name("child.py"))
+from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
+
+# the folder holding only the child's package: the one entry the child's sys.path gets from us
+CHILD_PATH = str(Path(__file__).with_name("child"))
+CHILD_PACKAGE = os.sep + "tensorleap_ls_child" + os.sep
 _FRAME = re.compile(r'^\s*File "(.+)", line (\d+) in (.+)$')
 _SIGNALS = {signal.SIGSEGV: "a segmentation fault", signal.SIGBUS: "a bus error", signal.SIGABRT: "an abort",
             signal.SIGFPE: "a floating-point exception", signal.SIGILL: "an illegal instruction",
@@ -38,8 +46,15 @@ class Limits:
     stderr_cap: int = 64 * 1024
 
 
+# bytes of one message from the child (a preview holds at most 24 MB of pixels, base64-encoded)
+MAX_MESSAGE = 64 * 1024 * 1024
+# ChildFault codes that are not findings: the run was stopped on purpose
+CANCELLED, RESTARTED = "cancelled", "restarted"
+
+
 class ChildFault(Exception):
-    """The child died, hung or could not start. ``code`` is a TL5xx code, ``where`` (file, line) or None."""
+    """The child died, hung or could not start. ``code`` is a TL5xx code (or CANCELLED /
+    RESTARTED when we stopped it), ``where`` (file, line) or None."""
 
     def __init__(self, code: str, message: str, where: tuple[str, int] | None = None):
         super().__init__(message)
@@ -49,7 +64,7 @@ class ChildFault(Exception):
 @dataclass
 class _Output:
     cap: int
-    secret: str = ""
+    scrub: Callable[[str], str] = field(default=lambda s: s)
     head: bytearray = field(default_factory=bytearray)
     tail: bytearray = field(default_factory=bytearray)
     dropped: int = 0
@@ -69,7 +84,7 @@ class _Output:
         if self.dropped:
             t += f"\n... [{self.dropped} bytes of output dropped] ...\n"
         t += self.tail.decode("utf-8", "replace")
-        return t.replace(self.secret, "***") if self.secret and len(self.secret) >= 4 else t
+        return self.scrub(t)
 
 
 class Child:
@@ -80,10 +95,11 @@ class Child:
         env = {k: v for k, v in os.environ.items() if k not in ("IS_TENSORLEAP_PLATFORM", "PYTHONPATH",
                                                                 "__MAPPING_RUNTIME_MODE__")}
         env.update(TL_DISABLE_ANALYTICS="1", TL_TRACE_FILE=self._trace.name, PYTHONUNBUFFERED="1",
-                   PYTHONFAULTHANDLER="0")
+                   PYTHONFAULTHANDLER="0", PYTHONPATH=CHILD_PATH)
         secret = auth_secret if auth_secret is not None else os.environ.get("AUTH_SECRET", "")
-        if secret:
+        if secret and isinstance(secret, str):
             env["AUTH_SECRET"] = secret
+        self.scrub = wire.Scrubber(secret if isinstance(secret, str) else None)
         memory = limits.memory_mb * 1024 * 1024
 
         def limit() -> None:  # runs in the child before exec
@@ -91,20 +107,28 @@ class Child:
                 resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             except (ValueError, OSError):
                 pass
-            try:  # Linux: the child is killed when the server dies, whatever it is doing
-                import ctypes
 
-                ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-            except (OSError, AttributeError):
-                pass
-
-        self.output = _Output(limits.stderr_cap, secret)
+        # the guardian's lifeline: only this process holds the write end; it closes when we
+        # close it or when this process ends in any way (SIGKILL included)
+        guard_r, self._guard_w = os.pipe()
+        env["TL_GUARD_FD"] = str(guard_r)
+        self.stopped: str | None = None  # CANCELLED / RESTARTED once we stop it on purpose
+        self._ending = False
+        self._guard_lock = threading.Lock()  # the pipe's fd is closed once, whichever thread ends the child
+        self.output = _Output(limits.stderr_cap, self.scrub)
         self._responses: queue.Queue = queue.Queue()
         self.progress: Callable[[dict], None] | None = None
-        self.proc = subprocess.Popen(
-            [python, "-X", "utf8", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=root, env=env, start_new_session=True, preexec_fn=limit,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                [python, "-X", "utf8", "-m", "tensorleap_ls_child"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd=root, env=env, start_new_session=True, preexec_fn=limit, pass_fds=(guard_r,),
+            )
+        except BaseException:
+            os.close(self._guard_w)
+            os.unlink(self._trace.name)
+            raise
+        finally:
+            os.close(guard_r)
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
         self._ids = 0
@@ -114,10 +138,20 @@ class Child:
     # --- pipes ----------------------------------------------------------------------------
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                msg = json.loads(line)
+        while True:
+            line = self.proc.stdout.readline(MAX_MESSAGE)
+            if not line:
+                break
+            if not line.endswith(b"\n"):  # larger than any honest message: drop it whole
+                while line and not line.endswith(b"\n"):
+                    line = self.proc.stdout.readline(MAX_MESSAGE)
+                self.output.add(b"\n[tensorleap-ls: a message of the child over %d MB was dropped]\n" % (MAX_MESSAGE >> 20))
+                continue
+            try:  # the second line: whatever user code wrote there, it leaves scrubbed and strict
+                msg = wire.clean(json.loads(line), self.scrub)
             except ValueError:
+                continue
+            if not isinstance(msg, dict):
                 continue
             if "progress" in msg and "id" not in msg:
                 self._beat = time.monotonic()
@@ -137,18 +171,20 @@ class Child:
 
     # --- requests -------------------------------------------------------------------------
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        """Running and not being ended (a cancelled child may take a moment to die: the next
+        request must get a fresh one, not wait for it)."""
+        return not self._ending and self.proc.poll() is None
 
-    def request(self, req: dict, timeout: float, cancel: threading.Event | None = None,
+    def request(self, req: protocol.Request, timeout: float, cancel: threading.Event | None = None,
                 beat_timeout: float | None = None) -> dict:
         """Sends ``req`` and waits for its answer: ``timeout`` until the child's first progress
         message (preprocess may be long), then ``beat_timeout`` between progress messages."""
         with self._lock:
             self._ids += 1
-            req = {**req, "id": self._ids}
+            rid = self._ids
             try:
                 assert self.proc.stdin is not None
-                self.proc.stdin.write((json.dumps(req) + "\n").encode("utf-8"))
+                self.proc.stdin.write((json.dumps(req.to_wire(rid)) + "\n").encode("utf-8"))
                 self.proc.stdin.flush()
             except (BrokenPipeError, OSError):
                 raise self._death() from None
@@ -163,15 +199,15 @@ class Child:
                 if left <= 0:
                     raise self._hang(timeout)
                 if cancel is not None and cancel.is_set():
-                    self.kill()
-                    raise ChildFault("TL530", "cancelled")
+                    self.kill(CANCELLED)
+                    raise ChildFault(CANCELLED, "the run was cancelled")
                 try:
                     msg = self._responses.get(timeout=min(left, 0.1))
                 except queue.Empty:
                     continue
                 if msg is None:
                     raise self._death()
-                if msg.get("id") == req["id"]:
+                if msg.get("id") == rid:
                     return msg
 
     def _hang(self, timeout: float) -> ChildFault:
@@ -191,6 +227,9 @@ class Child:
         except subprocess.TimeoutExpired:
             self.kill()
             code = self.proc.returncode
+        if self.stopped:  # we stopped it (a save, a cancel): not a fault of the user's code
+            return ChildFault(self.stopped, "the run was cancelled" if self.stopped == CANCELLED else
+                              "the project changed during the run; the child was restarted")
         where = self._user_frame()
         trace = Path(self._trace.name).read_text(encoding="utf-8", errors="replace") if os.path.exists(self._trace.name) else ""
         if code is not None and code < 0:
@@ -217,11 +256,21 @@ class Child:
                 m = _FRAME.match(line)
                 if m:
                     f = os.path.abspath(m.group(1))
-                    if f.startswith(self.root + os.sep) and "site-packages" not in f and not f.endswith("child.py"):
+                    if f.startswith(self.root + os.sep) and "site-packages" not in f and CHILD_PACKAGE not in f:
                         return f, int(m.group(2))
         return None
 
-    def kill(self) -> None:
+    def kill(self, reason: str | None = None) -> None:
+        """Ends the child and everything it started: closing the guard pipe makes the guardian
+        kill every descendant (new sessions included); the process group is the fallback."""
+        if reason and not self.stopped:
+            self.stopped = reason
+        self._ending = True
+        self._close_guard()
+        try:
+            self.proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            pass
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError, OSError):
@@ -231,9 +280,17 @@ class Child:
         except subprocess.TimeoutExpired:
             pass
 
-    def close(self) -> None:
-        if self.alive():
-            self.kill()
+    def _close_guard(self) -> None:
+        with self._guard_lock:
+            fd, self._guard_w = self._guard_w, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def close(self, reason: str | None = None) -> None:
+        if self.proc.poll() is None:
+            self.kill(reason)
+        else:
+            self._close_guard()
         try:
             os.unlink(self._trace.name)
         except OSError:
@@ -259,7 +316,9 @@ class Runner:
                 c.close()
             c = Child(python, root, entry, self.limits, auth_secret)
             try:
-                resp = c.request({"cmd": "load", "root": root, "entry": entry}, self.limits.preprocess_timeout_s)
+                resp = c.request(protocol.Load(root=root, entry=entry, timeout_s=self.limits.timeout_s,
+                                               preprocess_timeout_s=self.limits.preprocess_timeout_s),
+                                 self.limits.preprocess_timeout_s + 5)
             except ChildFault:
                 c.close()
                 raise
@@ -273,29 +332,38 @@ class Runner:
             self._setup[key] = resp.get("setup", {})
             return c, self._setup[key]
 
-    def invalidate(self, root: str | None = None) -> None:
-        """A file of the closure (or a data file) changed: the next request re-imports."""
+    def invalidate(self, root: str | None = None, reason: str = RESTARTED) -> None:
+        """A file of the closure (or a data file) changed: the next request re-imports. A run in
+        progress ends with ChildFault(``reason``), not as a fault of the user's code."""
         with self._lock:
             for key in [k for k in self._children if root is None or k[1] == root]:
-                self._children.pop(key).close()
+                self._children.pop(key).close(reason)
                 self._setup.pop(key, None)
 
     def close(self) -> None:
         self.invalidate(None)
 
-    def call(self, python: str, root: str, entry: str, req: dict, timeout: float | None = None,
+    def call(self, python: str, root: str, entry: str, req: protocol.Request | dict, timeout: float | None = None,
              cancel: threading.Event | None = None, progress: Callable[[dict], None] | None = None,
              auth_secret: str | None = None, beat_timeout: float | None = None) -> dict:
+        if isinstance(req, dict):
+            req = protocol.from_wire(req)
+        req = replace(req, timeout_s=self.limits.timeout_s, preprocess_timeout_s=self.limits.preprocess_timeout_s)
         c, setup = self.child(python, root, entry, auth_secret)
         c.progress = progress
-        if beat_timeout is None and req.get("cmd") == "check":
+        if beat_timeout is None and isinstance(req, protocol.Check):
             # between two samples: every encoder and metadata call may use its whole time limit
             calls = sum(len(setup.get(k) or []) for k in ("inputs", "ground_truths", "metadata")) + 1
             beat_timeout = self.limits.timeout_s * calls + 2
         try:
             return c.request(req, timeout or self.limits.timeout_s, cancel, beat_timeout)
         except ChildFault:
-            self.invalidate(root)
+            with self._lock:  # only this child: a fresh one may already serve the next request
+                key = (python, root, entry)
+                if self._children.get(key) is c:
+                    self._children.pop(key)
+                    self._setup.pop(key, None)
+            c.close()
             raise
         finally:
             c.progress = None

@@ -38,7 +38,7 @@ from typing import Any, Iterable
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.evaluate import FunctionValue, ModuleValue
 from tensorleap_ls.core.modules import calls_of
-from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, SymbolRef
+from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, Severity, SymbolRef
 from tensorleap_ls.core.sdk import DECORATORS, TEST_BODY_HELPERS
 from tensorleap_ls.core.source import dotted
 
@@ -121,13 +121,28 @@ def check(ctx: CheckContext) -> list[Finding]:
         body = _Body(t, mod, known)
         out.extend(body.run())
         called |= body.called
+    stub = next((b for b in ctx.bindings if b.kind is Kind.LOAD_MODEL and id(b.def_node) not in called
+                 and _is_stub(b.def_node)), None)
+    if stub is not None and stub.def_span is not None:  # one root cause: the model is not there yet
+        out.append(Finding("TL310", f"`{stub.function}` is a stub (TODO: load your model): the integration test runs "
+                           "without predictions; the metrics and losses are wired once it calls the model.",
+                           stub.def_span, severity=Severity.INFORMATION,
+                           data={"function": stub.function, "kind": stub.kind.value, "test": tests[0].function}))
     for b in ctx.bindings:
+        if stub is not None and (b is stub or b.kind in (Kind.METRIC, Kind.LOSS)):
+            continue
         if b.kind in _CALLED_KINDS and b.function and b.def_node is not None and b.def_span is not None \
                 and id(b.def_node) not in called and not _factory_called_in(b, tests):
             out.append(Finding("TL310", f"`{b.function}` ({b.kind.value}) is never called from the integration test: "
                                "it stays unwired on the platform.", b.def_span,
                                data={"function": b.function, "kind": b.kind.value, "test": tests[0].function}))
     return out
+
+
+def _is_stub(node) -> bool:
+    """A function whose body (after a docstring) only raises NotImplementedError."""
+    body = [s for s in getattr(node, "body", []) if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    return len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.dump(body[0])
 
 
 def _factory_called_in(b: Binding, tests: list[Binding]) -> bool:

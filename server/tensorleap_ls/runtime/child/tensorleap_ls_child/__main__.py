@@ -1,0 +1,89 @@
+"""The child's entry point: ``python -m tensorleap_ls_child``."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# ``-m`` puts the working directory (the project root) first on sys.path: the child's own imports
+# must find the standard library and numpy, not a user's ``json.py``; load() adds the project
+# folders where the platform has them.
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.getcwd():
+    del sys.path[0]
+
+from tensorleap_ls_child.guard import guard  # noqa: E402
+
+guard()
+
+from tensorleap_ls_child import sandbox  # noqa: E402
+
+sandbox.install()
+
+import json  # noqa: E402
+
+from tensorleap_ls_child import protocol  # noqa: E402
+from tensorleap_ls_child.load import load  # noqa: E402
+from tensorleap_ls_child.preview import preview  # noqa: E402
+from tensorleap_ls_child.samples import encode_loop, preprocess, run_checks  # noqa: E402
+from tensorleap_ls_child.sandbox import LIMIT, send  # noqa: E402
+from tensorleap_ls_child.state import STATE, scrub  # noqa: E402
+from tensorleap_ls_child.visuals import PIXEL_BUDGET  # noqa: E402
+from tensorleap_ls_child.where import _f  # noqa: E402
+
+
+# --- main loop --------------------------------------------------------------------------------
+def handle(req: protocol.Request) -> dict:
+    LIMIT["seconds"] = float(req.timeout_s)
+    LIMIT["preprocess"] = float(req.preprocess_timeout_s)
+    PIXEL_BUDGET["left"] = PIXEL_BUDGET["total"]
+    if isinstance(req, protocol.Load):
+        return load(req.root, req.entry)
+    if isinstance(req, protocol.Ping):
+        return {"ok": True, "pid": os.getpid(), "python": sys.version.split()[0]}
+    if STATE["module"] is None:
+        return {"ok": False, "message": "entry not loaded"}
+    if isinstance(req, protocol.Preprocess):
+        return preprocess()
+    if isinstance(req, protocol.Check):
+        return run_checks(int(req.samples), int(req.seed), int(req.progress_every))
+    if isinstance(req, protocol.Preview):
+        return preview(req.subset, req.sample_id, list(req.loaders), bool(req.run_test), req.functions)
+    if isinstance(req, protocol.EncodeLoop):
+        return encode_loop(req.subset, int(req.samples))
+    return {"ok": False, "message": "unknown command %r" % req.CMD}
+
+
+def main() -> None:
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            msg = json.loads(line)
+            rid = msg.get("id")
+            req = protocol.from_wire(msg)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            send({"ok": False, "message": "bad request"})
+            continue
+        try:
+            resp = handle(req)
+        except SystemExit as e:
+            resp = {"ok": False, "exit": True, "findings": [_f("TL533", f"sys.exit({e.code}) called by user code", None)]}
+        except MemoryError:
+            resp = {"ok": False, "findings": [_f("TL531", "MemoryError in user code", None)]}
+        except BaseException as e:  # noqa: BLE001
+            resp = {"ok": False, "internal": True,
+                    "message": f"tensorleap-ls failed (a bug of tensorleap-ls, not of your code; please report it): "
+                               f"{type(e).__name__}: {scrub(str(e))[:500]}"}
+        resp["id"] = rid
+        try:
+            send(resp)
+        except Exception as e:  # noqa: BLE001 - our bug: say so, keep the child usable
+            send({"ok": False, "id": rid, "internal": True,
+                  "message": f"internal error of tensorleap-ls while sending the result: {type(e).__name__}: {e}"})
+        if resp.get("exit"):
+            break
+
+
+if __name__ == "__main__":
+    main()

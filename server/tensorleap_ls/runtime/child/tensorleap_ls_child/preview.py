@@ -1,0 +1,146 @@
+"""One sample as the platform would show it, checked with the same checkers as the dynamic run."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+
+from tensorleap_ls_child.integration import _run_integration_test
+from tensorleap_ls_child.load import setup_summary
+from tensorleap_ls_child.sandbox import classify, limited
+from tensorleap_ls_child.samples import _check_array, _check_metadata, preprocess
+from tensorleap_ls_child.state import STATE, _ids, binder
+from tensorleap_ls_child.values import _json_default, _plain, summarize
+from tensorleap_ls_child.visuals import _check_leap, _sample_tensors, render_array, render_leap
+from tensorleap_ls_child.where import _is_user, _ours, error_info, where
+
+# --- preview ----------------------------------------------------------------------------------
+_KIND = {"inputs": "input", "ground_truths": "ground_truth"}
+
+
+def _collector(findings: list):
+    """``once(key, finding)`` as the dynamic run uses it, appending to ``findings``."""
+    seen = set()
+
+    def once(key, f):
+        if key not in seen:
+            seen.add(key)
+            findings.append(f)
+    return seen, once
+
+
+def _user_call(fn, args: tuple, name: str, problems: list, kwargs: Optional[dict] = None) -> Tuple[bool, Any]:
+    """Calls the user's function; its failure is a problem at the user's line."""
+    try:
+        with limited():
+            return True, fn(*args, **(kwargs or {}))
+    except BaseException as e:  # noqa: BLE001 - any failure of user code is a problem of this sample
+        info = error_info(e, STATE["root"], tuple(where(fn)))
+        info["name"] = name
+        info["code"] = classify(e, "TL501")
+        problems.append(info)
+        return False, None
+
+
+def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: dict | None = None) -> dict:
+    """``functions``: Python function name -> [kind, registered name], from the static analysis."""
+    functions = functions or {}
+    pre = preprocess()
+    if not pre.get("ok"):
+        return pre
+    if subset not in STATE["responses"]:
+        return {"ok": False, "message": f"no subset {subset!r}; subsets: {list(STATE['responses'])}"}
+    ids = _ids(subset)
+    sid = _coerce_id(sample_id, ids)
+    if sid is None:
+        return {"ok": False, "message": f"sample {sample_id!r} is not in the {subset} subset "
+                                        f"({len(ids)} samples, e.g. {ids[:3]!r})"}
+    sc = binder().setup_container
+    r = STATE["responses"][subset]
+    t0 = time.perf_counter()
+    pos = ids.index(sid)
+    out: dict[str, Any] = {"ok": True, "subset": subset, "sample_id": sid, "subsets": list(STATE["responses"]),
+                           "neighbors": {"prev": ids[pos - 1] if pos > 0 else None,
+                                         "next": ids[pos + 1] if pos + 1 < len(ids) else None},
+                           "inputs": [], "ground_truths": [],
+                           "metadata": [], "visualizers": [], "predictions": [], "metrics": [], "problems": [],
+                           "skipped": []}
+    problems = out["problems"]
+    found, once = _collector(problems)
+    shapes, meta_types = {}, {}  # type: Dict[str, tuple], Dict[str, tuple]
+    for kind, handlers in (("inputs", sc.inputs), ("ground_truths", sc.ground_truths if subset != "unlabeled" else [])):
+        for h in handlers:
+            ok, v = _user_call(h.function, (sid, r), h.name, problems)
+            if ok:
+                _ours(lambda: out[kind].append({"name": h.name, "value": summarize(v), "render": render_array(v)}),
+                      "showing %s '%s'" % (kind, h.name), problems)
+                _ours(lambda: _check_array(_KIND[kind], h.name, v, subset, sid, where(h.function), shapes, once),
+                      "checking %s '%s'" % (kind, h.name), problems)
+    for h in sc.metadata:
+        ok, v = _user_call(h.function, (sid, r), h.name, problems)
+        if ok:  # the same checker as the dynamic run; the value itself is made sendable by send()
+            out["metadata"].append({"name": h.name, "value": v})
+            _ours(lambda: _check_metadata(h, v, subset, sid, where(h.function), meta_types, once, first=False),
+                  "checking metadata '%s'" % h.name, problems)
+    tensors = _sample_tensors(subset, sid)
+    for h in sc.visualizers:
+        if not _is_user(h.function):
+            continue
+        data = h.visualizer_handler_data
+        if not all(a in tensors for a in data.arg_names):
+            out["skipped"].append({"name": data.name, "why": "fed by model predictions"})
+            continue
+        ok, res = _user_call(h.function, (), data.name, problems, {a: tensors[a] for a in data.arg_names})
+        if ok:
+            _ours(lambda: out["visualizers"].append({"name": data.name, "type": data.type.name,
+                                                     "render": render_leap(res)}),
+                  "showing visualizer '%s'" % data.name, problems)
+            _ours(lambda: problems.extend(_check_leap(data.name, data.type, res, where(h.function), subset, sid)),
+                  "checking visualizer '%s'" % data.name, problems)
+    if run_test and binder().integration_test_func is not None:
+        record = {"loaders": loaders}  # type: Dict[str, Any]
+        problems = _run_integration_test(subset, sid, record)
+        out["problems"].extend(problems)
+        out["integration_test"] = not problems
+        labels = [p["labels"] for p in setup_summary()["prediction_types"]]
+        names = [p["name"] for p in setup_summary()["prediction_types"]]
+        for batch in record.get("predictions", []):
+            outputs = batch if isinstance(batch, (list, tuple)) else [batch]
+            for i, o in enumerate(outputs):
+                arr = np.asarray(o)
+                if arr.ndim == 0 or not np.issubdtype(arr.dtype, np.number):
+                    continue
+                entry = {"index": i, "name": names[i] if i < len(names) else f"output {i}", "value": summarize(arr)}
+                if i < len(labels) and arr.size and arr.shape[-1] == len(labels[i]):
+                    row = arr.reshape(-1, arr.shape[-1])[0]
+                    top = np.argsort(row)[::-1][:5]
+                    entry["top"] = [[labels[i][j], float(row[j])] for j in top]
+                out["predictions"].append(entry)
+        for fname, value in record.get("calls", []):
+            kind, name = (functions.get(fname) or [None, fname])[:2]
+            if type(value).__module__.endswith("visualizer_classes") or kind == "visualizer":
+                out["visualizers"] = [v for v in out["visualizers"] if v["name"] != name]
+                out["visualizers"].append({"name": name, "type": type(value).__name__, "render": render_leap(value),
+                                           "from_test": True})
+            elif kind in ("metric", "loss"):
+                out["metrics"].append({"name": name, "kind": kind, "value": _json_default(value)
+                                       if isinstance(value, np.ndarray) else _plain(value)})
+        shown = {v["name"] for v in out["visualizers"]}
+        out["skipped"] = [s for s in out["skipped"] if s["name"] not in shown]
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def _coerce_id(sample_id, ids):
+    if sample_id in ids:
+        return sample_id
+    for conv in (int, str):
+        try:
+            c = conv(sample_id)
+        except (TypeError, ValueError):
+            continue
+        if c in ids:
+            return c
+    return None
