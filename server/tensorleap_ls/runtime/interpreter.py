@@ -69,7 +69,7 @@ def shutil_which(name: str) -> str | None:
     return shutil.which(name)
 
 
-_PROBE = """import sys, json, importlib.util as u
+_INVENTORY = """import sys, json, importlib.util as u
 try:
     from importlib import metadata as m
 except ImportError:
@@ -94,7 +94,7 @@ def probe(python: str, modules: tuple[str, ...] = ("code_loader", "numpy")) -> d
     if not (os.path.isfile(python) or shutil_which(python)):
         return {**info, "error": "not found"}
     try:
-        out = subprocess.run([python, "-c", _PROBE, ",".join(modules)], capture_output=True, text=True, timeout=60,
+        out = subprocess.run([python, "-c", _INVENTORY, ",".join(modules)], capture_output=True, text=True, timeout=60,
                              env={**os.environ, "PYTHONPATH": ""})
         info.update(json.loads(out.stdout.strip().splitlines()[-1]))
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as e:
