@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from projects import ENTRY, entry_of, findings, project, run_sdk  # noqa: E402
+from advanced_projects import ENTRY, entry_of, findings, project, run_sdk  # noqa: E402
 
 pytestmark = pytest.mark.dynamic
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from projects import ENTRY, project  # noqa: E402
+from advanced_projects import ENTRY, project  # noqa: E402
 
 from tensorleap_ls.runtime.api import preview_sample  # noqa: E402
 

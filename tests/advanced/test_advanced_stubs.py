@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from projects import ENTRY, findings, project, run_sdk  # noqa: E402
+from advanced_projects import ENTRY, findings, project, run_sdk  # noqa: E402
 
 from tensorleap_ls.core import stubs  # noqa: E402
 from tensorleap_ls.core.analysis import Analyzer  # noqa: E402
