@@ -20,12 +20,14 @@ Message = dict[str, Any]
 
 
 class LspClient:
-    def __init__(self, cmd: list[str], cwd: str | None = None, env: dict[str, str] | None = None):
+    def __init__(self, cmd: list[str], cwd: str | None = None, env: dict[str, str] | None = None,
+                 stderr: Any = subprocess.DEVNULL, keep_raw: bool = False):
         self.t_start = time.perf_counter()
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
             cwd=cwd, env=env or dict(os.environ),
         )
+        self.raw: list[bytes] | None = [] if keep_raw else None  # every body as received (strict-JSON tests)
         self._ids = itertools.count(1)
         self._lock = threading.Condition()
         self._responses: dict[int, tuple[float, Message]] = {}
@@ -60,6 +62,8 @@ class LspClient:
                         length = int(value.strip())
                 body = out.read(length or 0)
                 stamp = time.perf_counter()
+                if self.raw is not None:
+                    self.raw.append(body)
                 msg = json.loads(body)
                 if "id" in msg and "method" in msg:
                     self._answer_server_request(msg)

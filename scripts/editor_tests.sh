@@ -51,8 +51,12 @@ step "fixture workspace with a planted, fixable problem"
 rm -rf "$W/data" "$W/exts" "$W/ws" && mkdir -p "$W/data/User" "$W/ws"
 cp -r examples/decorator_mnist/. "$W/ws/"
 sed -i 's/def image_visualizer(image: np.ndarray) -> LeapImage:/def image_visualizer(image: np.ndarray) -> LeapHorizontalBar:/' "$W/ws/mnist_tl/visualizers.py"
+# Two interpreters: the server runs in a bare venv (nothing installed: the .vsix's bundled libraries
+# only), the integration in the project venv (code-loader).
+[ -x "$W/server-venv/bin/python" ] || python3.11 -m venv "$W/server-venv"
 cat > "$W/data/User/settings.json" <<JSON
-{ "tensorleap.interpreter": "$REPO/.venv/bin/python", "workbench.startupEditor": "none",
+{ "tensorleap.serverInterpreter": "$W/server-venv/bin/python", "tensorleap.interpreter": "$REPO/.venv/bin/python",
+  "workbench.startupEditor": "none",
   "security.workspace.trust.enabled": false, "telemetry.telemetryLevel": "off",
   "extensions.autoCheckUpdates": false, "extensions.autoUpdate": false, "workbench.tips.enabled": false,
   "files.hotExit": "off", "tensorleap.debounceMs": 50, "git.openRepositoryInParentFolders": "never" }
@@ -74,5 +78,11 @@ rc=0
 NODE_PATH="$W/pw/node_modules" CS_URL="http://127.0.0.1:$PORT/?folder=$W/ws" SHOTS="$ART" \
   CS_BIN="$W/cs/node_modules/.bin/code-server" E2E_DIR="$W" REPO="$REPO" WS_DIR="$W/ws" \
   node tests/editors/e2e_vscode.js || rc=$?
+step "the server ran with the server interpreter, the integration with the project interpreter"
+procs=$(ps -eo args)
+grep -F "$W/server-venv/bin/python $W/exts/" <<<"$procs" | grep -q "tensorleap_ls/_boot/serve.py" \
+  || { echo "FAIL: no server process started as <server venv> <extension>/.../_boot/serve.py"; rc=1; }
+grep -F "$REPO/.venv/bin/python -X utf8 " <<<"$procs" | grep -q "runtime/child.py" \
+  || { echo "FAIL: no child process of the project interpreter"; rc=1; }
 step "done rc=$rc (screenshots in $ART)"
 exit $rc

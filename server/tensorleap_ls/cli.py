@@ -2,16 +2,55 @@
 
 ``check`` imports only the analysis core (no pygls, no lsprotocol) so it starts fast in CI.
 Exit codes: 0 no errors, 1 errors found, 2 usage or internal failure (a clear message, never
-a traceback for bad input).
+a traceback: arguments are validated at the edge, and an internal error is reported in one line;
+``TL_DEBUG=1`` adds its traceback).
+
+Editors start the server through ``tensorleap_ls/_boot/serve.py`` (see there), not ``-m``.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
 from tensorleap_ls import __version__
+
+
+def _bounded(attr: str, kind: type):
+    """argparse type: a number inside the bounds the server's settings use too."""
+    def parse(text: str):
+        from tensorleap_ls.lsp.settings import out_of_bounds
+
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        why = out_of_bounds(attr, value)
+        if why:
+            raise argparse.ArgumentTypeError(f"{text} {why.replace('must', 'is not valid: it must', 1)}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _samples(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"{text} is not valid: it must be 0 (all samples) or between 1 and 1000000")
+    return value
+
+
+def _host_port(text: str) -> str:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT with a port between 1 and 65535, got {text!r}")
+    return text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,14 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=["text", "json"], default="text")
     c.add_argument("--no-color", action="store_true")
     c.add_argument("--dynamic", action="store_true", help="also run the integration on real samples (child process)")
-    c.add_argument("--samples", type=int, default=5, help="samples per subset for --dynamic (0 = all)")
+    c.add_argument("--samples", type=_samples, default=5, help="samples per subset for --dynamic (0 = all)")
     c.add_argument("--python", help="the project's interpreter: its code-loader is read (from disk) for the checks; "
                    "given explicitly (or with --dynamic) it also reads the model file and runs --dynamic "
                    "(default: the project's .venv/venv, else this one; a plain check runs none of them)")
-    c.add_argument("--timeout", type=float, default=30.0, help="seconds per call for --dynamic")
-    c.add_argument("--preprocess-timeout", type=float, default=300.0,
+    c.add_argument("--timeout", type=_bounded("timeout_s", float), default=30.0, help="seconds per call for --dynamic")
+    c.add_argument("--preprocess-timeout", type=_bounded("preprocess_timeout_s", float), default=300.0,
                    help="seconds for the import of the entry and for preprocess, for --dynamic")
-    c.add_argument("--memory-mb", type=int, default=4096, help="memory limit of the child for --dynamic")
+    c.add_argument("--memory-mb", type=_bounded("memory_mb", int), default=4096,
+                   help="memory limit of the child for --dynamic")
     c.add_argument("--no-model", action="store_true", help="do not read the model file for the model checks (TL6xx)")
 
     v = sub.add_parser("preview", help="render one sample as the platform would (PNG + JSON + HTML)")
@@ -47,37 +87,86 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--sample", required=True, help="sample id")
     v.add_argument("--out", required=True, help="output folder")
     v.add_argument("--python")
-    v.add_argument("--timeout", type=float, default=30.0)
-    v.add_argument("--preprocess-timeout", type=float, default=300.0)
+    v.add_argument("--timeout", type=_bounded("timeout_s", float), default=30.0)
+    v.add_argument("--preprocess-timeout", type=_bounded("preprocess_timeout_s", float), default=300.0)
 
     s = sub.add_parser("serve", help="run the language server (stdio by default)")
-    s.add_argument("--tcp", metavar="HOST:PORT")
+    s.add_argument("--tcp", metavar="HOST:PORT", type=_host_port)
     s.add_argument("--trusted", action="store_true", help="allow running user code (dynamic checks, previews)")
     return p
+
+
+class _OneLineErrors(logging.Formatter):
+    """Internal errors logged by the analysis (a check that crashed) as one line, not a traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"tensorleap-ls: {record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            e = record.exc_info[1]
+            text += f" ({type(e).__name__}: {str(e)[:200]}; set TL_DEBUG=1 for the traceback)"
+        return text
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if not os.environ.get("TL_DEBUG"):
+        handler.setFormatter(_OneLineErrors())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "check":
-            return _check(args)
-        if args.command == "preview":
-            return _preview(args)
-        if args.command == "serve":
-            from tensorleap_ls.lsp.server import start
-
-            return start(tcp=args.tcp, trusted=args.trusted)
-        _parser().print_help()
-        return 2
+        if args.command != "serve":
+            _setup_logging()  # the server configures its own log (stderr = the editor's output panel)
+        return _run(args)
     except KeyboardInterrupt:
         return 2
     except _UsageError as e:
         print(f"tensorleap-ls: {e}", file=sys.stderr)
         return 2
+    except RecursionError:
+        print("tensorleap-ls: error: an expression is too deeply nested to analyse", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - the safety net: a message, never a traceback
+        if os.environ.get("TL_DEBUG"):
+            raise
+        print(f"tensorleap-ls: internal error ({type(e).__name__}: {str(e)[:300]}). This is a bug of "
+              "tensorleap-ls; set TL_DEBUG=1 for the traceback and report it.", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "check":
+        return _check(args)
+    if args.command == "preview":
+        return _preview(args)
+    if args.command == "serve":
+        # Under `python -m` the working directory (an editor's workspace) is on sys.path: clean it before
+        # the server's lazy imports. Editors use the launcher, which cleans it before any import.
+        import tensorleap_ls._boot.serve  # noqa: F401
+        from tensorleap_ls.lsp.server import start
+
+        return start(tcp=args.tcp, trusted=args.trusted)
+    _parser().print_help()
+    return 2
 
 
 class _UsageError(Exception):
     pass
+
+
+def _check_path(path: str) -> None:
+    from tensorleap_ls.core import files
+
+    try:
+        exists = os.path.exists(path)
+    except ValueError:  # a NUL byte in the argument
+        exists = False
+    if not exists:
+        raise _UsageError(f"no such file or folder: {path!r}")
+    if not os.path.isdir(path) and not files.is_regular(path):
+        raise _UsageError(f"{path}: not a regular file or a folder (a FIFO, a device...): not read")
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -92,8 +181,7 @@ def _check(args: argparse.Namespace) -> int:
     all_findings = []
     color = not args.no_color and args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     for path in args.paths:
-        if not os.path.exists(path):
-            raise _UsageError(f"no such file or folder: {path}")
+        _check_path(path)
         analyses = analyzer.analyze_path(path)
         if not args.no_model and any([_model_facts(analyzer, pa, args) for pa in analyses]):
             analyses = analyzer.analyze_path(path)  # again, with the model's facts (TL6xx)
@@ -142,8 +230,7 @@ def _preview(args: argparse.Namespace) -> int:
     from tensorleap_ls.core.analysis import Analyzer
     from tensorleap_ls.runtime.api import preview_sample
 
-    if not os.path.exists(args.path):
-        raise _UsageError(f"no such file or folder: {args.path}")
+    _check_path(args.path)
     analyses = Analyzer().analyze_path(args.path)
     if not analyses:
         raise _UsageError(f"{args.path}: no integration found")

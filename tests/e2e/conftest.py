@@ -12,6 +12,8 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+import tensorleap_ls
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -24,7 +26,8 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(
-    server_command=[sys.executable, "-m", "tensorleap_ls", "serve"],
+    # the launcher, as editors start it (tensorleap_ls/_boot/serve.py): nothing of the cwd is importable
+    server_command=[sys.executable, str(Path(tensorleap_ls.__file__).parent / "_boot" / "serve.py")],
     server_env={**os.environ, "TL_DISABLE_ANALYTICS": "1"},  # server_env replaces the environment
 ))
 async def client(lsp_client: LanguageClient):

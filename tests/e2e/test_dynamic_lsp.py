@@ -13,6 +13,8 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+import tensorleap_ls
+
 from test_diagnostics import open_doc, wait_diags
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dynamic]
@@ -20,7 +22,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 # trust comes from initializationOptions, as the VS Code extension sends it
-CONFIG = ClientServerConfig(server_command=[sys.executable, "-m", "tensorleap_ls", "serve"],
+CONFIG = ClientServerConfig(server_command=[sys.executable, str(Path(tensorleap_ls.__file__).parent / "_boot" / "serve.py")],
                             server_env={**os.environ, "TL_DISABLE_ANALYTICS": "1"})
 
 
@@ -29,7 +31,7 @@ async def trusted(lsp_client: LanguageClient):
     lsp_client.feature(lsp.CLIENT_REGISTER_CAPABILITY)(lambda params: None)
     await lsp_client.initialize_session(lsp.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"),
-        initialization_options={"debounceMs": 0, "trusted": True, "timeoutS": 2.0}))
+        initialization_options={"debounceMs": 0, "trusted": True, "timeoutSeconds": 2.0}))
     yield
     await lsp_client.shutdown_session()
 

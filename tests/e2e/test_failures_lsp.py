@@ -193,7 +193,7 @@ async def test_server_without_pillow_names_it_for_the_install_line(no_pillow: La
 
 @pytest_lsp.fixture(config=CONFIG)
 async def on_save(lsp_client: LanguageClient):
-    await _session(lsp_client, trusted=True, interpreter=sys.executable, dynamicOnSave=True)
+    await _session(lsp_client, trusted=True, interpreter=sys.executable, dynamicChecksOnSave=True)
     yield
     await lsp_client.shutdown_session()
 

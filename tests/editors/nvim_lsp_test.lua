@@ -8,7 +8,8 @@ local ok, err = pcall(function()
   vim.cmd("edit " .. vim.fn.fnameescape(file))
   local buf = vim.api.nvim_get_current_buf()
   local client_id = vim.lsp.start_client({
-    name = "tensorleap-ls", cmd = { py, "-m", "tensorleap_ls", "serve" },
+    -- the console script, not `python -m` (which would put the working directory on sys.path first)
+    name = "tensorleap-ls", cmd = { vim.fn.fnamemodify(py, ":h") .. "/tensorleap-ls", "serve" },
     root_dir = vim.fn.fnamemodify(file, ":h:h"), init_options = { debounceMs = 0 },
   })
   vim.lsp.buf_attach_client(buf, client_id)

@@ -14,13 +14,15 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+import tensorleap_ls
+
 from onnx_models import project
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from test_diagnostics import open_doc, wait_diags  # noqa: E402
 
 pytestmark = [pytest.mark.e2e]
-CONFIG = ClientServerConfig(server_command=[sys.executable, "-m", "tensorleap_ls", "serve"],
+CONFIG = ClientServerConfig(server_command=[sys.executable, str(Path(tensorleap_ls.__file__).parent / "_boot" / "serve.py")],
                             server_env={**os.environ, "TL_DISABLE_ANALYTICS": "1"})
 TYPO = [("{'image': image}", "{'imgae': image}")]
 

@@ -17,7 +17,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from lsp_client import LspClient  # noqa: E402
 
-SERVER_CMD = [sys.executable, "-m", "tensorleap_ls", "serve"]
+import tensorleap_ls  # noqa: E402
+
+# The way editors start the server (see tensorleap_ls/_boot/serve.py): the launcher, with the
+# working directory in the workspace, never `-m` (which would make the workspace importable).
+LAUNCHER = str(Path(tensorleap_ls.__file__).parent / "_boot" / "serve.py")
+SERVER_CMD = [sys.executable, LAUNCHER]
 
 
 def utf16_len(s: str) -> int:
@@ -41,8 +46,9 @@ def position_of(text: str, offset: int) -> dict:
     return {"line": len(lines) - 1, "character": utf16_len(lines[-1])}
 
 
-def start_server(root: str, init_options: dict | None = None, env: dict | None = None) -> LspClient:
-    client = LspClient(SERVER_CMD, cwd=root, env={**os.environ, "TL_DISABLE_ANALYTICS": "1", **(env or {})})
+def start_server(root: str, init_options: dict | None = None, env: dict | None = None, **client_args) -> LspClient:
+    client = LspClient(SERVER_CMD, cwd=root, env={**os.environ, "TL_DISABLE_ANALYTICS": "1", **(env or {})},
+                       **client_args)
     uri = Path(root).resolve().as_uri()
     _, resp = client.request("initialize", {
         "processId": os.getpid(), "rootUri": uri, "workspaceFolders": [{"uri": uri, "name": "ws"}],

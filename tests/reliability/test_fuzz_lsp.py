@@ -1,14 +1,18 @@
 """Property-based fuzzing of the editing loop over LSP (hypothesis).
 
-Random edit sequences (insertions of real-script fragments and odd text, deletions,
-replacements, positions in UTF-16 like an editor sends them) are applied to the real
-server over stdio. After every step: the server answered, the diagnostics published for
-the document carry its latest version, every range is inside the current text (UTF-16
-columns), and memory stays bounded.
+Random edit sequences (insertions of real-script fragments and odd text, deeply nested
+expressions, deletions, replacements, positions in UTF-16 like an editor sends them) are applied
+to the real server over stdio, while a project file the analysis reads (requirements.txt, the
+YAML config) may be swapped for a special file (a FIFO, a symlink to /dev/zero or /dev/stdin).
+After every step: the server answered, the diagnostics published for the document carry its
+latest version, every range is inside the current text (UTF-16 columns), and memory stays bounded.
 
 Budget: TL_FUZZ_EXAMPLES (default 25) examples and TL_FUZZ_SECONDS (default 60) seconds, so
-CI stays within a few minutes; set them higher for a long run. Sequences that once failed are
-kept in corpus/*.json and replayed by test_corpus.
+CI stays within a few minutes; the long run (docs/reliability.md):
+
+    TL_FUZZ_EXAMPLES=400 TL_FUZZ_SECONDS=900 .venv/bin/python -m pytest -q tests/reliability/test_fuzz_lsp.py
+
+Sequences that once failed are kept in corpus/*.json and replayed by test_corpus.
 """
 
 from __future__ import annotations
@@ -44,7 +48,14 @@ FRAGMENTS = [
     "def f(:\n", "(((", "'''", '"', "\\", "\t", "\r\n", "\r", "\x00", "é", "🧪", "日本語", "\u200b",
     "    return np.zeros((3, 3))\n", "import missing_mod\n", "from . import *\n",
     "if True:\n    pass\n", "lambda: ", "yield from x\n", "async def g():\n    await h()\n",
+    # deeply nested expressions: near CPython's limits (they compile) and past them (they do not)
+    "X = " + "f(" * 180 + ")" * 180 + "\n", "Y = g()" + ".h()" * 1100 + "\n", "Z = a" + ".b" * 1500 + "\n",
+    "W = " + "[" * 250 + "]" * 250 + "\n", "@" + "d." * 400 + "e\ndef deco():\n    pass\n",
 ]
+
+# A file the analysis reads, swapped for a special file for the whole sequence (None: untouched).
+SPECIAL_FILES = [None, ("requirements.txt", "fifo"), ("requirements.txt", "/dev/zero"),
+                 ("tensorleap/config.yaml", "/dev/stdin"), ("tensorleap/config.yaml", "fifo")]
 
 edit = st.tuples(
     st.sampled_from(["insert", "delete", "replace"]),
@@ -110,7 +121,44 @@ def check_publish(msg: dict, text: str) -> None:
         assert str(d.get("code", "")).startswith("TL")
 
 
-def run_sequence(session: Session, edits: list[tuple]) -> None:
+def swap_special(session: Session, special) -> bytes | None:
+    """Replaces a project file by a FIFO or a symlink to a device; returns its bytes to restore."""
+    if special is None:
+        return None
+    rel, kind = special
+    path = session.root / rel
+    original = path.read_bytes()
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        os.symlink(kind, path)
+    _watched(session, path)
+    return original
+
+
+def restore_special(session: Session, special, original: bytes | None) -> None:
+    if special is None or original is None:
+        return
+    path = session.root / special[0]
+    path.unlink()
+    path.write_bytes(original)
+    _watched(session, path)
+
+
+def _watched(session: Session, path: Path) -> None:
+    session.client.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": path.as_uri(), "type": 2}]})
+
+
+def run_sequence(session: Session, edits: list[tuple], special=None) -> None:
+    original = swap_special(session, special)
+    try:
+        _run_sequence(session, edits)
+    finally:
+        restore_special(session, special, original)
+
+
+def _run_sequence(session: Session, edits: list[tuple]) -> None:
     c = session.client
     mark = c.mark()
     text = session.open()
@@ -153,13 +201,15 @@ _deadline = time.monotonic() + SECONDS
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=False, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(st.lists(edit, min_size=1, max_size=12))
-def test_random_edit_sequences(session, edits):
+@given(st.lists(edit, min_size=1, max_size=12), st.sampled_from(SPECIAL_FILES))
+def test_random_edit_sequences(session, edits, special):
     if time.monotonic() > _deadline:
         return  # time budget spent: remaining examples pass trivially, counted in STATS only if run
     try:
-        run_sequence(session, edits)
-    except AssertionError:
+        run_sequence(session, edits, special)
+        if special is not None:
+            STATS["special_files"] = STATS.get("special_files", 0) + 1
+    except (AssertionError, TimeoutError):
         CORPUS.mkdir(exist_ok=True)
         name = CORPUS / f"found-{abs(hash(json.dumps(edits))) % 10**8}.json"
         name.write_text(json.dumps(edits, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -329,7 +329,7 @@ def viz_huge(image: np.ndarray) -> LeapImage:
 def test_huge_arrays_give_a_bounded_preview(tmp_path):
     root = project(tmp_path, HUGE, "leap_binder.set_input(encode_big, 'big')\n"
                                    "leap_binder.set_visualizer(viz_huge, 'huge', LeapDataType.Image)\n")
-    c = start_server(str(root), init_options={"trusted": True, "memoryMb": 4096, "timeoutS": 120})
+    c = start_server(str(root), init_options={"trusted": True, "memoryMb": 4096, "timeoutSeconds": 120})
     try:
         uri = (root / "leap_binder.py").resolve().as_uri()
         mark = c.mark()

@@ -62,7 +62,7 @@ def test_shutdown_during_a_dynamic_run_kills_the_child(tmp_path: Path):
         "def encode_image(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:\n",
         "def encode_image(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:\n"
         "    import time\n    time.sleep(600)\n"))
-    c = start_server(str(root), init_options={"trusted": True, "timeoutS": 600})
+    c = start_server(str(root), init_options={"trusted": True, "timeoutSeconds": 600})
     server = psutil.Process(c.proc.pid)
     uri = (root / "leap_binder.py").resolve().as_uri()
     c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,

@@ -8,8 +8,22 @@ export npm_config_fund=false npm_config_audit=false
 [ -d node_modules/vscode-languageclient ] || npm install --no-fund --no-audit -s
 npm run -s build
 rm -rf bundled && mkdir -p bundled/libs
-"$PY" -m pip install -q --disable-pip-version-check --no-compile --target bundled/libs --no-deps \
-  "pygls>=2.1,<3" "lsprotocol==2025.0.0" attrs cattrs wcmatch bracex typing_extensions
+# Everything the server imports outside the standard library: pyproject's dependencies but numpy (it
+# runs in the project interpreter only) and Pillow (optional: previews draw plain images without it),
+# resolved for the server's floor, Python 3.9 (pip evaluates markers for the Python running it, so
+# cattrs' exceptiongroup is named and pyproject's markers are dropped), pure Python only: PyYAML's
+# wheel carries an optional C accelerator built for one Python version; without it PyYAML runs in
+# its pure-Python mode everywhere.
+mapfile -t DEPS < <("$PY" -c '
+import re, tomllib
+deps = tomllib.load(open("../pyproject.toml", "rb"))["project"]["dependencies"]
+# markers dropped: what a 3.9 server needs (tomli) is bundled too
+print("\n".join(d.split(";")[0].strip() for d in deps
+                if re.split(r"[<>=!~ ;\[]", d)[0].lower() not in ("numpy", "pillow")))')
+"$PY" -m pip install -q --disable-pip-version-check --no-compile --target bundled/libs \
+  --python-version 3.9 --only-binary=:all: "${DEPS[@]}" exceptiongroup
+find bundled/libs \( -name "*.so" -o -name "*.pyd" -o -name "*.dylib" \) -delete
+rm -rf bundled/libs/_yaml bundled/libs/bin
 cp -r ../server/tensorleap_ls bundled/libs/
 find bundled -name __pycache__ -prune -exec rm -rf {} +
 node scripts/inline-readme-images.js README.md bundled/readme-vsix.md  # images inline for the Extensions view

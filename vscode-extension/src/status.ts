@@ -1,6 +1,7 @@
 // The status bar item (server state, last run, problems; a tooltip naming both interpreters and the
 // SDK version) and the one-message explanations of failures (interpreter, trust).
 import { execFile } from "child_process";
+import * as os from "os";
 import * as vscode from "vscode";
 
 import { Environment, PreviewResult, Reason, StatusState, interpreterMessage, statusText, statusTooltip } from "./messages";
@@ -98,7 +99,9 @@ print(json.dumps({"version": ".".join(map(str, sys.version_info[:3])), "missing"
 
 /** The server did not start: one message naming the interpreter, its version and what it lacks. */
 export function explainStartFailure(python: string, pythonPath: string, err: unknown, log: vscode.LogOutputChannel): void {
-  execFile(python, ["-c", PROBE], { timeout: 30000, env: { ...process.env, PYTHONPATH: pythonPath } }, (e, stdout) => {
+  // run from a neutral folder: `-c` puts the working directory on sys.path, and it may be the workspace
+  execFile(python, ["-c", PROBE], { cwd: os.tmpdir(), timeout: 30000, env: { ...process.env, PYTHONPATH: pythonPath } },
+    (e, stdout) => {
     let reason: Reason = { kind: "interpreter", role: "server", interpreter: python, version: null, missing: [] };
     if (e && (e as NodeJS.ErrnoException).code === "ENOENT") {
       setServerState("no-interpreter", python);

@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
+from tensorleap_ls.core import files
 from tensorleap_ls.core.bindings import extract
 from tensorleap_ls.core.checks import run_checks
 from tensorleap_ls.core.checks.base import CheckContext
@@ -33,7 +34,7 @@ from tensorleap_ls.core import external
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
+@dataclass
 class ProjectAnalysis:
     project: Project
     bindings: list[Binding]
@@ -71,6 +72,8 @@ class Analyzer:
         # disk by core.sdk_env); the CLI and the server decide which interpreter, the analysis only reads.
         self.env_for = env_for or (lambda root: Environment())
         self._undecodable: set[str] = set()
+        self._refused: dict[str, str] = {}  # path -> why it was not read (FIFO, device, too large)
+        self._skipped: set[str] | None = None  # refused files the analysis in progress asked for
         self._read_disk = read_file or self._read_disk_utf8
         self._overlays: dict[str, str] = {}
         self._modules = ModuleCache()
@@ -99,18 +102,33 @@ class Analyzer:
 
     def read_text(self, path: str) -> str | None:
         path = norm(path)
+        # Fast path without the lock (dict reads are atomic): the event loop converting a range must
+        # not wait for an analysis running in a worker thread.
+        text = self._overlays.get(path)
+        if text is None:
+            text = self._disk_cache.get(path)
+        if text is not None:
+            return text
         with self._lock:
             if path in self._overlays:
                 return self._overlays[path]
             if path not in self._disk_cache:
                 self._disk_cache[path] = self._read_disk(path)
-            return self._disk_cache[path]
+            text = self._disk_cache[path]
+            if text is None and path in self._refused and self._skipped is not None:
+                self._skipped.add(path)
+            return text
 
     def _read_disk_utf8(self, path: str) -> str | None:
+        # Only regular files, never blocking, at most files.DEFAULT_MAX_BYTES: a FIFO, /dev/stdin or
+        # /dev/zero in a cloned project must not hang or exhaust the server (see core/files.py).
+        self._refused.pop(path, None)
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError:
+            data = files.read_bytes(path)
+        except files.Refused as e:
+            self._refused[path] = e.reason
+            return None
+        except (OSError, ValueError):
             return None
         try:
             self._undecodable.discard(path)
@@ -121,7 +139,7 @@ class Analyzer:
             return data.decode("utf-8", errors="replace")
 
     def _isfile(self, path: str) -> bool:
-        return path in self._overlays or os.path.isfile(path)
+        return path in self._overlays or files.is_regular(path)
 
     # --- queries --------------------------------------------------------------------------
     def analyze_file(self, path: str) -> list[ProjectAnalysis]:
@@ -225,6 +243,25 @@ class Analyzer:
         return mod
 
     def _analyze(self, root: str, entry: str, yaml_path: str | None) -> ProjectAnalysis:
+        outer, self._skipped = self._skipped, set()
+        try:
+            parts = self._analyze_inner(root, entry, yaml_path)
+        finally:
+            skipped, self._skipped = self._skipped, outer
+        parts["findings"].extend(self._skipped_findings(skipped, root, entry, yaml_path))
+        pa = ProjectAnalysis(**parts)
+        self._last[f"{root}|{entry}"] = pa
+        return pa
+
+    def _skipped_findings(self, skipped: set[str], root: str, entry: str, yaml_path: str | None) -> list[Finding]:
+        """One TL191 per special or oversized file the analysis wanted to read, shown on the entry
+        (or leap.yaml when the entry itself was skipped): the file itself may be a FIFO no editor shows."""
+        where = entry if entry not in skipped else (yaml_path or entry)
+        return [Finding("TL191", f"{os.path.relpath(p, root)} was skipped: {self._refused.get(p, 'unreadable')}.",
+                        Span.point(where), data={"path": p})
+                for p in sorted(skipped - {entry})]  # the entry has its own TL191
+
+    def _analyze_inner(self, root: str, entry: str, yaml_path: str | None) -> dict:
         project = ClosureBuilder(self._load, self._isfile).build(root, entry, yaml_path)
         resolver = Resolver(project.modules, project.resolved, self.read_text, root)
         findings: list[Finding] = []
@@ -248,7 +285,8 @@ class Analyzer:
         )
         if entry not in project.modules:
             if yaml_path is None or self.read_text(entry) is None:
-                findings.append(Finding("TL191", f"The entry file {os.path.relpath(entry, root)} cannot be read.",
+                why = f": {self._refused[entry]}" if entry in self._refused else ""
+                findings.append(Finding("TL191", f"The entry file {os.path.relpath(entry, root)} cannot be read{why}.",
                                         Span.point(yaml_path or entry)))
         for mod in project.modules.values():
             if mod.syntax_error is not None:
@@ -256,14 +294,19 @@ class Analyzer:
             if mod.path in self._undecodable and mod.path not in self._overlays:
                 findings.append(Finding("TL191", "The file is not valid UTF-8: Python (and the platform) will refuse it.",
                                         Span.point(mod.path)))
+            nul = mod.text.find("\x00") if mod.text else -1
+            if nul >= 0:
+                line = mod.text.count("\n", 0, nul)
+                col = nul - (mod.text.rfind("\n", 0, nul) + 1)
+                findings.append(Finding("TL191", "The file holds a NUL byte: Python (and the platform) refuse to import "
+                                        "it (\"source code string cannot contain null bytes\"). Remove it.",
+                                        Span(mod.path, line, col, line, col + 1)))
         findings.extend(external.reanchor(run_checks(ctx), bindings, outside, root))
         # Findings in a file that does not parse would point into stale text: keep only its syntax error.
         broken = {m.path for m in project.modules.values() if m.stale}
         if broken:
             findings = [f for f in findings if f.span.path not in broken or f.code == "TL190"]
-        pa = ProjectAnalysis(project=project, bindings=bindings, findings=findings, leap_yaml=leap_yaml,
-                             find_function=ctx.find_function)
-        self._last[f"{root}|{entry}"] = pa
-        return pa
+        return dict(project=project, bindings=bindings, findings=findings, leap_yaml=leap_yaml,
+                    find_function=ctx.find_function)
 
 

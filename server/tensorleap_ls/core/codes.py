@@ -20,7 +20,7 @@ from tensorleap_ls.core.model import Severity
 E, W, I, H = Severity.ERROR, Severity.WARNING, Severity.INFORMATION, Severity.HINT
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Code:
     code: str
     slug: str

@@ -21,7 +21,7 @@ from tensorleap_ls.core.source import dotted
 _MAX_DEPTH = 30
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CallValue:
     """An un-evaluated call, e.g. a ``PredictionTypeHandler(...)`` held in a list."""
 
@@ -30,7 +30,7 @@ class CallValue:
     module: Module
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class FunctionValue:
     """A function or class the expression refers to."""
 
@@ -42,28 +42,28 @@ class FunctionValue:
         return getattr(self.node, "name", "<lambda>")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Undefined:
     """A name bound nowhere the analysis can see (and no star import could provide it)."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Missing:
     """A name imported from a local module that does not define it, or from a missing local module."""
 
     dotted: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ModuleValue:
     """A local module bound to a name (``import helpers`` then ``helpers.encode``)."""
 
     module: Module
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class GlobalsValue:
     """``globals()`` of a module: subscripting it with a known key is a name lookup."""
 

@@ -23,7 +23,7 @@ _PY_VERSION = re.compile(r"^py3\d{1,2}$")
 _GLOB_FLAGS = wglob.GLOBSTAR | wglob.DOTGLOB
 
 
-@dataclass(slots=True)
+@dataclass
 class LeapYaml:
     path: str
     text: str

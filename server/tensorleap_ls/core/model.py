@@ -27,7 +27,7 @@ class Severity(IntEnum):
         return self.name.lower()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Span:
     path: str  # absolute, normalised filesystem path
     line: int
@@ -40,7 +40,7 @@ class Span:
         return Span(path, line, col, line, col)
 
 
-@dataclass(slots=True)
+@dataclass
 class Finding:
     """One diagnostic. ``severity`` None means the registry's default for ``code``."""
 
@@ -109,7 +109,7 @@ class _Unknown:
 UNKNOWN: Any = _Unknown()
 
 
-@dataclass(slots=True)
+@dataclass
 class ArgValue:
     """An argument of a registration as written in the source."""
 
@@ -121,7 +121,7 @@ class ArgValue:
     node: ast.expr | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SymbolRef:
     """A dotted name the evaluator resolved to an SDK symbol, e.g. ``LeapDataType.Image``."""
 
@@ -132,7 +132,7 @@ class SymbolRef:
         return self.qualname.rsplit(".", 1)[-1]
 
 
-@dataclass(slots=True)
+@dataclass
 class Binding:
     kind: Kind
     name: str | None  # registered name; None when it cannot be known statically
@@ -169,7 +169,7 @@ class Binding:
         }
 
 
-@dataclass(slots=True)
+@dataclass
 class TextEdit:
     """A replacement of ``span`` (same file) by ``new_text``; the core's unit of change."""
 
@@ -177,7 +177,7 @@ class TextEdit:
     new_text: str
 
 
-@dataclass(slots=True)
+@dataclass
 class Fix:
     """A code action computed by the core; the LSP layer turns it into a CodeAction."""
 

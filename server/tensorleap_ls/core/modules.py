@@ -14,7 +14,7 @@ from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.core.source import SourceFile
 
 
-@dataclass(slots=True)
+@dataclass
 class ImportRef:
     module: str  # dotted name as written ("" for `from . import x`)
     level: int  # 0 absolute, 1 for `.`, 2 for `..`
@@ -30,7 +30,7 @@ class ImportRef:
     optional: bool = False
 
 
-@dataclass(slots=True)
+@dataclass
 class Module:
     path: str
     name: str

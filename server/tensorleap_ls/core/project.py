@@ -53,7 +53,7 @@ def default_entry(folder: str) -> str | None:
     return None
 
 
-@dataclass(slots=True)
+@dataclass
 class Project:
     root: str
     entry: str

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from typing import Callable
+
+try:
+    import tomllib  # novermin: tomli below on Python < 3.11
+except ImportError:  # Python < 3.11 (the server's floor is 3.9): the same parser, published as tomli
+    import tomli as tomllib
 
 # code-loader 1.0.214's declared requirements: the `Requires-Dist` lines of the METADATA in
 # site-packages/code_loader-1.0.214.dist-info (mixpanel, numpy, psutil, pyyaml, requests). The platform

@@ -13,7 +13,7 @@ from tensorleap_ls.core.model import Kind
 from tensorleap_ls.core.source import dotted
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Registrar:
     """A legacy ``leap_binder`` method or a ``tensorleap_*`` decorator."""
 

@@ -19,6 +19,8 @@ import sysconfig
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from tensorleap_ls.core import files as safe_files
+
 _ENUM_BASES = {"Enum", "IntEnum", "StrEnum"}
 
 
@@ -162,8 +164,7 @@ def _path_entries(site: str, _stamp: int) -> tuple[str, ...]:
     out: list[str] = []
     for pth in sorted(glob.glob(os.path.join(site, "*.pth"))):
         try:
-            with open(pth, encoding="utf-8", errors="replace") as fh:
-                lines = fh.read(64_000).splitlines()
+            lines = safe_files.read_text(pth, 64_000, errors="replace").splitlines()  # regular files only, capped
         except OSError:
             continue
         for line in lines:
@@ -174,8 +175,7 @@ def _path_entries(site: str, _stamp: int) -> tuple[str, ...]:
                     out.append(d)
     for finder in sorted(glob.glob(os.path.join(site, "__editable___*_finder.py"))):
         try:
-            with open(finder, "rb") as fh:
-                tree = ast.parse(fh.read(256_000))
+            tree = ast.parse(safe_files.read_bytes(finder, 256_000))
         except (OSError, SyntaxError, ValueError):
             continue
         for node in tree.body:  # MAPPING = {'pkg': '/abs/path/pkg'} (setuptools' editable finder)
@@ -205,8 +205,7 @@ def read_package(package_dir: str, version: str) -> SdkApi:
             rel = os.path.relpath(path, base)[:-3].replace(os.sep, ".")
             dotted = rel[: -len(".__init__")] if rel.endswith(".__init__") else rel
             try:
-                with open(path, "rb") as fh:
-                    tree = ast.parse(fh.read())
+                tree = ast.parse(safe_files.read_bytes(path))
             except (OSError, SyntaxError, ValueError):
                 continue
             modules[dotted] = _module_api(tree, path)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from tensorleap_ls.core.model import Span
 
 
-@dataclass(slots=True)
+@dataclass
 class SourceFile:
     path: str
     text: str
@@ -72,13 +72,29 @@ class SourceFile:
 
 
 def dotted(node: ast.AST) -> str:
-    """``a.b.c`` for a Name/Attribute chain ("" for anything else; calls end in "()")."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    elif isinstance(node, ast.Call):
-        parts.append(dotted(node.func) + "()")
-    return ".".join(reversed(parts))
+    """``a.b.c`` for a Name/Attribute chain ("" for anything else; calls end in "()").
+
+    Iterative: a chain of a thousand ``.f()`` calls (which CPython compiles) must not hit the
+    recursion limit."""
+    parts: list[str] = []
+    while True:
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name):
+            parts.append(node.id)
+        elif isinstance(node, ast.Call):
+            inner = node.func
+            if isinstance(inner, (ast.Attribute, ast.Name, ast.Call)):
+                parts.append("()")  # glued to the name before it below
+                node = inner
+                continue
+            parts.append("()")
+        break
+    out: list[str] = []
+    for part in reversed(parts):
+        if part == "()" and out:
+            out[-1] += "()"
+        else:
+            out.append(part)
+    return ".".join(out)

@@ -60,6 +60,7 @@ def actions_for(ls: "TensorleapServer", params: lsp.CodeActionParams) -> list[ls
         if not only or lsp.CodeActionKind.Source in only:
             out.append(to_code_action(fixes.skeleton(path), [], ls.line_text, ls.encoding))
         return out
+    out.extend(_install_actions(params.context.diagnostics))
     analyses = ls.analyses_for(path)
     wanted = {(d.code, d.range.start.line, d.range.start.character) for d in params.context.diagnostics}
     for pa in analyses:
@@ -97,6 +98,20 @@ def actions_for(ls: "TensorleapServer", params: lsp.CodeActionParams) -> list[ls
     return out
 
 
+def _install_actions(diagnostics: list[lsp.Diagnostic]) -> list[lsp.CodeAction]:
+    """TL534 with an install command: the client opens a terminal holding it (VS Code:
+    the extension's ``tensorleap.openInstallTerminal``); nothing runs until the user presses Enter."""
+    out = []
+    for d in diagnostics:
+        line = d.data.get("install") if d.code == "TL534" and isinstance(d.data, dict) else None
+        if isinstance(line, str):
+            title = "Install code-loader in the project interpreter (opens a terminal)"
+            command = lsp.Command(title=title, command="tensorleap.openInstallTerminal", arguments=[line])
+            out.append(lsp.CodeAction(title=title, kind=lsp.CodeActionKind.QuickFix, diagnostics=[d], is_preferred=True,
+                                      command=command))
+    return out
+
+
 def _from_model(ls, pa, finding):
     """Model-aware stubs when a .onnx/.h5 file is in the project and the interpreter can read it."""
     from tensorleap_ls.runtime import interpreter, model_info
@@ -105,7 +120,7 @@ def _from_model(ls, pa, finding):
     if not models:
         return None
     python = interpreter.choose(pa.project.root, ls.settings.interpreter)
-    info = model_info.read(python, models[0], ls.settings.trusted)
+    info = model_info.read(python, models[0], pa.project.root)  # through the trust gate
     if not info:
         return None
     style = Style(finding.data.get("style", "decorator"))

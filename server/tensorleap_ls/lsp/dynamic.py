@@ -2,7 +2,7 @@
 
 Commands ``tensorleap.runChecks`` ({uri}) and ``tensorleap.preview`` ({uri, subset, sampleId}),
 a "Preview sample" CodeLens above encoders, metadata functions and visualizers, and checks on
-save when ``dynamicOnSave`` is set. User code runs only in the runtime's child process, and only
+save when ``dynamicChecksOnSave`` is set. User code runs only in the runtime's child process, and only
 in a trusted workspace.
 """
 
@@ -132,13 +132,15 @@ async def _preview(ls: "TensorleapServer", args: PreviewArgs) -> dict:
 
     python = interpreter.choose(pa.project.root, ls.settings.interpreter)
     loop = asyncio.get_running_loop()
-    bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python))
-    if bad:
-        return bad
+    bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python, pa.project.root,
+                                                                               pa.project.entry))
     try:
         from tensorleap_ls.runtime import api
-    except ImportError as e:  # Pillow (rendering) missing in the server's own interpreter
+    except ImportError as e:  # a library of the server's own interpreter is missing
         return server_missing(e)
+    if bad:  # also a diagnostic with its fix (the install line in a terminal), as after a run
+        _show_dynamic(ls, pa, [bad[1]])
+        return bad[0]
     functions = api.static_functions(pa.project.root, pa.project.entry, pa.bindings)
     subsets = await _subsets(ls, python, pa)
     sample = args.sampleId
@@ -205,21 +207,22 @@ def server_missing(err: ImportError) -> dict:
     return {"ok": False, "message": f"the server interpreter {sys.executable} cannot import {mod}", "reason": reason}
 
 
-def project_interpreter_problem(python: str) -> dict | None:
-    """None when the project interpreter can run the integration; else a failure naming what is missing."""
+def project_interpreter_problem(python: str, root: str, entry: str) -> tuple[dict, Finding] | None:
+    """None when the project interpreter can run the integration; else the failure naming what is missing
+    (with the exact install line) and its TL534 finding."""
     from tensorleap_ls.core.requirements import distributions_for
-    from tensorleap_ls.runtime import interpreter
+    from tensorleap_ls.runtime import api, interpreter
 
-    why = interpreter.problem(python)
-    if not why:
+    bad = api.interpreter_finding(python, root, entry)
+    if bad is None:
         return None
     interpreter.problem.cache_clear()  # the user may install what is missing and try again
     info = interpreter.probe(python)
     reason = {"kind": "interpreter", "role": "project", "interpreter": python, "version": info.get("version"),
               "missing": info["missing"], "packages": [distributions_for(m)[0] for m in info["missing"]],
               "error": info.get("error")}
-    return {"ok": False, "message": why, "reason": reason,
-            "problems": [{"code": "TL534", "message": why}]}
+    return {"ok": False, "message": bad.message, "reason": reason,
+            "problems": [{"code": "TL534", "message": bad.message, **bad.data}]}, bad
 
 
 def _environment(ls: "TensorleapServer", uri: str) -> dict:
@@ -328,13 +331,14 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
     root, entry = pa.project.root, pa.project.entry
     python = interpreter.choose(root, ls.settings.interpreter)
     loop = asyncio.get_running_loop()
-    bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python))
-    if bad:
-        return {**bad, "ran": False}
+    bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python, root, entry))
     try:
         from tensorleap_ls.runtime import api
-    except ImportError as e:  # the runtime renders with Pillow: missing in the server's own interpreter
+    except ImportError as e:  # a library of the server's own interpreter is missing
         return {**server_missing(e), "ran": False}
+    if bad:  # the message for the user, and a diagnostic whose fix opens a terminal with the install line
+        _show_dynamic(ls, pa, [bad[1]])
+        return {**bad[0], "ran": False}
     cancel = threading.Event()
     token = str(uuid.uuid4())
     use_progress = progress and _supports_progress(ls)
@@ -362,12 +366,10 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
         return {"ok": False, "cancelled": True, "message": "the run was cancelled"}
     text_of = ls.analyzer.read_text
     findings = absorb_test_failures(findings, pa.bindings, text_of)
-    ls.extra_findings[root] = findings
     _anchors[root] = [(f, anchor(f, text_of)) for f in findings]
     for kind, name, seen in (stats or {}).get("observed") or []:
         ls.observations[(root, kind, name)] = seen
-    ls.latest.setdefault(f"{root}|{entry}", pa)  # publish even if no file of the project is open
-    ls.republish(root)
+    _show_dynamic(ls, pa, findings)
     summary = f"{len(findings)} problem(s) found on real samples" if findings else "no problem found on real samples"
     if use_progress:
         ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=summary))
@@ -390,6 +392,11 @@ async def _stoppable(ls: "TensorleapServer", cancel: threading.Event, work):
     except asyncio.CancelledError:
         cancel.set()
         raise
+def _show_dynamic(ls: "TensorleapServer", pa, findings: list) -> None:
+    root = pa.project.root
+    ls.extra_findings[root] = [f for f in findings if f is not None]
+    ls.latest.setdefault(f"{root}|{pa.project.entry}", pa)  # publish even if no file of the project is open
+    ls.republish(root)
 
 
 def _supports_progress(ls: "TensorleapServer") -> bool:

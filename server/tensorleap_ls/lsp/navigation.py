@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
@@ -23,8 +24,11 @@ def register(server: "TensorleapServer") -> None:
         return find_definition(ls, params.text_document.uri, params.position)
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-    def document_symbols(ls: "TensorleapServer", params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
-        return symbols_of(ls, params.text_document.uri)
+    async def document_symbols(ls: "TensorleapServer", params: lsp.DocumentSymbolParams) -> list:
+        # thousands of bindings: built and serialised off the event loop, so a hover never waits
+        unstructure = ls.protocol._converter.unstructure  # noqa: SLF001
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: [unstructure(s) for s in symbols_of(ls, params.text_document.uri)])
 
 
 def word_or_string_at(ls: "TensorleapServer", uri: str, pos: lsp.Position) -> tuple[str, bool] | None:

@@ -11,27 +11,27 @@ document versions so a stale result is never published. Features other modules a
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 import threading
+import time
 from dataclasses import replace
-from types import SimpleNamespace
 from urllib.parse import unquote
 from typing import TYPE_CHECKING, Any, Callable
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
 from tensorleap_ls import __version__
 from tensorleap_ls.core.model import Finding
 from tensorleap_ls.core.project import norm
 from tensorleap_ls.core.root_cause import drop_confirmed
-from tensorleap_ls.lsp import documents, model
+from tensorleap_ls.lsp import documents, model, protocol
 from tensorleap_ls.lsp.convert import to_diagnostic
-from tensorleap_ls.lsp.settings import Settings
+from tensorleap_ls.lsp.settings import LOG_LEVELS, Settings
 
 if TYPE_CHECKING:
     from tensorleap_ls.core.analysis import Analyzer, ProjectAnalysis
@@ -41,24 +41,10 @@ log = logging.getLogger("tensorleap_ls")
 CodeLensProvider = Callable[["TensorleapServer", str], list[lsp.CodeLens]]
 
 
-class _Protocol(LanguageServerProtocol):
-    """pygls drops a request whose params do not deserialise without answering it, and the
-    client then waits forever. Answer such requests with InvalidParams instead."""
-
-    def structure_message(self, data: dict[str, Any]):
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            if isinstance(data, dict) and "method" in data and "id" in data:
-                self._send_response(data["id"], error=lsp.ResponseError(
-                    code=exc.code, message=f"invalid params for {data.get('method')}"))
-            return SimpleNamespace(jsonrpc="ignored")  # handle_message skips it
-
-
 class TensorleapServer(LanguageServer):
     def __init__(self, trusted: bool = False) -> None:
         super().__init__("tensorleap-ls", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
-                         max_workers=2, protocol_cls=_Protocol)
+                         max_workers=2, protocol_cls=protocol.Protocol)
         self._analyzer: Analyzer | None = None
         self.open_uris: dict[str, str] = {}  # normalised path -> the URI the client used
         self.settings = Settings(trusted=trusted)
@@ -73,6 +59,17 @@ class TensorleapServer(LanguageServer):
         self._published: dict[str, set[str]] = {}  # project key -> paths published last time
         self._tasks: dict[str, asyncio.Task] = {}
         self._analysis_lock = threading.Lock()
+        self._disk_lines: dict[str, tuple[str, list[str]]] = {}  # path -> (text, its lines): split once
+        self._doc_memo: dict[str, tuple[str, Any]] = {}  # path -> (pygls key, open document)
+
+    # --- the safety net: every handler registered through these ---------------------------
+    def feature(self, feature_name: str, options: Any = None) -> Callable:
+        register = super().feature(feature_name, options)
+        return lambda f: register(_safety_net(self, f, feature_name))
+
+    def command(self, command_name: str) -> Callable:
+        register = super().command(command_name)
+        return lambda f: register(_safety_net(self, f, command_name))
 
     # --- helpers used by every feature ----------------------------------------------------
     @property
@@ -109,16 +106,31 @@ class TensorleapServer(LanguageServer):
         return str(enc.value if hasattr(enc, "value") else enc or "utf-16")
 
     def line_text(self, path: str, line: int) -> str:
-        uri = self.uri_of(path) if self.protocol._workspace is not None else None  # noqa: SLF001
-        doc = self.document(uri) if self.protocol._workspace is not None and uri else None  # noqa: SLF001
-        if doc is not None:
-            lines = doc.lines
-            return lines[line].rstrip("\r\n") if 0 <= line < len(lines) else ""
+        """Text of a 0-based line of ``path`` (the open buffer, else the file): called for every
+        range converted, so each text is split once and the document lookup is memoised."""
+        lines = self._lines_of(path)
+        return lines[line].rstrip("\r\n") if 0 <= line < len(lines) else ""
+
+    def _lines_of(self, path: str) -> tuple[str, ...] | list[str]:
+        if self.protocol._workspace is not None:  # noqa: SLF001
+            docs = self.workspace.text_documents
+            memo = self._doc_memo.get(path)
+            if memo is not None and docs.get(memo[0]) is memo[1]:
+                return memo[1].lines
+            uri = self.uri_of(path)
+            key = unquote(uri) if uri else None
+            doc = docs.get(key) if key else None
+            if doc is not None:
+                self._doc_memo[path] = (key, doc)
+                return doc.lines
         text = self.analyzer.read_text(path)
         if text is None:
-            return ""
-        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        return lines[line] if 0 <= line < len(lines) else ""
+            return ()
+        cached = self._disk_lines.get(path)
+        if cached is None or cached[0] is not text:
+            cached = (text, text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+            self._disk_lines[path] = cached
+        return cached[1]
 
     def analyses_for(self, path: str) -> list[ProjectAnalysis]:
         path = norm(path)
@@ -134,15 +146,32 @@ class TensorleapServer(LanguageServer):
                 self._publish(key, pa)
 
     def log(self, message: str, level: lsp.MessageType = lsp.MessageType.Info) -> None:
+        # MessageType Error=1, Warning=2, Info=3, Log=4 follow LOG_LEVELS: drop what is above the setting
+        if level.value > LOG_LEVELS.index(self.settings.log_level) + 1:
+            return
         try:
             self.window_log_message(lsp.LogMessageParams(type=level, message=message))
         except Exception:  # noqa: BLE001 - logging must never fail a handler
             pass
 
+    def debug(self, message: str) -> None:
+        self.log(message, lsp.MessageType.Log)
+
+    def use_settings(self, settings: Settings, problems: list[str]) -> None:
+        self.settings = settings
+        logging.getLogger("tensorleap_ls").setLevel(logging.DEBUG if settings.log_level == "debug" else logging.WARNING)
+        for p in problems:
+            self.log(p, lsp.MessageType.Warning)
+        self.debug(f"settings: {settings}")
+
     def report_server_error(self, error: Exception, source: Any) -> None:
         # Errors are logged, never shown as a crash: the server keeps working.
-        log.exception("server error from %s", source, exc_info=error)
-        self.log(f"internal error ({type(error).__name__}): {error}", lsp.MessageType.Error)
+        if getattr(error, "_tl_reported", False):
+            return
+        where = getattr(source, "__name__", source)
+        log.error("internal error in %s", where, exc_info=error)
+        self.log(f"tensorleap-ls internal error in {where} ({type(error).__name__}: {str(error)[:300]}); "
+                 "the server keeps running", lsp.MessageType.Error)
 
     # --- scheduling -----------------------------------------------------------------------
     def schedule(self, uri: str, delay_ms: int | None = None) -> None:
@@ -166,13 +195,22 @@ class TensorleapServer(LanguageServer):
                 return
             doc = self.document(uri)
             version = doc.version if doc is not None else None
-            results = await asyncio.get_running_loop().run_in_executor(None, self._analyze, path)
+            t0 = time.perf_counter()
+            loop = asyncio.get_running_loop()
+            results = await loop.run_in_executor(None, self._analyze, path)
+            self.debug(f"analysed {path}: {len(results)} project(s), "
+                       f"{sum(len(pa.findings) for _, pa in results)} finding(s) in {(time.perf_counter() - t0) * 1000:.0f} ms")
             doc = self.document(uri)
             if doc is not None and doc.version != version:
                 return  # a newer edit is already scheduled: never publish a stale result
             for key, pa in results:
+                # converting thousands of findings is work that scales: off the event loop
+                batch = await loop.run_in_executor(None, self._diagnostics, pa)
+                doc = self.document(uri)
+                if doc is not None and doc.version != version:
+                    return
                 self.latest[key] = pa
-                self._publish(key, pa)
+                self._publish(key, pa, batch)
                 model.refresh(self, pa)  # TL6xx: reads the model's facts off the loop (trusted only)
         except asyncio.CancelledError:
             pass
@@ -187,27 +225,41 @@ class TensorleapServer(LanguageServer):
         with self._analysis_lock:
             return [(f"{pa.project.root}|{pa.project.entry}", pa) for pa in self.analyzer.analyze_file(path)]
 
-    def _publish(self, key: str, pa: ProjectAnalysis) -> None:
+    def _diagnostics(self, pa: ProjectAnalysis) -> dict[str, list[dict]]:
+        """path -> LSP diagnostics (as JSON-ready dicts: serialising thousands is work too) of every
+        file the analysis (and the last dynamic run) covers."""
         files = set(pa.files)
         extra: dict[str, list[Finding]] = {}
         for f in self.extra_findings.get(pa.project.root, []):
             extra.setdefault(f.span.path, []).append(f)
             files.add(f.span.path)
         enc = self.encoding
+        unstructure = self.protocol._converter.unstructure  # noqa: SLF001
+        out = {}
         for path in sorted(files):
+            diags = []
+            # a static finding the last run confirmed is shown once, as the run's (one root cause)
+            findings = drop_confirmed(pa.findings_for(path), extra.get(path, []), self.analyzer.read_text)
+            for f in findings + extra.get(path, []):
+                try:
+                    diags.append(unstructure(to_diagnostic(f, self.line_text, enc)))
+                except Exception:  # noqa: BLE001 - one odd finding must not hide the others
+                    log.exception("cannot convert %s", f)
+            out[path] = diags
+        return out
+
+    def _publish(self, key: str, pa: ProjectAnalysis, batch: dict[str, list[dict]] | None = None) -> None:
+        batch = self._diagnostics(pa) if batch is None else batch
+        files = set(batch)
+        for path, diags in batch.items():
             uri = self.uri_of(path)
             if uri is None:
                 continue
             doc = self.document(uri)
-            findings = drop_confirmed(pa.findings_for(path), extra.get(path, []), self.analyzer.read_text) + extra.get(path, [])
-            diags = []
-            for f in findings:
-                try:
-                    diags.append(to_diagnostic(f, self.line_text, enc))
-                except Exception:  # noqa: BLE001 - one odd finding must not hide the others
-                    log.exception("cannot convert %s", f)
-            self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
-                uri=uri, diagnostics=diags, version=doc.version if doc is not None else None))
+            params: dict[str, Any] = {"uri": uri, "diagnostics": diags}
+            if doc is not None and doc.version is not None:
+                params["version"] = doc.version
+            self.protocol.notify_json(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, params)
         # files of the previous closure that are no longer in it get an empty list
         for path in self._published.get(key, set()) - files:
             uri = from_fs_path(path)
@@ -244,8 +296,57 @@ class TensorleapServer(LanguageServer):
             self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
+def _safety_net(server: TensorleapServer, f: Callable, name: str) -> Callable:
+    """An internal error in a handler becomes a clear message and a log entry (with the
+    traceback), never a traceback sent to the client; a request gets InternalError."""
+    types = lsp.METHOD_TO_TYPES.get(name)
+    notification = types is not None and types[1] is None and name != lsp.SHUTDOWN
+
+    def failed(e: Exception):
+        server.report_server_error(e, name)
+        if notification:
+            return None
+        err = JsonRpcInternalError(message=f"tensorleap-ls could not answer {name} ({type(e).__name__}: "
+                                           f"{str(e)[:200]}); details in the server log")
+        err._tl_reported = True  # type: ignore[attr-defined]
+        raise err from None
+
+    if asyncio.iscoroutinefunction(f):
+        @functools.wraps(f)
+        async def safe_async(*args, **kwargs):
+            try:
+                return await f(*args, **kwargs)
+            except (JsonRpcException, asyncio.CancelledError):
+                raise
+            except Exception as e:  # noqa: BLE001
+                return failed(e)
+
+        return safe_async
+
+    @functools.wraps(f)
+    def safe(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except JsonRpcException:
+            raise
+        except Exception as e:  # noqa: BLE001
+            return failed(e)
+
+    return safe
+
+
+def _workspace_folders(params: lsp.InitializeParams) -> list[str]:
+    uris = [f.uri for f in params.workspace_folders or []] + ([params.root_uri] if params.root_uri else [])
+    paths = [p for p in (to_fs_path(u) for u in uris) if p]
+    return paths + ([params.root_path] if params.root_path else [])
+
+
 def build(trusted: bool = False) -> TensorleapServer:
+    from tensorleap_ls.runtime import interpreter  # the trust gate of every process start
+
     documents.install()
+    protocol.install()
+    interpreter.set_policy(trusted)
     server = TensorleapServer(trusted=trusted)
 
     @server.feature(lsp.INITIALIZE)
@@ -253,9 +354,8 @@ def build(trusted: bool = False) -> TensorleapServer:
         settings, problems = ls.settings.merged(params.initialization_options)
         if ls._cli_trusted:  # noqa: SLF001 - the command line can only add trust
             settings = replace(settings, trusted=True)
-        ls.settings = settings
-        for p in problems:
-            ls.log(p, lsp.MessageType.Warning)
+        ls.use_settings(settings, problems)
+        interpreter.set_policy(settings.trusted, _workspace_folders(params))
 
     @server.feature(lsp.INITIALIZED)
     def initialized(ls: TensorleapServer, params: lsp.InitializedParams) -> None:
@@ -329,9 +429,7 @@ def build(trusted: bool = False) -> TensorleapServer:
         trusted = ls.settings.trusted
         settings, problems = ls.settings.merged(params.settings)
         # trust comes from the client at start-up (initializationOptions / --trusted), not from settings
-        ls.settings = replace(settings, trusted=trusted)
-        for p in problems:
-            ls.log(p, lsp.MessageType.Warning)
+        ls.use_settings(replace(settings, trusted=trusted), problems)
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_LENS)
     def code_lens(ls: TensorleapServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:

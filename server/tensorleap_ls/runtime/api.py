@@ -48,12 +48,21 @@ def fault_finding(fault: ChildFault, entry: str) -> Finding:
     return Finding(fault.code, fault.message[:2000], line_span(file, line, entry))
 
 
+def interpreter_finding(python: str, root: str, entry: str) -> Finding | None:
+    """TL534 when ``python`` cannot run the integration; with the install command when that is the fix."""
+    why = interpreter.problem(python, root)
+    if not why:
+        return None
+    line = interpreter.install_line(python, root)
+    return Finding("TL534", why, line_span(None, None, entry), data={"install": line} if line in why else {})
+
+
 def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int, progress: Progress | None = None,
                cancel: threading.Event | None = None, auth_secret: str | None = None) -> tuple[list[Finding], dict]:
     """Dynamic checks through a (possibly warm) runner; faults become findings, never exceptions."""
-    why = interpreter.problem(python)
-    if why:
-        return [Finding("TL534", why, line_span(None, None, entry))], {}
+    bad = interpreter_finding(python, root, entry)
+    if bad:
+        return [bad], {}
     stats: dict[str, Any] = {}
 
     def on_progress(msg: dict) -> None:
@@ -114,9 +123,9 @@ def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sam
             functions: dict[str, list] | None = None, auth_secret: str | None = None,
             cancel: threading.Event | None = None) -> dict:
     """A preview summary (strict JSON-able) with rendered PNGs and an HTML page, bounded in size."""
-    why = interpreter.problem(python)
-    if why:
-        return {"ok": False, "message": why, "problems": [{"code": "TL534", "message": why}]}
+    bad = interpreter_finding(python, root, entry)
+    if bad:
+        return {"ok": False, "message": bad.message, "problems": [{"code": "TL534", "message": bad.message, **bad.data}]}
     try:
         resp = _call(runner, python, root, entry, protocol.Preview(
             subset=subset, sample_id=sample_id, loaders=[f for f, (k, _) in (functions or {}).items() if k == "load_model"],

@@ -1,13 +1,95 @@
-"""Which interpreter runs the user's code: the setting / --python, else the project's .venv or
-venv, else the one running the server. It must have code_loader: checked once per interpreter."""
+"""Which interpreter runs the user's code, and the one gate every process start goes through.
+
+Choice: the setting / --python, else the project's .venv or venv, else the one running the
+server. It must have code_loader: checked once per interpreter.
+
+Trust gate: the server, the CLI and the runtime start processes only through ``run`` /
+``popen`` / ``start_user_code`` here (a test scans ``server/`` for any other process start), and
+``refusal`` is the one function that decides. In an untrusted workspace no interpreter inside
+the workspace (or a project root) is executed, whoever asks (code actions reading a model file,
+interpreter discovery, version checks), and user code never runs. The server sets the policy
+from the client's trust (``set_policy``); the CLI runs only what its user asked for, trusted.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import os
+import shlex
 import subprocess
 import sys
+import threading
+from typing import Any
+
+
+class Untrusted(OSError):
+    """A process start refused by the trust gate (an OSError: callers treat it as "cannot run")."""
+
+
+_lock = threading.Lock()
+_trusted = True  # the CLI and library callers; the server sets its client's trust at start-up
+_workspace: tuple[str, ...] = ()
+
+# Runs outside any project: `-c` scripts put the working directory on sys.path.
+NEUTRAL_CWD = os.path.abspath(os.sep)
+
+
+def set_policy(trusted: bool, workspace: list[str] | tuple[str, ...] = ()) -> None:
+    """The server: the client's workspace trust and its folders (the folders whose files never run)."""
+    global _trusted, _workspace
+    with _lock:
+        _trusted = bool(trusted)
+        _workspace = tuple(_real(p) for p in workspace if p)
+    problem.cache_clear()
+
+
+def trusted() -> bool:
+    return _trusted
+
+
+def _real(path: str) -> str:
+    return os.path.realpath(os.path.abspath(path))
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def refusal(executable: str, root: str | None = None, user_code: bool = False) -> str | None:
+    """The one decision: None when ``executable`` may start, else why not (shown to the user)."""
+    if _trusted:
+        return None
+    if user_code:
+        return "this workspace is not trusted: no user code runs in it"
+    found = executable if os.sep in executable else (_which(executable) or executable)
+    folders = _workspace + ((_real(root),) if root else ())
+    for candidate in {os.path.abspath(found), _real(found)}:
+        for folder in folders:
+            if _inside(candidate, folder):
+                return (f"this workspace is not trusted: its interpreter {executable} is not executed "
+                        "(trust the folder, or choose an interpreter outside it)")
+    return None
+
+
+def _gate(cmd: list[str], root: str | None, user_code: bool) -> None:
+    why = refusal(cmd[0], root, user_code)
+    if why:
+        raise Untrusted(why)
+
+
+def run(cmd: list[str], *, root: str | None = None, user_code: bool = False, **kwargs: Any) -> subprocess.CompletedProcess:
+    """``subprocess.run`` through the gate, in a neutral working directory unless ``cwd`` is given.
+    ``user_code``: the command executes code of the project (e.g. loading a Keras file)."""
+    _gate(cmd, root, user_code)
+    kwargs.setdefault("cwd", NEUTRAL_CWD)
+    return subprocess.run(cmd, **kwargs)  # noqa: S603 - the gate above decided
+
+
+def start_user_code(cmd: list[str], **kwargs: Any) -> subprocess.Popen:
+    """``subprocess.Popen`` of a process that runs user code (the runtime's child): trusted only."""
+    _gate(cmd, kwargs.get("cwd"), True)
+    return subprocess.Popen(cmd, **kwargs)  # noqa: S603 - the gate above decided
 
 
 def choose(root: str, explicit: str | None = None) -> str:
@@ -16,7 +98,7 @@ def choose(root: str, explicit: str | None = None) -> str:
     for venv in (".venv", "venv", "env"):
         for exe in ("bin/python", "bin/python3", "Scripts/python.exe"):
             candidate = os.path.join(root, venv, exe)
-            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK) and refusal(candidate, root) is None:
                 return candidate
     return sys.executable
 
@@ -40,18 +122,38 @@ def version_problem(python: str, version: str) -> str | None:
         return (f"{python} is Python {version}, {which}: code-loader and the dynamic checks need Python "
                 f"{low[0]}.{low[1]} to {high[0]}.{high[1] - 1}; pick another interpreter")
     return None
+def install_line(python: str, root: str | None = None, windows: bool = os.name == "nt") -> str:
+    """The exact command that installs code-loader into ``python``: the project's own requirement line
+    (``code-loader==1.0.214``) when its requirements.txt has one."""
+    from tensorleap_ls.core.requirements import _NAME, normalize
+
+    spec = "code-loader"
+    try:
+        with open(os.path.join(root or "", "requirements.txt"), encoding="utf-8") as f:
+            for raw in f:
+                line = raw.split(" #", 1)[0].split(";", 1)[0].strip()
+                m = _NAME.match(line)
+                if m and normalize(m.group(1)) == "code-loader":
+                    spec = line
+                    break
+    except (OSError, UnicodeDecodeError):
+        pass
+    quote = subprocess.list2cmdline if windows else (lambda args: " ".join(shlex.quote(a) for a in args))
+    return quote([python, "-m", "pip", "install", spec])
 
 
 @functools.lru_cache(maxsize=16)
-def problem(python: str) -> str | None:
+def problem(python: str, root: str | None = None) -> str | None:
     """None when ``python`` can run integrations; else why not (for a TL534 diagnostic)."""
-    if not (os.path.isfile(python) or shutil_which(python)):
+    if not (os.path.isfile(python) or _which(python)):
         return f"interpreter not found: {python}"
     try:
-        out = subprocess.run(
+        out = run(
             [python, "-c", _PROBE], capture_output=True, text=True, timeout=120,
             env={**os.environ, "TL_DISABLE_ANALYTICS": "1", "PYTHONPATH": ""},
         )
+    except Untrusted as e:
+        return str(e)
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"cannot run {python}: {e}"
     too = version_problem(python, (out.stdout.split() or [""])[0])
@@ -59,11 +161,12 @@ def problem(python: str) -> str | None:
         return too
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["unknown error"])[-1]
-        return f"{python} cannot import code_loader/numpy ({last}); install code-loader in it or pick another interpreter"
+        return (f"{python} cannot import code_loader/numpy ({last}). Install code-loader in it "
+                f"({install_line(python, root)}) or pick another interpreter")
     return None
 
 
-def shutil_which(name: str) -> str | None:
+def _which(name: str) -> str | None:
     import shutil
 
     return shutil.which(name)
@@ -91,11 +194,11 @@ def probe(python: str, modules: tuple[str, ...] = ("code_loader", "numpy")) -> d
     without importing them), the code-loader version, whether onnx is there. Not cached: the user
     may install what was missing and try again. Runs ``python``: only for a trusted workspace."""
     info: dict = {"python": python, "version": None, "missing": list(modules), "code_loader": None, "onnx": False}
-    if not (os.path.isfile(python) or shutil_which(python)):
+    if not (os.path.isfile(python) or _which(python)):
         return {**info, "error": "not found"}
     try:
-        out = subprocess.run([python, "-c", _INVENTORY, ",".join(modules)], capture_output=True, text=True, timeout=60,
-                             env={**os.environ, "PYTHONPATH": ""})
+        out = run([python, "-c", _INVENTORY, ",".join(modules)], capture_output=True, text=True, timeout=60,
+                  env={**os.environ, "PYTHONPATH": ""})
         info.update(json.loads(out.stdout.strip().splitlines()[-1]))
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as e:
         info["error"] = str(e) or type(e).__name__

@@ -1,6 +1,8 @@
 """Reads a model file's inputs and outputs (names, shapes, dtypes) in the project's interpreter,
 with onnx / onnxruntime / TensorFlow when it has them: library calls on a data file, not user code
-(Keras .h5 files can hold Lambda layers, so those are read only in a trusted workspace)."""
+(Keras .h5 files can hold Lambda layers, so loading one counts as user code). Every start goes
+through the trust gate (runtime/interpreter.py): in an untrusted workspace its own interpreter
+never runs, and .h5 files are not loaded."""
 
 from __future__ import annotations
 
@@ -12,8 +14,12 @@ import re
 import subprocess
 from functools import lru_cache
 
+from tensorleap_ls.runtime import interpreter
+
 _SCRIPT = r"""
-import json, sys
+import sys
+sys.path.pop(0)  # '' (-c): the working directory, maybe the project, whose json.py must not be imported
+import json
 path = sys.argv[1]
 out = {"inputs": [], "outputs": []}
 
@@ -100,22 +106,22 @@ def find_models(root: str, limit: int = 5) -> list[str]:
     return found[:limit]
 
 
-def read(python: str, path: str, trusted: bool) -> dict | None:
-    if path.endswith(".h5") and not trusted:
-        return None
+def read(python: str, path: str, root: str | None = None) -> dict | None:
+    """The model's facts, or None (no reader library, unreadable file, or refused by the trust gate)."""
     try:
         mtime = os.path.getmtime(path)
     except OSError:
         return None
-    return _read(python, path, mtime)
+    return _read(python, path, mtime, root, interpreter.trusted())
 
 
 @lru_cache(maxsize=32)
-def _read(python: str, path: str, mtime: float) -> dict | None:
+def _read(python: str, path: str, mtime: float, root: str | None, trusted: bool) -> dict | None:
     try:
-        r = subprocess.run([python, "-c", _SCRIPT, path], capture_output=True, text=True, timeout=120,
-                           env={**os.environ, "PYTHONPATH": "", "TL_DISABLE_ANALYTICS": "1"})
-    except (OSError, subprocess.TimeoutExpired):
+        r = interpreter.run([python, "-c", _SCRIPT, path], root=root, user_code=path.endswith(".h5"),
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": "", "TL_DISABLE_ANALYTICS": "1"})
+    except (OSError, subprocess.TimeoutExpired):  # interpreter.Untrusted is an OSError
         return None
     if r.returncode != 0:
         return None
@@ -166,9 +172,10 @@ def _digest(path: str) -> str:
 def _facts(python: str, path: str, digest: str) -> dict:
     fmt = os.path.splitext(path)[1].lstrip(".")
     try:
-        r = subprocess.run([python, "-c", _SCRIPT, path], capture_output=True, text=True, timeout=120,
-                           env={**os.environ, "PYTHONPATH": "", "TL_DISABLE_ANALYTICS": "1"})
-    except (OSError, subprocess.TimeoutExpired) as e:
+        r = interpreter.run([python, "-c", _SCRIPT, path], user_code=path.endswith(_CODE_BEARING),  # the trust gate
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": "", "TL_DISABLE_ANALYTICS": "1"})
+    except (OSError, subprocess.TimeoutExpired) as e:  # interpreter.Untrusted is an OSError
         return {"path": path, "format": fmt, "error": f"cannot run {python}: {e}"}
     try:
         out = json.loads(r.stdout.strip().splitlines()[-1])

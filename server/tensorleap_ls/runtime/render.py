@@ -1,6 +1,9 @@
 """Turns what the child sends into files a person can open: PNG images (Pillow), and an HTML page
-with everything embedded. Images are shown as the platform shows them: the child already cast
-float images to 8 bits without scaling, so a [0, 1] float image is black here too."""
+with everything embedded. Pillow is optional (the VS Code extension's bundle runs without it):
+without it, plain images are still written as PNG with the standard library, and what needs
+drawing (boxes, bar charts, graphs) is named in a note saying how to get it. Images are shown as
+the platform shows them: the child already cast float images to 8 bits without scaling, so a [0, 1]
+float image is black here too."""
 
 from __future__ import annotations
 
@@ -8,9 +11,13 @@ import base64
 import html
 import io
 import math
-from typing import Any
+import struct
+import sys
+import zlib
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image, ImageDraw
+if TYPE_CHECKING:
+    from PIL import Image
 
 from tensorleap_ls.runtime.child.tensorleap_ls_child import wire
 
@@ -29,20 +36,46 @@ def num(v: Any) -> float:
 
 def fmt(v: Any) -> str:
     return f"{float(v):.3f}" if isinstance(v, (int, float)) else str(v)
+def pillow_missing() -> str | None:
+    """None when Pillow can be imported in this (the server's) interpreter; else what to do."""
+    try:
+        import PIL.Image  # noqa: F401
+    except ImportError:
+        return (f"Pillow is not installed in the server's interpreter ({sys.executable}): bounding boxes, bar charts "
+                f"and graphs are not drawn. To draw them: {sys.executable} -m pip install pillow")
+    return None
+
+
+def png_rgb(width: int, height: int, raw: bytes) -> bytes:
+    """A PNG of 8-bit RGB pixels with the standard library only (no Pillow needed)."""
+    stride = width * 3
+    rows = b"".join(b"\x00" + raw[y * stride:(y + 1) * stride] for y in range(height))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def rgb_image(spec: dict) -> Image.Image:
+    from PIL import Image
+
     raw = base64.b64decode(spec["data"])
     return Image.frombytes("RGB", (spec["width"], spec["height"]), raw)
 
 
 def _upscale(img: Image.Image, min_side: int = 160) -> Image.Image:
+    from PIL import Image
+
     w, h = img.size
     k = max(1, min_side // max(1, min(w, h)))
     return img.resize((w * k, h * k), Image.NEAREST) if k > 1 else img
 
 
 def leap_image(render: dict) -> Image.Image | None:
+    from PIL import Image, ImageDraw
+
     t = render.get("type")
     if "image" in render:
         if "data" not in render["image"]:
@@ -161,7 +194,7 @@ def html_page(summary: dict, images: dict[str, bytes]) -> str:
         "<style>body{font-family:sans-serif;margin:16px;color:#222}h2{margin-top:24px}"
         ".card{display:inline-block;vertical-align:top;margin:6px;padding:8px;border:1px solid #ddd;border-radius:6px}"
         "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}"
-        ".problem{color:#b00020}.muted{color:#777}img{image-rendering:pixelated}</style></head><body>",
+        ".problem{color:#b00020}.muted{color:#777}img{image-rendering:pixelated;min-width:160px}</style></head><body>",
         f"<h1>{esc(str(summary.get('subset')))} sample {esc(str(summary.get('sample_id')))}</h1>",
     ]
     for section, title in (("inputs", "Inputs"), ("ground_truths", "Ground truth")):
@@ -196,6 +229,8 @@ def html_page(summary: dict, images: dict[str, bytes]) -> str:
     if summary.get("reduced"):
         parts.append("<p class='muted'>Reduced to keep the preview small: "
                      + "; ".join(esc(str(r)) for r in summary["reduced"]) + "</p>")
+    if summary.get("note"):
+        parts.append(f"<p class='muted'>{esc(summary['note'])}</p>")
     if summary.get("problems"):
         parts.append("<h2 class='problem'>Problems on this sample</h2><ul>")
         for p in summary["problems"]:
@@ -207,8 +242,11 @@ def html_page(summary: dict, images: dict[str, bytes]) -> str:
 
 
 def images_of(summary: dict[str, Any]) -> dict[str, bytes]:
-    """PNG bytes of every image-like item of a preview summary, keyed 'section/name'."""
+    """PNG bytes of every image-like item of a preview summary, keyed 'section/name'. Without Pillow,
+    plain images only, and ``summary["note"]`` says what was not drawn."""
     out: dict[str, bytes] = {}
+    if pillow_missing():
+        return _plain_images(summary)
     for section in ("inputs", "ground_truths"):
         for it in summary.get(section) or []:
             if it.get("render") and "data" in it["render"]:
@@ -217,4 +255,20 @@ def images_of(summary: dict[str, Any]) -> dict[str, bytes]:
         img = leap_image(v.get("render") or {})
         if img is not None:
             out[f"visualizers/{v['name']}"] = to_png(img)
+    return out
+
+
+def _plain_images(summary: dict[str, Any]) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    undrawn = []
+    items = [(s, it, it.get("render")) for s in ("inputs", "ground_truths") for it in summary.get(s) or []]
+    items += [("visualizers", v, (v.get("render") or {}).get("image")) for v in summary.get("visualizers") or []]
+    for section, it, spec in items:
+        if isinstance(spec, dict) and "data" in spec:
+            out[f"{section}/{it['name']}"] = png_rgb(spec["width"], spec["height"], base64.b64decode(spec["data"]))
+        if section == "visualizers" and (it.get("render") or {}).get("type") in ("LeapImageWithBBox", "LeapHorizontalBar",
+                                                                                   "LeapGraph"):
+            undrawn.append(it["name"])
+    if undrawn:
+        summary["note"] = f"{pillow_missing()} (here: {', '.join(undrawn)})"
     return out

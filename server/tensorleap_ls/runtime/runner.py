@@ -17,7 +17,6 @@ import json
 import os
 import queue
 import re
-import resource
 import signal
 import subprocess
 import tempfile
@@ -27,15 +26,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from tensorleap_ls.runtime import interpreter
 from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
+
+try:
+    import resource
+except ImportError:  # Windows: no address-space limit on the child (docs/runtime.md, "Limits")
+    resource = None
 
 # the folder holding only the child's package: the one entry the child's sys.path gets from us
 CHILD_PATH = str(Path(__file__).with_name("child"))
 CHILD_PACKAGE = os.sep + "tensorleap_ls_child" + os.sep
+# POSIX only; on Windows the child is killed with TerminateProcess and has no stack dump on a hang.
+_SIGKILL = getattr(signal, "SIGKILL", None)
+_SIGUSR1 = getattr(signal, "SIGUSR1", None)
 _FRAME = re.compile(r'^\s*File "(.+)", line (\d+) in (.+)$')
-_SIGNALS = {signal.SIGSEGV: "a segmentation fault", signal.SIGBUS: "a bus error", signal.SIGABRT: "an abort",
-            signal.SIGFPE: "a floating-point exception", signal.SIGILL: "an illegal instruction",
-            signal.SIGKILL: "SIGKILL (out of memory or killed)"}
+_SIGNALS = {getattr(signal, name): what for name, what in (
+    ("SIGSEGV", "a segmentation fault"), ("SIGBUS", "a bus error"), ("SIGABRT", "an abort"),
+    ("SIGFPE", "a floating-point exception"), ("SIGILL", "an illegal instruction"),
+    ("SIGKILL", "SIGKILL (out of memory or killed)")) if hasattr(signal, name)}
 
 
 @dataclass
@@ -104,7 +113,8 @@ class Child:
 
         def limit() -> None:  # runs in the child before exec
             try:
-                resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+                if resource is not None:
+                    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             except (ValueError, OSError):
                 pass
 
@@ -119,9 +129,10 @@ class Child:
         self._responses: queue.Queue = queue.Queue()
         self.progress: Callable[[dict], None] | None = None
         try:
-            self.proc = subprocess.Popen(
-                [python, "-X", "utf8", "-m", "tensorleap_ls_child"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                cwd=root, env=env, start_new_session=True, preexec_fn=limit, pass_fds=(guard_r,),
+            self.proc = interpreter.start_user_code(  # the trust gate
+                [python, "-X", "utf8", "-m", "tensorleap_ls_child"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, cwd=root, env=env, start_new_session=True,
+                preexec_fn=limit if os.name == "posix" else None, pass_fds=(guard_r,),
             )
         except BaseException:
             os.close(self._guard_w)
@@ -213,9 +224,10 @@ class Child:
     def _hang(self, timeout: float) -> ChildFault:
         where = None
         try:
-            os.kill(self.proc.pid, signal.SIGUSR1)  # faulthandler dumps the current stack
-            time.sleep(0.3)
-            where = self._user_frame()
+            if _SIGUSR1 is not None:
+                os.kill(self.proc.pid, _SIGUSR1)  # faulthandler dumps the current stack
+                time.sleep(0.3)
+                where = self._user_frame()
         except OSError:
             pass
         self.kill()
@@ -235,7 +247,7 @@ class Child:
         if code is not None and code < 0:
             sig = -code
             what = _SIGNALS.get(sig, f"signal {sig}")
-            if sig == signal.SIGKILL:
+            if sig == _SIGKILL:
                 return ChildFault("TL531", f"the child process was killed ({what})", where)
             return ChildFault("TL532", f"the child process died of {what}", where)
         if "os._exit(" in trace:
@@ -272,7 +284,10 @@ class Child:
         except subprocess.TimeoutExpired:
             pass
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            if hasattr(os, "killpg"):
+                os.killpg(self.proc.pid, _SIGKILL)
+            else:
+                self.proc.kill()
         except (ProcessLookupError, PermissionError, OSError):
             pass
         try:

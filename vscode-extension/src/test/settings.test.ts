@@ -1,53 +1,62 @@
 import * as assert from "assert";
 
-import { chooseInterpreter, serverPythonPath, startFailure } from "../interpreter";
 import { panelHtml, parseWebviewMessage, statusText } from "../messages";
-import { needsRestart, resolveOptions } from "../settings";
+import { EXTENSION_ONLY, SCHEMA, needsRestart, resolveOptions, setting } from "../settings";
 
 const cfg = (values: Record<string, unknown>) => ({ get: <T>(k: string) => values[k] as T | undefined });
 
+// package.json's contributes.configuration is the schema; settings.ts reads it and the server's
+// lsp/settings.py is compared with it by tests/compat/test_settings_schema.py.
 describe("settings", () => {
-  it("uses the documented defaults", () => {
-    const o = resolveOptions(cfg({}), false);
-    assert.deepStrictEqual(o, { debounceMs: 100, interpreter: null, dynamicOnSave: false, samplesPerSubset: 5,
-      timeoutS: 30, preprocessTimeoutS: 300, memoryMb: 4096, logLevel: "info", trusted: false });
+  it("has one entry per setting, each with a type and a default", () => {
+    assert.deepStrictEqual(Object.keys(SCHEMA).sort(), ["debounceMs", "dynamicChecksOnSave", "interpreter", "logLevel",
+      "memoryMb", "preprocessTimeoutSeconds", "samplesPerSubset", "serverInterpreter", "timeoutSeconds"]);
+    for (const [k, s] of Object.entries(SCHEMA)) {
+      assert.ok(["string", "integer", "number", "boolean"].includes(s.type), k);
+      assert.notStrictEqual(s.default, undefined, k);
+    }
   });
-  it("reads values and falls back on bad ones", () => {
-    const o = resolveOptions(cfg({ debounceMs: 0, interpreter: " /venv/bin/python ", samplesPerSubset: -3,
-      timeoutSeconds: "x", memoryMb: 10, dynamicChecksOnSave: true }), true);
+  it("sends the server every setting but the extension's own, spelt as in package.json, with the defaults", () => {
+    const o = resolveOptions(cfg({}), false) as unknown as Record<string, unknown>;
+    const expected: Record<string, unknown> = { trusted: false };
+    for (const [k, s] of Object.entries(SCHEMA)) if (!EXTENSION_ONLY.includes(k)) expected[k] = s.default;
+    expected.interpreter = null;  // "" = not set
+    assert.deepStrictEqual(o, expected);
+    assert.strictEqual(o.samplesPerSubset, 5);
+    assert.strictEqual(o.timeoutSeconds, 30);
+  });
+  it("enforces every minimum of the schema, and accepts the minimum itself", () => {
+    for (const [k, s] of Object.entries(SCHEMA)) {
+      if (s.minimum === undefined) continue;
+      assert.strictEqual(setting(cfg({ [k]: s.minimum }), k), s.minimum, k);
+      assert.strictEqual(setting(cfg({ [k]: s.minimum - 1 }), k), s.default, k);
+    }
+    assert.strictEqual(setting(cfg({ samplesPerSubset: 0 }), "samplesPerSubset"), 0);  // 0 = all samples
+  });
+  it("falls back to the default on values of the wrong type", () => {
+    const o = resolveOptions(cfg({ debounceMs: 0, interpreter: " /venv/bin/python ", samplesPerSubset: 2.5,
+      timeoutSeconds: "x", memoryMb: 10, dynamicChecksOnSave: true, logLevel: "loud" }), true);
     assert.strictEqual(o.debounceMs, 0);
     assert.strictEqual(o.interpreter, "/venv/bin/python");
     assert.strictEqual(o.samplesPerSubset, 5);
-    assert.strictEqual(o.timeoutS, 30);
+    assert.strictEqual(o.timeoutSeconds, 30);
     assert.strictEqual(o.memoryMb, 4096);
-    assert.strictEqual(o.dynamicOnSave, true);
+    assert.strictEqual(o.dynamicChecksOnSave, true);
+    assert.strictEqual(o.logLevel, "info");
     assert.strictEqual(o.trusted, true);
   });
   it("follows VS Code's log level unless set", () => {
     assert.strictEqual(resolveOptions(cfg({}), false, "debug").logLevel, "debug");
+    assert.strictEqual(resolveOptions(cfg({}), false, "trace").logLevel, "info");
     assert.strictEqual(resolveOptions(cfg({ logLevel: "error" }), false, "debug").logLevel, "error");
   });
-  it("restarts only for the interpreter", () => {
+  it("restarts the server for either interpreter only", () => {
     assert.ok(needsRestart((k) => k === "tensorleap.interpreter"));
+    assert.ok(needsRestart((k) => k === "tensorleap.serverInterpreter"));
     assert.ok(!needsRestart((k) => k === "tensorleap.debounceMs"));
   });
 });
 
-describe("interpreter", () => {
-  it("prefers the setting, then the Python extension, then python3", () => {
-    assert.deepStrictEqual(chooseInterpreter({ setting: "/a", pythonExtension: "/b", fallback: "python3" }), { path: "/a", source: "setting" });
-    assert.deepStrictEqual(chooseInterpreter({ setting: null, pythonExtension: "/b", fallback: "python3" }), { path: "/b", source: "python-extension" });
-    assert.deepStrictEqual(chooseInterpreter({ setting: null, pythonExtension: null, fallback: "python3" }), { path: "python3", source: "fallback" });
-  });
-  it("puts the bundled libraries first on PYTHONPATH", () => {
-    assert.strictEqual(serverPythonPath("/ext/bundled/libs", undefined), "/ext/bundled/libs");
-    assert.strictEqual(serverPythonPath("/ext/bundled/libs", "/user"), "/ext/bundled/libs:/user");
-  });
-  it("explains start failures", () => {
-    assert.match(startFailure("/p", "ModuleNotFoundError: No module named 'numpy'"), /lacks numpy/);
-    assert.match(startFailure("/p", "spawn /p ENOENT"), /not found/);
-  });
-});
 
 describe("messages", () => {
   it("accepts only well-formed webview messages", () => {
@@ -68,5 +77,16 @@ describe("messages", () => {
     assert.match(html, /<option selected>validation<\/option>/);
     assert.match(html, /"prev":4,"next":6/);
     assert.match(panelHtml({ ok: false, message: "<boom>" }, "n", "c"), /&lt;boom&gt;/);
+  });
+});
+
+describe("file watching", () => {
+  it("is left to the server's own registration: the client adds no second watcher", () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const fs = require("fs") as typeof import("fs");
+    for (const file of fs.readdirSync(`${__dirname}/../../src`).filter((f) => f.endsWith(".ts"))) {
+      const text = fs.readFileSync(`${__dirname}/../../src/${file}`, "utf8");
+      assert.ok(!/fileEvents|createFileSystemWatcher/.test(text), file);
+    }
   });
 });

@@ -21,7 +21,7 @@ class ModuleLike(Protocol):
     tree: ast.Module | None  # None when it does not parse
 
 
-@dataclass(slots=True)
+@dataclass
 class CheckContext:
     root: str  # project root (folder of leap.yaml, or of the entry when there is none)
     entry: str  # absolute path of the entry file

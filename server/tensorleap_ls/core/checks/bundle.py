@@ -32,7 +32,21 @@ from tensorleap_ls.core.requirements import (
     parse_requirements,
 )
 
-_STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
+
+
+def _stdlib_names() -> frozenset:
+    names = getattr(sys, "stdlib_module_names", None)  # 3.10+
+    if names is None:  # 3.9: what the standard library folders hold
+        import pkgutil
+        import sysconfig
+
+        std = sysconfig.get_paths()["stdlib"]
+        names = {m.name for m in pkgutil.iter_modules([std, os.path.join(std, "lib-dynload")])}
+        names |= set(sys.builtin_module_names) | {"msvcrt", "winreg", "winsound", "msilib", "nt", "_winapi"}
+    return frozenset(names) | {"__future__"}
+
+
+_STDLIB = _stdlib_names()
 # Calls whose first argument is a file the code reads.
 _READERS = {"open", "io.open", "np.load", "numpy.load", "np.loadtxt", "np.genfromtxt", "pd.read_csv", "pandas.read_csv",
             "pd.read_parquet", "pd.read_json", "pd.read_pickle", "pd.read_excel", "json.load", "cv2.imread",
