@@ -219,8 +219,17 @@ def test_failing_fixture(tmp_path, case: Case):
     assert all(f.message.strip() for f in hits)
 
 
+def _advanced_codes() -> set[str]:
+    """Codes a test of tests/advanced/test_registrars.py asserts (a Case, or a `f.code == "TL..."` check)."""
+    import ast as _ast
+    tree = _ast.parse((Path(__file__).resolve().parents[1] / "advanced" / "test_registrars.py").read_text())
+    return {n.value for n in _ast.walk(tree) if isinstance(n, _ast.Constant) and isinstance(n.value, str)
+            and n.value in CODES}
+
+
 def test_every_static_code_has_a_case():
     static = {c for c in CODES if c[2] in "1234"}  # 6xx (model): tests/model/
     covered = {c.code for c in CASES} | {"TL191"}  # TL191 (undecodable file): tests/reliability/test_bad_input.py
     covered |= {"TL420", "TL421"}  # the installed SDK's release: tests/core/test_installed_sdk.py
+    covered |= _advanced_codes()  # advanced registrars: tests/advanced/ (each fault also run through the SDK)
     assert static - covered == set()

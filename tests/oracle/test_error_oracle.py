@@ -68,6 +68,15 @@ class PlatformRule:
 _SPR = "from code_loader.contract.datasetclasses import SamplePreprocessResponse\n"
 _DMT = "from code_loader.contract.enums import DatasetMetadataType, LeapDataType, MetricDirection\n"
 
+_DECOS = "from code_loader.inner_leap_binder.leapbinder_decorators import *\n"
+
+
+def _advanced(code: str) -> tuple:
+    """Plants advanced-registrar code before load_model in the decorator example (tests/advanced/ has the
+    full set of these faults on detection / segmentation / sequence fixtures)."""
+    return ((ENTRY[DECO], "@tensorleap_load_model(", _DECOS + code + "\n\n@tensorleap_load_model("),)
+
+
 SDK_CASES = [
     SdkCase("TL101", DECO, "check", r"Please make sure you call the leap_binder.set_preprocess method"),
     # Without the decorator load_model is a plain function: it returns a real session that cannot take
@@ -131,6 +140,21 @@ SDK_CASES = [
     SdkCase("TL404", DECO, "import", r"No such file or directory|FileNotFoundError", entry="leap_integraton.py"),
     # The platform imports the uploaded bundle: a module left out of `include` is not there.
     SdkCase("TL405", DECO, "import", r"No module named 'mnist_tl\.", bundle=True),
+    SdkCase("TL240", DECO, "import", r"Missing required parameters: \{'noise'\}", from_codes=False, edits=_advanced(
+        "@tensorleap_simulation('noise', {'noise': {'type': 'float', 'bounds': {'min': 0.0, 'max': 1.0}}})\n"
+        "def noisy(N, seed):\n    return preprocess()[0]\n")),
+    SdkCase("TL241", DECO, "import", r"should take exactly 3 positional parameters", from_codes=False, edits=_advanced(
+        "@tensorleap_instance_custom_latent_space('digit_part')\n"
+        "def digit_part(idx, preprocess):\n    return np.zeros(2, dtype=np.float32)\n")),
+    SdkCase("TL242", DECO, "check", r"requires a tensorleap_false_positive_empty_gt", from_codes=False,
+            edits=_advanced("@tensorleap_false_positive_instances_encoder('digits')\n"
+                            "def false_digits(idx, preprocess, predictions):\n    return []\n")),
+    SdkCase("TL243", DECO, "check", r"must not declare input encoders", from_codes=False, edits=_advanced(
+        "@tensorleap_autoregressive_step()\n"
+        "def next_inputs(sample_id, prev_inputs, prev_outputs, state, preprocess):\n    return None, state\n")),
+    SdkCase("TL244", DECO, "import", r"unknown latent_space_aggregation 'max'", from_codes=False, edits=_advanced(
+        "@tensorleap_autoregressive_step(latent_space_aggregation='max')\n"
+        "def next_inputs(sample_id, prev_inputs, prev_outputs, state, preprocess):\n    return None, state\n")),
 ]
 
 _SCHEMA = "## 2. leap.yaml schema (as the tools actually read it)"

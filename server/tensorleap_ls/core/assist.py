@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from tensorleap_ls.core.model import Binding, Kind
 from tensorleap_ls.core.sdk import (BUNDLED_VERSION, DATACLASS_FIELDS, DECORATORS, ENUMS, LEGACY, VISUALIZER_CLASSES,
-                                    Registrar)
+                                    Registrar, contract_of, registrar_of)
 from tensorleap_ls.core.sdk_env import Func, SdkApi, since_table
 
 _CONTRACT = {
@@ -75,16 +75,75 @@ def installed_func(name: str, sdk: SdkApi | None) -> Func | None:
     return sdk.function(name) if name.startswith("tensorleap_") else sdk.binder_methods().get(name)
 
 
+def _advanced(r: Registrar) -> bool:
+    c = contract_of(r)
+    return bool(c.signature or c.companions or c.stub)
+
+
+def _contract_text(r: Registrar, shown: str = "", companions: bool = True) -> str:
+    """The contract line of a registrar: the common kinds' summary, else the registrar table's own text
+    (the advanced registrars; left out when ``shown`` already says it), with the companions the SDK requires."""
+    c = contract_of(r)
+    if r.kind in _CONTRACT and not _advanced(r):
+        text = f"Contract: {_CONTRACT[r.kind]}"
+    else:
+        text = "" if c.doc and c.doc in shown else f"Contract: {c.doc or _CONTRACT.get(r.kind, r.kind.value)}"
+    if c.companions and companions:
+        text += ("\n\n" if text else "") + "Goes with: " + ", ".join(f"`{n}`" for n in c.companions)
+    return text
+
+
+def _companions_status(b: Binding, bindings: list[Binding]) -> str | None:
+    reg = registrar_of(b)
+    if reg is None or not contract_of(reg).companions:
+        return None
+    have = {contract_of(r).name for r in filter(None, (registrar_of(x) for x in bindings))}
+    return "Companions: " + ", ".join(f"`{n}` {'✓' if n in have else '✗'}" for n in contract_of(reg).companions)
+
+
+_ADVANCED_KINDS = (Kind.INSTANCE_MASKS, Kind.INSTANCE_LENGTH, Kind.INSTANCE_METRIC, Kind.FALSE_POSITIVE,
+                   Kind.CUSTOM_LATENT_SPACE, Kind.SIMULATION, Kind.AUTOREGRESSIVE)
+
+
+def companion_rows(bindings: list[Binding]) -> list[str]:
+    """Checklist entries for the advanced registrars a project uses: a count per kind, then each companion
+    the SDK requires that is missing (e.g. `false_positive_instances_encoder needs false_positive_empty_gt ✗`)."""
+    rows = [f"{k.value.replace('_', ' ')} {n}" for k in _ADVANCED_KINDS
+            if (n := sum(1 for b in bindings if b.kind is k))]
+    used = [contract_of(r) for r in filter(None, (registrar_of(b) for b in bindings))]
+    have = {c.name for c in used}
+    for c in dict.fromkeys(c for c in used if c.companions):
+        for n in c.companions:
+            if n not in have:
+                rows.append(f"{c.name.removeprefix('tensorleap_')} needs {n.removeprefix('tensorleap_')} ✗")
+    return rows
+
+
+def snippet_args(name: str) -> str:
+    """Completion arguments of a registrar: hand-written for the common ones, else from the table's stub."""
+    if name in _SNIPPET_ARGS:
+        return _SNIPPET_ARGS[name]
+    reg = DECORATORS.get(name)
+    if reg is None or not reg.stub:
+        return ""
+    first = reg.stub.split("\n", 1)[0].format(name="NAME", function="f", shape="()", preprocess="p")
+    return first[first.index("(") + 1:first.rindex(")")].replace("'NAME'", "'${1:name}'")
+
+
 def _registrar_doc(r: Registrar, sdk: SdkApi | None = None) -> str:
-    contract = f"Contract: {_CONTRACT.get(r.kind, r.kind.value)}"
     f = installed_func(r.name, sdk)
+    contract = _contract_text(r, r.doc if f is None else (f.doc or r.doc))
     if sdk is None:
         return f"```python\n{r.name}({', '.join(r.params)})\n```\n{r.doc}\n\n{contract}\n\n{BUNDLED_NOTE}"
     if f is None:
         since = since_table().get(r.name if r.name.startswith("tensorleap_") else f"LeapBinder.{r.name}")
         need = f" It first appears in code-loader {since}." if since else ""
         return f"```python\n{r.name}(...)\n```\n**Not in code-loader {sdk.version}, installed for this project.**{need}"
-    doc = (f.doc or r.doc).strip()
+    if sdk.version != BUNDLED_VERSION:  # the table's own contract texts describe the bundled release only
+        doc = (f.doc or ("" if _advanced(r) else r.doc)).strip()
+        contract = f"Contract: {_CONTRACT.get(r.kind, r.kind.value)}"
+    else:
+        doc = (f.doc or r.doc).strip()
     return f"```python\n{f.signature()}\n```\n{doc}\n\n{contract}\n\n_code-loader {sdk.version}, installed for this project._"
 
 
@@ -119,7 +178,7 @@ def complete(line: str, col: int, bindings: list[Binding], prev_lines: list[str]
     # decorators
     m = re.match(r"\s*@(\w*)$", before)
     if m:
-        return [Item(name, "function", "Tensorleap decorator", f"{name}({_SNIPPET_ARGS.get(name, '')})", True,
+        return [Item(name, "function", "Tensorleap decorator", f"{name}({snippet_args(name)})", True,
                      _registrar_doc(r, sdk), sort=("0" if name in _SNIPPET_ARGS or not r.params else "1") + name)
                 for name, r in _offered(DECORATORS, sdk).items() if name.startswith(m.group(1))]
     call = _open_call(before)
@@ -235,7 +294,11 @@ def hover(word: str, bindings: list[Binding], observed: dict | None = None, sdk:
         if b.function != word and b.name != word:
             continue
         title = f"**{b.kind.value.replace('_', ' ')}**" + (f" `{b.name}`" if b.name else "") + f" ({b.style.value} style)"
-        text = [title, "", f"Contract: {_CONTRACT.get(b.kind, b.kind.value)}"]
+        reg = registrar_of(b)
+        text = [title, "", _contract_text(reg, companions=False) if reg is not None else f"Contract: {_CONTRACT.get(b.kind, b.kind.value)}"]
+        status = _companions_status(b, bindings)
+        if status:
+            text.append(status)
         for k in ("channel_dim", "visualizer_type", "direction", "metadata_type"):
             if k in b.args:
                 text.append(f"- `{k}={b.args[k].text}`")

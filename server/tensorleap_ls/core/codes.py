@@ -78,6 +78,12 @@ _ALL = [
     Code("TL231", "default-direction", I, "Metric `direction` is not set; the SDK defaults it to Downward and warns.", "`@tensorleap_custom_metric('acc')`"),
     Code("TL232", "default-state", I, "`PreprocessResponse.state` is not set; the state is inferred from list position and the SDK warns.", "`PreprocessResponse(sample_ids=ids)`"),
     Code("TL233", "default-prediction-types", I, "`tensorleap_load_model` without prediction types, or a `PredictionTypeHandler` without `channel_dim`.", "`@tensorleap_load_model()`"),
+    Code("TL240", "simulation-params", E, "A simulation's parameters must be its `sim_params` keys plus `N` and `seed`, and `sim_params` must be a valid simulation config.", "`@tensorleap_simulation('s', {'scale': ...})` on `def sim(N, seed)`"),
+    Code("TL241", "advanced-signature", E, "An instance, false-positive, latent-space or autoregressive function takes other parameters than the SDK calls it with.", "`@tensorleap_instances_masks_encoder('o')` on `def mask(sample_id, preprocess)`"),
+    Code("TL242", "missing-companion", E, "A registrar lacks the companion the SDK requires (false positives need an empty ground truth per ground-truth encoder, autoregressive metrics need the step hook...).", "`@tensorleap_false_positive_instances_encoder` without `@tensorleap_false_positive_empty_gt`"),
+    Code("TL243", "autoregressive-conflict", E, "An autoregressive integration also has what the SDK forbids beside `tensorleap_autoregressive_step` (input encoders, simulations, element instances, custom latent spaces) or no prediction types.", "`@tensorleap_autoregressive_step()` and `@tensorleap_input_encoder('x')`"),
+    Code("TL244", "registrar-argument", E, "An argument of an advanced registrar has a value the SDK rejects.", "`@tensorleap_autoregressive_step(latent_space_aggregation='max')`"),
+    Code("TL245", "ignored-argument", I, "An argument the SDK ignores with a warning.", "`@tensorleap_instance_custom_latent_space('box', use_ls_for_analysis=True)`"),
     # 3xx: integration-test body
     Code("TL301", "test-arithmetic", E, "Arithmetic in the integration test body: the mapping pass raises.", "`loss(gt, pred * 2)`"),
     Code("TL302", "test-library-call", W, "A numpy/torch/tf/other library call in the integration test body; move it into a decorated function.", "`np.argmax(pred)`", "error where it reads an attribute the mapping placeholder lacks (`model.predict(...)`, `pred.argmax(-1)`, `image.shape`): AttributeError in the mapping pass"),

@@ -15,7 +15,7 @@ from typing import Callable
 
 from tensorleap_ls.core import stubs, yaml_edit
 from tensorleap_ls.core.model import Binding, Finding, Fix, Kind, Span, Style, TextEdit
-from tensorleap_ls.core.sdk import VISUALIZER_CLASSES
+from tensorleap_ls.core.sdk import VISUALIZER_CLASSES, registrar_of
 
 Fixer = Callable[[Finding, object], list[Fix]]
 FIXERS: dict[str, Fixer] = {}
@@ -428,7 +428,8 @@ def _undefined(f: Finding, pa) -> list[Fix]:
     mod = _module(pa, f.span.path)
     if mod is None:
         return []
-    st = stubs.stub(kind, Style.DECORATOR, fn, b.name if b else None)
+    reg = registrar_of(b) if b is not None else None
+    st = (reg and stubs.registrar_stub(reg.name, fn, b.name)) or stubs.stub(kind, Style.DECORATOR, fn, b.name if b else None)
     code = st.code.split("\n", 1)[1] if st.code.startswith("@") else st.code  # the legacy call registers it
     # defined before the registration that names it
     reg_line = f.span.line
@@ -721,3 +722,19 @@ def _drop_batch_dim(f: Finding, pa) -> list[Fix]:
 
 def _rename_var(expr: str, old: str, new: str) -> str:
     return re.sub(rf"\b{re.escape(old)}\b", new, expr)
+
+
+@fixer("TL242")
+def _missing_companion(f: Finding, pa) -> list[Fix]:
+    """Creates the companion the SDK asks for, from the registrar table's stub, in the file of the finding."""
+    missing, name = f.data.get("missing"), f.data.get("name")
+    mod = _module(pa, f.span.path)
+    if not missing or not name or mod is None:
+        return []
+    base = re.sub(r"\W", "_", f"{missing.removeprefix('tensorleap_')}_{name}")
+    st = stubs.registrar_stub(missing, _free_name(mod, base), name, f.data.get("shape"))
+    if st is None:
+        return []
+    edits = stubs.import_edits(f.span.path, mod.tree, mod.source.lines, set(st.names), set(st.decorators))
+    edits.append(stubs.insert_code(f.span.path, mod.tree, mod.source.lines, st.code))
+    return [Fix(f"Create `@{missing}({name!r})`", edits, preferred=True)]

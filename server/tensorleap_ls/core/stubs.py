@@ -17,6 +17,7 @@ IMPORTS = {
     "List": "from typing import List",
     "PreprocessResponse": "from code_loader.contract.datasetclasses import PreprocessResponse",
     "PredictionTypeHandler": "from code_loader.contract.datasetclasses import PredictionTypeHandler",
+    "ElementInstance": "from code_loader.contract.datasetclasses import ElementInstance",
     "DataStateType": "from code_loader.contract.enums import DataStateType",
     "LeapDataType": "from code_loader.contract.enums import LeapDataType",
     "MetricDirection": "from code_loader.contract.enums import MetricDirection",
@@ -99,6 +100,22 @@ def stub(kind: Kind, style: Style, function: str, name: str | None = None) -> St
                     "    # TODO: call the decorated encoders, the model, then losses/metrics/visualizers\n"
                     "    pass\n", (), ("tensorleap_integration_test",))
     return Stub(f"def {function}(*args):\n    # TODO\n    return None\n", ())
+
+
+def registrar_stub(registrar: str, function: str, name: str | None = None, shape: str | None = None,
+                   preprocess: str = "preprocess") -> Stub | None:
+    """The registrar table's stub for ``registrar`` (a decorator, or a legacy method through its twin):
+    decorated for the decorator API; the legacy call registers it itself, so there only the function."""
+    from tensorleap_ls.core.sdk import DECORATORS, LEGACY, contract_of
+
+    reg = DECORATORS.get(registrar) or LEGACY.get(registrar)
+    contract = contract_of(reg) if reg is not None else None
+    if contract is None or not contract.stub:
+        return None
+    code = contract.stub.format(function=function, name=name or function, shape=shape or "(1,)", preprocess=preprocess)
+    if reg is not contract:
+        return Stub(code.split("\n", 1)[1], contract.stub_names)
+    return Stub(code, contract.stub_names, (contract.name,))
 
 
 def integration_test_stub(function: str, inputs: list[str], gts: list[str], loader: str | None,

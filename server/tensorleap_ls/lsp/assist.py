@@ -132,7 +132,7 @@ def checklist(bindings) -> str:
         if label == "load_model":
             n = 1 if any(b.kind in kinds for b in bindings) else 0
         parts.append(f"{label} {'✓' if n == 1 and label in ('preprocess', 'load_model', 'integration test', 'ground truth') else (n if n else '✗')}")
-    return "Tensorleap: " + ", ".join(parts)
+    return "Tensorleap: " + ", ".join(parts + assist.companion_rows(bindings))
 
 
 def _checklist(ls, path: str) -> list[lsp.CodeLens]:

@@ -73,8 +73,16 @@ def check(ctx: CheckContext) -> list[Finding]:
             memo = getattr(mod, "memo", {})
             if "preprocess_responses" not in memo:  # depends on this module's text only
                 memo["preprocess_responses"] = list(_preprocess_responses(mod))
-            out.extend(memo["preprocess_responses"])
+            out.extend(f for f in memo["preprocess_responses"] if not _in_simulation(ctx, f))
     return out
+
+
+def _in_simulation(ctx: CheckContext, f: Finding) -> bool:
+    """A simulation's response gets state `additional` from the SDK, silently: no TL232 there."""
+    return f.code == "TL232" and any(
+        b.def_path == f.span.path and b.def_node is not None
+        and b.def_node.lineno - 1 <= f.span.line <= (b.def_node.end_lineno or 0) - 1
+        for b in ctx.of_kind(Kind.SIMULATION))
 
 
 # --- signatures ------------------------------------------------------------------------------

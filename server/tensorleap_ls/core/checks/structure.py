@@ -16,7 +16,7 @@ from collections import defaultdict
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.evaluate import Missing, Undefined
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Style
-from tensorleap_ls.core.sdk import BUILTIN_NAMES, SINGLETON_KINDS
+from tensorleap_ls.core.sdk import BUILTIN_NAMES, SINGLETON_KINDS, contract_of, registrar_of
 
 # Kinds whose names the SDK checks for duplicates (decorators) and the message it uses.
 _NAMED_KINDS = (Kind.INPUT, Kind.GROUND_TRUTH, Kind.METADATA, Kind.VISUALIZER, Kind.METRIC, Kind.LOSS,
@@ -74,7 +74,9 @@ def _missing_parts(ctx: CheckContext) -> list[Finding]:
     if Kind.PREPROCESS not in kinds:
         missing("TL101", "The integration registers no preprocess function "
                 "(`@tensorleap_preprocess()` or `leap_binder.set_preprocess(...)`).", "preprocess")
-    if Kind.INPUT not in kinds:
+    # An autoregressive step hook is the sole source of model inputs (leap_binder.check() forbids input encoders).
+    registrars = {contract_of(r).name for r in filter(None, (registrar_of(b) for b in ctx.bindings))}
+    if Kind.INPUT not in kinds and "tensorleap_autoregressive_step" not in registrars:
         missing("TL102", "The integration registers no input encoder "
                 "(`@tensorleap_input_encoder(...)` or `leap_binder.set_input(...)`).", "input")
     if style is Style.DECORATOR and Kind.LOAD_MODEL not in kinds and Kind.PREDICTION not in kinds:

@@ -99,6 +99,7 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
                   "showing visualizer '%s'" % data.name, problems)
             _ours(lambda: problems.extend(_check_leap(data.name, data.type, res, where(h.function), subset, sid)),
                   "checking visualizer '%s'" % data.name, problems)
+    _ours(lambda: _advanced(out, sc, r, sid, problems), "showing latent spaces and instances", problems)
     if run_test and binder().integration_test_func is not None:
         record = {"loaders": loaders}  # type: Dict[str, Any]
         problems = _run_integration_test(subset, sid, record)
@@ -131,6 +132,62 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
         out["skipped"] = [s for s in out["skipped"] if s["name"] not in shown]
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+_MAX_DIMS, _MAX_INSTANCES = 64, 9
+
+
+def _advanced(out: dict, sc, r, sid, problems: list) -> None:
+    """What the advanced registrars produce for this sample, shown beside the visualizers: each
+    dataset-computed custom latent space as a bar plot of its vector (first 64 values), the element
+    instances of the first instances-mask encoder over the first input (first 9 instances)."""
+    from code_loader.contract.visualizer_classes import LeapHorizontalBar, LeapImageMask
+    for name, h in (getattr(sc, "custom_latent_spaces", None) or {}).items():
+        if getattr(h, "instance_aware", False) or "DATASET" not in str(getattr(h, "computed_at", "DATASET")).upper():
+            continue
+        ok, v = _user_call(h.function, (sid, r), name, problems)
+        if ok and isinstance(v, np.ndarray) and v.size and np.issubdtype(v.dtype, np.number):
+            vec = v.reshape(-1)[:_MAX_DIMS].astype(np.float32)
+            bar = LeapHorizontalBar(vec, [str(i) for i in range(len(vec))])
+            out["visualizers"].append({"name": "latent space %s" % name, "type": "LeapHorizontalBar",
+                                       "render": render_leap(bar), "value": summarize(v), "advanced": True})
+    masks = getattr(sc, "instance_masks", None) or []
+    instances = (getattr(r, "sample_ids_to_instance_mappings", None) or {}).get(sid) or []
+    if not masks or not instances:
+        return
+    h = masks[0]
+    label, names = None, []
+    for i in range(min(len(instances), _MAX_INSTANCES)):
+        ok, inst = _user_call(h.function, (sid, r, i), h.name, problems)
+        m = np.asarray(getattr(inst, "mask", None)) if ok and inst is not None else None
+        if m is None or m.ndim != 2:
+            continue
+        label = np.zeros(m.shape, dtype=np.uint8) if label is None else label
+        if m.shape == label.shape:
+            label[m > 0.5] = len(names) + 1
+            names.append(str(getattr(inst, "name", i)))
+    if label is None:
+        return
+    image = _base_image(sc, r, sid, label.shape)
+    shown = LeapImageMask(label, image, ["background"] + names)
+    out["visualizers"].append({"name": "instances %s" % h.name, "type": "LeapImageMask",
+                               "render": render_leap(shown), "advanced": True})
+
+
+def _base_image(sc, r, sid, shape) -> np.ndarray:
+    """The first input as an 8-bit (H, W, 3) image of ``shape`` (channels first or last), else black."""
+    for h in sc.inputs[:1]:
+        try:
+            with limited():
+                v = np.asarray(h.function(sid, r), dtype=np.float64)
+        except BaseException:  # noqa: BLE001 - the inputs section already reports its failure
+            break
+        if v.ndim == 3 and v.shape[0] in (1, 3) and v.shape[1:] == tuple(shape):
+            v = np.transpose(v, (1, 2, 0))
+        if v.ndim == 3 and v.shape[:2] == tuple(shape) and v.shape[-1] in (1, 3):
+            v = v * 255 if np.nanmax(v) <= 1.0 else v
+            return np.repeat(v, 3 // v.shape[-1], axis=-1).clip(0, 255).astype(np.uint8)
+    return np.zeros(tuple(shape) + (3,), dtype=np.uint8)
 
 
 def _coerce_id(sample_id, ids):
