@@ -86,3 +86,27 @@ def test_runner_without_resource_and_posix_signals(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "CODES ['TL530']" in r.stdout, r.stdout + r.stderr
     assert "OK" in r.stdout, r.stdout
+
+
+CHILD_WITHOUT_ALARM = textwrap.dedent("""
+    import signal, sys
+    for name in ("SIGALRM", "SIGUSR1", "setitimer"):  # what Windows lacks
+        delattr(signal, name)
+    sys.path.insert(0, sys.argv[1])
+    from tensorleap_ls_child import sandbox
+    sandbox.install()
+    with sandbox.limited():
+        value = sum(range(10))
+    with sandbox.limited("preprocess"):
+        value += 1
+    print("OK", value)
+""")
+
+
+def test_child_sandbox_without_alarm_signals(tmp_path, monkeypatch):
+    """The child's per-call alarm degrades to nothing (the server's own limit remains), never a crash."""
+    child = ROOT / "server" / "tensorleap_ls" / "runtime" / "child"
+    trace = tmp_path / "trace.txt"
+    r = subprocess.run([sys.executable, "-c", CHILD_WITHOUT_ALARM, str(child)], capture_output=True, text=True,
+                       timeout=60, env={**os.environ, "TL_TRACE_FILE": str(trace)}, cwd=tmp_path)
+    assert r.returncode == 0 and "OK 46" in r.stdout + r.stderr, r.stdout + r.stderr

@@ -28,7 +28,8 @@ def install() -> None:
     if trace_path:
         trace = open(trace_path, "w", buffering=1, encoding="utf-8")
         faulthandler.enable(file=trace, all_threads=False)
-        faulthandler.register(signal.SIGUSR1, file=trace, all_threads=False)
+        if hasattr(signal, "SIGUSR1"):  # POSIX: the server asks for the stack of a hang in C code
+            faulthandler.register(signal.SIGUSR1, file=trace, all_threads=False)
         real_exit = os._exit
 
         def traced_exit(code=0):
@@ -39,7 +40,8 @@ def install() -> None:
             real_exit(code)
 
         os._exit = traced_exit
-    signal.signal(signal.SIGALRM, _alarm)
+    if _HAS_ALARM:
+        signal.signal(signal.SIGALRM, _alarm)
 
 
 class CallTimeout(BaseException):
@@ -52,6 +54,9 @@ def _alarm(signum, frame):
 
 
 LIMIT = {"seconds": 30.0, "preprocess": 300.0}
+# Without SIGALRM (Windows) there is no per-call alarm: the server's own time limit still ends a hang,
+# reported at the entry file instead of the user's line (docs/runtime.md, "Limits").
+_HAS_ALARM = hasattr(signal, "SIGALRM") and hasattr(signal, "setitimer")
 
 
 class limited:
@@ -62,10 +67,12 @@ class limited:
         self.which = which
 
     def __enter__(self):
-        signal.setitimer(signal.ITIMER_REAL, LIMIT[self.which])
+        if _HAS_ALARM:
+            signal.setitimer(signal.ITIMER_REAL, LIMIT[self.which])
 
     def __exit__(self, *exc):
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        if _HAS_ALARM:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         return False
 
 
