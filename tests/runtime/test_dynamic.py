@@ -102,6 +102,9 @@ FAULTS = [
     Fault("TL522", "x=0.5, y=0.5, width=0.2", "x=40.0, y=0.5, width=0.2", "def viz_boxes("),
     Fault("TL523", "    ce(classes, pred)\n", "    ce(classes, pred * 2)\n", "ce(classes, pred * 2)", styles=("deco",),
           file=ENTRY["deco"]),
+    Fault("TL524", "    return (classes.argmax(-1) == pred.argmax(-1)).astype(np.float32)\n",
+          "    return float((classes.argmax(-1) == pred.argmax(-1)).mean())\n", "acc(classes, pred)", styles=("deco",),
+          file=ENTRY["deco"]),
     Fault("TL530", "    label = np.eye(3, dtype=np.float32)[idx % 3]\n",
           "    label = np.eye(3, dtype=np.float32)[idx % 3]\n    while idx == 2: pass  # spins forever\n", "while idx == 2", 2),
     Fault("TL531", "    image = _image(idx)\n", "    image = _image(idx)\n    if idx == 1:\n        big = np.ones((1 << 40,), np.uint8)\n",
@@ -159,3 +162,12 @@ def test_missing_interpreter_is_a_clear_finding(tmp_path):
     root = project(tmp_path, "legacy")
     findings = dynamic_findings(str(root), str(root / "leap_binder.py"), python=str(tmp_path / "no-python"))
     assert [f.code for f in findings] == ["TL534"]
+
+
+def test_every_dynamic_code_has_a_planted_fault():
+    """Each registered run-time code is emitted by the runtime: a planted fault here, or the named test."""
+    from tensorleap_ls.core.codes import CODES
+
+    elsewhere = {"TL534": "test_missing_interpreter_is_a_clear_finding"}
+    dynamic = {c for c in CODES if c.startswith("TL5")}
+    assert dynamic - {f.code for f in FAULTS} - set(elsewhere) == set()

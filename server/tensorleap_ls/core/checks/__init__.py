@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from tensorleap_ls.core.checks import bundle, contracts, integration_test, model, registrars, sdk_api, structure
+from tensorleap_ls.core.checks import bundle, contracts, model, registrars, sdk_api, structure, test_body
 from tensorleap_ls.core.checks.base import Check, CheckContext
 from tensorleap_ls.core.model import Finding
 
 log = logging.getLogger(__name__)
 
-CHECKS: tuple[Check, ...] = (structure.check, contracts.check, integration_test.check, bundle.check, sdk_api.check,
+CHECKS: tuple[Check, ...] = (structure.check, contracts.check, test_body.check, bundle.check, sdk_api.check,
                              model.check, registrars.check)
 
 

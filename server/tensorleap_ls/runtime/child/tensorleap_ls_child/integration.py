@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from tensorleap_ls_child.sandbox import limited
@@ -25,6 +26,11 @@ def _decorated_test():
     return None
 
 
+# code-loader 1.0.214's messages when a decorated metric or loss returns what it does not support
+_METRIC_RESULT = re.compile(r"has returned unsupported type|The return shape should be 1D|"
+                            r"The return type should be a numpy array|should be a 1Dim numpy array")
+
+
 def _run_integration_test(key: str, sid, record: dict | None = None) -> list:
     test = _decorated_test()
     fn = binder().integration_test_func
@@ -43,12 +49,13 @@ def _run_integration_test(key: str, sid, record: dict | None = None) -> list:
         info = error_info(e, STATE["root"], tuple(loc))
         msg = info["message"]
         # "Invalid integration code. File x.py, line N: ..." names the line in the test
-        import re
-
         m = re.search(r"File ([^,]+), line (\d+)", msg)
         file, line = info["file"], info["line"]
         if m and fn_location(fn)[0] and os.path.basename(fn_location(fn)[0]) == m.group(1).strip():
             file, line = fn_location(fn)[0], int(m.group(2))
+        if _METRIC_RESULT.search(msg):  # the SDK's check of a metric's / loss's result: a code of its own
+            return [_f("TL524", "a metric or loss returned a result the SDK rejects (integration test on %s sample "
+                       "%r): %s" % (key, sid, msg), [file, line], sample=sid, subset=key)]
         return [_f("TL523", f"integration test on {key} sample {sid!r}: {msg}", [file, line], sample=sid, subset=key)]
     finally:
         for k, v in restore.items():
