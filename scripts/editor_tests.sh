@@ -48,7 +48,7 @@ fi
 [ -d "$W/pw/node_modules/playwright-core" ] || npm install -s --prefix "$W/pw" playwright-core@1 >/dev/null
 
 step "fixture workspace with a planted, fixable problem"
-rm -rf "$W/data" "$W/exts" "$W/ws" && mkdir -p "$W/data/User" "$W/ws"
+rm -rf "$W/data" "$W/exts" "$W/ws" "$W/ps-main.txt" && mkdir -p "$W/data/User" "$W/ws"
 cp -r examples/decorator_mnist/. "$W/ws/"
 sed -i 's/def image_visualizer(image: np.ndarray) -> LeapImage:/def image_visualizer(image: np.ndarray) -> LeapHorizontalBar:/' "$W/ws/mnist_tl/visualizers.py"
 # Two interpreters: the server runs in a bare venv (nothing installed: the .vsix's bundled libraries
@@ -79,10 +79,10 @@ NODE_PATH="$W/pw/node_modules" CS_URL="http://127.0.0.1:$PORT/?folder=$W/ws" SHO
   CS_BIN="$W/cs/node_modules/.bin/code-server" E2E_DIR="$W" REPO="$REPO" WS_DIR="$W/ws" \
   node tests/editors/e2e_vscode.js || rc=$?
 step "the server ran with the server interpreter, the integration with the project interpreter"
-procs=$(ps -eo args)
+procs=$(cat "$W/ps-main.txt" 2>/dev/null)  # written by the main scenario while its server runs
 grep -F "$W/server-venv/bin/python $W/exts/" <<<"$procs" | grep -q "tensorleap_ls/_boot/serve.py" \
   || { echo "FAIL: no server process started as <server venv> <extension>/.../_boot/serve.py"; rc=1; }
-grep -F "$REPO/.venv/bin/python -X utf8 " <<<"$procs" | grep -q "runtime/child.py" \
+grep -F "$REPO/.venv/bin/python -X utf8 -m tensorleap_ls_child" <<<"$procs" >/dev/null \
   || { echo "FAIL: no child process of the project interpreter"; rc=1; }
 step "done rc=$rc (screenshots in $ART)"
 exit $rc

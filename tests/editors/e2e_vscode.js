@@ -245,7 +245,8 @@ async function mainScenario(page) {
   await page.screenshot({ path: `${SHOTS}/vscode-preview-recovered.png` });
   const bar = await statusBar(page);
   if (!/Tensorleap/.test(bar)) throw new Error(`no Tensorleap status item: ${bar}`);
-
+  // the processes while this scenario's server and child run (editor_tests.sh checks which interpreters)
+  require("fs").writeFileSync(`${process.env.E2E_DIR}/ps-main.txt`, require("child_process").execSync("ps -eo args").toString());
 }
 
 // --- 5. the Extensions view README with its images -------------------------------------------------------
