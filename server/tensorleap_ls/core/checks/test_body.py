@@ -186,18 +186,13 @@ class _Known:
         # when the factory runs (lazily registered encoders, e.g. `@lru_cache def get_input(key)`).
         self.factories: dict[int, frozenset] = {}
         for mod in ctx.modules.values():
-            for d in getattr(mod, "defs", {}).values():
-                if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    inner = {n: _registers(n) for n in ast.walk(d) if n is not d
-                             and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-                    inner = {n: kind for n, kind in inner.items() if kind is not None}
-                    if inner:
-                        self.factories[id(d)] = frozenset(id(n) for n in inner)
-                        for n, kind in inner.items():
-                            self.kinds.setdefault(id(n), set()).add(kind)
-                            self.defs[id(n)] = n
-        self.grouped = any(_grouped_response(call, mod) for mod in ctx.modules.values() if getattr(mod, "tree", None)
-                           for call in calls_of(mod))
+            for d, inner in _memo(mod, "test_body.factories", _factories).items():
+                self.factories[id(d)] = frozenset(id(n) for n in inner)
+                for n, kind in inner.items():
+                    self.kinds.setdefault(id(n), set()).add(kind)
+                    self.defs[id(n)] = n
+        self.grouped = any(_memo(mod, "test_body.grouped", lambda m: any(_grouped_response(c, m) for c in calls_of(m)))
+                           for mod in ctx.modules.values() if getattr(mod, "tree", None))
 
     def of_node(self, node: ast.AST, mod) -> Val | None:
         if id(node) in self.kinds:
@@ -298,6 +293,30 @@ def _registers(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Kind | None:
     return None
 
 
+def _memo(mod, key: str, compute):
+    """A fact of one module's text, computed once per text (the module object lives as long as it)."""
+    memo = getattr(mod, "memo", None)
+    if memo is None:
+        return compute(mod)
+    if key not in memo:
+        memo[key] = compute(mod)
+    return memo[key]
+
+
+def _factories(mod) -> dict:
+    """Top-level functions of ``mod`` with a nested def that a tensorleap_* decorator registers when they
+    run: {factory def: {inner def: kind}}."""
+    out = {}
+    for d in getattr(mod, "defs", {}).values():
+        if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inner = {n: _registers(n) for n in ast.walk(d) if n is not d
+                     and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            inner = {n: kind for n, kind in inner.items() if kind is not None}
+            if inner:
+                out[d] = inner
+    return out
+
+
 def _grouped_response(call: ast.Call, mod) -> bool:
     """``PreprocessResponse(sample_ids=[[...], ...])``: a grouped data set (the SDK then maps with
     placeholders that accept ``group[i]``)."""
@@ -305,9 +324,14 @@ def _grouped_response(call: ast.Call, mod) -> bool:
         return False
     ids = next((k.value for k in call.keywords if k.arg == "sample_ids"), call.args[2] if len(call.args) > 2 else None)
     if isinstance(ids, ast.Name):  # ids = [...] somewhere in the module
-        return any(isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == ids.id for t in n.targets)
-                   and _nested(n.value) for n in ast.walk(mod.tree))
+        return ids.id in _memo(mod, "test_body.nested_names", _nested_names)
     return ids is not None and _nested(ids)
+
+
+def _nested_names(mod) -> frozenset:
+    """Names the module assigns a nested list to (one walk per text, not one per call)."""
+    return frozenset(t.id for n in ast.walk(mod.tree) if isinstance(n, ast.Assign) and _nested(n.value)
+                     for t in n.targets if isinstance(t, ast.Name))
 
 
 def _nested(node: ast.expr) -> bool:
