@@ -32,7 +32,8 @@ from tensorleap_ls.core.model import Severity
 
 TC = code_cases()
 DECO, LEGACY, ENTRY = TC.DECO, TC.LEGACY, TC.ENTRY
-SHARED = Path("/work/shared/sdk")
+# the project's shared reference lies beside the repository (../shared), on developers' machines and in CI
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "sdk"
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class SdkCase:
 class PlatformRule:
     code: str
     base: str
-    doc: str  # file under /work/shared/sdk
+    doc: str  # file under ../shared/sdk (beside the repository)
     section: str  # a heading of that file
     quote: str  # the rule, quoted from that section (whitespace-normalised)
     edits: tuple = field(default=())
