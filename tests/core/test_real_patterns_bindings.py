@@ -129,7 +129,7 @@ def test_lookup_of_a_known_key_that_does_not_exist_is_an_error(tmp_path):
     # falls back to a defined function: no error for it.
     root = write_project(tmp_path, {"leap_binder.py": _LOOKUP.format(names="['image', 'mask']")})
     pa = analyse(root)
-    assert [(f.data["function"], f.span.line + 1) for f in codes(pa, "TL110", "TL111", "TL112")] == [("display_mask", 13)]
+    assert [(f.data.function, f.span.line + 1) for f in codes(pa, "TL110", "TL111", "TL112")] == [("display_mask", 13)]
     assert {(b.name, b.function) for b in pa.bindings if b.kind.value == "visualizer"} == {
         ("image_viz", "display_image"), ("mask_viz", "display_mask"), ("image_d", "display_image"),
         ("mask_d", "display_image")}
@@ -215,9 +215,9 @@ def test_tl408_once_per_distribution_at_its_first_executed_import():
     # numpy / yaml / code_loader: the platform provides the SDK and its requirements.
     # torch, tensorflow, google (try/except ImportError / Exception / bare), cv2 (inside a function), the
     # vendored back-ends and boto3 (modules loaded only lazily): not executed when the entry is imported.
-    assert [(f.data["package"], f.span.line + 1, f.span.path.endswith("leap_binder.py")) for f in found] == \
+    assert [(f.data.package, f.span.line + 1, f.span.path.endswith("leap_binder.py")) for f in found] == \
         [("PIL", 5, True)]
-    assert "pyproject.toml" in found[0].message and found[0].data["distribution"] == "pillow"
+    assert "pyproject.toml" in found[0].message and found[0].data.distribution == "pillow"
 
 
 def test_tl408_without_pyproject_names_requirements_only(tmp_path):
@@ -233,7 +233,7 @@ def test_tl408_for_an_executed_import_of_a_module_loaded_at_import(tmp_path):
     shutil.copytree(FIX / "poetry_vendored", root)
     ops = root / "vendor" / "detlib" / "ops.py"
     ops.write_text("import cv2\n" + ops.read_text())  # now executed: vendor.detlib is imported by the entry
-    assert sorted(f.data["package"] for f in codes(analyse(root), "TL408")) == ["PIL", "cv2"]
+    assert sorted(f.data.package for f in codes(analyse(root), "TL408")) == ["PIL", "cv2"]
 
 
 def test_tl413_suggests_pinning_code_loader_as_information():
@@ -275,7 +275,7 @@ def test_tl408_not_for_fallbacks_in_import_error_handlers(tmp_path):
             if __name__ == "__main__":
                 import matplotlib
         """})
-    assert [(f.data["package"], f.span.line + 1) for f in codes(analyse(root), "TL408")] == [("sklearn", 10)]
+    assert [(f.data.package, f.span.line + 1) for f in codes(analyse(root), "TL408")] == [("sklearn", 10)]
 
 
 def test_getattr_of_this_module_and_globals_get(tmp_path):
@@ -384,7 +384,7 @@ def test_tl408_at_the_import_that_runs_first(tmp_path):
         "helpers/ops.py": "def f():\n    import torch\n\nimport cv2\n",
     })
     (f,) = codes(analyse(root), "TL408")
-    assert (f.data["package"], Path(f.span.path).name, f.span.line + 1) == ("cv2", "ops.py", 4)
+    assert (f.data.package, Path(f.span.path).name, f.span.line + 1) == ("cv2", "ops.py", 4)
 
 
 def test_globals_lookup_of_names_bound_by_other_statements_is_never_undefined(tmp_path):

@@ -18,12 +18,11 @@ from pytest_lsp import LanguageClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from test_codes import CASES, EXAMPLES, Case  # noqa: E402
 from test_diagnostics import open_doc, wait_diags  # noqa: E402
-
-from tensorleap_ls.core.fixes import FIXERS  # noqa: E402
+from test_fixes import WITH_FIX  # noqa: E402  (the codes that have a fix, checked against the registry there)
 
 pytestmark = pytest.mark.e2e
 
-FIXABLE = [c for c in CASES if c.code in FIXERS and c.code not in ("TL190",)]
+FIXABLE = [c for c in CASES if c.code in WITH_FIX and c.code not in ("TL190",)]
 # codes whose fix generates code that must pass code-loader's own check
 STUB_CODES = {"TL101", "TL102", "TL105", "TL106", "TL110", "TL222", "TL223", "TL224", "TL230", "TL231", "TL232"}
 
@@ -237,3 +236,21 @@ async def test_encoders_and_prediction_types_from_the_model_file(client: Languag
     assert not codes & {"TL102", "TL103"}, codes
     run = sdk_check(root, "leap_integration.py")
     assert "Successful!" in run.stdout, run.stdout + run.stderr
+
+
+def test_install_command_survives_the_diagnostic_json():
+    """TL534's data goes to the client as the diagnostic's JSON (as before: ``{"install", "code"}``) and the
+    install action is rebuilt from what the client sends back, not from server state."""
+    from tensorleap_ls.core.fixdata import Install
+    from tensorleap_ls.core.model import Finding, Span
+    from tensorleap_ls.lsp.actions import ActionRequest, _install
+    from tensorleap_ls.lsp.convert import to_diagnostic
+
+    line = "/venv/bin/python -m pip install code-loader==1.0.214"
+    diag = to_diagnostic(Finding("TL534", "code-loader is not installed", Span.point("/p/e.py"), data=Install(line)),
+                         lambda path, n: "")
+    assert diag.data == {"install": line, "code": "TL534"}
+    params = lsp.CodeActionParams(text_document=lsp.TextDocumentIdentifier(uri="file:///p/e.py"), range=diag.range,
+                                  context=lsp.CodeActionContext(diagnostics=[diag]))
+    (action,) = _install(None, ActionRequest(params, "/p/e.py"))
+    assert action.command.command == "tensorleap.openInstallTerminal" and action.command.arguments == [line]

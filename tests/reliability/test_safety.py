@@ -104,7 +104,7 @@ def test_include_fix_round_trips_leap_yaml(tmp_path: Path):
     assert edit.span.line == edit.span.end_line and edit.span.col == edit.span.end_col == 0  # a pure insertion
     result = "\n".join(lines[:edit.span.line]) + "\n" + new_line + "\n".join(lines[edit.span.line:])
     assert result.replace(new_line, "", 1) == original  # nothing else changed: comments, order, unknown keys
-    assert new_line == f"  - {finding.data['path']}\n"
+    assert new_line == f"  - {finding.data.path}\n"
     import yaml
 
-    assert finding.data["path"] in yaml.safe_load(result)["include"]
+    assert finding.data.path in yaml.safe_load(result)["include"]

@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
+from tensorleap_ls.core.fixdata import FilePath
 from tensorleap_ls.core import files
 from tensorleap_ls.core.bindings import extract
 from tensorleap_ls.core.checks import run_checks
@@ -259,7 +260,7 @@ class Analyzer:
         (or leap.yaml when the entry itself was skipped): the file itself may be a FIFO no editor shows."""
         where = entry if entry not in skipped else (yaml_path or entry)
         return [Finding(UNREADABLE_FILE, f"{os.path.relpath(p, root)} was skipped: {self._refused.get(p, 'unreadable')}.",
-                        Span.point(where), data={"path": p})
+                        Span.point(where), data=FilePath(p))
                 for p in sorted(skipped - {entry})]  # the entry has its own TL191
 
     def _analyze_inner(self, root: str, entry: str, yaml_path: str | None) -> dict:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from wcmatch import glob as wglob
 
+from tensorleap_ls.core.fixdata import UnknownKey, YamlValue
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.core.codes import (
     PYTHON_VERSION, YAML_BAD_VALUE, YAML_LEGACY_KEY, YAML_NOT_MAPPING, YAML_NO_ENTRY, YAML_PARSE, YAML_UNKNOWN_KEY,
@@ -99,7 +100,7 @@ def parse_leap_yaml(path: str, text: str) -> LeapYaml:
             hint = _closest(str(key))
             ly.findings.append(Finding(YAML_UNKNOWN_KEY, f"Unknown leap.yaml key `{key}`" + (f"; did you mean `{hint}`?" if hint else ".")
                                        + " The leap CLI drops unknown keys.", ly.key_spans[str(key)],
-                                       data={"key": str(key), "suggestion": hint}))
+                                       data=UnknownKey(str(key), hint)))
         if key in ("include", "exclude") and isinstance(value_node, yaml.SequenceNode):
             for item in value_node.value:
                 if key == "include" and isinstance(item, yaml.ScalarNode):
@@ -135,7 +136,7 @@ def _typed(ly: LeapYaml, data: dict[str, Any]) -> None:
             ly.findings.append(Finding(PYTHON_VERSION, f"`pythonVersion: {pv}` should look like `py38`, `py310` or `py311` "
                                        "(the leap CLI silently ignores other values).",
                                        ly.value_spans.get("pythonVersion", ly.anchor("pythonVersion")),
-                                       data={"value": str(pv)}))
+                                       data=YamlValue(str(pv))))
         else:
             ly.python_version = pv
     for key in ("projectId", "secretId", "branch"):

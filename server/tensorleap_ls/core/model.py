@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any
 
+from tensorleap_ls.core.fixdata import FixData
+
 
 class Severity(IntEnum):
     """Same numbers as LSP's DiagnosticSeverity."""
@@ -48,8 +50,8 @@ class Finding:
     message: str
     span: Span
     severity: Severity | None = None
-    # JSON-serialisable facts a quick fix can use (function name, kind, expected class...).
-    data: dict[str, Any] = field(default_factory=dict)
+    # Facts a quick fix can use, of the class core/codes.py registers for ``code`` (core/fixdata.py).
+    data: FixData | None = None
     related: list[tuple[Span, str]] = field(default_factory=list)
 
     @property

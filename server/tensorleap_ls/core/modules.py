@@ -10,6 +10,7 @@ import ast
 import hashlib
 from dataclasses import dataclass, field
 
+from tensorleap_ls.core.fixdata import SyntaxDetail
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.core.source import SourceFile
 from tensorleap_ls.core.codes import SYNTAX_ERROR
@@ -73,7 +74,7 @@ def syntax_finding(path: str, source: SourceFile, err: BaseException) -> Finding
         col = min(col, len(text))
         end_col = col + 1 if col < len(text) else col
         msg = f"Syntax error: {err.msg}"
-        return Finding(SYNTAX_ERROR, msg, Span(path, line, col, line, end_col), data={"detail": err.msg})
+        return Finding(SYNTAX_ERROR, msg, Span(path, line, col, line, end_col), data=SyntaxDetail(err.msg))
     # RecursionError / MemoryError from a pathological text: report it, never raise.
     return Finding(SYNTAX_ERROR, f"The file cannot be parsed: {type(err).__name__}", Span.point(path))
 

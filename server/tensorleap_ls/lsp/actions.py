@@ -1,4 +1,5 @@
-"""Code actions: quick fixes keyed by diagnostic code, stubs, the skeleton, legacy -> decorators.
+"""Code actions: a list of providers (quick fixes of the findings, stubs from the model file, companions of an
+encoder, legacy -> decorators, the install command), or the skeleton for an empty file.
 
 Edits reach the file only through the client: as code actions the user picks, or through
 ``workspace/applyEdit`` for the ``tensorleap.generateSkeleton`` command.
@@ -6,17 +7,18 @@ Edits reach the file only through the client: as code actions the user picks, or
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import attrs
 from lsprotocol import types as lsp
 from pygls.uris import to_fs_path
 
 from tensorleap_ls.core import fixes
-from tensorleap_ls.core.model import Style
+from tensorleap_ls.core.fixdata import Install, MissingPart, from_json
+from tensorleap_ls.core.model import Finding, Style
 from tensorleap_ls.core.project import norm
 from tensorleap_ls.lsp.convert import code_points, to_code_action, to_workspace_edit
-from tensorleap_ls.core.codes import MISSING_INPUT, MISSING_MODEL, RUN_INTERPRETER
 
 if TYPE_CHECKING:
     from tensorleap_ls.lsp.server import TensorleapServer
@@ -49,71 +51,107 @@ def register(server: "TensorleapServer") -> None:
         return {"ok": bool(result.applied)}
 
 
+@dataclass
+class ActionRequest:
+    """One textDocument/codeAction request, as the providers see it."""
+
+    params: lsp.CodeActionParams
+    path: str
+    analyses: list = field(default_factory=list)
+
+    @property
+    def line(self) -> int:
+        return self.params.range.start.line
+
+
+# (server, request) -> code actions; each provider answers one kind of question.
+Provider = Callable[["TensorleapServer", ActionRequest], Iterable[lsp.CodeAction]]
+
+
 def actions_for(ls: "TensorleapServer", params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
     path = to_fs_path(params.text_document.uri)
     if path is None:
         return []
     path = norm(path)
-    only = set(params.context.only or [])
-    out: list[lsp.CodeAction] = []
+    only = {_kind(k) for k in params.context.only or []}
     doc = ls.workspace.get_text_document(params.text_document.uri)
     if fixes.is_empty(doc.source) and path.endswith(".py"):
-        if not only or lsp.CodeActionKind.Source in only:
-            out.append(to_code_action(fixes.skeleton(path), [], ls.line_text, ls.encoding))
-        return out
-    out.extend(_install_actions(params.context.diagnostics))
-    analyses = ls.analyses_for(path)
-    wanted = {(d.code, d.range.start.line, d.range.start.character) for d in params.context.diagnostics}
-    for pa in analyses:
-        for f in pa.findings_for(path):
-            diag_key = (f.code, f.span.line)
-            if not _overlaps(ls, f, params.range) and not any(k[0] == diag_key[0] and k[1] == diag_key[1] for k in wanted):
-                continue
-            diagnostics = [d for d in params.context.diagnostics if d.code == f.code]
-            if f.code in (MISSING_INPUT, MISSING_MODEL):
-                fix = _from_model(ls, pa, f)
-                if fix is not None:
-                    out.append(to_code_action(fix, diagnostics, ls.line_text, ls.encoding))
-            for fix in fixes.fixes_for(f, pa):
-                if only and not any(fix.kind.startswith(k) for k in only):
-                    continue
-                out.append(to_code_action(fix, diagnostics, ls.line_text, ls.encoding))
-        # an encoder under the cursor -> a visualizer / metadata / metric wired to it
-        if not only or any(k.startswith("refactor") for k in only):
-            for b in pa.bindings:
-                if b.def_span is not None and b.def_span.path == path and b.def_span.line == params.range.start.line:
-                    for fix in fixes.companions(b, pa):
-                        out.append(to_code_action(fix, [], ls.line_text, ls.encoding))
-        # legacy registration under the cursor -> decorator form
-        if not only or any(k.startswith("refactor") for k in only):
-            for b in pa.bindings:
-                if b.style is Style.LEGACY and b.reg_span.path == path and \
-                        b.reg_span.line <= params.range.start.line <= b.reg_span.end_line:
-                    fix = fixes.convert_binding(b, pa)
-                    if fix:
-                        out.append(to_code_action(fix, [], ls.line_text, ls.encoding))
-                    whole = fixes.convert_file(path, pa)
-                    if whole:
-                        out.append(to_code_action(whole, [], ls.line_text, ls.encoding))
-                    break
-    return out
+        actions = [to_code_action(fixes.skeleton(path), [], ls.line_text, ls.encoding)]
+    else:
+        request = ActionRequest(params, path, ls.analyses_for(path))
+        actions = [a for provider in PROVIDERS for a in provider(ls, request)]
+    # LSP: an action matches `only` when its kind is a requested kind or a sub-kind of one
+    return [a for a in actions if not only or any(_kind(a.kind) == k or _kind(a.kind).startswith(f"{k}.") for k in only)]
 
 
-def _install_actions(diagnostics: list[lsp.Diagnostic]) -> list[lsp.CodeAction]:
-    """TL534 with an install command: the client opens a terminal holding it (VS Code:
-    the extension's ``tensorleap.openInstallTerminal``); nothing runs until the user presses Enter."""
-    out = []
-    for d in diagnostics:
-        line = d.data.get("install") if d.code == RUN_INTERPRETER and isinstance(d.data, dict) else None
-        if isinstance(line, str):
+def _kind(kind) -> str:
+    return str(getattr(kind, "value", kind))
+
+
+def _install(ls, request: ActionRequest) -> Iterator[lsp.CodeAction]:
+    """A diagnostic carrying the install command of code-loader (TL534): the client opens a terminal holding
+    it (VS Code: the extension's ``tensorleap.openInstallTerminal``); nothing runs until the user presses Enter."""
+    for d in request.params.context.diagnostics:
+        data = from_json(str(d.code), d.data)
+        if isinstance(data, Install):
             title = "Install code-loader in the project interpreter (opens a terminal)"
-            command = lsp.Command(title=title, command="tensorleap.openInstallTerminal", arguments=[line])
-            out.append(lsp.CodeAction(title=title, kind=lsp.CodeActionKind.QuickFix, diagnostics=[d], is_preferred=True,
-                                      command=command))
-    return out
+            command = lsp.Command(title=title, command="tensorleap.openInstallTerminal", arguments=[data.install])
+            yield lsp.CodeAction(title=title, kind=lsp.CodeActionKind.QuickFix, diagnostics=[d], is_preferred=True,
+                                 command=command)
 
 
-def _from_model(ls, pa, finding):
+def _findings_here(ls, request: ActionRequest) -> Iterator[tuple[object, Finding, list[lsp.Diagnostic]]]:
+    """The findings of the requested range (or of the diagnostics the client sent), with those diagnostics."""
+    sent = request.params.context.diagnostics
+    wanted = {(d.code, d.range.start.line) for d in sent}
+    for pa in request.analyses:
+        for f in pa.findings_for(request.path):
+            if _overlaps(ls, f, request.params.range) or (f.code, f.span.line) in wanted:
+                yield pa, f, [d for d in sent if d.code == f.code]
+
+
+def _from_model(ls, request: ActionRequest) -> Iterator[lsp.CodeAction]:
+    """Encoders and prediction types from a .onnx/.h5 file of the project, for a missing input or model."""
+    for pa, f, diagnostics in _findings_here(ls, request):
+        data = f.data
+        if isinstance(data, MissingPart) and data.missing in ("input", "load_model", "prediction"):
+            fix = _model_stubs(ls, pa, Style(data.style), f.span.path)
+            if fix is not None:
+                yield to_code_action(fix, diagnostics, ls.line_text, ls.encoding)
+
+
+def _quick_fixes(ls, request: ActionRequest) -> Iterator[lsp.CodeAction]:
+    """What the fixer of each finding's code offers (core/fixes/)."""
+    for pa, f, diagnostics in _findings_here(ls, request):
+        for fix in fixes.fixes_for(f, pa):
+            yield to_code_action(fix, diagnostics, ls.line_text, ls.encoding)
+
+
+def _companions(ls, request: ActionRequest) -> Iterator[lsp.CodeAction]:
+    """An encoder under the cursor -> a visualizer / metadata / metric wired to it."""
+    for pa in request.analyses:
+        for b in pa.bindings:
+            if b.def_span is not None and b.def_span.path == request.path and b.def_span.line == request.line:
+                for fix in fixes.companions(b, pa):
+                    yield to_code_action(fix, [], ls.line_text, ls.encoding)
+
+
+def _to_decorators(ls, request: ActionRequest) -> Iterator[lsp.CodeAction]:
+    """A legacy registration under the cursor -> its decorator form, and the whole file's."""
+    for pa in request.analyses:
+        b = next((b for b in pa.bindings if b.style is Style.LEGACY and b.reg_span.path == request.path
+                  and b.reg_span.line <= request.line <= b.reg_span.end_line), None)
+        if b is None:
+            continue
+        for fix in (fixes.convert_binding(b, pa), fixes.convert_file(request.path, pa)):
+            if fix is not None:
+                yield to_code_action(fix, [], ls.line_text, ls.encoding)
+
+
+PROVIDERS: list[Provider] = [_install, _from_model, _quick_fixes, _companions, _to_decorators]
+
+
+def _model_stubs(ls, pa, style: Style, path: str):
     """Model-aware stubs when a .onnx/.h5 file is in the project and the interpreter can read it."""
     from tensorleap_ls.runtime import interpreter, model_info
 
@@ -124,8 +162,7 @@ def _from_model(ls, pa, finding):
     info = model_info.read(python, models[0], pa.project.root)  # through the trust gate
     if not info:
         return None
-    style = Style(finding.data.get("style", "decorator"))
-    return fixes.model_stubs(pa, style, models[0], info, finding.span.path)
+    return fixes.model_stubs(pa, style, models[0], info, path)
 
 
 def _overlaps(ls, f, rng: lsp.Range) -> bool:

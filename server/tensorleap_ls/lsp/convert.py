@@ -9,6 +9,7 @@ from lsprotocol import types as lsp
 from pygls.uris import from_fs_path
 
 from tensorleap_ls.core.codes import CODES, DEPRECATED_LENGTH, NOT_IN_TEST
+from tensorleap_ls.core.fixdata import to_json
 from tensorleap_ls.core.model import Finding, Fix, Span
 
 LineText = Callable[[str, int], str]  # (path, 0-based line) -> text of that line
@@ -53,7 +54,7 @@ def to_range(span: Span, line_text: LineText, encoding: str = "utf-16") -> lsp.R
 
 def to_diagnostic(f: Finding, line_text: LineText, encoding: str = "utf-16") -> lsp.Diagnostic:
     code = CODES.get(f.code)
-    data = dict(f.data)
+    data = to_json(f.data)
     data["code"] = f.code
     related = [
         lsp.DiagnosticRelatedInformation(

@@ -21,6 +21,7 @@ import attrs
 from lsprotocol import types as lsp
 from pygls.uris import to_fs_path
 
+from tensorleap_ls.core.fixdata import to_json
 from tensorleap_ls.core.model import Finding, Kind
 from tensorleap_ls.core.project import norm
 from tensorleap_ls.core.root_cause import absorb_test_failures, anchor, still_true
@@ -223,7 +224,7 @@ def project_interpreter_problem(python: str, root: str, entry: str) -> tuple[dic
               "missing": info["missing"], "packages": [distributions_for(m)[0] for m in info["missing"]],
               "error": info.get("error")}
     return {"ok": False, "message": bad.message, "reason": reason,
-            "problems": [{"code": RUN_INTERPRETER, "message": bad.message, **bad.data}]}, bad
+            "problems": [{"code": RUN_INTERPRETER, "message": bad.message, **to_json(bad.data)}]}, bad
 
 
 def _environment(ls: "TensorleapServer", uri: str) -> dict:

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from tensorleap_ls.core.fixdata import Install, RunSample, to_json
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.runtime import interpreter, model_info, render
 from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
@@ -40,8 +41,9 @@ def line_span(path: str | None, line: int | None, fallback: str) -> Span:
 
 
 def to_finding(raw: dict, entry: str) -> Finding:
-    data = {k: raw[k] for k in ("sample", "subset") if k in raw}
-    return Finding(raw["code"], raw["message"], line_span(raw.get("file"), raw.get("line"), entry), data=data)
+    where = {k: raw[k] for k in ("sample", "subset") if k in raw}
+    return Finding(raw["code"], raw["message"], line_span(raw.get("file"), raw.get("line"), entry),
+                   data=RunSample(**where) if where else None)
 
 
 def fault_finding(fault: ChildFault, entry: str) -> Finding:
@@ -55,7 +57,7 @@ def interpreter_finding(python: str, root: str, entry: str) -> Finding | None:
     if not why:
         return None
     line = interpreter.install_line(python, root)
-    return Finding(RUN_INTERPRETER, why, line_span(None, None, entry), data={"install": line} if line in why else {})
+    return Finding(RUN_INTERPRETER, why, line_span(None, None, entry), data=Install(line) if line in why else None)
 
 
 def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int, progress: Progress | None = None,
@@ -126,7 +128,7 @@ def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sam
     """A preview summary (strict JSON-able) with rendered PNGs and an HTML page, bounded in size."""
     bad = interpreter_finding(python, root, entry)
     if bad:
-        return {"ok": False, "message": bad.message, "problems": [{"code": RUN_INTERPRETER, "message": bad.message, **bad.data}]}
+        return {"ok": False, "message": bad.message, "problems": [{"code": RUN_INTERPRETER, "message": bad.message, **to_json(bad.data)}]}
     try:
         resp = _call(runner, python, root, entry, protocol.Preview(
             subset=subset, sample_id=sample_id, loaders=[f for f, (k, _) in (functions or {}).items() if k == "load_model"],

@@ -5,10 +5,8 @@ a local module the integration imports, or a project file it opens by a literal 
 not in the bundle works locally and fails on the platform. Dependencies come only from a root
 requirements file.
 
-Finding.data keys: TL405/TL406 {"path": root-relative path to add to include};
-TL408 {"package": import name, "distribution": suggested requirement, "in_pyproject": bool};
-TL413 {"distribution": "code-loader"}; TL402 {"key", "suggestion"};
-TL409 {"value"}.
+Finding.data (core/fixdata.py): TL405/TL406 FilePath (the root-relative path to add to include);
+TL408 UnlistedRequirement; TL413 Distribution; TL402 UnknownKey and TL409 YamlValue (from core/leap_yaml.py).
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ import ast
 import os
 import sys
 
+from tensorleap_ls.core.fixdata import Distribution, FilePath, UnlistedRequirement
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.source import dotted
 from tensorleap_ls.core.leap_yaml import LeapYaml
@@ -108,10 +107,10 @@ def _modules_in_bundle(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
             continue
         why = "excluded by `exclude`" if _included(ly, rel) else "not matched by `include`"
         msg = f"`{rel}` is imported by the integration but {why}: it will be missing on the platform."
-        out.append(Finding(NOT_INCLUDED, msg, _include_anchor(ly), data={"path": rel}))
+        out.append(Finding(NOT_INCLUDED, msg, _include_anchor(ly), data=FilePath(rel)))
         site = _import_site(ctx, mod)
         if site is not None:
-            out.append(Finding(NOT_INCLUDED, msg, site, data={"path": rel}))
+            out.append(Finding(NOT_INCLUDED, msg, site, data=FilePath(rel)))
     return out
 
 
@@ -183,7 +182,7 @@ def _data_files(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
             rel = _rel(ctx, path)
             if not ly.bundles(rel):
                 out.append(Finding(DATA_NOT_INCLUDED, f"`{rel}` is read by the integration but is not in the bundle "
-                                   "(leap.yaml include/exclude).", mod.source.span(node.args[0]), data={"path": rel}))
+                                   "(leap.yaml include/exclude).", mod.source.span(node.args[0]), data=FilePath(rel)))
     return out
 
 
@@ -219,10 +218,10 @@ def _requirements(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
         else:
             msg = f"`{top}` is imported when the entry is imported but requirements.txt does not list `{dists[0]}`."
         out.append(Finding(UNLISTED_REQUIREMENT, msg, spans[0],
-                           data={"package": top, "distribution": listed or dists[0], "in_pyproject": bool(listed)}))
+                           data=UnlistedRequirement(top, listed or dists[0], bool(listed))))
     if "code_loader" in ctx.external_imports and SDK_DISTRIBUTION not in declared:  # nothing else brings it
         out.append(Finding(UNPINNED_SDK, "requirements.txt does not pin `code-loader`: the platform provides its own version. "
                            "Pin the one you test with (e.g. `code-loader==1.0.214`) to get the same behaviour.",
-                           Span.point(req_path), data={"distribution": SDK_DISTRIBUTION}))
+                           Span.point(req_path), data=Distribution(SDK_DISTRIBUTION)))
     return out
 

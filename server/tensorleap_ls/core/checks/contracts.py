@@ -3,23 +3,7 @@
 Signatures, annotations, argument types of registrations and ``PreprocessResponse(...)``
 calls, visible return values, and the defaults the SDK warns about at run time.
 
-Finding.data keys (for quick fixes):
-  TL201-TL206            {"function", "kind"}
-  TL210, TL214           {"function", "kind", "annotation"}
-  TL211, TL213           {"function", "expected": Leap class or None, "visualizer_type": member or None,
-                          "annotation": written annotation or None}
-  TL212                  {"future_line": 0-based line of the import}
-  TL215                  {"function"}
-  TL216, TL230           {"function", "kind", "style"}; TL230 also {"insert_at": [line, col]} (before the ')')
-  TL217                  {"member": suggested DataStateType member or None}
-  TL218                  {"insert_at": [line, col]}
-  TL219                  {"keyword": "length"}
-  TL220                  {"function_text", "type_text", "name_text"}
-  TL221, TL222, TL223,
-  TL224, TL225           {"function", "kind"}
-  TL231                  {"function", "insert_at": [line, col]}
-  TL232                  {"insert_at": [line, col], "member": suggested member or None}
-  TL233                  {"function"}
+Finding.data: the classes core/codes.py registers per code (core/fixdata.py).
 """
 
 from __future__ import annotations
@@ -28,6 +12,9 @@ import ast
 import os
 from typing import Iterator
 
+from tensorleap_ls.core.fixdata import (
+    Annotated, ChannelDim, DefaultChannelDim, DefaultState, EncoderDtype, Function, FunctionKind, InsertAt, InsertKeyword, Keyword, MetadataOrder, StateMember, StringizedAnnotation, VisualizerAnnotation,
+)
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.source import dotted
 from tensorleap_ls.core.modules import calls_of
@@ -73,7 +60,7 @@ def check(ctx: CheckContext) -> list[Finding]:
             out.extend(_load_model(b))
         elif b.kind is Kind.PREDICTION and b.style is Style.DECORATOR and "channel_dim" not in b.args:
             out.append(Finding(DEFAULT_PREDICTION_TYPES, "`PredictionTypeHandler` without `channel_dim`: the SDK defaults it to -1 and warns.",
-                               b.reg_span, data={"function": b.name}))
+                               b.reg_span, data=Function(b.name)))
         elif b.kind is Kind.CUSTOM_LAYER:
             out.extend(_custom_layer(b))
     for mod in ctx.modules.values():
@@ -112,7 +99,7 @@ def _params_span(src, node) -> Span:
 def _signature(b: Binding, node, src) -> Iterator[Finding]:
     params = _params(node)
     required = len(params) - len(node.args.defaults)
-    data = {"function": node.name, "kind": b.kind.value}
+    data = FunctionKind(node.name, b.kind.value)
     if b.kind in (Kind.PREPROCESS, Kind.UNLABELED_PREPROCESS, Kind.LOAD_MODEL):
         if required > 0 or node.args.kwonlyargs and any(d is None for d in node.args.kw_defaults):
             what = "preprocess" if b.kind is not Kind.LOAD_MODEL else "load_model"
@@ -138,16 +125,16 @@ def _signature(b: Binding, node, src) -> Iterator[Finding]:
 
 # --- return values ---------------------------------------------------------------------------
 def _returns(b: Binding, node, src, find=lambda name: None) -> Iterator[Finding]:
-    data = {"function": node.name, "kind": b.kind.value}
+    data = FunctionKind(node.name, b.kind.value)
     ann = node.returns
     ann_name = _ann_name(ann)
     if b.kind in (Kind.INPUT, Kind.GROUND_TRUTH) and ann is not None and not isinstance(ann, ast.Constant):
         if ann_name and ann_name not in _ARRAY_ANN and not ann_name.endswith("ndarray") and not ann_name.endswith("NDArray"):
             yield Finding(ENCODER_RETURN_ANNOTATION, f"`{node.name}` is annotated to return `{src.segment(ann)}`; an encoder returns one "
-                          "`np.ndarray` of float32.", src.span(ann), data={**data, "annotation": src.segment(ann)})
+                          "`np.ndarray` of float32.", src.span(ann), data=Annotated(data.function, data.kind, src.segment(ann)))
     if b.kind is Kind.METADATA and ann is not None and ann_name in _NON_SCALARS:
         yield Finding(METADATA_ANNOTATION, f"`{node.name}` is annotated to return `{src.segment(ann)}`; metadata returns a scalar or a "
-                      "flat dict of scalars.", src.span(ann), data={**data, "annotation": src.segment(ann)})
+                      "flat dict of scalars.", src.span(ann), data=Annotated(data.function, data.kind, src.segment(ann)))
     for ret in _own_returns(node):
         value = ret.value
         if b.kind in (Kind.PREPROCESS,) and isinstance(value, ast.Tuple):
@@ -209,7 +196,7 @@ def _encoder_return(b: Binding, fn, ret: ast.Return, src, data, find=lambda name
     dtype = _visible_dtype(value, fn)
     if dtype is not None and dtype not in ("float32", "np.float32", "numpy.float32", "'float32'"):
         yield Finding(ENCODER_DTYPE, f"`{fn.name}` returns an array of dtype {dtype}; encoders must return float32 "
-                      "(add `.astype(np.float32)`).", src.span(value), data={**data, "dtype": dtype})
+                      "(add `.astype(np.float32)`).", src.span(value), data=EncoderDtype(data.function, data.kind, dtype))
 
 
 _RESULT_KINDS = {"list": "list", "List": "list", "tuple": "tuple", "Tuple": "tuple", "dict": "dict", "Dict": "dict",
@@ -335,7 +322,7 @@ def _is_array_call(value: ast.expr) -> bool:
 def _visualizer(ctx: CheckContext, b: Binding) -> Iterator[Finding]:
     vtype = b.args.get("visualizer_type")
     member = None
-    data = {"function": b.function}
+    data = Function(b.function)
     if vtype is not None:
         v = vtype.value
         if isinstance(v, SymbolRef) and v.qualname.startswith("LeapDataType."):
@@ -352,27 +339,27 @@ def _visualizer(ctx: CheckContext, b: Binding) -> Iterator[Finding]:
     src = mod.source
     expected = VISUALIZER_CLASSES.get(member) if member else None
     ann = node.returns
-    base = {"function": node.name, "expected": expected, "visualizer_type": member}
+    base = (node.name, expected, member)
     if getattr(mod, "has_future_annotations", False):
         future = _future_import(mod.tree)
         if future is not None:
             yield Finding(STRINGIZED_ANNOTATION, "`from __future__ import annotations` turns the visualizers' return annotations into "
                           "strings; the SDK then rejects them. Remove it from this file.", src.span(future),
-                          data={**base, "future_line": future.lineno - 1})
+                          data=StringizedAnnotation(*base, future_line=future.lineno - 1))
             return
     if ann is None:
         yield Finding(VISUALIZER_NO_ANNOTATION, f"Visualizer `{node.name}` has no return annotation"
                       + (f"; annotate `-> {expected}`." if expected else "."),
-                      src.def_name_span(node), data={**base, "annotation": None})
+                      src.def_name_span(node), data=VisualizerAnnotation(*base, None))
         return
     if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
         yield Finding(STRINGIZED_ANNOTATION, f"The return annotation of `{node.name}` is a string; the SDK needs the class itself.",
-                      src.span(ann), data={**base, "annotation": ann.value, "future_line": None})
+                      src.span(ann), data=StringizedAnnotation(*base, annotation=ann.value))
         return
     name = _ann_name(ann).rsplit(".", 1)[-1]
     if expected and name != expected:
         yield Finding(VISUALIZER_RETURN_MISMATCH, f"`{node.name}` is registered as `LeapDataType.{member}` but annotated `-> {name}`; "
-                      f"it must return `{expected}`.", src.span(ann), data={**base, "annotation": name})
+                      f"it must return `{expected}`.", src.span(ann), data=VisualizerAnnotation(*base, name))
     heat = b.args.get("heatmap_function") or b.args.get("heatmap_visualizer")
     if heat is not None and hasattr(heat.value, "node") and isinstance(heat.value.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         hn = heat.value.node
@@ -381,7 +368,7 @@ def _visualizer(ctx: CheckContext, b: Binding) -> Iterator[Finding]:
         if vis_args != h_args:
             yield Finding(HEATMAP_ARGS, f"Heatmap function `{hn.name}` takes ({', '.join(h_args)}) but visualizer "
                           f"`{node.name}` takes ({', '.join(vis_args)}): the names must match.", heat.span,
-                          data={"function": hn.name, "kind": "visualizer"})
+                          data=FunctionKind(hn.name, "visualizer"))
 
 
 def _future_import(tree: ast.Module | None) -> ast.ImportFrom | None:
@@ -393,21 +380,21 @@ def _future_import(tree: ast.Module | None) -> ast.ImportFrom | None:
     return None
 
 
-def _call_end(b: Binding) -> list[int] | None:
+def _call_end(b: Binding) -> tuple[int, int] | None:
     """Where to insert a keyword argument: just before the closing parenthesis of the registration."""
     span = b.reg_span
     if isinstance(b.reg_node, ast.Call):
-        return [span.end_line, max(span.end_col - 1, 0)]
+        return span.end_line, max(span.end_col - 1, 0)
     return None
 
 
 def _channel_dim(b: Binding) -> Iterator[Finding]:
     arg = b.args.get("channel_dim")
-    data = {"function": b.function, "kind": b.kind.value, "style": b.style.value}
+    data = ChannelDim(b.function, b.kind.value, b.style.value)
     if arg is None:
         if b.style is Style.DECORATOR:
             yield Finding(DEFAULT_CHANNEL_DIM, "`channel_dim` is not set: the SDK defaults it to -1 (channels last) and warns.",
-                          b.reg_span, data={**data, "insert_at": _call_end(b)})
+                          b.reg_span, data=DefaultChannelDim(b.function, b.kind.value, b.style.value, _call_end(b)))
         return
     v = arg.value
     if isinstance(v, int) and not isinstance(v, bool) and (v == 0 or v < -1):
@@ -421,7 +408,7 @@ def _direction(b: Binding) -> Iterator[Finding]:
     if arg is None:
         if b.style is Style.DECORATOR:
             yield Finding(DEFAULT_DIRECTION, "Metric `direction` is not set: the SDK defaults it to Downward and warns.",
-                          b.reg_span, data={"function": b.function, "insert_at": _call_end(b)})
+                          b.reg_span, data=InsertKeyword(b.function, _call_end(b)))
         return
     v = arg.value
     if isinstance(v, SymbolRef) and v.qualname.startswith("MetricDirection."):
@@ -431,7 +418,7 @@ def _direction(b: Binding) -> Iterator[Finding]:
     if not _wrong_constant(v, "MetricDirection"):
         return
     yield Finding(METRIC_DIRECTION, f"`direction` must be `MetricDirection.Upward` / `Downward` (or a dict of them), got "
-                  f"`{arg.text}`.", arg.span, data={"function": b.function})
+                  f"`{arg.text}`.", arg.span, data=Function(b.function))
 
 
 def _metadata(b: Binding) -> Iterator[Finding]:
@@ -442,8 +429,8 @@ def _metadata(b: Binding) -> Iterator[Finding]:
             if second is not None and isinstance(second.value, SymbolRef) and "DatasetMetadataType" in second.value.qualname:
                 yield Finding(OLD_METADATA_ORDER, "Old `set_metadata(function, DatasetMetadataType.x, name)` argument order: the "
                               "SDK now takes `(function, name, metadata_type=None)` and raises a TypeError.",
-                              b.reg_span, data={"function_text": b.args["function"].text if "function" in b.args else "",
-                                                "type_text": second.text, "name_text": third.text if third else ""})
+                              b.reg_span, data=MetadataOrder(b.args["function"].text if "function" in b.args else "",
+                                                 second.text, third.text if third else ""))
                 return
     arg = b.args.get("metadata_type")
     if arg is None:
@@ -454,20 +441,20 @@ def _metadata(b: Binding) -> Iterator[Finding]:
     if v is not None and bad:
         yield Finding(METADATA_TYPE, f"`metadata_type` should be a `DatasetMetadataType` member (or a dict of them), got "
                       f"`{arg.text}`: the SDK stores it unchecked as the type of a None value.", arg.span,
-                      data={"function": b.function})
+                      data=Function(b.function))
 
 
 def _load_model(b: Binding) -> Iterator[Finding]:
     arg = b.args.get("prediction_types")
     if arg is None:
         yield Finding(DEFAULT_PREDICTION_TYPES, "`tensorleap_load_model` without prediction types: declare one `PredictionTypeHandler` "
-                      "per model output.", b.reg_span, data={"function": b.function})
+                      "per model output.", b.reg_span, data=Function(b.function))
         return
     v = arg.value
     if v is UNKNOWN or isinstance(v, list):
         return
     yield Finding(PREDICTION_TYPES_TYPE, f"`prediction_types` must be a list of `PredictionTypeHandler`, got `{arg.text}`.",
-                  arg.span, data={"function": b.function})
+                  arg.span, data=Function(b.function))
 
 
 def _custom_layer(b: Binding) -> Iterator[Finding]:
@@ -477,12 +464,12 @@ def _custom_layer(b: Binding) -> Iterator[Finding]:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         span = b.def_span or b.reg_span
         yield Finding(NOT_A_CLASS, f"`{node.name}` is a function; a custom layer is a Keras layer class with a `call` method.",
-                      span, data={"function": node.name, "kind": b.kind.value})
+                      span, data=FunctionKind(node.name, b.kind.value))
     elif isinstance(node, ast.ClassDef) and not any(
             isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == "call" for s in node.body):
         if not node.bases or all(dotted(base).endswith(("Layer", "Model")) for base in node.bases):
             yield Finding(NOT_A_CLASS, f"Custom layer `{node.name}` has no `call` method; the SDK reads its arguments from it.",
-                          b.def_span or b.reg_span, data={"function": node.name, "kind": b.kind.value})
+                          b.def_span or b.reg_span, data=FunctionKind(node.name, b.kind.value))
 
 
 # --- PreprocessResponse(...) anywhere in the closure -----------------------------------------
@@ -494,29 +481,29 @@ def _preprocess_responses(mod) -> Iterator[Finding]:
         if dotted(node.func).endswith("SamplePreprocessResponse"):
             continue
         kws = {k.arg: k.value for k in node.keywords if k.arg}
-        insert_at = [src.span(node).end_line, max(src.span(node).end_col - 1, 0)]
+        insert_at = (src.span(node).end_line, max(src.span(node).end_col - 1, 0))
         state = kws.get("state")
         if state is None:
             if not any(k.arg is None for k in node.keywords):  # **kwargs may carry it
                 yield Finding(DEFAULT_STATE, "`state` is not set: the subset is inferred from its position in the list and "
                               "the SDK warns. Pass `state=DataStateType.<subset>`.", src.span(node.func),
-                              data={"insert_at": insert_at, "member": None})
+                              data=DefaultState(insert_at, None))
         else:
             text = dotted(state)
             if isinstance(state, ast.Constant) and isinstance(state.value, str):
                 member = state.value if state.value in _STATE_MEMBERS else None
                 yield Finding(STATE_TYPE, f"`state={src.segment(state)}` is a string; the SDK asserts a `DataStateType` "
-                              "member.", src.span(state), data={"member": member})
+                              "member.", src.span(state), data=StateMember(member))
             elif text.startswith("DataStateEnum.") or ".DataStateEnum." in text:
                 yield Finding(STATE_TYPE, "`DataStateEnum` is an internal key; `state` takes a `DataStateType` member.",
-                              src.span(state), data={"member": text.rsplit(".", 1)[-1]})
+                              src.span(state), data=StateMember(text.rsplit(".", 1)[-1]))
         if "length" in kws:
             yield Finding(DEPRECATED_LENGTH, "`length=` is deprecated; pass `sample_ids=` (and `sample_id_type=int` for integers).",
-                          src.span(kws["length"]), data={"keyword": "length"})
+                          src.span(kws["length"]), data=Keyword("length"))
         ids = kws.get("sample_ids")
         if ids is not None and "sample_id_type" not in kws and _visibly_ints(ids):
             yield Finding(SAMPLE_ID_TYPE, "Integer `sample_ids` need `sample_id_type=int` (the SDK assumes str and asserts).",
-                          src.span(ids), data={"insert_at": insert_at})
+                          src.span(ids), data=InsertAt(insert_at))
 
 
 def _visibly_ints(node: ast.expr) -> bool:

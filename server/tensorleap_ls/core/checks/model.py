@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.fixes import fixer
-from tensorleap_ls.core.model import Binding, Finding, Fix, Kind, Severity, Span, Style, TextEdit
+from tensorleap_ls.core.fixdata import ExpectedSize, ModelName, ObservedShape, Replacement
+from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Style
 from tensorleap_ls.core.project import eval_path, norm
 from tensorleap_ls.core.source import dotted
 from tensorleap_ls.core.codes import (
@@ -197,14 +197,6 @@ def _key_name(k: ast.expr | None) -> str | int | None:
 
 
 # --- static checks ---------------------------------------------------------------------------------
-@fixer(MODEL_FEED_NAMES, CHANNEL_DIM_LAYOUT)
-def _use_the_model_s(f: Finding, pa) -> list[Fix]:
-    """The value the model's facts call for: its input name (TL601), the channel axis of its layout (TL606)."""
-    new = f.data.get("replacement")
-    title = f"Use the model's input name {new}" if f.code == MODEL_FEED_NAMES else f"Use channel_dim={new}"
-    return [Fix(title, [TextEdit(f.span, new)], preferred=True)] if new else []
-
-
 def check(ctx: CheckContext) -> list[Finding]:
     calls = model_calls(ctx)
     out = _loss_inputs_not_fed(ctx, calls)
@@ -214,7 +206,7 @@ def check(ctx: CheckContext) -> list[Finding]:
     facts, model, span = known
     if "error" in facts:
         out.append(Finding(MODEL_UNREADABLE, f"Model checks skipped: {model} cannot be read: {facts['error']}.", span,
-                           data={"model": model}))
+                           data=ModelName(model)))
         return out
     out += _feed_names(calls, facts, model)
     out += _predictions(ctx, facts, model)
@@ -240,7 +232,7 @@ def _feed_names(calls: list[ModelCall], facts: dict, model: str) -> list[Finding
                 out.append(Finding(MODEL_FEED_NAMES, f"`{f.key_name}` is not an input of {model} (its inputs: "
                                    f"{_list(names)}): the SDK raises \"Input name(s) ['{f.key_name}'] do not match any "
                                    f"ONNX model input\".{hint}", call.src.span(f.key),
-                                   data={"replacement": f"{quote}{close[0]}{quote}" if close and quote in "'\"" else None}))
+                                   data=Replacement(f"{quote}{close[0]}{quote}" if close and quote in "'\"" else None)))
             given = [names[f.key_name] if isinstance(f.key_name, int) and f.key_name < len(names) else f.key_name
                      for f in call.feeds]
             if unknown or any(not isinstance(g, str) for g in given):
@@ -307,7 +299,7 @@ def _labels_size(h: Binding, i: int, shape: list, what: str) -> Finding | None:
         return None
     return Finding(LABELS_SIZE, f"`{h.name}` has {len(labels.value)} label(s) but {what} has size {shape[axis]} on "
                    f"channel_dim={cd} (shape {_fmt(shape)}): the platform names the classes from these labels.",
-                   labels.span, data={"expected": shape[axis]})
+                   labels.span, data=ExpectedSize(shape[axis]))
 
 
 def _input_index(ctx: CheckContext, facts: dict | None, model: str) -> list[Finding]:
@@ -347,7 +339,7 @@ def _channel_dims(ctx: CheckContext, facts: dict, model: str) -> list[Finding]:
         if use is None or axis == (1 if layout == "first" else len(shape) - 1):
             continue
         out.append(Finding(CHANNEL_DIM_LAYOUT, f"`channel_dim={cd}` but {model}'s input `{want.get('name')}` is channels-{layout} "
-                           f"{_fmt(shape)}: use channel_dim={use}.", arg.span, data={"replacement": str(use)}))
+                           f"{_fmt(shape)}: use channel_dim={use}.", arg.span, data=Replacement(str(use))))
     return out
 
 
@@ -447,7 +439,7 @@ def observed_findings(ctx: CheckContext, observed: list) -> list[Finding]:
         if advice is not None:
             out.append(Finding(RUN_MODEL_INPUT_SHAPE, f"`{b.name}` gives {shape} but {model}'s input `{want.get('name')}` is "
                                f"{_fmt(want.get('shape') or [])}: {advice}.", span,
-                               data={"observed": list(shape), "expected": want.get("shape")}))
+                               data=ObservedShape(list(shape), want.get("shape"))))
         if got[1] == "float32" and want.get("dtype") not in (None, "float32"):
             out.append(Finding(RUN_MODEL_INPUT_DTYPE, f"`{b.name}` feeds {model}'s {want['dtype']} input `{want.get('name')}`: the SDK "
                                f"casts the float32 array to {want['dtype']}. Re-export the model with a float32 input and "

@@ -5,10 +5,7 @@ hooks: each rule is one that code-loader 1.0.214 enforces (it raises at decorati
 ``set_*`` method, or in ``leap_binder.check()``); the expected signatures and companions come
 from the registrar table (core/sdk.py).
 
-Finding data:
-  TL240/TL241/TL244 {"function", "kind"}; TL242 {"missing": decorator to create (absent when creating one
-  is not the fix), "name": registered name, "shape": an expression of the ground truth's shape}; TL243 {"kind"};
-  TL245 {"name", "kind"}.
+Finding.data: the classes core/codes.py registers per code (core/fixdata.py).
 """
 
 from __future__ import annotations
@@ -16,6 +13,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
+from tensorleap_ls.core.fixdata import Companion, FunctionKind, NameKind, OfKind
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Style
 from tensorleap_ls.core.sdk import Registrar, contract_of, registrar_of
@@ -79,7 +77,7 @@ def _arity(b: Binding, node, contract: Registrar) -> Iterator[Finding]:
     if not ok:
         yield Finding(ADVANCED_SIGNATURE, f"`{node.name}` takes {len(params)} positional parameter(s); `{contract.name}` calls it "
                       f"with {n}: `({', '.join(contract.signature)})`.", _def_span(b),
-                      data={"function": node.name, "kind": b.kind.value})
+                      data=FunctionKind(node.name, b.kind.value))
 
 
 def _annotation_is(node: ast.expr | None, *names: str) -> bool:
@@ -90,7 +88,7 @@ def _latent_space_kind(b: Binding, node) -> Iterator[Finding]:
     """_classify_custom_latent_space_signature: dataset- or model-computed, from the annotations."""
     params = _params(node)
     span = _def_span(b)
-    data = {"function": node.name, "kind": b.kind.value}
+    data = FunctionKind(node.name, b.kind.value)
     pre = [p.arg for p in params if _annotation_is(p.annotation, "PreprocessResponse")]
     pre += [p.arg for p in node.args.kwonlyargs if _annotation_is(p.annotation, "PreprocessResponse")]
     if pre:
@@ -116,14 +114,14 @@ def _chain_args(b: Binding, node, contract: Registrar) -> Iterator[Finding]:
     if not any(n in _CHAIN_ARGS for n in names):
         yield Finding(ADVANCED_SIGNATURE, f"`{node.name}` declares none of the chain arguments `inputs`, `outputs`, `state`: "
                       f"`{contract.name}` needs at least one (the platform feeds them from the finished chain).",
-                      _def_span(b), data={"function": node.name, "kind": b.kind.value})
+                      _def_span(b), data=FunctionKind(node.name, b.kind.value))
 
 
 # --- simulations ---------------------------------------------------------------------------------
 def _simulation(b: Binding, node) -> Iterator[Finding]:
     arg = b.args.get("sim_params") or b.args.get("sim_config_raw")
     config = arg.value if arg is not None else None
-    data = {"function": b.function, "kind": b.kind.value}
+    data = FunctionKind(b.function, b.kind.value)
     if isinstance(config, dict):
         problem = _sim_config_problem(config)
         if problem:
@@ -176,7 +174,7 @@ def _sim_config_problem(config: dict) -> str | None:
 
 # --- argument values -----------------------------------------------------------------------------
 def _arguments(b: Binding, contract: Registrar) -> Iterator[Finding]:
-    data = {"function": b.function, "kind": b.kind.value}
+    data = FunctionKind(b.function, b.kind.value)
     if contract.name == "tensorleap_autoregressive_step":
         if b.style is Style.DECORATOR and not isinstance(b.reg_node, ast.Call):
             yield Finding(REGISTRAR_ARGUMENT, "`tensorleap_autoregressive_step` must be called with parentheses: "
@@ -230,7 +228,7 @@ def _latent_spaces(ctx: CheckContext) -> Iterator[Finding]:
     flagged: Binding | None = None
     for i, b in enumerate(spaces):
         name = _latent_name(b) if b.style is Style.DECORATOR else (b.name if "name" in b.args else _LEGACY_LATENT_NAME)
-        data = {"name": name, "kind": b.kind.value}
+        data = NameKind(name, b.kind.value)
         if name is not None and name in seen:
             f = Finding(DUPLICATE_NAME, f"A custom latent space named `{name}` is already registered: the SDK raises at import.",
                         b.name_span or b.reg_span, severity=Severity.ERROR, data=data)
@@ -272,7 +270,7 @@ def _duplicates(regs) -> Iterator[Finding]:
             if key in seen:
                 f = Finding(DUPLICATE_NAME, msg.format(key).capitalize() + ": the SDK raises at import.",
                             b.name_span or b.reg_span, severity=Severity.ERROR,
-                            data={"name": key, "kind": b.kind.value})
+                            data=NameKind(key, b.kind.value))
                 f.related.append((seen[key].name_span or seen[key].reg_span, "first registered here"))
                 yield f
             else:
@@ -297,13 +295,13 @@ def _companions(ctx: CheckContext, regs) -> Iterator[Finding]:
         for name in missing:
             yield Finding(MISSING_COMPANION, f"A false-positive instances encoder needs a `tensorleap_false_positive_empty_gt('{name}')` "
                           f"for the ground truth `{name}`: `leap_binder.check()` raises without it.", fp[0].reg_span,
-                          data={"missing": "tensorleap_false_positive_empty_gt", "name": name,
-                                "shape": _gt_shape(next(g for g in gts if g.name == name))})
+                          data=Companion("tensorleap_false_positive_empty_gt", name,
+                                         _gt_shape(next(g for g in gts if g.name == name))))
         for e in empties:
             if e.name not in gt_names:
                 yield Finding(MISSING_COMPANION, f"`{e.name}` names no ground-truth encoder (registered: "
                               f"{', '.join(f'`{n}`' for n in gt_names) or 'none'}): `leap_binder.check()` raises.",
-                              e.name_span or e.reg_span, data={"name": e.name})
+                              e.name_span or e.reg_span, data=Companion(name=e.name))
     spaces = [b for b in ctx.of_kind(Kind.CUSTOM_LATENT_SPACE)]
     if any(_latent_name(s) is None for s in spaces):
         return
@@ -314,8 +312,8 @@ def _companions(ctx: CheckContext, regs) -> Iterator[Finding]:
             yield Finding(MISSING_COMPANION, f"`{b.name}` is not an instance custom latent space "
                           "(`tensorleap_instance_custom_latent_space`): `leap_binder.check()` raises.",
                           b.name_span or b.reg_span,
-                          data={"name": b.name} if taken else
-                          {"missing": "tensorleap_instance_custom_latent_space", "name": b.name})
+                          data=Companion(name=b.name) if taken else
+                          Companion("tensorleap_instance_custom_latent_space", b.name))
 
 
 def _instance_aware(b: Binding) -> bool:
@@ -338,7 +336,7 @@ def _autoregressive(ctx: CheckContext, regs) -> Iterator[Finding]:
         for b in _by(regs, *_AUTOREGRESSIVE_USERS):
             yield Finding(MISSING_COMPANION, f"`{registrar_of(b).name}` needs a `tensorleap_autoregressive_step` hook (it consumes "
                           "the chain the hook drives): `leap_binder.check()` raises.", b.reg_span,
-                          data={"missing": "tensorleap_autoregressive_step", "name": b.name})
+                          data=Companion("tensorleap_autoregressive_step", b.name))
         return
     conflicts = ((Kind.INPUT, "input encoders (the step hook is the only source of model inputs)"),
                  (Kind.SIMULATION, "simulations"),
@@ -348,11 +346,11 @@ def _autoregressive(ctx: CheckContext, regs) -> Iterator[Finding]:
         for b in ctx.of_kind(kind):
             yield Finding(AUTOREGRESSIVE_CONFLICT, f"An autoregressive integration cannot have {what}: `leap_binder.check()` raises. "
                           "Remove this or the `tensorleap_autoregressive_step` hook.", b.reg_span,
-                          data={"kind": kind.value})
+                          data=OfKind(kind.value))
     for b in _by(regs, "tensorleap_false_positive_instances_encoder"):
         yield Finding(AUTOREGRESSIVE_CONFLICT, "An autoregressive integration cannot have element instances (false positives): "
-                      "`leap_binder.check()` raises.", b.reg_span, data={"kind": b.kind.value})
+                      "`leap_binder.check()` raises.", b.reg_span, data=OfKind(b.kind.value))
     if not any(ctx.of_kind(Kind.PREDICTION)):
         yield Finding(AUTOREGRESSIVE_CONFLICT, "An autoregressive integration must declare prediction types "
                       "(`tensorleap_load_model(prediction_types=[...])`): `leap_binder.check()` raises.",
-                      steps[0].reg_span, data={"kind": Kind.AUTOREGRESSIVE.value})
+                      steps[0].reg_span, data=OfKind(Kind.AUTOREGRESSIVE.value))

@@ -6,8 +6,8 @@ AttributeError, TypeError) exactly there. TL421: requirements.txt / pyproject pi
 than the installed one. Nothing is reported when no SDK is installed (the bundled table is a
 fallback for help texts only, never a source of errors).
 
-Finding.data: TL420 {"name": the missing name, "since": first release that has it or None};
-TL421 {"pin": the requirement text, "installed": version}.
+Finding.data (core/fixdata.py): TL420 SdkName (the missing name, the first release that has it or None);
+TL421 SdkPin (the requirement text, the installed version).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Iterable
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from tensorleap_ls.core.fixdata import SdkName, SdkPin
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.core.modules import calls_of
@@ -59,7 +60,7 @@ def _missing(sdk: SdkApi, what: str, key: str, span: Span, effect: str, near: It
         tail = f"; it first appears in code-loader {since} (`pip install 'code-loader>={since}'`)"
     end = "" if tail.endswith("?") else "."
     return Finding(SDK_API_MISSING, f"{what} is not in code-loader {sdk.version}, the version installed for this project "
-                   f"({effect}){tail}{end}", span, data={"name": key, "since": since})
+                   f"({effect}){tail}{end}", span, data=SdkName(key, since))
 
 
 class _ModuleCheck:
@@ -195,4 +196,4 @@ def _pins(ctx: CheckContext, sdk: SdkApi) -> Iterable[Finding]:
                 yield Finding(SDK_PIN_MISMATCH, f"{fname} asks for `{pin}` but this environment has code-loader {sdk.version}: "
                               f"the platform installs what {fname} asks for, while the local checks ran with "
                               f"{sdk.version}. Install the pinned version locally or update the pin.",
-                              Span(path, i, 0, i, len(line)), data={"pin": pin, "installed": sdk.version})
+                              Span(path, i, 0, i, len(line)), data=SdkPin(pin, sdk.version))

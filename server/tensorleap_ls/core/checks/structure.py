@@ -3,9 +3,7 @@
 Missing mandatory parts (reported once per project, on the entry file), registrations of
 undefined / non-callable / un-importable functions, duplicate and empty names.
 
-Finding.data keys: TL101-TL106 {"missing": kind, "style": "decorator"|"legacy"};
-TL110/TL111/TL112 {"function": name, "kind": kind}; TL120/TL121 {"name": name, "kind": kind};
-TL123 {"kind": kind}.
+Finding.data: the classes core/codes.py registers per code (core/fixdata.py).
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ from __future__ import annotations
 import ast
 from collections import defaultdict
 
+from tensorleap_ls.core.fixdata import FunctionKind, MissingPart, NameKind, OfKind
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.evaluate import Missing, Undefined
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Style
@@ -74,7 +73,7 @@ def _missing_parts(ctx: CheckContext) -> list[Finding]:
     out = []
 
     def missing(code: str, what: str, kind: str) -> None:
-        out.append(Finding(code, what, span, data={"missing": kind, "style": style.value}))
+        out.append(Finding(code, what, span, data=MissingPart(kind, style.value)))
 
     if Kind.PREPROCESS not in kinds:
         missing(MISSING_PREPROCESS, "The integration registers no preprocess function "
@@ -109,7 +108,7 @@ def _functions(ctx: CheckContext) -> list[Finding]:
         if fn_arg is None:
             continue
         val = fn_arg.value
-        data = {"function": b.function, "kind": b.kind.value}
+        data = FunctionKind(b.function, b.kind.value)
         if isinstance(val, Undefined):
             out.append(Finding(UNDEFINED_FUNCTION, f"`{val.name}` is not defined: the {_LABEL.get(b.kind, b.kind.value)} "
                                f"registration names a function that does not exist.", fn_arg.span, data=data))
@@ -132,7 +131,7 @@ def _names(ctx: CheckContext) -> list[Finding]:
             continue
         if b.name.strip() == "":
             out.append(Finding(EMPTY_NAME, f"Empty name for a {_LABEL.get(b.kind, b.kind.value)}.",
-                               b.name_span or b.reg_span, data={"kind": b.kind.value}))
+                               b.name_span or b.reg_span, data=OfKind(b.kind.value)))
             continue
         by_kind[b.kind][b.name].append(b)
         kinds_of_name[b.name].add(b.kind)
@@ -159,7 +158,7 @@ def _names(ctx: CheckContext) -> list[Finding]:
         for b in bs[1:]:
             others = sorted(k.value for k in kinds if k is not b.kind)
             out.append(Finding(NAME_ACROSS_KINDS, f"`{name}` is also the name of a {', '.join(others)} binding.",
-                               b.name_span or b.reg_span, data={"name": name, "kind": b.kind.value}))
+                               b.name_span or b.reg_span, data=NameKind(name, b.kind.value)))
     return out
 
 
@@ -167,7 +166,7 @@ def _dup(b: Binding, name: str, kind: Kind, msg: str) -> Finding:
     sev = Severity.ERROR if b.style is Style.DECORATOR else Severity.WARNING
     tail = " The SDK raises at import." if sev is Severity.ERROR else " The legacy API keeps both and the platform sees one."
     return Finding(DUPLICATE_NAME, msg + tail, b.name_span or b.reg_span, severity=sev,
-                   data={"name": name, "kind": kind.value})
+                   data=NameKind(name, kind.value))
 
 
 def _registered_twice(ctx: CheckContext) -> list[Finding]:
@@ -178,7 +177,7 @@ def _registered_twice(ctx: CheckContext) -> list[Finding]:
             continue
         if b.kind in seen and seen[b.kind].reg_span != b.reg_span:
             f = Finding(REGISTERED_TWICE, f"{_LABEL.get(b.kind, b.kind.value).capitalize()} registered more than once: only the "
-                        "last registration counts.", b.reg_span, data={"kind": b.kind.value})
+                        "last registration counts.", b.reg_span, data=OfKind(b.kind.value))
             f.related.append((seen[b.kind].reg_span, "also registered here"))
             out.append(f)
         else:

@@ -1,0 +1,269 @@
+"""The data a finding carries for its quick fix: one small frozen dataclass per shape.
+
+``core/codes.py`` records, per code, which class its findings carry (``data=`` on the row); a finding
+of that code has an instance of it or ``None``. The LSP layer sends ``to_json(data)`` as the
+diagnostic's ``data`` (plus the code) and rebuilds the class with ``from_json(code, payload)``.
+A field marked ``_omit()`` is left out of the JSON when it is None (the key was absent before the
+data was typed, and the wire format stays as it was).
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any
+
+
+def _omit() -> Any:
+    return field(default=None, metadata={"omit_none": True})
+
+
+@dataclass(frozen=True)
+class FixData:
+    """Base of every shape (lets the registry check a code's type)."""
+
+
+# --- 1xx structure ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MissingPart(FixData):
+    missing: str  # the Kind value of the missing part
+    style: str  # "decorator" | "legacy": the style of the project, for the stub
+
+
+@dataclass(frozen=True)
+class FunctionKind(FixData):
+    function: str | None
+    kind: str
+
+
+@dataclass(frozen=True)
+class NameKind(FixData):
+    name: str | None
+    kind: str
+
+
+@dataclass(frozen=True)
+class OfKind(FixData):
+    kind: str
+
+
+@dataclass(frozen=True)
+class FilePath(FixData):
+    path: str  # root-relative for an include fix (TL405/TL406), absolute for a skipped file (TL191)
+
+
+@dataclass(frozen=True)
+class SyntaxDetail(FixData):
+    detail: str
+
+
+# --- 2xx contracts ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Function(FixData):
+    function: str | None
+
+
+@dataclass(frozen=True)
+class Annotated(FixData):
+    function: str
+    kind: str
+    annotation: str  # the annotation as written
+
+
+@dataclass(frozen=True)
+class EncoderDtype(FixData):
+    function: str
+    kind: str
+    dtype: str
+
+
+@dataclass(frozen=True)
+class VisualizerAnnotation(FixData):
+    function: str
+    expected: str | None  # the Leap class matching visualizer_type
+    visualizer_type: str | None  # the LeapDataType member
+    annotation: str | None  # the annotation as written (None: there is none)
+
+
+@dataclass(frozen=True)
+class StringizedAnnotation(FixData):
+    function: str
+    expected: str | None
+    visualizer_type: str | None
+    annotation: str | None = _omit()  # a string annotation; absent for the __future__ import
+    future_line: int | None = None  # 0-based line of `from __future__ import annotations`
+
+
+@dataclass(frozen=True)
+class ChannelDim(FixData):
+    function: str | None
+    kind: str
+    style: str
+
+
+@dataclass(frozen=True)
+class DefaultChannelDim(FixData):
+    function: str | None
+    kind: str
+    style: str
+    insert_at: tuple[int, int] | None  # where a keyword goes: just before the call's ')'
+
+
+@dataclass(frozen=True)
+class InsertKeyword(FixData):
+    function: str | None
+    insert_at: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class InsertAt(FixData):
+    insert_at: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class StateMember(FixData):
+    member: str | None  # the DataStateType member to use (None: offer all)
+
+
+@dataclass(frozen=True)
+class DefaultState(FixData):
+    insert_at: tuple[int, int] | None
+    member: str | None
+
+
+@dataclass(frozen=True)
+class Keyword(FixData):
+    keyword: str
+
+
+@dataclass(frozen=True)
+class MetadataOrder(FixData):
+    function_text: str
+    type_text: str
+    name_text: str
+
+
+@dataclass(frozen=True)
+class Companion(FixData):
+    missing: str | None = _omit()  # the decorator to create (absent when creating one is not the fix)
+    name: str | None = None
+    shape: str | None = _omit()  # an expression of the ground truth's shape
+
+
+# --- 3xx integration-test body ------------------------------------------------------------------
+@dataclass(frozen=True)
+class NotInTest(FixData):
+    function: str | None
+    kind: str
+    test: str | None  # the integration test's function
+
+
+@dataclass(frozen=True)
+class TestStatement(FixData):
+    __test__ = False  # not a pytest class
+    function: str | None  # the integration test's function
+    line: int  # 0-based line of the offending statement
+
+
+# --- 4xx leap.yaml, bundle, environment ---------------------------------------------------------
+@dataclass(frozen=True)
+class UnknownKey(FixData):
+    key: str
+    suggestion: str | None
+
+
+@dataclass(frozen=True)
+class YamlValue(FixData):
+    value: str
+
+
+@dataclass(frozen=True)
+class UnlistedRequirement(FixData):
+    package: str
+    distribution: str
+    in_pyproject: bool
+
+
+@dataclass(frozen=True)
+class Distribution(FixData):
+    distribution: str
+
+
+@dataclass(frozen=True)
+class SdkName(FixData):
+    name: str
+    since: str | None  # first release that has it
+
+
+@dataclass(frozen=True)
+class SdkPin(FixData):
+    pin: str
+    installed: str
+
+
+# --- 5xx run time -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunSample(FixData):
+    sample: Any = _omit()  # the sample id the check failed on
+    subset: str | None = _omit()
+
+
+@dataclass(frozen=True)
+class Install(FixData):
+    install: str  # the command that installs code-loader in the project interpreter
+
+
+# --- 6xx model ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelName(FixData):
+    model: str
+
+
+@dataclass(frozen=True)
+class Replacement(FixData):
+    replacement: str | None  # the text the model's facts call for (None: no single answer)
+
+
+@dataclass(frozen=True)
+class ExpectedSize(FixData):
+    expected: int
+
+
+@dataclass(frozen=True)
+class ObservedShape(FixData):
+    observed: list
+    expected: list | None
+
+
+def to_json(data: FixData | None) -> dict[str, Any]:
+    """The JSON object the diagnostic carries (``{}`` for no data)."""
+    if data is None:
+        return {}
+    out = asdict(data)
+    for f in fields(data):
+        if f.metadata.get("omit_none") and out[f.name] is None:
+            del out[f.name]
+    return out
+
+
+def registered(code: str) -> tuple[type[FixData], ...]:
+    """The classes a finding of ``code`` may carry (empty: the code carries no data)."""
+    from tensorleap_ls.core.codes import CODES
+
+    entry = CODES.get(code)
+    cls = entry.data if entry is not None else None
+    return () if cls is None else cls if isinstance(cls, tuple) else (cls,)
+
+
+def from_json(code: str, payload: Any) -> FixData | None:
+    """The registered class of ``code`` rebuilt from a diagnostic's ``data`` (None when none fits)."""
+    if not isinstance(payload, dict):
+        return None
+    for cls in registered(code):
+        names = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+        given = {k: v for k, v in payload.items() if k in names}
+        if required <= set(given) and set(payload) - {"code"} <= names:
+            if isinstance(given.get("insert_at"), list):
+                given["insert_at"] = tuple(given["insert_at"])
+            return cls(**given)
+    return None

@@ -1,0 +1,43 @@
+"""Fixes for 4xx: the bundle (core/checks/bundle.py: a file or data folder outside ``include``) and
+leap.yaml's own findings (core/leap_yaml.py: a misspelt key, the python version)."""
+
+from __future__ import annotations
+
+import re
+
+from tensorleap_ls.core import yaml_edit
+from tensorleap_ls.core.codes import DATA_NOT_INCLUDED, NOT_INCLUDED, PYTHON_VERSION, YAML_UNKNOWN_KEY
+from tensorleap_ls.core.fixdata import FilePath, UnknownKey
+from tensorleap_ls.core.fixes import fixer
+from tensorleap_ls.core.fixes.edits import data_of, lines
+from tensorleap_ls.core.model import Finding, Fix, TextEdit
+
+
+@fixer(NOT_INCLUDED, DATA_NOT_INCLUDED)
+def _include(f: Finding, pa) -> list[Fix]:
+    d = data_of(f, FilePath)
+    ly = getattr(pa, "leap_yaml", None)
+    if d is None or not d.path or ly is None:
+        return []
+    edit = yaml_edit.add_to_include(ly, d.path)
+    return [Fix(f"Add {d.path} to include in leap.yaml", [edit], preferred=True)] if edit else []
+
+
+@fixer(YAML_UNKNOWN_KEY)
+def _yaml_key(f: Finding, pa) -> list[Fix]:
+    d = data_of(f, UnknownKey)
+    hint = d.suggestion if d else None
+    return [Fix(f"Rename to `{hint}`", [TextEdit(f.span, hint)], preferred=True)] if hint else []
+
+
+@fixer(PYTHON_VERSION)
+def _python_version(f: Finding, pa) -> list[Fix]:
+    """The version the user wrote, spelt as the leap CLI wants it (``3.10`` -> ``py310``; YAML reads that
+    value as the float 3.1, so the text is taken from the file); else the versions code-loader supports."""
+    ls = lines(pa, f.span.path)
+    written = ls[f.span.line][f.span.col:f.span.end_col] if f.span.line < len(ls) else ""
+    m = re.search(r"3\.(\d{1,2})\b", written)
+    if m and 8 <= int(m.group(1)) <= 12:
+        value = f"py3{m.group(1)}"
+        return [Fix(f"Use pythonVersion: {value}", [TextEdit(f.span, value)], preferred=True)]
+    return [Fix(f"Use pythonVersion: {v}", [TextEdit(f.span, v)]) for v in ("py38", "py39", "py310", "py311", "py312")]
