@@ -10,6 +10,7 @@ diagnostic's JSON.
 from __future__ import annotations
 
 import ast
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,6 +23,10 @@ from tensorleap_ls.core.fixes import FIXERS, run_fixer
 from tensorleap_ls.core.model import TextEdit
 
 from test_codes import CASES, Case, _ids, plant
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "advanced"))
+from advanced_projects import findings as advanced_findings, project as advanced_project  # noqa: E402
+from test_registrars import CASES as ADVANCED  # noqa: E402
 
 # The codes that have a quick fix: a fixer lost in a refactoring fails here instead of leaving the tiers.
 WITH_FIX = {
@@ -45,17 +50,12 @@ def test_every_code_with_a_fix_has_its_fixer_and_a_case():
         assert CODES[code].data is not None, f"{code} has a fixer but registers no data"
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids)
-def test_findings_carry_their_code_s_data(tmp_path, case: Case):
-    """Every finding of the planted project: data of its code's registered class, or none; the diagnostic's
-    JSON rebuilds the same object."""
-    root = plant(tmp_path, case)
-    findings = [f for pa in Analyzer().analyze_path(str(root)) for f in pa.findings]
-    assert any(f.code == case.code for f in findings)
+def _assert_typed(findings) -> None:
+    """Each finding: data of its code's registered class, or none; the diagnostic's JSON rebuilds it."""
     for f in findings:
-        kinds = registered(f.code)
         if f.data is None:
             continue
+        kinds = registered(f.code)
         assert kinds, f"{f.code} carries {f.data!r} but registers no data class"
         if isinstance(f.data, dict) and f.code in _DICT_DATA_PENDING:
             assert to_json(from_json(f.code, f.data)) == f.data, (f.code, f.data)
@@ -64,18 +64,21 @@ def test_findings_carry_their_code_s_data(tmp_path, case: Case):
         assert from_json(f.code, {**to_json(f.data), "code": f.code}) == f.data, f.code
 
 
-def apply(text: str, edits: list[TextEdit]) -> str:
-    """Applies non-overlapping edits (0-based lines, code-point columns), last first."""
-    lines = text.split("\n")
-    offsets = [0]
-    for ln in lines:
-        offsets.append(offsets[-1] + len(ln) + 1)
-    for e in sorted(edits, key=lambda e: (e.span.line, e.span.col), reverse=True):
-        s = e.span
-        start = offsets[min(s.line, len(lines))] + (s.col if s.line < len(lines) else 0)
-        end = offsets[min(s.end_line, len(lines))] + (s.end_col if s.end_line < len(lines) else 0)
-        text = text[:start] + e.new_text + text[end:]
-    return text
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_findings_carry_their_code_s_data(tmp_path, case: Case):
+    root = plant(tmp_path, case)
+    findings = [f for pa in Analyzer().analyze_path(str(root)) for f in pa.findings]
+    assert any(f.code == case.code for f in findings)
+    _assert_typed(findings)
+
+
+@pytest.mark.parametrize("case", ADVANCED, ids=[c.id for c in ADVANCED])
+def test_advanced_registrar_findings_carry_their_code_s_data(tmp_path, case):
+    """The planted faults of tests/advanced (TL240-TL245), statically only (the SDK runs there)."""
+    root = advanced_project(tmp_path, case.fixture, case.replace, case.file)
+    findings = advanced_findings(root)
+    assert any(f.code == case.code for f in findings)
+    _assert_typed(findings)
 
 
 @pytest.mark.parametrize("case", FIXABLE, ids=_ids)
