@@ -81,6 +81,20 @@ def test_advanced_registrar_findings_carry_their_code_s_data(tmp_path, case):
     _assert_typed(findings)
 
 
+def apply(text: str, edits: list[TextEdit]) -> str:
+    """Applies non-overlapping edits (0-based lines, code-point columns), last first."""
+    lines = text.split("\n")
+    offsets = [0]
+    for ln in lines:
+        offsets.append(offsets[-1] + len(ln) + 1)
+    for e in sorted(edits, key=lambda e: (e.span.line, e.span.col), reverse=True):
+        s = e.span
+        start = offsets[min(s.line, len(lines))] + (s.col if s.line < len(lines) else 0)
+        end = offsets[min(s.end_line, len(lines))] + (s.end_col if s.end_line < len(lines) else 0)
+        text = text[:start] + e.new_text + text[end:]
+    return text
+
+
 @pytest.mark.parametrize("case", FIXABLE, ids=_ids)
 def test_fix_applies_and_removes_the_finding(tmp_path, case: Case):
     root = plant(tmp_path, case)
