@@ -8,10 +8,10 @@ from pathlib import Path
 from tensorleap_ls.core.analysis import Analyzer
 from tensorleap_ls.core.assist import complete, hover
 from tensorleap_ls.core.sdk import DECORATORS, LEGACY
-from tensorleap_ls.lsp.assist import checklist
+from tensorleap_ls.core.assist import checklist
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "advanced" / "detection"
-ADVANCED = [n for n, r in DECORATORS.items() if r.signature or r.companions or r.stub]
+ADVANCED = [n for n, r in DECORATORS.items() if r.advanced]
 
 
 def _bindings():
