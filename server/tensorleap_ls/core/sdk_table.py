@@ -7,9 +7,9 @@ thing (``legacy``). Adding a registrar kind = adding a row here (its stub must p
 tests/advanced/test_advanced_stubs.py runs every row's stub through code-loader).
 
 Stub templates are the decorator form; ``str.format`` fields: ``{function}``, ``{name}`` (the registered
-name), ``{shape}`` (a ground truth's or a latent space's shape, the model input's for the autoregressive
-step); any other field names a function the stub calls (default: the field's own name, e.g. ``{preprocess}``).
-The legacy form is the function without the decorator line, then ``leap_binder.<legacy>(<function>, <the
+name; for the autoregressive step and model loop: the model input), ``{shape}`` (a ground truth's or a
+latent space's shape, the model input's for the step); any other field names a function the stub calls
+(default: the field's own name, e.g. ``{preprocess}``). The legacy form is the function without the decorator line, then ``leap_binder.<legacy>(<function>, <the
 decorator's arguments>)``, unless the legacy registrar has its own ``stub``.
 """
 
@@ -347,7 +347,7 @@ ROWS: list[Registrar] = [
               '    # the platform runs this loop itself: only the step hook and the model may run in it\n'
               '    inputs, state = {autoregressive_step}(sample_id, None, None, None, preprocess)\n'
               '    while True:\n'
-              '        outputs = model.run(None, inputs)\n'
+              '        outputs = model.run(None, {{{name!r}: inputs[{name!r}]}})  # TODO: one entry per model input\n'
               '        following, state = {autoregressive_step}(sample_id, inputs, outputs, state, preprocess)\n'
               '        if following is None:\n'
               '            return inputs, outputs, state\n'
