@@ -76,6 +76,15 @@ def _adv(name: str, kind: Kind, params: str, nm: str | None, doc: str, **facts) 
 
 
 _NP_SAMPLE = "np PreprocessResponse"
+_ENCODER = "`(sample_id, preprocess)` → one **unbatched** `np.ndarray`, dtype **float32**"
+
+
+def _encoder_stub(decorator: str, what: str, shape: str) -> str:
+    return (f"@{decorator}\n"
+            "def {function}(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:\n"
+            f"    # TODO: return the {what} of one sample, unbatched, as float32\n"
+            f"    return np.zeros({shape}, dtype=np.float32)\n")
+
 
 ROWS: list[Registrar] = [
     # --- the parts every integration has (checklist lens order) ---
@@ -97,26 +106,19 @@ ROWS: list[Registrar] = [
     _row("tensorleap_input_encoder", Kind.INPUT, "name channel_dim model_input_index", "name",
          "`(sample_id, preprocess) -> np.ndarray` of dtype float32, unbatched. `channel_dim`: -1 (NHWC) or a positive "
          "axis of the batched tensor. `model_input_index`: which model input it feeds (0-based, unique).",
-         summary="`(sample_id, preprocess)` → one **unbatched** `np.ndarray`, dtype **float32**",
-         label="input encoder", named=True, takes="sample", lens=("inputs", "count"),
+         summary=_ENCODER, label="input encoder", named=True, takes="sample", lens=("inputs", "count"),
          snippet="'${1:image}', channel_dim=${2:-1}",
-         stub='@tensorleap_input_encoder({name!r}, channel_dim=-1)\n'
-              'def {function}(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:\n'
-              '    # TODO: return the input of one sample, unbatched, as float32\n'
-              '    return np.zeros((28, 28, 1), dtype=np.float32)\n', stub_names=_NP_SAMPLE,
+         stub=_encoder_stub("tensorleap_input_encoder({name!r}, channel_dim=-1)", "input", "(28, 28, 1)"),
+         stub_names=_NP_SAMPLE,
          legacy=_legacy("set_input", "function name channel_dim", "function", "name",
                         "Register an input encoder `(sample_id, preprocess) -> np.ndarray[float32]`, unbatched.",
                         snippet="${1:function}, '${2:image}', channel_dim=${3:-1}", converts=True)),
     _row("tensorleap_gt_encoder", Kind.GROUND_TRUTH, "name", "name",
          "`(sample_id, preprocess) -> np.ndarray` of dtype float32, unbatched. Unlabeled data: "
          "`np.array([], dtype=np.float32)`.",
-         summary="`(sample_id, preprocess)` → one **unbatched** `np.ndarray`, dtype **float32**",
-         label="ground-truth encoder", named=True, paired=True, takes="sample", lens=("ground truth", "one"),
-         snippet="'${1:classes}'",
-         stub='@tensorleap_gt_encoder({name!r})\n'
-              'def {function}(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:\n'
-              '    # TODO: return the ground truth of one sample, unbatched, as float32\n'
-              '    return np.zeros((10,), dtype=np.float32)\n', stub_names=_NP_SAMPLE,
+         summary=_ENCODER, label="ground-truth encoder", named=True, paired=True, takes="sample",
+         lens=("ground truth", "one"), snippet="'${1:classes}'",
+         stub=_encoder_stub("tensorleap_gt_encoder({name!r})", "ground truth", "(10,)"), stub_names=_NP_SAMPLE,
          legacy=_legacy("set_ground_truth", "function name", "function", "name",
                         "Register a ground-truth encoder `(sample_id, preprocess) -> np.ndarray[float32]`, unbatched.",
                         snippet="${1:function}, '${2:classes}'", converts=True)),

@@ -56,13 +56,23 @@ def render(row: Registrar, style: Style | None, function: str, name: str | None 
     if style is Style.LEGACY and leg is not None:
         if leg.stub:
             return Stub(leg.stub.format_map(fields), leg.stub_names + ("leap_binder",))
-        decorator, body = code.split("\n", 1)
-        args = decorator[decorator.index("(") + 1:decorator.rindex(")")]
-        call = f"leap_binder.{leg.name}({function}{', ' + args if args else ''})"
+        call = registration(row, Style.LEGACY, function, name, **calls)
+        body = code.split("\n", 1)[1]
         return Stub(f"{body}\n\n{call}\n", row.stub_names + ("leap_binder",))
     if style is None:
         return Stub(code.split("\n", 1)[1], row.stub_names)
     return Stub(code, row.stub_names, (row.name,))
+
+
+def registration(row: Registrar, style: Style, function: str, name: str | None = None, **calls: str) -> str:
+    """How the stub of ``row`` registers ``function``: its decorator (``tensorleap_gt_encoder('classes')``,
+    without the ``@``) or its legacy call (``leap_binder.set_ground_truth(gt, 'classes')``)."""
+    fields = _Fields(function=function, name=name or function, shape="(1,)", **calls)
+    decorator = row.stub.split("\n", 1)[0].format_map(fields)[1:]
+    if style is not Style.LEGACY or row.legacy is None:
+        return decorator
+    args = decorator[decorator.index("(") + 1:decorator.rindex(")")]
+    return f"leap_binder.{row.legacy.name}({function}{', ' + args if args else ''})"
 
 
 class _Fields(dict):
