@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from string import Formatter
 
 from tensorleap_ls.core.model import Binding, Style
 from tensorleap_ls.core.sdk import (BUNDLED_VERSION, DATACLASS_FIELDS, DECORATORS, ENUMS, LEGACY, VISUALIZER_CLASSES,
                                     Registrar, contract_of, lens_rows, registrar_of, summary_of)
-from tensorleap_ls.core.stubs import render
+from tensorleap_ls.core.stubs import registration
 from tensorleap_ls.core.sdk_env import Func, SdkApi, since_table
 
 @dataclass
@@ -91,7 +92,10 @@ def snippet_args(name: str) -> str:
     reg = DECORATORS.get(name)
     if reg is None or reg.snippet or not reg.stub:
         return reg.snippet if reg is not None else ""
-    first = render(reg, Style.DECORATOR, "f", "NAME", "()").code.split("\n", 1)[0]
+    # the functions the decorator names (an element-instance preprocess's encoders) become placeholders too
+    calls = [f for _, f, _, _ in Formatter().parse(reg.stub.split("\n", 1)[0]) if f not in (None, "function", "name")]
+    start = 2 if "{name" in reg.stub.split("\n", 1)[0] else 1
+    first = registration(reg, Style.DECORATOR, "f", "NAME", **{c: f"${{{i}:{c}}}" for i, c in enumerate(calls, start)})
     return first[first.index("(") + 1:first.rindex(")")].replace("'NAME'", "'${1:name}'")
 
 
