@@ -14,10 +14,10 @@ from tensorleap_ls.core.sdk_table import ROWS, Registrar  # noqa: F401  (the row
 from tensorleap_ls.core.source import dotted
 
 
-def _tables() -> tuple[dict[str, Registrar], dict[str, Registrar], dict[str, str]]:
-    """DECORATORS and LEGACY by name, and each legacy method's row, from the registrar table: a legacy
-    method takes its row's kind and facts unless it registers something else (``add_prediction``)."""
-    decorators, legacy, row_of = {}, {}, {}
+def _tables() -> tuple[dict[str, Registrar], dict[str, Registrar]]:
+    """DECORATORS and LEGACY by name, from the registrar table: a legacy method takes its row's kind and
+    facts unless it registers something else (``add_prediction``)."""
+    decorators, legacy = {}, {}
     for row in ROWS:
         decorators[row.name] = row
         leg = row.legacy
@@ -28,13 +28,12 @@ def _tables() -> tuple[dict[str, Registrar], dict[str, Registrar], dict[str, str
                           paired=row.paired, singleton=row.singleton, takes=row.takes,
                           builtin_names=row.builtin_names)
         legacy[leg.name] = replace(leg, twin=row.name if leg.twin else "")
-        row_of[leg.name] = row.name
-    return decorators, legacy, row_of
+    return decorators, legacy
 
 
-DECORATORS, LEGACY, _ROW_OF = _tables()
+DECORATORS, LEGACY = _tables()
 # legacy method -> its decorator, for the legacy -> decorator refactoring (core/fixes.py)
-DECORATOR_OF: dict[str, str] = {n: _ROW_OF[n] for n, r in LEGACY.items() if r.converts}
+DECORATOR_OF: dict[str, str] = {r.legacy.name: r.name for r in ROWS if r.legacy and r.legacy.converts}
 _ALL = (*DECORATORS.values(), *LEGACY.values())
 
 
@@ -63,9 +62,10 @@ def summary_of(kind: Kind) -> str:
     return _SUMMARIES.get(kind, kind.value)
 
 
-def row_of(reg: Registrar) -> Registrar:
-    """The decorator row a registrar belongs to (itself for a decorator)."""
-    return DECORATORS[_ROW_OF[reg.name]] if reg.name in _ROW_OF else reg
+def row_for(kind: Kind) -> Registrar | None:
+    """The row a missing part of ``kind`` is created from: the first whose decorator or legacy method registers
+    ``kind`` and that has a stub (``PREDICTION``: load_model, whose legacy method is ``add_prediction``)."""
+    return next((r for r in ROWS if r.stub and (r.kind is kind or (r.legacy and r.legacy.kind is kind))), None)
 
 
 def lens_rows() -> list[tuple[str, str, frozenset[Kind]]]:

@@ -51,6 +51,12 @@ class Registrar:
     builtin_names: tuple[str, ...] = ()  # names the SDK pre-registers for this kind
     # Checklist lens entry: (label, "one" = ✓ when exactly one | "count" | "used" = shown only when used).
     lens: tuple[str, str] = ()
+    # The create-it fix of a missing part (TL101-TL106, core/fixes): the function and registered name its stub
+    # gets, what its title calls the stub ("" = "a <kind> stub"), and how an unregistered function that is
+    # probably this part looks: (words in its name, its parameter count; 1 = at least one).
+    default: tuple[str, str | None] = ()
+    creates: str = ""
+    looks_like: tuple[tuple[str, ...], int] = ()
 
 
 def _s(text: str) -> tuple[str, ...]:
@@ -92,6 +98,7 @@ ROWS: list[Registrar] = [
          "`def preprocess() -> List[PreprocessResponse]`: no parameters; a list with training and validation responses.",
          summary="no parameters → `List[PreprocessResponse]` (training and validation at least)",
          label="preprocess", singleton=True, lens=("preprocess", "one"),
+         default=("preprocess", None), looks_like=(("preprocess",), 0),
          stub='@tensorleap_preprocess()\n'
               'def {function}() -> List[PreprocessResponse]:\n'
               '    # TODO: load the sample ids of each subset (ids are str unless sample_id_type=int)\n'
@@ -107,6 +114,7 @@ ROWS: list[Registrar] = [
          "`(sample_id, preprocess) -> np.ndarray` of dtype float32, unbatched. `channel_dim`: -1 (NHWC) or a positive "
          "axis of the batched tensor. `model_input_index`: which model input it feeds (0-based, unique).",
          summary=_ENCODER, label="input encoder", named=True, takes="sample", lens=("inputs", "count"),
+         default=("input_encoder", "image"), looks_like=(("input", "encode", "image"), 2),
          snippet="'${1:image}', channel_dim=${2:-1}",
          stub=_encoder_stub("tensorleap_input_encoder({name!r}, channel_dim=-1)", "input", "(28, 28, 1)"),
          stub_names=_NP_SAMPLE,
@@ -118,6 +126,7 @@ ROWS: list[Registrar] = [
          "`np.array([], dtype=np.float32)`.",
          summary=_ENCODER, label="ground-truth encoder", named=True, paired=True, takes="sample",
          lens=("ground truth", "one"), snippet="'${1:classes}'",
+         default=("gt_encoder", "classes"), looks_like=(("gt", "label", "ground", "target"), 2),
          stub=_encoder_stub("tensorleap_gt_encoder({name!r})", "ground truth", "(10,)"), stub_names=_NP_SAMPLE,
          legacy=_legacy("set_ground_truth", "function name", "function", "name",
                         "Register a ground-truth encoder `(sample_id, preprocess) -> np.ndarray[float32]`, unbatched.",
@@ -127,6 +136,7 @@ ROWS: list[Registrar] = [
          "`PredictionTypeHandler` per model output, in order.",
          summary="no parameters → a Keras model or `onnxruntime.InferenceSession`",
          label="load_model", singleton=True, lens=("load_model", "one"),
+         default=("load_model", None), creates="load_model with prediction types",
          snippet="[PredictionTypeHandler('${1:classes}', ${2:LABELS}, channel_dim=-1)]",
          stub="@tensorleap_load_model([PredictionTypeHandler('classes', [str(i) for i in range(10)], channel_dim=-1)])\n"
               'def {function}():\n'
@@ -137,6 +147,7 @@ ROWS: list[Registrar] = [
          legacy=_legacy("add_prediction", "name labels channel_dim prediction_index", None, "name",
                         "Declare a model output: `add_prediction(name, labels, channel_dim=-1)`.",
                         kind=Kind.PREDICTION, label="prediction type", named=True, paired=True,
+                        default=("load_model", None), creates="a prediction type",
                         summary="one model output, in output order; `labels` length = size of `channel_dim`",
                         snippet="'${1:classes}', ${2:LABELS}, channel_dim=${3:-1}",
                         stub="leap_binder.add_prediction('classes', [str(i) for i in range(10)], channel_dim=-1)  "
@@ -146,6 +157,7 @@ ROWS: list[Registrar] = [
          "its arguments read, when the integration test does not show it.",
          summary="**batched** `[B, ...]` arrays by name → `[B]` ndarray",
          label="custom loss", named=True, takes="tensors", lens=("loss", "count"), snippet="'${1:name}'",
+         default=("custom_loss", "loss"), looks_like=(("loss", "entropy"), 1),
          builtin_names="MeanSquaredError MeanSquaredLogarithmicError MeanAbsoluteError MeanAbsolutePercentageError "
                        "CategoricalCrossentropy BinaryCrossentropy",
          stub='@tensorleap_custom_loss({name!r})\n'
@@ -160,6 +172,8 @@ ROWS: list[Registrar] = [
          "`def test(sample_id, preprocess)`: may only call decorated functions, the model, and index predictions once.",
          summary="`(sample_id, preprocess)`: calls decorated functions and the model only",
          label="integration test", singleton=True, lens=("integration test", "one"),
+         default=("integration_test", None), looks_like=(("integration_test", "test"), 2),
+         creates="an integration test wired to the encoders, the model and the loss",
          stub='@tensorleap_integration_test()\n'
               'def {function}(sample_id, preprocess):\n'
               '    # TODO: call the decorated encoders, the model, then losses/metrics/visualizers\n'

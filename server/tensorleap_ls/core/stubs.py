@@ -11,8 +11,8 @@ import ast
 from dataclasses import dataclass
 
 from tensorleap_ls.core.model import Kind, Span, Style, TextEdit
-from tensorleap_ls.core.sdk import (DECORATORS, DECORATORS_MODULE, DECORATORS_STAR_EXPORTS, LEGACY, ROWS, Registrar,
-                                    contract_of)
+from tensorleap_ls.core.sdk import (DECORATORS, DECORATORS_MODULE, DECORATORS_STAR_EXPORTS, LEGACY, Registrar,
+                                    contract_of, row_for)
 
 IMPORTS = {
     "np": "import numpy as np",
@@ -39,7 +39,7 @@ class Stub:
 def stub(kind: Kind, style: Style, function: str, name: str | None = None) -> Stub:
     """A stub that satisfies the SDK contract for ``kind``: the table's stub of the kind's first registrar, in
     ``style`` (the decorator form when the kind has no legacy registrar)."""
-    row = next((r for r in ROWS if r.stub and (r.kind is kind or (r.legacy and r.legacy.kind is kind))), None)
+    row = row_for(kind)
     if row is None:
         return Stub(f"def {function}(*args):\n    # TODO\n    return None\n", ())
     return render(row, style, function, name)
