@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from advanced_projects import ENTRY, findings, project, run_sdk  # noqa: E402
+from advanced_projects import ENTRY, LEGACY_ENTRY, findings, project, run_sdk  # noqa: E402
 
 from tensorleap_ls.core import stubs  # noqa: E402
 from tensorleap_ls.core.analysis import Analyzer  # noqa: E402
 from tensorleap_ls.core.fixes import fixes_for  # noqa: E402
-from tensorleap_ls.core.sdk import DECORATORS  # noqa: E402
+from tensorleap_ls.core.model import Style  # noqa: E402
+from tensorleap_ls.core.sdk import DECORATORS, ROWS  # noqa: E402
 
 pytestmark = pytest.mark.dynamic
 
@@ -60,6 +61,14 @@ SCENARIOS = {
 }
 # Rows without a stub, and why.
 NO_STUB = {"tensorleap_custom_layer": "a Keras layer class: TensorFlow is not installed beside the SDK here"}
+# Legacy forms left out of the all-legacy integration below, and why (their decorator forms run above).
+LEGACY_ELSEWHERE = {
+    "set_instance_masks": "needs the element-instance preprocess, which has no leap_binder method",
+    "set_false_positive_custom_latent_space": "needs an instance custom latent space, which has no leap_binder method",
+    "set_autoregressive_step": "an autoregressive integration has no input encoders",
+    "add_autoregressive_metric": "autoregressive", "add_autoregressive_loss": "autoregressive",
+    "add_autoregressive_visualizer": "autoregressive",
+}
 
 
 def apply(text: str, edits) -> str:
@@ -138,6 +147,30 @@ def test_stub_passes_the_sdk(tmp_path, registrar):
     edits.append(stubs.insert_code(str(entry), tree, lines, "\n\n".join(p.code for p in parts), line=at))
     entry.write_text(apply(text, edits))
     assert f"def {function}(" in entry.read_text()
+    run = run_sdk(root)
+    assert run.returncode == 0 and "Successful!" in run.stdout, run.stdout[-2000:] + run.stderr[-3000:]
+    errors = [f for f in findings(root) if f.effective_severity.label == "error"]
+    assert errors == [], [(f.code, f.message) for f in errors]
+
+
+def test_legacy_stubs_together_make_an_integration_the_sdk_accepts(tmp_path):
+    """The legacy form of every row that has a leap_binder method (function, then ``leap_binder.<method>(...)``),
+    all in one legacy-style file ending in ``leap_binder.check()``: the code-loader accepts it, tensorleap-ls
+    reports no error."""
+    rows = [r for r in ROWS if r.legacy and r.stub and r.legacy.name not in LEGACY_ELSEWHERE]
+    assert {r.legacy.name for r in ROWS if r.legacy and r.stub} - {r.legacy.name for r in rows} == set(LEGACY_ELSEWHERE)
+    parts = []
+    for r in rows:  # the false-positive empty ground truth names the ground truth 'gt_encoder' (10 floats)
+        empty_gt = r.name == "tensorleap_false_positive_empty_gt"
+        parts.append(stubs.render(r, Style.LEGACY, r.name.removeprefix("tensorleap_"), "gt_encoder" if empty_gt else None,
+                                  "(10,)"))
+    imports = dict.fromkeys(stubs.IMPORTS[n] for p in parts for n in sorted(p.names))
+    root = tmp_path / "legacy"
+    root.mkdir()
+    (root / LEGACY_ENTRY).write_text("\n".join(imports) + "\n\n\n" + "\n\n".join(p.code for p in parts)
+                                     + "\n\nif __name__ == '__main__':\n    leap_binder.check()\n")
+    (root / "leap.yaml").write_text(f"entryFile: {LEGACY_ENTRY}\ninclude:\n  - {LEGACY_ENTRY}\n")
+    assert all(f"leap_binder.{r.legacy.name}(" in (root / LEGACY_ENTRY).read_text() for r in rows)
     run = run_sdk(root)
     assert run.returncode == 0 and "Successful!" in run.stdout, run.stdout[-2000:] + run.stderr[-3000:]
     errors = [f for f in findings(root) if f.effective_severity.label == "error"]

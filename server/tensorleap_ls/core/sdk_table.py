@@ -224,8 +224,8 @@ ROWS: list[Registrar] = [
          stub='@tensorleap_unlabeled_preprocess()\n'
               'def {function}() -> PreprocessResponse:\n'
               '    # TODO: the sample ids of the unlabeled data (its ground truths: np.array([], dtype=np.float32))\n'
-              '    return PreprocessResponse(sample_ids=[str(i) for i in range(5)], data={{}})\n',
-         stub_names="PreprocessResponse",
+              '    return PreprocessResponse(sample_ids=[str(i) for i in range(5)], data={{}}, state=DataStateType.unlabeled)\n',
+         stub_names="PreprocessResponse DataStateType",
          legacy=_legacy("set_unlabeled_data_preprocess", "function", "function", None,
                         "Register `unlabeled_preprocess() -> PreprocessResponse`.", converts=True)),
     # no stub: a Keras layer needs TensorFlow, which the SDK's own tests do not install (see the stub test)
