@@ -93,8 +93,9 @@ def snippet_args(name: str) -> str:
     if reg is None or reg.snippet or not reg.stub:
         return reg.snippet if reg is not None else ""
     # the functions the decorator names (an element-instance preprocess's encoders) become placeholders too
-    calls = [f for _, f, _, _ in Formatter().parse(reg.stub.split("\n", 1)[0]) if f not in (None, "function", "name")]
-    start = 2 if "{name" in reg.stub.split("\n", 1)[0] else 1
+    fields = [f for _, f, _, _ in Formatter().parse(reg.stub.split("\n", 1)[0]) if f is not None]
+    calls = [f for f in fields if f not in ("function", "name")]
+    start = 2 if "name" in fields else 1
     first = registration(reg, Style.DECORATOR, "f", "NAME", **{c: f"${{{i}:{c}}}" for i, c in enumerate(calls, start)})
     return first[first.index("(") + 1:first.rindex(")")].replace("'NAME'", "'${1:name}'")
 

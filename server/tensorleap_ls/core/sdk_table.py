@@ -25,7 +25,7 @@ class Registrar:
     """A ``tensorleap_*`` decorator or a ``leap_binder`` method."""
 
     name: str
-    kind: Kind
+    kind: Kind  # a legacy method in ROWS without its own: None, core/sdk.py gives it its row's kind and facts
     params: tuple[str, ...]  # SDK parameter names in positional order (excluding self)
     function_param: str | None  # which parameter holds the function (legacy); None for decorators
     name_param: str | None  # which parameter holds the registered name
@@ -42,7 +42,8 @@ class Registrar:
     stub: str = ""  # see the module docstring
     stub_names: tuple[str, ...] = ()  # names the stub imports (core/stubs.IMPORTS)
     legacy: Registrar | None = None  # the leap_binder method registering the same (ROWS only)
-    twin: str = ""  # a legacy method's decorator, whose contract it shares (filled by core/sdk.py)
+    # A legacy method's decorator, whose contract it shares (in ROWS "*"; core/sdk.py fills in the row's name).
+    twin: str = ""
     converts: bool = False  # legacy -> decorator refactoring rewrites this legacy call (core/fixes.py)
     named: bool = False  # the SDK rejects two registrations of this kind with one name
     paired: bool = False  # may share its name with the other paired kind (a ground truth and its prediction)
