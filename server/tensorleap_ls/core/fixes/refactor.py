@@ -11,22 +11,17 @@ import re
 from tensorleap_ls.core import stubs
 from tensorleap_ls.core.fixes.edits import free_name, insert, module
 from tensorleap_ls.core.model import Binding, Fix, Kind, Span, Style, TextEdit
+from tensorleap_ls.core.sdk import DECORATOR_OF
 
 
 # --- refactoring: legacy -> decorators -----------------------------------------------------------
-_DECORATOR_OF = {"set_preprocess": "tensorleap_preprocess", "set_input": "tensorleap_input_encoder",
-                 "set_ground_truth": "tensorleap_gt_encoder", "set_metadata": "tensorleap_metadata",
-                 "set_visualizer": "tensorleap_custom_visualizer", "add_custom_loss": "tensorleap_custom_loss",
-                 "add_custom_metric": "tensorleap_custom_metric", "set_unlabeled_data_preprocess": "tensorleap_unlabeled_preprocess"}
-
-
 def to_decorator(b: Binding, pa) -> list[TextEdit] | None:
     """Edits turning one legacy registration into the decorator on its function (same file only)."""
     call = b.reg_node
     if b.style is not Style.LEGACY or not isinstance(call, ast.Call) or b.def_node is None:
         return None
     method = call.func.attr if isinstance(call.func, ast.Attribute) else ""
-    deco = _DECORATOR_OF.get(method)
+    deco = DECORATOR_OF.get(method)
     if deco is None or b.def_path is None:
         return None
     kw = []
@@ -57,7 +52,7 @@ def convert_file(path: str, pa) -> Fix | None:
         e = to_decorator(b, pa)
         if e:
             edits += e
-            decos.add(_DECORATOR_OF[b.reg_node.func.attr])
+            decos.add(DECORATOR_OF[b.reg_node.func.attr])
     if not edits:
         return None
     mod = module(pa, path)
@@ -71,7 +66,7 @@ def convert_binding(b: Binding, pa) -> Fix | None:
     if not edits:
         return None
     mod = module(pa, b.def_path)
-    deco = _DECORATOR_OF[b.reg_node.func.attr]
+    deco = DECORATOR_OF[b.reg_node.func.attr]
     imports = stubs.import_edits(b.def_path, mod.tree, mod.source.lines, set(), {deco})
     return Fix(f"Convert to @{deco}", imports + edits, kind="refactor.rewrite")
 

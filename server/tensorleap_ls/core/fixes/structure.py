@@ -14,62 +14,36 @@ from tensorleap_ls.core.fixdata import FunctionKind, MissingPart, NameKind
 from tensorleap_ls.core.fixes import fixer
 from tensorleap_ls.core.fixes.edits import data_of, free_name, insert, module, text
 from tensorleap_ls.core.model import Finding, Fix, Kind, Span, Style, TextEdit
-from tensorleap_ls.core.sdk import registrar_of
-
-_MISSING_KIND = {"preprocess": Kind.PREPROCESS, "input": Kind.INPUT, "load_model": Kind.LOAD_MODEL,
-                 "prediction": Kind.PREDICTION, "integration_test": Kind.INTEGRATION_TEST, "loss": Kind.LOSS,
-                 "ground_truth": Kind.GROUND_TRUTH}
-_DEFAULT_FN = {Kind.PREPROCESS: ("preprocess", None), Kind.INPUT: ("input_encoder", "image"),
-               Kind.GROUND_TRUTH: ("gt_encoder", "classes"), Kind.LOSS: ("custom_loss", "loss"),
-               Kind.LOAD_MODEL: ("load_model", None), Kind.PREDICTION: ("load_model", None),
-               Kind.INTEGRATION_TEST: ("integration_test", None)}
-
+from tensorleap_ls.core.sdk import registrar_of, row_for
 
 @fixer(MISSING_PREPROCESS, MISSING_INPUT, MISSING_MODEL, MISSING_INTEGRATION_TEST, MISSING_LOSS, MISSING_GROUND_TRUTH)
 def _missing(f: Finding, pa) -> list[Fix]:
+    """Registers a function that looks like the missing part (preferred), else creates the part from the
+    registrar table's row (core/sdk_table.py: its default names, stub and title)."""
     d = data_of(f, MissingPart)
-    kind = _MISSING_KIND.get(d.missing) if d else None
-    if kind is None:
+    kind = next((k for k in Kind if d and k.value == d.missing), None)
+    row = row_for(kind) if kind is not None else None
+    mod = module(pa, f.span.path)
+    if row is None or not row.default or mod is None:
         return []
     style = Style(d.style)
-    path = f.span.path
-    mod = module(pa, path)
-    if mod is None:
-        return []
-    out = _register_existing(pa, kind, style)
-    fn, name = _DEFAULT_FN[kind]
+    out = _register_existing(pa, kind, row, style)
+    fn, name = row.default
     fn = free_name(mod, fn)
-    if kind is Kind.INTEGRATION_TEST:
-        st = _wired_test(pa, fn)
-    else:
-        st = stubs.stub(kind, style, fn, name)
-    edits = stubs.import_edits(path, mod.tree, mod.source.lines, set(st.names), set(st.decorators))
-    edits.append(stubs.insert_code(path, mod.tree, mod.source.lines, st.code,
+    st = _wired_test(pa, fn) if kind is Kind.INTEGRATION_TEST else stubs.stub(kind, style, fn, name)
+    edits = stubs.import_edits(f.span.path, mod.tree, mod.source.lines, set(st.names), set(st.decorators))
+    edits.append(stubs.insert_code(f.span.path, mod.tree, mod.source.lines, st.code,
                                    line=None if kind is not Kind.INTEGRATION_TEST else _test_line(mod)))
-    what = {Kind.LOAD_MODEL: "load_model with prediction types", Kind.PREDICTION: "a prediction type",
-            Kind.INTEGRATION_TEST: "an integration test wired to the encoders, the model and the loss"}.get(
-        kind, f"a {kind.value.replace('_', ' ')} stub")
+    creator = row.legacy if row.kind is not kind and row.legacy is not None else row  # add_prediction: its own title
+    what = creator.creates or f"a {kind.value.replace('_', ' ')} stub"
     return out + [Fix(f"Create {what}", edits, preferred=not out)]
 
 
-# A function that looks like the missing part but is not registered: register it (preferred).
-_HINTS = {Kind.PREPROCESS: (("preprocess",), 0), Kind.INPUT: (("input", "encode", "image"), 2),
-          Kind.GROUND_TRUTH: (("gt", "label", "ground", "target"), 2), Kind.LOSS: (("loss", "entropy"), 1),
-          Kind.INTEGRATION_TEST: (("integration_test", "test"), 2)}
-_LEGACY_CALL = {Kind.PREPROCESS: "leap_binder.set_preprocess({fn})",
-                Kind.INPUT: "leap_binder.set_input({fn}, '{name}', channel_dim=-1)",
-                Kind.GROUND_TRUTH: "leap_binder.set_ground_truth({fn}, '{name}')",
-                Kind.LOSS: "leap_binder.add_custom_loss({fn}, '{name}')"}
-_DECO = {Kind.PREPROCESS: "tensorleap_preprocess()", Kind.INPUT: "tensorleap_input_encoder('{name}', channel_dim=-1)",
-         Kind.GROUND_TRUTH: "tensorleap_gt_encoder('{name}')", Kind.LOSS: "tensorleap_custom_loss('{name}')",
-         Kind.INTEGRATION_TEST: "tensorleap_integration_test()"}
-
-
-def _register_existing(pa, kind: Kind, style: Style) -> list[Fix]:
-    hint = _HINTS.get(kind)
-    if hint is None:
+def _register_existing(pa, kind: Kind, row, style: Style) -> list[Fix]:
+    """At most three unregistered functions that look like the missing part, each with its registration."""
+    if not row.looks_like:
         return []
-    words, arity = hint
+    words, arity = row.looks_like
     registered = {(b.def_path, b.function) for b in pa.bindings}
     out = []
     for mod in pa.modules.values():
@@ -79,15 +53,15 @@ def _register_existing(pa, kind: Kind, style: Style) -> list[Fix]:
             n_params = len(node.args.posonlyargs + node.args.args)
             if not any(w in name.lower() for w in words) or (n_params != arity if arity != 1 else n_params < 1):
                 continue
-            reg_name = _DEFAULT_FN[kind][1] or name
+            reg_name = row.default[1] or name
             if style is Style.DECORATOR or kind is Kind.INTEGRATION_TEST:
-                deco = _DECO[kind].format(name=reg_name)
-                line = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+                deco = stubs.registration(row, Style.DECORATOR, name, reg_name)
+                line = min([node.lineno] + [x.lineno for x in node.decorator_list]) - 1
                 edits = stubs.import_edits(mod.path, mod.tree, mod.source.lines, set(), {deco.split("(")[0]})
                 edits.append(insert(mod.path, line, 0, " " * node.col_offset + f"@{deco}\n"))
                 out.append(Fix(f"Register `{name}` with @{deco}", edits, preferred=True))
             else:
-                call = _LEGACY_CALL[kind].format(fn=name, name=reg_name)
+                call = stubs.registration(row, Style.LEGACY, name, reg_name)
                 edits = stubs.import_edits(mod.path, mod.tree, mod.source.lines, {"leap_binder"}, set())
                 last = len(mod.source.lines) - 1
                 tail = mod.source.lines[last]
