@@ -130,3 +130,18 @@ def test_python_version_fix_spells_what_the_user_wrote(tmp_path, written, offere
     fixes = run_fixer(finding, pa)
     assert [f.edits[0].new_text for f in fixes] == offered
     assert [f.preferred for f in fixes] == [len(offered) == 1] * len(offered)
+
+
+def test_a_fixer_that_raises_is_logged_by_the_editor_path_and_raises_for_the_tests(monkeypatch, caplog):
+    from tensorleap_ls.core.fixes import fixes_for
+    from tensorleap_ls.core.model import Finding, Span
+
+    def broken(f, pa):
+        raise ValueError("bug in a fixer")
+
+    monkeypatch.setitem(FIXERS, "TL219", broken)
+    finding = Finding("TL219", "`length=` is deprecated", Span("/p/e.py", 3, 0, 3, 9))
+    with pytest.raises(ValueError):
+        run_fixer(finding, None)
+    assert fixes_for(finding, None) == []
+    assert "fixer for TL219 failed on /p/e.py:4" in caplog.text and "bug in a fixer" in caplog.text
