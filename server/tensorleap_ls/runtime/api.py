@@ -25,6 +25,7 @@ from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.runtime import interpreter, model_info, render
 from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
 from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Limits, Runner
+from tensorleap_ls.core.codes import RUN_IMPORT_FAILED, RUN_INTERPRETER
 
 Progress = Callable[[str], None]
 
@@ -54,7 +55,7 @@ def line_span(path: str | None, line: int | None, fallback: str) -> Span:
 def to_finding(p: protocol.Problem, entry: str) -> Finding:
     """A finding the child reported (at the user's line, else the entry's first line)."""
     data = {k: v for k, v in (("sample", p.sample), ("subset", p.subset)) if v is not None}
-    return Finding(p.code or "TL535", p.message, line_span(p.file, p.line, entry), data=data)
+    return Finding(p.code or RUN_IMPORT_FAILED, p.message, line_span(p.file, p.line, entry), data=data)
 
 
 def fault_finding(fault: ChildFault, entry: str) -> Finding:
@@ -68,7 +69,7 @@ def interpreter_finding(python: str, root: str, entry: str) -> Finding | None:
     if not why:
         return None
     line = interpreter.install_line(python, root)
-    return Finding("TL534", why, line_span(None, None, entry), data={"install": line} if line in why else {})
+    return Finding(RUN_INTERPRETER, why, line_span(None, None, entry), data={"install": line} if line in why else {})
 
 
 def interpreter_failure(python: str, root: str, entry: str) -> tuple[dict, Finding] | None:
@@ -85,7 +86,7 @@ def interpreter_failure(python: str, root: str, entry: str) -> tuple[dict, Findi
               "missing": info["missing"], "packages": [distributions_for(m)[0] for m in info["missing"]],
               "error": info.get("error")}
     return {"ok": False, "message": bad.message, "reason": reason,
-            "problems": [{"code": "TL534", "message": bad.message, **bad.data}]}, bad
+            "problems": [{"code": RUN_INTERPRETER, "message": bad.message, **bad.data}]}, bad
 
 
 def skeleton_model(python: str, folder: str) -> tuple[str | None, str | None]:
@@ -126,7 +127,7 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
     if resp.exit:
         runner.invalidate(root)
     if not resp.ok and not findings:
-        findings.append(Finding("TL535", resp.message or "the dynamic checks failed", line_span(None, None, entry)))
+        findings.append(Finding(RUN_IMPORT_FAILED, resp.message or "the dynamic checks failed", line_span(None, None, entry)))
     observed = None if resp.observed is None else [[o.kind, o.name, o.seen] for o in resp.observed]
     stats = {"calls": resp.calls, "user_seconds": resp.user_seconds, "total_seconds": resp.total_seconds,
              "samples": resp.samples, "files_read": resp.files_read, "observed": observed,
@@ -173,7 +174,7 @@ def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sam
     """A preview summary (strict JSON-able) with rendered PNGs and an HTML page, bounded in size."""
     bad = interpreter_finding(python, root, entry)
     if bad:
-        return {"ok": False, "message": bad.message, "problems": [{"code": "TL534", "message": bad.message, **bad.data}]}
+        return {"ok": False, "message": bad.message, "problems": [{"code": RUN_INTERPRETER, "message": bad.message, **bad.data}]}
     try:
         resp = _call(runner, python, root, entry, protocol.Preview(
             subset=subset, sample_id=sample_id, loaders=[f for f, (k, _) in (functions or {}).items() if k == "load_model"],
