@@ -81,3 +81,19 @@ def test_the_server_is_a_session():
     assert not missing, f"TensorleapServer lacks what Session promises: {missing}"
     state = set(session.Session.__annotations__) - {"workspace", "protocol", "client_capabilities", "work_done_progress"}
     assert state <= set(vars(server)), "the session's state is declared in TensorleapServer.__init__"
+
+
+def test_blocking_work_leaves_the_loop_through_one_helper():
+    """Handlers hand blocking work to ``session.off_loop`` (visible, greppable); no lsp module starts a
+    process itself (the runtime's door does, through the trust gate). protocol.py's stdin reader is the
+    transport, not a handler."""
+    wrong = []
+    for name in MODULES:
+        for node in ast.walk(_tree(name)):
+            if isinstance(node, ast.Attribute) and node.attr == "run_in_executor" and name not in ("session", "protocol"):
+                wrong.append(f"{name}.py:{node.lineno} calls run_in_executor (use session.off_loop)")
+        if "subprocess" in {m.split(".")[0] for m in _imported(_tree(name))}:
+            wrong.append(f"{name}.py imports subprocess (start processes through runtime/api.py)")
+    assert not wrong, "\n".join(wrong)
+    uses = [name for name in MODULES if "tensorleap_ls.lsp.session.off_loop" in _imported(_tree(name))]
+    assert {"server", "dynamic", "navigation"} <= set(uses), uses
