@@ -21,7 +21,7 @@ from tensorleap_ls.core.project import norm
 from tensorleap_ls.lsp.convert import code_points, to_code_action, to_workspace_edit
 
 if TYPE_CHECKING:
-    from tensorleap_ls.lsp.server import TensorleapServer
+    from tensorleap_ls.lsp.session import Session as TensorleapServer
 
 KINDS = [lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.Source, lsp.CodeActionKind.Refactor,
          lsp.CodeActionKind.RefactorRewrite]
@@ -153,13 +153,13 @@ PROVIDERS: list[Provider] = [_install, _from_model, _quick_fixes, _companions, _
 
 def _model_stubs(ls, pa, style: Style, path: str):
     """Model-aware stubs when a .onnx/.h5 file is in the project and the interpreter can read it."""
-    from tensorleap_ls.runtime import interpreter, model_info
+    from tensorleap_ls.runtime import api
 
-    models = model_info.find_models(pa.project.root)
+    models = api.find_models(pa.project.root)
     if not models:
         return None
-    python = interpreter.choose(pa.project.root, ls.settings.interpreter)
-    info = model_info.read(python, models[0], pa.project.root)  # through the trust gate
+    python = api.choose(pa.project.root, ls.settings.interpreter)
+    info = api.read_model(python, models[0], pa.project.root)  # through the trust gate
     if not info:
         return None
     return fixes.model_stubs(pa, style, models[0], info, path)
