@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 from tensorleap_ls.core.evaluate import CallValue, FunctionValue, ModuleValue, Resolver
 from tensorleap_ls.core.model import UNKNOWN, Binding, Span
-from tensorleap_ls.core.modules import Module
+from tensorleap_ls.core.modules import Module, per_text
 from tensorleap_ls.core.registrations import Registrations
 from tensorleap_ls.core.sdk import DECORATORS, LEGACY
 from tensorleap_ls.core.source import dotted
@@ -49,13 +49,11 @@ _COMPOUND = tuple(getattr(ast, n) for n in ("FunctionDef", "AsyncFunctionDef", "
 _INDENTED_REGISTRATION = re.compile(r"^[ \t]+(?:@[\w.]*tensorleap_|[\w.]+\.(?:set|add)_\w+\s*\()", re.M)
 
 
+@per_text("factories")
 def _factories(mod: Module) -> list:
     """The factories of a module: the innermost def around a registration (a tensorleap decorator on a
-    nested def or class, or a ``*.set_*``/``*.add_*`` registrar call statement). Once per text."""
-    found = mod.memo.get("factories")
-    if found is not None:
-        return found
-    found = []
+    nested def or class, or a ``*.set_*``/``*.add_*`` registrar call statement)."""
+    found: list = []
     if mod.tree is not None and _INDENTED_REGISTRATION.search(mod.text):
         stack: list[tuple[ast.stmt, Any]] = [(s, None) for s in reversed(mod.tree.body)]
         while stack:
@@ -75,18 +73,15 @@ def _factories(mod: Module) -> list:
                 for attr in ("body", "orelse", "finalbody", "handlers", "cases"):
                     for child in reversed(getattr(node, attr, None) or ()):
                         stack.append((child, inner))
-    mod.memo["factories"] = found
     return found
 
 
+@per_text("function_nodes")
 def _function_nodes(mod: Module) -> list:
-    """Every def of the module (top level, methods, nested). Once per text."""
-    nodes = mod.memo.get("function_nodes")
-    if nodes is None:
-        nodes = [n for n in ast.walk(mod.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] \
-            if mod.tree is not None else []
-        mod.memo["function_nodes"] = nodes
-    return nodes
+    """Every def of the module (top level, methods, nested)."""
+    if mod.tree is None:
+        return []
+    return [n for n in ast.walk(mod.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
 
 def _cached(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

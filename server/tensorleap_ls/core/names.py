@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from tensorleap_ls.core.modules import Module
+from tensorleap_ls.core.modules import Module, per_text
 from tensorleap_ls.core.source import dotted
 
 MAX_DEPTH = 30
@@ -85,40 +85,33 @@ class Names:
         return False
 
 
+@per_text("bound_anywhere")
 def bound_anywhere(mod: Module) -> frozenset:
     """Every name some statement of the module binds, at any depth (a superset of its globals)."""
-    names = mod.memo.get("bound_anywhere")
-    if names is None:
-        out: set[str] = set()
-        for n in ast.walk(mod.tree) if mod.tree is not None else ():
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                out.add(n.id)
-            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                out.add(n.name)
-            elif isinstance(n, ast.Global):
-                out.update(n.names)
-            elif isinstance(n, ast.alias):
-                out.add(n.asname or n.name.split(".")[0])
-        names = frozenset(out)
-        mod.memo["bound_anywhere"] = names
-    return names
+    out: set[str] = set()
+    for n in ast.walk(mod.tree) if mod.tree is not None else ():
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            out.add(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(n.name)
+        elif isinstance(n, ast.Global):
+            out.update(n.names)
+        elif isinstance(n, ast.alias):
+            out.add(n.asname or n.name.split(".")[0])
+    return frozenset(out)
 
 
+@per_text("writes_globals")
 def writes_globals(mod: Module) -> bool:
     """``globals()[k] = v`` / ``globals().update(...)`` / ``setattr(sys.modules[...], ...)``: names appear at run time."""
-    hit = mod.memo.get("writes_globals")
-    if hit is None:
-        hit = False
-        if mod.tree is not None and ("globals()" in mod.text or "setattr(" in mod.text):
-            for n in ast.walk(mod.tree):
-                if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Call) \
-                        and dotted(n.value.func) == "globals":
-                    hit = True
-                elif isinstance(n, ast.Call) and (dotted(n.func) == "setattr" or (
-                        isinstance(n.func, ast.Attribute) and n.func.attr == "update"
-                        and isinstance(n.func.value, ast.Call) and dotted(n.func.value.func) == "globals")):
-                    hit = True
-                if hit:
-                    break
-        mod.memo["writes_globals"] = hit
-    return hit
+    if mod.tree is None or ("globals()" not in mod.text and "setattr(" not in mod.text):
+        return False
+    for n in ast.walk(mod.tree):
+        if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Call) \
+                and dotted(n.value.func) == "globals":
+            return True
+        if isinstance(n, ast.Call) and (dotted(n.func) == "setattr" or (
+                isinstance(n.func, ast.Attribute) and n.func.attr == "update"
+                and isinstance(n.func.value, ast.Call) and dotted(n.func.value.func) == "globals")):
+            return True
+    return False

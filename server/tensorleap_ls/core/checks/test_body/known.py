@@ -13,7 +13,7 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.test_body.values import CONST_VAL, PLAIN, PLAIN_VAL, UNKNOWN_VAL, Val, container
 from tensorleap_ls.core.evaluate import CallValue, FunctionValue
 from tensorleap_ls.core.model import UNKNOWN, Kind
-from tensorleap_ls.core.modules import calls_of
+from tensorleap_ls.core.modules import calls_of, per_text
 from tensorleap_ls.core.sdk import DECORATORS
 from tensorleap_ls.core.source import dotted
 
@@ -39,13 +39,12 @@ class Known:
         # when the factory runs (lazily registered encoders, e.g. `@lru_cache def get_input(key)`).
         self.factories: dict[int, frozenset] = {}
         for mod in ctx.modules.values():
-            for d, inner in _memo(mod, "test_body.factories", _factories).items():
+            for d, inner in _factories(mod).items():
                 self.factories[id(d)] = frozenset(id(n) for n in inner)
                 for n, kind in inner.items():
                     self.kinds.setdefault(id(n), set()).add(kind)
                     self.defs[id(n)] = n
-        self.grouped = any(_memo(mod, "test_body.grouped", lambda m: any(_grouped_response(c, m) for c in calls_of(m)))
-                           for mod in ctx.modules.values() if getattr(mod, "tree", None))
+        self.grouped = any(_grouped(mod) for mod in ctx.modules.values() if getattr(mod, "tree", None))
 
     def of_node(self, node: ast.AST, mod) -> Val | None:
         if id(node) in self.kinds:
@@ -146,16 +145,7 @@ def registers(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Kind | None:
     return None
 
 
-def _memo(mod, key: str, compute):
-    """A fact of one module's text, computed once per text (the module object lives as long as it)."""
-    memo = getattr(mod, "memo", None)
-    if memo is None:
-        return compute(mod)
-    if key not in memo:
-        memo[key] = compute(mod)
-    return memo[key]
-
-
+@per_text("test_body.factories")
 def _factories(mod) -> dict:
     """Top-level functions of ``mod`` with a nested def that a tensorleap_* decorator registers when they
     run: {factory def: {inner def: kind}}."""
@@ -170,6 +160,12 @@ def _factories(mod) -> dict:
     return out
 
 
+@per_text("test_body.grouped")
+def _grouped(mod) -> bool:
+    """The module builds a grouped data set."""
+    return any(_grouped_response(c, mod) for c in calls_of(mod))
+
+
 def _grouped_response(call: ast.Call, mod) -> bool:
     """``PreprocessResponse(sample_ids=[[...], ...])``: a grouped data set (the SDK then maps with
     placeholders that accept ``group[i]``)."""
@@ -177,10 +173,11 @@ def _grouped_response(call: ast.Call, mod) -> bool:
         return False
     ids = next((k.value for k in call.keywords if k.arg == "sample_ids"), call.args[2] if len(call.args) > 2 else None)
     if isinstance(ids, ast.Name):  # ids = [...] somewhere in the module
-        return ids.id in _memo(mod, "test_body.nested_names", _nested_names)
+        return ids.id in _nested_names(mod)
     return ids is not None and _nested(ids)
 
 
+@per_text("test_body.nested_names")
 def _nested_names(mod) -> frozenset:
     """Names the module assigns a nested list to (one walk per text, not one per call)."""
     return frozenset(t.id for n in ast.walk(mod.tree) if isinstance(n, ast.Assign) and _nested(n.value)
