@@ -159,8 +159,7 @@ class Body(Flow):
         if isinstance(f, ast.Name) and f.id not in self.env and f.id not in self.local_defs and f.id in _BUILTINS \
                 and self.known.value(f, self.mod) is UNKNOWN:
             if touches:
-                self._report(TEST_LIBRARY_CALL, node, f"`{name}(...)` in the integration test escapes the mapping; move this logic "
-                             "into a decorated function.")
+                self._escapes(node, name)
                 return UNKNOWN_VAL
             if f.id == "getattr" and len(node.args) >= 2:  # getattr(module, f'viz_{name}')
                 where = self.known.value(node.args[0], self.mod)
@@ -169,8 +168,7 @@ class Body(Flow):
                 return UNKNOWN_VAL
             return self._builtin(f.id, args)
         if name.rsplit(".", 1)[-1] in _BATCH and any(a.mapped for a in args):
-            self._report(TEST_BATCH_DIM, node, f"`{name}` adds a batch dimension by hand; decorated calls inside the integration "
-                         "test already return batched arrays.")
+            self._batch_by_hand(node, name)
             return UNKNOWN_VAL
         followed = self._into_helper(f, node, args) if touches and isinstance(f, ast.Name) else None
         if followed is not None:
@@ -179,9 +177,16 @@ class Body(Flow):
             self._report(TEST_PLAIN_CALL, node, f"`{f.id}` is not a Tensorleap-decorated function; the integration test may only "
                          "call decorated functions and the model.")
         elif touches and callee.tags:  # a callee computed in the body that we cannot know: say nothing
-            self._report(TEST_LIBRARY_CALL, node, f"`{name}(...)` in the integration test escapes the mapping; move this logic into "
-                         "a decorated function.")
+            self._escapes(node, name)
         return UNKNOWN_VAL
+
+    def _escapes(self, node: ast.Call, name: str, severity: Severity | None = None) -> None:
+        self._report(TEST_LIBRARY_CALL, node, f"`{name}(...)` in the integration test escapes the mapping; move this logic "
+                     "into a decorated function.", severity)
+
+    def _batch_by_hand(self, node: ast.Call, name: str) -> None:
+        self._report(TEST_BATCH_DIM, node, f"`{name}` adds a batch dimension by hand; decorated calls inside the integration "
+                     "test already return batched arrays.")
 
     def _into_helper(self, f: ast.Name, node: ast.Call, args: list[Val]) -> Val | None:
         """Follows placeholders into a plain function of the project. Where the SDK certainly fails in
@@ -311,8 +316,7 @@ class Body(Flow):
                 return base
             return PLAIN_VAL
         if base.mapped and not base.only(frozenset({PLAIN})):
-            self._report(TEST_LIBRARY_CALL, node, f"`{name}(...)` in the integration test escapes the mapping; move this logic "
-                         "into a decorated function.", self._missing_attr(base, f.attr))
+            self._escapes(node, name, self._missing_attr(base, f.attr))
             return UNKNOWN_VAL
         v = self.known.value(f, self.mod) if base.only(frozenset({PLAIN})) else UNKNOWN
         array = isinstance(v, SymbolRef) and v.qualname.split(".")[0] in _ARRAY_LIBS
@@ -325,11 +329,9 @@ class Body(Flow):
             return Val(funcs=fv.makes)
         if any(a.mapped or DATA in a.tags for a in args):
             if f.attr in _BATCH:
-                self._report(TEST_BATCH_DIM, node, f"`{name}` adds a batch dimension by hand; decorated calls inside the "
-                             "integration test already return batched arrays.")
+                self._batch_by_hand(node, name)
             else:
-                self._report(TEST_LIBRARY_CALL, node, f"`{name}(...)` in the integration test escapes the mapping; move this "
-                             "logic into a decorated function.")
+                self._escapes(node, name)
             return Val(frozenset({PLAIN}), nomap=True) if array else UNKNOWN_VAL
         if array:
             return Val(frozenset({PLAIN}), nomap=True)
