@@ -85,7 +85,7 @@ def test_requests_round_trip_through_the_wire():
 
 def test_replies_round_trip_through_the_wire():
     found = protocol.Problem(code="TL505", message="NaN", file="/p/a.py", line=3, sample=0, subset="training")
-    reply = protocol.Checked(findings=[found], calls=4, samples=2, files_read=["/p/d.csv"], failures=[],
+    reply = protocol.Checked(findings=[found], calls=4, samples=2, failures=[],
                              observed=[protocol.Observation("input", "image", "shape (28, 28), dtype float32")])
     msg = json.loads(wire.dumps(reply.to_wire(7)))
     assert msg["id"] == 7 and msg["findings"] == [{"message": "NaN", "code": "TL505", "file": "/p/a.py", "line": 3,

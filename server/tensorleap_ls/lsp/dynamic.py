@@ -51,18 +51,24 @@ class PreviewArgs:
     sampleId: Any = None  # noqa: N815 - the wire name
 
 
+_RUNNER_LOCK = threading.Lock()
+
+
 def _runner(ls: Session) -> api.Runner:
-    """The session's warm runner, replaced when the limits in the settings change."""
-    runner = ls.runner
+    """The session's warm runner, replaced when the limits in the settings change.
+
+    Called from worker threads: the lock keeps two first runs from each starting (and leaking) a runner."""
     limits = api.Limits(timeout_s=ls.settings.timeout_s, preprocess_timeout_s=ls.settings.preprocess_timeout_s,
                         memory_mb=ls.settings.memory_mb)
-    if runner is None or runner.limits != limits:
-        if runner is not None:
-            runner.close()
-        runner = api.Runner(limits)
-        ls.runner = runner
-        atexit.register(runner.close)  # a client that disappears must not leave children behind
-    return runner
+    with _RUNNER_LOCK:
+        runner = ls.runner
+        if runner is None or runner.limits != limits:
+            if runner is not None:
+                runner.close()
+            runner = api.Runner(limits)
+            ls.runner = runner
+            atexit.register(runner.close)  # a client that disappears must not leave children behind
+        return runner
 
 
 def _project(ls: Session, uri: str):

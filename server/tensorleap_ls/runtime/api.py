@@ -132,7 +132,7 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
         findings.append(Finding(RUN_IMPORT_FAILED, resp.message or "the dynamic checks failed", line_span(None, None, entry)))
     observed = None if resp.observed is None else [[o.kind, o.name, o.seen] for o in resp.observed]
     stats = {"calls": resp.calls, "user_seconds": resp.user_seconds, "total_seconds": resp.total_seconds,
-             "samples": resp.samples, "files_read": resp.files_read, "observed": observed,
+             "samples": resp.samples, "observed": observed,
              "internal": None if resp.failures is None else [p.to_wire() for p in resp.failures]}
     findings = model_info.with_run_findings(findings, python, root, entry, observed)  # TL610/TL611
     return findings, stats

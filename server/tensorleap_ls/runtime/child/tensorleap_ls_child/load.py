@@ -25,7 +25,6 @@ def load(root: str, entry: str) -> Loaded:
     for p in parents:
         if p not in sys.path:
             sys.path.append(p)
-    _track_opens()
     try:
         spec = importlib.util.spec_from_file_location("tensorleap_entry", entry)
         module = importlib.util.module_from_spec(spec)
@@ -40,26 +39,6 @@ def load(root: str, entry: str) -> Loaded:
         return Loaded(ok=False, error=error_info(e, root, (entry, 1)))
     STATE["module"] = module
     return Loaded(setup=setup_summary())
-
-
-def _track_opens() -> None:
-    """Remember project files the user code reads, so the server can invalidate the cache."""
-    import builtins
-
-    if getattr(builtins.open, "_tl_tracked", False):
-        return
-    real_open = builtins.open
-
-    def tracked(file, mode="r", *a, **k):
-        try:
-            if isinstance(file, (str, os.PathLike)) and "r" in str(mode):
-                STATE["files_read"].add(os.path.abspath(os.fspath(file)))
-        except Exception:  # noqa: BLE001
-            pass
-        return real_open(file, mode, *a, **k)
-
-    tracked._tl_tracked = True  # type: ignore[attr-defined]
-    builtins.open = tracked
 
 
 def setup_summary() -> Setup:

@@ -150,7 +150,6 @@ class Checked(Reply):
     user_seconds: Optional[float] = None
     total_seconds: Optional[float] = None
     samples: Optional[int] = None
-    files_read: Optional[List[str]] = None
     observed: Optional[List[Observation]] = None
     failures: Optional[List[Problem]] = None  # tensorleap-ls's own checkers that failed (never findings)
 

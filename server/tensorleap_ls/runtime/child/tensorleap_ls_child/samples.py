@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import random
 import time
-from typing import Dict
 
 import numpy as np
 
@@ -196,7 +195,6 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
         findings.extend(_run_integration_test(first_key, _ids(first_key)[0]))
     total_s = time.perf_counter() - t_total0
     return Checked(findings=findings, calls=calls, user_seconds=t_user, total_seconds=total_s, samples=done,
-                   files_read=sorted(STATE["files_read"]),
                    observed=[Observation(k, n, v) for (k, n), v in OBSERVED.items()], failures=internal)
 
 

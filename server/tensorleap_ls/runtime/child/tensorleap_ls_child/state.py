@@ -8,7 +8,7 @@ from typing import Any, Dict
 from tensorleap_ls_child import wire
 from tensorleap_ls_child.protocol import Subset
 
-STATE: Dict[str, Any] = {"module": None, "responses": None, "root": None, "entry": None, "files_read": set()}
+STATE: Dict[str, Any] = {"module": None, "responses": None, "root": None, "entry": None}
 scrub = wire.Scrubber(os.environ.get("AUTH_SECRET"))
 
 
