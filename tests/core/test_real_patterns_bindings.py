@@ -158,7 +158,7 @@ def test_factory_called_at_module_level_over_a_yaml_list():
 
 def test_tl310_sees_factory_calls_in_the_integration_test():
     pa = analyse(FIX / "lazy_factory")
-    assert {f.data["function"] for f in codes(pa, "TL310")} == {"display_depth"}  # the one the test never calls
+    assert {f.data.function for f in codes(pa, "TL310")} == {"display_depth"}  # the one the test never calls
 
 
 _FACTORY = """\

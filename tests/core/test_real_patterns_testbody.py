@@ -326,7 +326,7 @@ def test_tl310_follows_lists_loops_dicts_and_helper_variables():
 def test_tl310_still_reports_what_no_path_calls(tmp_path, old, new, unused):
     root = copy(tmp_path, "testbody_lists")
     edit(root / "leap_integration.py", old, new)
-    assert [f.data["function"] for f in findings(root) if f.code == "TL310"] == [unused]
+    assert [f.data.function for f in findings(root) if f.code == "TL310"] == [unused]
 
 
 def test_tl310_follows_globals_and_getattr_lookups(tmp_path):
@@ -335,7 +335,7 @@ def test_tl310_follows_globals_and_getattr_lookups(tmp_path):
     root = copy(tmp_path, "testbody_visualize")
     edit(root / "leap_integration.py", "globals()[f'{kind}_visualizer']", "globals()[f'{kind}_viz']")
     edit(root / "leap_integration.py", "getattr(project, 'gt_encoder')", "getattr(project, 'label_encoder')")
-    assert sorted(f.data["function"] for f in findings(root) if f.code == "TL310") == ["gt_encoder", "image_visualizer"]
+    assert sorted(f.data.function for f in findings(root) if f.code == "TL310") == ["gt_encoder", "image_visualizer"]
 
 
 def test_tl310_and_tl303_follow_a_module_list_comprehension_of_factory_calls():

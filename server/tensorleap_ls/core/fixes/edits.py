@@ -10,7 +10,7 @@ import ast
 from typing import TypeVar
 
 from tensorleap_ls.core import stubs
-from tensorleap_ls.core.fixdata import FixData, from_json
+from tensorleap_ls.core.fixdata import FixData
 from tensorleap_ls.core.model import Binding, Finding, Span, TextEdit
 
 D = TypeVar("D", bound=FixData)
@@ -19,8 +19,6 @@ D = TypeVar("D", bound=FixData)
 def data_of(f: Finding, cls: type[D]) -> D | None:
     """``f``'s data when it is a ``cls`` (the class core/codes.py registers for ``f.code``), else None."""
     d = f.data
-    if isinstance(d, dict):  # core/checks/test_body.py builds dicts until its 3 data= sites are typed
-        d = from_json(f.code, d)
     return d if isinstance(d, cls) else None
 
 

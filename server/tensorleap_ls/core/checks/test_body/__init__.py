@@ -23,8 +23,8 @@ False:``, ``if DEBUG:`` on a module constant) is not checked. On a grouped data 
 TL310 which decorated functions the test calls (through lists, dicts, loops, helper variables,
 factories, ``globals()[...]`` / ``getattr(module, ...)`` by name).
 
-Finding.data keys: {"function": name of the test, "line": 0-based line of the offending statement};
-TL310 {"function": the decorated function never called, "kind": its kind, "test": name of the test}.
+Finding.data (core/fixdata.py): TestStatement (the test's function, the 0-based line of the offending
+statement); TL310 NotInTest (the decorated function never called, its kind, the test's function).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.test_body.known import Known
 from tensorleap_ls.core.checks.test_body.operations import Body
 from tensorleap_ls.core.codes import NOT_IN_TEST
+from tensorleap_ls.core.fixdata import NotInTest
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity
 
 _CALLED_KINDS = (Kind.INPUT, Kind.GROUND_TRUTH, Kind.METADATA, Kind.VISUALIZER, Kind.METRIC, Kind.LOSS, Kind.LOAD_MODEL)
@@ -61,7 +62,7 @@ def check(ctx: CheckContext) -> list[Finding]:
         out.append(Finding(NOT_IN_TEST, f"`{stub.function}` is a stub (TODO: load your model): the integration test runs "
                            "without predictions; the metrics and losses are wired once it calls the model.",
                            stub.def_span, severity=Severity.INFORMATION,
-                           data={"function": stub.function, "kind": stub.kind.value, "test": tests[0].function}))
+                           data=NotInTest(stub.function, stub.kind.value, tests[0].function)))
     for b in ctx.bindings:
         if stub is not None and (b is stub or b.kind in (Kind.METRIC, Kind.LOSS)):
             continue
@@ -69,7 +70,7 @@ def check(ctx: CheckContext) -> list[Finding]:
                 and id(b.def_node) not in called and not _factory_called_in(b, tests):
             out.append(Finding(NOT_IN_TEST, f"`{b.function}` ({b.kind.value}) is never called from the integration test: "
                                "it stays unwired on the platform.", b.def_span,
-                               data={"function": b.function, "kind": b.kind.value, "test": tests[0].function}))
+                               data=NotInTest(b.function, b.kind.value, tests[0].function)))
     return out
 
 

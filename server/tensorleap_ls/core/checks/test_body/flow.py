@@ -16,6 +16,7 @@ from tensorleap_ls.core.checks.test_body.values import (
     CONST_VAL, DATA, OUTS, PLAIN, PLAIN_VAL, PRED, UNKNOWN_VAL, Val, container,
 )
 from tensorleap_ls.core.codes import TEST_ARITHMETIC, TEST_BAD_INDEX, TEST_DATA_ACCESS
+from tensorleap_ls.core.fixdata import TestStatement
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Severity
 
 
@@ -55,7 +56,7 @@ class Flow:
         if self.via:
             msg += f" (in `{self.via[-1]}`, which the integration test calls with a mapping placeholder)"
         self.out.append(Finding(code, msg, self.src.span(node), severity,
-                                data={"function": self.test.function, "line": node.lineno - 1}))
+                                data=TestStatement(self.test.function, node.lineno - 1)))
 
     # --- statements -----------------------------------------------------------------------
     def _block(self, stmts: list[ast.stmt]) -> None:
