@@ -233,29 +233,6 @@ def test_code_bearing_formats_are_not_read_untrusted(tmp_path: Path):
     assert model_info.facts(sys.executable, str(h5), trusted=False) is None
 
 
-def test_keras_prediction_count(tmp_path: Path):
-    """TL602 for a two-output Keras model (the SDK raises for Keras multi-output models too)."""
-    tf = pytest.importorskip("tensorflow", reason="TensorFlow is not installed in this interpreter: the Keras case "
-                                                  "needs it to build and read the .h5 model")
-    inp = tf.keras.Input((3, 8, 8), name="image")
-    flat = tf.keras.layers.Flatten()(inp)
-    model = tf.keras.Model(inp, [tf.keras.layers.Dense(3, name="classes")(flat), tf.keras.layers.Dense(4, name="emb")(flat)])
-    root = project(tmp_path, [("model_path = os.path.join(MODEL_DIR, 'classifier.onnx')\n"
-                               "    return ort.InferenceSession(model_path, providers=['CPUExecutionProvider'])",
-                               "import tensorflow as tf\n    return tf.keras.models.load_model(os.path.join(MODEL_DIR, "
-                               "'classifier.h5'))"),
-                              ("model.run(None, {'image': image})[0]", "model(image)[0]")], model=None)
-    (root / "models").mkdir(exist_ok=True)
-    model.save(root / "models" / "classifier.h5")
-    analyzer = Analyzer()
-    [pa] = analyzer.analyze_path(str(root))
-    assert model_info.load_facts(analyzer, pa, sys.executable, trusted=True)
-    [pa] = analyzer.analyze_path(str(root))
-    assert [f.code for f in pa.findings if f.code.startswith("TL6")] == ["TL602"]
-    run = run_sdk(root)
-    assert "number of declared prediction types(1) != number of model outputs(2)" in run.stdout + run.stderr
-
-
 def test_every_model_code_has_a_case():
     from test_model_dynamic import DYNAMIC_CODES
 
