@@ -19,7 +19,7 @@ import pytest
 
 from onnx_models import MODEL, build, classifier, project, run_sdk
 from tensorleap_ls.core.analysis import Analyzer
-from tensorleap_ls.core.checks.model import model_path
+from tensorleap_ls.core.checks.model_file import model_path
 from tensorleap_ls.core.codes import CODES
 from tensorleap_ls.runtime import model_info
 
@@ -277,7 +277,7 @@ def test_quick_fix(case_id: str, fixed_text: str, tmp_path: Path):
     ((7,), [], None),  # shapes the model file does not give: nothing to say
 ])
 def test_shape_advice(observed, model, advice):
-    from tensorleap_ls.core.checks.model import shape_advice
+    from tensorleap_ls.core.checks.model_run import shape_advice
 
     got = shape_advice(observed, model)
     assert (got is None) if advice is None else (advice in got)
@@ -362,7 +362,7 @@ def test_observed_shape_reaches_the_model_input_it_feeds(plant, model, name, mas
     """TL610 from an observed shape, the encoder matched to its model input by each rule in turn: a
     wrong match would compare (8, 8, 3) with the mask input (N, 1, 8, 8) and give other advice."""
     from tensorleap_ls.core.checks.base import CheckContext
-    from tensorleap_ls.core.checks.model import observed_findings
+    from tensorleap_ls.core.checks.model_run import observed_findings
 
     root = project(tmp_path, WITH_MASK + plant, model=model)
     analyzer = Analyzer()

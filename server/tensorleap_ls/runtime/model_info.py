@@ -150,7 +150,7 @@ def _read(python: str, path: str, mtime: float, root: str | None, trusted: bool)
         return None
 
 
-# --- model facts for the model checks (core/checks/model.py) --------------------------------------
+# --- model facts for the model checks (core/checks/model*.py) -------------------------------------
 # Formats whose loading can run code stored in the file (Keras Lambda layers, TorchScript):
 # read only in a trusted workspace, like every other run.
 _CODE_BEARING = (".h5", ".keras", ".pt", ".pth", ".torchscript", ".ptl")
@@ -207,7 +207,7 @@ def _facts(python: str, path: str, digest: str) -> dict:
 def load_facts(analyzer, pa, python: str, trusted: bool) -> bool:
     """Reads the facts of the model ``pa``'s load_model loads into ``analyzer.model_facts`` (the core's
     6xx checks read them there). True when they changed, i.e. the project needs a new analysis."""
-    from tensorleap_ls.core.checks.model import model_path
+    from tensorleap_ls.core.checks.model_file import model_path
 
     found = model_path(pa.bindings, pa.modules, pa.project.root)
     if found is None or not os.path.isfile(found[0]):
@@ -224,7 +224,7 @@ def run_findings(python: str, root: str, entry: str, observed: list | None = Non
     """TL610/TL611 (observed encoder shapes of a dynamic run) and TL603 (a preview's predictions)
     against the model's facts. Only called for runs, which are trusted already."""
     from tensorleap_ls.core.analysis import Analyzer
-    from tensorleap_ls.core.checks import model as checks
+    from tensorleap_ls.core.checks import model_run as checks
     from tensorleap_ls.core.checks.base import CheckContext
     from tensorleap_ls.core.project import norm
 
