@@ -30,6 +30,7 @@ from tensorleap_ls.core.modules import Module, ModuleCache, parse_module
 from tensorleap_ls.core.project import ClosureBuilder, Project, default_entry, find_root, inside, norm
 from tensorleap_ls.core.sdk_env import Environment
 from tensorleap_ls.core import external
+from tensorleap_ls.core.codes import SYNTAX_ERROR, UNREADABLE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +258,7 @@ class Analyzer:
         """One TL191 per special or oversized file the analysis wanted to read, shown on the entry
         (or leap.yaml when the entry itself was skipped): the file itself may be a FIFO no editor shows."""
         where = entry if entry not in skipped else (yaml_path or entry)
-        return [Finding("TL191", f"{os.path.relpath(p, root)} was skipped: {self._refused.get(p, 'unreadable')}.",
+        return [Finding(UNREADABLE_FILE, f"{os.path.relpath(p, root)} was skipped: {self._refused.get(p, 'unreadable')}.",
                         Span.point(where), data={"path": p})
                 for p in sorted(skipped - {entry})]  # the entry has its own TL191
 
@@ -286,26 +287,26 @@ class Analyzer:
         if entry not in project.modules:
             if yaml_path is None or self.read_text(entry) is None:
                 why = f": {self._refused[entry]}" if entry in self._refused else ""
-                findings.append(Finding("TL191", f"The entry file {os.path.relpath(entry, root)} cannot be read{why}.",
+                findings.append(Finding(UNREADABLE_FILE, f"The entry file {os.path.relpath(entry, root)} cannot be read{why}.",
                                         Span.point(yaml_path or entry)))
         for mod in project.modules.values():
             if mod.syntax_error is not None:
                 findings.append(mod.syntax_error)
             if mod.path in self._undecodable and mod.path not in self._overlays:
-                findings.append(Finding("TL191", "The file is not valid UTF-8: Python (and the platform) will refuse it.",
+                findings.append(Finding(UNREADABLE_FILE, "The file is not valid UTF-8: Python (and the platform) will refuse it.",
                                         Span.point(mod.path)))
             nul = mod.text.find("\x00") if mod.text else -1
             if nul >= 0:
                 line = mod.text.count("\n", 0, nul)
                 col = nul - (mod.text.rfind("\n", 0, nul) + 1)
-                findings.append(Finding("TL191", "The file holds a NUL byte: Python (and the platform) refuse to import "
+                findings.append(Finding(UNREADABLE_FILE, "The file holds a NUL byte: Python (and the platform) refuse to import "
                                         "it (\"source code string cannot contain null bytes\"). Remove it.",
                                         Span(mod.path, line, col, line, col + 1)))
         findings.extend(external.reanchor(run_checks(ctx), bindings, outside, root))
         # Findings in a file that does not parse would point into stale text: keep only its syntax error.
         broken = {m.path for m in project.modules.values() if m.stale}
         if broken:
-            findings = [f for f in findings if f.span.path not in broken or f.code == "TL190"]
+            findings = [f for f in findings if f.span.path not in broken or f.code == SYNTAX_ERROR]
         return dict(project=project, bindings=bindings, findings=findings, leap_yaml=leap_yaml,
                     find_function=ctx.find_function)
 

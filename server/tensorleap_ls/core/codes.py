@@ -30,131 +30,141 @@ class Code:
     severity_note: str = ""
 
 
-_ALL = [
-    # 1xx: structure of the integration
-    Code("TL101", "missing-preprocess", E, "No preprocess function is registered.", "no `@tensorleap_preprocess` / `leap_binder.set_preprocess(...)`"),
-    Code("TL102", "missing-input", E, "No input encoder is registered.", "no `@tensorleap_input_encoder` / `leap_binder.set_input(...)`"),
-    Code("TL103", "missing-model", E, "No model outputs are declared: no `tensorleap_load_model` and no `add_prediction`.", "decorator project without `@tensorleap_load_model([...])`"),
-    Code("TL104", "missing-integration-test", E, "Decorator-style integration without `@tensorleap_integration_test`: the platform aborts the push.", "decorators used, no `@tensorleap_integration_test()`"),
-    Code("TL105", "missing-loss", W, "No custom loss: the platform build fails at 'Testing Loss'.", "no `@tensorleap_custom_loss` / `add_custom_loss`"),
-    Code("TL106", "missing-ground-truth", W, "No ground-truth encoder (legal only for unlabeled data).", "no `@tensorleap_gt_encoder` / `set_ground_truth`"),
-    Code("TL110", "undefined-function", E, "A registration names a function that is not defined.", "`leap_binder.set_input(encode_imgae, 'image')`"),
-    Code("TL111", "not-callable", E, "A registration names something that is not callable.", "`leap_binder.set_input(IMAGE_SIZE, 'image')`"),
-    Code("TL112", "unresolved-import", E, "A registered function is imported from a module or name that does not exist.", "`from encoders import missing_fn` then `set_input(missing_fn, 'x')`"),
-    Code("TL120", "duplicate-name", E, "Two bindings of one kind share a name (built-in names such as `Image`, `Accuracy` count).", "`@tensorleap_custom_metric('Accuracy')`", "error with decorators (the SDK raises at import); warning with the legacy API (the second silently shadows the first)"),
-    Code("TL121", "name-across-kinds", W, "The same name is used by bindings of different kinds (a ground truth and a prediction may share one).", "input `image` and visualizer `image`"),
-    Code("TL122", "empty-name", W, "A binding is registered with an empty name.", "`@tensorleap_gt_encoder('')`"),
-    Code("TL123", "registered-twice", W, "preprocess / load_model / integration test registered more than once: only the last one counts.", "two `@tensorleap_preprocess()` functions"),
-    Code("TL190", "syntax-error", E, "The file does not parse; the rest of the project keeps its last good analysis.", "`def f(:`"),
-    Code("TL191", "unreadable-file", E, "A file of the integration cannot be read or decoded.", "a module saved as Latin-1 with non-ASCII bytes"),
-    # 2xx: contract of one binding
-    Code("TL201", "preprocess-params", E, "The preprocess function must take no parameters.", "`def preprocess(path):`"),
-    Code("TL202", "encoder-signature", E, "Encoders and metadata functions take exactly `(sample_id, preprocess)`.", "`def encode(preprocess):`"),
-    Code("TL203", "integration-test-signature", E, "The integration test takes exactly two parameters `(sample_id, preprocess)`.", "`def test(idx):`"),
-    Code("TL204", "no-arguments", E, "Visualizers, metrics and losses take at least one argument.", "`def my_metric() -> np.ndarray:`"),
-    Code("TL205", "multiple-sample-preprocess", E, "At most one argument may be annotated `SamplePreprocessResponse`.", "`def viz(a: SamplePreprocessResponse, b: SamplePreprocessResponse)`"),
-    Code("TL206", "heatmap-args", E, "A heatmap function must take the same arguments as its visualizer.", "visualizer `(image)`, heatmap `(img)`"),
-    Code("TL207", "not-a-class", E, "A custom layer must be a class with a `call` method.", "`leap_binder.set_custom_layer(my_fn, 'layer')`"),
-    Code("TL210", "encoder-return-annotation", W, "An input/ground-truth encoder is annotated to return something other than an ndarray.", "`def encode(i, p) -> list:`"),
-    Code("TL211", "visualizer-no-annotation", W, "A visualizer has no return annotation (the SDK prints a warning and cannot check its type).", "`def viz(image):`"),
-    Code("TL212", "stringized-annotation", E, "`from __future__ import annotations` in a file with visualizers: the SDK cannot read their return class.", "`from __future__ import annotations` + `@tensorleap_custom_visualizer`"),
-    Code("TL213", "visualizer-return-mismatch", E, "The visualizer's return annotation is not the `Leap*` class matching `visualizer_type`.", "`LeapDataType.Image` with `-> LeapHorizontalBar`"),
-    Code("TL214", "metadata-annotation", W, "A metadata function is annotated to return a non-scalar.", "`def meta(i, p) -> list:`"),
-    Code("TL215", "visualizer-type", E, "`visualizer_type` is not a `LeapDataType` member.", "`tensorleap_custom_visualizer('v', 'image')`"),
-    Code("TL216", "channel-dim", E, "`channel_dim` must be -1 or a positive axis of the batched tensor.", "`channel_dim=0`", "error with the decorator (it raises); warning with `set_input` (accepted, then wrong on the platform)"),
-    Code("TL217", "state-type", E, "`PreprocessResponse.state` must be a `DataStateType` member, not a string or `DataStateEnum`.", "`state='training'`"),
-    Code("TL218", "sample-id-type", E, "Integer `sample_ids` need `sample_id_type=int`.", "`PreprocessResponse(sample_ids=[0, 1, 2])`"),
-    Code("TL219", "deprecated-length", W, "`PreprocessResponse(length=...)` is deprecated; use `sample_ids=`.", "`PreprocessResponse(length=100)`"),
-    Code("TL220", "old-metadata-order", E, "Old `set_metadata(function, DatasetMetadataType.x, name)` argument order: raises a TypeError.", "`set_metadata(f, DatasetMetadataType.int, 'label')`"),
-    Code("TL221", "preprocess-tuple", E, "preprocess returns a tuple; it must return a list of `PreprocessResponse`.", "`return train, val`", "error with the decorator (it raises); warning with the legacy API (accepted)"),
-    Code("TL222", "gt-returns-none", E, "A ground-truth encoder returns None; return `np.array([], dtype=np.float32)` for unlabeled data.", "`return None`"),
-    Code("TL223", "encoder-dtype", W, "An encoder visibly returns a non-float32 array (float64 / integer dtype).", "`return np.zeros((3, 3))`"),
-    Code("TL224", "encoder-not-array", W, "An encoder visibly returns a non-array (list, tuple, scalar, string).", "`return [1.0, 2.0]`"),
-    Code("TL225", "metadata-non-scalar", W, "A metadata function visibly returns a list, tuple, array or nested dict.", "`return [a, b]`"),
-    Code("TL226", "prediction-types-type", E, "`tensorleap_load_model` takes a list of `PredictionTypeHandler`.", "`@tensorleap_load_model(PredictionTypeHandler(...))`"),
-    Code("TL227", "metric-direction", E, "`direction` must be a `MetricDirection` member (or a dict of them).", "`direction='up'`"),
-    Code("TL228", "metadata-type", W, "`metadata_type` should be a `DatasetMetadataType` member (or a dict of them); the SDK stores anything else unchecked.", "`metadata_type='int'`"),
-    Code("TL230", "default-channel-dim", I, "`channel_dim` is not set; the SDK defaults it to -1 and warns.", "`@tensorleap_input_encoder('image')`"),
-    Code("TL231", "default-direction", I, "Metric `direction` is not set; the SDK defaults it to Downward and warns.", "`@tensorleap_custom_metric('acc')`"),
-    Code("TL232", "default-state", I, "`PreprocessResponse.state` is not set; the state is inferred from list position and the SDK warns.", "`PreprocessResponse(sample_ids=ids)`"),
-    Code("TL233", "default-prediction-types", I, "`tensorleap_load_model` without prediction types, or a `PredictionTypeHandler` without `channel_dim`.", "`@tensorleap_load_model()`"),
-    Code("TL240", "simulation-params", E, "A simulation's parameters must be its `sim_params` keys plus `N` and `seed`, and `sim_params` must be a valid simulation config.", "`@tensorleap_simulation('s', {'scale': ...})` on `def sim(N, seed)`"),
-    Code("TL241", "advanced-signature", E, "An instance, false-positive, latent-space or autoregressive function takes other parameters than the SDK calls it with.", "`@tensorleap_instances_masks_encoder('o')` on `def mask(sample_id, preprocess)`"),
-    Code("TL242", "missing-companion", E, "A registrar lacks the companion the SDK requires (false positives need an empty ground truth per ground-truth encoder, autoregressive metrics need the step hook...).", "`@tensorleap_false_positive_instances_encoder` without `@tensorleap_false_positive_empty_gt`"),
-    Code("TL243", "autoregressive-conflict", E, "An autoregressive integration also has what the SDK forbids beside `tensorleap_autoregressive_step` (input encoders, simulations, element instances, custom latent spaces) or no prediction types.", "`@tensorleap_autoregressive_step()` and `@tensorleap_input_encoder('x')`"),
-    Code("TL244", "registrar-argument", E, "An argument of an advanced registrar has a value the SDK rejects.", "`@tensorleap_autoregressive_step(latent_space_aggregation='max')`"),
-    Code("TL245", "ignored-argument", I, "An argument the SDK ignores with a warning.", "`@tensorleap_instance_custom_latent_space('box', use_ls_for_analysis=True)`"),
-    # 3xx: integration-test body
-    Code("TL301", "test-arithmetic", E, "Arithmetic in the integration test body: the mapping pass raises.", "`loss(gt, pred * 2)`"),
-    Code("TL302", "test-library-call", W, "A numpy/torch/tf/other library call in the integration test body; move it into a decorated function.", "`np.argmax(pred)`", "error where it reads an attribute the mapping placeholder lacks (`model.predict(...)`, `pred.argmax(-1)`, `image.shape`): AttributeError in the mapping pass"),
-    Code("TL303", "test-plain-call", W, "A call of a function that is not a Tensorleap-decorated function in the integration test body.", "`postprocess(pred)`"),
-    Code("TL304", "test-data-access", W, "The integration test reads the data directly (`preprocess.data`, computing on `sample_id`).", "`preprocess.data['x'][idx]`"),
-    Code("TL305", "test-batch-dim", W, "Manual batch dimension in the integration test: decorated calls already add it.", "`np.expand_dims(image, 0)`"),
-    Code("TL306", "test-bad-index", E, "Indexing in the integration test of something other than the model's predictions.", "`image[0]`"),
-    Code("TL307", "test-double-index", E, "A prediction is indexed twice (`'TempMapping' object is not subscriptable`).", "`model.run(None, {...})[0][0]`"),
-    Code("TL308", "test-not-a-placeholder", E, "A visualizer, metric or loss in the integration test gets a value that is not a mapping placeholder (a constant, a list, an array computed in the body): the mapping pass reads its `node_mapping` and raises.", "`prediction_bar(np.squeeze(prediction))`"),
-    Code("TL310", "not-in-test", H, "A decorated function that the integration test never calls stays unwired on the platform.", "`@tensorleap_custom_metric` never called in the test", "information (one finding) when `load_model` is a stub that raises `NotImplementedError`: the model, metrics and losses wait for it"),
-    # 4xx: leap.yaml and bundle
-    Code("TL401", "yaml-parse", E, "leap.yaml does not parse.", "a tab used for indentation"),
-    Code("TL402", "yaml-unknown-key", W, "Unknown key in leap.yaml (the leap CLI drops it on rewrite).", "`entry_file: x.py`"),
-    Code("TL403", "yaml-no-entry", E, "leap.yaml has no `entryFile`: push fails.", "leap.yaml without `entryFile`"),
-    Code("TL404", "yaml-entry-missing", E, "leap.yaml's `entryFile` does not exist, is a folder or lies outside the project.", "`entryFile: leap_integraton.py`"),
-    Code("TL405", "not-included", E, "A local module the integration imports is left out of the bundle by `include`/`exclude`.", "`include: [leap_integration.py]` while it imports `utils.py`"),
-    Code("TL406", "data-not-included", W, "A project file the integration opens by a literal path is left out of the bundle.", "`open('labels.txt')` not matched by `include`"),
-    Code("TL407", "no-requirements", W, "No `requirements.txt` at the project root: the platform cannot install dependencies.", "project without requirements.txt"),
-    Code("TL408", "unlisted-requirement", W, "A third-party package imported when the entry is imported is not listed in requirements.txt (one finding per package, at its first import).", "`import cv2` without `opencv-python`"),
-    Code("TL409", "python-version", W, "`pythonVersion` must look like `py38`, `py310`, `py311`.", "`pythonVersion: 3.10`"),
-    Code("TL410", "yaml-legacy-key", I, "Obsolete leap.yaml key.", "`codeIntegrationId: ...`"),
-    Code("TL411", "yaml-not-mapping", E, "leap.yaml is empty or not a mapping.", "leap.yaml holding a list"),
-    Code("TL412", "yaml-bad-value", E, "A leap.yaml value has the wrong type.", "`include: leap_integration.py` (a string, not a list)"),
-    Code("TL413", "unpinned-sdk", I, "requirements.txt does not pin `code-loader`: the platform provides its own version.", "requirements.txt without `code-loader==1.0.214`"),
-    Code("TL420", "sdk-api-missing", E, "The code uses a name, keyword or enum member that the installed code-loader lacks (the import or call fails); the message gives the first release that has it.", "`from code_loader... import tensorleap_integration_test` with code-loader 1.0.100"),
-    Code("TL421", "sdk-pin-mismatch", W, "requirements pin a code-loader version other than the installed one: the platform installs the pin, the local checks ran with the other.", "`code-loader==1.0.150` with 1.0.214 installed"),
-    # 5xx: dynamic checks (run-time, on real samples)
-    Code("TL501", "run-exception", E, "A function raised on a sample (the sample id and subset are in the message).", "KeyError on validation sample 37"),
-    Code("TL502", "run-preprocess-failed", E, "preprocess raised or returned something the SDK rejects.", "preprocess raises FileNotFoundError"),
-    Code("TL503", "run-not-array", E, "An encoder returned something other than one ndarray (None, tuple, list...).", "returns a list"),
-    Code("TL504", "run-dtype", E, "An encoder returned an array that is not float32.", "float64 image"),
-    Code("TL505", "run-nan", W, "An encoder or metadata returned NaN or Inf.", "division by zero in normalisation"),
-    Code("TL506", "run-shape-drift", E, "An encoder's shape differs across samples or subsets.", "(224, 224, 3) vs (224, 200, 3)"),
-    Code("TL507", "run-batch-axis", W, "An encoder's result has a leading axis of size 1: the batch axis is added twice.", "shape (1, 28, 28)"),
-    Code("TL508", "run-metadata-type-drift", W, "A metadata value changes type across samples (it is silently coerced).", "int on one sample, str on another"),
-    Code("TL509", "run-metadata-keys-drift", E, "A metadata dict has different keys on different samples (KeyError on the platform).", "{'a': 1} vs {'b': 1}"),
-    Code("TL510", "run-metadata-value", E, "A metadata value is not a scalar (list, array, nested dict).", "returns [1, 2]"),
-    Code("TL511", "run-metadata-none", E, "Metadata is None on the first training sample and no `metadata_type` is given.", "returns None for sample 0"),
-    Code("TL512", "run-duplicate-ids", E, "Duplicate sample ids in a subset.", "sample_ids=[0, 0, 1]"),
-    Code("TL513", "run-mixed-id-types", E, "Sample ids of mixed types (within or across subsets).", "[0, 'a']"),
-    Code("TL514", "run-long-id", E, "A string sample id is longer than 256 characters.", "a full file path as id"),
-    Code("TL515", "run-missing-subset", E, "preprocess returns no training or no validation subset.", "only training"),
-    Code("TL516", "run-empty-subset", E, "A subset has no samples.", "sample_ids=[]"),
-    Code("TL517", "run-nondeterministic", W, "An encoder gives different arrays for the same sample.", "random augmentation in the encoder"),
-    Code("TL518", "run-visualizer-class", E, "A visualizer returned the wrong `Leap*` class.", "LeapImage for a HorizontalBar visualizer"),
-    Code("TL519", "run-leap-validation", E, "A `Leap*` object failed the SDK's own validation.", "LeapImage with 2-D data"),
-    Code("TL520", "run-black-image", W, "A float image in [0, 1]: it renders black on the platform (use uint8 0-255).", "LeapImage(data=x.astype(np.float32))"),
-    Code("TL521", "run-size-mismatch", W, "Mask / heatmap / label sizes do not match the image or body.", "mask 28x28 on a 32x32 image"),
-    Code("TL522", "run-bbox-range", W, "Bounding boxes outside [0, 1] relative coordinates.", "BoundingBox(x=120, ...)"),
-    Code("TL523", "run-integration-test", E, "The integration test failed on a sample (the SDK's validation message, at its line).", "input_encoder() validation failed: float64"),
-    Code("TL524", "run-metric-result", E, "A metric or loss returned an unsupported result (scalar, 2-D array...).", "loss returns a float"),
-    Code("TL530", "run-timeout", E, "A call exceeded the time limit (infinite loop, very slow code).", "`while True: pass`"),
-    Code("TL531", "run-memory", E, "The child ran out of memory (MemoryError or the memory limit).", "allocating 100 GB"),
-    Code("TL532", "run-crash", E, "The child process died (segfault, `os._exit`, killed).", "`os._exit(3)`"),
-    Code("TL533", "run-exit", E, "User code called `sys.exit()`.", "`sys.exit(1)` in preprocess"),
-    Code("TL534", "run-interpreter", E, "The project interpreter cannot run the checks (not found, no code_loader, too old).", "code-loader not installed in the selected interpreter"),
-    Code("TL535", "run-import-failed", E, "Importing the entry file raised (as the platform imports it).", "ImportError at import time"),
-    # 6xx: the data side against the model `load_model` loads (facts read from the model file)
-    Code("TL600", "model-unreadable", I, "The model file `load_model` loads cannot be read in the project interpreter (library missing, broken file): the model checks are skipped.", "`model.h5` without TensorFlow in the interpreter"),
-    Code("TL601", "model-feed-names", E, "The integration test feeds the model inputs it does not have, misses one, or feeds them out of order: the SDK raises on the first inference.", "`model.run(None, {'imgae': x})`"),
-    Code("TL602", "prediction-count", E, "The number of prediction types differs from the number of model outputs: the SDK raises on the first inference.", "3 `PredictionTypeHandler`s for a 2-output model"),
-    Code("TL603", "labels-size", W, "A prediction type's `labels` length differs from the size of its model output on `channel_dim` (the platform shows wrong class names).", "10 labels for an output of shape (N, 1000)"),
-    Code("TL604", "model-input-index", W, "`model_input_index` names no input of the model, or two encoders claim the same model input.", "`model_input_index=2` for a 2-input model", "error for an index outside 0-9 (the SDK raises at import)"),
-    Code("TL605", "loss-input-not-fed", E, "A custom loss consumes an input encoder that is fed to no model input: the platform model build crashes.", "`loss(image, pred)` while the model gets `tokens` only"),
-    Code("TL606", "channel-dim-layout", W, "An input encoder's `channel_dim` points at another axis than the channels of the model input it feeds (channels-first vs channels-last).", "`channel_dim=-1` for an input of shape (N, 3, 224, 224)"),
-    Code("TL610", "run-model-input-shape", E, "An input encoder's shape (with the batch axis) does not fit the model input it feeds; names the axis to move for channels-first/last confusion.", "(224, 224, 3) for an input of shape (N, 3, 224, 224)"),
-    Code("TL611", "run-model-input-dtype", W, "The model input an encoder feeds is not float32: the SDK casts the float32 array to it (re-export the model with float32 inputs).", "an `int64` `input_ids` input"),
-]
+CODES: dict[str, Code] = {}
 
-CODES: dict[str, Code] = {c.code: c for c in _ALL}
-assert len(CODES) == len(_ALL), "duplicate code in the registry"
+
+def _code(code: str, slug: str, severity: Severity, summary: str, example: str, severity_note: str = "") -> str:
+    """Register one row; the constant it is assigned to (the slug in capitals) is what checks emit."""
+    assert code not in CODES, f"duplicate code {code} in the registry"
+    CODES[code] = Code(code, slug, severity, summary, example, severity_note)
+    return code
+
+
+# 1xx: structure of the integration
+MISSING_PREPROCESS = _code("TL101", "missing-preprocess", E, "No preprocess function is registered.", "no `@tensorleap_preprocess` / `leap_binder.set_preprocess(...)`")
+MISSING_INPUT = _code("TL102", "missing-input", E, "No input encoder is registered.", "no `@tensorleap_input_encoder` / `leap_binder.set_input(...)`")
+MISSING_MODEL = _code("TL103", "missing-model", E, "No model outputs are declared: no `tensorleap_load_model` and no `add_prediction`.", "decorator project without `@tensorleap_load_model([...])`")
+MISSING_INTEGRATION_TEST = _code("TL104", "missing-integration-test", E, "Decorator-style integration without `@tensorleap_integration_test`: the platform aborts the push.", "decorators used, no `@tensorleap_integration_test()`")
+MISSING_LOSS = _code("TL105", "missing-loss", W, "No custom loss: the platform build fails at 'Testing Loss'.", "no `@tensorleap_custom_loss` / `add_custom_loss`")
+MISSING_GROUND_TRUTH = _code("TL106", "missing-ground-truth", W, "No ground-truth encoder (legal only for unlabeled data).", "no `@tensorleap_gt_encoder` / `set_ground_truth`")
+UNDEFINED_FUNCTION = _code("TL110", "undefined-function", E, "A registration names a function that is not defined.", "`leap_binder.set_input(encode_imgae, 'image')`")
+NOT_CALLABLE = _code("TL111", "not-callable", E, "A registration names something that is not callable.", "`leap_binder.set_input(IMAGE_SIZE, 'image')`")
+UNRESOLVED_IMPORT = _code("TL112", "unresolved-import", E, "A registered function is imported from a module or name that does not exist.", "`from encoders import missing_fn` then `set_input(missing_fn, 'x')`")
+DUPLICATE_NAME = _code("TL120", "duplicate-name", E, "Two bindings of one kind share a name (built-in names such as `Image`, `Accuracy` count).", "`@tensorleap_custom_metric('Accuracy')`", "error with decorators (the SDK raises at import); warning with the legacy API (the second silently shadows the first)")
+NAME_ACROSS_KINDS = _code("TL121", "name-across-kinds", W, "The same name is used by bindings of different kinds (a ground truth and a prediction may share one).", "input `image` and visualizer `image`")
+EMPTY_NAME = _code("TL122", "empty-name", W, "A binding is registered with an empty name.", "`@tensorleap_gt_encoder('')`")
+REGISTERED_TWICE = _code("TL123", "registered-twice", W, "preprocess / load_model / integration test registered more than once: only the last one counts.", "two `@tensorleap_preprocess()` functions")
+SYNTAX_ERROR = _code("TL190", "syntax-error", E, "The file does not parse; the rest of the project keeps its last good analysis.", "`def f(:`")
+UNREADABLE_FILE = _code("TL191", "unreadable-file", E, "A file of the integration cannot be read or decoded.", "a module saved as Latin-1 with non-ASCII bytes")
+# 2xx: contract of one binding
+PREPROCESS_PARAMS = _code("TL201", "preprocess-params", E, "The preprocess function must take no parameters.", "`def preprocess(path):`")
+ENCODER_SIGNATURE = _code("TL202", "encoder-signature", E, "Encoders and metadata functions take exactly `(sample_id, preprocess)`.", "`def encode(preprocess):`")
+INTEGRATION_TEST_SIGNATURE = _code("TL203", "integration-test-signature", E, "The integration test takes exactly two parameters `(sample_id, preprocess)`.", "`def test(idx):`")
+NO_ARGUMENTS = _code("TL204", "no-arguments", E, "Visualizers, metrics and losses take at least one argument.", "`def my_metric() -> np.ndarray:`")
+MULTIPLE_SAMPLE_PREPROCESS = _code("TL205", "multiple-sample-preprocess", E, "At most one argument may be annotated `SamplePreprocessResponse`.", "`def viz(a: SamplePreprocessResponse, b: SamplePreprocessResponse)`")
+HEATMAP_ARGS = _code("TL206", "heatmap-args", E, "A heatmap function must take the same arguments as its visualizer.", "visualizer `(image)`, heatmap `(img)`")
+NOT_A_CLASS = _code("TL207", "not-a-class", E, "A custom layer must be a class with a `call` method.", "`leap_binder.set_custom_layer(my_fn, 'layer')`")
+ENCODER_RETURN_ANNOTATION = _code("TL210", "encoder-return-annotation", W, "An input/ground-truth encoder is annotated to return something other than an ndarray.", "`def encode(i, p) -> list:`")
+VISUALIZER_NO_ANNOTATION = _code("TL211", "visualizer-no-annotation", W, "A visualizer has no return annotation (the SDK prints a warning and cannot check its type).", "`def viz(image):`")
+STRINGIZED_ANNOTATION = _code("TL212", "stringized-annotation", E, "`from __future__ import annotations` in a file with visualizers: the SDK cannot read their return class.", "`from __future__ import annotations` + `@tensorleap_custom_visualizer`")
+VISUALIZER_RETURN_MISMATCH = _code("TL213", "visualizer-return-mismatch", E, "The visualizer's return annotation is not the `Leap*` class matching `visualizer_type`.", "`LeapDataType.Image` with `-> LeapHorizontalBar`")
+METADATA_ANNOTATION = _code("TL214", "metadata-annotation", W, "A metadata function is annotated to return a non-scalar.", "`def meta(i, p) -> list:`")
+VISUALIZER_TYPE = _code("TL215", "visualizer-type", E, "`visualizer_type` is not a `LeapDataType` member.", "`tensorleap_custom_visualizer('v', 'image')`")
+CHANNEL_DIM = _code("TL216", "channel-dim", E, "`channel_dim` must be -1 or a positive axis of the batched tensor.", "`channel_dim=0`", "error with the decorator (it raises); warning with `set_input` (accepted, then wrong on the platform)")
+STATE_TYPE = _code("TL217", "state-type", E, "`PreprocessResponse.state` must be a `DataStateType` member, not a string or `DataStateEnum`.", "`state='training'`")
+SAMPLE_ID_TYPE = _code("TL218", "sample-id-type", E, "Integer `sample_ids` need `sample_id_type=int`.", "`PreprocessResponse(sample_ids=[0, 1, 2])`")
+DEPRECATED_LENGTH = _code("TL219", "deprecated-length", W, "`PreprocessResponse(length=...)` is deprecated; use `sample_ids=`.", "`PreprocessResponse(length=100)`")
+OLD_METADATA_ORDER = _code("TL220", "old-metadata-order", E, "Old `set_metadata(function, DatasetMetadataType.x, name)` argument order: raises a TypeError.", "`set_metadata(f, DatasetMetadataType.int, 'label')`")
+PREPROCESS_TUPLE = _code("TL221", "preprocess-tuple", E, "preprocess returns a tuple; it must return a list of `PreprocessResponse`.", "`return train, val`", "error with the decorator (it raises); warning with the legacy API (accepted)")
+GT_RETURNS_NONE = _code("TL222", "gt-returns-none", E, "A ground-truth encoder returns None; return `np.array([], dtype=np.float32)` for unlabeled data.", "`return None`")
+ENCODER_DTYPE = _code("TL223", "encoder-dtype", W, "An encoder visibly returns a non-float32 array (float64 / integer dtype).", "`return np.zeros((3, 3))`")
+ENCODER_NOT_ARRAY = _code("TL224", "encoder-not-array", W, "An encoder visibly returns a non-array (list, tuple, scalar, string).", "`return [1.0, 2.0]`")
+METADATA_NON_SCALAR = _code("TL225", "metadata-non-scalar", W, "A metadata function visibly returns a list, tuple, array or nested dict.", "`return [a, b]`")
+PREDICTION_TYPES_TYPE = _code("TL226", "prediction-types-type", E, "`tensorleap_load_model` takes a list of `PredictionTypeHandler`.", "`@tensorleap_load_model(PredictionTypeHandler(...))`")
+METRIC_DIRECTION = _code("TL227", "metric-direction", E, "`direction` must be a `MetricDirection` member (or a dict of them).", "`direction='up'`")
+METADATA_TYPE = _code("TL228", "metadata-type", W, "`metadata_type` should be a `DatasetMetadataType` member (or a dict of them); the SDK stores anything else unchecked.", "`metadata_type='int'`")
+DEFAULT_CHANNEL_DIM = _code("TL230", "default-channel-dim", I, "`channel_dim` is not set; the SDK defaults it to -1 and warns.", "`@tensorleap_input_encoder('image')`")
+DEFAULT_DIRECTION = _code("TL231", "default-direction", I, "Metric `direction` is not set; the SDK defaults it to Downward and warns.", "`@tensorleap_custom_metric('acc')`")
+DEFAULT_STATE = _code("TL232", "default-state", I, "`PreprocessResponse.state` is not set; the state is inferred from list position and the SDK warns.", "`PreprocessResponse(sample_ids=ids)`")
+DEFAULT_PREDICTION_TYPES = _code("TL233", "default-prediction-types", I, "`tensorleap_load_model` without prediction types, or a `PredictionTypeHandler` without `channel_dim`.", "`@tensorleap_load_model()`")
+SIMULATION_PARAMS = _code("TL240", "simulation-params", E, "A simulation's parameters must be its `sim_params` keys plus `N` and `seed`, and `sim_params` must be a valid simulation config.", "`@tensorleap_simulation('s', {'scale': ...})` on `def sim(N, seed)`")
+ADVANCED_SIGNATURE = _code("TL241", "advanced-signature", E, "An instance, false-positive, latent-space or autoregressive function takes other parameters than the SDK calls it with.", "`@tensorleap_instances_masks_encoder('o')` on `def mask(sample_id, preprocess)`")
+MISSING_COMPANION = _code("TL242", "missing-companion", E, "A registrar lacks the companion the SDK requires (false positives need an empty ground truth per ground-truth encoder, autoregressive metrics need the step hook...).", "`@tensorleap_false_positive_instances_encoder` without `@tensorleap_false_positive_empty_gt`")
+AUTOREGRESSIVE_CONFLICT = _code("TL243", "autoregressive-conflict", E, "An autoregressive integration also has what the SDK forbids beside `tensorleap_autoregressive_step` (input encoders, simulations, element instances, custom latent spaces) or no prediction types.", "`@tensorleap_autoregressive_step()` and `@tensorleap_input_encoder('x')`")
+REGISTRAR_ARGUMENT = _code("TL244", "registrar-argument", E, "An argument of an advanced registrar has a value the SDK rejects.", "`@tensorleap_autoregressive_step(latent_space_aggregation='max')`")
+IGNORED_ARGUMENT = _code("TL245", "ignored-argument", I, "An argument the SDK ignores with a warning.", "`@tensorleap_instance_custom_latent_space('box', use_ls_for_analysis=True)`")
+# 3xx: integration-test body
+TEST_ARITHMETIC = _code("TL301", "test-arithmetic", E, "Arithmetic in the integration test body: the mapping pass raises.", "`loss(gt, pred * 2)`")
+TEST_LIBRARY_CALL = _code("TL302", "test-library-call", W, "A numpy/torch/tf/other library call in the integration test body; move it into a decorated function.", "`np.argmax(pred)`", "error where it reads an attribute the mapping placeholder lacks (`model.predict(...)`, `pred.argmax(-1)`, `image.shape`): AttributeError in the mapping pass")
+TEST_PLAIN_CALL = _code("TL303", "test-plain-call", W, "A call of a function that is not a Tensorleap-decorated function in the integration test body.", "`postprocess(pred)`")
+TEST_DATA_ACCESS = _code("TL304", "test-data-access", W, "The integration test reads the data directly (`preprocess.data`, computing on `sample_id`).", "`preprocess.data['x'][idx]`")
+TEST_BATCH_DIM = _code("TL305", "test-batch-dim", W, "Manual batch dimension in the integration test: decorated calls already add it.", "`np.expand_dims(image, 0)`")
+TEST_BAD_INDEX = _code("TL306", "test-bad-index", E, "Indexing in the integration test of something other than the model's predictions.", "`image[0]`")
+TEST_DOUBLE_INDEX = _code("TL307", "test-double-index", E, "A prediction is indexed twice (`'TempMapping' object is not subscriptable`).", "`model.run(None, {...})[0][0]`")
+TEST_NOT_A_PLACEHOLDER = _code("TL308", "test-not-a-placeholder", E, "A visualizer, metric or loss in the integration test gets a value that is not a mapping placeholder (a constant, a list, an array computed in the body): the mapping pass reads its `node_mapping` and raises.", "`prediction_bar(np.squeeze(prediction))`")
+NOT_IN_TEST = _code("TL310", "not-in-test", H, "A decorated function that the integration test never calls stays unwired on the platform.", "`@tensorleap_custom_metric` never called in the test", "information (one finding) when `load_model` is a stub that raises `NotImplementedError`: the model, metrics and losses wait for it")
+# 4xx: leap.yaml and bundle
+YAML_PARSE = _code("TL401", "yaml-parse", E, "leap.yaml does not parse.", "a tab used for indentation")
+YAML_UNKNOWN_KEY = _code("TL402", "yaml-unknown-key", W, "Unknown key in leap.yaml (the leap CLI drops it on rewrite).", "`entry_file: x.py`")
+YAML_NO_ENTRY = _code("TL403", "yaml-no-entry", E, "leap.yaml has no `entryFile`: push fails.", "leap.yaml without `entryFile`")
+YAML_ENTRY_MISSING = _code("TL404", "yaml-entry-missing", E, "leap.yaml's `entryFile` does not exist, is a folder or lies outside the project.", "`entryFile: leap_integraton.py`")
+NOT_INCLUDED = _code("TL405", "not-included", E, "A local module the integration imports is left out of the bundle by `include`/`exclude`.", "`include: [leap_integration.py]` while it imports `utils.py`")
+DATA_NOT_INCLUDED = _code("TL406", "data-not-included", W, "A project file the integration opens by a literal path is left out of the bundle.", "`open('labels.txt')` not matched by `include`")
+NO_REQUIREMENTS = _code("TL407", "no-requirements", W, "No `requirements.txt` at the project root: the platform cannot install dependencies.", "project without requirements.txt")
+UNLISTED_REQUIREMENT = _code("TL408", "unlisted-requirement", W, "A third-party package imported when the entry is imported is not listed in requirements.txt (one finding per package, at its first import).", "`import cv2` without `opencv-python`")
+PYTHON_VERSION = _code("TL409", "python-version", W, "`pythonVersion` must look like `py38`, `py310`, `py311`.", "`pythonVersion: 3.10`")
+YAML_LEGACY_KEY = _code("TL410", "yaml-legacy-key", I, "Obsolete leap.yaml key.", "`codeIntegrationId: ...`")
+YAML_NOT_MAPPING = _code("TL411", "yaml-not-mapping", E, "leap.yaml is empty or not a mapping.", "leap.yaml holding a list")
+YAML_BAD_VALUE = _code("TL412", "yaml-bad-value", E, "A leap.yaml value has the wrong type.", "`include: leap_integration.py` (a string, not a list)")
+UNPINNED_SDK = _code("TL413", "unpinned-sdk", I, "requirements.txt does not pin `code-loader`: the platform provides its own version.", "requirements.txt without `code-loader==1.0.214`")
+SDK_API_MISSING = _code("TL420", "sdk-api-missing", E, "The code uses a name, keyword or enum member that the installed code-loader lacks (the import or call fails); the message gives the first release that has it.", "`from code_loader... import tensorleap_integration_test` with code-loader 1.0.100")
+SDK_PIN_MISMATCH = _code("TL421", "sdk-pin-mismatch", W, "requirements pin a code-loader version other than the installed one: the platform installs the pin, the local checks ran with the other.", "`code-loader==1.0.150` with 1.0.214 installed")
+# 5xx: dynamic checks (run-time, on real samples)
+RUN_EXCEPTION = _code("TL501", "run-exception", E, "A function raised on a sample (the sample id and subset are in the message).", "KeyError on validation sample 37")
+RUN_PREPROCESS_FAILED = _code("TL502", "run-preprocess-failed", E, "preprocess raised or returned something the SDK rejects.", "preprocess raises FileNotFoundError")
+RUN_NOT_ARRAY = _code("TL503", "run-not-array", E, "An encoder returned something other than one ndarray (None, tuple, list...).", "returns a list")
+RUN_DTYPE = _code("TL504", "run-dtype", E, "An encoder returned an array that is not float32.", "float64 image")
+RUN_NAN = _code("TL505", "run-nan", W, "An encoder or metadata returned NaN or Inf.", "division by zero in normalisation")
+RUN_SHAPE_DRIFT = _code("TL506", "run-shape-drift", E, "An encoder's shape differs across samples or subsets.", "(224, 224, 3) vs (224, 200, 3)")
+RUN_BATCH_AXIS = _code("TL507", "run-batch-axis", W, "An encoder's result has a leading axis of size 1: the batch axis is added twice.", "shape (1, 28, 28)")
+RUN_METADATA_TYPE_DRIFT = _code("TL508", "run-metadata-type-drift", W, "A metadata value changes type across samples (it is silently coerced).", "int on one sample, str on another")
+RUN_METADATA_KEYS_DRIFT = _code("TL509", "run-metadata-keys-drift", E, "A metadata dict has different keys on different samples (KeyError on the platform).", "{'a': 1} vs {'b': 1}")
+RUN_METADATA_VALUE = _code("TL510", "run-metadata-value", E, "A metadata value is not a scalar (list, array, nested dict).", "returns [1, 2]")
+RUN_METADATA_NONE = _code("TL511", "run-metadata-none", E, "Metadata is None on the first training sample and no `metadata_type` is given.", "returns None for sample 0")
+RUN_DUPLICATE_IDS = _code("TL512", "run-duplicate-ids", E, "Duplicate sample ids in a subset.", "sample_ids=[0, 0, 1]")
+RUN_MIXED_ID_TYPES = _code("TL513", "run-mixed-id-types", E, "Sample ids of mixed types (within or across subsets).", "[0, 'a']")
+RUN_LONG_ID = _code("TL514", "run-long-id", E, "A string sample id is longer than 256 characters.", "a full file path as id")
+RUN_MISSING_SUBSET = _code("TL515", "run-missing-subset", E, "preprocess returns no training or no validation subset.", "only training")
+RUN_EMPTY_SUBSET = _code("TL516", "run-empty-subset", E, "A subset has no samples.", "sample_ids=[]")
+RUN_NONDETERMINISTIC = _code("TL517", "run-nondeterministic", W, "An encoder gives different arrays for the same sample.", "random augmentation in the encoder")
+RUN_VISUALIZER_CLASS = _code("TL518", "run-visualizer-class", E, "A visualizer returned the wrong `Leap*` class.", "LeapImage for a HorizontalBar visualizer")
+RUN_LEAP_VALIDATION = _code("TL519", "run-leap-validation", E, "A `Leap*` object failed the SDK's own validation.", "LeapImage with 2-D data")
+RUN_BLACK_IMAGE = _code("TL520", "run-black-image", W, "A float image in [0, 1]: it renders black on the platform (use uint8 0-255).", "LeapImage(data=x.astype(np.float32))")
+RUN_SIZE_MISMATCH = _code("TL521", "run-size-mismatch", W, "Mask / heatmap / label sizes do not match the image or body.", "mask 28x28 on a 32x32 image")
+RUN_BBOX_RANGE = _code("TL522", "run-bbox-range", W, "Bounding boxes outside [0, 1] relative coordinates.", "BoundingBox(x=120, ...)")
+RUN_INTEGRATION_TEST = _code("TL523", "run-integration-test", E, "The integration test failed on a sample (the SDK's validation message, at its line).", "input_encoder() validation failed: float64")
+RUN_METRIC_RESULT = _code("TL524", "run-metric-result", E, "A metric or loss returned an unsupported result (scalar, 2-D array...).", "loss returns a float")
+RUN_TIMEOUT = _code("TL530", "run-timeout", E, "A call exceeded the time limit (infinite loop, very slow code).", "`while True: pass`")
+RUN_MEMORY = _code("TL531", "run-memory", E, "The child ran out of memory (MemoryError or the memory limit).", "allocating 100 GB")
+RUN_CRASH = _code("TL532", "run-crash", E, "The child process died (segfault, `os._exit`, killed).", "`os._exit(3)`")
+RUN_EXIT = _code("TL533", "run-exit", E, "User code called `sys.exit()`.", "`sys.exit(1)` in preprocess")
+RUN_INTERPRETER = _code("TL534", "run-interpreter", E, "The project interpreter cannot run the checks (not found, no code_loader, too old).", "code-loader not installed in the selected interpreter")
+RUN_IMPORT_FAILED = _code("TL535", "run-import-failed", E, "Importing the entry file raised (as the platform imports it).", "ImportError at import time")
+# 6xx: the data side against the model `load_model` loads (facts read from the model file)
+MODEL_UNREADABLE = _code("TL600", "model-unreadable", I, "The model file `load_model` loads cannot be read in the project interpreter (library missing, broken file): the model checks are skipped.", "`model.h5` without TensorFlow in the interpreter")
+MODEL_FEED_NAMES = _code("TL601", "model-feed-names", E, "The integration test feeds the model inputs it does not have, misses one, or feeds them out of order: the SDK raises on the first inference.", "`model.run(None, {'imgae': x})`")
+PREDICTION_COUNT = _code("TL602", "prediction-count", E, "The number of prediction types differs from the number of model outputs: the SDK raises on the first inference.", "3 `PredictionTypeHandler`s for a 2-output model")
+LABELS_SIZE = _code("TL603", "labels-size", W, "A prediction type's `labels` length differs from the size of its model output on `channel_dim` (the platform shows wrong class names).", "10 labels for an output of shape (N, 1000)")
+MODEL_INPUT_INDEX = _code("TL604", "model-input-index", W, "`model_input_index` names no input of the model, or two encoders claim the same model input.", "`model_input_index=2` for a 2-input model", "error for an index outside 0-9 (the SDK raises at import)")
+LOSS_INPUT_NOT_FED = _code("TL605", "loss-input-not-fed", E, "A custom loss consumes an input encoder that is fed to no model input: the platform model build crashes.", "`loss(image, pred)` while the model gets `tokens` only")
+CHANNEL_DIM_LAYOUT = _code("TL606", "channel-dim-layout", W, "An input encoder's `channel_dim` points at another axis than the channels of the model input it feeds (channels-first vs channels-last).", "`channel_dim=-1` for an input of shape (N, 3, 224, 224)")
+RUN_MODEL_INPUT_SHAPE = _code("TL610", "run-model-input-shape", E, "An input encoder's shape (with the batch axis) does not fit the model input it feeds; names the axis to move for channels-first/last confusion.", "(224, 224, 3) for an input of shape (N, 3, 224, 224)")
+RUN_MODEL_INPUT_DTYPE = _code("TL611", "run-model-input-dtype", W, "The model input an encoder feeds is not float32: the SDK casts the float32 array to it (re-export the model with float32 inputs).", "an `int64` `input_ids` input")
+
+
+def constant_name(code: Code) -> str:
+    """The name of the constant a row is assigned to: its slug in capitals (a test checks they agree)."""
+    return code.slug.upper().replace("-", "_")
 
 
 def severity_of(code: str) -> Severity:

@@ -16,6 +16,14 @@ from typing import Callable
 from tensorleap_ls.core import stubs, yaml_edit
 from tensorleap_ls.core.model import Binding, Finding, Fix, Kind, Span, Style, TextEdit
 from tensorleap_ls.core.sdk import VISUALIZER_CLASSES, registrar_of
+from tensorleap_ls.core.codes import (
+    CHANNEL_DIM, DATA_NOT_INCLUDED, DEFAULT_CHANNEL_DIM, DEFAULT_DIRECTION, DEFAULT_STATE, DEPRECATED_LENGTH,
+    DUPLICATE_NAME, ENCODER_DTYPE, ENCODER_NOT_ARRAY, GT_RETURNS_NONE, METRIC_DIRECTION, MISSING_COMPANION,
+    MISSING_GROUND_TRUTH, MISSING_INPUT, MISSING_INTEGRATION_TEST, MISSING_LOSS, MISSING_MODEL, MISSING_PREPROCESS,
+    NOT_INCLUDED, NOT_IN_TEST, OLD_METADATA_ORDER, PYTHON_VERSION, SAMPLE_ID_TYPE, STATE_TYPE,
+    STRINGIZED_ANNOTATION, TEST_ARITHMETIC, TEST_BAD_INDEX, TEST_BATCH_DIM, TEST_LIBRARY_CALL, UNDEFINED_FUNCTION,
+    VISUALIZER_NO_ANNOTATION, VISUALIZER_RETURN_MISMATCH, VISUALIZER_TYPE, YAML_UNKNOWN_KEY,
+)
 
 Fixer = Callable[[Finding, object], list[Fix]]
 FIXERS: dict[str, Fixer] = {}
@@ -99,9 +107,9 @@ def _comma(analysis, finding: Finding) -> str:
 
 
 # --- 2xx contract fixes ----------------------------------------------------------------------
-@fixer("TL223", "TL224")
+@fixer(ENCODER_DTYPE, ENCODER_NOT_ARRAY)
 def _astype(f: Finding, pa) -> list[Fix]:
-    if f.code == "TL224":
+    if f.code == ENCODER_NOT_ARRAY:
         text = _text(pa, f.span)
         if text.startswith("("):
             return []  # a tuple: which element is the output is the author's call
@@ -130,7 +138,7 @@ def _expr_at(pa, span: Span) -> ast.expr | None:
     return None
 
 
-@fixer("TL217")
+@fixer(STATE_TYPE)
 def _state_member(f: Finding, pa) -> list[Fix]:
     members = [f.data["member"]] if f.data.get("member") else ["training", "validation", "test"]
     return [Fix(f"Use DataStateType.{m}", _with_imports(pa, f.span.path, [TextEdit(f.span, f"DataStateType.{m}")],
@@ -138,7 +146,7 @@ def _state_member(f: Finding, pa) -> list[Fix]:
             for m in members]
 
 
-@fixer("TL232")
+@fixer(DEFAULT_STATE)
 def _state_set(f: Finding, pa) -> list[Fix]:
     comma = _comma(pa, f)
     out = []
@@ -165,12 +173,12 @@ def _loop_vars_around(pa, span: Span) -> list[str]:
     return names
 
 
-@fixer("TL218")
+@fixer(SAMPLE_ID_TYPE)
 def _sample_id_type(f: Finding, pa) -> list[Fix]:
     return [Fix("Add sample_id_type=int", _insert_kw(f, ", sample_id_type=int"), preferred=True)]
 
 
-@fixer("TL219")
+@fixer(DEPRECATED_LENGTH)
 def _length(f: Finding, pa) -> list[Fix]:
     line = _lines(pa, f.span.path)[f.span.line]
     start = line.rfind("length", 0, f.span.col)
@@ -182,20 +190,20 @@ def _length(f: Finding, pa) -> list[Fix]:
     return [Fix("Use sample_ids= instead of length=", [edit], preferred=True)]
 
 
-@fixer("TL230")
+@fixer(DEFAULT_CHANNEL_DIM)
 def _channel_dim_default(f: Finding, pa) -> list[Fix]:
     comma = _comma(pa, f)
     return [Fix("Set channel_dim=-1 (channels last)", _insert_kw(f, f"{comma}channel_dim=-1"), preferred=True),
             Fix("Set channel_dim=1 (channels first)", _insert_kw(f, f"{comma}channel_dim=1"))]
 
 
-@fixer("TL216")
+@fixer(CHANNEL_DIM)
 def _channel_dim_value(f: Finding, pa) -> list[Fix]:
     return [Fix("Use channel_dim=-1 (channels last)", [TextEdit(f.span, "-1")], preferred=True),
             Fix("Use channel_dim=1 (channels first)", [TextEdit(f.span, "1")])]
 
 
-@fixer("TL231")
+@fixer(DEFAULT_DIRECTION)
 def _direction(f: Finding, pa) -> list[Fix]:
     comma = _comma(pa, f)
     return [Fix(f"Set direction=MetricDirection.{d}", _with_imports(pa, f.span.path, _insert_kw(
@@ -203,13 +211,13 @@ def _direction(f: Finding, pa) -> list[Fix]:
         for d in ("Upward", "Downward")]
 
 
-@fixer("TL227")
+@fixer(METRIC_DIRECTION)
 def _direction_value(f: Finding, pa) -> list[Fix]:
     return [Fix(f"Use MetricDirection.{d}", _with_imports(pa, f.span.path, [TextEdit(f.span, f"MetricDirection.{d}")],
                                                           {"MetricDirection"})) for d in ("Upward", "Downward")]
 
 
-@fixer("TL212")
+@fixer(STRINGIZED_ANNOTATION)
 def _future(f: Finding, pa) -> list[Fix]:
     line = f.data.get("future_line")
     if line is None:
@@ -222,13 +230,13 @@ def _future(f: Finding, pa) -> list[Fix]:
                 [TextEdit(Span(f.span.path, line, 0, end, 0), "")], preferred=True)]
 
 
-@fixer("TL213", "TL211")
+@fixer(VISUALIZER_RETURN_MISMATCH, VISUALIZER_NO_ANNOTATION)
 def _annotation(f: Finding, pa) -> list[Fix]:
     expected = f.data.get("expected")
     b = _binding(pa, f)
     out = []
     if expected:
-        if f.code == "TL213":
+        if f.code == VISUALIZER_RETURN_MISMATCH:
             edits = [TextEdit(f.span, expected)]
         else:
             node = b.def_node if b else None
@@ -241,7 +249,7 @@ def _annotation(f: Finding, pa) -> list[Fix]:
         out.append(Fix(f"Annotate the return type as {expected}", _with_imports(
             pa, f.span.path, edits, set(), set()) + _leap_import(pa, f.span.path, expected), preferred=True))
     annotation = f.data.get("annotation")
-    if f.code == "TL213" and b is not None and annotation in VISUALIZER_CLASSES.values():
+    if f.code == VISUALIZER_RETURN_MISMATCH and b is not None and annotation in VISUALIZER_CLASSES.values():
         member = next(k for k, v in VISUALIZER_CLASSES.items() if v == annotation)
         vt = b.args.get("visualizer_type")
         if vt is not None:
@@ -272,7 +280,7 @@ def _after_params(pa, b: Binding) -> tuple[int, int] | None:
     return None
 
 
-@fixer("TL220")
+@fixer(OLD_METADATA_ORDER)
 def _metadata_order(f: Finding, pa) -> list[Fix]:
     b = next((x for x in pa.bindings if x.reg_span == f.span), None)
     if b is None or "name" not in b.args or "metadata_type" not in b.args:
@@ -282,13 +290,13 @@ def _metadata_order(f: Finding, pa) -> list[Fix]:
                 [TextEdit(second.span, third.text), TextEdit(third.span, second.text)], preferred=True)]
 
 
-@fixer("TL222")
+@fixer(GT_RETURNS_NONE)
 def _gt_none(f: Finding, pa) -> list[Fix]:
     return [Fix("Return an empty float32 array (unlabeled sample)", _with_imports(
         pa, f.span.path, [TextEdit(f.span, "return np.array([], dtype=np.float32)")], {"np"}), preferred=True)]
 
 
-@fixer("TL215")
+@fixer(VISUALIZER_TYPE)
 def _visualizer_type(f: Finding, pa) -> list[Fix]:
     b = _binding(pa, f)
     member = "Image"
@@ -299,7 +307,7 @@ def _visualizer_type(f: Finding, pa) -> list[Fix]:
                                                             {"LeapDataType"}), preferred=True)]
 
 
-@fixer("TL120")
+@fixer(DUPLICATE_NAME)
 def _rename(f: Finding, pa) -> list[Fix]:
     name = f.data.get("name")
     kind = f.data.get("kind")
@@ -323,7 +331,7 @@ _DEFAULT_FN = {Kind.PREPROCESS: ("preprocess", None), Kind.INPUT: ("input_encode
                Kind.INTEGRATION_TEST: ("integration_test", None)}
 
 
-@fixer("TL101", "TL102", "TL103", "TL104", "TL105", "TL106")
+@fixer(MISSING_PREPROCESS, MISSING_INPUT, MISSING_MODEL, MISSING_INTEGRATION_TEST, MISSING_LOSS, MISSING_GROUND_TRUTH)
 def _missing(f: Finding, pa) -> list[Fix]:
     kind = _MISSING_KIND.get(f.data.get("missing", ""))
     if kind is None:
@@ -418,7 +426,7 @@ def _free_name(mod, base: str) -> str:
     return next(f"{base}_{i}" for i in range(2, 1000) if f"{base}_{i}" not in mod.defs)
 
 
-@fixer("TL110")
+@fixer(UNDEFINED_FUNCTION)
 def _undefined(f: Finding, pa) -> list[Fix]:
     kind = Kind(f.data.get("kind"))
     fn = f.data.get("function")
@@ -440,7 +448,7 @@ def _undefined(f: Finding, pa) -> list[Fix]:
     return [Fix(f"Create function `{fn}`", edits, preferred=True)]
 
 
-@fixer("TL310")
+@fixer(NOT_IN_TEST)
 def _call_in_test(f: Finding, pa) -> list[Fix]:
     kind = f.data.get("kind")
     if kind not in ("input", "ground_truth", "metadata"):
@@ -460,7 +468,7 @@ def _call_in_test(f: Finding, pa) -> list[Fix]:
 
 
 # --- leap.yaml --------------------------------------------------------------------------------
-@fixer("TL405", "TL406")
+@fixer(NOT_INCLUDED, DATA_NOT_INCLUDED)
 def _include(f: Finding, pa) -> list[Fix]:
     rel = f.data.get("path")
     ly = getattr(pa, "leap_yaml", None)
@@ -470,13 +478,13 @@ def _include(f: Finding, pa) -> list[Fix]:
     return [Fix(f"Add {rel} to include in leap.yaml", [edit], preferred=True)] if edit else []
 
 
-@fixer("TL402")
+@fixer(YAML_UNKNOWN_KEY)
 def _yaml_key(f: Finding, pa) -> list[Fix]:
     hint = f.data.get("suggestion")
     return [Fix(f"Rename to `{hint}`", [TextEdit(f.span, hint)], preferred=True)] if hint else []
 
 
-@fixer("TL409")
+@fixer(PYTHON_VERSION)
 def _python_version(f: Finding, pa) -> list[Fix]:
     """The version the user wrote, spelt as the leap CLI wants it (``3.10`` -> ``py310``; YAML reads that
     value as the float 3.1, so the text is taken from the file); else the versions code-loader supports."""
@@ -663,7 +671,7 @@ def model_stubs(pa, style: Style, model_path: str, info: dict, path: str) -> Fix
 
 
 # --- integration test: move logic out of the body ----------------------------------------------------
-@fixer("TL301", "TL302", "TL306")
+@fixer(TEST_ARITHMETIC, TEST_LIBRARY_CALL, TEST_BAD_INDEX)
 def _move_out_of_test(f: Finding, pa) -> list[Fix]:
     """``metric(gt, prediction.argmax(-1))`` -> ``metric(gt, prediction)``, and the decorated function
     starts with ``prediction = prediction.argmax(-1)``: the logic runs where the SDK allows it."""
@@ -704,7 +712,7 @@ def _move_out_of_test(f: Finding, pa) -> list[Fix]:
     return []
 
 
-@fixer("TL305")
+@fixer(TEST_BATCH_DIM)
 def _drop_batch_dim(f: Finding, pa) -> list[Fix]:
     """``enc(idx, p)[None]`` / ``np.expand_dims(x, 0)`` -> the unbatched value: decorated calls already
     return batched arrays, so the hand-made axis is simply removed."""
@@ -724,7 +732,7 @@ def _rename_var(expr: str, old: str, new: str) -> str:
     return re.sub(rf"\b{re.escape(old)}\b", new, expr)
 
 
-@fixer("TL242")
+@fixer(MISSING_COMPANION)
 def _missing_companion(f: Finding, pa) -> list[Fix]:
     """Creates the companion the SDK asks for, from the registrar table's stub, in the file of the finding."""
     missing, name = f.data.get("missing"), f.data.get("name")

@@ -16,6 +16,9 @@ import yaml
 from wcmatch import glob as wglob
 
 from tensorleap_ls.core.model import Finding, Span
+from tensorleap_ls.core.codes import (
+    PYTHON_VERSION, YAML_BAD_VALUE, YAML_LEGACY_KEY, YAML_NOT_MAPPING, YAML_NO_ENTRY, YAML_PARSE, YAML_UNKNOWN_KEY,
+)
 
 KNOWN_KEYS = ("projectId", "secretId", "entryFile", "include", "exclude", "pythonVersion", "branch")
 LEGACY_KEYS = ("codeIntegrationId",)
@@ -72,16 +75,16 @@ def parse_leap_yaml(path: str, text: str) -> LeapYaml:
         line = min(line, len(lines) - 1)
         width = len(lines[line])
         col = min(col, width)
-        ly.findings.append(Finding("TL401", f"leap.yaml does not parse: {e.problem or e}"
+        ly.findings.append(Finding(YAML_PARSE, f"leap.yaml does not parse: {e.problem or e}"
                                    + (" (tabs cannot indent YAML)" if "\t" in text else ""),
                                    Span(path, line, col, line, min(col + 1, width))))
         return ly
     except (yaml.YAMLError, ValueError, RecursionError) as e:
-        ly.findings.append(Finding("TL401", f"leap.yaml does not parse: {e}", Span.point(path)))
+        ly.findings.append(Finding(YAML_PARSE, f"leap.yaml does not parse: {e}", Span.point(path)))
         return ly
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         what = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
-        ly.findings.append(Finding("TL411", f"leap.yaml is {what}: it must map keys such as `entryFile` and `include`.",
+        ly.findings.append(Finding(YAML_NOT_MAPPING, f"leap.yaml is {what}: it must map keys such as `entryFile` and `include`.",
                                    Span.point(path)))
         return ly
     ly.data = data
@@ -90,11 +93,11 @@ def parse_leap_yaml(path: str, text: str) -> LeapYaml:
         ly.key_spans[str(key)] = _span(path, key_node)
         ly.value_spans[str(key)] = _span(path, value_node)
         if key in LEGACY_KEYS:
-            ly.findings.append(Finding("TL410", f"`{key}` is obsolete: the leap CLI ignores it and drops it on rewrite.",
+            ly.findings.append(Finding(YAML_LEGACY_KEY, f"`{key}` is obsolete: the leap CLI ignores it and drops it on rewrite.",
                                        ly.key_spans[str(key)]))
         elif key not in KNOWN_KEYS:
             hint = _closest(str(key))
-            ly.findings.append(Finding("TL402", f"Unknown leap.yaml key `{key}`" + (f"; did you mean `{hint}`?" if hint else ".")
+            ly.findings.append(Finding(YAML_UNKNOWN_KEY, f"Unknown leap.yaml key `{key}`" + (f"; did you mean `{hint}`?" if hint else ".")
                                        + " The leap CLI drops unknown keys.", ly.key_spans[str(key)],
                                        data={"key": str(key), "suggestion": hint}))
         if key in ("include", "exclude") and isinstance(value_node, yaml.SequenceNode):
@@ -107,12 +110,12 @@ def parse_leap_yaml(path: str, text: str) -> LeapYaml:
 
 def _typed(ly: LeapYaml, data: dict[str, Any]) -> None:
     def bad(key: str, expected: str) -> None:
-        ly.findings.append(Finding("TL412", f"`{key}` must be {expected}, got {type(data[key]).__name__}.",
+        ly.findings.append(Finding(YAML_BAD_VALUE, f"`{key}` must be {expected}, got {type(data[key]).__name__}.",
                                    ly.value_spans.get(key, ly.anchor(key))))
 
     entry = data.get("entryFile")
     if "entryFile" not in data or entry is None or (isinstance(entry, str) and not entry.strip()):
-        ly.findings.append(Finding("TL403", "leap.yaml has no `entryFile`: `leap push` fails without it.",
+        ly.findings.append(Finding(YAML_NO_ENTRY, "leap.yaml has no `entryFile`: `leap push` fails without it.",
                                    ly.anchor("entryFile") if "entryFile" in data else Span.point(ly.path)))
     elif not isinstance(entry, str):
         bad("entryFile", "a path (string)")
@@ -129,7 +132,7 @@ def _typed(ly: LeapYaml, data: dict[str, Any]) -> None:
     pv = data.get("pythonVersion")
     if pv is not None:
         if not isinstance(pv, str) or not _PY_VERSION.match(pv):
-            ly.findings.append(Finding("TL409", f"`pythonVersion: {pv}` should look like `py38`, `py310` or `py311` "
+            ly.findings.append(Finding(PYTHON_VERSION, f"`pythonVersion: {pv}` should look like `py38`, `py310` or `py311` "
                                        "(the leap CLI silently ignores other values).",
                                        ly.value_spans.get("pythonVersion", ly.anchor("pythonVersion")),
                                        data={"value": str(pv)}))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.core.source import SourceFile
+from tensorleap_ls.core.codes import SYNTAX_ERROR
 
 
 @dataclass
@@ -72,9 +73,9 @@ def syntax_finding(path: str, source: SourceFile, err: BaseException) -> Finding
         col = min(col, len(text))
         end_col = col + 1 if col < len(text) else col
         msg = f"Syntax error: {err.msg}"
-        return Finding("TL190", msg, Span(path, line, col, line, end_col), data={"detail": err.msg})
+        return Finding(SYNTAX_ERROR, msg, Span(path, line, col, line, end_col), data={"detail": err.msg})
     # RecursionError / MemoryError from a pathological text: report it, never raise.
-    return Finding("TL190", f"The file cannot be parsed: {type(err).__name__}", Span.point(path))
+    return Finding(SYNTAX_ERROR, f"The file cannot be parsed: {type(err).__name__}", Span.point(path))
 
 
 def parse_module(path: str, name: str, text: str) -> Module:

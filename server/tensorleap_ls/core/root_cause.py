@@ -15,12 +15,16 @@ from dataclasses import replace
 from typing import Callable, Iterable
 
 from tensorleap_ls.core.model import Binding, Finding, Span
+from tensorleap_ls.core.codes import (
+    ENCODER_DTYPE, ENCODER_NOT_ARRAY, GT_RETURNS_NONE, METADATA_NON_SCALAR, RUN_DTYPE, RUN_INTEGRATION_TEST,
+    RUN_METADATA_VALUE, RUN_NOT_ARRAY,
+)
 
 TextOf = Callable[[str], "str | None"]
 
 _VALIDATION = re.compile(r"(\w+)\(\) validation failed")
 # static code -> the run-time code that confirms the same mistake in the same function
-CONFIRMED_BY = {"TL223": "TL504", "TL224": "TL503", "TL222": "TL503", "TL225": "TL510"}
+CONFIRMED_BY = {ENCODER_DTYPE: RUN_DTYPE, ENCODER_NOT_ARRAY: RUN_NOT_ARRAY, GT_RETURNS_NONE: RUN_NOT_ARRAY, METADATA_NON_SCALAR: RUN_METADATA_VALUE}
 
 
 def function_range(text: str | None, line: int) -> tuple[int, int] | None:
@@ -51,8 +55,8 @@ def _same_function(a: Span, b: Span, text_of: TextOf) -> bool:
 def absorb_test_failures(findings: list[Finding], bindings: Iterable[Binding], text_of: TextOf) -> list[Finding]:
     """TL523 naming a function that has its own run-time finding becomes that finding's related info."""
     spans = {b.function: b.def_span for b in bindings if b.function and b.def_span is not None}
-    out = [f for f in findings if f.code != "TL523"]
-    for test in (f for f in findings if f.code == "TL523"):
+    out = [f for f in findings if f.code != RUN_INTEGRATION_TEST]
+    for test in (f for f in findings if f.code == RUN_INTEGRATION_TEST):
         m = _VALIDATION.search(test.message)
         span = spans.get(m.group(1)) if m else None
         host = next((f for f in out if span is not None and f.code.startswith("TL5")

@@ -16,6 +16,7 @@ from tensorleap_ls.core import fixes
 from tensorleap_ls.core.model import Style
 from tensorleap_ls.core.project import norm
 from tensorleap_ls.lsp.convert import code_points, to_code_action, to_workspace_edit
+from tensorleap_ls.core.codes import MISSING_INPUT, MISSING_MODEL, RUN_INTERPRETER
 
 if TYPE_CHECKING:
     from tensorleap_ls.lsp.server import TensorleapServer
@@ -69,7 +70,7 @@ def actions_for(ls: "TensorleapServer", params: lsp.CodeActionParams) -> list[ls
             if not _overlaps(ls, f, params.range) and not any(k[0] == diag_key[0] and k[1] == diag_key[1] for k in wanted):
                 continue
             diagnostics = [d for d in params.context.diagnostics if d.code == f.code]
-            if f.code in ("TL102", "TL103"):
+            if f.code in (MISSING_INPUT, MISSING_MODEL):
                 fix = _from_model(ls, pa, f)
                 if fix is not None:
                     out.append(to_code_action(fix, diagnostics, ls.line_text, ls.encoding))
@@ -103,7 +104,7 @@ def _install_actions(diagnostics: list[lsp.Diagnostic]) -> list[lsp.CodeAction]:
     the extension's ``tensorleap.openInstallTerminal``); nothing runs until the user presses Enter."""
     out = []
     for d in diagnostics:
-        line = d.data.get("install") if d.code == "TL534" and isinstance(d.data, dict) else None
+        line = d.data.get("install") if d.code == RUN_INTERPRETER and isinstance(d.data, dict) else None
         if isinstance(line, str):
             title = "Install code-loader in the project interpreter (opens a terminal)"
             command = lsp.Command(title=title, command="tensorleap.openInstallTerminal", arguments=[line])

@@ -8,14 +8,14 @@ from typing import Callable, Sequence
 from lsprotocol import types as lsp
 from pygls.uris import from_fs_path
 
-from tensorleap_ls.core.codes import CODES
+from tensorleap_ls.core.codes import CODES, DEPRECATED_LENGTH, NOT_IN_TEST
 from tensorleap_ls.core.model import Finding, Fix, Span
 
 LineText = Callable[[str, int], str]  # (path, 0-based line) -> text of that line
 
 _SEVERITY = {1: lsp.DiagnosticSeverity.Error, 2: lsp.DiagnosticSeverity.Warning,
              3: lsp.DiagnosticSeverity.Information, 4: lsp.DiagnosticSeverity.Hint}
-_TAGS = {"TL219": [lsp.DiagnosticTag.Deprecated], "TL310": [lsp.DiagnosticTag.Unnecessary]}
+_TAGS = {DEPRECATED_LENGTH: [lsp.DiagnosticTag.Deprecated], NOT_IN_TEST: [lsp.DiagnosticTag.Unnecessary]}
 
 
 def units(text: str, col: int, encoding: str = "utf-16") -> int:

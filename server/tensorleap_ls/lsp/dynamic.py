@@ -25,6 +25,7 @@ from tensorleap_ls.core.model import Finding, Kind
 from tensorleap_ls.core.project import norm
 from tensorleap_ls.core.root_cause import absorb_test_failures, anchor, still_true
 from tensorleap_ls.lsp.convert import to_range
+from tensorleap_ls.core.codes import RUN_INTERPRETER
 
 if TYPE_CHECKING:
     from tensorleap_ls.lsp.server import TensorleapServer
@@ -222,7 +223,7 @@ def project_interpreter_problem(python: str, root: str, entry: str) -> tuple[dic
               "missing": info["missing"], "packages": [distributions_for(m)[0] for m in info["missing"]],
               "error": info.get("error")}
     return {"ok": False, "message": bad.message, "reason": reason,
-            "problems": [{"code": "TL534", "message": bad.message, **bad.data}]}, bad
+            "problems": [{"code": RUN_INTERPRETER, "message": bad.message, **bad.data}]}, bad
 
 
 def _environment(ls: "TensorleapServer", uri: str) -> dict:

@@ -20,6 +20,7 @@ from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.runtime import interpreter, model_info, render
 from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
 from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Limits, Runner
+from tensorleap_ls.core.codes import RUN_IMPORT_FAILED, RUN_INTERPRETER
 
 Progress = Callable[[str], None]
 
@@ -54,7 +55,7 @@ def interpreter_finding(python: str, root: str, entry: str) -> Finding | None:
     if not why:
         return None
     line = interpreter.install_line(python, root)
-    return Finding("TL534", why, line_span(None, None, entry), data={"install": line} if line in why else {})
+    return Finding(RUN_INTERPRETER, why, line_span(None, None, entry), data={"install": line} if line in why else {})
 
 
 def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int, progress: Progress | None = None,
@@ -80,7 +81,7 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
     if resp.get("exit"):
         runner.invalidate(root)
     if not resp.get("ok") and not findings:
-        findings.append(Finding("TL535", resp.get("message", "the dynamic checks failed"), line_span(None, None, entry)))
+        findings.append(Finding(RUN_IMPORT_FAILED, resp.get("message", "the dynamic checks failed"), line_span(None, None, entry)))
     stats = {k: resp.get(k) for k in ("calls", "user_seconds", "total_seconds", "samples", "files_read", "observed",
                                       "internal")}
     findings = model_info.with_run_findings(findings, python, root, entry, stats.get("observed"))  # TL610/TL611
@@ -125,7 +126,7 @@ def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sam
     """A preview summary (strict JSON-able) with rendered PNGs and an HTML page, bounded in size."""
     bad = interpreter_finding(python, root, entry)
     if bad:
-        return {"ok": False, "message": bad.message, "problems": [{"code": "TL534", "message": bad.message, **bad.data}]}
+        return {"ok": False, "message": bad.message, "problems": [{"code": RUN_INTERPRETER, "message": bad.message, **bad.data}]}
     try:
         resp = _call(runner, python, root, entry, protocol.Preview(
             subset=subset, sample_id=sample_id, loaders=[f for f, (k, _) in (functions or {}).items() if k == "load_model"],

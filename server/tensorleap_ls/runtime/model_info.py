@@ -15,6 +15,7 @@ import subprocess
 from functools import lru_cache
 
 from tensorleap_ls.runtime import interpreter
+from tensorleap_ls.core.codes import RUN_INTEGRATION_TEST, RUN_MODEL_INPUT_SHAPE
 
 _SCRIPT = r"""
 import sys
@@ -252,6 +253,6 @@ def with_run_findings(findings: list, python: str, root: str, entry: str, observ
     """``findings`` of a dynamic run plus TL610/TL611; the integration test's onnxruntime shape failure
     (TL523) gives way to the TL610 that names the encoder and the axis to move: one root cause, one finding."""
     extra = run_findings(python, root, entry, observed=observed)
-    if any(f.code == "TL610" for f in extra):
-        findings = [f for f in findings if not (f.code == "TL523" and _SHAPE_FAILURE.search(f.message))]
+    if any(f.code == RUN_MODEL_INPUT_SHAPE for f in extra):
+        findings = [f for f in findings if not (f.code == RUN_INTEGRATION_TEST and _SHAPE_FAILURE.search(f.message))]
     return findings + extra

@@ -28,6 +28,7 @@ from typing import Callable
 
 from tensorleap_ls.runtime import interpreter
 from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
+from tensorleap_ls.core.codes import RUN_CRASH, RUN_EXIT, RUN_IMPORT_FAILED, RUN_MEMORY, RUN_TIMEOUT
 
 try:
     import resource
@@ -231,7 +232,7 @@ class Child:
         except OSError:
             pass
         self.kill()
-        return ChildFault("TL530", f"the call did not finish within {timeout:g} s (killed)", where)
+        return ChildFault(RUN_TIMEOUT, f"the call did not finish within {timeout:g} s (killed)", where)
 
     def _death(self) -> ChildFault:
         try:
@@ -248,12 +249,12 @@ class Child:
             sig = -code
             what = _SIGNALS.get(sig, f"signal {sig}")
             if sig == _SIGKILL:
-                return ChildFault("TL531", f"the child process was killed ({what})", where)
-            return ChildFault("TL532", f"the child process died of {what}", where)
+                return ChildFault(RUN_MEMORY, f"the child process was killed ({what})", where)
+            return ChildFault(RUN_CRASH, f"the child process died of {what}", where)
         if "os._exit(" in trace:
-            return ChildFault("TL532", f"user code called os._exit({code})", where)
+            return ChildFault(RUN_CRASH, f"user code called os._exit({code})", where)
         tail = self.output.text().strip().splitlines()[-3:]
-        return ChildFault("TL532", f"the child process exited with code {code}" + (f": {' | '.join(tail)}" if tail else ""),
+        return ChildFault(RUN_CRASH, f"the child process exited with code {code}" + (f": {' | '.join(tail)}" if tail else ""),
                           where)
 
     def _user_frame(self) -> tuple[str, int] | None:
@@ -341,7 +342,7 @@ class Runner:
                 c.close()
                 err = resp.get("error") or {}
                 where = (err["file"], err["line"]) if err.get("file") and err.get("line") else None
-                code = "TL533" if resp.get("exit") else "TL531" if err.get("type") == "MemoryError" else "TL535"
+                code = RUN_EXIT if resp.get("exit") else RUN_MEMORY if err.get("type") == "MemoryError" else RUN_IMPORT_FAILED
                 raise ChildFault(code, f"importing the entry failed: {err.get('message', resp)}", where)
             self._children[key] = c
             self._setup[key] = resp.get("setup", {})

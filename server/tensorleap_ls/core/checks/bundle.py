@@ -31,6 +31,9 @@ from tensorleap_ls.core.requirements import (
     parse_pyproject,
     parse_requirements,
 )
+from tensorleap_ls.core.codes import (
+    DATA_NOT_INCLUDED, NOT_INCLUDED, NO_REQUIREMENTS, UNLISTED_REQUIREMENT, UNPINNED_SDK, YAML_ENTRY_MISSING,
+)
 
 
 
@@ -77,13 +80,13 @@ def _entry(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
     span = ly.value_spans.get("entryFile", ly.anchor("entryFile"))
     target = norm(os.path.join(ctx.root, ly.entry_file))
     if not (target + os.sep).startswith(ctx.root + os.sep) or os.path.isabs(ly.entry_file):
-        return [Finding("TL404", f"`entryFile: {ly.entry_file}` points outside the project folder.", span)]
+        return [Finding(YAML_ENTRY_MISSING, f"`entryFile: {ly.entry_file}` points outside the project folder.", span)]
     if target == norm(ly.path) or not target.endswith(".py"):
-        return [Finding("TL404", f"`entryFile: {ly.entry_file}` is not a Python file.", span)]
+        return [Finding(YAML_ENTRY_MISSING, f"`entryFile: {ly.entry_file}` is not a Python file.", span)]
     if os.path.isdir(target):
-        return [Finding("TL404", f"`entryFile: {ly.entry_file}` is a folder, not a Python file.", span)]
+        return [Finding(YAML_ENTRY_MISSING, f"`entryFile: {ly.entry_file}` is a folder, not a Python file.", span)]
     if ctx.read_text(target) is None:
-        return [Finding("TL404", f"`entryFile: {ly.entry_file}` does not exist.", span)]
+        return [Finding(YAML_ENTRY_MISSING, f"`entryFile: {ly.entry_file}` does not exist.", span)]
     return []
 
 
@@ -105,10 +108,10 @@ def _modules_in_bundle(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
             continue
         why = "excluded by `exclude`" if _included(ly, rel) else "not matched by `include`"
         msg = f"`{rel}` is imported by the integration but {why}: it will be missing on the platform."
-        out.append(Finding("TL405", msg, _include_anchor(ly), data={"path": rel}))
+        out.append(Finding(NOT_INCLUDED, msg, _include_anchor(ly), data={"path": rel}))
         site = _import_site(ctx, mod)
         if site is not None:
-            out.append(Finding("TL405", msg, site, data={"path": rel}))
+            out.append(Finding(NOT_INCLUDED, msg, site, data={"path": rel}))
     return out
 
 
@@ -179,7 +182,7 @@ def _data_files(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
             seen.add(path)
             rel = _rel(ctx, path)
             if not ly.bundles(rel):
-                out.append(Finding("TL406", f"`{rel}` is read by the integration but is not in the bundle "
+                out.append(Finding(DATA_NOT_INCLUDED, f"`{rel}` is read by the integration but is not in the bundle "
                                    "(leap.yaml include/exclude).", mod.source.span(node.args[0]), data={"path": rel}))
     return out
 
@@ -187,7 +190,7 @@ def _data_files(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
 def _requirements(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
     found = [f for f in REQUIREMENT_FILES if ctx.read_text(os.path.join(ctx.root, f)) is not None]
     if not found:
-        return [Finding("TL407", "No requirements.txt at the project root: the platform cannot install the "
+        return [Finding(NO_REQUIREMENTS, "No requirements.txt at the project root: the platform cannot install the "
                         "integration's dependencies.", Span.point(ly.path))]
     req_path = os.path.join(ctx.root, "requirements.txt")
     declared = parse_requirements(req_path, ctx.read_text)
@@ -215,10 +218,10 @@ def _requirements(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
                    "requirements.txt, the file the platform installs: add it there.")
         else:
             msg = f"`{top}` is imported when the entry is imported but requirements.txt does not list `{dists[0]}`."
-        out.append(Finding("TL408", msg, spans[0],
+        out.append(Finding(UNLISTED_REQUIREMENT, msg, spans[0],
                            data={"package": top, "distribution": listed or dists[0], "in_pyproject": bool(listed)}))
     if "code_loader" in ctx.external_imports and SDK_DISTRIBUTION not in declared:  # nothing else brings it
-        out.append(Finding("TL413", "requirements.txt does not pin `code-loader`: the platform provides its own version. "
+        out.append(Finding(UNPINNED_SDK, "requirements.txt does not pin `code-loader`: the platform provides its own version. "
                            "Pin the one you test with (e.g. `code-loader==1.0.214`) to get the same behaviour.",
                            Span.point(req_path), data={"distribution": SDK_DISTRIBUTION}))
     return out

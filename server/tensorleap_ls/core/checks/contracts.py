@@ -33,6 +33,14 @@ from tensorleap_ls.core.source import dotted
 from tensorleap_ls.core.modules import calls_of
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, Severity, Span, Style, SymbolRef
 from tensorleap_ls.core.sdk import SAMPLE_FUNCTION_KINDS, TENSOR_FUNCTION_KINDS, VISUALIZER_CLASSES
+from tensorleap_ls.core.codes import (
+    CHANNEL_DIM, DEFAULT_CHANNEL_DIM, DEFAULT_DIRECTION, DEFAULT_PREDICTION_TYPES, DEFAULT_STATE,
+    DEPRECATED_LENGTH, ENCODER_DTYPE, ENCODER_NOT_ARRAY, ENCODER_RETURN_ANNOTATION, ENCODER_SIGNATURE,
+    GT_RETURNS_NONE, HEATMAP_ARGS, INTEGRATION_TEST_SIGNATURE, METADATA_ANNOTATION, METADATA_NON_SCALAR,
+    METADATA_TYPE, METRIC_DIRECTION, MULTIPLE_SAMPLE_PREPROCESS, NOT_A_CLASS, NO_ARGUMENTS, OLD_METADATA_ORDER,
+    PREDICTION_TYPES_TYPE, PREPROCESS_PARAMS, PREPROCESS_TUPLE, SAMPLE_ID_TYPE, STATE_TYPE, STRINGIZED_ANNOTATION,
+    VISUALIZER_NO_ANNOTATION, VISUALIZER_RETURN_MISMATCH, VISUALIZER_TYPE,
+)
 
 _SCALARS = {"int", "float", "str", "bool", "None", "Optional", "Union", "np.float32", "np.float64", "np.int64",
             "Dict", "dict", "Any", "numpy.float32"}
@@ -64,7 +72,7 @@ def check(ctx: CheckContext) -> list[Finding]:
         elif b.kind is Kind.LOAD_MODEL:
             out.extend(_load_model(b))
         elif b.kind is Kind.PREDICTION and b.style is Style.DECORATOR and "channel_dim" not in b.args:
-            out.append(Finding("TL233", "`PredictionTypeHandler` without `channel_dim`: the SDK defaults it to -1 and warns.",
+            out.append(Finding(DEFAULT_PREDICTION_TYPES, "`PredictionTypeHandler` without `channel_dim`: the SDK defaults it to -1 and warns.",
                                b.reg_span, data={"function": b.name}))
         elif b.kind is Kind.CUSTOM_LAYER:
             out.extend(_custom_layer(b))
@@ -79,7 +87,7 @@ def check(ctx: CheckContext) -> list[Finding]:
 
 def _in_simulation(ctx: CheckContext, f: Finding) -> bool:
     """A simulation's response gets state `additional` from the SDK, silently: no TL232 there."""
-    return f.code == "TL232" and any(
+    return f.code == DEFAULT_STATE and any(
         b.def_path == f.span.path and b.def_node is not None
         and b.def_node.lineno - 1 <= f.span.line <= (b.def_node.end_lineno or 0) - 1
         for b in ctx.of_kind(Kind.SIMULATION))
@@ -108,23 +116,23 @@ def _signature(b: Binding, node, src) -> Iterator[Finding]:
     if b.kind in (Kind.PREPROCESS, Kind.UNLABELED_PREPROCESS, Kind.LOAD_MODEL):
         if required > 0 or node.args.kwonlyargs and any(d is None for d in node.args.kw_defaults):
             what = "preprocess" if b.kind is not Kind.LOAD_MODEL else "load_model"
-            yield Finding("TL201", f"`{node.name}` takes parameters; {what} functions are called with none.",
+            yield Finding(PREPROCESS_PARAMS, f"`{node.name}` takes parameters; {what} functions are called with none.",
                           _params_span(src, node), data=data)
     elif b.kind in SAMPLE_FUNCTION_KINDS:
         if node.args.vararg is None and (required > 2 or len(params) < 2):
-            yield Finding("TL202", f"`{node.name}` takes {len(params)} parameter(s); a {_LABEL[b.kind]} takes exactly "
+            yield Finding(ENCODER_SIGNATURE, f"`{node.name}` takes {len(params)} parameter(s); a {_LABEL[b.kind]} takes exactly "
                           "`(sample_id, preprocess)`.", _params_span(src, node), data=data)
     elif b.kind is Kind.INTEGRATION_TEST:
         if node.args.vararg is None and (required > 2 or len(params) < 2):
-            yield Finding("TL203", f"`{node.name}` takes {len(params)} parameter(s); the integration test takes "
+            yield Finding(INTEGRATION_TEST_SIGNATURE, f"`{node.name}` takes {len(params)} parameter(s); the integration test takes "
                           "`(sample_id, preprocess)`.", _params_span(src, node), data=data)
     elif b.kind in TENSOR_FUNCTION_KINDS:
         if not params and node.args.vararg is None and not node.args.kwonlyargs:
-            yield Finding("TL204", f"`{node.name}` takes no argument; a {_LABEL.get(b.kind, b.kind.value)} receives the "
+            yield Finding(NO_ARGUMENTS, f"`{node.name}` takes no argument; a {_LABEL.get(b.kind, b.kind.value)} receives the "
                           "arrays it is wired to.", _params_span(src, node), data=data)
         spr = [a for a in params + node.args.kwonlyargs if _ann_name(a.annotation) == "SamplePreprocessResponse"]
         if len(spr) > 1:
-            yield Finding("TL205", "Only one argument can be annotated `SamplePreprocessResponse`.",
+            yield Finding(MULTIPLE_SAMPLE_PREPROCESS, "Only one argument can be annotated `SamplePreprocessResponse`.",
                           src.span(spr[1]), data=data)
 
 
@@ -135,25 +143,25 @@ def _returns(b: Binding, node, src, find=lambda name: None) -> Iterator[Finding]
     ann_name = _ann_name(ann)
     if b.kind in (Kind.INPUT, Kind.GROUND_TRUTH) and ann is not None and not isinstance(ann, ast.Constant):
         if ann_name and ann_name not in _ARRAY_ANN and not ann_name.endswith("ndarray") and not ann_name.endswith("NDArray"):
-            yield Finding("TL210", f"`{node.name}` is annotated to return `{src.segment(ann)}`; an encoder returns one "
+            yield Finding(ENCODER_RETURN_ANNOTATION, f"`{node.name}` is annotated to return `{src.segment(ann)}`; an encoder returns one "
                           "`np.ndarray` of float32.", src.span(ann), data={**data, "annotation": src.segment(ann)})
     if b.kind is Kind.METADATA and ann is not None and ann_name in _NON_SCALARS:
-        yield Finding("TL214", f"`{node.name}` is annotated to return `{src.segment(ann)}`; metadata returns a scalar or a "
+        yield Finding(METADATA_ANNOTATION, f"`{node.name}` is annotated to return `{src.segment(ann)}`; metadata returns a scalar or a "
                       "flat dict of scalars.", src.span(ann), data={**data, "annotation": src.segment(ann)})
     for ret in _own_returns(node):
         value = ret.value
         if b.kind in (Kind.PREPROCESS,) and isinstance(value, ast.Tuple):
             sev = Severity.ERROR if b.style is Style.DECORATOR else Severity.WARNING
-            yield Finding("TL221", "preprocess returns a tuple; return a list `[train, val, ...]` of PreprocessResponse.",
+            yield Finding(PREPROCESS_TUPLE, "preprocess returns a tuple; return a list `[train, val, ...]` of PreprocessResponse.",
                           src.span(value), severity=sev, data=data)
         if b.kind in (Kind.INPUT, Kind.GROUND_TRUTH):
             yield from _encoder_return(b, node, ret, src, data, find)
         if b.kind is Kind.METADATA and value is not None:
             if isinstance(value, (ast.List, ast.Tuple, ast.ListComp, ast.Set)) or _is_array_call(value):
-                yield Finding("TL225", "Metadata must be a scalar or a flat dict of scalars, not a list/tuple/array.",
+                yield Finding(METADATA_NON_SCALAR, "Metadata must be a scalar or a flat dict of scalars, not a list/tuple/array.",
                               src.span(value), data=data)
             elif isinstance(value, ast.Dict) and any(isinstance(v, (ast.Dict, ast.List, ast.Tuple)) for v in value.values):
-                yield Finding("TL225", "Metadata dict values must be scalars (no nested dicts or lists).",
+                yield Finding(METADATA_NON_SCALAR, "Metadata dict values must be scalars (no nested dicts or lists).",
                               src.span(value), data=data)
 
 
@@ -173,10 +181,10 @@ def _encoder_return(b: Binding, fn, ret: ast.Return, src, data, find=lambda name
     value = ret.value
     if value is None or (isinstance(value, ast.Constant) and value.value is None):
         if b.kind is Kind.GROUND_TRUTH:
-            yield Finding("TL222", "A ground-truth encoder must not return None; for unlabeled data return "
+            yield Finding(GT_RETURNS_NONE, "A ground-truth encoder must not return None; for unlabeled data return "
                           "`np.array([], dtype=np.float32)`.", src.span(ret), data=data)
         else:
-            yield Finding("TL224", "An input encoder must return one float32 ndarray, not None.", src.span(ret), data=data)
+            yield Finding(ENCODER_NOT_ARRAY, "An input encoder must return one float32 ndarray, not None.", src.span(ret), data=data)
         return
     if isinstance(value, (ast.List, ast.Tuple, ast.ListComp, ast.Dict)) or (
             isinstance(value, ast.Constant) and isinstance(value.value, (int, float, str))):
@@ -185,22 +193,22 @@ def _encoder_return(b: Binding, fn, ret: ast.Return, src, data, find=lambda name
             msg = f"`{fn.name}` returns a tuple; an encoder returns exactly one float32 ndarray."
         else:
             msg = f"`{fn.name}` returns a {kind}; an encoder returns one float32 `np.ndarray`."
-        yield Finding("TL224", msg, src.span(value), data=data)
+        yield Finding(ENCODER_NOT_ARRAY, msg, src.span(value), data=data)
         return
     helper = _helper_result(value, fn, find)
     if helper is not None:
         name, kind, where = helper
         if kind == "None" and b.kind is Kind.GROUND_TRUTH:
-            yield Finding("TL222", f"`{fn.name}` returns the result of `{name}()`, which returns None ({where}); for "
+            yield Finding(GT_RETURNS_NONE, f"`{fn.name}` returns the result of `{name}()`, which returns None ({where}); for "
                           "unlabeled data return `np.array([], dtype=np.float32)`.", src.span(value), data=data)
         else:
-            yield Finding("TL224", f"`{fn.name}` returns the result of `{name}()`, which returns "
+            yield Finding(ENCODER_NOT_ARRAY, f"`{fn.name}` returns the result of `{name}()`, which returns "
                           f"{'None' if kind == 'None' else 'a ' + kind} ({where}); an encoder returns one float32 "
                           "`np.ndarray`.", src.span(value), data=data)
         return
     dtype = _visible_dtype(value, fn)
     if dtype is not None and dtype not in ("float32", "np.float32", "numpy.float32", "'float32'"):
-        yield Finding("TL223", f"`{fn.name}` returns an array of dtype {dtype}; encoders must return float32 "
+        yield Finding(ENCODER_DTYPE, f"`{fn.name}` returns an array of dtype {dtype}; encoders must return float32 "
                       "(add `.astype(np.float32)`).", src.span(value), data={**data, "dtype": dtype})
 
 
@@ -333,7 +341,7 @@ def _visualizer(ctx: CheckContext, b: Binding) -> Iterator[Finding]:
         if isinstance(v, SymbolRef) and v.qualname.startswith("LeapDataType."):
             member = v.attr
         elif _wrong_constant(v, "LeapDataType"):
-            yield Finding("TL215", f"`visualizer_type` must be a `LeapDataType` member, got `{vtype.text}`.",
+            yield Finding(VISUALIZER_TYPE, f"`visualizer_type` must be a `LeapDataType` member, got `{vtype.text}`.",
                           vtype.span, data=data)
     node = b.def_node
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -348,22 +356,22 @@ def _visualizer(ctx: CheckContext, b: Binding) -> Iterator[Finding]:
     if getattr(mod, "has_future_annotations", False):
         future = _future_import(mod.tree)
         if future is not None:
-            yield Finding("TL212", "`from __future__ import annotations` turns the visualizers' return annotations into "
+            yield Finding(STRINGIZED_ANNOTATION, "`from __future__ import annotations` turns the visualizers' return annotations into "
                           "strings; the SDK then rejects them. Remove it from this file.", src.span(future),
                           data={**base, "future_line": future.lineno - 1})
             return
     if ann is None:
-        yield Finding("TL211", f"Visualizer `{node.name}` has no return annotation"
+        yield Finding(VISUALIZER_NO_ANNOTATION, f"Visualizer `{node.name}` has no return annotation"
                       + (f"; annotate `-> {expected}`." if expected else "."),
                       src.def_name_span(node), data={**base, "annotation": None})
         return
     if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
-        yield Finding("TL212", f"The return annotation of `{node.name}` is a string; the SDK needs the class itself.",
+        yield Finding(STRINGIZED_ANNOTATION, f"The return annotation of `{node.name}` is a string; the SDK needs the class itself.",
                       src.span(ann), data={**base, "annotation": ann.value, "future_line": None})
         return
     name = _ann_name(ann).rsplit(".", 1)[-1]
     if expected and name != expected:
-        yield Finding("TL213", f"`{node.name}` is registered as `LeapDataType.{member}` but annotated `-> {name}`; "
+        yield Finding(VISUALIZER_RETURN_MISMATCH, f"`{node.name}` is registered as `LeapDataType.{member}` but annotated `-> {name}`; "
                       f"it must return `{expected}`.", src.span(ann), data={**base, "annotation": name})
     heat = b.args.get("heatmap_function") or b.args.get("heatmap_visualizer")
     if heat is not None and hasattr(heat.value, "node") and isinstance(heat.value.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -371,7 +379,7 @@ def _visualizer(ctx: CheckContext, b: Binding) -> Iterator[Finding]:
         vis_args = [a.arg for a in _params(node) if _ann_name(a.annotation) != "SamplePreprocessResponse"]
         h_args = [a.arg for a in _params(hn) if _ann_name(a.annotation) not in ("RawInputsForHeatmap", "SamplePreprocessResponse")]
         if vis_args != h_args:
-            yield Finding("TL206", f"Heatmap function `{hn.name}` takes ({', '.join(h_args)}) but visualizer "
+            yield Finding(HEATMAP_ARGS, f"Heatmap function `{hn.name}` takes ({', '.join(h_args)}) but visualizer "
                           f"`{node.name}` takes ({', '.join(vis_args)}): the names must match.", heat.span,
                           data={"function": hn.name, "kind": "visualizer"})
 
@@ -398,13 +406,13 @@ def _channel_dim(b: Binding) -> Iterator[Finding]:
     data = {"function": b.function, "kind": b.kind.value, "style": b.style.value}
     if arg is None:
         if b.style is Style.DECORATOR:
-            yield Finding("TL230", "`channel_dim` is not set: the SDK defaults it to -1 (channels last) and warns.",
+            yield Finding(DEFAULT_CHANNEL_DIM, "`channel_dim` is not set: the SDK defaults it to -1 (channels last) and warns.",
                           b.reg_span, data={**data, "insert_at": _call_end(b)})
         return
     v = arg.value
     if isinstance(v, int) and not isinstance(v, bool) and (v == 0 or v < -1):
         sev = Severity.ERROR if b.style is Style.DECORATOR else Severity.WARNING
-        yield Finding("TL216", f"`channel_dim={v}` is invalid: use -1 (channels last, NHWC) or a positive axis of the "
+        yield Finding(CHANNEL_DIM, f"`channel_dim={v}` is invalid: use -1 (channels last, NHWC) or a positive axis of the "
                       "batched tensor (1 for NCHW).", arg.span, severity=sev, data=data)
 
 
@@ -412,7 +420,7 @@ def _direction(b: Binding) -> Iterator[Finding]:
     arg = b.args.get("direction")
     if arg is None:
         if b.style is Style.DECORATOR:
-            yield Finding("TL231", "Metric `direction` is not set: the SDK defaults it to Downward and warns.",
+            yield Finding(DEFAULT_DIRECTION, "Metric `direction` is not set: the SDK defaults it to Downward and warns.",
                           b.reg_span, data={"function": b.function, "insert_at": _call_end(b)})
         return
     v = arg.value
@@ -422,7 +430,7 @@ def _direction(b: Binding) -> Iterator[Finding]:
         return
     if not _wrong_constant(v, "MetricDirection"):
         return
-    yield Finding("TL227", f"`direction` must be `MetricDirection.Upward` / `Downward` (or a dict of them), got "
+    yield Finding(METRIC_DIRECTION, f"`direction` must be `MetricDirection.Upward` / `Downward` (or a dict of them), got "
                   f"`{arg.text}`.", arg.span, data={"function": b.function})
 
 
@@ -432,7 +440,7 @@ def _metadata(b: Binding) -> Iterator[Finding]:
         if len(args) >= 3:
             second, third = b.args.get("name"), b.args.get("metadata_type")
             if second is not None and isinstance(second.value, SymbolRef) and "DatasetMetadataType" in second.value.qualname:
-                yield Finding("TL220", "Old `set_metadata(function, DatasetMetadataType.x, name)` argument order: the "
+                yield Finding(OLD_METADATA_ORDER, "Old `set_metadata(function, DatasetMetadataType.x, name)` argument order: the "
                               "SDK now takes `(function, name, metadata_type=None)` and raises a TypeError.",
                               b.reg_span, data={"function_text": b.args["function"].text if "function" in b.args else "",
                                                 "type_text": second.text, "name_text": third.text if third else ""})
@@ -444,7 +452,7 @@ def _metadata(b: Binding) -> Iterator[Finding]:
     bad = _wrong_constant(v, "DatasetMetadataType") if not isinstance(v, dict) else any(
         _wrong_constant(x, "DatasetMetadataType") for x in v.values())
     if v is not None and bad:
-        yield Finding("TL228", f"`metadata_type` should be a `DatasetMetadataType` member (or a dict of them), got "
+        yield Finding(METADATA_TYPE, f"`metadata_type` should be a `DatasetMetadataType` member (or a dict of them), got "
                       f"`{arg.text}`: the SDK stores it unchecked as the type of a None value.", arg.span,
                       data={"function": b.function})
 
@@ -452,13 +460,13 @@ def _metadata(b: Binding) -> Iterator[Finding]:
 def _load_model(b: Binding) -> Iterator[Finding]:
     arg = b.args.get("prediction_types")
     if arg is None:
-        yield Finding("TL233", "`tensorleap_load_model` without prediction types: declare one `PredictionTypeHandler` "
+        yield Finding(DEFAULT_PREDICTION_TYPES, "`tensorleap_load_model` without prediction types: declare one `PredictionTypeHandler` "
                       "per model output.", b.reg_span, data={"function": b.function})
         return
     v = arg.value
     if v is UNKNOWN or isinstance(v, list):
         return
-    yield Finding("TL226", f"`prediction_types` must be a list of `PredictionTypeHandler`, got `{arg.text}`.",
+    yield Finding(PREDICTION_TYPES_TYPE, f"`prediction_types` must be a list of `PredictionTypeHandler`, got `{arg.text}`.",
                   arg.span, data={"function": b.function})
 
 
@@ -468,12 +476,12 @@ def _custom_layer(b: Binding) -> Iterator[Finding]:
         return
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         span = b.def_span or b.reg_span
-        yield Finding("TL207", f"`{node.name}` is a function; a custom layer is a Keras layer class with a `call` method.",
+        yield Finding(NOT_A_CLASS, f"`{node.name}` is a function; a custom layer is a Keras layer class with a `call` method.",
                       span, data={"function": node.name, "kind": b.kind.value})
     elif isinstance(node, ast.ClassDef) and not any(
             isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == "call" for s in node.body):
         if not node.bases or all(dotted(base).endswith(("Layer", "Model")) for base in node.bases):
-            yield Finding("TL207", f"Custom layer `{node.name}` has no `call` method; the SDK reads its arguments from it.",
+            yield Finding(NOT_A_CLASS, f"Custom layer `{node.name}` has no `call` method; the SDK reads its arguments from it.",
                           b.def_span or b.reg_span, data={"function": node.name, "kind": b.kind.value})
 
 
@@ -490,24 +498,24 @@ def _preprocess_responses(mod) -> Iterator[Finding]:
         state = kws.get("state")
         if state is None:
             if not any(k.arg is None for k in node.keywords):  # **kwargs may carry it
-                yield Finding("TL232", "`state` is not set: the subset is inferred from its position in the list and "
+                yield Finding(DEFAULT_STATE, "`state` is not set: the subset is inferred from its position in the list and "
                               "the SDK warns. Pass `state=DataStateType.<subset>`.", src.span(node.func),
                               data={"insert_at": insert_at, "member": None})
         else:
             text = dotted(state)
             if isinstance(state, ast.Constant) and isinstance(state.value, str):
                 member = state.value if state.value in _STATE_MEMBERS else None
-                yield Finding("TL217", f"`state={src.segment(state)}` is a string; the SDK asserts a `DataStateType` "
+                yield Finding(STATE_TYPE, f"`state={src.segment(state)}` is a string; the SDK asserts a `DataStateType` "
                               "member.", src.span(state), data={"member": member})
             elif text.startswith("DataStateEnum.") or ".DataStateEnum." in text:
-                yield Finding("TL217", "`DataStateEnum` is an internal key; `state` takes a `DataStateType` member.",
+                yield Finding(STATE_TYPE, "`DataStateEnum` is an internal key; `state` takes a `DataStateType` member.",
                               src.span(state), data={"member": text.rsplit(".", 1)[-1]})
         if "length" in kws:
-            yield Finding("TL219", "`length=` is deprecated; pass `sample_ids=` (and `sample_id_type=int` for integers).",
+            yield Finding(DEPRECATED_LENGTH, "`length=` is deprecated; pass `sample_ids=` (and `sample_id_type=int` for integers).",
                           src.span(kws["length"]), data={"keyword": "length"})
         ids = kws.get("sample_ids")
         if ids is not None and "sample_id_type" not in kws and _visibly_ints(ids):
-            yield Finding("TL218", "Integer `sample_ids` need `sample_id_type=int` (the SDK assumes str and asserts).",
+            yield Finding(SAMPLE_ID_TYPE, "Integer `sample_ids` need `sample_id_type=int` (the SDK assumes str and asserts).",
                           src.span(ids), data={"insert_at": insert_at})
 
 

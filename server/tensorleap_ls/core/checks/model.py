@@ -25,6 +25,9 @@ import difflib
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.model_file import (  # noqa: F401 - model_path: read from here too (lsp)
     ModelCall, facts_of, input_feeds, io_names, model_calls, model_path)
+from tensorleap_ls.core.codes import (
+    CHANNEL_DIM_LAYOUT, LABELS_SIZE, LOSS_INPUT_NOT_FED, MODEL_FEED_NAMES, MODEL_INPUT_INDEX, MODEL_UNREADABLE, PREDICTION_COUNT,
+)
 from tensorleap_ls.core.fixes import fixer
 from tensorleap_ls.core.model import Binding, Finding, Fix, Kind, Severity, Span, Style, TextEdit
 from tensorleap_ls.core.source import dotted
@@ -33,11 +36,11 @@ _KERAS_FORMATS = {"h5", "keras"}
 
 
 # --- static checks ---------------------------------------------------------------------------------
-@fixer("TL601", "TL606")
+@fixer(MODEL_FEED_NAMES, CHANNEL_DIM_LAYOUT)
 def _use_the_model_s(f: Finding, pa) -> list[Fix]:
     """The value the model's facts call for: its input name (TL601), the channel axis of its layout (TL606)."""
     new = f.data.get("replacement")
-    title = f"Use the model's input name {new}" if f.code == "TL601" else f"Use channel_dim={new}"
+    title = f"Use the model's input name {new}" if f.code == MODEL_FEED_NAMES else f"Use channel_dim={new}"
     return [Fix(title, [TextEdit(f.span, new)], preferred=True)] if new else []
 
 
@@ -49,7 +52,7 @@ def check(ctx: CheckContext) -> list[Finding]:
         return out + _input_index(ctx, None, "")
     facts, model, span = known
     if "error" in facts:
-        out.append(Finding("TL600", f"Model checks skipped: {model} cannot be read: {facts['error']}.", span,
+        out.append(Finding(MODEL_UNREADABLE, f"Model checks skipped: {model} cannot be read: {facts['error']}.", span,
                            data={"model": model}))
         return out
     out += _feedio_names(calls, facts, model)
@@ -69,7 +72,7 @@ def _feedio_names(calls: list[ModelCall], facts: dict, model: str) -> list[Findi
                 close = difflib.get_close_matches(f.key_name, names, n=1, cutoff=0.5)
                 hint = f" Did you mean `{close[0]}`?" if close else ""
                 quote = call.src.segment(f.key)[:1]
-                out.append(Finding("TL601", f"`{f.key_name}` is not an input of {model} (its inputs: "
+                out.append(Finding(MODEL_FEED_NAMES, f"`{f.key_name}` is not an input of {model} (its inputs: "
                                    f"{name_list(names)}): the SDK raises \"Input name(s) ['{f.key_name}'] do not match any "
                                    f"ONNX model input\".{hint}", call.src.span(f.key),
                                    data={"replacement": f"{quote}{close[0]}{quote}" if close and quote in "'\"" else None}))
@@ -79,14 +82,14 @@ def _feedio_names(calls: list[ModelCall], facts: dict, model: str) -> list[Findi
                 continue
             missing = [n for n in names if n not in given]
             if missing:
-                out.append(Finding("TL601", f"The integration test does not feed {model}'s input(s) {name_list(missing)}: the "
+                out.append(Finding(MODEL_FEED_NAMES, f"The integration test does not feed {model}'s input(s) {name_list(missing)}: the "
                                    f"SDK raises \"Missing required input(s): {sorted(missing)}\".", call.src.span(call.container)))
             elif given != names:
-                out.append(Finding("TL601", f"The inputs are fed in the order {name_list(given)} but {model} takes "
+                out.append(Finding(MODEL_FEED_NAMES, f"The inputs are fed in the order {name_list(given)} but {model} takes "
                                    f"{name_list(names)}: the SDK raises \"Input order mismatch\". Reorder the dict.",
                                    call.src.span(call.container)))
         elif not call.onnx and facts.get("format") in _KERAS_FORMATS and len(call.feeds) != len(names):
-            out.append(Finding("TL601", f"{model} takes {len(names)} input(s) ({name_list(names)}) but the integration test "
+            out.append(Finding(MODEL_FEED_NAMES, f"{model} takes {len(names)} input(s) ({name_list(names)}) but the integration test "
                                f"passes {len(call.feeds)}: Keras raises on the first inference.",
                                call.src.span(call.container)))
     return out
@@ -115,7 +118,7 @@ def _predictions(ctx: CheckContext, facts: dict, model: str) -> list[Finding]:
         return []
     handlers, span = found
     if len(handlers) != len(outputs):
-        return [Finding("TL602", f"{len(handlers)} prediction type(s) are declared but {model} has {len(outputs)} "
+        return [Finding(PREDICTION_COUNT, f"{len(handlers)} prediction type(s) are declared but {model} has {len(outputs)} "
                         f"output(s) ({name_list(io_names(outputs))}): the SDK raises \"number of declared prediction "
                         f"types({len(handlers)}) != number of model outputs({len(outputs)})\" on the first inference. "
                         "Declare one PredictionTypeHandler per output, in output order.",
@@ -137,7 +140,7 @@ def labels_size(h: Binding, i: int, shape: list, what: str) -> Finding | None:
     axis = cd if cd >= 0 else len(shape) + cd
     if not 0 < axis < len(shape) or not isinstance(shape[axis], int) or shape[axis] == len(labels.value):
         return None
-    return Finding("TL603", f"`{h.name}` has {len(labels.value)} label(s) but {what} has size {shape[axis]} on "
+    return Finding(LABELS_SIZE, f"`{h.name}` has {len(labels.value)} label(s) but {what} has size {shape[axis]} on "
                    f"channel_dim={cd} (shape {fmt_shape(shape)}): the platform names the classes from these labels.",
                    labels.span, data={"expected": shape[axis]})
 
@@ -151,13 +154,13 @@ def _input_index(ctx: CheckContext, facts: dict | None, model: str) -> list[Find
         if not isinstance(k, int) or isinstance(k, bool):
             continue
         if k >= 10 or k < 0:
-            out.append(Finding("TL604", f"model_input_index={k}: the SDK supports model inputs 0 to 9 and raises at "
+            out.append(Finding(MODEL_INPUT_INDEX, f"model_input_index={k}: the SDK supports model inputs 0 to 9 and raises at "
                                f"import ('Input{k}' is not a valid NodeMappingType).", arg.span, severity=Severity.ERROR))
         elif names is not None and k >= len(names):
-            out.append(Finding("TL604", f"model_input_index={k} names no input of {model}: it has {len(names)} "
+            out.append(Finding(MODEL_INPUT_INDEX, f"model_input_index={k} names no input of {model}: it has {len(names)} "
                                f"input(s) ({name_list(names)}), numbered from 0.", arg.span))
         elif k in seen:
-            out.append(Finding("TL604", f"model_input_index={k} is also claimed by `{seen[k]}`: each model input takes "
+            out.append(Finding(MODEL_INPUT_INDEX, f"model_input_index={k} is also claimed by `{seen[k]}`: each model input takes "
                                "one encoder.", arg.span))
         seen.setdefault(k, b.name or b.function)
     return out
@@ -178,7 +181,7 @@ def _channel_dims(ctx: CheckContext, facts: dict, model: str) -> list[Finding]:
         use = {"first": 1, "last": -1}.get(layout or "")
         if use is None or axis == (1 if layout == "first" else len(shape) - 1):
             continue
-        out.append(Finding("TL606", f"`channel_dim={cd}` but {model}'s input `{want.get('name')}` is channels-{layout} "
+        out.append(Finding(CHANNEL_DIM_LAYOUT, f"`channel_dim={cd}` but {model}'s input `{want.get('name')}` is channels-{layout} "
                            f"{fmt_shape(shape)}: use channel_dim={use}.", arg.span, data={"replacement": str(use)}))
     return out
 
@@ -212,7 +215,7 @@ def _loss_inputs_not_fed(ctx: CheckContext, calls: list[ModelCall]) -> list[Find
                 enc = mine[0].encoder_vars.get(a.id) if isinstance(a, ast.Name) else None
                 if enc is None or id(enc) in fed or "model_input_index" in enc.args:
                     continue
-                out.append(Finding("TL605", f"The loss `{_callee_name(node)}` reads the input `{enc.name}`, which no model "
+                out.append(Finding(LOSS_INPUT_NOT_FED, f"The loss `{_callee_name(node)}` reads the input `{enc.name}`, which no model "
                                    "input receives: the SDK warns and the platform model build crashes. Feed it to the "
                                    "model, or give the loss a ground truth instead.", mine[0].src.span(a)))
     return out

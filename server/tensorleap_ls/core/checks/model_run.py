@@ -9,6 +9,7 @@ import re
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.model import fmt_shape, labels_size, prediction_handlers
 from tensorleap_ls.core.checks.model_file import facts_of, input_feeds
+from tensorleap_ls.core.codes import RUN_MODEL_INPUT_DTYPE, RUN_MODEL_INPUT_SHAPE
 from tensorleap_ls.core.model import Finding, Kind
 
 _OBSERVED = re.compile(r"shape \(([\d, ]*)\), dtype (\w+)")
@@ -34,11 +35,11 @@ def observed_findings(ctx: CheckContext, observed: list) -> list[Finding]:
         want, span = inputs[idx], b.def_span or b.reg_span
         advice = shape_advice(shape, want.get("shape") or [])
         if advice is not None:
-            out.append(Finding("TL610", f"`{b.name}` gives {shape} but {model}'s input `{want.get('name')}` is "
+            out.append(Finding(RUN_MODEL_INPUT_SHAPE, f"`{b.name}` gives {shape} but {model}'s input `{want.get('name')}` is "
                                f"{fmt_shape(want.get('shape') or [])}: {advice}.", span,
                                data={"observed": list(shape), "expected": want.get("shape")}))
         if got[1] == "float32" and want.get("dtype") not in (None, "float32"):
-            out.append(Finding("TL611", f"`{b.name}` feeds {model}'s {want['dtype']} input `{want.get('name')}`: the SDK "
+            out.append(Finding(RUN_MODEL_INPUT_DTYPE, f"`{b.name}` feeds {model}'s {want['dtype']} input `{want.get('name')}`: the SDK "
                                f"casts the float32 array to {want['dtype']}. Re-export the model with a float32 input and "
                                "cast inside it.", span))
     return out

@@ -20,6 +20,10 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Style
 from tensorleap_ls.core.sdk import Registrar, contract_of, registrar_of
 from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.codes import (
+    ADVANCED_SIGNATURE, AUTOREGRESSIVE_CONFLICT, DUPLICATE_NAME, IGNORED_ARGUMENT, MISSING_COMPANION,
+    REGISTRAR_ARGUMENT, SIMULATION_PARAMS,
+)
 
 _AGGREGATIONS = ("last_step", "mean")  # AUTOREGRESSIVE_LATENT_SPACE_AGGREGATIONS
 _CHAIN_ARGS = ("inputs", "outputs", "state")  # AUTOREGRESSIVE_IMPLICIT_ARG_NAMES
@@ -73,7 +77,7 @@ def _arity(b: Binding, node, contract: Registrar) -> Iterator[Finding]:
     exact = contract.name == "tensorleap_instance_custom_latent_space"  # getfullargspec: exactly 3 at decoration
     ok = (len(params) == n) if exact else (required <= n and (len(params) >= n or node.args.vararg is not None))
     if not ok:
-        yield Finding("TL241", f"`{node.name}` takes {len(params)} positional parameter(s); `{contract.name}` calls it "
+        yield Finding(ADVANCED_SIGNATURE, f"`{node.name}` takes {len(params)} positional parameter(s); `{contract.name}` calls it "
                       f"with {n}: `({', '.join(contract.signature)})`.", _def_span(b),
                       data={"function": node.name, "kind": b.kind.value})
 
@@ -91,18 +95,18 @@ def _latent_space_kind(b: Binding, node) -> Iterator[Finding]:
     pre += [p.arg for p in node.args.kwonlyargs if _annotation_is(p.annotation, "PreprocessResponse")]
     if pre:
         if [p.arg for p in params[1:2]] != pre[:1] or len(pre) > 1:
-            yield Finding("TL241", f"`{node.name}` is dataset-computed (it takes a `PreprocessResponse`), so it is called "
+            yield Finding(ADVANCED_SIGNATURE, f"`{node.name}` is dataset-computed (it takes a `PreprocessResponse`), so it is called "
                           f"as `{node.name}(sample_id, preprocess)`: the `PreprocessResponse` must be the second "
                           "positional parameter, and the only one.", span, data=data)
         return
     annotated = [p for p in params + node.args.kwonlyargs if p.annotation is not None]
     if len(params) == 2 and params[1].annotation is None:
-        yield Finding("TL241", f"`{node.name}({params[0].arg}, {params[1].arg})`: `{params[1].arg}` has no annotation, so "
+        yield Finding(ADVANCED_SIGNATURE, f"`{node.name}({params[0].arg}, {params[1].arg})`: `{params[1].arg}` has no annotation, so "
                       "the SDK cannot tell a dataset-computed latent space from a model-computed one and raises. Annotate "
                       f"it: `{params[1].arg}: PreprocessResponse` (per sample) or `np.ndarray` (model tensors).",
                       span, data=data)
     elif len(params) > 2 and not annotated:
-        yield Finding("TL241", f"`{node.name}` has {len(params)} parameters and none is annotated: the SDK cannot tell a "
+        yield Finding(ADVANCED_SIGNATURE, f"`{node.name}` has {len(params)} parameters and none is annotated: the SDK cannot tell a "
                       "dataset-computed latent space from a model-computed one and raises. Annotate them "
                       "(`preprocess: PreprocessResponse` second, or `np.ndarray` model tensors).", span, data=data)
 
@@ -110,7 +114,7 @@ def _latent_space_kind(b: Binding, node) -> Iterator[Finding]:
 def _chain_args(b: Binding, node, contract: Registrar) -> Iterator[Finding]:
     names = [p.arg for p in _params(node)]
     if not any(n in _CHAIN_ARGS for n in names):
-        yield Finding("TL241", f"`{node.name}` declares none of the chain arguments `inputs`, `outputs`, `state`: "
+        yield Finding(ADVANCED_SIGNATURE, f"`{node.name}` declares none of the chain arguments `inputs`, `outputs`, `state`: "
                       f"`{contract.name}` needs at least one (the platform feeds them from the finished chain).",
                       _def_span(b), data={"function": node.name, "kind": b.kind.value})
 
@@ -123,7 +127,7 @@ def _simulation(b: Binding, node) -> Iterator[Finding]:
     if isinstance(config, dict):
         problem = _sim_config_problem(config)
         if problem:
-            yield Finding("TL240", f"Invalid `sim_params`: {problem} (the SDK raises when it parses them).", arg.span,
+            yield Finding(SIMULATION_PARAMS, f"Invalid `sim_params`: {problem} (the SDK raises when it parses them).", arg.span,
                           data=data)
             return
     if node is None or b.style is not Style.DECORATOR or not isinstance(config, dict):
@@ -136,7 +140,7 @@ def _simulation(b: Binding, node) -> Iterator[Finding]:
     if missing or extra:
         parts = ([f"missing {', '.join(f'`{m}`' for m in missing)}"] if missing else []) + \
                 ([f"unexpected {', '.join(f'`{e}`' for e in extra)}"] if extra else [])
-        yield Finding("TL240", f"`{node.name}` must take exactly the `sim_params` keys plus `N` and `seed`: "
+        yield Finding(SIMULATION_PARAMS, f"`{node.name}` must take exactly the `sim_params` keys plus `N` and `seed`: "
                       f"{'; '.join(parts)}. The SDK raises at decoration.", _def_span(b), data=data)
 
 
@@ -175,17 +179,17 @@ def _arguments(b: Binding, contract: Registrar) -> Iterator[Finding]:
     data = {"function": b.function, "kind": b.kind.value}
     if contract.name == "tensorleap_autoregressive_step":
         if b.style is Style.DECORATOR and not isinstance(b.reg_node, ast.Call):
-            yield Finding("TL244", "`tensorleap_autoregressive_step` must be called with parentheses: "
+            yield Finding(REGISTRAR_ARGUMENT, "`tensorleap_autoregressive_step` must be called with parentheses: "
                           "`@tensorleap_autoregressive_step()`.", b.reg_span, data=data)
         arg = b.args.get("latent_space_aggregation")
         if arg is not None and isinstance(arg.value, str) and arg.value not in _AGGREGATIONS:
-            yield Finding("TL244", f"Unknown `latent_space_aggregation` {arg.value!r}: use 'last_step' or 'mean'.",
+            yield Finding(REGISTRAR_ARGUMENT, f"Unknown `latent_space_aggregation` {arg.value!r}: use 'last_step' or 'mean'.",
                           arg.span, data=data)
     yield from _connects_to(b, contract, data)
     arg = b.args.get("use_ls_for_analysis")
     if arg is not None and b.style is Style.DECORATOR and isinstance(arg.node, ast.Constant) \
             and not isinstance(arg.value, bool):
-        yield Finding("TL244", f"`use_ls_for_analysis` must be a bool, not `{arg.text}`.", arg.span, data=data)
+        yield Finding(REGISTRAR_ARGUMENT, f"`use_ls_for_analysis` must be a bool, not `{arg.text}`.", arg.span, data=data)
 
 
 def _connects_to(b: Binding, contract: Registrar, data: dict) -> Iterator[Finding]:
@@ -197,13 +201,13 @@ def _connects_to(b: Binding, contract: Registrar, data: dict) -> Iterator[Findin
         return
     if contract.name == "tensorleap_custom_loss":
         if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Constant, ast.JoinedStr)):
-            yield Finding("TL244", f"`connects_to={arg.text}`: a custom loss takes a dict "
+            yield Finding(REGISTRAR_ARGUMENT, f"`connects_to={arg.text}`: a custom loss takes a dict "
                           "`{name: [decorated encoder, ...]}` (the SDK raises at decoration).", arg.span, data=data)
         elif isinstance(node, ast.Dict):
             for value in node.values:
                 names = [e for e in getattr(value, "elts", []) if isinstance(e, ast.Constant)]
                 if names:
-                    yield Finding("TL244", "`connects_to` lists the decorated encoders themselves, not their names "
+                    yield Finding(REGISTRAR_ARGUMENT, "`connects_to` lists the decorated encoders themselves, not their names "
                                   f"(`{ast.unparse(names[0])}`): the SDK reads each one's `node_mapping` at decoration.",
                                   arg.span, data=data)
                     break
@@ -211,7 +215,7 @@ def _connects_to(b: Binding, contract: Registrar, data: dict) -> Iterator[Findin
         bad = isinstance(node, (ast.Dict, ast.Constant)) and not (isinstance(node, ast.Constant) and isinstance(node.value, str))
         bad = bad or any(isinstance(e, ast.Constant) and not isinstance(e.value, str) for e in getattr(node, "elts", []))
         if bad:
-            yield Finding("TL244", f"`connects_to={arg.text}`: an instance metric takes a name or a list of names "
+            yield Finding(REGISTRAR_ARGUMENT, f"`connects_to={arg.text}`: an instance metric takes a name or a list of names "
                           "(the SDK raises at decoration).", arg.span, data=data)
 
 
@@ -228,23 +232,23 @@ def _latent_spaces(ctx: CheckContext) -> Iterator[Finding]:
         name = _latent_name(b) if b.style is Style.DECORATOR else (b.name if "name" in b.args else _LEGACY_LATENT_NAME)
         data = {"name": name, "kind": b.kind.value}
         if name is not None and name in seen:
-            f = Finding("TL120", f"A custom latent space named `{name}` is already registered: the SDK raises at import.",
+            f = Finding(DUPLICATE_NAME, f"A custom latent space named `{name}` is already registered: the SDK raises at import.",
                         b.name_span or b.reg_span, severity=Severity.ERROR, data=data)
             f.related.append((seen[name].name_span or seen[name].reg_span, "first registered here"))
             yield f
         elif name is not None:
             seen[name] = b
         if i == _MAX_LATENT_SPACES:
-            yield Finding("TL244", f"More than {_MAX_LATENT_SPACES} custom latent spaces: the SDK raises at the "
+            yield Finding(REGISTRAR_ARGUMENT, f"More than {_MAX_LATENT_SPACES} custom latent spaces: the SDK raises at the "
                           f"{_MAX_LATENT_SPACES + 1}th.", b.reg_span, data=data)
         arg = b.args.get("use_ls_for_analysis")
         if arg is None or arg.value is not True:
             continue
         if _instance_aware(b):
-            yield Finding("TL245", "`use_ls_for_analysis=True` is not supported on an instance latent space: the SDK "
+            yield Finding(IGNORED_ARGUMENT, "`use_ls_for_analysis=True` is not supported on an instance latent space: the SDK "
                           "ignores it with a warning.", arg.span, data=data)
         elif flagged is not None:
-            f = Finding("TL244", f"`use_ls_for_analysis=True` is already set on `{_latent_name(flagged)}`: only one "
+            f = Finding(REGISTRAR_ARGUMENT, f"`use_ls_for_analysis=True` is already set on `{_latent_name(flagged)}`: only one "
                         "custom latent space may set it (the SDK raises).", arg.span, data=data)
             f.related.append((flagged.args["use_ls_for_analysis"].span, "set here"))
             yield f
@@ -266,7 +270,7 @@ def _duplicates(regs) -> Iterator[Finding]:
             if by_name and key is None:
                 continue
             if key in seen:
-                f = Finding("TL120", msg.format(key).capitalize() + ": the SDK raises at import.",
+                f = Finding(DUPLICATE_NAME, msg.format(key).capitalize() + ": the SDK raises at import.",
                             b.name_span or b.reg_span, severity=Severity.ERROR,
                             data={"name": key, "kind": b.kind.value})
                 f.related.append((seen[key].name_span or seen[key].reg_span, "first registered here"))
@@ -291,13 +295,13 @@ def _companions(ctx: CheckContext, regs) -> Iterator[Finding]:
     if None not in gt_names and all(e.name is not None for e in empties):
         missing = [n for n in gt_names if n not in {e.name for e in empties}]
         for name in missing:
-            yield Finding("TL242", f"A false-positive instances encoder needs a `tensorleap_false_positive_empty_gt('{name}')` "
+            yield Finding(MISSING_COMPANION, f"A false-positive instances encoder needs a `tensorleap_false_positive_empty_gt('{name}')` "
                           f"for the ground truth `{name}`: `leap_binder.check()` raises without it.", fp[0].reg_span,
                           data={"missing": "tensorleap_false_positive_empty_gt", "name": name,
                                 "shape": _gt_shape(next(g for g in gts if g.name == name))})
         for e in empties:
             if e.name not in gt_names:
-                yield Finding("TL242", f"`{e.name}` names no ground-truth encoder (registered: "
+                yield Finding(MISSING_COMPANION, f"`{e.name}` names no ground-truth encoder (registered: "
                               f"{', '.join(f'`{n}`' for n in gt_names) or 'none'}): `leap_binder.check()` raises.",
                               e.name_span or e.reg_span, data={"name": e.name})
     spaces = [b for b in ctx.of_kind(Kind.CUSTOM_LATENT_SPACE)]
@@ -307,7 +311,7 @@ def _companions(ctx: CheckContext, regs) -> Iterator[Finding]:
     for b in _by(regs, "tensorleap_false_positive_custom_latent_space"):
         if b.name is not None and b.name not in instance:
             taken = b.name in {_latent_name(s) for s in spaces}  # then renaming, not a new space, is the fix
-            yield Finding("TL242", f"`{b.name}` is not an instance custom latent space "
+            yield Finding(MISSING_COMPANION, f"`{b.name}` is not an instance custom latent space "
                           "(`tensorleap_instance_custom_latent_space`): `leap_binder.check()` raises.",
                           b.name_span or b.reg_span,
                           data={"name": b.name} if taken else
@@ -332,7 +336,7 @@ def _autoregressive(ctx: CheckContext, regs) -> Iterator[Finding]:
     steps = _by(regs, "tensorleap_autoregressive_step")
     if not steps:
         for b in _by(regs, *_AUTOREGRESSIVE_USERS):
-            yield Finding("TL242", f"`{registrar_of(b).name}` needs a `tensorleap_autoregressive_step` hook (it consumes "
+            yield Finding(MISSING_COMPANION, f"`{registrar_of(b).name}` needs a `tensorleap_autoregressive_step` hook (it consumes "
                           "the chain the hook drives): `leap_binder.check()` raises.", b.reg_span,
                           data={"missing": "tensorleap_autoregressive_step", "name": b.name})
         return
@@ -342,13 +346,13 @@ def _autoregressive(ctx: CheckContext, regs) -> Iterator[Finding]:
                  (Kind.CUSTOM_LATENT_SPACE, "custom latent spaces (they cannot observe the chain)"))
     for kind, what in conflicts:
         for b in ctx.of_kind(kind):
-            yield Finding("TL243", f"An autoregressive integration cannot have {what}: `leap_binder.check()` raises. "
+            yield Finding(AUTOREGRESSIVE_CONFLICT, f"An autoregressive integration cannot have {what}: `leap_binder.check()` raises. "
                           "Remove this or the `tensorleap_autoregressive_step` hook.", b.reg_span,
                           data={"kind": kind.value})
     for b in _by(regs, "tensorleap_false_positive_instances_encoder"):
-        yield Finding("TL243", "An autoregressive integration cannot have element instances (false positives): "
+        yield Finding(AUTOREGRESSIVE_CONFLICT, "An autoregressive integration cannot have element instances (false positives): "
                       "`leap_binder.check()` raises.", b.reg_span, data={"kind": b.kind.value})
     if not any(ctx.of_kind(Kind.PREDICTION)):
-        yield Finding("TL243", "An autoregressive integration must declare prediction types "
+        yield Finding(AUTOREGRESSIVE_CONFLICT, "An autoregressive integration must declare prediction types "
                       "(`tensorleap_load_model(prediction_types=[...])`): `leap_binder.check()` raises.",
                       steps[0].reg_span, data={"kind": Kind.AUTOREGRESSIVE.value})

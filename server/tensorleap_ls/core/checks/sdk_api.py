@@ -25,6 +25,7 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.core.modules import calls_of
 from tensorleap_ls.core.sdk_env import SdkApi, since_table, version_key
+from tensorleap_ls.core.codes import SDK_API_MISSING, SDK_PIN_MISMATCH
 
 # Attributes every Enum class has besides its members.
 _ENUM_ATTRS = {"name", "value", "mro", "_member_map_", "_member_names_", "_value2member_map_", "_missing_"}
@@ -57,7 +58,7 @@ def _missing(sdk: SdkApi, what: str, key: str, span: Span, effect: str, near: It
     else:
         tail = f"; it first appears in code-loader {since} (`pip install 'code-loader>={since}'`)"
     end = "" if tail.endswith("?") else "."
-    return Finding("TL420", f"{what} is not in code-loader {sdk.version}, the version installed for this project "
+    return Finding(SDK_API_MISSING, f"{what} is not in code-loader {sdk.version}, the version installed for this project "
                    f"({effect}){tail}{end}", span, data={"name": key, "since": since})
 
 
@@ -191,7 +192,7 @@ def _pins(ctx: CheckContext, sdk: SdkApi) -> Iterable[Finding]:
                 continue
             if str(spec) and not spec.contains(installed, prereleases=True):
                 pin = line.strip()
-                yield Finding("TL421", f"{fname} asks for `{pin}` but this environment has code-loader {sdk.version}: "
+                yield Finding(SDK_PIN_MISMATCH, f"{fname} asks for `{pin}` but this environment has code-loader {sdk.version}: "
                               f"the platform installs what {fname} asks for, while the local checks ran with "
                               f"{sdk.version}. Install the pinned version locally or update the pin.",
                               Span(path, i, 0, i, len(line)), data={"pin": pin, "installed": sdk.version})

@@ -17,6 +17,11 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.evaluate import Missing, Undefined
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Style
 from tensorleap_ls.core.sdk import BUILTIN_NAMES, SINGLETON_KINDS, contract_of, registrar_of
+from tensorleap_ls.core.codes import (
+    DUPLICATE_NAME, EMPTY_NAME, MISSING_GROUND_TRUTH, MISSING_INPUT, MISSING_INTEGRATION_TEST, MISSING_LOSS,
+    MISSING_MODEL, MISSING_PREPROCESS, NAME_ACROSS_KINDS, NOT_CALLABLE, REGISTERED_TWICE, UNDEFINED_FUNCTION,
+    UNRESOLVED_IMPORT,
+)
 
 # Kinds whose names the SDK checks for duplicates (decorators) and the message it uses.
 _NAMED_KINDS = (Kind.INPUT, Kind.GROUND_TRUTH, Kind.METADATA, Kind.VISUALIZER, Kind.METRIC, Kind.LOSS,
@@ -72,26 +77,26 @@ def _missing_parts(ctx: CheckContext) -> list[Finding]:
         out.append(Finding(code, what, span, data={"missing": kind, "style": style.value}))
 
     if Kind.PREPROCESS not in kinds:
-        missing("TL101", "The integration registers no preprocess function "
+        missing(MISSING_PREPROCESS, "The integration registers no preprocess function "
                 "(`@tensorleap_preprocess()` or `leap_binder.set_preprocess(...)`).", "preprocess")
     # An autoregressive step hook is the sole source of model inputs (leap_binder.check() forbids input encoders).
     registrars = {contract_of(r).name for r in filter(None, (registrar_of(b) for b in ctx.bindings))}
     if Kind.INPUT not in kinds and "tensorleap_autoregressive_step" not in registrars:
-        missing("TL102", "The integration registers no input encoder "
+        missing(MISSING_INPUT, "The integration registers no input encoder "
                 "(`@tensorleap_input_encoder(...)` or `leap_binder.set_input(...)`).", "input")
     if style is Style.DECORATOR and Kind.LOAD_MODEL not in kinds and Kind.PREDICTION not in kinds:
-        missing("TL103", "The integration has no `@tensorleap_load_model([...])`: the model and its prediction "
+        missing(MISSING_MODEL, "The integration has no `@tensorleap_load_model([...])`: the model and its prediction "
                 "types are unknown.", "load_model")
     elif style is Style.LEGACY and Kind.PREDICTION not in kinds and Kind.LOAD_MODEL not in kinds:
-        missing("TL103", "The integration declares no model output (`leap_binder.add_prediction(...)`).", "prediction")
+        missing(MISSING_MODEL, "The integration declares no model output (`leap_binder.add_prediction(...)`).", "prediction")
     if style is Style.DECORATOR and Kind.INTEGRATION_TEST not in kinds:
-        missing("TL104", "No `@tensorleap_integration_test()`: the platform aborts the push without one.",
+        missing(MISSING_INTEGRATION_TEST, "No `@tensorleap_integration_test()`: the platform aborts the push without one.",
                 "integration_test")
     if Kind.LOSS not in kinds:
-        missing("TL105", "No custom loss (`@tensorleap_custom_loss` / `add_custom_loss`): the platform build fails "
+        missing(MISSING_LOSS, "No custom loss (`@tensorleap_custom_loss` / `add_custom_loss`): the platform build fails "
                 "at 'Testing Loss'.", "loss")
     if Kind.GROUND_TRUTH not in kinds:
-        missing("TL106", "No ground-truth encoder: fine for unlabeled data only.", "ground_truth")
+        missing(MISSING_GROUND_TRUTH, "No ground-truth encoder: fine for unlabeled data only.", "ground_truth")
     return out
 
 
@@ -106,14 +111,14 @@ def _functions(ctx: CheckContext) -> list[Finding]:
         val = fn_arg.value
         data = {"function": b.function, "kind": b.kind.value}
         if isinstance(val, Undefined):
-            out.append(Finding("TL110", f"`{val.name}` is not defined: the {_LABEL.get(b.kind, b.kind.value)} "
+            out.append(Finding(UNDEFINED_FUNCTION, f"`{val.name}` is not defined: the {_LABEL.get(b.kind, b.kind.value)} "
                                f"registration names a function that does not exist.", fn_arg.span, data=data))
         elif isinstance(val, Missing):
-            out.append(Finding("TL112", f"`{val.dotted.lstrip('.')}` cannot be imported: the module does not define it.",
+            out.append(Finding(UNRESOLVED_IMPORT, f"`{val.dotted.lstrip('.')}` cannot be imported: the module does not define it.",
                                fn_arg.span, data=data))
         elif val is None or isinstance(val, (str, int, float, bool, list, dict)):
             if fn_arg.node is not None and not isinstance(fn_arg.node, ast.Call):
-                out.append(Finding("TL111", f"`{fn_arg.text}` is not callable: register a function here.",
+                out.append(Finding(NOT_CALLABLE, f"`{fn_arg.text}` is not callable: register a function here.",
                                    fn_arg.span, data=data))
     return out
 
@@ -126,7 +131,7 @@ def _names(ctx: CheckContext) -> list[Finding]:
         if b.name is None or b.kind not in _NAMED_KINDS:
             continue
         if b.name.strip() == "":
-            out.append(Finding("TL122", f"Empty name for a {_LABEL.get(b.kind, b.kind.value)}.",
+            out.append(Finding(EMPTY_NAME, f"Empty name for a {_LABEL.get(b.kind, b.kind.value)}.",
                                b.name_span or b.reg_span, data={"kind": b.kind.value}))
             continue
         by_kind[b.kind][b.name].append(b)
@@ -153,7 +158,7 @@ def _names(ctx: CheckContext) -> list[Finding]:
         bs = sorted((b for k in kinds for b in by_kind[k][name]), key=lambda b: order[id(b)])
         for b in bs[1:]:
             others = sorted(k.value for k in kinds if k is not b.kind)
-            out.append(Finding("TL121", f"`{name}` is also the name of a {', '.join(others)} binding.",
+            out.append(Finding(NAME_ACROSS_KINDS, f"`{name}` is also the name of a {', '.join(others)} binding.",
                                b.name_span or b.reg_span, data={"name": name, "kind": b.kind.value}))
     return out
 
@@ -161,7 +166,7 @@ def _names(ctx: CheckContext) -> list[Finding]:
 def _dup(b: Binding, name: str, kind: Kind, msg: str) -> Finding:
     sev = Severity.ERROR if b.style is Style.DECORATOR else Severity.WARNING
     tail = " The SDK raises at import." if sev is Severity.ERROR else " The legacy API keeps both and the platform sees one."
-    return Finding("TL120", msg + tail, b.name_span or b.reg_span, severity=sev,
+    return Finding(DUPLICATE_NAME, msg + tail, b.name_span or b.reg_span, severity=sev,
                    data={"name": name, "kind": kind.value})
 
 
@@ -172,7 +177,7 @@ def _registered_twice(ctx: CheckContext) -> list[Finding]:
         if b.kind not in SINGLETON_KINDS:
             continue
         if b.kind in seen and seen[b.kind].reg_span != b.reg_span:
-            f = Finding("TL123", f"{_LABEL.get(b.kind, b.kind.value).capitalize()} registered more than once: only the "
+            f = Finding(REGISTERED_TWICE, f"{_LABEL.get(b.kind, b.kind.value).capitalize()} registered more than once: only the "
                         "last registration counts.", b.reg_span, data={"kind": b.kind.value})
             f.related.append((seen[b.kind].reg_span, "also registered here"))
             out.append(f)

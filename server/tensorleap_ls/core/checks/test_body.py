@@ -41,6 +41,10 @@ from tensorleap_ls.core.modules import calls_of
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, Severity, SymbolRef
 from tensorleap_ls.core.sdk import DECORATORS, TEST_BODY_HELPERS
 from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.codes import (
+    NOT_IN_TEST, TEST_ARITHMETIC, TEST_BAD_INDEX, TEST_BATCH_DIM, TEST_DATA_ACCESS, TEST_DOUBLE_INDEX,
+    TEST_LIBRARY_CALL, TEST_NOT_A_PLACEHOLDER, TEST_PLAIN_CALL,
+)
 
 _BATCH = {"expand_dims", "unsqueeze", "newaxis", "atleast_2d", "atleast_3d", "stack"}
 _INFERENCE = {"run", "predict", "predict_on_batch", "__call__"}
@@ -134,7 +138,7 @@ def check(ctx: CheckContext) -> list[Finding]:
     stub = next((b for b in ctx.bindings if b.kind is Kind.LOAD_MODEL and id(b.def_node) not in called
                  and _is_stub(b.def_node)), None)
     if stub is not None and stub.def_span is not None:  # one root cause: the model is not there yet
-        out.append(Finding("TL310", f"`{stub.function}` is a stub (TODO: load your model): the integration test runs "
+        out.append(Finding(NOT_IN_TEST, f"`{stub.function}` is a stub (TODO: load your model): the integration test runs "
                            "without predictions; the metrics and losses are wired once it calls the model.",
                            stub.def_span, severity=Severity.INFORMATION,
                            data={"function": stub.function, "kind": stub.kind.value, "test": tests[0].function}))
@@ -143,7 +147,7 @@ def check(ctx: CheckContext) -> list[Finding]:
             continue
         if b.kind in _CALLED_KINDS and b.function and b.def_node is not None and b.def_span is not None \
                 and id(b.def_node) not in called and not _factory_called_in(b, tests):
-            out.append(Finding("TL310", f"`{b.function}` ({b.kind.value}) is never called from the integration test: "
+            out.append(Finding(NOT_IN_TEST, f"`{b.function}` ({b.kind.value}) is never called from the integration test: "
                                "it stays unwired on the platform.", b.def_span,
                                data={"function": b.function, "kind": b.kind.value, "test": tests[0].function}))
     return out
@@ -397,10 +401,10 @@ class _Body:
         elif isinstance(stmt, ast.AugAssign):
             target, v = self._expr(stmt.target), self._expr(stmt.value)
             if target.certainly_mapped or v.certainly_mapped:
-                self._report("TL301", stmt, "Arithmetic in the integration test body: the mapping pass raises. Move it "
+                self._report(TEST_ARITHMETIC, stmt, "Arithmetic in the integration test body: the mapping pass raises. Move it "
                              "into a decorated function.")
             elif DATA in target.tags | v.tags:
-                self._report("TL304", stmt, "The integration test computes on `sample_id`/`preprocess` directly; do it "
+                self._report(TEST_DATA_ACCESS, stmt, "The integration test computes on `sample_id`/`preprocess` directly; do it "
                              "inside a decorated encoder.")
             elif isinstance(stmt.target, ast.Name) and target.elems is not None:
                 self._grow(stmt.target, [v.item()])
@@ -483,7 +487,7 @@ class _Body:
 
     def _iterate(self, it: Val, node: ast.expr) -> None:
         if it.only(frozenset({OUTS})):
-            self._report("TL306", node, f"`{self.src.segment(node)}` is the model's outputs placeholder at mapping time: "
+            self._report(TEST_BAD_INDEX, node, f"`{self.src.segment(node)}` is the model's outputs placeholder at mapping time: "
                          "it cannot be unpacked or iterated; index each output (`outputs[0]`, `outputs[1]`).")
 
     def _element(self, it: Val) -> Val:
@@ -512,11 +516,11 @@ class _Body:
             operands = [node.left, node.right] if isinstance(node, ast.BinOp) else [node.operand]
             vals = [self._expr(o) for o in operands]
             if any(v.certainly_mapped for v in vals):
-                self._report("TL301", node, "Arithmetic in the integration test body: the mapping pass raises. Move it "
+                self._report(TEST_ARITHMETIC, node, "Arithmetic in the integration test body: the mapping pass raises. Move it "
                              "into a decorated function (a metric, loss or visualizer).")
                 return UNKNOWN_VAL
             if any(DATA in v.tags for v in vals):
-                self._report("TL304", node, "The integration test computes on `sample_id`/`preprocess` directly; do it "
+                self._report(TEST_DATA_ACCESS, node, "The integration test computes on `sample_id`/`preprocess` directly; do it "
                              "inside a decorated encoder.")
                 return UNKNOWN_VAL
             if all(v.only(frozenset({PLAIN})) for v in vals):
@@ -606,7 +610,7 @@ class _Body:
 
     def _attribute(self, node: ast.Attribute) -> Val:
         if isinstance(node.value, ast.Name) and node.value.id == self.preprocess:
-            self._report("TL304", node, f"The integration test reads `{self.src.segment(node)}` directly; read the data "
+            self._report(TEST_DATA_ACCESS, node, f"The integration test reads `{self.src.segment(node)}` directly; read the data "
                          "inside a decorated encoder.")
             return Val(frozenset({DATA}))
         base = self._expr(node.value)
@@ -615,7 +619,7 @@ class _Body:
         if base.only(frozenset({MODEL})) and node.attr in _INFERENCE:
             return Val(frozenset({MODEL}))
         if base.certainly_mapped and not (base.only(frozenset({MODEL})) and node.attr == "get_inputs"):
-            self._report("TL302", node, f"`{self.src.segment(node)}`: at mapping time `{self.src.segment(node.value)}` "
+            self._report(TEST_LIBRARY_CALL, node, f"`{self.src.segment(node)}`: at mapping time `{self.src.segment(node.value)}` "
                          f"is a placeholder without `{node.attr}`; read it inside a decorated function.",
                          self._missing_attr(base, node.attr))
         return UNKNOWN_VAL
@@ -645,7 +649,7 @@ class _Body:
         else:
             key = self._expr(key_node)
         if _is_none_index(key_node) and (base.mapped or not base.tags):
-            self._report("TL305", node, "Indexing with `None`/`np.newaxis` adds a batch dimension by hand; decorated calls "
+            self._report(TEST_BATCH_DIM, node, "Indexing with `None`/`np.newaxis` adds a batch dimension by hand; decorated calls "
                          "already return batched arrays.")
             return UNKNOWN_VAL
         if base.elems is not None:  # a list / tuple / dict of the body or of the module
@@ -655,33 +659,33 @@ class _Body:
         what = self.src.segment(node.value)
         if base.only(frozenset({OUTS})):
             if isinstance(key_node, ast.Slice) or key.elems is not None:
-                self._report("TL306", node, f"`{what}` may only be indexed with an int or a declared prediction "
+                self._report(TEST_BAD_INDEX, node, f"`{what}` may only be indexed with an int or a declared prediction "
                              "name in the integration test (the mapping pass asserts it).")
                 return UNKNOWN_VAL
             name = self._static(key_node)
             if isinstance(name, int) and not isinstance(name, bool) and not 0 <= name < _MAX_PREDICTIONS:
-                self._report("TL306", node, f"`{self.src.segment(node)}`: at mapping time the model's outputs are "
+                self._report(TEST_BAD_INDEX, node, f"`{self.src.segment(node)}`: at mapping time the model's outputs are "
                              f"indexed 0..{_MAX_PREDICTIONS - 1} (or by a declared prediction name); {name} raises "
                              "('no more then 10 active predictions'). Index from the front.")
                 return UNKNOWN_VAL
             declared = self.known.prediction_names
             if isinstance(name, str) and declared is not None and name not in declared:
-                self._report("TL306", node, f"No prediction type is declared with the name {name!r} (declared: "
+                self._report(TEST_BAD_INDEX, node, f"No prediction type is declared with the name {name!r} (declared: "
                              f"{', '.join(map(repr, declared)) or 'none'}); the mapping pass raises.")
                 return UNKNOWN_VAL
             return Val(frozenset({PRED}))
         if base.only(frozenset({PRED})):
-            self._report("TL307", node, f"`{what}` is already an indexed prediction; a second index fails in the "
+            self._report(TEST_DOUBLE_INDEX, node, f"`{what}` is already an indexed prediction; a second index fails in the "
                          "mapping pass ('TempMapping' object is not subscriptable).")
             return UNKNOWN_VAL
         if base.only(frozenset({PLACE, MODEL})):
-            self._report("TL306", node, f"Indexing `{what}` in the integration test: at mapping time it is a "
+            self._report(TEST_BAD_INDEX, node, f"Indexing `{what}` in the integration test: at mapping time it is a "
                          "placeholder that cannot be indexed; only the model's predictions may be indexed.")
             return UNKNOWN_VAL
         if base.only(frozenset({DATA})):
             if not isinstance(node.value, ast.Name):
                 return base  # `preprocess.data[...]`: reported once, at the read of `preprocess.data`
-            self._report("TL304", node, f"The integration test reads `{self.src.segment(node)}` directly; read the data "
+            self._report(TEST_DATA_ACCESS, node, f"The integration test reads `{self.src.segment(node)}` directly; read the data "
                          "inside a decorated encoder.")
             return Val(frozenset({DATA}))
         if base.only(frozenset({PLAIN})):
@@ -717,7 +721,7 @@ class _Body:
         if isinstance(f, ast.Name) and f.id not in self.env and f.id not in self.local_defs and f.id in _BUILTINS \
                 and self.known.value(f, self.mod) is UNKNOWN:
             if touches:
-                self._report("TL302", node, f"`{name}(...)` in the integration test escapes the mapping; move this logic "
+                self._report(TEST_LIBRARY_CALL, node, f"`{name}(...)` in the integration test escapes the mapping; move this logic "
                              "into a decorated function.")
                 return UNKNOWN_VAL
             if f.id == "getattr" and len(node.args) >= 2:  # getattr(module, f'viz_{name}')
@@ -727,17 +731,17 @@ class _Body:
                 return UNKNOWN_VAL
             return self._builtin(f.id, args)
         if name.rsplit(".", 1)[-1] in _BATCH and any(a.mapped for a in args):
-            self._report("TL305", node, f"`{name}` adds a batch dimension by hand; decorated calls inside the integration "
+            self._report(TEST_BATCH_DIM, node, f"`{name}` adds a batch dimension by hand; decorated calls inside the integration "
                          "test already return batched arrays.")
             return UNKNOWN_VAL
         followed = self._into_helper(f, node, args) if touches and isinstance(f, ast.Name) else None
         if followed is not None:
             return followed
         if touches and isinstance(f, ast.Name):
-            self._report("TL303", node, f"`{f.id}` is not a Tensorleap-decorated function; the integration test may only "
+            self._report(TEST_PLAIN_CALL, node, f"`{f.id}` is not a Tensorleap-decorated function; the integration test may only "
                          "call decorated functions and the model.")
         elif touches and callee.tags:  # a callee computed in the body that we cannot know: say nothing
-            self._report("TL302", node, f"`{name}(...)` in the integration test escapes the mapping; move this logic into "
+            self._report(TEST_LIBRARY_CALL, node, f"`{name}(...)` in the integration test escapes the mapping; move this logic into "
                          "a decorated function.")
         return UNKNOWN_VAL
 
@@ -759,7 +763,7 @@ class _Body:
             env.update({k.arg: val for k, val in zip(node.keywords, args[len(node.args):]) if k.arg in env})
         sub = _Body(self.test, v.module, self.known, helper=v.node, env=env, via=(*self.via, f.id))
         found = sub.run()
-        errors = [x for x in found if x.code in ("TL301", "TL306", "TL307")]
+        errors = [x for x in found if x.code in (TEST_ARITHMETIC, TEST_BAD_INDEX, TEST_DOUBLE_INDEX)]
         self.called |= sub.called
         self.out.extend(errors)
         if errors:
@@ -783,8 +787,8 @@ class _Body:
             if not v.nomap:
                 continue
             span = self.src.span(arg)
-            self.out = [x for x in self.out if not (x.code == "TL302" and x.span == span)]  # one finding, this one
-            self._report("TL308", arg, f"`{self.src.segment(arg)}` is not a mapping placeholder: in the mapping pass "
+            self.out = [x for x in self.out if not (x.code == TEST_LIBRARY_CALL and x.span == span)]  # one finding, this one
+            self._report(TEST_NOT_A_PLACEHOLDER, arg, f"`{self.src.segment(arg)}` is not a mapping placeholder: in the mapping pass "
                          f"`{self.src.segment(node.func)}` reads its `node_mapping` and raises AttributeError. Pass the "
                          "encoder result or the model's prediction itself and compute inside the decorated function.")
 
@@ -847,7 +851,7 @@ class _Body:
         args = self._args(node)
         if base.only(frozenset({MODEL})):
             if self._missing_attr(base, f.attr):
-                self._report("TL302", node, f"`{name}(...)`: at mapping time the model is a placeholder that only "
+                self._report(TEST_LIBRARY_CALL, node, f"`{name}(...)`: at mapping time the model is a placeholder that only "
                              "supports `model(x)` (Keras) and `model.run(None, {...})` (ONNX); "
                              f"`{f.attr}` raises AttributeError there.", Severity.ERROR)
             if f.attr in _INFERENCE:
@@ -869,7 +873,7 @@ class _Body:
                 return base
             return PLAIN_VAL
         if base.mapped and not base.only(frozenset({PLAIN})):
-            self._report("TL302", node, f"`{name}(...)` in the integration test escapes the mapping; move this logic "
+            self._report(TEST_LIBRARY_CALL, node, f"`{name}(...)` in the integration test escapes the mapping; move this logic "
                          "into a decorated function.", self._missing_attr(base, f.attr))
             return UNKNOWN_VAL
         v = self.known.value(f, self.mod) if base.only(frozenset({PLAIN})) else UNKNOWN
@@ -883,10 +887,10 @@ class _Body:
             return Val(funcs=fv.makes)
         if any(a.mapped or DATA in a.tags for a in args):
             if f.attr in _BATCH:
-                self._report("TL305", node, f"`{name}` adds a batch dimension by hand; decorated calls inside the "
+                self._report(TEST_BATCH_DIM, node, f"`{name}` adds a batch dimension by hand; decorated calls inside the "
                              "integration test already return batched arrays.")
             else:
-                self._report("TL302", node, f"`{name}(...)` in the integration test escapes the mapping; move this "
+                self._report(TEST_LIBRARY_CALL, node, f"`{name}(...)` in the integration test escapes the mapping; move this "
                              "logic into a decorated function.")
             return Val(frozenset({PLAIN}), nomap=True) if array else UNKNOWN_VAL
         if array:

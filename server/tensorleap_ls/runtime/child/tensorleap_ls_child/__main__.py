@@ -22,6 +22,7 @@ sandbox.install()
 import json  # noqa: E402
 
 from tensorleap_ls_child import protocol  # noqa: E402
+from tensorleap_ls_child.codes import RUN_EXIT, RUN_MEMORY  # noqa: E402
 from tensorleap_ls_child.load import load  # noqa: E402
 from tensorleap_ls_child.preview import preview  # noqa: E402
 from tensorleap_ls_child.samples import encode_loop, preprocess, run_checks  # noqa: E402
@@ -68,9 +69,9 @@ def main() -> None:
         try:
             resp = handle(req)
         except SystemExit as e:
-            resp = {"ok": False, "exit": True, "findings": [_f("TL533", f"sys.exit({e.code}) called by user code", None)]}
+            resp = {"ok": False, "exit": True, "findings": [_f(RUN_EXIT, f"sys.exit({e.code}) called by user code", None)]}
         except MemoryError:
-            resp = {"ok": False, "findings": [_f("TL531", "MemoryError in user code", None)]}
+            resp = {"ok": False, "findings": [_f(RUN_MEMORY, "MemoryError in user code", None)]}
         except BaseException as e:  # noqa: BLE001
             resp = {"ok": False, "internal": True,
                     "message": f"tensorleap-ls failed (a bug of tensorleap-ls, not of your code; please report it): "

@@ -9,6 +9,7 @@ import sys
 from tensorleap_ls_child.sandbox import limited
 from tensorleap_ls_child.state import STATE, binder
 from tensorleap_ls_child.where import _f, _where_exc, error_info, fn_location, where
+from tensorleap_ls_child.codes import RUN_EXIT, RUN_INTEGRATION_TEST, RUN_METRIC_RESULT
 
 # --- integration test -------------------------------------------------------------------------
 def _decorated_test():
@@ -54,7 +55,7 @@ def _run_integration_test(key: str, sid, record: dict | None = None) -> list:
         with limited():
             test(sid, STATE["responses"][key])
     except SystemExit as e:
-        return [_f("TL533", f"sys.exit({e.code}) in the integration test", _where_exc(e, fn))]
+        return [_f(RUN_EXIT, f"sys.exit({e.code}) in the integration test", _where_exc(e, fn))]
     except BaseException as e:  # noqa: BLE001
         info = error_info(e, STATE["root"], tuple(loc))
         msg = info["message"]
@@ -64,9 +65,9 @@ def _run_integration_test(key: str, sid, record: dict | None = None) -> list:
         if m and fn_location(fn)[0] and os.path.basename(fn_location(fn)[0]) == m.group(1).strip():
             file, line = fn_location(fn)[0], int(m.group(2))
         if _metric_result(msg):  # the SDK's check of a metric's / loss's result: a code of its own
-            return [_f("TL524", "a metric or loss returned a result the SDK rejects (integration test on %s sample "
+            return [_f(RUN_METRIC_RESULT, "a metric or loss returned a result the SDK rejects (integration test on %s sample "
                        "%r): %s" % (key, sid, msg), [file, line], sample=sid, subset=key)]
-        return [_f("TL523", f"integration test on {key} sample {sid!r}: {msg}", [file, line], sample=sid, subset=key)]
+        return [_f(RUN_INTEGRATION_TEST, f"integration test on {key} sample {sid!r}: {msg}", [file, line], sample=sid, subset=key)]
     finally:
         for k, v in restore.items():
             fn.__globals__[k] = v

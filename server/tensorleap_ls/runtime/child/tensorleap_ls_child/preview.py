@@ -15,6 +15,7 @@ from tensorleap_ls_child.state import STATE, _ids, binder
 from tensorleap_ls_child.values import _json_default, _plain, summarize
 from tensorleap_ls_child.visuals import _check_leap, _sample_tensors, render_array, render_leap
 from tensorleap_ls_child.where import _is_user, _ours, error_info, where
+from tensorleap_ls_child.codes import RUN_EXCEPTION
 
 # --- preview ----------------------------------------------------------------------------------
 _KIND = {"inputs": "input", "ground_truths": "ground_truth"}
@@ -39,7 +40,7 @@ def _user_call(fn, args: tuple, name: str, problems: list, kwargs: Optional[dict
     except BaseException as e:  # noqa: BLE001 - any failure of user code is a problem of this sample
         info = error_info(e, STATE["root"], tuple(where(fn)))
         info["name"] = name
-        info["code"] = classify(e, "TL501")
+        info["code"] = classify(e, RUN_EXCEPTION)
         problems.append(info)
         return False, None
 

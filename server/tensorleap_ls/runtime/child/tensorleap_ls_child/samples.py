@@ -14,6 +14,12 @@ from tensorleap_ls_child.sandbox import LIMIT, classify, limited, send
 from tensorleap_ls_child.state import STATE, _ids, _subsets, binder
 from tensorleap_ls_child.visuals import _check_visualizers
 from tensorleap_ls_child.where import _f, _ours, _where_exc, error_info, user_function, where
+from tensorleap_ls_child.codes import (
+    MISSING_PREPROCESS, RUN_BATCH_AXIS, RUN_DTYPE, RUN_DUPLICATE_IDS, RUN_EMPTY_SUBSET, RUN_EXCEPTION, RUN_EXIT,
+    RUN_LONG_ID, RUN_MEMORY, RUN_METADATA_KEYS_DRIFT, RUN_METADATA_NONE, RUN_METADATA_TYPE_DRIFT,
+    RUN_METADATA_VALUE, RUN_MISSING_SUBSET, RUN_MIXED_ID_TYPES, RUN_NAN, RUN_NONDETERMINISTIC, RUN_NOT_ARRAY,
+    RUN_PREPROCESS_FAILED, RUN_SHAPE_DRIFT, RUN_TIMEOUT,
+)
 
 # --- preprocess -------------------------------------------------------------------------------
 def preprocess() -> dict:
@@ -21,20 +27,20 @@ def preprocess() -> dict:
         return {"ok": True, "subsets": _subsets(), "cached": True}
     sc = binder().setup_container
     if sc.preprocess is None:
-        return {"ok": True, "subsets": [], "findings": [_f("TL101", "No preprocess registered.", None)]}
+        return {"ok": True, "subsets": [], "findings": [_f(MISSING_PREPROCESS, "No preprocess registered.", None)]}
     findings = []
     t0 = time.perf_counter()
     try:
         with limited("preprocess"):
             result = sc.preprocess.function()
     except SystemExit as e:
-        return {"ok": False, "exit": True, "findings": [_f("TL533", f"sys.exit({e.code}) called in preprocess",
+        return {"ok": False, "exit": True, "findings": [_f(RUN_EXIT, f"sys.exit({e.code}) called in preprocess",
                                                            _where_exc(e, sc.preprocess.function))]}
     except BaseException as e:  # noqa: BLE001
         info = error_info(e, STATE["root"], tuple(where(sc.preprocess.function)))
-        code = classify(e, "TL502")
-        what = {"TL530": f"preprocess exceeded the {LIMIT['preprocess']:g} s time limit",
-                "TL531": "preprocess ran out of memory (MemoryError)"}.get(code, f"preprocess raised {info['message']}")
+        code = classify(e, RUN_PREPROCESS_FAILED)
+        what = {RUN_TIMEOUT: f"preprocess exceeded the {LIMIT['preprocess']:g} s time limit",
+                RUN_MEMORY: "preprocess ran out of memory (MemoryError)"}.get(code, f"preprocess raised {info['message']}")
         return {"ok": False, "findings": [_f(code, what, [info["file"], info["line"]])]}
     loc = where(sc.preprocess.function)
     from code_loader.contract.datasetclasses import PreprocessResponse
@@ -43,7 +49,7 @@ def preprocess() -> dict:
     if isinstance(result, PreprocessResponse):
         result = [result]
     if not isinstance(result, (list, tuple)) or not all(isinstance(r, PreprocessResponse) for r in result):
-        return {"ok": False, "findings": [_f("TL502", f"preprocess must return a list of PreprocessResponse, got "
+        return {"ok": False, "findings": [_f(RUN_PREPROCESS_FAILED, f"preprocess must return a list of PreprocessResponse, got "
                                              f"{type(result).__name__}", loc)]}
     responses = {}
     order = [DataStateType.training, DataStateType.validation, DataStateType.test, DataStateType.unlabeled,
@@ -58,34 +64,34 @@ def preprocess() -> dict:
                 responses["unlabeled"] = sc.unlabeled_data_preprocess.function()
         except BaseException as e:  # noqa: BLE001
             info = error_info(e, STATE["root"], tuple(where(sc.unlabeled_data_preprocess.function)))
-            findings.append(_f("TL502", f"unlabeled preprocess raised {info['message']}", [info["file"], info["line"]]))
+            findings.append(_f(RUN_PREPROCESS_FAILED, f"unlabeled preprocess raised {info['message']}", [info["file"], info["line"]]))
     for needed in ("training", "validation"):
         if needed not in responses:
-            findings.append(_f("TL515", f"preprocess returns no {needed} subset.", loc))
+            findings.append(_f(RUN_MISSING_SUBSET, f"preprocess returns no {needed} subset.", loc))
     id_types = set()
     for key, r in responses.items():
         ids = list(r.sample_ids) if r.sample_ids is not None else list(range(r.length or 0))
         if not ids:
-            findings.append(_f("TL516", f"The {key} subset has no samples.", loc, subset=key))
+            findings.append(_f(RUN_EMPTY_SUBSET, f"The {key} subset has no samples.", loc, subset=key))
             continue
         flat = ids if not ids or not isinstance(ids[0], list) else [x for g in ids for x in g]
         types = {type(x).__name__ for x in flat}
         id_types |= types
         if len(types) > 1:
-            findings.append(_f("TL513", f"Sample ids of mixed types in the {key} subset: {sorted(types)}.", loc, subset=key))
+            findings.append(_f(RUN_MIXED_ID_TYPES, f"Sample ids of mixed types in the {key} subset: {sorted(types)}.", loc, subset=key))
         seen, dups = set(), []
         for x in flat:
             if x in seen:
                 dups.append(x)
             seen.add(x)
         if dups:
-            findings.append(_f("TL512", f"Duplicate sample ids in the {key} subset: {dups[:5]!r}"
+            findings.append(_f(RUN_DUPLICATE_IDS, f"Duplicate sample ids in the {key} subset: {dups[:5]!r}"
                                + (f" and {len(dups) - 5} more" if len(dups) > 5 else "") + ".", loc, subset=key))
         long = [x for x in flat if isinstance(x, str) and len(x) > 256]
         if long:
-            findings.append(_f("TL514", f"{len(long)} sample id(s) of the {key} subset exceed 256 characters.", loc, subset=key))
-    if len(id_types) > 1 and not any(f["code"] == "TL513" for f in findings):
-        findings.append(_f("TL513", f"Subsets use different sample id types: {sorted(id_types)}.", loc))
+            findings.append(_f(RUN_LONG_ID, f"{len(long)} sample id(s) of the {key} subset exceed 256 characters.", loc, subset=key))
+    if len(id_types) > 1 and not any(f["code"] == RUN_MIXED_ID_TYPES for f in findings):
+        findings.append(_f(RUN_MIXED_ID_TYPES, f"Subsets use different sample id types: {sorted(id_types)}.", loc))
     STATE["responses"] = responses
     return {"ok": True, "subsets": _subsets(), "findings": findings, "seconds": time.perf_counter() - t0}
 
@@ -147,13 +153,13 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
                     with limited():
                         value = raw(sid, response)
                 except SystemExit as e:
-                    findings.append(_f("TL533", f"sys.exit({e.code}) called in {kind} '{h.name}'", _where_exc(e, h.function)))
+                    findings.append(_f(RUN_EXIT, f"sys.exit({e.code}) called in {kind} '{h.name}'", _where_exc(e, h.function)))
                     return {"ok": False, "exit": True, "findings": findings}
                 except BaseException as e:  # noqa: BLE001
                     info = error_info(e, STATE["root"], tuple(loc))
-                    code = classify(e, "TL501")
-                    what = {"TL530": f"exceeded the {LIMIT['seconds']:g} s time limit",
-                            "TL531": "ran out of memory (MemoryError)"}.get(code, f"raised {info['message']}")
+                    code = classify(e, RUN_EXCEPTION)
+                    what = {RUN_TIMEOUT: f"exceeded the {LIMIT['seconds']:g} s time limit",
+                            RUN_MEMORY: "ran out of memory (MemoryError)"}.get(code, f"raised {info['message']}")
                     once((h.name, "exc", info["type"]), _f(code, f"{kind} '{h.name}' {what} on {key} sample {sid!r}",
                                                            [info["file"], info["line"]], sample=sid, subset=key))
                     continue
@@ -179,7 +185,7 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
                 a, b = h.function(sid, STATE["responses"][first_key]), h.function(sid, STATE["responses"][first_key])
                 if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape \
                         and not np.array_equal(a, b, equal_nan=np.issubdtype(a.dtype, np.floating)):
-                    findings.append(_f("TL517", f"'{h.name}' gives different arrays for the same sample {sid!r}: it is "
+                    findings.append(_f(RUN_NONDETERMINISTIC, f"'{h.name}' gives different arrays for the same sample {sid!r}: it is "
                                        "not deterministic (random augmentation?).", where(h.function), sample=sid,
                                        subset=first_key))
             except BaseException:  # noqa: BLE001 - already reported above
@@ -196,29 +202,29 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
 def _check_array(kind, name, value, key, sid, loc, shapes, once) -> None:
     ctx = dict(sample=sid, subset=key)
     if value is None:
-        once((name, "none"), _f("TL503", f"{kind} '{name}' returned None on {key} sample {sid!r}.", loc, **ctx))
+        once((name, "none"), _f(RUN_NOT_ARRAY, f"{kind} '{name}' returned None on {key} sample {sid!r}.", loc, **ctx))
         return
     if isinstance(value, tuple):
-        once((name, "tuple"), _f("TL503", f"{kind} '{name}' returned a tuple of {len(value)}; return one ndarray.", loc, **ctx))
+        once((name, "tuple"), _f(RUN_NOT_ARRAY, f"{kind} '{name}' returned a tuple of {len(value)}; return one ndarray.", loc, **ctx))
         return
     if not isinstance(value, np.ndarray):
-        once((name, "type"), _f("TL503", f"{kind} '{name}' returned {type(value).__name__}, not a numpy array "
+        once((name, "type"), _f(RUN_NOT_ARRAY, f"{kind} '{name}' returned {type(value).__name__}, not a numpy array "
                                 f"(on {key} sample {sid!r}).", loc, **ctx))
         return
     if value.dtype != np.float32:
-        once((name, "dtype"), _f("TL504", f"{kind} '{name}' returned dtype {value.dtype} on {key} sample {sid!r}; "
+        once((name, "dtype"), _f(RUN_DTYPE, f"{kind} '{name}' returned dtype {value.dtype} on {key} sample {sid!r}; "
                                  "the platform expects float32.", loc, **ctx))
     if np.issubdtype(value.dtype, np.floating) and value.size and not np.isfinite(value).all():
-        once((name, "nan"), _f("TL505", f"{kind} '{name}' returned NaN/Inf on {key} sample {sid!r}.", loc, **ctx))
+        once((name, "nan"), _f(RUN_NAN, f"{kind} '{name}' returned NaN/Inf on {key} sample {sid!r}.", loc, **ctx))
     if value.ndim >= 2 and value.shape[0] == 1:
-        once((name, "batch"), _f("TL507", f"{kind} '{name}' returns shape {tuple(value.shape)}: a leading axis of size 1 "
+        once((name, "batch"), _f(RUN_BATCH_AXIS, f"{kind} '{name}' returns shape {tuple(value.shape)}: a leading axis of size 1 "
                                  "looks like a batch axis; the platform adds its own.", loc, **ctx))
     prev = shapes.get(name)
     if prev is None:
         shapes[name] = (tuple(value.shape), key, sid)
         OBSERVED[(kind, name)] = f"shape {tuple(value.shape)}, dtype {value.dtype}"
     elif prev[0] != tuple(value.shape):
-        once((name, "shape"), _f("TL506", f"{kind} '{name}' shape differs: {prev[0]} on {prev[1]} sample {prev[2]!r} but "
+        once((name, "shape"), _f(RUN_SHAPE_DRIFT, f"{kind} '{name}' shape differs: {prev[0]} on {prev[1]} sample {prev[2]!r} but "
                                  f"{tuple(value.shape)} on {key} sample {sid!r}.", loc, **ctx))
 
 
@@ -231,30 +237,30 @@ def _check_metadata(h, value, key, sid, loc, types, once, first: bool) -> None:
     name = h.name
     if value is None:
         if first and h.metadata_type is None:
-            once((name, "none"), _f("TL511", f"metadata '{name}' is None on the first training sample and no "
+            once((name, "none"), _f(RUN_METADATA_NONE, f"metadata '{name}' is None on the first training sample and no "
                                     "metadata_type is given.", loc, **ctx))
         return
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str):  # the SDK: "Keys in the return dict should be of type str"
-                once((name, "key"), _f("TL510", f"metadata '{name}' has a key of type {type(k).__name__} ({k!r}); "
+                once((name, "key"), _f(RUN_METADATA_VALUE, f"metadata '{name}' has a key of type {type(k).__name__} ({k!r}); "
                                        "keys must be strings.", loc, **ctx))
             if v is not None and not isinstance(v, _SCALARS):
-                once((name, "nested"), _f("TL510", f"metadata '{name}' key {str(k)!r} holds a {type(v).__name__}; "
+                once((name, "nested"), _f(RUN_METADATA_VALUE, f"metadata '{name}' key {str(k)!r} holds a {type(v).__name__}; "
                                           "values must be scalars.", loc, **ctx))
         keys = tuple(sorted(map(str, value)))
         prev = types.get((name, "keys"))
         if prev is None:
             types[(name, "keys")] = (keys, key, sid)
         elif prev[0] != keys:
-            once((name, "keys"), _f("TL509", f"metadata '{name}' keys differ: {list(prev[0])} on {prev[1]} sample "
+            once((name, "keys"), _f(RUN_METADATA_KEYS_DRIFT, f"metadata '{name}' keys differ: {list(prev[0])} on {prev[1]} sample "
                                     f"{prev[2]!r} but {list(keys)} on {key} sample {sid!r}.", loc, **ctx))
         for k, v in value.items():
             if v is None or isinstance(v, _SCALARS):
                 _metadata_type(f"{name}.{k}", v, key, sid, loc, types, once)
         return
     if not isinstance(value, _SCALARS):
-        once((name, "type"), _f("TL510", f"metadata '{name}' returned {type(value).__name__}; return a scalar or a flat "
+        once((name, "type"), _f(RUN_METADATA_VALUE, f"metadata '{name}' returned {type(value).__name__}; return a scalar or a flat "
                                 "dict of scalars.", loc, **ctx))
         return
     _metadata_type(name, value, key, sid, loc, types, once)
@@ -264,14 +270,14 @@ def _metadata_type(name, v, key, sid, loc, types, once) -> None:
     if v is None:
         return
     if isinstance(v, float) and not math.isfinite(v):
-        once((name, "nan"), _f("TL505", f"metadata '{name}' is {v} on {key} sample {sid!r}.", loc, sample=sid, subset=key))
+        once((name, "nan"), _f(RUN_NAN, f"metadata '{name}' is {v} on {key} sample {sid!r}.", loc, sample=sid, subset=key))
     t = "bool" if isinstance(v, (bool, np.bool_)) else "number" if isinstance(v, (int, float, np.integer, np.floating)) \
         else "str" if isinstance(v, str) else type(v).__name__
     prev = types.get(name)
     if prev is None:
         types[name] = (t, key, sid)
     elif prev[0] != t:
-        once((name, "drift"), _f("TL508", f"metadata '{name}' is {prev[0]} on {prev[1]} sample {prev[2]!r} but {t} on "
+        once((name, "drift"), _f(RUN_METADATA_TYPE_DRIFT, f"metadata '{name}' is {prev[0]} on {prev[1]} sample {prev[2]!r} but {t} on "
                                  f"{key} sample {sid!r}; the platform coerces it silently.", loc, sample=sid, subset=key))
 
 

@@ -15,6 +15,7 @@ import traceback
 from tensorleap_ls_child import wire
 from tensorleap_ls_child.state import scrub
 from tensorleap_ls_child.values import _json_default
+from tensorleap_ls_child.codes import RUN_LEAP_VALIDATION, RUN_MEMORY, RUN_TIMEOUT
 
 _PROTO = None
 
@@ -78,11 +79,11 @@ class limited:
 
 def classify(e: BaseException, default: str) -> str:
     if isinstance(e, CallTimeout):
-        return "TL530"
+        return RUN_TIMEOUT
     if isinstance(e, MemoryError):
-        return "TL531"
+        return RUN_MEMORY
     if type(e).__name__ == "LeapValidationError":
-        return "TL519"
+        return RUN_LEAP_VALIDATION
     return default
 
 

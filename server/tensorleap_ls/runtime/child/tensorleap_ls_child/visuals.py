@@ -10,6 +10,9 @@ import numpy as np
 from tensorleap_ls_child.sandbox import classify, limited
 from tensorleap_ls_child.state import STATE, _ids, binder, scrub
 from tensorleap_ls_child.where import _f, _is_user, error_info, where
+from tensorleap_ls_child.codes import (
+    RUN_BBOX_RANGE, RUN_BLACK_IMAGE, RUN_EXCEPTION, RUN_SIZE_MISMATCH, RUN_VISUALIZER_CLASS,
+)
 
 # --- visualizers ------------------------------------------------------------------------------
 def _sample_tensors(key: str, sid) -> dict:
@@ -44,7 +47,7 @@ def _check_visualizers(key, seed) -> list:
                 result = h.function(**{a: tensors[a] for a in data.arg_names})
         except BaseException as e:  # noqa: BLE001
             info = error_info(e, STATE["root"], tuple(loc))
-            code = classify(e, "TL501")
+            code = classify(e, RUN_EXCEPTION)
             out.append(_f(code, f"visualizer '{data.name}' raised on {key} sample {sid!r}: {info['message']}",
                           [info["file"], info["line"]], sample=sid, subset=key))
             continue
@@ -58,26 +61,26 @@ def _check_leap(name, vtype, result, loc, key, sid) -> list:
     ctx = dict(sample=sid, subset=key)
     expected = vc.map_leap_data_type_to_visualizer_class.get(vtype.value) if hasattr(vc, "map_leap_data_type_to_visualizer_class") else None
     if expected is not None and not isinstance(result, expected):
-        return [_f("TL518", f"visualizer '{name}' returned {type(result).__name__}; {vtype.name} needs "
+        return [_f(RUN_VISUALIZER_CLASS, f"visualizer '{name}' returned {type(result).__name__}; {vtype.name} needs "
                    f"{expected.__name__}.", loc, **ctx)]
     out = []
     img = getattr(result, "data", None) if type(result).__name__ in ("LeapImage", "LeapImageWithBBox") else \
         getattr(result, "image", None)
     if isinstance(img, np.ndarray) and np.issubdtype(img.dtype, np.floating) and img.size and float(np.nanmax(img)) <= 1.0:
-        out.append(_f("TL520", f"visualizer '{name}' returns a float image in [0, 1]: the platform casts it to 8 bits "
+        out.append(_f(RUN_BLACK_IMAGE, f"visualizer '{name}' returns a float image in [0, 1]: the platform casts it to 8 bits "
                       "without scaling and it renders black. Return uint8 0-255.", loc, **ctx))
     tname = type(result).__name__
     if tname == "LeapImageMask" and result.mask.shape[:2] != result.image.shape[:2]:
-        out.append(_f("TL521", f"visualizer '{name}': mask {result.mask.shape[:2]} vs image {result.image.shape[:2]}.", loc, **ctx))
+        out.append(_f(RUN_SIZE_MISMATCH, f"visualizer '{name}': mask {result.mask.shape[:2]} vs image {result.image.shape[:2]}.", loc, **ctx))
     if tname == "LeapImageWithHeatmap" and result.heatmaps.shape[-2:] != result.image.shape[:2]:
-        out.append(_f("TL521", f"visualizer '{name}': heatmaps {result.heatmaps.shape[-2:]} vs image "
+        out.append(_f(RUN_SIZE_MISMATCH, f"visualizer '{name}': heatmaps {result.heatmaps.shape[-2:]} vs image "
                       f"{result.image.shape[:2]}.", loc, **ctx))
     if tname == "LeapHorizontalBar" and len(result.body) != len(result.labels):
-        out.append(_f("TL521", f"visualizer '{name}': {len(result.body)} values but {len(result.labels)} labels.", loc, **ctx))
+        out.append(_f(RUN_SIZE_MISMATCH, f"visualizer '{name}': {len(result.body)} values but {len(result.labels)} labels.", loc, **ctx))
     if tname == "LeapImageWithBBox":
         bad = [b for b in result.bounding_boxes if any(not (0.0 <= float(getattr(b, a, 0)) <= 1.0) for a in ("x", "y", "width", "height"))]
         if bad:
-            out.append(_f("TL522", f"visualizer '{name}': {len(bad)} bounding box(es) outside [0, 1] relative coordinates.",
+            out.append(_f(RUN_BBOX_RANGE, f"visualizer '{name}': {len(bad)} bounding box(es) outside [0, 1] relative coordinates.",
                           loc, **ctx))
     return out
 
