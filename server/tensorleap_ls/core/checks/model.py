@@ -117,6 +117,13 @@ def _predictions(ctx: CheckContext, facts: dict, model: str) -> list[Finding]:
     if found is None or not found[0] or not outputs:
         return []
     handlers, span = found
+    if len(handlers) != len(outputs) and handlers[0].style is Style.LEGACY:
+        # no SDK check runs (no load_model proxy), and the model was found through the local test: a warning
+        return [Finding(PREDICTION_COUNT, f"{len(handlers)} prediction(s) are added with `add_prediction` but {model} has "
+                        f"{len(outputs)} output(s) ({name_list(io_names(outputs))}): the platform ties the i-th prediction "
+                        "to model output i. Add one prediction per output, in output order.",
+                        handlers[len(outputs)].reg_span if len(handlers) > len(outputs) else span,
+                        severity=Severity.WARNING)]
     if len(handlers) != len(outputs):
         return [Finding(PREDICTION_COUNT, f"{len(handlers)} prediction type(s) are declared but {model} has {len(outputs)} "
                         f"output(s) ({name_list(io_names(outputs))}): the SDK raises \"number of declared prediction "

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.model import Binding, Kind, Span
+from tensorleap_ls.core.model import Binding, Kind, Span, Style
 from tensorleap_ls.core.project import eval_path, norm
 from tensorleap_ls.core.source import dotted
 
@@ -26,27 +26,111 @@ def model_path(bindings: list[Binding], modules: dict, root: str) -> tuple[str, 
     """The model file the ``load_model`` function loads, when its path is a literal or statically
     resolvable (``os.path.join(os.path.dirname(__file__), 'model.onnx')``, module constants, local
     variables), with the span of the expression. None when it loads one of several files (a flag picks
-    it): facts of the wrong model would give false errors."""
+    it): facts of the wrong model would give false errors. A legacy project (``add_prediction``, no
+    load_model) has no model in its code: see ``legacy_model_path``."""
     found: dict[str, Span] = {}
-    for b in bindings:
-        if b.kind is not Kind.LOAD_MODEL or not isinstance(b.def_node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
+    loaders = [b for b in bindings if b.kind is Kind.LOAD_MODEL]
+    if not loaders:
+        legacy = any(b.kind is Kind.PREDICTION and b.style is Style.LEGACY for b in bindings)
+        return legacy_model_path(modules, root) if legacy else None
+    for b in loaders:
         mod = modules.get(b.def_path or "")
-        if mod is None or mod.source is None:
-            continue
-        local = _local_assigns(b.def_node)
-        inline = _Inline({k: v[0] for k, v in local.items() if len(v) == 1}, mod, modules, root)
-        for node in ast.walk(b.def_node):
-            if not isinstance(node, ast.Call):
-                continue
-            for arg in node.args[:1] + [k.value for k in node.keywords if k.arg in _PATH_KEYWORDS]:
-                # a name the function binds several times (if/else): every value it may take
-                values = local.get(arg.id, [arg]) if isinstance(arg, ast.Name) else [arg]
-                for value in values:
-                    path = eval_path(inline.visit(copy.deepcopy(value)), mod, root)
-                    if path and path.endswith(MODEL_SUFFIXES):
-                        found.setdefault(norm(path), mod.source.span(arg))
+        if isinstance(b.def_node, (ast.FunctionDef, ast.AsyncFunctionDef)) and mod is not None and mod.source:
+            _model_paths(b.def_node, mod, modules, root, found)
     return next(iter(found.items())) if len(found) == 1 else None
+
+
+def _model_paths(scope: ast.AST, mod, modules: dict, root: str, found: dict[str, Span],
+                 calls: list[ast.Call] | None = None) -> None:
+    """Adds to ``found`` the model files that ``calls`` (default: every call in ``scope``, a function
+    or a module) load: their first argument or path keyword, with the names ``scope`` binds inlined."""
+    local = _local_assigns(scope) if not isinstance(scope, ast.Module) else {}
+    inline = _Inline({k: v[0] for k, v in local.items() if len(v) == 1}, mod, modules, root)
+    for node in calls if calls is not None else [n for n in ast.walk(scope) if isinstance(n, ast.Call)]:
+        for arg in node.args[:1] + [k.value for k in node.keywords if k.arg in _PATH_KEYWORDS]:
+            # a name the function binds several times (if/else): every value it may take
+            values = local.get(arg.id, [arg]) if isinstance(arg, ast.Name) else [arg]
+            for value in values:
+                path = eval_path(inline.visit(copy.deepcopy(value)), mod, root)
+                if path and path.endswith(MODEL_SUFFIXES):
+                    found.setdefault(norm(path), mod.source.span(arg))
+
+
+# The calls that load a model file: onnxruntime, Keras / tf.keras, torch.jit, TFLite / LiteRT.
+_LOADER_CALLS = ("InferenceSession", "load_model", "jit.load", "Interpreter")
+
+
+def legacy_model_path(modules: dict, root: str) -> tuple[str, Span] | None:
+    """The model of a legacy project. It is uploaded apart (``leap push -m``) and named nowhere the
+    platform reads (leap.yaml has no model key); the one trustworthy trace is the project's own local
+    test: a script beside the entry that imports it and loads a model file (``leap_custom_test.py``:
+    ``tf.keras.models.load_model(os.path.join(dir_path, 'model/model.h5'))``), or the entry's
+    ``if __name__ == '__main__':`` block. Exactly one existing file loaded there, else None: a model the
+    integration's own modules load (a feature extractor of an encoder) or a lone file in the folder
+    may be another model, and its facts would give false findings."""
+    entry = next(iter(modules.values()), None)
+    if entry is None or entry.tree is None:
+        return None
+    found: dict[str, Span] = {}
+    main = [n for n in entry.tree.body if isinstance(n, ast.If) and _is_main_guard(n.test)]
+    for block in main:
+        _model_paths(entry.tree, entry, modules, root, found, _loader_calls(block))
+    for script in _local_tests(root, entry, modules):
+        for scope in [script.tree] + [n for n in ast.walk(script.tree) if isinstance(n, (ast.FunctionDef,
+                                                                                        ast.AsyncFunctionDef))]:
+            _model_paths(scope, script, modules, root, found, _loader_calls(scope, own_only=True))
+    files = {p: s for p, s in found.items() if os.path.isfile(p)}
+    return next(iter(files.items())) if len(files) == 1 else None
+
+
+def _loader_calls(scope: ast.AST, own_only: bool = False) -> list[ast.Call]:
+    """The model-loading calls in ``scope``; with ``own_only``, not those of the functions it holds
+    (they are scopes of their own, with their own local names)."""
+    out, todo = [], list(ast.iter_child_nodes(scope))
+    while todo:
+        node = todo.pop()
+        if own_only and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Call) and dotted(node.func).endswith(_LOADER_CALLS):
+            out.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__" \
+        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
+
+
+_SCRIPTS: dict[str, tuple[tuple, object]] = {}  # path -> ((size, mtime), parsed module): read once per change
+
+
+def _local_tests(root: str, entry, modules: dict) -> list:
+    """The Python files beside the entry, outside the closure, that import it: the project's local tests."""
+    from tensorleap_ls.core import files
+    from tensorleap_ls.core.modules import parse_module
+
+    out = []
+    name = os.path.splitext(os.path.basename(entry.path))[0]
+    try:
+        names = sorted(os.listdir(os.path.dirname(entry.path)))[:200]
+    except OSError:
+        return []
+    for fname in names:
+        path = norm(os.path.join(os.path.dirname(entry.path), fname))
+        if not fname.endswith(".py") or path in modules:
+            continue
+        try:
+            st = os.stat(path)
+            key = (st.st_size, st.st_mtime_ns)
+            if _SCRIPTS.get(path, ((), None))[0] != key:
+                _SCRIPTS[path] = (key, parse_module(path, fname[:-3], files.read_text(path)))
+        except (OSError, ValueError):
+            continue
+        mod = _SCRIPTS[path][1]
+        if mod.tree is not None and any(i.module == name for i in mod.imports):
+            out.append(mod)
+    return out
 
 
 def _local_assigns(fn: ast.AST) -> dict[str, list[ast.expr]]:
@@ -79,11 +163,14 @@ class _Inline(ast.NodeTransformer):
 
 
 def facts_of(ctx: CheckContext) -> tuple[dict, str, Span] | None:
-    """(facts, the model's name for messages, span of its path in load_model), when known."""
+    """(facts, the model's name for messages, span of its path in load_model or the local test), when known."""
     found = model_path(ctx.bindings, ctx.modules, ctx.root)
     if found is None or found[0] not in ctx.model_facts:
         return None
-    return ctx.model_facts[found[0]], os.path.relpath(found[0], ctx.root), found[1]
+    name = os.path.relpath(found[0], ctx.root)
+    if not any(ctx.of_kind(Kind.LOAD_MODEL)):  # legacy: say where the model was found
+        name += f" (the model {os.path.relpath(found[1].path, ctx.root)} loads)"
+    return ctx.model_facts[found[0]], name, found[1]
 
 
 # --- what the integration test feeds the model ---------------------------------------------------
