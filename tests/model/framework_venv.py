@@ -21,9 +21,11 @@ CACHE = Path(os.environ.get("TL_TEST_CACHE") or Path.home() / ".cache" / "tensor
 
 def models_venv() -> str:
     """The python of the venv, built once per machine (and again when the requirements change)."""
-    if sys.version_info[:2] != (3, 11):
-        pytest.skip("the torch 2.13.0 CPU wheel on this machine is for Python 3.11 (elsewhere pip would fetch a "
-                    "CUDA build of several GB)")
+    wheels = sorted({str(w) for d in os.environ.get("PIP_FIND_LINKS", "").split() + ["/opt/wheels"]
+                     for w in Path(d).glob(f"torch-2.13.0+cpu-cp{sys.version_info[0]}{sys.version_info[1]}-*.whl")})
+    if not wheels:
+        pytest.skip("no torch 2.13.0 CPU wheel for this Python on this machine (/opt/wheels): from PyPI torch is a "
+                    "CUDA build of several GB, too large to fetch for a test run")
     venv = CACHE / "venv-models"
     key = hashlib.sha256(REQUIREMENTS.read_bytes() + sys.executable.encode()).hexdigest()
     marker, python = venv / ".tensorleap-ls-ready", venv / "bin" / "python"
@@ -34,7 +36,8 @@ def models_venv() -> str:
             shutil.rmtree(venv, ignore_errors=True)
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
             r = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                                "-r", str(REQUIREMENTS)], capture_output=True, text=True)
+                                "--find-links", os.path.dirname(wheels[0]), "-r", str(REQUIREMENTS)],
+                               capture_output=True, text=True)
             if r.returncode != 0:
                 shutil.rmtree(venv, ignore_errors=True)
                 pytest.fail(f"pip install of {REQUIREMENTS.name} failed:\n{r.stderr[-3000:]}")
