@@ -8,10 +8,10 @@ from pathlib import Path
 from tensorleap_ls.core.analysis import Analyzer
 from tensorleap_ls.core.assist import complete, hover
 from tensorleap_ls.core.sdk import DECORATORS, LEGACY
-from tensorleap_ls.lsp.assist import checklist
+from tensorleap_ls.core.assist import checklist
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "advanced" / "detection"
-ADVANCED = [n for n, r in DECORATORS.items() if r.signature or r.companions or r.stub]
+ADVANCED = [n for n, r in DECORATORS.items() if r.advanced]
 
 
 def _bindings():
@@ -42,6 +42,14 @@ def test_decorator_completion_offers_the_advanced_registrars_with_their_argument
     assert set(ADVANCED) <= set(items)
     assert items["tensorleap_simulation"].insert.startswith("tensorleap_simulation('${1:name}', {'scale':")
     assert items["tensorleap_false_positive_empty_gt"].insert == "tensorleap_false_positive_empty_gt('${1:name}')"
+    # from their stubs: the autoregressive hooks and the element-instance preprocess (its encoders as placeholders)
+    assert items["tensorleap_element_instance_preprocess"].insert == (
+        "tensorleap_element_instance_preprocess(instance_length_encoder=${1:instances_length_encoder}, "
+        "instance_mask_encoder=${2:instances_masks_encoder})")
+    assert items["tensorleap_autoregressive_metric"].insert == (
+        "tensorleap_autoregressive_metric('${1:name}', direction=MetricDirection.Downward)")
+    assert items["tensorleap_autoregressive_step"].insert == (
+        "tensorleap_autoregressive_step(latent_space_aggregation='last_step')")
     legacy = {i.label for i in complete("leap_binder.", 12, [])}
     assert {n for n, r in LEGACY.items() if r.twin} <= legacy
 

@@ -6,25 +6,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from string import Formatter
 
-from tensorleap_ls.core.model import Binding, Kind
+from tensorleap_ls.core.model import Binding, Style
 from tensorleap_ls.core.sdk import (BUNDLED_VERSION, DATACLASS_FIELDS, DECORATORS, ENUMS, LEGACY, VISUALIZER_CLASSES,
-                                    Registrar, contract_of, registrar_of)
+                                    Registrar, contract_of, lens_rows, registrar_of, summary_of)
+from tensorleap_ls.core.stubs import registration
 from tensorleap_ls.core.sdk_env import Func, SdkApi, since_table
-
-_CONTRACT = {
-    Kind.PREPROCESS: "no parameters → `List[PreprocessResponse]` (training and validation at least)",
-    Kind.INPUT: "`(sample_id, preprocess)` → one **unbatched** `np.ndarray`, dtype **float32**",
-    Kind.GROUND_TRUTH: "`(sample_id, preprocess)` → one **unbatched** `np.ndarray`, dtype **float32**",
-    Kind.METADATA: "`(sample_id, preprocess)` → `int | float | str | bool | None` or a flat `dict` of those",
-    Kind.VISUALIZER: "arrays with a leading batch axis of size 1 → the `Leap*` class of its `visualizer_type`",
-    Kind.METRIC: "**batched** `[B, ...]` arrays by name → `[B]` ndarray, list of B numbers, or a dict of those",
-    Kind.LOSS: "**batched** `[B, ...]` arrays by name → `[B]` ndarray",
-    Kind.LOAD_MODEL: "no parameters → a Keras model or `onnxruntime.InferenceSession`",
-    Kind.INTEGRATION_TEST: "`(sample_id, preprocess)`: calls decorated functions and the model only",
-    Kind.PREDICTION: "one model output, in output order; `labels` length = size of `channel_dim`",
-}
-
 
 @dataclass
 class Item:
@@ -45,25 +33,6 @@ class Signature:
     documentation: str = ""
 
 
-_SNIPPET_ARGS = {
-    "tensorleap_input_encoder": "'${1:image}', channel_dim=${2:-1}",
-    "tensorleap_gt_encoder": "'${1:classes}'",
-    "tensorleap_metadata": "'${1:name}'",
-    "tensorleap_custom_visualizer": "'${1:name}', LeapDataType.${2:Image}",
-    "tensorleap_custom_metric": "'${1:name}', direction=MetricDirection.${2:Upward}",
-    "tensorleap_custom_loss": "'${1:name}'",
-    "tensorleap_load_model": "[PredictionTypeHandler('${1:classes}', ${2:LABELS}, channel_dim=-1)]",
-    "set_input": "${1:function}, '${2:image}', channel_dim=${3:-1}",
-    "set_ground_truth": "${1:function}, '${2:classes}'",
-    "set_metadata": "${1:function}, '${2:name}'",
-    "set_visualizer": "${1:function}, '${2:name}', LeapDataType.${3:Image}",
-    "add_custom_metric": "${1:function}, '${2:name}', direction=MetricDirection.${3:Upward}",
-    "add_custom_loss": "${1:function}, '${2:name}'",
-    "add_prediction": "'${1:classes}', ${2:LABELS}, channel_dim=${3:-1}",
-    "set_preprocess": "${1:preprocess}",
-}
-
-
 BUNDLED_NOTE = (f"_No code-loader is installed in the project's environment: this is the bundled code-loader "
                 f"{BUNDLED_VERSION} table._")
 
@@ -75,19 +44,14 @@ def installed_func(name: str, sdk: SdkApi | None) -> Func | None:
     return sdk.function(name) if name.startswith("tensorleap_") else sdk.binder_methods().get(name)
 
 
-def _advanced(r: Registrar) -> bool:
-    c = contract_of(r)
-    return bool(c.signature or c.companions or c.stub)
-
-
 def _contract_text(r: Registrar, shown: str = "", companions: bool = True) -> str:
     """The contract line of a registrar: the common kinds' summary, else the registrar table's own text
     (the advanced registrars; left out when ``shown`` already says it), with the companions the SDK requires."""
     c = contract_of(r)
-    if r.kind in _CONTRACT and not _advanced(r):
-        text = f"Contract: {_CONTRACT[r.kind]}"
+    if c.summary:
+        text = f"Contract: {c.summary}"
     else:
-        text = "" if c.doc and c.doc in shown else f"Contract: {c.doc or _CONTRACT.get(r.kind, r.kind.value)}"
+        text = "" if c.doc and c.doc in shown else f"Contract: {c.doc or summary_of(r.kind)}"
     if c.companions and companions:
         text += ("\n\n" if text else "") + "Goes with: " + ", ".join(f"`{n}`" for n in c.companions)
     return text
@@ -101,32 +65,38 @@ def _companions_status(b: Binding, bindings: list[Binding]) -> str | None:
     return "Companions: " + ", ".join(f"`{n}` {'✓' if n in have else '✗'}" for n in contract_of(reg).companions)
 
 
-_ADVANCED_KINDS = (Kind.INSTANCE_MASKS, Kind.INSTANCE_LENGTH, Kind.INSTANCE_METRIC, Kind.FALSE_POSITIVE,
-                   Kind.CUSTOM_LATENT_SPACE, Kind.SIMULATION, Kind.AUTOREGRESSIVE)
-
-
-def companion_rows(bindings: list[Binding]) -> list[str]:
-    """Checklist entries for the advanced registrars a project uses: a count per kind, then each companion
-    the SDK requires that is missing (e.g. `false_positive_instances_encoder needs false_positive_empty_gt ✗`)."""
-    rows = [f"{k.value.replace('_', ' ')} {n}" for k in _ADVANCED_KINDS
-            if (n := sum(1 for b in bindings if b.kind is k))]
+def checklist(bindings: list[Binding]) -> str:
+    """The entry file's checklist lens, one entry per lens row of the registrar table: `✓` for a part there
+    must be one of, a count, or (the advanced kinds) a count shown once used; then each companion the SDK
+    requires that is missing (e.g. `false_positive_instances_encoder needs false_positive_empty_gt ✗`)."""
+    rows = []
+    for label, show, kinds in lens_rows():
+        n = sum(1 for b in bindings if b.kind in kinds)
+        if len(kinds) > 1:  # load_model or add_prediction: present or not
+            n = 1 if n else 0
+        if show != "used":
+            rows.append(f"{label} {'✓' if n == 1 and show == 'one' else (n if n else '✗')}")
+        elif n:
+            rows.append(f"{label} {n}")
     used = [contract_of(r) for r in filter(None, (registrar_of(b) for b in bindings))]
     have = {c.name for c in used}
     for c in dict.fromkeys(c for c in used if c.companions):
         for n in c.companions:
             if n not in have:
                 rows.append(f"{c.name.removeprefix('tensorleap_')} needs {n.removeprefix('tensorleap_')} ✗")
-    return rows
+    return "Tensorleap: " + ", ".join(rows)
 
 
 def snippet_args(name: str) -> str:
-    """Completion arguments of a registrar: hand-written for the common ones, else from the table's stub."""
-    if name in _SNIPPET_ARGS:
-        return _SNIPPET_ARGS[name]
+    """Completion arguments of a registrar: the table's snippet, else from its stub's decorator line."""
     reg = DECORATORS.get(name)
-    if reg is None or not reg.stub:
-        return ""
-    first = reg.stub.split("\n", 1)[0].format(name="NAME", function="f", shape="()", preprocess="p")
+    if reg is None or reg.snippet or not reg.stub:
+        return reg.snippet if reg is not None else ""
+    # the functions the decorator names (an element-instance preprocess's encoders) become placeholders too
+    fields = [f for _, f, _, _ in Formatter().parse(reg.stub.split("\n", 1)[0]) if f is not None]
+    calls = [f for f in fields if f not in ("function", "name")]
+    start = 2 if "name" in fields else 1
+    first = registration(reg, Style.DECORATOR, "f", "NAME", **{c: f"${{{i}:{c}}}" for i, c in enumerate(calls, start)})
     return first[first.index("(") + 1:first.rindex(")")].replace("'NAME'", "'${1:name}'")
 
 
@@ -140,8 +110,8 @@ def _registrar_doc(r: Registrar, sdk: SdkApi | None = None) -> str:
         need = f" It first appears in code-loader {since}." if since else ""
         return f"```python\n{r.name}(...)\n```\n**Not in code-loader {sdk.version}, installed for this project.**{need}"
     if sdk.version != BUNDLED_VERSION:  # the table's own contract texts describe the bundled release only
-        doc = (f.doc or ("" if _advanced(r) else r.doc)).strip()
-        contract = f"Contract: {_CONTRACT.get(r.kind, r.kind.value)}"
+        doc = (f.doc or ("" if contract_of(r).advanced else r.doc)).strip()
+        contract = f"Contract: {summary_of(r.kind)}"
     else:
         doc = (f.doc or r.doc).strip()
     return f"```python\n{f.signature()}\n```\n{doc}\n\n{contract}\n\n_code-loader {sdk.version}, installed for this project._"
@@ -158,8 +128,8 @@ def complete(line: str, col: int, bindings: list[Binding], prev_lines: list[str]
     # after `leap_binder.` (or an alias ending in binder)
     m = re.search(r"(\w*binder|lb)\.(\w*)$", before)
     if m:
-        return [Item(name, "function", "leap_binder registrar", f"{name}({_SNIPPET_ARGS.get(name, '$1')})", True,
-                     _registrar_doc(r, sdk), sort=("0" if name in _SNIPPET_ARGS else "1") + name)
+        return [Item(name, "function", "leap_binder registrar", f"{name}({r.snippet or '$1'})", True,
+                     _registrar_doc(r, sdk), sort=("0" if r.snippet else "1") + name)
                 for name, r in _offered(LEGACY, sdk).items() if name.startswith(m.group(2))]
     # enum members
     m = re.search(r"\b(" + "|".join(ENUMS) + r")\.(\w*)$", before)
@@ -179,7 +149,7 @@ def complete(line: str, col: int, bindings: list[Binding], prev_lines: list[str]
     m = re.match(r"\s*@(\w*)$", before)
     if m:
         return [Item(name, "function", "Tensorleap decorator", f"{name}({snippet_args(name)})", True,
-                     _registrar_doc(r, sdk), sort=("0" if name in _SNIPPET_ARGS or not r.params else "1") + name)
+                     _registrar_doc(r, sdk), sort=("0" if r.snippet or not r.params else "1") + name)
                 for name, r in _offered(DECORATORS, sdk).items() if name.startswith(m.group(1))]
     call = _open_call(before)
     if call is not None:
@@ -295,7 +265,7 @@ def hover(word: str, bindings: list[Binding], observed: dict | None = None, sdk:
             continue
         title = f"**{b.kind.value.replace('_', ' ')}**" + (f" `{b.name}`" if b.name else "") + f" ({b.style.value} style)"
         reg = registrar_of(b)
-        text = [title, "", _contract_text(reg, companions=False) if reg is not None else f"Contract: {_CONTRACT.get(b.kind, b.kind.value)}"]
+        text = [title, "", _contract_text(reg, companions=False) if reg is not None else f"Contract: {summary_of(b.kind)}"]
         status = _companions_status(b, bindings)
         if status:
             text.append(status)

@@ -11,6 +11,8 @@ import ast
 from dataclasses import dataclass
 
 from tensorleap_ls.core.model import Kind, Span, Style, TextEdit
+from tensorleap_ls.core.sdk import (DECORATORS, DECORATORS_MODULE, DECORATORS_STAR_EXPORTS, LEGACY, Registrar,
+                                    contract_of, row_for)
 
 IMPORTS = {
     "np": "import numpy as np",
@@ -22,9 +24,9 @@ IMPORTS = {
     "LeapDataType": "from code_loader.contract.enums import LeapDataType",
     "MetricDirection": "from code_loader.contract.enums import MetricDirection",
     "LeapImage": "from code_loader.contract.visualizer_classes import LeapImage",
+    "LeapText": "from code_loader.contract.visualizer_classes import LeapText",
     "leap_binder": "from code_loader import leap_binder",
 }
-DECORATOR_MODULE = "code_loader.inner_leap_binder.leapbinder_decorators"
 
 
 @dataclass
@@ -35,87 +37,61 @@ class Stub:
 
 
 def stub(kind: Kind, style: Style, function: str, name: str | None = None) -> Stub:
-    """A stub that satisfies the SDK contract for ``kind``."""
-    deco = style is Style.DECORATOR
-    n = name or function
-    if kind is Kind.PREPROCESS:
-        body = (f"def {function}() -> List[PreprocessResponse]:\n"
-                "    # TODO: load the sample ids of each subset (ids are str unless sample_id_type=int)\n"
-                "    train_ids = [str(i) for i in range(10)]\n"
-                "    val_ids = [str(i) for i in range(10, 15)]\n"
-                "    return [PreprocessResponse(sample_ids=train_ids, data={}, state=DataStateType.training),\n"
-                "            PreprocessResponse(sample_ids=val_ids, data={}, state=DataStateType.validation)]\n")
-        return _wrap(body, deco, "@tensorleap_preprocess()", f"leap_binder.set_preprocess({function})",
-                     ("List", "PreprocessResponse", "DataStateType"), "tensorleap_preprocess")
-    if kind in (Kind.INPUT, Kind.GROUND_TRUTH):
-        what = "input" if kind is Kind.INPUT else "ground truth"
-        shape = "(28, 28, 1)" if kind is Kind.INPUT else "(10,)"
-        body = (f"def {function}(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:\n"
-                f"    # TODO: return the {what} of one sample, unbatched, as float32\n"
-                f"    return np.zeros({shape}, dtype=np.float32)\n")
-        if kind is Kind.INPUT:
-            return _wrap(body, deco, f"@tensorleap_input_encoder({n!r}, channel_dim=-1)",
-                         f"leap_binder.set_input({function}, {n!r}, channel_dim=-1)", ("np", "PreprocessResponse"),
-                         "tensorleap_input_encoder")
-        return _wrap(body, deco, f"@tensorleap_gt_encoder({n!r})", f"leap_binder.set_ground_truth({function}, {n!r})",
-                     ("np", "PreprocessResponse"), "tensorleap_gt_encoder")
-    if kind is Kind.METADATA:
-        body = (f"def {function}(sample_id: str, preprocess: PreprocessResponse) -> float:\n"
-                "    # TODO: a scalar (or a flat dict of scalars) describing the sample\n"
-                "    return 0.0\n")
-        return _wrap(body, deco, f"@tensorleap_metadata({n!r})", f"leap_binder.set_metadata({function}, {n!r})",
-                     ("PreprocessResponse",), "tensorleap_metadata")
-    if kind is Kind.VISUALIZER:
-        body = (f"def {function}(image: np.ndarray) -> LeapImage:\n"
-                "    # TODO: the argument arrives with a batch axis of size 1; return uint8 0-255 pixels\n"
-                "    return LeapImage((image[0] * 255).clip(0, 255).astype(np.uint8))\n")
-        return _wrap(body, deco, f"@tensorleap_custom_visualizer({n!r}, LeapDataType.Image)",
-                     f"leap_binder.set_visualizer({function}, {n!r}, LeapDataType.Image)",
-                     ("np", "LeapImage", "LeapDataType"), "tensorleap_custom_visualizer")
-    if kind is Kind.METRIC:
-        body = (f"def {function}(gt: np.ndarray, prediction: np.ndarray) -> np.ndarray:\n"
-                "    # TODO: one value per sample of the batch\n"
-                "    return (gt.argmax(-1) == prediction.argmax(-1)).astype(np.float32)\n")
-        return _wrap(body, deco, f"@tensorleap_custom_metric({n!r}, direction=MetricDirection.Upward)",
-                     f"leap_binder.add_custom_metric({function}, {n!r}, direction=MetricDirection.Upward)",
-                     ("np", "MetricDirection"), "tensorleap_custom_metric")
-    if kind is Kind.LOSS:
-        body = (f"def {function}(gt: np.ndarray, prediction: np.ndarray) -> np.ndarray:\n"
-                "    # TODO: one loss value per sample of the batch\n"
-                "    return ((gt - prediction) ** 2).reshape(gt.shape[0], -1).mean(-1).astype(np.float32)\n")
-        return _wrap(body, deco, f"@tensorleap_custom_loss({n!r})", f"leap_binder.add_custom_loss({function}, {n!r})",
-                     ("np",), "tensorleap_custom_loss")
-    if kind in (Kind.LOAD_MODEL, Kind.PREDICTION):
-        if not deco:
-            return Stub("leap_binder.add_prediction('classes', [str(i) for i in range(10)], channel_dim=-1)  "
-                        "# TODO: one per model output\n", ("leap_binder",))
-        body = ("@tensorleap_load_model([PredictionTypeHandler('classes', [str(i) for i in range(10)], channel_dim=-1)])\n"
-                f"def {function}():\n"
-                "    # TODO: return the model (an onnxruntime.InferenceSession or a Keras model)\n"
-                "    import onnxruntime\n"
-                "    return onnxruntime.InferenceSession('model.onnx')\n")
-        return Stub(body, ("PredictionTypeHandler",), ("tensorleap_load_model",))
-    if kind is Kind.INTEGRATION_TEST:
-        return Stub(f"@tensorleap_integration_test()\ndef {function}(sample_id, preprocess):\n"
-                    "    # TODO: call the decorated encoders, the model, then losses/metrics/visualizers\n"
-                    "    pass\n", (), ("tensorleap_integration_test",))
-    return Stub(f"def {function}(*args):\n    # TODO\n    return None\n", ())
+    """A stub that satisfies the SDK contract for ``kind``: the table's stub of the kind's first registrar, in
+    ``style`` (the decorator form when the kind has no legacy registrar)."""
+    row = row_for(kind)
+    if row is None:
+        return Stub(f"def {function}(*args):\n    # TODO\n    return None\n", ())
+    return render(row, style, function, name)
+
+
+def render(row: Registrar, style: Style | None, function: str, name: str | None = None, shape: str | None = None,
+           **calls: str) -> Stub:
+    """The stub of a table row: decorated (``Style.DECORATOR``), registered by its ``leap_binder`` method
+    (``Style.LEGACY``) or the bare function (None: a legacy call already registers it). ``calls``: the
+    functions the stub calls, when not named like its placeholders (e.g. ``autoregressive_step=...``)."""
+    fields = _Fields(function=function, name=name or function, shape=shape or "(1,)", **calls)
+    code = row.stub.format_map(fields)
+    leg = row.legacy
+    if style is Style.LEGACY and leg is not None:
+        if leg.stub:
+            return Stub(leg.stub.format_map(fields), leg.stub_names + ("leap_binder",))
+        call = registration(row, Style.LEGACY, function, name, **calls)
+        body = code.split("\n", 1)[1]
+        return Stub(f"{body}\n\n{call}\n", row.stub_names + ("leap_binder",))
+    if style is None:
+        return Stub(code.split("\n", 1)[1], row.stub_names)
+    return Stub(code, row.stub_names, (row.name,))
+
+
+def registration(row: Registrar, style: Style, function: str, name: str | None = None, **calls: str) -> str:
+    """How the stub of ``row`` registers ``function``: its decorator (``tensorleap_gt_encoder('classes')``,
+    without the ``@``) or its legacy call (``leap_binder.set_ground_truth(gt, 'classes')``)."""
+    fields = _Fields(function=function, name=name or function, shape="(1,)", **calls)
+    decorator = row.stub.split("\n", 1)[0].format_map(fields)[1:]
+    if style is not Style.LEGACY or row.legacy is None:
+        return decorator
+    args = decorator[decorator.index("(") + 1:decorator.rindex(")")]
+    return f"leap_binder.{row.legacy.name}({function}{', ' + args if args else ''})"
+
+
+class _Fields(dict):
+    """Template fields; a placeholder nobody filled names a function the stub calls (``{preprocess}``)."""
+
+    def __missing__(self, key: str) -> str:
+        return key
 
 
 def registrar_stub(registrar: str, function: str, name: str | None = None, shape: str | None = None,
-                   preprocess: str = "preprocess") -> Stub | None:
+                   preprocess: str = "preprocess", **calls: str) -> Stub | None:
     """The registrar table's stub for ``registrar`` (a decorator, or a legacy method through its twin):
     decorated for the decorator API; the legacy call registers it itself, so there only the function."""
-    from tensorleap_ls.core.sdk import DECORATORS, LEGACY, contract_of
-
     reg = DECORATORS.get(registrar) or LEGACY.get(registrar)
     contract = contract_of(reg) if reg is not None else None
     if contract is None or not contract.stub:
         return None
-    code = contract.stub.format(function=function, name=name or function, shape=shape or "(1,)", preprocess=preprocess)
-    if reg is not contract:
-        return Stub(code.split("\n", 1)[1], contract.stub_names)
-    return Stub(code, contract.stub_names, (contract.name,))
+    return render(contract, Style.DECORATOR if reg is contract else None, function, name, shape,
+                  preprocess=preprocess, **calls)
 
 
 def integration_test_stub(function: str, inputs: list[str], gts: list[str], loader: str | None,
@@ -137,12 +113,6 @@ def integration_test_stub(function: str, inputs: list[str], gts: list[str], load
     if len(lines) == 2:
         lines.append("    pass  # TODO")
     return Stub("\n".join(lines) + "\n", (), ("tensorleap_integration_test",))
-
-
-def _wrap(body: str, deco: bool, decorator: str, registration: str, names: tuple, decorator_name: str) -> Stub:
-    if deco:
-        return Stub(f"{decorator}\n{body}", names, (decorator_name,))
-    return Stub(f"{body}\n\n{registration}\n", names + ("leap_binder",))
 
 
 # --- placing code and imports --------------------------------------------------------------------
@@ -178,7 +148,7 @@ def import_edits(path: str, tree: ast.Module | None, lines: list[str], names: se
                 last = stmt.end_lineno or stmt.lineno
                 for a in stmt.names:
                     have.add(a.asname or a.name.split(".")[0])
-                if isinstance(stmt, ast.ImportFrom) and stmt.module == DECORATOR_MODULE and any(
+                if isinstance(stmt, ast.ImportFrom) and stmt.module == DECORATORS_MODULE and any(
                         a.name == "*" for a in stmt.names):
                     star_decorators = True
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
@@ -188,12 +158,11 @@ def import_edits(path: str, tree: ast.Module | None, lines: list[str], names: se
             elif isinstance(stmt, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
                 have.add(stmt.name)
     if star_decorators:
-        have |= {"leap_binder", "np", "PreprocessResponse", "DataStateType", "LeapDataType", "MetricDirection",
-                 "PredictionTypeHandler"} | set(decorators)
+        have |= set(DECORATORS_STAR_EXPORTS) | set(decorators)
     new = [IMPORTS[n] for n in sorted(names) if n not in have and n in IMPORTS]
     missing_decos = sorted(d for d in decorators if d not in have)
     if missing_decos:
-        new.append(f"from {DECORATOR_MODULE} import {', '.join(missing_decos)}")
+        new.append(f"from {DECORATORS_MODULE} import {', '.join(missing_decos)}")
     if not new:
         return []
     text = "\n".join(dict.fromkeys(new)) + "\n"

@@ -8,7 +8,6 @@ from lsprotocol import types as lsp
 from pygls.uris import from_fs_path, to_fs_path
 
 from tensorleap_ls.core import assist
-from tensorleap_ls.core.model import Kind
 from tensorleap_ls.core.project import norm
 from tensorleap_ls.lsp.convert import code_points, to_range
 from tensorleap_ls.lsp.navigation import word_or_string_at
@@ -119,27 +118,11 @@ def register(server: "TensorleapServer") -> None:
     server.code_lens_providers.append(_checklist)
 
 
-_ROWS = [("preprocess", (Kind.PREPROCESS,)), ("inputs", (Kind.INPUT,)), ("ground truth", (Kind.GROUND_TRUTH,)),
-         ("load_model", (Kind.LOAD_MODEL, Kind.PREDICTION)), ("loss", (Kind.LOSS,)),
-         ("integration test", (Kind.INTEGRATION_TEST,)), ("metrics", (Kind.METRIC,)), ("metadata", (Kind.METADATA,)),
-         ("visualizers", (Kind.VISUALIZER,))]
-
-
-def checklist(bindings) -> str:
-    parts = []
-    for label, kinds in _ROWS:
-        n = sum(1 for b in bindings if b.kind in kinds and (b.kind is not Kind.PREDICTION or label == "load_model"))
-        if label == "load_model":
-            n = 1 if any(b.kind in kinds for b in bindings) else 0
-        parts.append(f"{label} {'✓' if n == 1 and label in ('preprocess', 'load_model', 'integration test', 'ground truth') else (n if n else '✗')}")
-    return "Tensorleap: " + ", ".join(parts + assist.companion_rows(bindings))
-
-
 def _checklist(ls, path: str) -> list[lsp.CodeLens]:
     out = []
     for pa in ls.analyses_for(path):
         if pa.project.entry != path:
             continue
         out.append(lsp.CodeLens(range=lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)),
-                                command=lsp.Command(title=checklist(pa.bindings), command="")))
+                                command=lsp.Command(title=assist.checklist(pa.bindings), command="")))
     return out

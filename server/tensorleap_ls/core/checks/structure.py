@@ -16,25 +16,13 @@ from collections import defaultdict
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.evaluate import Missing, Undefined
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Style
-from tensorleap_ls.core.sdk import BUILTIN_NAMES, SINGLETON_KINDS, contract_of, registrar_of
 from tensorleap_ls.core.codes import (
     DUPLICATE_NAME, EMPTY_NAME, MISSING_GROUND_TRUTH, MISSING_INPUT, MISSING_INTEGRATION_TEST, MISSING_LOSS,
     MISSING_MODEL, MISSING_PREPROCESS, NAME_ACROSS_KINDS, NOT_CALLABLE, REGISTERED_TWICE, UNDEFINED_FUNCTION,
     UNRESOLVED_IMPORT,
 )
-
-# Kinds whose names the SDK checks for duplicates (decorators) and the message it uses.
-_NAMED_KINDS = (Kind.INPUT, Kind.GROUND_TRUTH, Kind.METADATA, Kind.VISUALIZER, Kind.METRIC, Kind.LOSS,
-                Kind.PREDICTION, Kind.CUSTOM_LAYER)
-
-_PAIRED = frozenset({Kind.GROUND_TRUTH, Kind.PREDICTION})
-
-_LABEL = {
-    Kind.PREPROCESS: "preprocess", Kind.INPUT: "input encoder", Kind.GROUND_TRUTH: "ground-truth encoder",
-    Kind.METADATA: "metadata", Kind.PREDICTION: "prediction type", Kind.VISUALIZER: "visualizer",
-    Kind.METRIC: "metric", Kind.LOSS: "custom loss", Kind.CUSTOM_LAYER: "custom layer",
-    Kind.LOAD_MODEL: "load_model", Kind.INTEGRATION_TEST: "integration test",
-}
+from tensorleap_ls.core.sdk import (BUILTIN_NAMES, NAMED_KINDS, PAIRED_KINDS, SINGLETON_KINDS, contract_of, label_of,
+                                   registrar_of)
 
 
 def check(ctx: CheckContext) -> list[Finding]:
@@ -111,7 +99,7 @@ def _functions(ctx: CheckContext) -> list[Finding]:
         val = fn_arg.value
         data = {"function": b.function, "kind": b.kind.value}
         if isinstance(val, Undefined):
-            out.append(Finding(UNDEFINED_FUNCTION, f"`{val.name}` is not defined: the {_LABEL.get(b.kind, b.kind.value)} "
+            out.append(Finding(UNDEFINED_FUNCTION, f"`{val.name}` is not defined: the {label_of(b.kind)} "
                                f"registration names a function that does not exist.", fn_arg.span, data=data))
         elif isinstance(val, Missing):
             out.append(Finding(UNRESOLVED_IMPORT, f"`{val.dotted.lstrip('.')}` cannot be imported: the module does not define it.",
@@ -128,10 +116,10 @@ def _names(ctx: CheckContext) -> list[Finding]:
     by_kind: dict[Kind, dict[str, list[Binding]]] = defaultdict(lambda: defaultdict(list))
     kinds_of_name: dict[str, set[Kind]] = defaultdict(set)
     for b in ctx.bindings:
-        if b.name is None or b.kind not in _NAMED_KINDS:
+        if b.name is None or b.kind not in NAMED_KINDS:
             continue
         if b.name.strip() == "":
-            out.append(Finding(EMPTY_NAME, f"Empty name for a {_LABEL.get(b.kind, b.kind.value)}.",
+            out.append(Finding(EMPTY_NAME, f"Empty name for a {label_of(b.kind)}.",
                                b.name_span or b.reg_span, data={"kind": b.kind.value}))
             continue
         by_kind[b.kind][b.name].append(b)
@@ -143,17 +131,17 @@ def _names(ctx: CheckContext) -> list[Finding]:
             if name in builtins and kind is not Kind.PREDICTION:
                 # The SDK pre-registers it: a decorator raises, the legacy API silently shadows it.
                 for b in group:
-                    out.append(_dup(b, name, kind, f"`{name}` is the name of a built-in {_LABEL[kind]}."))
+                    out.append(_dup(b, name, kind, f"`{name}` is the name of a built-in {label_of(kind)}."))
                 continue
             for b in dups:
                 first = group[0]
-                f = _dup(b, name, kind, f"Another {_LABEL.get(kind, kind.value)} is already named `{name}`.")
+                f = _dup(b, name, kind, f"Another {label_of(kind)} is already named `{name}`.")
                 f.related.append((first.name_span or first.reg_span, "first registered here"))
                 out.append(f)
     order = {id(b): i for i, b in enumerate(ctx.bindings)}
     for name, kinds in kinds_of_name.items():
         # A ground truth and the prediction it is compared with often share a name: that pairing is intended.
-        if len(kinds) < 2 or kinds <= _PAIRED:
+        if len(kinds) < 2 or kinds <= PAIRED_KINDS:
             continue
         bs = sorted((b for k in kinds for b in by_kind[k][name]), key=lambda b: order[id(b)])
         for b in bs[1:]:
@@ -177,7 +165,7 @@ def _registered_twice(ctx: CheckContext) -> list[Finding]:
         if b.kind not in SINGLETON_KINDS:
             continue
         if b.kind in seen and seen[b.kind].reg_span != b.reg_span:
-            f = Finding(REGISTERED_TWICE, f"{_LABEL.get(b.kind, b.kind.value).capitalize()} registered more than once: only the "
+            f = Finding(REGISTERED_TWICE, f"{label_of(b.kind).capitalize()} registered more than once: only the "
                         "last registration counts.", b.reg_span, data={"kind": b.kind.value})
             f.related.append((seen[b.kind].reg_span, "also registered here"))
             out.append(f)
