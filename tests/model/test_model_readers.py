@@ -153,3 +153,20 @@ def test_missing_library_is_named(fmt: str, library: str, tmp_path: Path, capsys
     [d] = check_json(root, str(bare), capsys)
     assert d["code"] == "TL600" and d["severity"] == "information", d
     assert f"models/two{ext} cannot be read: {library} " in d["message"], d["message"]
+
+
+def test_keras_without_a_backend_says_so(python: str, models: Path, tmp_path: Path, capsys):
+    """Keras 3 is there but no backend (no TensorFlow, torch or jax): TL600 says which libraries to add.
+    The interpreter sees the venv's packages but torch (symlinks in a folder on its path)."""
+    site = next(Path(python).parent.parent.glob("lib/python*/site-packages"))
+    shown = tmp_path / "site"
+    shown.mkdir()
+    for p in site.iterdir():
+        if not p.name.startswith(("torch", "functorch", "jax")):
+            (shown / p.name).symlink_to(p)
+    bare = tmp_path / "keras-only-python"
+    bare.write_text(f"#!/bin/sh\nPYTHONPATH={shown} exec {sys.executable} -S \"$@\"\n")
+    bare.chmod(bare.stat().st_mode | stat.S_IEXEC)
+    [d] = check_json(framework_project(tmp_path / "p", "keras", "two", models), str(bare), capsys)
+    assert d["code"] == "TL600" and f"keras is installed in {sys.executable} but cannot import a backend (No module " \
+        "named 'tensorflow'): install tensorflow, or torch or jax and set KERAS_BACKEND." in d["message"], d["message"]

@@ -24,10 +24,13 @@ import json
 path = sys.argv[1]
 out = {"inputs": [], "outputs": []}
 
-def missing(lib):
+def fail(why):
     # A clear reason instead of a traceback; exit 3 so read() keeps returning None.
-    print(json.dumps({"error": f"library {lib} missing in {sys.executable}"}))
+    print(json.dumps({"error": why}))
     sys.exit(3)
+
+def missing(lib):
+    fail(f"library {lib} missing in {sys.executable}")
 
 def dims(shape):
     # numpy's int32 (TFLite details) is no int: int() every dimension that has an index
@@ -98,8 +101,8 @@ else:
         try:
             import keras
         except ImportError as e:
-            missing("tensorflow (keras is installed but cannot import a backend: %s; install tensorflow, "
-                    "or torch or jax and set KERAS_BACKEND)" % e)
+            fail("keras is installed in %s but cannot import a backend (%s): install tensorflow, or torch or "
+                 "jax and set KERAS_BACKEND" % (sys.executable, e))
         load = keras.models.load_model
     m = load(path, compile=False)
     conv = lambda ts: [{"name": t.name.split(":")[0], "shape": dims(t.shape), "dtype": getattr(t.dtype, "name", str(t.dtype))}
