@@ -31,10 +31,10 @@ def measure_dynamic(python: str, reps: int = 5) -> dict:
             resp = runner.call(python, root, entry, {"cmd": "check", "samples": 0, "seed": 0, "progress_every": 1},
                                timeout=120)
             wall = time.perf_counter() - t0
-            calls = resp["calls"]
-            per_call_plain = base["seconds"] / (base["samples"] * 4)  # 2 encoders + 2 metadata per sample
+            calls = resp.calls
+            per_call_plain = base.seconds / (base.samples * 4)  # 2 encoders + 2 metadata per sample
             # overhead = time of the check pass minus what the same calls cost in a plain loop
-            over = (resp["total_seconds"] - per_call_plain * calls) / calls
+            over = (resp.total_seconds - per_call_plain * calls) / calls
             overheads.append(over)
             plain.append(per_call_plain)
             checked.append(wall)
@@ -49,7 +49,7 @@ def measure_dynamic(python: str, reps: int = 5) -> dict:
         for i in range(reps):
             r = runner.call(python, root, entry, {"cmd": "preview", "subset": "training", "sample_id": i,
                                                   "run_test": True, "loaders": ["load_model"], "functions": functions})
-            user.append(r["seconds"])
+            user.append(r.seconds)
         return {
             "samples checked per run": n,
             "user call cost (plain loop), median": f"{statistics.median(plain) * 1000:.3f} ms per call",

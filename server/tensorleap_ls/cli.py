@@ -173,10 +173,10 @@ def _check(args: argparse.Namespace) -> int:
     from tensorleap_ls.core import report
     from tensorleap_ls.core import sdk_env
     from tensorleap_ls.core.analysis import Analyzer
-    from tensorleap_ls.runtime.interpreter import choose
+    from tensorleap_ls.runtime import api
 
     # The installed SDK is read from the interpreter's site-packages on disk: nothing runs.
-    analyzer = Analyzer(env_for=lambda root: sdk_env.environment(choose(root, args.python)))
+    analyzer = Analyzer(env_for=lambda root: sdk_env.environment(api.choose(root, args.python)))
     projects = []
     all_findings = []
     color = not args.no_color and args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -207,11 +207,11 @@ def _model_facts(analyzer, pa, args: argparse.Namespace) -> bool:
     """A plain ``check`` runs nothing of the project: the model file is read by this interpreter, and
     only formats that hold no code (ONNX). The project's interpreter reads it (Keras, TorchScript...)
     only when the user chose to run the project: ``--python`` or ``--dynamic``."""
-    from tensorleap_ls.runtime import interpreter, model_info
+    from tensorleap_ls.runtime import api
 
     if args.python or args.dynamic:
-        return model_info.load_facts(analyzer, pa, interpreter.choose(pa.project.root, args.python), trusted=True)
-    return model_info.load_facts(analyzer, pa, sys.executable, trusted=False)
+        return api.model_facts(analyzer, pa, api.choose(pa.project.root, args.python), trusted=True)
+    return api.model_facts(analyzer, pa, sys.executable, trusted=False)
 
 
 def _dynamic(pa, args: argparse.Namespace) -> list:

@@ -117,7 +117,7 @@ def test_escaped_secret_never_leaves_the_child(tmp_path, runner, monkeypatch):
 def test_the_server_scrubs_again_what_a_rogue_child_sends(tmp_path):
     """User code can write to the protocol channel itself: the runner scrubs what it decodes too
     (here the "interpreter" is a script that answers with the secret, JSON-escaped)."""
-    line = json.dumps({"id": 1, "ok": True, "setup": {"leak": SECRET, "bare": float("nan")}})
+    line = json.dumps({"id": 1, "ok": True, "setup": {"inputs": [{"name": SECRET, "bare": float("nan")}]}})
     fake = tmp_path / "python"
     fake.write_text("#!/bin/sh\nread request\ncat <<'EOF'\n" + line + "\nEOF\nread next\n")
     fake.chmod(0o755)
@@ -128,7 +128,8 @@ def test_the_server_scrubs_again_what_a_rogue_child_sends(tmp_path):
         _, setup = r.child(str(fake), str(root), str(root / "leap_binder.py"), auth_secret=SECRET)
     finally:
         r.close()
-    assert setup == {"leak": "***", "bare": "NaN"}  # json.dumps wrote a bare NaN: decoded, then made strict
+    # json.dumps wrote a bare NaN: decoded, then made strict, then parsed into the reply's dataclass
+    assert setup.inputs == [{"name": "***", "bare": "NaN"}]
 
 
 # --- item 4: strict JSON ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""What may cross the wire between the child and the server (``wire``), and the request
+"""What may cross the wire between the child and the server (``wire``), and the request and reply
 dataclasses both sides share (``protocol``): unit level, no child process."""
 
 from __future__ import annotations
@@ -81,6 +81,36 @@ def test_requests_round_trip_through_the_wire():
     assert protocol.from_wire({**msg, "unknown": 1}) == req
     with pytest.raises(KeyError):
         protocol.from_wire({"cmd": "format_disk"})
+
+
+def test_replies_round_trip_through_the_wire():
+    found = protocol.Problem(code="TL505", message="NaN", file="/p/a.py", line=3, sample=0, subset="training")
+    reply = protocol.Checked(findings=[found], calls=4, samples=2, failures=[],
+                             observed=[protocol.Observation("input", "image", "shape (28, 28), dtype float32")])
+    msg = json.loads(wire.dumps(reply.to_wire(7)))
+    assert msg["id"] == 7 and msg["findings"] == [{"message": "NaN", "code": "TL505", "file": "/p/a.py", "line": 3,
+                                                   "sample": 0, "subset": "training"}]
+    assert "message" not in msg and "user_seconds" not in msg  # None is not sent
+    assert protocol.Checked.from_wire(msg) == reply
+    loaded = protocol.Loaded(ok=False, error=protocol.Problem(type="ImportError", message="no cv2", file="/p/e.py",
+                                                              line=1))
+    assert protocol.Loaded.from_wire(json.loads(json.dumps(loaded.to_wire(1)))) == loaded
+    shown = protocol.Previewed(subset="training", sample_id=0, metadata=[{"name": "m", "value": 1}],
+                               problems=[protocol.Problem(type="internal", internal=True, message="ours")])
+    payload = shown.payload()
+    assert "findings" not in payload and "id" not in payload and payload["problems"][0]["internal"] is True
+    assert protocol.Previewed.from_wire(payload) == shown
+
+
+def test_a_reply_of_the_wrong_shape_falls_back_to_defaults():
+    """User code can write on the channel: whatever arrives parses, into the request's reply type."""
+    bad = protocol.Checked.from_wire({"ok": False, "findings": 5, "observed": [1, {"kind": "input", "x": 2}],
+                                      "setup": "x", "id": 3})
+    assert (bad.ok, bad.findings, bad.observed, bad.calls) == (False, [], [protocol.Observation(kind="input")], None)
+    assert protocol.Loaded.from_wire({"ok": True, "setup": [1]}).setup == protocol.Setup()
+    assert protocol.Loaded.from_wire("not an object") == protocol.Loaded()
+    for cmd, request in protocol.COMMANDS.items():  # every request names its reply, a Reply
+        assert issubclass(request.REPLY, protocol.Reply) and request.REPLY is not protocol.Reply, cmd
 
 
 def test_user_containers_that_break_when_walked_do_not_break_the_wire():

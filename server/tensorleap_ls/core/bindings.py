@@ -3,7 +3,8 @@
 The extractor walks the top level of each module of the closure the way an import executes
 it: ``if`` on known constants takes one branch, ``for`` over known lists runs once per item,
 calls of local functions (factories, ``lru_cache`` loaders, registration helpers) run their
-bodies with the arguments bound. Both API styles are recognised, under any alias.
+bodies with the arguments bound. Both API styles are recognised, under any alias (what one
+registration statement gives is ``core/registrations.py``).
 
 Factories (functions whose body registers something, e.g. an ``lru_cache`` loader holding a
 decorated ``def`` named after its parameter) register when they are called, which may be long
@@ -15,29 +16,18 @@ runs each with its arguments (one binding per statically known key, an unknown n
 from __future__ import annotations
 
 import ast
-import builtins
 import re
 from typing import Any, Iterable
 
-from tensorleap_ls.core.evaluate import (
-    CallValue,
-    FunctionValue,
-    Missing,
-    ModuleValue,
-    Resolver,
-    Undefined,
-)
-from tensorleap_ls.core.model import UNKNOWN, ArgValue, Binding, Kind, Span, Style
-from tensorleap_ls.core.modules import Module
-from tensorleap_ls.core.sdk import DECORATORS, LEGACY, Registrar
+from tensorleap_ls.core.evaluate import CallValue, FunctionValue, ModuleValue, Resolver
+from tensorleap_ls.core.model import UNKNOWN, Binding, Span
+from tensorleap_ls.core.modules import Module, per_text
+from tensorleap_ls.core.registrations import Registrations
+from tensorleap_ls.core.sdk import DECORATORS, LEGACY
 from tensorleap_ls.core.source import dotted
 
 _MAX_CALL_DEPTH = 4
 _MAX_ITEMS = 200
-_BINDER_NAMES = {"leap_binder", "global_leap_binder"}
-_BUILTINS = frozenset(dir(builtins))
-
-
 
 
 def extract(modules: dict[str, Module], resolver: Resolver) -> list[Binding]:
@@ -59,13 +49,11 @@ _COMPOUND = tuple(getattr(ast, n) for n in ("FunctionDef", "AsyncFunctionDef", "
 _INDENTED_REGISTRATION = re.compile(r"^[ \t]+(?:@[\w.]*tensorleap_|[\w.]+\.(?:set|add)_\w+\s*\()", re.M)
 
 
+@per_text("factories")
 def _factories(mod: Module) -> list:
     """The factories of a module: the innermost def around a registration (a tensorleap decorator on a
-    nested def or class, or a ``*.set_*``/``*.add_*`` registrar call statement). Once per text."""
-    found = mod.memo.get("factories")
-    if found is not None:
-        return found
-    found = []
+    nested def or class, or a ``*.set_*``/``*.add_*`` registrar call statement)."""
+    found: list = []
     if mod.tree is not None and _INDENTED_REGISTRATION.search(mod.text):
         stack: list[tuple[ast.stmt, Any]] = [(s, None) for s in reversed(mod.tree.body)]
         while stack:
@@ -85,18 +73,15 @@ def _factories(mod: Module) -> list:
                 for attr in ("body", "orelse", "finalbody", "handlers", "cases"):
                     for child in reversed(getattr(node, attr, None) or ()):
                         stack.append((child, inner))
-    mod.memo["factories"] = found
     return found
 
 
+@per_text("function_nodes")
 def _function_nodes(mod: Module) -> list:
-    """Every def of the module (top level, methods, nested). Once per text."""
-    nodes = mod.memo.get("function_nodes")
-    if nodes is None:
-        nodes = [n for n in ast.walk(mod.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] \
-            if mod.tree is not None else []
-        mod.memo["function_nodes"] = nodes
-    return nodes
+    """Every def of the module (top level, methods, nested)."""
+    if mod.tree is None:
+        return []
+    return [n for n in ast.walk(mod.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
 
 def _cached(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -109,12 +94,14 @@ def _cached(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 
 
 class _Extractor:
+    """Runs the import of the closure (and, in a second pass, the factory calls in function bodies)."""
+
     def __init__(self, modules: dict[str, Module], resolver: Resolver):
         self.modules = modules
         self.r = resolver
         self.bindings: list[Binding] = []
+        self.registrations = Registrations(modules, resolver)
         self._stack: list[int] = []
-        self._binder_aliases: dict[str, set[str]] = {}
         # Factory call sites: in the sites pass only calls of factories run (nothing registers directly);
         # the outermost call running a factory is recorded on what it registers.
         self._sites_pass = False
@@ -207,7 +194,8 @@ class _Extractor:
                 env[stmt.name] = FunctionValue(stmt, mod)
             if not self._sites_pass:
                 for deco in stmt.decorator_list:
-                    self._decorator(mod, deco, stmt, env)
+                    for binding in self.registrations.decorator(mod, deco, stmt, env):
+                        self._add(binding)
         elif isinstance(stmt, (ast.Expr, ast.Return)):
             if stmt.value is not None:
                 self._effects(mod, stmt.value, env, depth)
@@ -271,7 +259,11 @@ class _Extractor:
     def _effects(self, mod: Module, expr: ast.expr, env: dict[str, Any], depth: int) -> None:
         """Runs the calls of an expression in evaluation order (arguments first, nested calls too)."""
         if isinstance(expr, ast.Call):
-            if not self._sites_pass and (self._legacy(mod, expr, env) or self._applied_decorator(mod, expr, env)):
+            found = [] if self._sites_pass else (self.registrations.legacy(mod, expr, env)
+                                                 or self.registrations.applied_decorator(mod, expr, env))
+            for binding in found:
+                self._add(binding)
+            if found:
                 return
             for sub in [expr.func, *expr.args, *(k.value for k in expr.keywords)]:
                 self._effects(mod, sub, env, depth)
@@ -327,186 +319,3 @@ class _Extractor:
             self._stack.pop()
             self._site, self._dedupe, self._lazy_run = outer, dedupe, lazy
             self._sites_pass = sites_pass
-
-    # --- the two API styles ---------------------------------------------------------------
-    def _legacy(self, mod: Module, call: ast.Call, env: dict[str, Any]) -> bool:
-        func = call.func
-        if not isinstance(func, ast.Attribute) or func.attr not in LEGACY:
-            return False
-        if not self._is_binder(mod, func.value, env):
-            return False
-        reg = LEGACY[func.attr]
-        args = self._args(mod, reg, call.args, call.keywords, env)
-        binding = Binding(
-            kind=reg.kind, name=None, style=Style.LEGACY, function=None,
-            reg_span=mod.source.span(call), args=args, reg_node=call, module_path=mod.path,
-        )
-        self._name(binding, reg)
-        if reg.function_param:
-            self._function(mod, binding, reg.function_param, env)
-        self._add(binding)
-        return True
-
-    def _applied_decorator(self, mod: Module, call: ast.Call, env: dict[str, Any]) -> bool:
-        """``tensorleap_custom_visualizer(name=..., ...)(fn)``: a decorator applied by hand (often in a loop)."""
-        deco = call.func
-        if len(call.args) != 1 or call.keywords or isinstance(call.args[0], ast.Starred):
-            return False
-        target = deco.func if isinstance(deco, ast.Call) else deco
-        reg = DECORATORS.get(dotted(target).rsplit(".", 1)[-1])
-        if reg is None:
-            return False
-        args = self._args(mod, reg, deco.args if isinstance(deco, ast.Call) else [],
-                          deco.keywords if isinstance(deco, ast.Call) else [], env)
-        fn = call.args[0]
-        args["function"] = ArgValue(mod.source.segment(fn), mod.source.span(fn), self.r.value(fn, mod, env), fn)
-        binding = Binding(kind=reg.kind, name=None, style=Style.DECORATOR, function=None,
-                          reg_span=mod.source.span(call), args=args, reg_node=call, module_path=mod.path)
-        self._name(binding, reg)
-        self._function(mod, binding, "function", env)
-        self._add(binding)
-        if reg.kind is Kind.LOAD_MODEL and "prediction_types" in args:
-            self._prediction_handlers(args["prediction_types"])
-        return True
-
-    def _decorator(self, mod: Module, deco: ast.expr, node: ast.AST, env: dict[str, Any]) -> None:
-        call = deco if isinstance(deco, ast.Call) else None
-        target = call.func if call is not None else deco
-        short = dotted(target).rsplit(".", 1)[-1]
-        reg = DECORATORS.get(short)
-        if reg is None:
-            return
-        args = self._args(mod, reg, call.args if call else [], call.keywords if call else [], env)
-        binding = Binding(
-            kind=reg.kind, name=None, style=Style.DECORATOR, function=node.name,  # type: ignore[attr-defined]
-            reg_span=mod.source.span(deco), def_span=mod.source.def_name_span(node),  # type: ignore[arg-type]
-            args=args, def_node=node, reg_node=deco, module_path=mod.path, def_path=mod.path,  # type: ignore[arg-type]
-        )
-        self._name(binding, reg)
-        self._add(binding)
-        if reg.kind is Kind.LOAD_MODEL and "prediction_types" in args:
-            self._prediction_handlers(args["prediction_types"])
-
-    def _prediction_handlers(self, arg: ArgValue) -> None:
-        if not isinstance(arg.value, list):
-            return
-        for item in arg.value:
-            if not isinstance(item, CallValue) or not item.func.endswith("PredictionTypeHandler"):
-                continue
-            src = item.module
-            params = ("name", "labels", "channel_dim")
-            args: dict[str, ArgValue] = {}
-            for pname, a in zip(params, item.node.args):
-                args[pname] = ArgValue(src.source.segment(a), src.source.span(a), item.arg_value(self.r, a), a)
-            for kw in item.node.keywords:
-                if kw.arg:
-                    args[kw.arg] = ArgValue(src.source.segment(kw.value), src.source.span(kw.value),
-                                            item.arg_value(self.r, kw.value), kw.value)
-            name = args.get("name")
-            self._add(Binding(
-                kind=Kind.PREDICTION, name=name.value if name and isinstance(name.value, str) else None,
-                style=Style.DECORATOR, function=None, reg_span=src.source.span(item.node),
-                name_span=name.span if name else None, args=args, reg_node=item.node, module_path=src.path,
-            ))
-
-    # --- helpers --------------------------------------------------------------------------
-    def _args(self, mod: Module, reg: Registrar, pos: list[ast.expr], kws: list[ast.keyword], env: dict[str, Any]) -> dict[str, ArgValue]:
-        out: dict[str, ArgValue] = {}
-        for pname, a in zip(reg.params, pos):
-            if isinstance(a, ast.Starred):
-                break
-            out[pname] = ArgValue(mod.source.segment(a), mod.source.span(a), self.r.value(a, mod, env), a)
-        for kw in kws:
-            if kw.arg:
-                out[kw.arg] = ArgValue(mod.source.segment(kw.value), mod.source.span(kw.value), self.r.value(kw.value, mod, env), kw.value)
-        return out
-
-    @staticmethod
-    def _name(binding: Binding, reg: Registrar) -> None:
-        if reg.name_param and reg.name_param in binding.args:
-            arg = binding.args[reg.name_param]
-            binding.name_span = arg.span
-            binding.name = arg.value if isinstance(arg.value, str) else None
-
-    def _function(self, mod: Module, binding: Binding, param: str, env: dict[str, Any]) -> None:
-        arg = binding.args.get(param)
-        if arg is None or arg.node is None:
-            return
-        val = arg.value
-        if isinstance(val, CallValue):
-            val = self._unwrap_call(val, env)
-        if val is UNKNOWN and isinstance(arg.node, ast.Name):
-            name = arg.node.id
-            if name not in env and name not in _BUILTINS and self.r.lookup(mod, name) is None \
-                    and not self.r.has_external_star(mod):
-                val = Undefined(name)
-            arg.value = val
-        if isinstance(val, FunctionValue):
-            arg.value = val
-            binding.function = val.name
-            binding.def_node = val.node if not isinstance(val.node, ast.Lambda) else None
-            binding.def_path = val.module.path
-            if isinstance(val.node, ast.Lambda):
-                binding.def_span = val.module.source.span(val.node)
-            else:
-                binding.def_span = val.module.source.def_name_span(val.node)
-        elif isinstance(val, (Undefined, Missing)):
-            arg.value = val
-            binding.function = val.name if isinstance(val, Undefined) else val.dotted.rsplit(".", 1)[-1]
-        elif isinstance(arg.node, (ast.Name, ast.Attribute)):
-            binding.function = dotted(arg.node)
-
-    def _unwrap_call(self, val: CallValue, env: dict[str, Any]) -> Any:
-        """``partial(f, ...)`` -> f; ``factory(...)`` returning an inner def -> that def."""
-        short = val.func.rsplit(".", 1)[-1]
-        if short == "partial" and val.node.args:
-            return self.r.value(val.node.args[0], val.module, env)
-        fn = self.r.value(val.node.func, val.module, env)
-        if isinstance(fn, FunctionValue) and isinstance(fn.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            inner_defs = {s.name: s for s in fn.node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
-            for stmt in fn.node.body:
-                if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name) and stmt.value.id in inner_defs:
-                    return FunctionValue(inner_defs[stmt.value.id], fn.module)
-                if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Lambda):
-                    return FunctionValue(stmt.value, fn.module)
-        return UNKNOWN
-
-    def _is_binder(self, mod: Module, node: ast.expr, env: dict[str, Any]) -> bool:
-        if isinstance(node, ast.Name):
-            return node.id in self._aliases(mod)
-        if isinstance(node, ast.Attribute):
-            return node.attr in _BINDER_NAMES
-        return False
-
-    def _aliases(self, mod: Module) -> set[str]:
-        cached = self._binder_aliases.get(mod.path)
-        if cached is not None:
-            return cached
-        names = set(_BINDER_NAMES)
-        for ref in mod.imports:
-            for orig, bound in ref.names:
-                if orig in _BINDER_NAMES:
-                    names.add(bound)
-        changed = True
-        while changed:  # lb = leap_binder; lb2 = lb
-            changed = False
-            for k, v in mod.assigns.items():
-                if k not in names and (
-                    (isinstance(v, ast.Name) and v.id in names)
-                    or (isinstance(v, ast.Attribute) and v.attr in _BINDER_NAMES)
-                ):
-                    names.add(k)
-                    changed = True
-        # names imported from other local modules that are binder aliases there
-        for ref in mod.imports:
-            for orig, bound in ref.names:
-                if orig == "*" or bound in names:
-                    continue
-                src = self.r.resolved.get((mod.path, id(ref.node), ""))
-                if src in self.modules and src != mod.path:
-                    other = self.modules[src]
-                    v = other.assigns.get(orig)
-                    if isinstance(v, ast.Name) and v.id in _BINDER_NAMES:
-                        names.add(bound)
-        self._binder_aliases[mod.path] = names
-        return names

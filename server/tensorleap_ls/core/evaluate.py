@@ -3,22 +3,23 @@ containers, enum members, module-level variables (also across local modules) and
 from YAML config files of the project.
 
 Anything that cannot be known yields ``UNKNOWN``; callers then report a binding with an
-unknown name rather than a false error.
+unknown name rather than a false error. This module holds the values an evaluation gives and the
+``Resolver``; what a name is bound to is found by ``core/names.py``, a YAML config's content read
+by ``core/config_files.py``.
 """
 
 from __future__ import annotations
 
 import ast
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from tensorleap_ls.core.config_files import ConfigFiles
 from tensorleap_ls.core.model import UNKNOWN, SymbolRef
 from tensorleap_ls.core.modules import Module
+from tensorleap_ls.core.names import MAX_DEPTH, Names, bound_anywhere, writes_globals
 from tensorleap_ls.core.sdk import ENUMS
 from tensorleap_ls.core.source import dotted
-
-_MAX_DEPTH = 30
 
 
 @dataclass(frozen=True)
@@ -79,82 +80,17 @@ class GlobalsValue:
 _SCALARS = (str, int, float, bool, type(None))
 
 
-class Resolver:
-    """Name lookup across the modules of one project (module level, star imports, aliases)."""
+class Resolver(Names):
+    """The value of an expression of a module of the project (names through ``Names``, YAML configs
+    through ``ConfigFiles``)."""
 
     def __init__(self, modules: dict[str, Module], resolved: dict, read_text: Callable[[str], str | None], root: str):
-        self.modules = modules
-        self.resolved = resolved  # (module path, id(import node), attr) -> module path
-        self.read_text = read_text
-        self.root = root
-        self._yaml_cache: dict[str, Any] = {}
-
-    # --- names ----------------------------------------------------------------------------
-    def lookup(self, mod: Module, name: str, depth: int = 0) -> tuple[str, Any, Module] | None:
-        """Finds what a top-level ``name`` is bound to in ``mod``.
-
-        Returns ("def", node, module), ("assign", expr, module), ("module", path, module),
-        ("external", dotted, module) or None.
-        """
-        if depth > _MAX_DEPTH:
-            return None
-        if name in mod.defs:
-            return ("def", mod.defs[name], mod)
-        if name in mod.assigns:
-            return ("assign", mod.assigns[name], mod)
-        stars = []
-        for ref in mod.imports:
-            if ref.names == [("*", "*")]:
-                stars.append(ref)
-                continue
-            if ref.bound == name and not ref.names:
-                is_alias = ref.bound != ref.module.split(".")[0] or "." not in ref.module
-                target = self.resolved.get((mod.path, id(ref.node), "" if is_alias else "top"))
-                if target is not None:
-                    return ("module", target, mod)
-                return ("external", ref.module if is_alias else ref.module.split(".")[0], mod)
-            for orig, bound in ref.names:
-                if bound != name:
-                    continue
-                sub = self.resolved.get((mod.path, id(ref.node), orig))
-                if sub is not None:
-                    return ("module", sub, mod)
-                src = self.resolved.get((mod.path, id(ref.node), ""))
-                dotted = ("." * ref.level) + ref.module
-                if src is not None and src in self.modules:
-                    found = self.lookup(self.modules[src], orig, depth + 1)
-                    if found is None and not self.has_external_star(self.modules[src]):
-                        return ("missing", f"{dotted}.{orig}", mod)
-                    return found
-                if ref.level:  # a relative import that does not resolve cannot be third-party
-                    return ("missing", f"{dotted}.{orig}", mod)
-                return ("external", f"{dotted}.{orig}", mod)
-        for ref in reversed(stars):
-            src = self.resolved.get((mod.path, id(ref.node), ""))
-            if src is not None and src in self.modules:
-                found = self.lookup(self.modules[src], name, depth + 1)
-                if found is not None:
-                    return found
-        return None
-
-    def has_external_star(self, mod: Module, depth: int = 0) -> bool:
-        """True when ``mod`` star-imports a module we cannot see (any name may come from it)."""
-        if depth > _MAX_DEPTH:
-            return False
-        for ref in mod.imports:
-            if ref.names != [("*", "*")]:
-                continue
-            src = self.resolved.get((mod.path, id(ref.node), ""))
-            if src is None or src not in self.modules:
-                if not (ref.module or "").startswith("code_loader"):
-                    return True
-            elif self.has_external_star(self.modules[src], depth + 1):
-                return True
-        return False
+        super().__init__(modules, resolved)
+        self.configs = ConfigFiles(read_text, root)
 
     # --- values ---------------------------------------------------------------------------
     def value(self, node: ast.expr | None, mod: Module, env: dict[str, Any] | None = None, depth: int = 0) -> Any:
-        if node is None or depth > _MAX_DEPTH:
+        if node is None or depth > MAX_DEPTH:
             return UNKNOWN
         env = env or {}
         if isinstance(node, ast.Constant):
@@ -300,7 +236,7 @@ class Resolver:
         found = self.lookup(base.module, name)
         if found is None:
             if isinstance(base, GlobalsValue) and not self.has_external_star(base.module) \
-                    and not _writes_globals(base.module) and name not in _bound_anywhere(base.module):
+                    and not writes_globals(base.module) and name not in bound_anywhere(base.module):
                 return Undefined(name)
             return UNKNOWN
         kind, obj, where = found
@@ -372,7 +308,7 @@ class Resolver:
                 return base.get(key, default)
             return UNKNOWN
         if short in ("safe_load", "load", "full_load") and fname.startswith("yaml") and args:
-            return self._yaml_value(args[0], mod, env)
+            return self.configs.value(args[0], mod)
         if short == "str" and len(args) == 1:
             v = self.value(args[0], mod, env, depth + 1)
             return str(v) if isinstance(v, (str, int, float)) else UNKNOWN
@@ -402,44 +338,6 @@ class Resolver:
                 out.extend(rest)
         return out
 
-    # --- YAML config files ------------------------------------------------------------------
-    def _yaml_value(self, arg: ast.expr, mod: Module, env: dict) -> Any:
-        from tensorleap_ls.core.project import eval_path
-
-        path_node = arg
-        if isinstance(arg, ast.Call) and dotted(arg.func) in ("open", "io.open") and arg.args:
-            path_node = arg.args[0]
-        elif isinstance(arg, ast.Name):
-            opened = _find_with_open(mod, arg.id)
-            if opened is None:
-                return UNKNOWN
-            path_node = opened
-        path = eval_path(path_node, mod, self.root)
-        if not path:
-            return UNKNOWN
-        return self._load_yaml(path)
-
-    def _load_yaml(self, path: str) -> Any:
-        from tensorleap_ls.core.project import inside
-
-        path = os.path.normpath(path)
-        if not inside(path, self.root):
-            return UNKNOWN  # outside the project: unknown, never a false error
-        if path in self._yaml_cache:
-            return self._yaml_cache[path]
-        text = self.read_text(path)
-        value: Any = UNKNOWN
-        if text is not None:
-            try:
-                import yaml
-
-                value = yaml.safe_load(text)
-            except Exception:  # noqa: BLE001 - a broken config only makes values unknown
-                value = UNKNOWN
-        self._yaml_cache[path] = value
-        return value
-
-
 
 def _bind_target(target: ast.expr, value: Any, env: dict) -> dict | None:
     """The env with a loop target bound to ``value`` (a name or a tuple of names), None when it cannot be."""
@@ -453,60 +351,6 @@ def _bind_target(target: ast.expr, value: Any, env: dict) -> dict | None:
         return out
     return None
 
-
-def _find_with_open(mod: Module, var: str) -> ast.expr | None:
-    """For ``with open(P) as var:`` at module level, the expression P."""
-    if mod.tree is None:
-        return None
-    from tensorleap_ls.core.modules import _module_level
-
-    for stmt in _module_level(mod.tree.body):
-        if isinstance(stmt, ast.With):
-            for item in stmt.items:
-                ctx = item.context_expr
-                if (isinstance(item.optional_vars, ast.Name) and item.optional_vars.id == var
-                        and isinstance(ctx, ast.Call) and dotted(ctx.func) in ("open", "io.open") and ctx.args):
-                    return ctx.args[0]
-    return None
-
-
-def _bound_anywhere(mod: Module) -> frozenset:
-    """Every name some statement of the module binds, at any depth (a superset of its globals)."""
-    names = mod.memo.get("bound_anywhere")
-    if names is None:
-        out: set[str] = set()
-        for n in ast.walk(mod.tree) if mod.tree is not None else ():
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                out.add(n.id)
-            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                out.add(n.name)
-            elif isinstance(n, ast.Global):
-                out.update(n.names)
-            elif isinstance(n, ast.alias):
-                out.add(n.asname or n.name.split(".")[0])
-        names = frozenset(out)
-        mod.memo["bound_anywhere"] = names
-    return names
-
-
-def _writes_globals(mod: Module) -> bool:
-    """``globals()[k] = v`` / ``globals().update(...)`` / ``setattr(sys.modules[...], ...)``: names appear at run time."""
-    hit = mod.memo.get("writes_globals")
-    if hit is None:
-        hit = False
-        if mod.tree is not None and ("globals()" in mod.text or "setattr(" in mod.text):
-            for n in ast.walk(mod.tree):
-                if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Call) \
-                        and dotted(n.value.func) == "globals":
-                    hit = True
-                elif isinstance(n, ast.Call) and (dotted(n.func) == "setattr" or (
-                        isinstance(n.func, ast.Attribute) and n.func.attr == "update"
-                        and isinstance(n.func.value, ast.Call) and dotted(n.func.value.func) == "globals")):
-                    hit = True
-                if hit:
-                    break
-        mod.memo["writes_globals"] = hit
-    return hit
 
 
 def _enum_ref(dotted: str) -> SymbolRef | None:

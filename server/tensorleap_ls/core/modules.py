@@ -7,12 +7,16 @@ A ``Module`` holds the tree and the cheap facts later stages need (imports, top-
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.core.source import SourceFile
 from tensorleap_ls.core.codes import SYNTAX_ERROR
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,13 +55,26 @@ class Module:
     memo: dict = field(default_factory=dict)
 
 
+def per_text(key: str) -> Callable[[Callable[["Module"], T]], Callable[["Module"], T]]:
+    """Decorates a fact of one module that depends on its text only: computed once per text, kept in
+    ``Module.memo`` under ``key`` (the module object lives as long as its text)."""
+    def wrap(compute: Callable[["Module"], T]) -> Callable[["Module"], T]:
+        @functools.wraps(compute)
+        def once(mod: "Module") -> T:
+            memo = getattr(mod, "memo", None)
+            if memo is None:
+                return compute(mod)
+            if key not in memo:
+                memo[key] = compute(mod)
+            return memo[key]
+        return once
+    return wrap
+
+
+@per_text("calls")
 def calls_of(mod: "Module") -> list:
     """Every call expression of the module, found with one walk per text (checks share it)."""
-    calls = mod.memo.get("calls")
-    if calls is None:
-        calls = [n for n in ast.walk(mod.tree) if isinstance(n, ast.Call)] if mod.tree is not None else []
-        mod.memo["calls"] = calls
-    return calls
+    return [n for n in ast.walk(mod.tree) if isinstance(n, ast.Call)] if mod.tree is not None else []
 
 
 def digest_of(text: str) -> str:

@@ -19,7 +19,7 @@ from tensorleap_ls.lsp.convert import code_points, to_code_action, to_workspace_
 from tensorleap_ls.core.codes import MISSING_INPUT, MISSING_MODEL, RUN_INTERPRETER
 
 if TYPE_CHECKING:
-    from tensorleap_ls.lsp.server import TensorleapServer
+    from tensorleap_ls.lsp.session import Session as TensorleapServer
 
 KINDS = [lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.Source, lsp.CodeActionKind.Refactor,
          lsp.CodeActionKind.RefactorRewrite]
@@ -115,13 +115,13 @@ def _install_actions(diagnostics: list[lsp.Diagnostic]) -> list[lsp.CodeAction]:
 
 def _from_model(ls, pa, finding):
     """Model-aware stubs when a .onnx/.h5 file is in the project and the interpreter can read it."""
-    from tensorleap_ls.runtime import interpreter, model_info
+    from tensorleap_ls.runtime import api
 
-    models = model_info.find_models(pa.project.root)
+    models = api.find_models(pa.project.root)
     if not models:
         return None
-    python = interpreter.choose(pa.project.root, ls.settings.interpreter)
-    info = model_info.read(python, models[0], pa.project.root)  # through the trust gate
+    python = api.choose(pa.project.root, ls.settings.interpreter)
+    info = api.read_model(python, models[0], pa.project.root)  # through the trust gate
     if not info:
         return None
     style = Style(finding.data.get("style", "decorator"))

@@ -13,7 +13,7 @@ from tensorleap_ls.lsp.convert import code_points, to_range
 from tensorleap_ls.lsp.navigation import word_or_string_at
 
 if TYPE_CHECKING:
-    from tensorleap_ls.lsp.server import TensorleapServer
+    from tensorleap_ls.lsp.session import Session as TensorleapServer
 
 _KIND = {"function": lsp.CompletionItemKind.Function, "enum": lsp.CompletionItemKind.EnumMember,
          "class": lsp.CompletionItemKind.Class, "field": lsp.CompletionItemKind.Field,

@@ -3,7 +3,9 @@
 Commands ``tensorleap.runChecks`` ({uri}) and ``tensorleap.preview`` ({uri, subset, sampleId}),
 a "Preview sample" CodeLens above encoders, metadata functions and visualizers, and checks on
 save when ``dynamicChecksOnSave`` is set. User code runs only in the runtime's child process, and only
-in a trusted workspace.
+in a trusted workspace. The runtime is reached through ``runtime/api.py`` only, always off the event
+loop (``off_loop`` / ``_stoppable``): it starts processes and waits on pipes. The state of the runs
+(the warm runner, restarts, anchors of run-time findings) is the session's (``lsp/session.py``).
 """
 
 from __future__ import annotations
@@ -11,24 +13,21 @@ from __future__ import annotations
 import asyncio
 import atexit
 import base64
-import os
 import re
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 from lsprotocol import types as lsp
 from pygls.uris import to_fs_path
 
-from tensorleap_ls.core.model import Finding, Kind
+from tensorleap_ls.core.model import Kind
 from tensorleap_ls.core.project import norm
 from tensorleap_ls.core.root_cause import absorb_test_failures, anchor, still_true
 from tensorleap_ls.lsp.convert import to_range
-from tensorleap_ls.core.codes import RUN_INTERPRETER
-
-if TYPE_CHECKING:
-    from tensorleap_ls.lsp.server import TensorleapServer
+from tensorleap_ls.lsp.session import Session, off_loop
+from tensorleap_ls.runtime import api
 
 UNTRUSTED = ("This workspace is not trusted: Tensorleap runs no user code here. Static checks keep working; "
              "trust the workspace to run dynamic checks and previews.")
@@ -52,22 +51,27 @@ class PreviewArgs:
     sampleId: Any = None  # noqa: N815 - the wire name
 
 
-def _runner(ls: "TensorleapServer"):
-    from tensorleap_ls.runtime.api import Limits, Runner
-
-    runner = getattr(ls, "runner", None)
-    limits = Limits(timeout_s=ls.settings.timeout_s, preprocess_timeout_s=ls.settings.preprocess_timeout_s,
-                    memory_mb=ls.settings.memory_mb)
-    if runner is None or runner.limits != limits:
-        if runner is not None:
-            runner.close()
-        runner = Runner(limits)
-        ls.runner = runner
-        atexit.register(runner.close)  # a client that disappears must not leave children behind
-    return runner
+_RUNNER_LOCK = threading.Lock()
 
 
-def _project(ls: "TensorleapServer", uri: str):
+def _runner(ls: Session) -> api.Runner:
+    """The session's warm runner, replaced when the limits in the settings change.
+
+    Called from worker threads: the lock keeps two first runs from each starting (and leaking) a runner."""
+    limits = api.Limits(timeout_s=ls.settings.timeout_s, preprocess_timeout_s=ls.settings.preprocess_timeout_s,
+                        memory_mb=ls.settings.memory_mb)
+    with _RUNNER_LOCK:
+        runner = ls.runner
+        if runner is None or runner.limits != limits:
+            if runner is not None:
+                runner.close()
+            runner = api.Runner(limits)
+            ls.runner = runner
+            atexit.register(runner.close)  # a client that disappears must not leave children behind
+        return runner
+
+
+def _project(ls: Session, uri: str):
     path = to_fs_path(uri)
     if path is None:
         return None
@@ -75,7 +79,7 @@ def _project(ls: "TensorleapServer", uri: str):
     return analyses[0] if analyses else None
 
 
-def register(server: "TensorleapServer") -> None:
+def register(server: Session) -> None:
     @server.command("tensorleap.runChecks")
     async def run_checks(ls, args: UriArgs) -> dict:  # `ls` unannotated: pygls resolves hints at run time
         return await _run_checks(ls, args.uri, progress=True)
@@ -89,22 +93,22 @@ def register(server: "TensorleapServer") -> None:
 
     @server.command("tensorleap.newProjectFiles")
     async def new_project(ls, args: FolderArgs) -> dict:
-        return await asyncio.get_running_loop().run_in_executor(None, lambda: _new_project(ls, args.folder))
+        return await off_loop(lambda: _new_project(ls, args.folder))
 
     @server.command("tensorleap.environment")
     async def environment(ls, args: UriArgs) -> dict:
-        return await asyncio.get_running_loop().run_in_executor(None, lambda: _environment(ls, args.uri))
+        return await off_loop(lambda: _environment(ls, args.uri))
 
-    def on_save(ls: "TensorleapServer", uri: str) -> None:
-        runner = getattr(ls, "runner", None)
+    def on_save(ls: Session, uri: str) -> None:
+        runner = ls.runner
         pa = _project(ls, uri)
         if runner is not None and pa is not None:
-            _restarts[pa.project.root] = _restarts.get(pa.project.root, 0) + 1
+            ls.restarts[pa.project.root] = ls.restarts.get(pa.project.root, 0) + 1
             runner.invalidate(pa.project.root)  # the next run re-imports the edited code
         if ls.settings.dynamic_on_save and ls.settings.trusted and pa is not None:
             asyncio.get_running_loop().create_task(_run_checks(ls, uri, progress=False))
 
-    def on_change(ls: "TensorleapServer", uri: str) -> None:
+    def on_change(ls: Session, uri: str) -> None:
         path = to_fs_path(uri)
         text = ls.analyzer.read_text(path) if path else None
         if path is not None and text is not None:
@@ -116,29 +120,20 @@ def register(server: "TensorleapServer") -> None:
 
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls, params: None) -> None:
-        runner = getattr(ls, "runner", None)
-        if runner is not None:
-            runner.close()  # kills any child still running user code
+        if ls.runner is not None:
+            ls.runner.close()  # kills any child still running user code
 
     server.code_lens_providers.append(_preview_lenses)
 
 
-async def _preview(ls: "TensorleapServer", args: PreviewArgs) -> dict:
+async def _preview(ls: Session, args: PreviewArgs) -> dict:
     if not ls.settings.trusted:
         return {"ok": False, "message": UNTRUSTED, "reason": {"kind": "untrusted"}}
     pa = _project(ls, args.uri)
     if pa is None:
         return {"ok": False, "message": "this file is not part of a Tensorleap integration (no leap.yaml or entry file)"}
-    from tensorleap_ls.runtime import interpreter
-
-    python = interpreter.choose(pa.project.root, ls.settings.interpreter)
-    loop = asyncio.get_running_loop()
-    bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python, pa.project.root,
-                                                                               pa.project.entry))
-    try:
-        from tensorleap_ls.runtime import api
-    except ImportError as e:  # a library of the server's own interpreter is missing
-        return server_missing(e)
+    python = api.choose(pa.project.root, ls.settings.interpreter)
+    bad = await off_loop(lambda: api.interpreter_failure(python, pa.project.root, pa.project.entry))
     if bad:  # also a diagnostic with its fix (the install line in a terminal), as after a run
         _show_dynamic(ls, pa, [bad[1]])
         return bad[0]
@@ -146,16 +141,16 @@ async def _preview(ls: "TensorleapServer", args: PreviewArgs) -> dict:
     subsets = await _subsets(ls, python, pa)
     sample = args.sampleId
     if sample is None:
-        sample = next((s["first"][0] for s in subsets if s["name"] == args.subset and s["first"]), 0)
+        sample = next((s.first[0] for s in subsets if s.name == args.subset and s.first), 0)
     cancel = threading.Event()
 
     def run() -> dict:
         return api.preview(_runner(ls), python, pa.project.root, pa.project.entry, args.subset, sample, functions,
                            ls.settings.auth_secret, cancel)
 
-    generation = _restarts.get(pa.project.root, 0)
+    generation = ls.restarts.get(pa.project.root, 0)
     result = await _stoppable(ls, cancel, run)
-    if not result.get("ok") and not cancel.is_set() and _restarts.get(pa.project.root, 0) != generation:
+    if not result.get("ok") and not cancel.is_set() and ls.restarts.get(pa.project.root, 0) != generation:
         result = await _stoppable(ls, cancel, run)  # a save restarted the child under it: not the user's fault
     images = result.pop("images", {}) or {}
     result["images"] = {k: base64.b64encode(v).decode("ascii") for k, v in images.items()}
@@ -163,8 +158,8 @@ async def _preview(ls: "TensorleapServer", args: PreviewArgs) -> dict:
     result.setdefault("subset", args.subset)
     result.setdefault("sample_id", sample)
     if not result.get("subsets"):  # a failed run still knows the project's subsets (the panel's picker)
-        result["subsets"] = [s["name"] for s in subsets]
-    result["first"] = next((s["first"][0] for s in subsets if s["name"] == args.subset and s["first"]), None)
+        result["subsets"] = [s.name for s in subsets]
+    result["first"] = next((s.first[0] for s in subsets if s.name == args.subset and s.first), None)
     result["problems"] = [_locate(p, pa.bindings, args) for p in result.get("problems") or []]
     return result
 
@@ -195,43 +190,10 @@ def _locate(problem: dict, bindings, args: PreviewArgs) -> dict:
     return p
 
 
-def server_missing(err: ImportError) -> dict:
-    """The server's own interpreter lacks a library (Pillow renders the previews)."""
-    import platform
-    import sys
-
-    from tensorleap_ls.core.requirements import distributions_for
-
-    mod = (err.name or "?").split(".")[0]
-    reason = {"kind": "interpreter", "role": "server", "interpreter": sys.executable,
-              "version": platform.python_version(), "missing": [mod], "packages": [distributions_for(mod)[0]]}
-    return {"ok": False, "message": f"the server interpreter {sys.executable} cannot import {mod}", "reason": reason}
-
-
-def project_interpreter_problem(python: str, root: str, entry: str) -> tuple[dict, Finding] | None:
-    """None when the project interpreter can run the integration; else the failure naming what is missing
-    (with the exact install line) and its TL534 finding."""
-    from tensorleap_ls.core.requirements import distributions_for
-    from tensorleap_ls.runtime import api, interpreter
-
-    bad = api.interpreter_finding(python, root, entry)
-    if bad is None:
-        return None
-    interpreter.problem.cache_clear()  # the user may install what is missing and try again
-    info = interpreter.probe(python)
-    reason = {"kind": "interpreter", "role": "project", "interpreter": python, "version": info.get("version"),
-              "missing": info["missing"], "packages": [distributions_for(m)[0] for m in info["missing"]],
-              "error": info.get("error")}
-    return {"ok": False, "message": bad.message, "reason": reason,
-            "problems": [{"code": RUN_INTERPRETER, "message": bad.message, **bad.data}]}, bad
-
-
-def _environment(ls: "TensorleapServer", uri: str) -> dict:
+def _environment(ls: Session, uri: str) -> dict:
     """Both interpreters and the SDK version (the status bar's tooltip, the new-project pin)."""
     import platform
     import sys
-
-    from tensorleap_ls.runtime import interpreter
 
     root = None
     pa = _project(ls, uri) if uri else None
@@ -239,63 +201,47 @@ def _environment(ls: "TensorleapServer", uri: str) -> dict:
         root = pa.project.root
     elif uri:
         root = to_fs_path(uri)
-    python = interpreter.choose(root or ".", ls.settings.interpreter)
+    python = api.choose(root or ".", ls.settings.interpreter)
     out = {"server": {"interpreter": sys.executable, "version": platform.python_version()},
            "project": {"interpreter": python, "version": None, "code_loader": None, "onnx": False},
            "trusted": ls.settings.trusted}
     if ls.settings.trusted:  # running the project interpreter is running the workspace's code
-        info = interpreter.probe(python)
+        info = api.probe(python)
         out["project"].update({k: info.get(k) for k in ("version", "code_loader", "onnx", "missing", "error")})
     return out
 
 
-def _new_project(ls: "TensorleapServer", folder_uri: str) -> dict:
+def _new_project(ls: Session, folder_uri: str) -> dict:
     """The files of a new project (the client writes them through a WorkspaceEdit the user asked for).
     In a trusted workspace the project interpreter is asked for its SDK version, and builds a tiny
     ONNX model when it has onnx and onnxruntime; otherwise code-loader 1.0.214 and a load_model stub."""
-    import subprocess
-
     from tensorleap_ls.core import stubs
-    from tensorleap_ls.runtime import interpreter
 
     folder = to_fs_path(folder_uri) or folder_uri
-    python = interpreter.choose(folder, ls.settings.interpreter)
+    python = api.choose(folder, ls.settings.interpreter)
     info: dict = {}
     model = None
     if ls.settings.trusted:  # the project interpreter runs only in a trusted workspace
-        info = interpreter.probe(python, ("code_loader", "numpy", "onnx", "onnxruntime"))
+        info = api.probe(python, ("code_loader", "numpy", "onnx", "onnxruntime"))
         if info.get("version") and not {"onnx", "onnxruntime", "numpy"} & set(info.get("missing") or []):
-            try:
-                out = interpreter.run([python, "-c", stubs.MODEL_SCRIPT], root=folder, capture_output=True, text=True,
-                                      timeout=120, env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": ""})
-                model = out.stdout.strip() if out.returncode == 0 else None
-                if model is None:
-                    ls.log(f"building the skeleton's model with {python} failed: {out.stderr.strip()[-500:]}")
-            except (OSError, subprocess.TimeoutExpired) as e:
-                ls.log(f"building the skeleton's model with {python} failed: {e}")
+            model, why = api.skeleton_model(python, folder)
+            if model is None:
+                ls.log(f"building the skeleton's model with {python} failed: {why}")
     files = stubs.project_files(info.get("code_loader"), with_model=model is not None, python_version=info.get("version"))
     return {"ok": True, "files": files, "binary": {"model/model.onnx": model} if model else {},
             "entry": "leap_integration.py", "sdk": info.get("code_loader") or stubs.DEFAULT_SDK,
             "interpreter": python, "model": model is not None, "trusted": ls.settings.trusted}
 
 
-async def _subsets(ls, python, pa) -> list[dict]:
+async def _subsets(ls: Session, python: str, pa) -> list[api.protocol.Subset]:
     """The project's subsets (name, first ids) from the child's cached preprocess; [] when it fails."""
-    from tensorleap_ls.runtime import api
-
-    return await asyncio.get_running_loop().run_in_executor(None, lambda: api.subsets(
-        _runner(ls), python, pa.project.root, pa.project.entry, ls.settings.auth_secret))
+    return await off_loop(lambda: api.subsets(_runner(ls), python, pa.project.root, pa.project.entry,
+                                              ls.settings.auth_secret))
 
 
-_restarts: dict[str, int] = {}  # root -> how many times a save restarted its child
-
-# root -> [(run-time finding, the function text it is about)]: what makes a finding stale
-_anchors: dict[str, list[tuple[Finding, Any]]] = {}
-
-
-def withdraw_stale(ls: "TensorleapServer", path: str, text: str) -> None:
+def withdraw_stale(ls: Session, path: str, text: str) -> None:
     """Run-time findings of ``path`` whose function changed are withdrawn; the others follow their function."""
-    for root, pairs in list(_anchors.items()):
+    for root, pairs in list(ls.anchors.items()):
         if not any(f.span.path == path for f, _ in pairs):
             continue
         kept = []
@@ -304,7 +250,7 @@ def withdraw_stale(ls: "TensorleapServer", path: str, text: str) -> None:
             if g is not None:
                 kept.append((g, (where[0] + g.span.line - f.span.line, where[1]) if where and g is not f else where))
         if len(kept) != len(pairs) or any(a is not b for (a, _), (b, _) in zip(kept, pairs)):
-            _anchors[root] = kept
+            ls.anchors[root] = kept
             ls.extra_findings[root] = [f for f, _ in kept]
             ls.republish(root)
 
@@ -320,23 +266,17 @@ def _strip_raw(result: dict) -> None:
                     render["image"].pop("data", None)
 
 
-async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
+async def _run_checks(ls: Session, uri: str, progress: bool) -> dict:
     if not ls.settings.trusted:  # the client shows the message (once), with the trust action
         return {"ok": False, "ran": False, "message": UNTRUSTED, "reason": {"kind": "untrusted"}}
     pa = _project(ls, uri)
     if pa is None:
         return {"ok": False, "ran": False,
                 "message": "this file is not part of a Tensorleap integration (no leap.yaml or entry file)"}
-    from tensorleap_ls.runtime import interpreter
-
     root, entry = pa.project.root, pa.project.entry
-    python = interpreter.choose(root, ls.settings.interpreter)
+    python = api.choose(root, ls.settings.interpreter)
     loop = asyncio.get_running_loop()
-    bad = await loop.run_in_executor(None, lambda: project_interpreter_problem(python, root, entry))
-    try:
-        from tensorleap_ls.runtime import api
-    except ImportError as e:  # a library of the server's own interpreter is missing
-        return {**server_missing(e), "ran": False}
+    bad = await off_loop(lambda: api.interpreter_failure(python, root, entry))
     if bad:  # the message for the user, and a diagnostic whose fix opens a terminal with the install line
         _show_dynamic(ls, pa, [bad[1]])
         return {**bad[0], "ran": False}
@@ -367,7 +307,7 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
         return {"ok": False, "cancelled": True, "message": "the run was cancelled"}
     text_of = ls.analyzer.read_text
     findings = absorb_test_failures(findings, pa.bindings, text_of)
-    _anchors[root] = [(f, anchor(f, text_of)) for f in findings]
+    ls.anchors[root] = [(f, anchor(f, text_of)) for f in findings]
     for kind, name, seen in (stats or {}).get("observed") or []:
         ls.observations[(root, kind, name)] = seen
     _show_dynamic(ls, pa, findings)
@@ -378,7 +318,7 @@ async def _run_checks(ls: "TensorleapServer", uri: str, progress: bool) -> dict:
             "summary": summary, "stats": stats}
 
 
-async def _stoppable(ls: "TensorleapServer", cancel: threading.Event, work):
+async def _stoppable(ls: Session, cancel: threading.Event, work):
     """Runs ``work`` off the event loop; when the request is cancelled the child running the
     user's code is stopped too, so the next request does not wait for the cancelled work.
     pygls runs a command under workspace/executeCommand, whose future (not this coroutine) a
@@ -389,23 +329,25 @@ async def _stoppable(ls: "TensorleapServer", cancel: threading.Event, work):
     if request is not None:
         request.add_done_callback(lambda f: cancel.set() if f.cancelled() else None)
     try:
-        return await asyncio.get_running_loop().run_in_executor(None, work)
+        return await off_loop(work)
     except asyncio.CancelledError:
         cancel.set()
         raise
-def _show_dynamic(ls: "TensorleapServer", pa, findings: list) -> None:
+
+
+def _show_dynamic(ls: Session, pa, findings: list) -> None:
     root = pa.project.root
     ls.extra_findings[root] = [f for f in findings if f is not None]
     ls.latest.setdefault(f"{root}|{pa.project.entry}", pa)  # publish even if no file of the project is open
     ls.republish(root)
 
 
-def _supports_progress(ls: "TensorleapServer") -> bool:
+def _supports_progress(ls: Session) -> bool:
     window = ls.client_capabilities.window
     return bool(window and window.work_done_progress)
 
 
-def _preview_lenses(ls: "TensorleapServer", path: str) -> list[lsp.CodeLens]:
+def _preview_lenses(ls: Session, path: str) -> list[lsp.CodeLens]:
     if not ls.settings.trusted:  # a preview runs the user's code: not offered in an untrusted workspace
         return []
     out = []

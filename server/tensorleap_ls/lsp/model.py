@@ -9,23 +9,22 @@ import logging
 import os
 import threading
 import time
-import weakref
 from typing import TYPE_CHECKING
+
+from tensorleap_ls.lsp.session import Session
 
 if TYPE_CHECKING:
     from tensorleap_ls.core.analysis import ProjectAnalysis
-    from tensorleap_ls.lsp.server import TensorleapServer
 
 log = logging.getLogger(__name__)
-_STAMPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # server -> {model path: (stamp, until)}
 _RETRY_S = 60.0  # a model that could not be read is tried again after this long
 
 
-def refresh(ls: "TensorleapServer", pa: "ProjectAnalysis") -> None:
+def refresh(ls: Session, pa: "ProjectAnalysis") -> None:
     if not ls.settings.trusted:
         return  # no interpreter of an untrusted workspace runs, not even to read a model file
     from tensorleap_ls.core.checks.model import model_path
-    from tensorleap_ls.runtime import interpreter
+    from tensorleap_ls.runtime import api
 
     found = model_path(pa.bindings, pa.modules, pa.project.root)
     if found is None:
@@ -34,10 +33,10 @@ def refresh(ls: "TensorleapServer", pa: "ProjectAnalysis") -> None:
         st = os.stat(found[0])
     except OSError:
         return
-    python = interpreter.choose(pa.project.root, ls.settings.interpreter)
+    python = api.choose(pa.project.root, ls.settings.interpreter)
     # A changed stat (or interpreter) triggers a read; the facts themselves are cached by content.
     stamp = (python, st.st_size, st.st_mtime_ns)
-    seen = _STAMPS.setdefault(ls, {})
+    seen = ls.model_stamps
     prev = seen.get(found[0])
     if prev is not None and prev[0] == stamp and time.monotonic() < prev[1]:
         return
@@ -46,14 +45,14 @@ def refresh(ls: "TensorleapServer", pa: "ProjectAnalysis") -> None:
     entry_uri = ls.uri_of(pa.project.entry)
 
     def work() -> None:
-        from tensorleap_ls.runtime import model_info
-
         try:
-            if model_info.load_facts(ls.analyzer, pa, python, trusted=True) and entry_uri:
+            if api.model_facts(ls.analyzer, pa, python, trusted=True) and entry_uri:
                 loop.call_soon_threadsafe(ls.schedule, entry_uri, 0)
             if "error" in ls.analyzer.model_facts.get(found[0], {}):
                 seen[found[0]] = (stamp, time.monotonic() + _RETRY_S)  # the user may install the library
         except Exception:  # noqa: BLE001 - model facts are an extra; never take the server down
             log.exception("reading the model facts of %s failed", found[0])
 
+    # off the event loop, in a thread of its own: a model read may take minutes (a large Keras file),
+    # and must not hold one of the two workers that analyse edits
     threading.Thread(target=work, name="tl-model-facts", daemon=True).start()

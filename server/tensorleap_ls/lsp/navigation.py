@@ -2,36 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING
-
 from lsprotocol import types as lsp
 from pygls.uris import from_fs_path, to_fs_path
 
 from tensorleap_ls.core.model import Binding, Kind
 from tensorleap_ls.core.project import norm
 from tensorleap_ls.lsp.convert import code_points, to_range
-
-if TYPE_CHECKING:
-    from tensorleap_ls.lsp.server import TensorleapServer
+from tensorleap_ls.lsp.session import Session, off_loop
 
 _SYMBOL_KIND = {Kind.CUSTOM_LAYER: lsp.SymbolKind.Class, Kind.PREDICTION: lsp.SymbolKind.Constant}
 
 
-def register(server: "TensorleapServer") -> None:
+def register(server: Session) -> None:
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
-    def definition(ls: "TensorleapServer", params: lsp.DefinitionParams) -> list[lsp.Location] | None:
+    def definition(ls: Session, params: lsp.DefinitionParams) -> list[lsp.Location] | None:
         return find_definition(ls, params.text_document.uri, params.position)
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-    async def document_symbols(ls: "TensorleapServer", params: lsp.DocumentSymbolParams) -> list:
+    async def document_symbols(ls: Session, params: lsp.DocumentSymbolParams) -> list:
         # thousands of bindings: built and serialised off the event loop, so a hover never waits
         unstructure = ls.protocol._converter.unstructure  # noqa: SLF001
-        return await asyncio.get_running_loop().run_in_executor(
-            None, lambda: [unstructure(s) for s in symbols_of(ls, params.text_document.uri)])
+        return await off_loop(lambda: [unstructure(s) for s in symbols_of(ls, params.text_document.uri)])
 
 
-def word_or_string_at(ls: "TensorleapServer", uri: str, pos: lsp.Position) -> tuple[str, bool] | None:
+def word_or_string_at(ls: Session, uri: str, pos: lsp.Position) -> tuple[str, bool] | None:
     """The identifier or string literal under the cursor, and whether it is a string."""
     path = to_fs_path(uri)
     if path is None:
@@ -58,7 +52,7 @@ def word_or_string_at(ls: "TensorleapServer", uri: str, pos: lsp.Position) -> tu
     return (word, False) if word else None
 
 
-def find_definition(ls: "TensorleapServer", uri: str, pos: lsp.Position) -> list[lsp.Location] | None:
+def find_definition(ls: Session, uri: str, pos: lsp.Position) -> list[lsp.Location] | None:
     found = word_or_string_at(ls, uri, pos)
     path = to_fs_path(uri)
     if found is None or path is None:
@@ -87,11 +81,11 @@ def find_definition(ls: "TensorleapServer", uri: str, pos: lsp.Position) -> list
     return uniq or None
 
 
-def _location(ls: "TensorleapServer", span) -> lsp.Location:
+def _location(ls: Session, span) -> lsp.Location:
     return lsp.Location(uri=from_fs_path(span.path) or span.path, range=to_range(span, ls.line_text, ls.encoding))
 
 
-def symbols_of(ls: "TensorleapServer", uri: str) -> list[lsp.DocumentSymbol]:
+def symbols_of(ls: Session, uri: str) -> list[lsp.DocumentSymbol]:
     path = to_fs_path(uri)
     if path is None:
         return []
@@ -110,7 +104,7 @@ def symbols_of(ls: "TensorleapServer", uri: str) -> list[lsp.DocumentSymbol]:
     return out
 
 
-def _symbol(ls: "TensorleapServer", b: Binding, path: str) -> lsp.DocumentSymbol:
+def _symbol(ls: Session, b: Binding, path: str) -> lsp.DocumentSymbol:
     sel = b.def_span if b.def_span is not None and b.def_span.path == path else b.reg_span
     full = sel
     node = b.def_node

@@ -3,9 +3,11 @@
 It keeps editor buffers as overlays of the core ``Analyzer``, re-analyses the projects an
 edit affects after a per-document debounce (in a worker thread, so requests stay responsive),
 and publishes diagnostics for every file of the affected closures and leap.yaml, guarded by
-document versions so a stale result is never published. Features other modules add:
-``navigation`` (definition, document symbols), ``actions`` (code actions), ``assist``
-(completion, hover, signature help...), ``dynamic`` (run checks, previews).
+document versions so a stale result is never published. Everything the server holds is declared
+in ``TensorleapServer.__init__``; feature modules see it through ``lsp/session.py``'s ``Session``
+and register their handlers in ``build``: ``documents`` (open/change/save/close), ``navigation``
+(definition, document symbols), ``actions`` (code actions), ``assist`` (completion, hover,
+signature help...), ``dynamic`` (run checks, previews), ``model`` (the model file's facts).
 """
 
 from __future__ import annotations
@@ -31,31 +33,36 @@ from tensorleap_ls.core.project import norm
 from tensorleap_ls.core.root_cause import drop_confirmed
 from tensorleap_ls.lsp import documents, model, protocol
 from tensorleap_ls.lsp.convert import to_diagnostic
+from tensorleap_ls.lsp.session import CodeLensProvider, Hook, off_loop
 from tensorleap_ls.lsp.settings import LOG_LEVELS, Settings
+from tensorleap_ls.runtime import api
 
 if TYPE_CHECKING:
     from tensorleap_ls.core.analysis import Analyzer, ProjectAnalysis
 
 log = logging.getLogger("tensorleap_ls")
 
-CodeLensProvider = Callable[["TensorleapServer", str], list[lsp.CodeLens]]
-
 
 class TensorleapServer(LanguageServer):
     def __init__(self, trusted: bool = False) -> None:
         super().__init__("tensorleap-ls", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
                          max_workers=2, protocol_cls=protocol.Protocol)
-        self._analyzer: Analyzer | None = None
-        self.open_uris: dict[str, str] = {}  # normalised path -> the URI the client used
+        # --- the session: everything the server holds (lsp/session.py says what each is) ---------
         self.settings = Settings(trusted=trusted)
-        self._cli_trusted = trusted
-        self.latest: dict[str, ProjectAnalysis] = {}  # project key -> last published analysis
-        self.extra_findings: dict[str, list[Finding]] = {}  # root -> dynamic findings
-        self.observations: dict[tuple, Any] = {}  # (root, kind, name) -> last observed shape/dtype
+        self.open_uris: dict[str, str] = {}
+        self.latest: dict[str, ProjectAnalysis] = {}
+        self.extra_findings: dict[str, list[Finding]] = {}
+        self.observations: dict[tuple, Any] = {}
+        self.runner: api.Runner | None = None
+        self.restarts: dict[str, int] = {}
+        self.anchors: dict[str, list[tuple[Finding, Any]]] = {}
+        self.model_stamps: dict[str, tuple] = {}
         self.code_lens_providers: list[CodeLensProvider] = []
-        # (server, uri) after a save, or when a watched file changes on disk
-        self.save_hooks: list[Callable[["TensorleapServer", str], None]] = []
-        self.change_hooks: list[Callable[["TensorleapServer", str], None]] = []  # (server, uri) after an edit
+        self.change_hooks: list[Hook] = []
+        self.save_hooks: list[Hook] = []
+        # --- private to the server ----------------------------------------------------------------
+        self._analyzer: Analyzer | None = None
+        self._cli_trusted = trusted
         self._published: dict[str, set[str]] = {}  # project key -> paths published last time
         self._tasks: dict[str, asyncio.Task] = {}
         self._analysis_lock = threading.Lock()
@@ -85,9 +92,8 @@ class TensorleapServer(LanguageServer):
         """The project interpreter's packages and code-loader, read from disk; in an untrusted workspace only
         the server's own environment is read (the workspace's venv and settings are not trusted)."""
         from tensorleap_ls.core import sdk_env
-        from tensorleap_ls.runtime.interpreter import choose
 
-        return sdk_env.environment(choose(root, self.settings.interpreter) if self.settings.trusted else None)
+        return sdk_env.environment(api.choose(root, self.settings.interpreter) if self.settings.trusted else None)
 
     def installed_sdk(self, root: str):
         return self.environment(root).sdk
@@ -196,8 +202,7 @@ class TensorleapServer(LanguageServer):
             doc = self.document(uri)
             version = doc.version if doc is not None else None
             t0 = time.perf_counter()
-            loop = asyncio.get_running_loop()
-            results = await loop.run_in_executor(None, self._analyze, path)
+            results = await off_loop(lambda: self._analyze(path))
             self.debug(f"analysed {path}: {len(results)} project(s), "
                        f"{sum(len(pa.findings) for _, pa in results)} finding(s) in {(time.perf_counter() - t0) * 1000:.0f} ms")
             doc = self.document(uri)
@@ -205,7 +210,7 @@ class TensorleapServer(LanguageServer):
                 return  # a newer edit is already scheduled: never publish a stale result
             for key, pa in results:
                 # converting thousands of findings is work that scales: off the event loop
-                batch = await loop.run_in_executor(None, self._diagnostics, pa)
+                batch = await off_loop(lambda: self._diagnostics(pa))
                 doc = self.document(uri)
                 if doc is not None and doc.version != version:
                     return
@@ -342,11 +347,9 @@ def _workspace_folders(params: lsp.InitializeParams) -> list[str]:
 
 
 def build(trusted: bool = False) -> TensorleapServer:
-    from tensorleap_ls.runtime import interpreter  # the trust gate of every process start
-
     documents.install()
     protocol.install()
-    interpreter.set_policy(trusted)
+    api.set_policy(trusted)  # the trust gate of every process start
     server = TensorleapServer(trusted=trusted)
 
     @server.feature(lsp.INITIALIZE)
@@ -355,7 +358,7 @@ def build(trusted: bool = False) -> TensorleapServer:
         if ls._cli_trusted:  # noqa: SLF001 - the command line can only add trust
             settings = replace(settings, trusted=True)
         ls.use_settings(settings, problems)
-        interpreter.set_policy(settings.trusted, _workspace_folders(params))
+        api.set_policy(settings.trusted, _workspace_folders(params))
 
     @server.feature(lsp.INITIALIZED)
     def initialized(ls: TensorleapServer, params: lsp.InitializedParams) -> None:
@@ -365,64 +368,6 @@ def build(trusted: bool = False) -> TensorleapServer:
         watch = caps.workspace and caps.workspace.did_change_watched_files
         if watch and watch.dynamic_registration:
             asyncio.get_running_loop().create_task(_register_watchers(ls))
-
-    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: TensorleapServer, params: lsp.DidOpenTextDocumentParams) -> None:
-        path = to_fs_path(params.text_document.uri)
-        if path is None:
-            return
-        ls.open_uris[norm(path)] = params.text_document.uri
-        ls.analyzer.set_overlay(path, params.text_document.text)
-        ls.schedule(params.text_document.uri, delay_ms=0)
-
-    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: TensorleapServer, params: lsp.DidChangeTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        path = to_fs_path(uri)
-        doc = ls.document(uri)
-        if path is None or doc is None:
-            return
-        ls.analyzer.set_overlay(path, doc.source)
-        for hook in ls.change_hooks:
-            try:
-                hook(ls, uri)
-            except Exception as e:  # noqa: BLE001
-                ls.report_server_error(e, "change hook")
-        ls.schedule(uri)
-
-    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
-    def did_save(ls: TensorleapServer, params: lsp.DidSaveTextDocumentParams) -> None:
-        path = to_fs_path(params.text_document.uri)
-        if path is not None:
-            ls.analyzer.invalidate(path)
-        ls.schedule(params.text_document.uri, delay_ms=0)
-        for hook in ls.save_hooks:
-            try:
-                hook(ls, params.text_document.uri)
-            except Exception as e:  # noqa: BLE001
-                ls.report_server_error(e, "save hook")
-
-    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(ls: TensorleapServer, params: lsp.DidCloseTextDocumentParams) -> None:
-        ls.forget(params.text_document.uri)
-
-    @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def watched(ls: TensorleapServer, params: lsp.DidChangeWatchedFilesParams) -> None:
-        touched = False
-        for change in params.changes:
-            path = to_fs_path(change.uri)
-            if path is None:
-                continue
-            ls.analyzer.invalidate(path)
-            touched = True
-            for hook in ls.save_hooks:  # e.g. a data file the integration reads: the child re-imports
-                try:
-                    hook(ls, change.uri)
-                except Exception as e:  # noqa: BLE001
-                    ls.report_server_error(e, "change hook")
-        if touched:
-            for uri in list(ls.workspace.text_documents):
-                ls.schedule(uri)
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def changed_config(ls: TensorleapServer, params: lsp.DidChangeConfigurationParams) -> None:
@@ -446,8 +391,7 @@ def build(trusted: bool = False) -> TensorleapServer:
 
     from tensorleap_ls.lsp import actions, assist, dynamic, navigation
 
-    navigation.register(server)
-    for module in (actions, assist, dynamic):
+    for module in (documents, navigation, actions, assist, dynamic):
         module.register(server)
     return server
 

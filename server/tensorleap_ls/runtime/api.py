@@ -1,15 +1,20 @@
-"""Entry points of the runtime used by the CLI and the LSP layer.
+"""The one door of the runtime: ``lsp/`` and ``cli.py`` import nothing else of it (a test scans
+their imports).
 
-    dynamic_findings(root, entry, *, python=None, samples=5, ...) -> list[Finding]
-    preview_sample(root, entry, subset, sample_id, out_dir, *, python=None, ...) -> dict
+    dynamic_findings(root, entry, *, python=None, samples=5, ...) -> list[Finding]      (CLI)
+    preview_sample(root, entry, subset, sample_id, out_dir, *, python=None, ...) -> dict  (CLI)
+    run_checks / preview / subsets (runner, python, root, entry, ...)                    (server, warm runner)
+    choose, set_policy, probe, interpreter_failure, skeleton_model                       (interpreters, trust gate)
+    model_facts, find_models, read_model                                                 (model files)
 
-User code runs only in the child process (``child.py``) of the chosen interpreter.
+User code runs only in the child process (the ``tensorleap_ls_child`` package) of the chosen
+interpreter; what it answers is parsed into the dataclasses of its ``protocol`` module here.
+Everything here blocks (subprocesses, pipes): the server calls it off the event loop.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import threading
@@ -23,6 +28,14 @@ from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Limit
 from tensorleap_ls.core.codes import RUN_IMPORT_FAILED, RUN_INTERPRETER
 
 Progress = Callable[[str], None]
+
+# --- interpreters and model files: what the server and the CLI use, through this door ----------------
+choose = interpreter.choose  # which interpreter runs a project
+set_policy = interpreter.set_policy  # the trust gate's policy: the server sets its client's trust
+probe = interpreter.probe  # an interpreter's version and packages (runs it: trusted workspaces only)
+model_facts = model_info.load_facts  # the model file's facts for the TL6xx checks
+find_models = model_info.find_models
+read_model = model_info.read
 
 
 def line_span(path: str | None, line: int | None, fallback: str) -> Span:
@@ -39,9 +52,10 @@ def line_span(path: str | None, line: int | None, fallback: str) -> Span:
     return Span(os.path.normpath(target), line0, start, line0, len(text.rstrip()))
 
 
-def to_finding(raw: dict, entry: str) -> Finding:
-    data = {k: raw[k] for k in ("sample", "subset") if k in raw}
-    return Finding(raw["code"], raw["message"], line_span(raw.get("file"), raw.get("line"), entry), data=data)
+def to_finding(p: protocol.Problem, entry: str) -> Finding:
+    """A finding the child reported (at the user's line, else the entry's first line)."""
+    data = {k: v for k, v in (("sample", p.sample), ("subset", p.subset)) if v is not None}
+    return Finding(p.code or RUN_IMPORT_FAILED, p.message, line_span(p.file, p.line, entry), data=data)
 
 
 def fault_finding(fault: ChildFault, entry: str) -> Finding:
@@ -58,6 +72,37 @@ def interpreter_finding(python: str, root: str, entry: str) -> Finding | None:
     return Finding(RUN_INTERPRETER, why, line_span(None, None, entry), data={"install": line} if line in why else {})
 
 
+def interpreter_failure(python: str, root: str, entry: str) -> tuple[dict, Finding] | None:
+    """None when ``python`` can run the integration; else the failure for the client, naming what is
+    missing (with the exact install line), and its TL534 finding."""
+    from tensorleap_ls.core.requirements import distributions_for
+
+    bad = interpreter_finding(python, root, entry)
+    if bad is None:
+        return None
+    interpreter.problem.cache_clear()  # the user may install what is missing and try again
+    info = interpreter.probe(python)
+    reason = {"kind": "interpreter", "role": "project", "interpreter": python, "version": info.get("version"),
+              "missing": info["missing"], "packages": [distributions_for(m)[0] for m in info["missing"]],
+              "error": info.get("error")}
+    return {"ok": False, "message": bad.message, "reason": reason,
+            "problems": [{"code": RUN_INTERPRETER, "message": bad.message, **bad.data}]}, bad
+
+
+def skeleton_model(python: str, folder: str) -> tuple[str | None, str | None]:
+    """A tiny ONNX model (base64) built by ``python`` for a new project, or (None, why not)."""
+    import subprocess
+
+    from tensorleap_ls.core import stubs
+
+    try:
+        out = interpreter.run([python, "-c", stubs.MODEL_SCRIPT], root=folder, capture_output=True, text=True,
+                              timeout=120, env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": ""})
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, str(e)
+    return (out.stdout.strip(), None) if out.returncode == 0 else (None, out.stderr.strip()[-500:])
+
+
 def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int, progress: Progress | None = None,
                cancel: threading.Event | None = None, auth_secret: str | None = None) -> tuple[list[Finding], dict]:
     """Dynamic checks through a (possibly warm) runner; faults become findings, never exceptions."""
@@ -66,9 +111,9 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
         return [bad], {}
     stats: dict[str, Any] = {}
 
-    def on_progress(msg: dict) -> None:
-        if progress and msg.get("total"):
-            progress(f"{msg.get('progress')}/{msg.get('total')} samples")
+    def on_progress(msg: protocol.Progress) -> None:
+        if progress and msg.total:
+            progress(f"{msg.progress}/{msg.total} samples")
 
     try:
         resp = _call(runner, python, root, entry, protocol.Check(samples=samples, seed=0, progress_every=1),
@@ -77,18 +122,21 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
         if fault.code == CANCELLED:
             return [], {"cancelled": True}
         return [fault_finding(fault, entry)], stats
-    findings = [to_finding(f, entry) for f in resp.get("findings", [])]
-    if resp.get("exit"):
+    assert isinstance(resp, protocol.Checked)
+    findings = [to_finding(f, entry) for f in resp.findings]
+    if resp.exit:
         runner.invalidate(root)
-    if not resp.get("ok") and not findings:
-        findings.append(Finding(RUN_IMPORT_FAILED, resp.get("message", "the dynamic checks failed"), line_span(None, None, entry)))
-    stats = {k: resp.get(k) for k in ("calls", "user_seconds", "total_seconds", "samples", "files_read", "observed",
-                                      "internal")}
-    findings = model_info.with_run_findings(findings, python, root, entry, stats.get("observed"))  # TL610/TL611
+    if not resp.ok and not findings:
+        findings.append(Finding(RUN_IMPORT_FAILED, resp.message or "the dynamic checks failed", line_span(None, None, entry)))
+    observed = None if resp.observed is None else [[o.kind, o.name, o.seen] for o in resp.observed]
+    stats = {"calls": resp.calls, "user_seconds": resp.user_seconds, "total_seconds": resp.total_seconds,
+             "samples": resp.samples, "observed": observed,
+             "internal": None if resp.failures is None else [p.to_wire() for p in resp.failures]}
+    findings = model_info.with_run_findings(findings, python, root, entry, observed)  # TL610/TL611
     return findings, stats
 
 
-def _call(runner: Runner, python: str, root: str, entry: str, req: protocol.Request, **kw: Any) -> dict:
+def _call(runner: Runner, python: str, root: str, entry: str, req: protocol.Request, **kw: Any) -> protocol.Reply:
     """One request; a run the server restarted because the project changed (a save) is run
     again on the new code, once, instead of being reported as a crash."""
     timeout = max(runner.limits.timeout_s, runner.limits.preprocess_timeout_s) + 5
@@ -138,22 +186,25 @@ def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sam
         f = fault_finding(fault, entry)
         return {"ok": False, "message": f.message, "problems": [{"code": f.code, "message": f.message,
                                                                  "file": f.span.path, "line": f.span.line + 1}]}
-    if not resp.get("ok"):
-        problems = resp.get("findings") or [{"message": resp.get("message", "preview failed")}]
-        return {"ok": False, "message": resp.get("message") or problems[0].get("message"), "problems": problems}
-    resp.setdefault("problems", []).extend({"code": f.code, "message": f.message, "file": f.span.path, "line": f.span.line + 1}
-                                           for f in model_info.run_findings(python, root, entry, predictions=resp.get("predictions")))
-    images = render.images_of(resp)
+    assert isinstance(resp, protocol.Previewed)
+    if not resp.ok:
+        problems = [p.to_wire() for p in resp.findings] or [{"message": resp.message or "preview failed"}]
+        return {"ok": False, "message": resp.message or problems[0].get("message"), "problems": problems}
+    model = model_info.run_findings(python, root, entry, predictions=resp.predictions)  # TL603
+    resp.problems += [protocol.Problem(code=f.code, message=f.message, file=f.span.path, line=f.span.line + 1)
+                      for f in model]
+    out = resp.payload()  # the display values stay JSON: the page and the panel render them
+    images = render.images_of(out)
     total, kept = 0, {}
     for key, png in images.items():
         total += len(png)
         if total > MAX_PREVIEW_BYTES:
-            resp.setdefault("reduced", []).append(f"{key}: not shown, the preview reached {MAX_PREVIEW_BYTES >> 20} MB")
+            out.setdefault("reduced", []).append(f"{key}: not shown, the preview reached {MAX_PREVIEW_BYTES >> 20} MB")
             continue
         kept[key] = png
-    resp["html"] = render.html_page(resp, kept)
-    resp["images"] = kept
-    return resp
+    out["html"] = render.html_page(out, kept)
+    out["images"] = kept
+    return out
 
 
 def preview_sample(root: str, entry: str, subset: str, sample_id: Any, out_dir: str, *, python: str | None = None,
@@ -220,15 +271,16 @@ def _strip_pixels(obj: Any) -> Any:
     return obj
 
 
-def subsets(runner: Runner, python: str, root: str, entry: str, auth_secret: str | None = None) -> list[dict]:
-    """The project's subsets ({"name", "first": first sample ids}) from the child's cached preprocess;
-    [] when preprocess fails (the preview then says why)."""
+def subsets(runner: Runner, python: str, root: str, entry: str, auth_secret: str | None = None) -> list[protocol.Subset]:
+    """The project's subsets (name, first sample ids...) from the child's cached preprocess; [] when
+    preprocess fails (the preview then says why)."""
     try:
         resp = runner.call(python, root, entry, protocol.Preprocess(), timeout=runner.limits.preprocess_timeout_s + 5,
                            auth_secret=auth_secret)
     except ChildFault:
         return []
-    return resp.get("subsets") or []
+    assert isinstance(resp, protocol.Preprocessed)
+    return resp.subsets
 
 
 def static_functions(root: str, entry: str, bindings=None) -> dict[str, list]:

@@ -8,7 +8,7 @@ is a subreaper for everything that code starts, and kills all of it when its gua
 A hang is located by asking the child for its stack (faulthandler on SIGUSR1) before killing
 it; a crash by the faulthandler dump. After any fault the next request gets a fresh child.
 Every message is scrubbed of the secret and made strict JSON again here (user code can write to
-the channel too).
+the channel too), then parsed into the reply dataclass of its request (``protocol.py``).
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class Child:
         self._guard_lock = threading.Lock()  # the pipe's fd is closed once, whichever thread ends the child
         self.output = _Output(limits.stderr_cap, self.scrub)
         self._responses: queue.Queue = queue.Queue()
-        self.progress: Callable[[dict], None] | None = None
+        self.progress: Callable[[protocol.Progress], None] | None = None
         try:
             self.proc = interpreter.start_user_code(  # the trust gate
                 [python, "-X", "utf8", "-m", "tensorleap_ls_child"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -168,7 +168,7 @@ class Child:
             if "progress" in msg and "id" not in msg:
                 self._beat = time.monotonic()
                 if self.progress:
-                    self.progress(msg)
+                    self.progress(protocol.Progress.from_wire(msg))
                 continue
             self._responses.put(msg)
         self._responses.put(None)  # EOF: the child is gone
@@ -188,7 +188,7 @@ class Child:
         return not self._ending and self.proc.poll() is None
 
     def request(self, req: protocol.Request, timeout: float, cancel: threading.Event | None = None,
-                beat_timeout: float | None = None) -> dict:
+                beat_timeout: float | None = None) -> protocol.Reply:
         """Sends ``req`` and waits for its answer: ``timeout`` until the child's first progress
         message (preprocess may be long), then ``beat_timeout`` between progress messages."""
         with self._lock:
@@ -220,7 +220,7 @@ class Child:
                 if msg is None:
                     raise self._death()
                 if msg.get("id") == rid:
-                    return msg
+                    return req.REPLY.from_wire(msg)
 
     def _hang(self, timeout: float) -> ChildFault:
         where = None
@@ -319,10 +319,10 @@ class Runner:
     def __init__(self, limits: Limits | None = None):
         self.limits = limits or Limits()
         self._children: dict[tuple[str, str, str], Child] = {}
-        self._setup: dict[tuple[str, str, str], dict] = {}
+        self._setup: dict[tuple[str, str, str], protocol.Setup] = {}
         self._lock = threading.Lock()
 
-    def child(self, python: str, root: str, entry: str, auth_secret: str | None = None) -> tuple[Child, dict]:
+    def child(self, python: str, root: str, entry: str, auth_secret: str | None = None) -> tuple[Child, protocol.Setup]:
         key = (python, root, entry)
         with self._lock:
             c = self._children.get(key)
@@ -338,14 +338,15 @@ class Runner:
             except ChildFault:
                 c.close()
                 raise
-            if not resp.get("ok"):
+            assert isinstance(resp, protocol.Loaded)
+            if not resp.ok:
                 c.close()
-                err = resp.get("error") or {}
-                where = (err["file"], err["line"]) if err.get("file") and err.get("line") else None
-                code = RUN_EXIT if resp.get("exit") else RUN_MEMORY if err.get("type") == "MemoryError" else RUN_IMPORT_FAILED
-                raise ChildFault(code, f"importing the entry failed: {err.get('message', resp)}", where)
+                err = resp.error or protocol.Problem(message=resp.message or "no reason given")
+                where = (err.file, err.line) if err.file and err.line else None
+                code = RUN_EXIT if resp.exit else RUN_MEMORY if err.type == "MemoryError" else RUN_IMPORT_FAILED
+                raise ChildFault(code, f"importing the entry failed: {err.message}", where)
             self._children[key] = c
-            self._setup[key] = resp.get("setup", {})
+            self._setup[key] = resp.setup
             return c, self._setup[key]
 
     def invalidate(self, root: str | None = None, reason: str = RESTARTED) -> None:
@@ -360,8 +361,10 @@ class Runner:
         self.invalidate(None)
 
     def call(self, python: str, root: str, entry: str, req: protocol.Request | dict, timeout: float | None = None,
-             cancel: threading.Event | None = None, progress: Callable[[dict], None] | None = None,
-             auth_secret: str | None = None, beat_timeout: float | None = None) -> dict:
+             cancel: threading.Event | None = None, progress: Callable[[protocol.Progress], None] | None = None,
+             auth_secret: str | None = None, beat_timeout: float | None = None) -> protocol.Reply:
+        """The reply to ``req`` (an instance of ``req.REPLY``); ChildFault when the child died, hung or
+        could not start."""
         if isinstance(req, dict):
             req = protocol.from_wire(req)
         req = replace(req, timeout_s=self.limits.timeout_s, preprocess_timeout_s=self.limits.preprocess_timeout_s)
@@ -369,7 +372,7 @@ class Runner:
         c.progress = progress
         if beat_timeout is None and isinstance(req, protocol.Check):
             # between two samples: every encoder and metadata call may use its whole time limit
-            calls = sum(len(setup.get(k) or []) for k in ("inputs", "ground_truths", "metadata")) + 1
+            calls = len(setup.inputs) + len(setup.ground_truths) + len(setup.metadata) + 1
             beat_timeout = self.limits.timeout_s * calls + 2
         try:
             return c.request(req, timeout or self.limits.timeout_s, cancel, beat_timeout)

@@ -33,16 +33,15 @@ from tensorleap_ls_child.where import _f  # noqa: E402
 
 
 # --- main loop --------------------------------------------------------------------------------
-def handle(req: protocol.Request) -> dict:
+def handle(req: protocol.Request) -> protocol.Reply:
+    """The reply to ``req``: an instance of ``req.REPLY`` (a bare ``Reply`` for a failure of any request)."""
     LIMIT["seconds"] = float(req.timeout_s)
     LIMIT["preprocess"] = float(req.preprocess_timeout_s)
     PIXEL_BUDGET["left"] = PIXEL_BUDGET["total"]
     if isinstance(req, protocol.Load):
         return load(req.root, req.entry)
-    if isinstance(req, protocol.Ping):
-        return {"ok": True, "pid": os.getpid(), "python": sys.version.split()[0]}
     if STATE["module"] is None:
-        return {"ok": False, "message": "entry not loaded"}
+        return protocol.Reply(ok=False, message="entry not loaded")
     if isinstance(req, protocol.Preprocess):
         return preprocess()
     if isinstance(req, protocol.Check):
@@ -51,7 +50,7 @@ def handle(req: protocol.Request) -> dict:
         return preview(req.subset, req.sample_id, list(req.loaders), bool(req.run_test), req.functions)
     if isinstance(req, protocol.EncodeLoop):
         return encode_loop(req.subset, int(req.samples))
-    return {"ok": False, "message": "unknown command %r" % req.CMD}
+    return protocol.Reply(ok=False, message="unknown command %r" % req.CMD)
 
 
 def main() -> None:
@@ -64,25 +63,25 @@ def main() -> None:
             rid = msg.get("id")
             req = protocol.from_wire(msg)
         except (ValueError, KeyError, TypeError, AttributeError):
-            send({"ok": False, "message": "bad request"})
+            send(protocol.Reply(ok=False, message="bad request").to_wire())
             continue
         try:
             resp = handle(req)
         except SystemExit as e:
-            resp = {"ok": False, "exit": True, "findings": [_f(RUN_EXIT, f"sys.exit({e.code}) called by user code", None)]}
+            resp = protocol.Reply(ok=False, exit=True,
+                                  findings=[_f(RUN_EXIT, f"sys.exit({e.code}) called by user code", None)])
         except MemoryError:
-            resp = {"ok": False, "findings": [_f(RUN_MEMORY, "MemoryError in user code", None)]}
+            resp = protocol.Reply(ok=False, findings=[_f(RUN_MEMORY, "MemoryError in user code", None)])
         except BaseException as e:  # noqa: BLE001
-            resp = {"ok": False, "internal": True,
-                    "message": f"tensorleap-ls failed (a bug of tensorleap-ls, not of your code; please report it): "
-                               f"{type(e).__name__}: {scrub(str(e))[:500]}"}
-        resp["id"] = rid
+            resp = protocol.Reply(ok=False, internal=True, message=(
+                f"tensorleap-ls failed (a bug of tensorleap-ls, not of your code; please report it): "
+                f"{type(e).__name__}: {scrub(str(e))[:500]}"))
         try:
-            send(resp)
+            send(resp.to_wire(rid))
         except Exception as e:  # noqa: BLE001 - our bug: say so, keep the child usable
-            send({"ok": False, "id": rid, "internal": True,
-                  "message": f"internal error of tensorleap-ls while sending the result: {type(e).__name__}: {e}"})
-        if resp.get("exit"):
+            send(protocol.Reply(ok=False, internal=True, message=(
+                f"internal error of tensorleap-ls while sending the result: {type(e).__name__}: {e}")).to_wire(rid))
+        if resp.exit:
             break
 
 

@@ -58,10 +58,10 @@ def _run_integration_test(key: str, sid, record: dict | None = None) -> list:
         return [_f(RUN_EXIT, f"sys.exit({e.code}) in the integration test", _where_exc(e, fn))]
     except BaseException as e:  # noqa: BLE001
         info = error_info(e, STATE["root"], tuple(loc))
-        msg = info["message"]
+        msg = info.message
         # "Invalid integration code. File x.py, line N: ..." names the line in the test
         m = re.search(r"File ([^,]+), line (\d+)", msg)
-        file, line = info["file"], info["line"]
+        file, line = info.file, info.line
         if m and fn_location(fn)[0] and os.path.basename(fn_location(fn)[0]) == m.group(1).strip():
             file, line = fn_location(fn)[0], int(m.group(2))
         if _metric_result(msg):  # the SDK's check of a metric's / loss's result: a code of its own

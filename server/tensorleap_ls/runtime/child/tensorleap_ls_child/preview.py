@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
 from tensorleap_ls_child.integration import _run_integration_test
 from tensorleap_ls_child.load import setup_summary
+from tensorleap_ls_child.protocol import Previewed
 from tensorleap_ls_child.sandbox import classify, limited
 from tensorleap_ls_child.samples import _check_array, _check_metadata, preprocess
 from tensorleap_ls_child.state import STATE, _ids, binder
@@ -39,50 +40,47 @@ def _user_call(fn, args: tuple, name: str, problems: list, kwargs: Optional[dict
             return True, fn(*args, **(kwargs or {}))
     except BaseException as e:  # noqa: BLE001 - any failure of user code is a problem of this sample
         info = error_info(e, STATE["root"], tuple(where(fn)))
-        info["name"] = name
-        info["code"] = classify(e, RUN_EXCEPTION)
+        info.name = name
+        info.code = classify(e, RUN_EXCEPTION)
         problems.append(info)
         return False, None
 
 
-def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: dict | None = None) -> dict:
+def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: dict | None = None) -> Previewed:
     """``functions``: Python function name -> [kind, registered name], from the static analysis."""
     functions = functions or {}
     pre = preprocess()
-    if not pre.get("ok"):
-        return pre
+    if not pre.ok:
+        return Previewed(ok=False, exit=pre.exit, findings=pre.findings)
     if subset not in STATE["responses"]:
-        return {"ok": False, "message": f"no subset {subset!r}; subsets: {list(STATE['responses'])}"}
+        return Previewed(ok=False, message=f"no subset {subset!r}; subsets: {list(STATE['responses'])}")
     ids = _ids(subset)
     sid = _coerce_id(sample_id, ids)
     if sid is None:
-        return {"ok": False, "message": f"sample {sample_id!r} is not in the {subset} subset "
-                                        f"({len(ids)} samples, e.g. {ids[:3]!r})"}
+        return Previewed(ok=False, message=f"sample {sample_id!r} is not in the {subset} subset "
+                                           f"({len(ids)} samples, e.g. {ids[:3]!r})")
     sc = binder().setup_container
     r = STATE["responses"][subset]
     t0 = time.perf_counter()
     pos = ids.index(sid)
-    out: dict[str, Any] = {"ok": True, "subset": subset, "sample_id": sid, "subsets": list(STATE["responses"]),
-                           "neighbors": {"prev": ids[pos - 1] if pos > 0 else None,
-                                         "next": ids[pos + 1] if pos + 1 < len(ids) else None},
-                           "inputs": [], "ground_truths": [],
-                           "metadata": [], "visualizers": [], "predictions": [], "metrics": [], "problems": [],
-                           "skipped": []}
-    problems = out["problems"]
+    out = Previewed(subset=subset, sample_id=sid, subsets=list(STATE["responses"]),
+                    neighbors={"prev": ids[pos - 1] if pos > 0 else None,
+                               "next": ids[pos + 1] if pos + 1 < len(ids) else None})
+    problems = out.problems
     found, once = _collector(problems)
     shapes, meta_types = {}, {}  # type: Dict[str, tuple], Dict[str, tuple]
     for kind, handlers in (("inputs", sc.inputs), ("ground_truths", sc.ground_truths if subset != "unlabeled" else [])):
         for h in handlers:
             ok, v = _user_call(h.function, (sid, r), h.name, problems)
             if ok:
-                _ours(lambda: out[kind].append({"name": h.name, "value": summarize(v), "render": render_array(v)}),
+                _ours(lambda: getattr(out, kind).append({"name": h.name, "value": summarize(v), "render": render_array(v)}),
                       "showing %s '%s'" % (kind, h.name), problems)
                 _ours(lambda: _check_array(_KIND[kind], h.name, v, subset, sid, where(h.function), shapes, once),
                       "checking %s '%s'" % (kind, h.name), problems)
     for h in sc.metadata:
         ok, v = _user_call(h.function, (sid, r), h.name, problems)
         if ok:  # the same checker as the dynamic run; the value itself is made sendable by send()
-            out["metadata"].append({"name": h.name, "value": v})
+            out.metadata.append({"name": h.name, "value": v})
             _ours(lambda: _check_metadata(h, v, subset, sid, where(h.function), meta_types, once, first=False),
                   "checking metadata '%s'" % h.name, problems)
     tensors = _sample_tensors(subset, sid)
@@ -91,11 +89,11 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
             continue
         data = h.visualizer_handler_data
         if not all(a in tensors for a in data.arg_names):
-            out["skipped"].append({"name": data.name, "why": "fed by model predictions"})
+            out.skipped.append({"name": data.name, "why": "fed by model predictions"})
             continue
         ok, res = _user_call(h.function, (), data.name, problems, {a: tensors[a] for a in data.arg_names})
         if ok:
-            _ours(lambda: out["visualizers"].append({"name": data.name, "type": data.type.name,
+            _ours(lambda: out.visualizers.append({"name": data.name, "type": data.type.name,
                                                      "render": render_leap(res)}),
                   "showing visualizer '%s'" % data.name, problems)
             _ours(lambda: problems.extend(_check_leap(data.name, data.type, res, where(h.function), subset, sid)),
@@ -104,10 +102,10 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
     if run_test and binder().integration_test_func is not None:
         record = {"loaders": loaders}  # type: Dict[str, Any]
         problems = _run_integration_test(subset, sid, record)
-        out["problems"].extend(problems)
-        out["integration_test"] = not problems
-        labels = [p["labels"] for p in setup_summary()["prediction_types"]]
-        names = [p["name"] for p in setup_summary()["prediction_types"]]
+        out.problems.extend(problems)
+        out.integration_test = not problems
+        labels = [p["labels"] for p in setup_summary().prediction_types]
+        names = [p["name"] for p in setup_summary().prediction_types]
         for batch in record.get("predictions", []):
             outputs = batch if isinstance(batch, (list, tuple)) else [batch]
             for i, o in enumerate(outputs):
@@ -119,26 +117,26 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
                     row = arr.reshape(-1, arr.shape[-1])[0]
                     top = np.argsort(row)[::-1][:5]
                     entry["top"] = [[labels[i][j], float(row[j])] for j in top]
-                out["predictions"].append(entry)
+                out.predictions.append(entry)
         for fname, value in record.get("calls", []):
             kind, name = (functions.get(fname) or [None, fname])[:2]
             if type(value).__module__.endswith("visualizer_classes") or kind == "visualizer":
-                out["visualizers"] = [v for v in out["visualizers"] if v["name"] != name]
-                out["visualizers"].append({"name": name, "type": type(value).__name__, "render": render_leap(value),
+                out.visualizers = [v for v in out.visualizers if v["name"] != name]
+                out.visualizers.append({"name": name, "type": type(value).__name__, "render": render_leap(value),
                                            "from_test": True})
             elif kind in ("metric", "loss"):
-                out["metrics"].append({"name": name, "kind": kind, "value": _json_default(value)
+                out.metrics.append({"name": name, "kind": kind, "value": _json_default(value)
                                        if isinstance(value, np.ndarray) else _plain(value)})
-        shown = {v["name"] for v in out["visualizers"]}
-        out["skipped"] = [s for s in out["skipped"] if s["name"] not in shown]
-    out["seconds"] = time.perf_counter() - t0
+        shown = {v["name"] for v in out.visualizers}
+        out.skipped = [s for s in out.skipped if s["name"] not in shown]
+    out.seconds = time.perf_counter() - t0
     return out
 
 
 _MAX_DIMS, _MAX_INSTANCES = 64, 9
 
 
-def _advanced(out: dict, sc, r, sid, problems: list) -> None:
+def _advanced(out: Previewed, sc, r, sid, problems: list) -> None:
     """What the advanced registrars produce for this sample, shown beside the visualizers: each
     dataset-computed custom latent space as a bar plot of its vector (first 64 values), the element
     instances of the first instances-mask encoder over the first input (first 9 instances)."""
@@ -150,7 +148,7 @@ def _advanced(out: dict, sc, r, sid, problems: list) -> None:
         if ok and isinstance(v, np.ndarray) and v.size and np.issubdtype(v.dtype, np.number):
             vec = v.reshape(-1)[:_MAX_DIMS].astype(np.float32)
             bar = LeapHorizontalBar(vec, [str(i) for i in range(len(vec))])
-            out["visualizers"].append({"name": "latent space %s" % name, "type": "LeapHorizontalBar",
+            out.visualizers.append({"name": "latent space %s" % name, "type": "LeapHorizontalBar",
                                        "render": render_leap(bar), "value": summarize(v), "advanced": True})
     masks = getattr(sc, "instance_masks", None) or []
     instances = (getattr(r, "sample_ids_to_instance_mappings", None) or {}).get(sid) or []
@@ -171,7 +169,7 @@ def _advanced(out: dict, sc, r, sid, problems: list) -> None:
         return
     image = _base_image(sc, r, sid, label.shape)
     shown = LeapImageMask(label, image, ["background"] + names)
-    out["visualizers"].append({"name": "instances %s" % h.name, "type": "LeapImageMask",
+    out.visualizers.append({"name": "instances %s" % h.name, "type": "LeapImageMask",
                                "render": render_leap(shown), "advanced": True})
 
 

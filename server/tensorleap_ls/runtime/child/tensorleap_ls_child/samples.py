@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 import random
 import time
-from typing import Dict
 
 import numpy as np
 
 from tensorleap_ls_child.integration import _run_integration_test
+from tensorleap_ls_child.protocol import Checked, EncodeLooped, Observation, Preprocessed, Progress
 from tensorleap_ls_child.sandbox import LIMIT, classify, limited, send
 from tensorleap_ls_child.state import STATE, _ids, _subsets, binder
 from tensorleap_ls_child.visuals import _check_visualizers
@@ -22,26 +22,26 @@ from tensorleap_ls_child.codes import (
 )
 
 # --- preprocess -------------------------------------------------------------------------------
-def preprocess() -> dict:
+def preprocess() -> Preprocessed:
     if STATE["responses"] is not None:
-        return {"ok": True, "subsets": _subsets(), "cached": True}
+        return Preprocessed(subsets=_subsets(), cached=True)
     sc = binder().setup_container
     if sc.preprocess is None:
-        return {"ok": True, "subsets": [], "findings": [_f(MISSING_PREPROCESS, "No preprocess registered.", None)]}
+        return Preprocessed(findings=[_f(MISSING_PREPROCESS, "No preprocess registered.", None)])
     findings = []
     t0 = time.perf_counter()
     try:
         with limited("preprocess"):
             result = sc.preprocess.function()
     except SystemExit as e:
-        return {"ok": False, "exit": True, "findings": [_f(RUN_EXIT, f"sys.exit({e.code}) called in preprocess",
-                                                           _where_exc(e, sc.preprocess.function))]}
+        return Preprocessed(ok=False, exit=True, findings=[_f(RUN_EXIT, f"sys.exit({e.code}) called in preprocess",
+                                                              _where_exc(e, sc.preprocess.function))])
     except BaseException as e:  # noqa: BLE001
         info = error_info(e, STATE["root"], tuple(where(sc.preprocess.function)))
         code = classify(e, RUN_PREPROCESS_FAILED)
         what = {RUN_TIMEOUT: f"preprocess exceeded the {LIMIT['preprocess']:g} s time limit",
-                RUN_MEMORY: "preprocess ran out of memory (MemoryError)"}.get(code, f"preprocess raised {info['message']}")
-        return {"ok": False, "findings": [_f(code, what, [info["file"], info["line"]])]}
+                RUN_MEMORY: "preprocess ran out of memory (MemoryError)"}.get(code, f"preprocess raised {info.message}")
+        return Preprocessed(ok=False, findings=[_f(code, what, [info.file, info.line])])
     loc = where(sc.preprocess.function)
     from code_loader.contract.datasetclasses import PreprocessResponse
     from code_loader.contract.enums import DataStateType
@@ -49,8 +49,8 @@ def preprocess() -> dict:
     if isinstance(result, PreprocessResponse):
         result = [result]
     if not isinstance(result, (list, tuple)) or not all(isinstance(r, PreprocessResponse) for r in result):
-        return {"ok": False, "findings": [_f(RUN_PREPROCESS_FAILED, f"preprocess must return a list of PreprocessResponse, got "
-                                             f"{type(result).__name__}", loc)]}
+        return Preprocessed(ok=False, findings=[_f(RUN_PREPROCESS_FAILED, f"preprocess must return a list of PreprocessResponse, "
+                                                   f"got {type(result).__name__}", loc)])
     responses = {}
     order = [DataStateType.training, DataStateType.validation, DataStateType.test, DataStateType.unlabeled,
              DataStateType.additional]
@@ -64,7 +64,7 @@ def preprocess() -> dict:
                 responses["unlabeled"] = sc.unlabeled_data_preprocess.function()
         except BaseException as e:  # noqa: BLE001
             info = error_info(e, STATE["root"], tuple(where(sc.unlabeled_data_preprocess.function)))
-            findings.append(_f(RUN_PREPROCESS_FAILED, f"unlabeled preprocess raised {info['message']}", [info["file"], info["line"]]))
+            findings.append(_f(RUN_PREPROCESS_FAILED, f"unlabeled preprocess raised {info.message}", [info.file, info.line]))
     for needed in ("training", "validation"):
         if needed not in responses:
             findings.append(_f(RUN_MISSING_SUBSET, f"preprocess returns no {needed} subset.", loc))
@@ -90,10 +90,10 @@ def preprocess() -> dict:
         long = [x for x in flat if isinstance(x, str) and len(x) > 256]
         if long:
             findings.append(_f(RUN_LONG_ID, f"{len(long)} sample id(s) of the {key} subset exceed 256 characters.", loc, subset=key))
-    if len(id_types) > 1 and not any(f["code"] == RUN_MIXED_ID_TYPES for f in findings):
+    if len(id_types) > 1 and not any(f.code == RUN_MIXED_ID_TYPES for f in findings):
         findings.append(_f(RUN_MIXED_ID_TYPES, f"Subsets use different sample id types: {sorted(id_types)}.", loc))
     STATE["responses"] = responses
-    return {"ok": True, "subsets": _subsets(), "findings": findings, "seconds": time.perf_counter() - t0}
+    return Preprocessed(subsets=_subsets(), findings=findings, seconds=time.perf_counter() - t0)
 
 
 # --- sampling ---------------------------------------------------------------------------------
@@ -112,13 +112,13 @@ def pick(ids: list, n: int, seed: int) -> list:
 
 
 # --- checks on samples ------------------------------------------------------------------------
-def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
+def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
     pre = preprocess()
-    if not pre.get("ok"):
-        return pre
-    findings = list(pre.get("findings", []))
+    if not pre.ok:
+        return Checked(ok=False, exit=pre.exit, findings=pre.findings)
+    findings = list(pre.findings)
     if progress_every:
-        send({"progress": 0, "total": None, "phase": "preprocess done"})
+        send(Progress(progress=0, phase="preprocess done").to_wire())
     sc = binder().setup_container
     shapes: dict[str, tuple] = {}
     meta_types: dict[str, tuple] = {}
@@ -154,14 +154,14 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
                         value = raw(sid, response)
                 except SystemExit as e:
                     findings.append(_f(RUN_EXIT, f"sys.exit({e.code}) called in {kind} '{h.name}'", _where_exc(e, h.function)))
-                    return {"ok": False, "exit": True, "findings": findings}
+                    return Checked(ok=False, exit=True, findings=findings)
                 except BaseException as e:  # noqa: BLE001
                     info = error_info(e, STATE["root"], tuple(loc))
                     code = classify(e, RUN_EXCEPTION)
                     what = {RUN_TIMEOUT: f"exceeded the {LIMIT['seconds']:g} s time limit",
-                            RUN_MEMORY: "ran out of memory (MemoryError)"}.get(code, f"raised {info['message']}")
-                    once((h.name, "exc", info["type"]), _f(code, f"{kind} '{h.name}' {what} on {key} sample {sid!r}",
-                                                           [info["file"], info["line"]], sample=sid, subset=key))
+                            RUN_MEMORY: "ran out of memory (MemoryError)"}.get(code, f"raised {info.message}")
+                    once((h.name, "exc", info.type), _f(code, f"{kind} '{h.name}' {what} on {key} sample {sid!r}",
+                                                           [info.file, info.line], sample=sid, subset=key))
                     continue
                 finally:
                     t_user += time.perf_counter() - t0
@@ -175,7 +175,7 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
                           f"checking {kind} '{h.name}'", internal)
             done += 1
             if progress_every and (done % progress_every == 0 or done == total):
-                send({"progress": done, "total": total})
+                send(Progress(progress=done, total=total).to_wire())
     # determinism: the first training sample twice
     first_key = "training" if "training" in STATE["responses"] else (subsets[0] if subsets else None)
     if first_key and _ids(first_key):
@@ -194,9 +194,8 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> dict:
     if binder().integration_test_func is not None and first_key:
         findings.extend(_run_integration_test(first_key, _ids(first_key)[0]))
     total_s = time.perf_counter() - t_total0
-    return {"ok": True, "findings": findings, "calls": calls, "user_seconds": t_user, "total_seconds": total_s,
-            "samples": done, "files_read": sorted(STATE["files_read"]),
-            "observed": [[k, n, v] for (k, n), v in OBSERVED.items()], "internal": internal}
+    return Checked(findings=findings, calls=calls, user_seconds=t_user, total_seconds=total_s, samples=done,
+                   observed=[Observation(k, n, v) for (k, n), v in OBSERVED.items()], failures=internal)
 
 
 def _check_array(kind, name, value, key, sid, loc, shapes, once) -> None:
@@ -281,11 +280,11 @@ def _metadata_type(name, v, key, sid, loc, types, once) -> None:
                                  f"{key} sample {sid!r}; the platform coerces it silently.", loc, sample=sid, subset=key))
 
 
-def encode_loop(subset: str, samples: int) -> dict:
+def encode_loop(subset: str, samples: int) -> EncodeLooped:
     """Benchmark baseline: the user's encoders called in a plain loop, nothing else."""
     pre = preprocess()
-    if not pre.get("ok"):
-        return pre
+    if not pre.ok:
+        return EncodeLooped(ok=False, exit=pre.exit, findings=pre.findings)
     sc = binder().setup_container
     r = STATE["responses"][subset]
     ids = _ids(subset)[:samples]
@@ -295,4 +294,4 @@ def encode_loop(subset: str, samples: int) -> dict:
             h.function(sid, r)
         for h in sc.metadata:
             h.function(sid, r)
-    return {"ok": True, "seconds": time.perf_counter() - t0, "samples": len(ids)}
+    return EncodeLooped(seconds=time.perf_counter() - t0, samples=len(ids))

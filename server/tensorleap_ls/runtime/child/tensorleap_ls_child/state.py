@@ -6,8 +6,9 @@ import os
 from typing import Any, Dict
 
 from tensorleap_ls_child import wire
+from tensorleap_ls_child.protocol import Subset
 
-STATE: Dict[str, Any] = {"module": None, "responses": None, "root": None, "entry": None, "files_read": set()}
+STATE: Dict[str, Any] = {"module": None, "responses": None, "root": None, "entry": None}
 scrub = wire.Scrubber(os.environ.get("AUTH_SECRET"))
 
 
@@ -17,11 +18,11 @@ def binder():
     return leap_binder
 
 
-def _subsets() -> list[dict]:
+def _subsets() -> list[Subset]:
     out = []
     for key, r in STATE["responses"].items():
         ids = list(r.sample_ids) if r.sample_ids is not None else list(range(r.length or 0))
-        out.append({"name": key, "length": len(ids), "first": ids[:3], "last": ids[-1:] if ids else []})
+        out.append(Subset(name=key, length=len(ids), first=ids[:3], last=ids[-1:] if ids else []))
     return out
 
 

@@ -48,8 +48,8 @@ def _check_visualizers(key, seed) -> list:
         except BaseException as e:  # noqa: BLE001
             info = error_info(e, STATE["root"], tuple(loc))
             code = classify(e, RUN_EXCEPTION)
-            out.append(_f(code, f"visualizer '{data.name}' raised on {key} sample {sid!r}: {info['message']}",
-                          [info["file"], info["line"]], sample=sid, subset=key))
+            out.append(_f(code, f"visualizer '{data.name}' raised on {key} sample {sid!r}: {info.message}",
+                          [info.file, info.line], sample=sid, subset=key))
             continue
         out.extend(_check_leap(data.name, data.type, result, loc, key, sid))
     return out

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import traceback
+from typing import Any, Optional
 
+from tensorleap_ls_child.protocol import Problem
 from tensorleap_ls_child.state import STATE, scrub
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
@@ -22,13 +24,13 @@ def user_frame(tb, root: str) -> tuple[str | None, int | None]:
     return best
 
 
-def error_info(e: BaseException, root: str, fallback=None) -> dict:
+def error_info(e: BaseException, root: str, fallback=None) -> Problem:
     file, line = user_frame(e.__traceback__, root)
     if file is None and fallback is not None:
         file, line = fallback
     text = "".join(traceback.format_exception_only(type(e), e)).strip()
-    return {"type": type(e).__name__, "message": scrub(text[:2000]), "file": file, "line": line,
-            "sdk": "validation failed" in str(e) or type(e).__name__ == "LeapValidationError"}
+    return Problem(type=type(e).__name__, message=scrub(text[:2000]), file=file, line=line,
+                   sdk="validation failed" in str(e) or type(e).__name__ == "LeapValidationError")
 
 
 def fn_location(fn) -> tuple[str | None, int | None]:
@@ -82,9 +84,10 @@ def _where_exc(e: BaseException, fn) -> list:
     return [file, line] if file else where(fn)
 
 
-def _f(code: str, message: str, loc, **extra) -> dict:
+def _f(code: str, message: str, loc, sample: Any = None, subset: Optional[str] = None) -> Problem:
+    """A finding at ``loc`` ([file, line] or None)."""
     file, line = (loc or [None, None])[:2]
-    return {"code": code, "message": scrub(message), "file": file, "line": line, **extra}
+    return Problem(code=code, message=scrub(message), file=file, line=line, sample=sample, subset=subset)
 
 
 def _is_user(fn) -> bool:
@@ -98,7 +101,7 @@ def _ours(step, what: str, problems: list) -> None:
     try:
         step()
     except Exception as e:  # noqa: BLE001
-        problems.append({"type": "internal", "internal": True,
-                         "message": "tensorleap-ls failed while %s (%s: %s): not reported as a problem of your code; "
-                                    "if this looks like a bug of tensorleap-ls, please report it"
-                                    % (what, type(e).__name__, scrub(str(e))[:300])})
+        problems.append(Problem(type="internal", internal=True,
+                                message="tensorleap-ls failed while %s (%s: %s): not reported as a problem of your "
+                                        "code; if this looks like a bug of tensorleap-ls, please report it"
+                                        % (what, type(e).__name__, scrub(str(e))[:300])))

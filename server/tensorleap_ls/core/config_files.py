@@ -1,0 +1,71 @@
+"""Values read from the project's YAML config files: ``yaml.safe_load(open(P))`` (or a file opened by
+``with open(P) as f:`` at module level) with a path known statically inside the project. A file
+outside the project, missing or broken gives ``UNKNOWN``, never a false error.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from typing import Any, Callable
+
+from tensorleap_ls.core.model import UNKNOWN
+from tensorleap_ls.core.modules import Module, _module_level
+from tensorleap_ls.core.project import eval_path, inside
+from tensorleap_ls.core.source import dotted
+
+
+class ConfigFiles:
+    """The YAML config files of one project, each read and parsed once."""
+
+    def __init__(self, read_text: Callable[[str], str | None], root: str):
+        self.read_text = read_text
+        self.root = root
+        self._yaml_cache: dict[str, Any] = {}
+
+    def value(self, arg: ast.expr, mod: Module) -> Any:
+        """The parsed content of the file ``arg`` opens (``open(P)`` or a name bound by ``with open(P) as f``)."""
+        path_node = arg
+        if isinstance(arg, ast.Call) and dotted(arg.func) in ("open", "io.open") and arg.args:
+            path_node = arg.args[0]
+        elif isinstance(arg, ast.Name):
+            opened = _find_with_open(mod, arg.id)
+            if opened is None:
+                return UNKNOWN
+            path_node = opened
+        path = eval_path(path_node, mod, self.root)
+        if not path:
+            return UNKNOWN
+        return self._load_yaml(path)
+
+    def _load_yaml(self, path: str) -> Any:
+        path = os.path.normpath(path)
+        if not inside(path, self.root):
+            return UNKNOWN  # outside the project: unknown, never a false error
+        if path in self._yaml_cache:
+            return self._yaml_cache[path]
+        text = self.read_text(path)
+        value: Any = UNKNOWN
+        if text is not None:
+            try:
+                import yaml
+
+                value = yaml.safe_load(text)
+            except Exception:  # noqa: BLE001 - a broken config only makes values unknown
+                value = UNKNOWN
+        self._yaml_cache[path] = value
+        return value
+
+
+def _find_with_open(mod: Module, var: str) -> ast.expr | None:
+    """For ``with open(P) as var:`` at module level, the expression P."""
+    if mod.tree is None:
+        return None
+    for stmt in _module_level(mod.tree.body):
+        if isinstance(stmt, ast.With):
+            for item in stmt.items:
+                ctx = item.context_expr
+                if (isinstance(item.optional_vars, ast.Name) and item.optional_vars.id == var
+                        and isinstance(ctx, ast.Call) and dotted(ctx.func) in ("open", "io.open") and ctx.args):
+                    return ctx.args[0]
+    return None
