@@ -1,5 +1,6 @@
 """The model checks in the real server over stdio: in a trusted workspace the model's facts are read
-off the event loop and TL601 is published; in an untrusted one no interpreter runs to read them."""
+off the event loop and TL601 is published (and TL602 for a legacy project, from the model its local test
+loads); in an untrusted one no interpreter runs to read them."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 import tensorleap_ls
 
 from onnx_models import project
+from test_model_legacy import EMBEDDING, LAST_PREDICTION, legacy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from test_diagnostics import open_doc, wait_diags  # noqa: E402
@@ -70,3 +72,15 @@ async def test_untrusted_workspace_runs_no_interpreter(server: LanguageClient, t
     await asyncio.sleep(3)  # time a facts reader would have needed to run and republish
     assert not [x for x in (server.diagnostics.get(u) or diags) if str(x.code).startswith("TL6")]
     assert not marker.exists()
+
+
+async def test_trusted_legacy_workspace_reports_the_prediction_count(server: LanguageClient, tmp_path: Path):
+    exe, marker = spy_python(tmp_path)
+    await _session(server, {"debounceMs": 0, "trusted": True, "interpreter": str(exe)})
+    root = legacy(tmp_path, plant=[("leap_binder.py", LAST_PREDICTION, f"{LAST_PREDICTION}\n{EMBEDDING}")])
+    u = open_doc(server, root / "leap_binder.py")
+    diags = await wait_diags(server, u, lambda d: any(x.code == "TL602" for x in d), timeout=60)
+    [d] = [x for x in diags if x.code == "TL602"]
+    assert d.severity == lsp.DiagnosticSeverity.Warning and "(the model leap_custom_test.py loads)" in d.message
+    assert (root / "leap_binder.py").read_text().split("\n")[d.range.start.line] == EMBEDDING
+    assert marker.exists()

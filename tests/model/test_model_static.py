@@ -19,7 +19,7 @@ import pytest
 
 from onnx_models import MODEL, build, classifier, project, run_sdk
 from tensorleap_ls.core.analysis import Analyzer
-from tensorleap_ls.core.checks.model import model_path
+from tensorleap_ls.core.checks.model_file import model_path
 from tensorleap_ls.core.codes import CODES
 from tensorleap_ls.runtime import model_info
 
@@ -233,29 +233,6 @@ def test_code_bearing_formats_are_not_read_untrusted(tmp_path: Path):
     assert model_info.facts(sys.executable, str(h5), trusted=False) is None
 
 
-def test_keras_prediction_count(tmp_path: Path):
-    """TL602 for a two-output Keras model (the SDK raises for Keras multi-output models too)."""
-    tf = pytest.importorskip("tensorflow", reason="TensorFlow is not installed in this interpreter: the Keras case "
-                                                  "needs it to build and read the .h5 model")
-    inp = tf.keras.Input((3, 8, 8), name="image")
-    flat = tf.keras.layers.Flatten()(inp)
-    model = tf.keras.Model(inp, [tf.keras.layers.Dense(3, name="classes")(flat), tf.keras.layers.Dense(4, name="emb")(flat)])
-    root = project(tmp_path, [("model_path = os.path.join(MODEL_DIR, 'classifier.onnx')\n"
-                               "    return ort.InferenceSession(model_path, providers=['CPUExecutionProvider'])",
-                               "import tensorflow as tf\n    return tf.keras.models.load_model(os.path.join(MODEL_DIR, "
-                               "'classifier.h5'))"),
-                              ("model.run(None, {'image': image})[0]", "model(image)[0]")], model=None)
-    (root / "models").mkdir(exist_ok=True)
-    model.save(root / "models" / "classifier.h5")
-    analyzer = Analyzer()
-    [pa] = analyzer.analyze_path(str(root))
-    assert model_info.load_facts(analyzer, pa, sys.executable, trusted=True)
-    [pa] = analyzer.analyze_path(str(root))
-    assert [f.code for f in pa.findings if f.code.startswith("TL6")] == ["TL602"]
-    run = run_sdk(root)
-    assert "number of declared prediction types(1) != number of model outputs(2)" in run.stdout + run.stderr
-
-
 def test_every_model_code_has_a_case():
     from test_model_dynamic import DYNAMIC_CODES
 
@@ -300,7 +277,7 @@ def test_quick_fix(case_id: str, fixed_text: str, tmp_path: Path):
     ((7,), [], None),  # shapes the model file does not give: nothing to say
 ])
 def test_shape_advice(observed, model, advice):
-    from tensorleap_ls.core.checks.model import shape_advice
+    from tensorleap_ls.core.checks.model_run import shape_advice
 
     got = shape_advice(observed, model)
     assert (got is None) if advice is None else (advice in got)
@@ -385,7 +362,7 @@ def test_observed_shape_reaches_the_model_input_it_feeds(plant, model, name, mas
     """TL610 from an observed shape, the encoder matched to its model input by each rule in turn: a
     wrong match would compare (8, 8, 3) with the mask input (N, 1, 8, 8) and give other advice."""
     from tensorleap_ls.core.checks.base import CheckContext
-    from tensorleap_ls.core.checks.model import observed_findings
+    from tensorleap_ls.core.checks.model_run import observed_findings
 
     root = project(tmp_path, WITH_MASK + plant, model=model)
     analyzer = Analyzer()

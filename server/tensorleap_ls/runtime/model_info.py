@@ -24,13 +24,18 @@ import json
 path = sys.argv[1]
 out = {"inputs": [], "outputs": []}
 
-def missing(lib):
+def fail(why):
     # A clear reason instead of a traceback; exit 3 so read() keeps returning None.
-    print(json.dumps({"error": f"library {lib} missing in {sys.executable}"}))
+    print(json.dumps({"error": why}))
     sys.exit(3)
 
+def missing(lib):
+    fail(f"library {lib} missing in {sys.executable}")
+
 def dims(shape):
-    return [d if isinstance(d, int) and d >= 0 else None for d in (list(shape) if shape is not None else [])]
+    # numpy's int32 (TFLite details) is no int: int() every dimension that has an index
+    out = [int(d) if hasattr(d, "__index__") else None for d in (list(shape) if shape is not None else [])]
+    return [d if d is not None and d >= 0 else None for d in out]
 
 if path.endswith(".onnx"):
     try:
@@ -59,9 +64,12 @@ elif path.endswith(".tflite"):
         Interpreter = lite.Interpreter
     except ImportError:
         try:
-            from tflite_runtime.interpreter import Interpreter
+            from ai_edge_litert.interpreter import Interpreter  # LiteRT, TFLite's successor
         except ImportError:
-            missing("tensorflow (or tflite-runtime)")
+            try:
+                from tflite_runtime.interpreter import Interpreter
+            except ImportError:
+                missing("tensorflow (or ai-edge-litert, or tflite-runtime)")
     it = Interpreter(model_path=path)
     conv = lambda ds: [{"name": d["name"], "shape": dims(d.get("shape_signature", d["shape"])),
                         "dtype": getattr(d["dtype"], "__name__", str(d["dtype"]))} for d in ds]
@@ -74,22 +82,36 @@ elif path.endswith((".pt", ".pth", ".torchscript", ".ptl")):
     m = torch.jit.load(path, map_location="cpu")
     args = list(m.graph.inputs())[1:]  # the first is the module itself
     out["inputs"] = [{"name": a.debugName().split(".")[0], "shape": [], "dtype": None} for a in args]
-    out["outputs"] = [{"name": o.debugName(), "shape": [], "dtype": None} for o in m.graph.outputs()]
+    # forward() returning a tuple is one graph output of TupleType: its elements are the model's outputs
+    res = [t for o in m.graph.outputs() for t in (o.type().elements() if o.type().kind() == "TupleType" else [o.type()])]
+    out["outputs"] = [{"name": "output%d" % i, "shape": [], "dtype": None} for i in range(len(res))]
     out["shapes_known"] = False  # TorchScript keeps no static shapes
 else:
-    try:
+    import importlib.util, os
+    if importlib.util.find_spec("tensorflow") is not None:
         import tensorflow as tf
         load = tf.keras.models.load_model
-    except ImportError:
+    else:
+        if importlib.util.find_spec("keras") is None:
+            missing("tensorflow (or keras)")
+        # Keras 3 without TensorFlow: any installed backend reads the file's shapes
+        backends = [b for b in ("torch", "jax") if importlib.util.find_spec(b) is not None]
+        if not os.environ.get("KERAS_BACKEND") and backends:
+            os.environ["KERAS_BACKEND"] = backends[0]
         try:
             import keras
-            load = keras.models.load_model
-        except ImportError:
-            missing("tensorflow (or keras)")
+        except ImportError as e:
+            fail("keras is installed in %s but cannot import a backend (%s): install tensorflow, or torch or "
+                 "jax and set KERAS_BACKEND" % (sys.executable, e))
+        load = keras.models.load_model
     m = load(path, compile=False)
     conv = lambda ts: [{"name": t.name.split(":")[0], "shape": dims(t.shape), "dtype": getattr(t.dtype, "name", str(t.dtype))}
                        for t in ts]
     out["inputs"], out["outputs"] = conv(m.inputs), conv(m.outputs)
+    names = list(getattr(m, "output_names", None) or [])
+    if len(names) == len(out["outputs"]):  # the output layers' names (Keras 3 tensors are keras_tensor_N)
+        for o, n in zip(out["outputs"], names):
+            o["name"] = n
 print(json.dumps(out))
 """
 _SKIP = {".venv", "venv", "env", "node_modules", ".git", "__pycache__", "site-packages"}
@@ -132,7 +154,7 @@ def _read(python: str, path: str, mtime: float, root: str | None, trusted: bool)
         return None
 
 
-# --- model facts for the model checks (core/checks/model.py) --------------------------------------
+# --- model facts for the model checks (core/checks/model*.py) -------------------------------------
 # Formats whose loading can run code stored in the file (Keras Lambda layers, TorchScript):
 # read only in a trusted workspace, like every other run.
 _CODE_BEARING = (".h5", ".keras", ".pt", ".pth", ".torchscript", ".ptl")
@@ -189,7 +211,7 @@ def _facts(python: str, path: str, digest: str) -> dict:
 def load_facts(analyzer, pa, python: str, trusted: bool) -> bool:
     """Reads the facts of the model ``pa``'s load_model loads into ``analyzer.model_facts`` (the core's
     6xx checks read them there). True when they changed, i.e. the project needs a new analysis."""
-    from tensorleap_ls.core.checks.model import model_path
+    from tensorleap_ls.core.checks.model_file import model_path
 
     found = model_path(pa.bindings, pa.modules, pa.project.root)
     if found is None or not os.path.isfile(found[0]):
@@ -206,7 +228,7 @@ def run_findings(python: str, root: str, entry: str, observed: list | None = Non
     """TL610/TL611 (observed encoder shapes of a dynamic run) and TL603 (a preview's predictions)
     against the model's facts. Only called for runs, which are trusted already."""
     from tensorleap_ls.core.analysis import Analyzer
-    from tensorleap_ls.core.checks import model as checks
+    from tensorleap_ls.core.checks import model_run as checks
     from tensorleap_ls.core.checks.base import CheckContext
     from tensorleap_ls.core.project import norm
 
