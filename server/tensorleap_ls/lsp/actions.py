@@ -19,6 +19,7 @@ from tensorleap_ls.core.fixdata import Install, MissingPart, from_json
 from tensorleap_ls.core.model import Finding, Style
 from tensorleap_ls.core.project import norm
 from tensorleap_ls.lsp.convert import code_points, to_code_action, to_workspace_edit
+from tensorleap_ls.lsp.session import off_loop
 
 if TYPE_CHECKING:
     from tensorleap_ls.lsp.session import Session as TensorleapServer
@@ -34,8 +35,9 @@ class UriArgs:
 
 def register(server: "TensorleapServer") -> None:
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(code_action_kinds=KINDS))
-    def code_action(ls, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
-        return actions_for(ls, params)
+    async def code_action(ls, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+        # off the event loop: a provider may analyse the project or read the model file in a subprocess
+        return await off_loop(lambda: actions_for(ls, params))
 
     @server.command("tensorleap.generateSkeleton")
     async def generate_skeleton(ls, args: UriArgs) -> dict:
