@@ -40,8 +40,7 @@ export interface PreviewResult {
 
 export type WebviewMessage =
   | { type: "navigate"; subset: string; sampleId: unknown }
-  | { type: "open"; file: string; line: number }
-  | { type: "refresh" };
+  | { type: "open"; file: string; line: number };
 
 export function parseWebviewMessage(raw: unknown): WebviewMessage | null {
   if (!raw || typeof raw !== "object") return null;
@@ -52,7 +51,6 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | null {
   if (m.type === "open" && typeof m.file === "string" && typeof m.line === "number") {
     return { type: "open", file: m.file, line: m.line };
   }
-  if (m.type === "refresh") return { type: "refresh" };
   return null;
 }
 

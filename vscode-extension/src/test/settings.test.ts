@@ -64,6 +64,7 @@ describe("messages", () => {
       { type: "navigate", subset: "training", sampleId: 3 });
     assert.strictEqual(parseWebviewMessage({ type: "navigate", subset: 3 }), null);
     assert.strictEqual(parseWebviewMessage("x"), null);
+    assert.strictEqual(parseWebviewMessage({ type: "refresh" }), null); // no panel sends it: not a message
   });
   it("formats the status bar", () => {
     assert.match(statusText({ running: true, problems: 0, lastRunFailed: false }), /checks running/);
