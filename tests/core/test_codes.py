@@ -163,6 +163,9 @@ CASES = [
     Case("TL411", DECO, "leap.yaml", None, "- leap_integration.py\n"),
     Case("TL412", DECO, "leap.yaml", "exclude:\n  - .git/**\n", "exclude: .git\n", marker="exclude: .git"),
     Case("TL413", DECO, "requirements.txt", "code-loader==1.0.214\n", "", severity="information"),
+    # 6xx without a model file (tests/model/ has the rest): load_model returns what the SDK does not run
+    Case("TL607", DECO, ENTRY[DECO], "    import onnxruntime as ort\n    return ort.InferenceSession(MODEL_PATH)",
+         "    import onnx\n    return onnx.load(MODEL_PATH)", marker="onnx.load(MODEL_PATH)", severity="error"),
 ]
 
 

@@ -5,15 +5,16 @@ the CLI (``runtime/model_info.facts``) and come in as data, ``ctx.model_facts[pa
 ``{"path", "format", "inputs": [{"name", "shape", "dtype"}], "outputs": [...]}`` with batched shapes
 (axis 0 the batch, None where the model leaves a dimension free), or ``{"error": why}``.
 
-Static (``check``, here): TL600-TL606. From what a run observed (core/checks/model_run.py, called
+Static (``check``, here): TL600-TL607. From what a run observed (core/checks/model_run.py, called
 through runtime/model_info.py): TL610, TL611, TL603. Which model file and which model calls:
 core/checks/model_file.py.
 Why each error is one: TL601 and TL602 are raised by code-loader 1.0.214's load_model proxy
 (``_convert_onnx_inputs_to_correct_type``, ``validate_declared_prediction_types``; contract §2.3,
 rules.md 45); TL604 only for k outside 0-9 (``NodeMappingType('Input10')`` raises at import; otherwise
 a warning: the test's model call re-wires the encoders it feeds by position); TL605 is the SDK's own
-``_warn_loss_inputs_not_wired_to_model`` ("crashes the platform model build"); TL610 is onnxruntime's
-"Got invalid dimensions" (Keras raises likewise). TL603 and TL611 are documented rules the SDK does
+``_warn_loss_inputs_not_wired_to_model`` ("crashes the platform model build"); TL607 is the load_model
+proxy's ``_validate_result`` ("Supported models are Keras and onnxruntime only"; no model file needed);
+TL610 is onnxruntime's "Got invalid dimensions" (Keras raises likewise). TL603 and TL611 are documented rules the SDK does
 not check (contract §3.8 "labels length should equal output.shape[channel_dim]", rules.md 41).
 """
 
@@ -25,8 +26,10 @@ import difflib
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.model_file import (  # noqa: F401 - model_path: read from here too (lsp)
     ModelCall, facts_of, input_feeds, io_names, model_calls, model_path)
+from tensorleap_ls.core.checks.returns import _own_returns, _single_assignment
 from tensorleap_ls.core.codes import (
-    CHANNEL_DIM_LAYOUT, LABELS_SIZE, LOSS_INPUT_NOT_FED, MODEL_FEED_NAMES, MODEL_INPUT_INDEX, MODEL_UNREADABLE, PREDICTION_COUNT,
+    CHANNEL_DIM_LAYOUT, LABELS_SIZE, LOAD_MODEL_UNSUPPORTED, LOSS_INPUT_NOT_FED, MODEL_FEED_NAMES, MODEL_INPUT_INDEX,
+    MODEL_UNREADABLE, PREDICTION_COUNT,
 )
 from tensorleap_ls.core.fixdata import ExpectedSize, ModelName, Replacement
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Style
@@ -38,7 +41,7 @@ _KERAS_FORMATS = {"h5", "keras"}
 # --- static checks ---------------------------------------------------------------------------------
 def check(ctx: CheckContext) -> list[Finding]:
     calls = model_calls(ctx)
-    out = _loss_inputs_not_fed(ctx, calls)
+    out = _loss_inputs_not_fed(ctx, calls) + _unsupported_model(ctx)
     known = facts_of(ctx)
     if known is None:
         return out + _input_index(ctx, None, "")
@@ -218,6 +221,75 @@ def _loss_inputs_not_fed(ctx: CheckContext, calls: list[ModelCall]) -> list[Find
                                    "input receives: the SDK warns and the platform model build crashes. Feed it to the "
                                    "model, or give the loss a ground truth instead.", mine[0].src.span(a)))
     return out
+
+
+# What load_model may visibly return that code-loader 1.0.214's ``_validate_result`` rejects (it accepts
+# ``keras.Model`` / ``tf.keras.Model`` and ``onnxruntime.InferenceSession`` only): call -> (what, what to do).
+_TORCH = "export it with `torch.onnx.export` and return `onnxruntime.InferenceSession(path)` on the .onnx file"
+_TFLITE = ("return the Keras model it was converted from (`keras.models.load_model(path)`), or an ONNX export "
+           "(tf2onnx) loaded with `onnxruntime.InferenceSession(path)`")
+_ONNX = "load the same file with `onnxruntime.InferenceSession(path)`"
+_UNSUPPORTED = {
+    "torch.jit.load": ("a TorchScript module", _TORCH), "torch.jit.script": ("a TorchScript module", _TORCH),
+    "torch.jit.trace": ("a TorchScript module", _TORCH), "torch.load": ("a pickled PyTorch object", _TORCH),
+    "tensorflow.lite.Interpreter": ("a TFLite interpreter", _TFLITE),
+    "tflite_runtime.interpreter.Interpreter": ("a TFLite interpreter", _TFLITE),
+    "ai_edge_litert.interpreter.Interpreter": ("a LiteRT (TFLite) interpreter", _TFLITE),
+    "onnx.load": ("an ONNX ModelProto, not a session", _ONNX),
+    "onnx.load_model": ("an ONNX ModelProto, not a session", _ONNX),
+}
+
+
+def _unsupported_model(ctx: CheckContext) -> list[Finding]:
+    """TL607: every return of the decorated load_model is visibly one of ``_UNSUPPORTED`` (the call, or a
+    local name assigned once from it). A return we cannot see through (a helper, a wrapper, a name bound
+    several times) or one branch that returns a session: nothing (the SDK is the oracle)."""
+    out = []
+    for b in ctx.of_kind(Kind.LOAD_MODEL):
+        fn, mod = b.def_node, ctx.module_at(b.def_path)
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or mod is None or mod.source is None:
+            continue
+        aliases = _import_aliases(mod, fn)
+        shadowed = {m.name.split(".")[0] for m in ctx.modules.values()}  # a local module named torch, onnx...
+        found = []
+        for ret in _own_returns(fn):
+            value = ret.value
+            call = _single_assignment(fn, value.id) if isinstance(value, ast.Name) else value
+            name = _qualified(call.func, aliases) if isinstance(call, ast.Call) else ""
+            if name not in _UNSUPPORTED or name.split(".")[0] in shadowed:
+                found = []
+                break
+            found.append((value, call, name))
+        for value, call, name in found:
+            what, todo = _UNSUPPORTED[name]
+            shown = f"`{value.id}`, " if isinstance(value, ast.Name) else ""
+            out.append(Finding(LOAD_MODEL_UNSUPPORTED, f"`{fn.name}` returns {shown}{what} "
+                               f"(`{mod.source.segment(call.func)}(...)`): code-loader accepts only a "
+                               "Keras model or an onnxruntime `InferenceSession` and raises \"Supported models are Keras and "
+                               f"onnxruntime only\" when load_model runs. To fix: {todo}.", mod.source.span(value)))
+    return out
+
+
+def _import_aliases(mod, fn: ast.AST) -> dict[str, str]:
+    """Local name -> dotted name it imports, from the module's top-level imports and those of ``fn``."""
+    out: dict[str, str] = {}
+    first, last = fn.lineno, getattr(fn, "end_lineno", fn.lineno)
+    for ref in mod.imports:
+        if ref.level or not (ref.at_import or first <= ref.node.lineno <= last):
+            continue
+        if ref.bound is not None:  # import a.b (binds a) / import a.b as c
+            out[ref.bound] = ref.module if ref.bound != ref.module.split(".")[0] else ref.bound
+        for name, bound in ref.names:
+            if name != "*":
+                out[bound] = f"{ref.module}.{name}"
+    return out
+
+
+def _qualified(func: ast.expr, aliases: dict[str, str]) -> str:
+    """``jit.load`` after ``from torch import jit`` -> ``torch.jit.load``; "" for a name no import binds."""
+    head, _, rest = dotted(func).partition(".")
+    full = aliases.get(head)
+    return "" if full is None or "()" in rest else full + ("." + rest if rest else "")
 
 
 def _callee_name(node: ast.Call) -> str:
