@@ -58,10 +58,10 @@ def classifier(path: Path, shape=(None, 3, 8, 8), classes: int | None = 3, real:
     return build(path, [("image", list(shape), "float32")], [("classes", classes, real)])
 
 
-def project(tmp_path: Path, replace: list[tuple[str, str]] = (), model=classifier) -> Path:
+def project(tmp_path: Path, replace: list[tuple[str, str]] = (), model=classifier, fixture: Path = FIXTURE) -> Path:
     """A copy of the fixture integration with ``replace`` planted (each old text must be there once)."""
-    root = tmp_path / "cls"
-    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    root = tmp_path / fixture.name
+    shutil.copytree(fixture, root, ignore=shutil.ignore_patterns("__pycache__"))
     entry = root / "leap_integration.py"
     text = entry.read_text()
     for old, new in replace:
