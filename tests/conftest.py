@@ -1,5 +1,18 @@
-"""Suite-wide settings: never let code_loader send analytics from a test run."""
+"""Suite-wide settings: never let code_loader send analytics from a test run; the trust policy restored per test."""
 
 import os
 
+import pytest
+
 os.environ.setdefault("TL_DISABLE_ANALYTICS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _trust_policy_restored():
+    """The trust policy is process-wide: a server built in-process (``lsp.server.build()``, untrusted by default)
+    must not leave later tests of the same process unable to run anything."""
+    from tensorleap_ls.runtime import interpreter
+
+    saved = interpreter.policy()
+    yield
+    interpreter.set_policy(*saved)

@@ -15,8 +15,8 @@ _SYMBOL_KIND = {Kind.CUSTOM_LAYER: lsp.SymbolKind.Class, Kind.PREDICTION: lsp.Sy
 
 def register(server: Session) -> None:
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
-    def definition(ls: Session, params: lsp.DefinitionParams) -> list[lsp.Location] | None:
-        return find_definition(ls, params.text_document.uri, params.position)
+    async def definition(ls: Session, params: lsp.DefinitionParams) -> list[lsp.Location] | None:
+        return await off_loop(lambda: find_definition(ls, params.text_document.uri, params.position))
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     async def document_symbols(ls: Session, params: lsp.DocumentSymbolParams) -> list:

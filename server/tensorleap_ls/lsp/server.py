@@ -377,16 +377,23 @@ def build(trusted: bool = False) -> TensorleapServer:
         ls.use_settings(replace(settings, trusted=trusted), problems)
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_LENS)
-    def code_lens(ls: TensorleapServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
+    async def code_lens(ls: TensorleapServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
         path = to_fs_path(params.text_document.uri)
         if path is None:
             return []
+
         out: list[lsp.CodeLens] = []
-        for provider in ls.code_lens_providers:
-            try:
-                out.extend(provider(ls, norm(path)))
-            except Exception as e:  # noqa: BLE001
-                ls.report_server_error(e, "code lens")
+        errors: list[Exception] = []
+
+        def lenses() -> None:  # off the event loop: a provider may wait for an analysis
+            for provider in ls.code_lens_providers:
+                try:
+                    out.extend(provider(ls, norm(path)))
+                except Exception as e:  # noqa: BLE001
+                    errors.append(e)
+        await off_loop(lenses)
+        for e in errors:  # reported from the event loop, which owns the connection
+            ls.report_server_error(e, "code lens")
         return out
 
     from tensorleap_ls.lsp import actions, assist, dynamic, navigation

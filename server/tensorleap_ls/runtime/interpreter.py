@@ -48,6 +48,11 @@ def trusted() -> bool:
     return _trusted
 
 
+def policy() -> tuple[bool, tuple[str, ...]]:
+    """The policy in force, as ``set_policy`` takes it (tests restore it after a server built in-process)."""
+    return _trusted, _workspace
+
+
 def _real(path: str) -> str:
     return os.path.realpath(os.path.abspath(path))
 
