@@ -35,7 +35,7 @@ WITH_FIX = {
     "TL227", "TL230", "TL231", "TL232", "TL242",
     "TL301", "TL302", "TL305", "TL306", "TL310",
     "TL402", "TL405", "TL406", "TL409",
-    "TL601", "TL606",
+    "TL601", "TL606", "TL607",
 }
 FIXABLE = [c for c in CASES if c.code in WITH_FIX and c.code != "TL190"]
 

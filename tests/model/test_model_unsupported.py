@@ -137,3 +137,30 @@ def test_import_styles_are_followed(top, body, marker, what, tmp_path: Path):
 def test_invisible_returns_are_not_guessed(top, body, tmp_path: Path):
     root = det_project(tmp_path, [(TOP, top), (LOADER, body)])
     assert tl607(root) == []
+
+
+@pytest.mark.parametrize("body", [
+    "    import onnx\n    return onnx.load(os.path.join(WEIGHTS, 'detector.onnx'))",
+    "    import onnx\n    proto = onnx.load(os.path.join(WEIGHTS, 'detector.onnx'))\n    return proto",
+], ids=["return", "local-name"])
+def test_quick_fix_turns_the_model_proto_into_a_session(body, tmp_path: Path):
+    """TL607's fix on an `onnx.load` ModelProto: the same file through `onnxruntime.InferenceSession`; the
+    project is then clean and the real SDK runs it (before the fix it fails with its own message)."""
+    from tensorleap_ls.core.fixes import fixes_for
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+    from test_fixes import apply  # applies several edits of one file (last first)
+
+    root = det_project(tmp_path, EXPORTED[:2] + [(EXPORTED[1][1], body)] + EXPORTED[2:])
+    build_onnx(root / "weights" / "detector.onnx", [("image", [None, 3, 8, 8], "float32")], [("detections", 7, 7)])
+    before = run_entry(sys.executable, root)
+    assert before.returncode != 0 and SDK_ERROR in before.stdout + before.stderr
+    [pa] = Analyzer().analyze_path(str(root))
+    [finding] = [f for f in pa.findings if f.code == "TL607"]
+    [fix] = fixes_for(finding, pa)
+    entry = root / "leap_integration.py"
+    entry.write_text(apply(entry.read_text(), fix.edits))
+    assert "    import onnxruntime\n" in entry.read_text() and "onnxruntime.InferenceSession(os.path.join(" in entry.read_text()
+    assert tl607(root) == []
+    run = run_entry(sys.executable, root)
+    assert run.returncode == 0 and "Successful!" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]

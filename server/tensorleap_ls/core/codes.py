@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from tensorleap_ls.core.fixdata import (
     Annotated, ChannelDim, Companion, DefaultChannelDim, DefaultState, Distribution, EncoderDtype, ExpectedSize, FilePath,
     FixData, Function, FunctionKind, InsertAt, InsertKeyword, Install, Keyword, MetadataOrder, MissingPart, ModelName,
-    NameKind, NotInTest, ObservedShape, OfKind, Replacement, RunSample, SdkName, SdkPin, StateMember,
+    NameKind, NotInTest, ObservedShape, OfKind, Replacement, RunSample, SdkName, SdkPin, SessionCall, StateMember,
     StringizedAnnotation, SyntaxDetail, TestStatement, UnknownKey, UnlistedRequirement, VisualizerAnnotation, YamlValue,
 )
 from tensorleap_ls.core.model import Severity
@@ -166,7 +166,7 @@ LABELS_SIZE = _code("TL603", "labels-size", W, "A prediction type's `labels` len
 MODEL_INPUT_INDEX = _code("TL604", "model-input-index", W, "`model_input_index` names no input of the model, or two encoders claim the same model input.", "`model_input_index=2` for a 2-input model", "error for an index outside 0-9 (the SDK raises at import)")
 LOSS_INPUT_NOT_FED = _code("TL605", "loss-input-not-fed", E, "A custom loss consumes an input encoder that is fed to no model input: the platform model build crashes.", "`loss(image, pred)` while the model gets `tokens` only")
 CHANNEL_DIM_LAYOUT = _code("TL606", "channel-dim-layout", W, "An input encoder's `channel_dim` points at another axis than the channels of the model input it feeds (channels-first vs channels-last).", "`channel_dim=-1` for an input of shape (N, 3, 224, 224)", data=Replacement)
-LOAD_MODEL_UNSUPPORTED = _code("TL607", "load-model-unsupported", E, "`load_model` visibly returns a model the SDK does not run (TorchScript, `torch.load`, a TFLite interpreter, an `onnx.load` ModelProto): code-loader accepts a Keras model or an onnxruntime `InferenceSession` only and raises when load_model runs.", "`return torch.jit.load('model.pt')`")
+LOAD_MODEL_UNSUPPORTED = _code("TL607", "load-model-unsupported", E, "`load_model` visibly returns a model the SDK does not run (TorchScript, `torch.load`, a TFLite interpreter, an `onnx.load` ModelProto): code-loader accepts a Keras model or an onnxruntime `InferenceSession` only and raises when load_model runs.", "`return torch.jit.load('model.pt')`", data=SessionCall)
 RUN_MODEL_INPUT_SHAPE = _code("TL610", "run-model-input-shape", E, "An input encoder's shape (with the batch axis) does not fit the model input it feeds; names the axis to move for channels-first/last confusion.", "(224, 224, 3) for an input of shape (N, 3, 224, 224)", data=ObservedShape)
 RUN_MODEL_INPUT_DTYPE = _code("TL611", "run-model-input-dtype", W, "The model input an encoder feeds is not float32: the SDK casts the float32 array to it (re-export the model with float32 inputs).", "an `int64` `input_ids` input")
 

@@ -229,6 +229,12 @@ class ExpectedSize(FixData):
 
 
 @dataclass(frozen=True)
+class SessionCall(FixData):
+    callee: list  # [line, col, end_line, end_col] of `onnx.load` in `onnx.load(path)`
+    statement: list  # [line, col] where the statement holding that call starts (the import goes before it)
+
+
+@dataclass(frozen=True)
 class ObservedShape(FixData):
     observed: list
     expected: list | None

@@ -31,7 +31,7 @@ from tensorleap_ls.core.codes import (
     CHANNEL_DIM_LAYOUT, LABELS_SIZE, LOAD_MODEL_UNSUPPORTED, LOSS_INPUT_NOT_FED, MODEL_FEED_NAMES, MODEL_INPUT_INDEX,
     MODEL_UNREADABLE, PREDICTION_COUNT,
 )
-from tensorleap_ls.core.fixdata import ExpectedSize, ModelName, Replacement
+from tensorleap_ls.core.fixdata import ExpectedSize, ModelName, Replacement, SessionCall
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Style
 from tensorleap_ls.core.source import dotted
 
@@ -259,15 +259,30 @@ def _unsupported_model(ctx: CheckContext) -> list[Finding]:
             if name not in _UNSUPPORTED or name.split(".")[0] in shadowed:
                 found = []
                 break
-            found.append((value, call, name))
-        for value, call, name in found:
-            what, todo = _UNSUPPORTED[name]
+            found.append((ret, call, name))
+        for ret, call, name in found:
+            value, (what, todo) = ret.value, _UNSUPPORTED[name]
+            data = _session_call(fn, ret if ret.value is call else None, call, mod.source) if todo is _ONNX else None
             shown = f"`{value.id}`, " if isinstance(value, ast.Name) else ""
             out.append(Finding(LOAD_MODEL_UNSUPPORTED, f"`{fn.name}` returns {shown}{what} "
                                f"(`{mod.source.segment(call.func)}(...)`): code-loader accepts only a "
                                "Keras model or an onnxruntime `InferenceSession` and raises \"Supported models are Keras and "
-                               f"onnxruntime only\" when load_model runs. To fix: {todo}.", mod.source.span(value)))
+                               f"onnxruntime only\" when load_model runs. To fix: {todo}.", mod.source.span(value),
+                               data=data))
     return out
+
+
+def _session_call(fn: ast.AST, ret: ast.Return | None, call: ast.Call, src) -> SessionCall | None:
+    """Where ``onnx.load(path)`` becomes ``onnxruntime.InferenceSession(path)`` (one positional argument: the
+    keywords differ), and the statement before which ``import onnxruntime`` goes; None when that statement
+    does not start its line."""
+    stmt = ret or next((n for n in ast.walk(fn) if isinstance(n, ast.Assign) and n.value is call), None)
+    if stmt is None or len(call.args) != 1 or call.keywords:
+        return None
+    at, callee = src.span(stmt), src.span(call.func)
+    if src.lines[at.line][:at.col].strip():
+        return None
+    return SessionCall([callee.line, callee.col, callee.end_line, callee.end_col], [at.line, at.col])
 
 
 def _import_aliases(mod, fn: ast.AST) -> dict[str, str]:
