@@ -164,3 +164,19 @@ def test_quick_fix_turns_the_model_proto_into_a_session(body, tmp_path: Path):
     assert tl607(root) == []
     run = run_entry(sys.executable, root)
     assert run.returncode == 0 and "Successful!" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]
+
+
+def test_half_written_load_model_never_breaks_the_check(tmp_path: Path, caplog):
+    """The entry cut at many points (as while typing) in each loader style: no check raises."""
+    root = det_project(tmp_path)
+    entry = root / "leap_integration.py"
+    analyzer = Analyzer()
+    with caplog.at_level("ERROR"):
+        for body in [LOADER, "    import onnx\n    proto = onnx.load(os.path.join(WEIGHTS, 'd.onnx'))\n    return proto",
+                     "    from ai_edge_litert.interpreter import Interpreter\n    return Interpreter(WEIGHTS)"]:
+            full = entry.read_text().replace(LOADER, body)
+            start = full.index("@tensorleap_load_model")
+            for cut in range(start, start + 260, 3):
+                analyzer.set_overlay(str(entry), full[:cut])
+                analyzer.analyze_path(str(root))
+    assert not [r for r in caplog.records if "failed" in r.getMessage()], caplog.text[-3000:]
