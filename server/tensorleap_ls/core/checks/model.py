@@ -26,7 +26,7 @@ import difflib
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.model_file import (  # noqa: F401 - model_path: read from here too (lsp)
     ModelCall, facts_of, input_feeds, io_names, model_calls, model_path)
-from tensorleap_ls.core.checks.returns import _own_returns, _single_assignment
+from tensorleap_ls.core.checks.returns import own_returns, single_assignment
 from tensorleap_ls.core.codes import (
     CHANNEL_DIM_LAYOUT, LABELS_SIZE, LOAD_MODEL_UNSUPPORTED, LOSS_INPUT_NOT_FED, MODEL_FEED_NAMES, MODEL_INPUT_INDEX,
     MODEL_UNREADABLE, PREDICTION_COUNT,
@@ -252,9 +252,9 @@ def _unsupported_model(ctx: CheckContext) -> list[Finding]:
         aliases = _import_aliases(mod, fn)
         shadowed = {m.name.split(".")[0] for m in ctx.modules.values()}  # a local module named torch, onnx...
         found = []
-        for ret in _own_returns(fn):
+        for ret in own_returns(fn):
             value = ret.value
-            call = _single_assignment(fn, value.id) if isinstance(value, ast.Name) else value
+            call = single_assignment(fn, value.id) if isinstance(value, ast.Name) else value
             name = _qualified(call.func, aliases) if isinstance(call, ast.Call) else ""
             if name not in _UNSUPPORTED or name.split(".")[0] in shadowed:
                 found = []

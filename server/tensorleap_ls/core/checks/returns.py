@@ -32,7 +32,7 @@ def returns(b: Binding, node, src, find=lambda name: None) -> Iterator[Finding]:
     if b.kind is Kind.METADATA and ann is not None and shown in _NON_SCALARS:
         yield Finding(METADATA_ANNOTATION, f"`{node.name}` is annotated to return `{src.segment(ann)}`; metadata returns a scalar or a "
                       "flat dict of scalars.", src.span(ann), data=Annotated(data.function, data.kind, src.segment(ann)))
-    for ret in _own_returns(node):
+    for ret in own_returns(node):
         value = ret.value
         if b.kind in (Kind.PREPROCESS,) and isinstance(value, ast.Tuple):
             sev = Severity.ERROR if b.style is Style.DECORATOR else Severity.WARNING
@@ -49,7 +49,7 @@ def returns(b: Binding, node, src, find=lambda name: None) -> Iterator[Finding]:
                               src.span(value), data=data)
 
 
-def _own_returns(node) -> Iterator[ast.Return]:
+def own_returns(node) -> Iterator[ast.Return]:
     """Return statements of ``node`` itself, not of nested functions."""
     stack = list(node.body)
     while stack:
@@ -104,7 +104,7 @@ def _helper_result(value: ast.expr, fn, find) -> tuple[str, str, str] | None:
     """(helper name, kind, where) when ``value`` is the result of a helper (of the project or an installed
     package) that visibly returns a list, tuple, dict, str or None; None when nothing is certain."""
     if isinstance(value, ast.Name):
-        value = _single_assignment(fn, value.id)
+        value = single_assignment(fn, value.id)
     if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Name):
         return None
     found = find(value.func.id)
@@ -125,10 +125,10 @@ def _result_kind(fn) -> str | None:
     if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(fn)):
         return None
     kinds = set()
-    for ret in _own_returns(fn):
+    for ret in own_returns(fn):
         value = ret.value
         if isinstance(value, ast.Name):
-            assigned = _single_assignment(fn, value.id)
+            assigned = single_assignment(fn, value.id)
             value = assigned if assigned is not None else value
         if value is None or (isinstance(value, ast.Constant) and value.value is None):
             kinds.add("None")
@@ -156,7 +156,7 @@ def _visible_dtype(value: ast.expr, fn, depth: int = 0) -> str | None:
     if depth > 4:
         return None
     if isinstance(value, ast.Name):
-        assigned = _single_assignment(fn, value.id)
+        assigned = single_assignment(fn, value.id)
         return _visible_dtype(assigned, fn, depth + 1) if assigned is not None else None
     if not isinstance(value, ast.Call):
         return None
@@ -201,7 +201,7 @@ def _dtype_text(node: ast.expr) -> str | None:
     return None
 
 
-def _single_assignment(fn, name: str) -> ast.expr | None:
+def single_assignment(fn, name: str) -> ast.expr | None:
     found = []
     for n in ast.walk(fn):
         if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets):
