@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 from tensorleap_ls.core.evaluate import CallValue, FunctionValue, ModuleValue, Resolver
 from tensorleap_ls.core.model import UNKNOWN, Binding, Span
-from tensorleap_ls.core.modules import Module, per_text
+from tensorleap_ls.core.modules import Module, index_of, per_text
 from tensorleap_ls.core.registrations import Registrations
 from tensorleap_ls.core.sdk import DECORATORS, LEGACY
 from tensorleap_ls.core.source import dotted
@@ -76,12 +76,9 @@ def _factories(mod: Module) -> list:
     return found
 
 
-@per_text("function_nodes")
 def _function_nodes(mod: Module) -> list:
     """Every def of the module (top level, methods, nested)."""
-    if mod.tree is None:
-        return []
-    return [n for n in ast.walk(mod.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return index_of(mod).defs
 
 
 def _cached(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

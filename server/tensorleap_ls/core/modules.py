@@ -72,10 +72,41 @@ def per_text(key: str) -> Callable[[Callable[["Module"], T]], Callable[["Module"
     return wrap
 
 
-@per_text("calls")
+@dataclass(frozen=True)
+class NodeIndex:
+    """What several checks look for in a whole module, gathered by one walk per text (in walk order)."""
+
+    calls: list  # every ast.Call
+    defs: list  # every def: top level, methods, nested
+    assigns: list  # every ast.Assign
+    bound: frozenset  # every name some statement binds, at any depth (a superset of the globals)
+
+
+@per_text("index")
+def index_of(mod: "Module") -> NodeIndex:
+    calls, defs, assigns, bound = [], [], [], set()
+    for n in ast.walk(mod.tree) if mod.tree is not None else ():
+        if isinstance(n, ast.Call):
+            calls.append(n)
+        elif isinstance(n, ast.Name):
+            if isinstance(n.ctx, ast.Store):
+                bound.add(n.id)
+        elif isinstance(n, ast.Assign):
+            assigns.append(n)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(n.name)
+            if not isinstance(n, ast.ClassDef):
+                defs.append(n)
+        elif isinstance(n, ast.Global):
+            bound.update(n.names)
+        elif isinstance(n, ast.alias):
+            bound.add(n.asname or n.name.split(".")[0])
+    return NodeIndex(calls, defs, assigns, frozenset(bound))
+
+
 def calls_of(mod: "Module") -> list:
-    """Every call expression of the module, found with one walk per text (checks share it)."""
-    return [n for n in ast.walk(mod.tree) if isinstance(n, ast.Call)] if mod.tree is not None else []
+    """Every call expression of the module (checks share the one walk of ``index_of``)."""
+    return index_of(mod).calls
 
 
 def digest_of(text: str) -> str:

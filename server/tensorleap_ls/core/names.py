@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from tensorleap_ls.core.modules import Module, per_text
+from tensorleap_ls.core.modules import Module, index_of, per_text
 from tensorleap_ls.core.source import dotted
 
 MAX_DEPTH = 30
@@ -85,20 +85,9 @@ class Names:
         return False
 
 
-@per_text("bound_anywhere")
 def bound_anywhere(mod: Module) -> frozenset:
     """Every name some statement of the module binds, at any depth (a superset of its globals)."""
-    out: set[str] = set()
-    for n in ast.walk(mod.tree) if mod.tree is not None else ():
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-            out.add(n.id)
-        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            out.add(n.name)
-        elif isinstance(n, ast.Global):
-            out.update(n.names)
-        elif isinstance(n, ast.alias):
-            out.add(n.asname or n.name.split(".")[0])
-    return frozenset(out)
+    return index_of(mod).bound
 
 
 @per_text("writes_globals")

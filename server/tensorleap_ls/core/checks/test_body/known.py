@@ -13,7 +13,7 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.test_body.values import CONST_VAL, PLAIN, PLAIN_VAL, UNKNOWN_VAL, Val, container
 from tensorleap_ls.core.evaluate import CallValue, FunctionValue
 from tensorleap_ls.core.model import UNKNOWN, Kind
-from tensorleap_ls.core.modules import calls_of, per_text
+from tensorleap_ls.core.modules import calls_of, index_of, per_text
 from tensorleap_ls.core.sdk import DECORATORS
 from tensorleap_ls.core.source import dotted
 
@@ -150,10 +150,11 @@ def _factories(mod) -> dict:
     """Top-level functions of ``mod`` with a nested def that a tensorleap_* decorator registers when they
     run: {factory def: {inner def: kind}}."""
     out = {}
+    nested = [n for n in index_of(mod).defs if n.col_offset > 0]  # one walk per text, shared
     for d in getattr(mod, "defs", {}).values():
         if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            inner = {n: registers(n) for n in ast.walk(d) if n is not d
-                     and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            last = d.end_lineno or d.lineno
+            inner = {n: registers(n) for n in nested if d.lineno < n.lineno <= last}
             inner = {n: kind for n, kind in inner.items() if kind is not None}
             if inner:
                 out[d] = inner
@@ -180,7 +181,7 @@ def _grouped_response(call: ast.Call, mod) -> bool:
 @per_text("test_body.nested_names")
 def _nested_names(mod) -> frozenset:
     """Names the module assigns a nested list to (one walk per text, not one per call)."""
-    return frozenset(t.id for n in ast.walk(mod.tree) if isinstance(n, ast.Assign) and _nested(n.value)
+    return frozenset(t.id for n in index_of(mod).assigns if _nested(n.value)
                      for t in n.targets if isinstance(t, ast.Name))
 
 
