@@ -98,23 +98,35 @@ def test_reader_reads_torchscript_input_names_in_order(python: str, models: Path
     assert [i["name"] for i in facts["inputs"]] == ["image", "mask"] and len(facts["outputs"]) == 1
 
 
+# code-loader's load_model accepts a Keras model or an onnxruntime session only: a project returning a TorchScript
+# module or a TFLite interpreter also gets TL607 (tests/model/test_model_unsupported.py), a root cause of its own
+REJECTED_BY_THE_SDK = {"tflite", "trace", "script"}
+
+
+def besides_tl607(diagnostics: list[dict], fmt: str) -> list[dict]:
+    """The diagnostics other than TL607, which must be there exactly once for the formats the SDK rejects."""
+    tl607 = [d for d in diagnostics if d["code"] == "TL607"]
+    assert len(tl607) == (1 if fmt in REJECTED_BY_THE_SDK else 0), diagnostics
+    return [d for d in diagnostics if d["code"] != "TL607"]
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_prediction_count_through_the_cli(fmt: str, python: str, models: Path, tmp_path: Path, capsys):
     """TL602 when one PredictionTypeHandler is declared for a two-output model, at the handler list;
     nothing with one output."""
     root = framework_project(tmp_path / "bad", fmt, "two", models)
-    [d] = check_json(root, python, capsys)
+    [d] = besides_tl607(check_json(root, python, capsys), fmt)
     assert d["code"] == "TL602" and d["severity"] == "error", d
     assert "1 prediction type(s) are declared but" in d["message"] and "has 2 output(s)" in d["message"], d
     line = (root / "leap_integration.py").read_text().split("\n")[d["line"] - 1]
     assert line[d["column"] - 1:d["end_column"] - 1] == "[PredictionTypeHandler('classes', LABELS, channel_dim=-1)]"
-    assert check_json(framework_project(tmp_path / "good", fmt, "one", models), python, capsys) == []
+    assert besides_tl607(check_json(framework_project(tmp_path / "good", fmt, "one", models), python, capsys), fmt) == []
 
 
 @pytest.mark.parametrize("fmt", ["keras", "h5", "tflite"])
 def test_labels_size_through_the_cli(fmt: str, python: str, models: Path, tmp_path: Path, capsys):
     """TL603 from the output shape these formats keep (TorchScript keeps none: no TL603 there)."""
-    [d] = check_json(framework_project(tmp_path, fmt, "four", models), python, capsys)
+    [d] = besides_tl607(check_json(framework_project(tmp_path, fmt, "four", models), python, capsys), fmt)
     assert d["code"] == "TL603" and "has size 4 on channel_dim=-1" in d["message"], d
 
 
@@ -150,7 +162,7 @@ def test_missing_library_is_named(fmt: str, library: str, tmp_path: Path, capsys
     bare = tmp_path / "bare-python"
     bare.write_text(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")
     bare.chmod(bare.stat().st_mode | stat.S_IEXEC)
-    [d] = check_json(root, str(bare), capsys)
+    [d] = besides_tl607(check_json(root, str(bare), capsys), fmt)
     assert d["code"] == "TL600" and d["severity"] == "information", d
     assert f"models/two{ext} cannot be read: {library} " in d["message"], d["message"]
 
