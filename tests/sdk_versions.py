@@ -4,14 +4,14 @@ runs under ~/.cache/tensorleap-ls-tests (TL_TEST_CACHE)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from venvs import CACHE
+
 OLD = "1.0.100"  # lacks tensorleap_integration_test (first in 1.0.137)
-CACHE = Path(os.environ.get("TL_TEST_CACHE", Path.home() / ".cache" / "tensorleap-ls-tests"))
 PYVER = f"python{sys.version_info[0]}.{sys.version_info[1]}"
 
 

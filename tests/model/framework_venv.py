@@ -3,20 +3,18 @@ project interpreter of tests/model/test_model_readers.py, and the builder of its
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from venvs import cached_venv
+
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "framework-requirements.txt"
-CACHE = Path(os.environ.get("TL_TEST_CACHE") or Path.home() / ".cache" / "tensorleap-ls-tests")
 
 
 def models_venv() -> str:
@@ -26,23 +24,8 @@ def models_venv() -> str:
     if not wheels:
         pytest.skip("no torch 2.13.0 CPU wheel for this Python on this machine (/opt/wheels): from PyPI torch is a "
                     "CUDA build of several GB, too large to fetch for a test run")
-    venv = CACHE / "venv-models"
-    key = hashlib.sha256(REQUIREMENTS.read_bytes() + sys.executable.encode()).hexdigest()
-    marker, python = venv / ".tensorleap-ls-ready", venv / "bin" / "python"
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / ".lock-venv-models", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test runs build it once
-        if not (marker.exists() and marker.read_text() == key and python.exists()):
-            shutil.rmtree(venv, ignore_errors=True)
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            r = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                                "--find-links", os.path.dirname(wheels[0]), "-r", str(REQUIREMENTS)],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                shutil.rmtree(venv, ignore_errors=True)
-                pytest.fail(f"pip install of {REQUIREMENTS.name} failed:\n{r.stderr[-3000:]}")
-            marker.write_text(key)
-    return str(python)
+    return cached_venv("venv-models", sys.executable, ["--find-links", os.path.dirname(wheels[0]), "-r",
+                                                       str(REQUIREMENTS)], REQUIREMENTS.read_text())
 
 
 def build(python: str, jobs: list[tuple[str, Path, list, list]]) -> None:

@@ -6,12 +6,8 @@ Python 3.8 venv as the project interpreter."""
 from __future__ import annotations
 
 import ast
-import fcntl
-import glob
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,43 +17,20 @@ import pytest
 from tensorleap_ls.runtime import interpreter
 from tensorleap_ls.runtime.api import run_checks
 from tensorleap_ls.runtime.runner import Limits, Runner
+from venvs import cached_venv, pyenv_python
 
 REPO = Path(__file__).resolve().parents[2]
 # every file that executes in the project interpreter: the child's package
 CHILD_FILES = sorted((REPO / "server" / "tensorleap_ls" / "runtime" / "child" / "tensorleap_ls_child").glob("*.py"))
 EXAMPLE = REPO / "examples" / "decorator_mnist"
-CACHE = Path(os.environ.get("TL_TEST_CACHE") or Path.home() / ".cache" / "tensorleap-ls-tests")
-
-
-def pyenv_python(version: str) -> str | None:
-    """An interpreter of ``version`` ("3.8") on this machine: pyenv's, else on PATH."""
-    found = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))
-    return found[-1] if found else shutil.which(f"python{version}")
 
 
 def project_venv(version: str, requirements: Path) -> str:
-    """A venv of Python ``version`` with ``requirements`` installed, cached under a directory keyed
-    by the version (CI keeps it between runs) and rebuilt when the requirements change."""
+    """A venv of Python ``version`` with ``requirements`` installed (cached; rebuilt when they change)."""
     base = pyenv_python(version)
     if base is None:
         pytest.skip(f"no Python {version} interpreter on this machine (pyenv or PATH)")
-    venv = CACHE / f"venv-py{version.replace('.', '')}"
-    key = hashlib.sha256(requirements.read_bytes() + base.encode()).hexdigest()
-    marker = venv / ".tensorleap-ls-ready"
-    python = venv / "bin" / "python"
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / f".lock-{venv.name}", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test runs build it once
-        if not (marker.exists() and marker.read_text() == key and python.exists()):
-            shutil.rmtree(venv, ignore_errors=True)
-            subprocess.run([base, "-m", "venv", str(venv)], check=True)
-            r = subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                shutil.rmtree(venv, ignore_errors=True)
-                pytest.fail(f"pip install into the Python {version} venv failed:\n{r.stderr[-3000:]}")
-            marker.write_text(key)
-    return str(python)
+    return cached_venv(f"venv-py{version.replace('.', '')}", base, ["-r", str(requirements)], requirements.read_text())
 
 
 def test_the_child_package_is_all_there():

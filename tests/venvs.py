@@ -1,0 +1,43 @@
+"""Real interpreters other than the suite's own, and the venvs the tests build with them: cached between
+runs under ~/.cache/tensorleap-ls-tests (TL_TEST_CACHE), rebuilt when what they hold changes."""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CACHE = Path(os.environ.get("TL_TEST_CACHE") or Path.home() / ".cache" / "tensorleap-ls-tests")
+
+
+def pyenv_python(version: str) -> str | None:
+    """An interpreter of ``version`` ("3.8") on this machine: pyenv's, else on PATH."""
+    found = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))
+    return found[-1] if found else shutil.which(f"python{version}")
+
+
+def cached_venv(name: str, base: str, install: list[str], key: str) -> str:
+    """The python of ``CACHE/name``: a venv of ``base`` with ``pip install *install`` done, built once per
+    ``key`` (what it holds: requirements text, interpreter...) and by one test run at a time."""
+    venv = CACHE / name
+    marker, python = venv / ".tensorleap-ls-ready", venv / "bin" / "python"
+    digest = hashlib.sha256(f"{base}\n{install}\n{key}".encode()).hexdigest()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f".lock-{name}", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test runs build it once
+        if not (marker.exists() and marker.read_text() == digest and python.exists()):
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([base, "-m", "venv", str(venv)], check=True)
+            r = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *install],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                shutil.rmtree(venv, ignore_errors=True)
+                pytest.fail(f"pip install into the venv {name} failed:\n{r.stderr[-3000:]}")
+            marker.write_text(digest)
+    return str(python)
