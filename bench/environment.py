@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
 from generate import generate  # noqa: E402
 
-from tensorleap_ls.core import sdk_env  # noqa: E402
-from tensorleap_ls.core.analysis import Analyzer  # noqa: E402
+from tensorleap_ls.core.sdk import env as sdk_env  # noqa: E402
+from tensorleap_ls.core.engine.analysis import Analyzer  # noqa: E402
 
 
 def per_edit(lines: int, env_for) -> float:

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
 from generate import generate  # noqa: E402
 
-from tensorleap_ls.core.analysis import Analyzer  # noqa: E402
+from tensorleap_ls.core.engine.analysis import Analyzer  # noqa: E402
 
 lines = int(sys.argv[1]) if len(sys.argv) > 1 else 400
 entry = generate(tempfile.mkdtemp(), lines, "decorator")

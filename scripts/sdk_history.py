@@ -1,10 +1,10 @@
-"""Regenerates server/tensorleap_ls/core/sdk_since.json: for every name of code-loader's API surface
+"""Regenerates server/tensorleap_ls/core/sdk/since.json: for every name of code-loader's API surface
 (functions, LeapBinder methods, keyword parameters, enum members), the first release that has it.
 
     .venv/bin/python scripts/sdk_history.py            # every release on the index (~3 min, cached wheels)
 
 Wheels are downloaded with pip (no dependencies) into ~/.cache/tensorleap-ls/sdk-wheels and read with
-the same static reader the server uses (core/sdk_env.py): nothing is imported.
+the same static reader the server uses (core/sdk/env.py): nothing is imported.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from tensorleap_ls.core.sdk_env import read_package, version_key
+from tensorleap_ls.core.sdk.env import read_package, version_key
 
 CACHE = Path.home() / ".cache" / "tensorleap-ls" / "sdk-wheels"
-OUT = Path(__file__).resolve().parents[1] / "server" / "tensorleap_ls" / "core" / "sdk_since.json"
+OUT = Path(__file__).resolve().parents[1] / "server" / "tensorleap_ls" / "core" / "sdk" / "since.json"
 
 
 def releases() -> list[str]:

@@ -63,7 +63,7 @@ def run_mapping(root: str | Path, entry: str | None = None, timeout: float = 180
 def bundle_copy(root: str | Path, dst: str | Path) -> Path:
     """Copies the files `leap push` would upload (leap.yaml include/exclude; the entry always)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-    from tensorleap_ls.core.leap_yaml import parse_leap_yaml
+    from tensorleap_ls.core.project.leap_yaml import parse_leap_yaml
 
     root, dst = Path(root).resolve(), Path(dst)
     ly = parse_leap_yaml(str(root / "leap.yaml"), (root / "leap.yaml").read_text(encoding="utf-8"))

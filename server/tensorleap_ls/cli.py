@@ -157,7 +157,7 @@ class _UsageError(Exception):
 
 
 def _check_path(path: str) -> None:
-    from tensorleap_ls.core import files
+    from tensorleap_ls.core.source import files
 
     try:
         exists = os.path.exists(path)
@@ -171,8 +171,8 @@ def _check_path(path: str) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     from tensorleap_ls.core import report
-    from tensorleap_ls.core import sdk_env
-    from tensorleap_ls.core.analysis import Analyzer
+    from tensorleap_ls.core.sdk import env as sdk_env
+    from tensorleap_ls.core.engine.analysis import Analyzer
     from tensorleap_ls.runtime import api
 
     # The installed SDK is read from the interpreter's site-packages on disk: nothing runs.
@@ -227,7 +227,7 @@ def _dynamic(pa, args: argparse.Namespace) -> list:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from tensorleap_ls.core.analysis import Analyzer
+    from tensorleap_ls.core.engine.analysis import Analyzer
     from tensorleap_ls.runtime.api import preview_sample
 
     _check_path(args.path)

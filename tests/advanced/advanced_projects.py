@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model"))
 from onnx_models import build  # noqa: E402
 
-from tensorleap_ls.core.analysis import Analyzer  # noqa: E402
+from tensorleap_ls.core.engine.analysis import Analyzer  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "advanced"
 ENTRY = "leap_integration.py"

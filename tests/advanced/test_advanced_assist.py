@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tensorleap_ls.core.analysis import Analyzer
+from tensorleap_ls.core.engine.analysis import Analyzer
 from tensorleap_ls.core.assist import complete, hover
-from tensorleap_ls.core.sdk import DECORATORS, LEGACY
+from tensorleap_ls.core.sdk.bundled import DECORATORS, LEGACY
 from tensorleap_ls.core.assist import checklist
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "advanced" / "detection"

@@ -15,11 +15,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from advanced_projects import ENTRY, LEGACY_ENTRY, findings, project, run_sdk  # noqa: E402
 
-from tensorleap_ls.core import stubs  # noqa: E402
-from tensorleap_ls.core.analysis import Analyzer  # noqa: E402
+from tensorleap_ls.core.fixes import stubs  # noqa: E402
+from tensorleap_ls.core.engine.analysis import Analyzer  # noqa: E402
 from tensorleap_ls.core.fixes import fixes_for  # noqa: E402
 from tensorleap_ls.core.model import Style  # noqa: E402
-from tensorleap_ls.core.sdk import DECORATORS, ROWS  # noqa: E402
+from tensorleap_ls.core.sdk.bundled import DECORATORS, ROWS  # noqa: E402
 
 pytestmark = pytest.mark.dynamic
 

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pygls.uris
 
-from tensorleap_ls.core import project
+from tensorleap_ls.core.project import closure as project
 from tensorleap_ls.lsp.server import TensorleapServer
 from tensorleap_ls.runtime.interpreter import install_line
 

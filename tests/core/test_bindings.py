@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tensorleap_ls.core.analysis import Analyzer
+from tensorleap_ls.core.engine.analysis import Analyzer
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "extraction"
 
@@ -176,7 +176,7 @@ def test_unchanged_modules_are_not_parsed_again(project):
 
 def test_inside_the_project_is_a_path_boundary(tmp_path):
     """A sibling folder that merely starts with the root's name is outside it (``/a/bc`` vs ``/a/b``)."""
-    from tensorleap_ls.core.project import inside
+    from tensorleap_ls.core.project.closure import inside
 
     root = tmp_path / "proj"
     assert inside(str(root / "cfg" / "x.yaml"), str(root)) and inside(str(root), str(root))

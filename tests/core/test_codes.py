@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tensorleap_ls.core.analysis import Analyzer
+from tensorleap_ls.core.engine.analysis import Analyzer
 from tensorleap_ls.core.codes import CODES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

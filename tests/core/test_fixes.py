@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tensorleap_ls.core.analysis import Analyzer
+from tensorleap_ls.core.engine.analysis import Analyzer
 from tensorleap_ls.core.codes import CODES
 from tensorleap_ls.core.fixdata import from_json, registered, to_json
 from tensorleap_ls.core.fixes import FIXERS, run_fixer

@@ -1,4 +1,4 @@
-"""The installed code-loader, read statically from disk (core/sdk_env.py, checks/sdk_api.py).
+"""The installed code-loader, read statically from disk (core/sdk/env.py, checks/sdk_api.py).
 
 Two real releases side by side: 1.0.214 (the test venv's) and 1.0.100 (installed by this test into a
 bare venv, cached between runs), which lacks `tensorleap_integration_test` (first in 1.0.137). The same
@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tensorleap_ls.core import assist, sdk_env
-from tensorleap_ls.core.analysis import Analyzer
+from tensorleap_ls.core import assist
+
+from tensorleap_ls.core.sdk import env as sdk_env
+from tensorleap_ls.core.engine.analysis import Analyzer
 
 from sdk_versions import OLD, sdk_venv
 

@@ -26,7 +26,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sdk_probe import compare, sdk_registrations  # noqa: E402
 
-from tensorleap_ls.core.analysis import Analyzer  # noqa: E402
+from tensorleap_ls.core.engine.analysis import Analyzer  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "real_patterns"
 FIXTURES = ("config_loop_globals", "lazy_factory", "poetry_vendored")

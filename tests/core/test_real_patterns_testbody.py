@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tensorleap_ls.core.analysis import Analyzer
+from tensorleap_ls.core.engine.analysis import Analyzer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sdk_mapping import bundle_copy, run_mapping  # noqa: E402

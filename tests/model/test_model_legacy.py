@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from onnx_models import build
-from tensorleap_ls.core.analysis import Analyzer
+from tensorleap_ls.core.engine.analysis import Analyzer
 from tensorleap_ls.runtime import model_info
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "model" / "legacy"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from onnx_models import MODEL, build, classifier, project, run_sdk
-from tensorleap_ls.core.analysis import Analyzer
+from tensorleap_ls.core.engine.analysis import Analyzer
 from tensorleap_ls.core.checks.model_file import model_path
 from tensorleap_ls.core.codes import CODES
 from tensorleap_ls.runtime import model_info

@@ -20,7 +20,7 @@ import pytest
 
 from framework_venv import build, models_venv
 from onnx_models import build as build_onnx, project
-from tensorleap_ls.core.analysis import Analyzer
+from tensorleap_ls.core.engine.analysis import Analyzer
 from tensorleap_ls.runtime import model_info
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "torchscript_det"

@@ -15,7 +15,7 @@ import threading
 from collections import defaultdict
 from pathlib import Path
 
-from tensorleap_ls.core.analysis import Analyzer
+from tensorleap_ls.core.engine.analysis import Analyzer
 from tensorleap_ls.core.model import Severity
 
 RUNNER = Path(__file__).with_name("sdk_runner.py")
@@ -63,7 +63,7 @@ class SdkOracle:
 
 @functools.lru_cache(maxsize=1)
 def _environment():
-    from tensorleap_ls.core import sdk_env
+    from tensorleap_ls.core.sdk import env as sdk_env
 
     return sdk_env.environment(sys.executable)
 

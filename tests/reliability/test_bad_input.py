@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tensorleap_ls.core.analysis import Analyzer
+from tensorleap_ls.core.engine.analysis import Analyzer
 from tensorleap_ls.core.model import Finding
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mnist_decorator"

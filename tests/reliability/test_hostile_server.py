@@ -326,7 +326,7 @@ def test_special_files_never_stall_the_server(project: Path) -> None:
 
 
 def test_safe_reader_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
-    from tensorleap_ls.core import files
+    from tensorleap_ls.core.source import files
 
     os.mkfifo(tmp_path / "fifo")
     os.symlink("/dev/zero", tmp_path / "zero")
@@ -549,7 +549,7 @@ def test_an_internal_error_in_a_handler_is_a_clear_answer_and_a_log_entry(caplog
 
 def test_an_internal_error_in_the_cli_is_one_line(project: Path, monkeypatch, capsys) -> None:
     from tensorleap_ls import cli as cli_module
-    from tensorleap_ls.core import analysis
+    from tensorleap_ls.core.engine import analysis
 
     def broken(self, path):
         raise RuntimeError("a bug in the analysis")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lspproc import is_diag, start_server
-from tensorleap_ls.core.analysis import Analyzer
+from tensorleap_ls.core.engine.analysis import Analyzer
 from tensorleap_ls.core.fixes import fixes_for
 
 pytestmark = pytest.mark.dynamic

@@ -92,7 +92,7 @@ export async function showInterpreterProblem(reason: Reason): Promise<void> {
 const PROBE = `import sys, json, importlib.util as u
 mods = [m for m in ("numpy", "yaml", "pygls", "lsprotocol") if u.find_spec(m) is None]
 try:
-    from tensorleap_ls.core.requirements import distributions_for as d
+    from tensorleap_ls.core.project.requirements import distributions_for as d
 except Exception:
     d = lambda m: (m,)
 print(json.dumps({"version": ".".join(map(str, sys.version_info[:3])), "missing": mods, "packages": [d(m)[0] for m in mods]}))`;

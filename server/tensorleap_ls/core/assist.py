@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from string import Formatter
 
 from tensorleap_ls.core.model import Binding, Style
-from tensorleap_ls.core.sdk import (BUNDLED_VERSION, DATACLASS_FIELDS, DECORATORS, ENUMS, LEGACY, VISUALIZER_CLASSES,
+from tensorleap_ls.core.sdk.bundled import (BUNDLED_VERSION, DATACLASS_FIELDS, DECORATORS, ENUMS, LEGACY, VISUALIZER_CLASSES,
                                     Registrar, contract_of, lens_rows, registrar_of, summary_of)
-from tensorleap_ls.core.stubs import registration
-from tensorleap_ls.core.sdk_env import Func, SdkApi, since_table
+from tensorleap_ls.core.fixes.stubs import registration
+from tensorleap_ls.core.sdk.env import Func, SdkApi, since_table
 
 @dataclass
 class Item:

@@ -17,7 +17,7 @@ from pygls.uris import to_fs_path
 from tensorleap_ls.core import fixes
 from tensorleap_ls.core.fixdata import Install, MissingPart, from_json
 from tensorleap_ls.core.model import Finding, Style
-from tensorleap_ls.core.project import norm
+from tensorleap_ls.core.project.closure import norm
 from tensorleap_ls.lsp.convert import code_points, to_code_action, to_workspace_edit
 from tensorleap_ls.lsp.session import off_loop
 

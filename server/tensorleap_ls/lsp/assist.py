@@ -8,7 +8,7 @@ from lsprotocol import types as lsp
 from pygls.uris import from_fs_path, to_fs_path
 
 from tensorleap_ls.core import assist
-from tensorleap_ls.core.project import norm
+from tensorleap_ls.core.project.closure import norm
 from tensorleap_ls.lsp.convert import code_points, to_range
 from tensorleap_ls.lsp.navigation import word_or_string_at
 from tensorleap_ls.lsp.session import off_loop

@@ -19,7 +19,7 @@ import re
 from lsprotocol import types as lsp
 from pygls.uris import to_fs_path
 
-from tensorleap_ls.core.project import norm
+from tensorleap_ls.core.project.closure import norm
 from tensorleap_ls.lsp.session import Session, run_hooks
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")

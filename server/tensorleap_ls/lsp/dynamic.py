@@ -23,8 +23,8 @@ from lsprotocol import types as lsp
 from pygls.uris import to_fs_path
 
 from tensorleap_ls.core.model import Kind
-from tensorleap_ls.core.project import norm
-from tensorleap_ls.core.root_cause import absorb_test_failures, anchor, still_true
+from tensorleap_ls.core.project.closure import norm
+from tensorleap_ls.core.checks.root_cause import absorb_test_failures, anchor, still_true
 from tensorleap_ls.lsp.convert import to_range
 from tensorleap_ls.lsp.session import Session, off_loop
 from tensorleap_ls.runtime import api
@@ -215,7 +215,7 @@ def _new_project(ls: Session, folder_uri: str) -> dict:
     """The files of a new project (the client writes them through a WorkspaceEdit the user asked for).
     In a trusted workspace the project interpreter is asked for its SDK version, and builds a tiny
     ONNX model when it has onnx and onnxruntime; otherwise code-loader 1.0.214 and a load_model stub."""
-    from tensorleap_ls.core import stubs
+    from tensorleap_ls.core.fixes import stubs
 
     folder = to_fs_path(folder_uri) or folder_uri
     python = api.choose(folder, ls.settings.interpreter)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from tensorleap_ls.lsp.session import Session
 
 if TYPE_CHECKING:
-    from tensorleap_ls.core.analysis import ProjectAnalysis
+    from tensorleap_ls.core.engine.analysis import ProjectAnalysis
 
 log = logging.getLogger(__name__)
 _RETRY_S = 60.0  # a model that could not be read is tried again after this long

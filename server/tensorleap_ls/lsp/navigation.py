@@ -6,7 +6,7 @@ from lsprotocol import types as lsp
 from pygls.uris import from_fs_path, to_fs_path
 
 from tensorleap_ls.core.model import Binding, Kind
-from tensorleap_ls.core.project import norm
+from tensorleap_ls.core.project.closure import norm
 from tensorleap_ls.lsp.convert import code_points, to_range
 from tensorleap_ls.lsp.session import Session, off_loop
 

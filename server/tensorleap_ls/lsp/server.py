@@ -29,8 +29,8 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from tensorleap_ls import __version__
 from tensorleap_ls.core.model import Finding
-from tensorleap_ls.core.project import norm
-from tensorleap_ls.core.root_cause import drop_confirmed
+from tensorleap_ls.core.project.closure import norm
+from tensorleap_ls.core.checks.root_cause import drop_confirmed
 from tensorleap_ls.lsp import documents, model, protocol
 from tensorleap_ls.lsp.convert import to_diagnostic
 from tensorleap_ls.lsp.session import CodeLensProvider, Hook, off_loop
@@ -38,7 +38,7 @@ from tensorleap_ls.lsp.settings import LOG_LEVELS, Settings
 from tensorleap_ls.runtime import api
 
 if TYPE_CHECKING:
-    from tensorleap_ls.core.analysis import Analyzer, ProjectAnalysis
+    from tensorleap_ls.core.engine.analysis import Analyzer, ProjectAnalysis
 
 log = logging.getLogger("tensorleap_ls")
 
@@ -83,7 +83,7 @@ class TensorleapServer(LanguageServer):
     def analyzer(self) -> "Analyzer":
         # imported on first use: YAML and glob libraries stay off the start-up path
         if self._analyzer is None:
-            from tensorleap_ls.core.analysis import Analyzer
+            from tensorleap_ls.core.engine.analysis import Analyzer
 
             self._analyzer = Analyzer(env_for=self.environment)
         return self._analyzer
@@ -91,7 +91,7 @@ class TensorleapServer(LanguageServer):
     def environment(self, root: str):
         """The project interpreter's packages and code-loader, read from disk; in an untrusted workspace only
         the server's own environment is read (the workspace's venv and settings are not trusted)."""
-        from tensorleap_ls.core import sdk_env
+        from tensorleap_ls.core.sdk import env as sdk_env
 
         return sdk_env.environment(api.choose(root, self.settings.interpreter) if self.settings.trusted else None)
 

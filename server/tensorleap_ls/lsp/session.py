@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 if TYPE_CHECKING:
     from lsprotocol import types as lsp
 
-    from tensorleap_ls.core.analysis import Analyzer, ProjectAnalysis
+    from tensorleap_ls.core.engine.analysis import Analyzer, ProjectAnalysis
     from tensorleap_ls.core.model import Finding
     from tensorleap_ls.lsp.settings import Settings
     from tensorleap_ls.runtime.api import Runner

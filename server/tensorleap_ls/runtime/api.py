@@ -77,7 +77,7 @@ def interpreter_finding(python: str, root: str, entry: str) -> Finding | None:
 def interpreter_failure(python: str, root: str, entry: str) -> tuple[dict, Finding] | None:
     """None when ``python`` can run the integration; else the failure for the client, naming what is
     missing (with the exact install line), and its TL534 finding."""
-    from tensorleap_ls.core.requirements import distributions_for
+    from tensorleap_ls.core.project.requirements import distributions_for
 
     bad = interpreter_finding(python, root, entry)
     if bad is None:
@@ -95,7 +95,7 @@ def skeleton_model(python: str, folder: str) -> tuple[str | None, str | None]:
     """A tiny ONNX model (base64) built by ``python`` for a new project, or (None, why not)."""
     import subprocess
 
-    from tensorleap_ls.core import stubs
+    from tensorleap_ls.core.fixes import stubs
 
     try:
         out = interpreter.run([python, "-c", stubs.MODEL_SCRIPT], root=folder, capture_output=True, text=True,
@@ -289,7 +289,7 @@ def static_functions(root: str, entry: str, bindings=None) -> dict[str, list]:
     """Function name -> [kind, registered name] from the static analysis: how the preview labels
     what the integration test produced, and which function loads the model."""
     if bindings is None:
-        from tensorleap_ls.core.analysis import Analyzer
+        from tensorleap_ls.core.engine.analysis import Analyzer
 
         bindings = [b for pa in Analyzer().analyze_file(entry) for b in pa.bindings]
     return {b.function: [b.kind.value, b.name or b.function] for b in bindings if b.function}

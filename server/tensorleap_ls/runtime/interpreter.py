@@ -130,7 +130,7 @@ def version_problem(python: str, version: str) -> str | None:
 def install_line(python: str, root: str | None = None, windows: bool = os.name == "nt") -> str:
     """The exact command that installs code-loader into ``python``: the project's own requirement line
     (``code-loader==1.0.214``) when its requirements.txt has one."""
-    from tensorleap_ls.core.requirements import _NAME, normalize
+    from tensorleap_ls.core.project.requirements import _NAME, normalize
 
     spec = "code-loader"
     try:

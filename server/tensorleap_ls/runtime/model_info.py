@@ -227,10 +227,10 @@ def run_findings(python: str, root: str, entry: str, observed: list | None = Non
                  predictions: list | None = None) -> list:
     """TL610/TL611 (observed encoder shapes of a dynamic run) and TL603 (a preview's predictions)
     against the model's facts. Only called for runs, which are trusted already."""
-    from tensorleap_ls.core.analysis import Analyzer
+    from tensorleap_ls.core.engine.analysis import Analyzer
     from tensorleap_ls.core.checks import model_run as checks
     from tensorleap_ls.core.checks.base import CheckContext
-    from tensorleap_ls.core.project import norm
+    from tensorleap_ls.core.project.closure import norm
 
     if not observed and not predictions:
         return []

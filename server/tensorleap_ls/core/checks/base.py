@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
 from tensorleap_ls.core.model import Binding, Finding
-from tensorleap_ls.core.source import SourceFile
+from tensorleap_ls.core.source.text import SourceFile
 
 
 class ModuleLike(Protocol):

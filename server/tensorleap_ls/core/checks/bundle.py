@@ -6,7 +6,7 @@ not in the bundle works locally and fails on the platform. Dependencies come onl
 requirements file.
 
 Finding.data (core/fixdata.py): TL405/TL406 FilePath (the root-relative path to add to include);
-TL408 UnlistedRequirement; TL413 Distribution; TL402 UnknownKey and TL409 YamlValue (from core/leap_yaml.py).
+TL408 UnlistedRequirement; TL413 Distribution; TL402 UnknownKey and TL409 YamlValue (from core/project/leap_yaml.py).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import sys
 
 from tensorleap_ls.core.fixdata import Distribution, FilePath, UnlistedRequirement
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.source import dotted
-from tensorleap_ls.core.leap_yaml import LeapYaml
+from tensorleap_ls.core.source.text import dotted
+from tensorleap_ls.core.project.leap_yaml import LeapYaml
 from tensorleap_ls.core.model import Finding, Span
-from tensorleap_ls.core.modules import calls_of
-from tensorleap_ls.core.project import eval_path, norm
-from tensorleap_ls.core.requirements import (
+from tensorleap_ls.core.facts.modules import calls_of
+from tensorleap_ls.core.project.closure import eval_path, norm
+from tensorleap_ls.core.project.requirements import (
     PLATFORM_PROVIDED,
     REQUIREMENT_FILES,
     SDK_DISTRIBUTION,

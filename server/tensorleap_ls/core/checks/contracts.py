@@ -25,9 +25,9 @@ from tensorleap_ls.core.fixdata import (
     MetadataOrder, StateMember, StringizedAnnotation, VisualizerAnnotation,
 )
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, Severity, Span, Style, SymbolRef
-from tensorleap_ls.core.modules import calls_of, per_text
-from tensorleap_ls.core.sdk import SAMPLE_FUNCTION_KINDS, TENSOR_FUNCTION_KINDS, VISUALIZER_CLASSES
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.facts.modules import calls_of, per_text
+from tensorleap_ls.core.sdk.bundled import SAMPLE_FUNCTION_KINDS, TENSOR_FUNCTION_KINDS, VISUALIZER_CLASSES
+from tensorleap_ls.core.source.text import dotted
 
 _LABEL = {Kind.INPUT: "input encoder", Kind.GROUND_TRUTH: "ground-truth encoder", Kind.METADATA: "metadata function",
           Kind.VISUALIZER: "visualizer", Kind.METRIC: "metric", Kind.LOSS: "custom loss"}

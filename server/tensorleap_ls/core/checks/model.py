@@ -33,7 +33,7 @@ from tensorleap_ls.core.codes import (
 )
 from tensorleap_ls.core.fixdata import ExpectedSize, ModelName, Replacement, SessionCall
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Style
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.source.text import dotted
 
 _KERAS_FORMATS = {"h5", "keras"}
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.model import Binding, Kind, Span, Style
-from tensorleap_ls.core.project import eval_path, norm
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.project.closure import eval_path, norm
+from tensorleap_ls.core.source.text import dotted
 
 # Model files the facts reader understands (runtime/model_info.py reads them).
 MODEL_SUFFIXES = (".onnx", ".h5", ".keras", ".tflite", ".pt", ".pth", ".torchscript", ".ptl")
@@ -107,8 +107,8 @@ _SCRIPTS: dict[str, tuple[tuple, object]] = {}  # path -> ((size, mtime), parsed
 
 def _local_tests(root: str, entry, modules: dict) -> list:
     """The Python files beside the entry, outside the closure, that import it: the project's local tests."""
-    from tensorleap_ls.core import files
-    from tensorleap_ls.core.modules import parse_module
+    from tensorleap_ls.core.source import files
+    from tensorleap_ls.core.facts.modules import parse_module
 
     out = []
     name = os.path.splitext(os.path.basename(entry.path))[0]

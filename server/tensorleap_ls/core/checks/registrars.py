@@ -3,7 +3,7 @@
 Simulations, element instances, false positives, custom latent spaces and the autoregressive
 hooks: each rule is one that code-loader 1.0.214 enforces (it raises at decoration, in its
 ``set_*`` method, or in ``leap_binder.check()``); the expected signatures and companions come
-from the registrar table (core/sdk.py).
+from the registrar table (core/sdk/bundled.py).
 
 Finding.data: the classes core/codes.py registers per code (core/fixdata.py).
 """
@@ -16,8 +16,8 @@ from typing import Iterator
 from tensorleap_ls.core.fixdata import Companion, FunctionKind, NameKind, OfKind
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Style
-from tensorleap_ls.core.sdk import Registrar, contract_of, registrar_of
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.sdk.bundled import Registrar, contract_of, registrar_of
+from tensorleap_ls.core.source.text import dotted
 from tensorleap_ls.core.codes import (
     ADVANCED_SIGNATURE, AUTOREGRESSIVE_CONFLICT, DUPLICATE_NAME, IGNORED_ARGUMENT, MISSING_COMPANION,
     REGISTRAR_ARGUMENT, SIMULATION_PARAMS,

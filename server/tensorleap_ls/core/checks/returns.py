@@ -16,7 +16,7 @@ from tensorleap_ls.core.codes import (
 )
 from tensorleap_ls.core.fixdata import Annotated, EncoderDtype, FunctionKind
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Style
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.source.text import dotted
 
 _NON_SCALARS = {"list", "List", "tuple", "Tuple", "np.ndarray", "ndarray", "numpy.ndarray", "Sequence", "set", "Set"}
 _ARRAY_ANN = {"np.ndarray", "ndarray", "numpy.ndarray", "NDArray", "npt.NDArray", "numpy.typing.NDArray", "Any",

@@ -24,8 +24,8 @@ from packaging.version import InvalidVersion, Version
 from tensorleap_ls.core.fixdata import SdkName, SdkPin
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.model import Finding, Span
-from tensorleap_ls.core.modules import calls_of
-from tensorleap_ls.core.sdk_env import SdkApi, since_table, version_key
+from tensorleap_ls.core.facts.modules import calls_of
+from tensorleap_ls.core.sdk.env import SdkApi, since_table, version_key
 from tensorleap_ls.core.codes import SDK_API_MISSING, SDK_PIN_MISMATCH
 
 # Attributes every Enum class has besides its members.

@@ -13,14 +13,14 @@ from collections import defaultdict
 
 from tensorleap_ls.core.fixdata import FunctionKind, MissingPart, NameKind, OfKind
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.evaluate import Missing, Undefined
+from tensorleap_ls.core.project.evaluate import Missing, Undefined
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Style
 from tensorleap_ls.core.codes import (
     DUPLICATE_NAME, EMPTY_NAME, MISSING_GROUND_TRUTH, MISSING_INPUT, MISSING_INTEGRATION_TEST, MISSING_LOSS,
     MISSING_MODEL, MISSING_PREPROCESS, NAME_ACROSS_KINDS, NOT_CALLABLE, REGISTERED_TWICE, UNDEFINED_FUNCTION,
     UNRESOLVED_IMPORT,
 )
-from tensorleap_ls.core.sdk import (BUILTIN_NAMES, NAMED_KINDS, PAIRED_KINDS, SINGLETON_KINDS, contract_of, label_of,
+from tensorleap_ls.core.sdk.bundled import (BUILTIN_NAMES, NAMED_KINDS, PAIRED_KINDS, SINGLETON_KINDS, contract_of, label_of,
                                    registrar_of)
 
 

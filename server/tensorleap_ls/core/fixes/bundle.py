@@ -1,11 +1,11 @@
 """Fixes for 4xx: the bundle (core/checks/bundle.py: a file or data folder outside ``include``) and
-leap.yaml's own findings (core/leap_yaml.py: a misspelt key, the python version)."""
+leap.yaml's own findings (core/project/leap_yaml.py: a misspelt key, the python version)."""
 
 from __future__ import annotations
 
 import re
 
-from tensorleap_ls.core import yaml_edit
+from tensorleap_ls.core.fixes import yaml_edit
 from tensorleap_ls.core.codes import DATA_NOT_INCLUDED, NOT_INCLUDED, PYTHON_VERSION, YAML_UNKNOWN_KEY
 from tensorleap_ls.core.fixdata import FilePath, UnknownKey
 from tensorleap_ls.core.fixes import fixer

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import re
 
-from tensorleap_ls.core import stubs
+from tensorleap_ls.core.fixes import stubs
 from tensorleap_ls.core.codes import (
     CHANNEL_DIM, DEFAULT_CHANNEL_DIM, DEFAULT_DIRECTION, DEFAULT_STATE, DEPRECATED_LENGTH, ENCODER_DTYPE,
     ENCODER_NOT_ARRAY, GT_RETURNS_NONE, METRIC_DIRECTION, OLD_METADATA_ORDER, SAMPLE_ID_TYPE, STATE_TYPE,
@@ -21,7 +21,7 @@ from tensorleap_ls.core.fixes.edits import (
     binding_of, comma, data_of, expr_at, insert, insert_keyword, lines, module, text, with_imports,
 )
 from tensorleap_ls.core.model import Binding, Finding, Fix, Span, TextEdit
-from tensorleap_ls.core.sdk import VISUALIZER_CLASSES
+from tensorleap_ls.core.sdk.bundled import VISUALIZER_CLASSES
 
 
 @fixer(ENCODER_DTYPE, ENCODER_NOT_ARRAY)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from typing import TypeVar
 
-from tensorleap_ls.core import stubs
+from tensorleap_ls.core.fixes import stubs
 from tensorleap_ls.core.fixdata import FixData
 from tensorleap_ls.core.model import Binding, Finding, Span, TextEdit
 

@@ -8,10 +8,10 @@ import ast
 import os
 import re
 
-from tensorleap_ls.core import stubs
+from tensorleap_ls.core.fixes import stubs
 from tensorleap_ls.core.fixes.edits import free_name, insert, module
 from tensorleap_ls.core.model import Binding, Fix, Kind, Span, Style, TextEdit
-from tensorleap_ls.core.sdk import DECORATOR_OF
+from tensorleap_ls.core.sdk.bundled import DECORATOR_OF
 
 
 # --- refactoring: legacy -> decorators -----------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tensorleap_ls.core import stubs
+from tensorleap_ls.core.fixes import stubs
 from tensorleap_ls.core.codes import MISSING_COMPANION
 from tensorleap_ls.core.fixdata import Companion
 from tensorleap_ls.core.fixes import fixer

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from tensorleap_ls.core import stubs
+from tensorleap_ls.core.fixes import stubs
 from tensorleap_ls.core.codes import (
     DUPLICATE_NAME, MISSING_GROUND_TRUTH, MISSING_INPUT, MISSING_INTEGRATION_TEST, MISSING_LOSS, MISSING_MODEL,
     MISSING_PREPROCESS, UNDEFINED_FUNCTION,
@@ -14,12 +14,12 @@ from tensorleap_ls.core.fixdata import FunctionKind, MissingPart, NameKind
 from tensorleap_ls.core.fixes import fixer
 from tensorleap_ls.core.fixes.edits import data_of, free_name, insert, module, text
 from tensorleap_ls.core.model import Finding, Fix, Kind, Span, Style, TextEdit
-from tensorleap_ls.core.sdk import registrar_of, row_for
+from tensorleap_ls.core.sdk.bundled import registrar_of, row_for
 
 @fixer(MISSING_PREPROCESS, MISSING_INPUT, MISSING_MODEL, MISSING_INTEGRATION_TEST, MISSING_LOSS, MISSING_GROUND_TRUTH)
 def _missing(f: Finding, pa) -> list[Fix]:
     """Registers a function that looks like the missing part (preferred), else creates the part from the
-    registrar table's row (core/sdk_table.py: its default names, stub and title)."""
+    registrar table's row (core/sdk/table.py: its default names, stub and title)."""
     d = data_of(f, MissingPart)
     kind = next((k for k in Kind if d and k.value == d.missing), None)
     row = row_for(kind) if kind is not None else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import re
 
-from tensorleap_ls.core import stubs
+from tensorleap_ls.core.fixes import stubs
 from tensorleap_ls.core.codes import NOT_IN_TEST, TEST_ARITHMETIC, TEST_BAD_INDEX, TEST_BATCH_DIM, TEST_LIBRARY_CALL
 from tensorleap_ls.core.fixdata import NotInTest
 from tensorleap_ls.core.fixes import fixer

@@ -13,7 +13,7 @@ every decorated call returns a placeholder instead of running user code:
 
 Plain Python around those placeholders runs as usual: lists, tuples and dicts built in the
 body, loops and comprehensions over them, module constants and their subscripts, the SDK's own
-helpers (``visualize``: a no-op in mapping mode; core/sdk.py TEST_BODY_HELPERS). So this check
+helpers (``visualize``: a no-op in mapping mode; core/sdk/bundled.py TEST_BODY_HELPERS). So this check
 follows the body's data flow: every expression gets an abstract value (a placeholder, the model,
 its outputs, a prediction, the test's data, a container of values, a decorated function, a
 factory of decorated functions, a plain value or unknown) and only operations the SDK rejects on

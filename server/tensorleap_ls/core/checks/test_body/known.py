@@ -11,11 +11,11 @@ from typing import Any, Iterable
 
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.test_body.values import CONST_VAL, PLAIN, PLAIN_VAL, UNKNOWN_VAL, Val, container
-from tensorleap_ls.core.evaluate import CallValue, FunctionValue
+from tensorleap_ls.core.project.evaluate import CallValue, FunctionValue
 from tensorleap_ls.core.model import UNKNOWN, Kind
-from tensorleap_ls.core.modules import calls_of, index_of, per_text
-from tensorleap_ls.core.sdk import DECORATORS
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.facts.modules import calls_of, index_of, per_text
+from tensorleap_ls.core.sdk.bundled import DECORATORS
+from tensorleap_ls.core.source.text import dotted
 
 
 class Known:

@@ -20,10 +20,10 @@ from tensorleap_ls.core.codes import (
     TEST_ARITHMETIC, TEST_BAD_INDEX, TEST_BATCH_DIM, TEST_DATA_ACCESS, TEST_DOUBLE_INDEX, TEST_LIBRARY_CALL,
     TEST_NOT_A_PLACEHOLDER, TEST_PLAIN_CALL,
 )
-from tensorleap_ls.core.evaluate import FunctionValue, ModuleValue
+from tensorleap_ls.core.project.evaluate import FunctionValue, ModuleValue
 from tensorleap_ls.core.model import UNKNOWN, Kind, Severity, SymbolRef
-from tensorleap_ls.core.sdk import TEST_BODY_HELPERS
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.sdk.bundled import TEST_BODY_HELPERS
+from tensorleap_ls.core.source.text import dotted
 
 _BATCH = {"expand_dims", "unsqueeze", "newaxis", "atleast_2d", "atleast_3d", "stack"}
 _INFERENCE = {"run", "predict", "predict_on_batch", "__call__"}

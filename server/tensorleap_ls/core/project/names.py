@@ -9,8 +9,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from tensorleap_ls.core.modules import Module, index_of, per_text
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.facts.modules import Module, index_of, per_text
+from tensorleap_ls.core.source.text import dotted
 
 MAX_DEPTH = 30
 

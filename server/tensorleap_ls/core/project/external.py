@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from tensorleap_ls.core import files as safe_files
-from tensorleap_ls.core.modules import Module, parse_module
+from tensorleap_ls.core.source import files as safe_files
+from tensorleap_ls.core.facts.modules import Module, parse_module
 
 _MAX_BYTES = 2_000_000  # a generated or minified file is not worth parsing for one def
 _REEXPORT_DEPTH = 4
@@ -99,7 +99,7 @@ def absolute(module: str, level: int, package: str) -> str | None:
 @lru_cache(maxsize=256)
 def _parse(path: str, dotted: str, _size: int, _mtime: int) -> Module | None:
     try:
-        text = safe_files.read_text(path, errors="replace")  # regular files only, capped (core/files.py)
+        text = safe_files.read_text(path, errors="replace")  # regular files only, capped (core/source/files.py)
     except OSError:
         return None
     return parse_module(path, dotted, text)

@@ -14,7 +14,7 @@ from typing import Callable, TypeVar
 
 from tensorleap_ls.core.fixdata import SyntaxDetail
 from tensorleap_ls.core.model import Finding, Span
-from tensorleap_ls.core.source import SourceFile
+from tensorleap_ls.core.source.text import SourceFile
 from tensorleap_ls.core.codes import SYNTAX_ERROR
 
 T = TypeVar("T")

@@ -4,8 +4,8 @@ from YAML config files of the project.
 
 Anything that cannot be known yields ``UNKNOWN``; callers then report a binding with an
 unknown name rather than a false error. This module holds the values an evaluation gives and the
-``Resolver``; what a name is bound to is found by ``core/names.py``, a YAML config's content read
-by ``core/config_files.py``.
+``Resolver``; what a name is bound to is found by ``core/project/names.py``, a YAML config's content read
+by ``core/project/config_files.py``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from tensorleap_ls.core.config_files import ConfigFiles
+from tensorleap_ls.core.project.config_files import ConfigFiles
 from tensorleap_ls.core.model import UNKNOWN, SymbolRef
-from tensorleap_ls.core.modules import Module
-from tensorleap_ls.core.names import MAX_DEPTH, Names, bound_anywhere, writes_globals
-from tensorleap_ls.core.sdk import ENUMS
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.facts.modules import Module
+from tensorleap_ls.core.project.names import MAX_DEPTH, Names, bound_anywhere, writes_globals
+from tensorleap_ls.core.sdk.bundled import ENUMS
+from tensorleap_ls.core.source.text import dotted
 
 
 @dataclass(frozen=True)

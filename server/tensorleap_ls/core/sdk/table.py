@@ -1,5 +1,5 @@
 """The registrar table: one row per code-loader 1.0.214 registrar kind, holding everything the product says
-or generates about it. ``core/sdk.py`` builds its lookups from ``ROWS``; the generators (stubs, completion,
+or generates about it. ``core/sdk/bundled.py`` builds its lookups from ``ROWS``; the generators (stubs, completion,
 hover, signature help, the checklist lens, the structure check's labels and name rules) read those.
 
 A row is a decorator (``tensorleap_*``) with, nested, the ``leap_binder`` method that registers the same
@@ -25,7 +25,7 @@ class Registrar:
     """A ``tensorleap_*`` decorator or a ``leap_binder`` method."""
 
     name: str
-    kind: Kind  # a legacy method in ROWS without its own: None, core/sdk.py gives it its row's kind and facts
+    kind: Kind  # a legacy method in ROWS without its own: None, core/sdk/bundled.py gives it its row's kind and facts
     params: tuple[str, ...]  # SDK parameter names in positional order (excluding self)
     function_param: str | None  # which parameter holds the function (legacy); None for decorators
     name_param: str | None  # which parameter holds the registered name
@@ -42,7 +42,7 @@ class Registrar:
     stub: str = ""  # see the module docstring
     stub_names: tuple[str, ...] = ()  # names the stub imports (core/stubs.IMPORTS)
     legacy: Registrar | None = None  # the leap_binder method registering the same (ROWS only)
-    # A legacy method's decorator, whose contract it shares (in ROWS "*"; core/sdk.py fills in the row's name).
+    # A legacy method's decorator, whose contract it shares (in ROWS "*"; core/sdk/bundled.py fills in the row's name).
     twin: str = ""
     converts: bool = False  # legacy -> decorator refactoring rewrites this legacy call (core/fixes.py)
     named: bool = False  # the SDK rejects two registrations of this kind with one name

@@ -2,7 +2,7 @@
 alias of the binder, also imported from another local module), per ``@tensorleap_*`` decorator
 (applied on a def or class, or by hand: ``tensorleap_custom_visualizer(...)(fn)``), and one per
 ``PredictionTypeHandler(...)`` of ``load_model``; its arguments evaluated and its function found
-(through ``partial(f, ...)`` and factories returning an inner def). ``core/bindings.py`` walks the
+(through ``partial(f, ...)`` and factories returning an inner def). ``core/project/bindings.py`` walks the
 import and calls it on every statement that runs.
 """
 
@@ -12,11 +12,11 @@ import ast
 import builtins
 from typing import Any
 
-from tensorleap_ls.core.evaluate import CallValue, FunctionValue, Missing, Resolver, Undefined
+from tensorleap_ls.core.project.evaluate import CallValue, FunctionValue, Missing, Resolver, Undefined
 from tensorleap_ls.core.model import UNKNOWN, ArgValue, Binding, Kind, Style
-from tensorleap_ls.core.modules import Module
-from tensorleap_ls.core.sdk import DECORATORS, LEGACY, Registrar
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.facts.modules import Module
+from tensorleap_ls.core.sdk.bundled import DECORATORS, LEGACY, Registrar
+from tensorleap_ls.core.source.text import dotted
 
 _BINDER_NAMES = {"leap_binder", "global_leap_binder"}
 _BUILTINS = frozenset(dir(builtins))

@@ -11,7 +11,7 @@ import ast
 from dataclasses import dataclass
 
 from tensorleap_ls.core.model import Kind, Span, Style, TextEdit
-from tensorleap_ls.core.sdk import (DECORATORS, DECORATORS_MODULE, DECORATORS_STAR_EXPORTS, LEGACY, Registrar,
+from tensorleap_ls.core.sdk.bundled import (DECORATORS, DECORATORS_MODULE, DECORATORS_STAR_EXPORTS, LEGACY, Registrar,
                                     contract_of, row_for)
 
 IMPORTS = {

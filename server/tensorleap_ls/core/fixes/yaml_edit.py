@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from tensorleap_ls.core.leap_yaml import LeapYaml
+from tensorleap_ls.core.project.leap_yaml import LeapYaml
 from tensorleap_ls.core.model import Span, TextEdit
 
 

@@ -10,8 +10,8 @@ import ast
 from dataclasses import replace
 
 from tensorleap_ls.core.model import Kind
-from tensorleap_ls.core.sdk_table import ROWS, Registrar  # noqa: F401  (the row type, re-exported)
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.sdk.table import ROWS, Registrar  # noqa: F401  (the row type, re-exported)
+from tensorleap_ls.core.source.text import dotted
 
 
 def _tables() -> tuple[dict[str, Registrar], dict[str, Registrar]]:
@@ -89,7 +89,7 @@ def registrar_of(binding) -> Registrar | None:
 
 
 # Module paths (as imported by users) that expose the API.
-BUNDLED_VERSION = "1.0.214"  # the release this table describes; core/sdk_env.py reads the installed one
+BUNDLED_VERSION = "1.0.214"  # the release this table describes; core/sdk/env.py reads the installed one
 LEAP_BINDER_MODULES = ("code_loader", "code_loader.inner_leap_binder")
 DECORATORS_MODULE = "code_loader.inner_leap_binder.leapbinder_decorators"
 # `from code_loader.inner_leap_binder.leapbinder_decorators import *` re-exports these too.

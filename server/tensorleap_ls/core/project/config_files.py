@@ -10,9 +10,9 @@ import os
 from typing import Any, Callable
 
 from tensorleap_ls.core.model import UNKNOWN
-from tensorleap_ls.core.modules import Module, _module_level
-from tensorleap_ls.core.project import eval_path, inside
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.facts.modules import Module, _module_level
+from tensorleap_ls.core.project.closure import eval_path, inside
+from tensorleap_ls.core.source.text import dotted
 
 
 class ConfigFiles:

@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable
 
-from tensorleap_ls.core.modules import ImportRef, Module
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.facts.modules import ImportRef, Module
+from tensorleap_ls.core.source.text import dotted
 
 DEFAULT_ENTRIES = ("leap_integration.py", "leap_binder.py")
 

@@ -4,7 +4,7 @@ The extractor walks the top level of each module of the closure the way an impor
 it: ``if`` on known constants takes one branch, ``for`` over known lists runs once per item,
 calls of local functions (factories, ``lru_cache`` loaders, registration helpers) run their
 bodies with the arguments bound. Both API styles are recognised, under any alias (what one
-registration statement gives is ``core/registrations.py``).
+registration statement gives is ``core/project/registrations.py``).
 
 Factories (functions whose body registers something, e.g. an ``lru_cache`` loader holding a
 decorated ``def`` named after its parameter) register when they are called, which may be long
@@ -19,12 +19,12 @@ import ast
 import re
 from typing import Any, Iterable
 
-from tensorleap_ls.core.evaluate import CallValue, FunctionValue, ModuleValue, Resolver
+from tensorleap_ls.core.project.evaluate import CallValue, FunctionValue, ModuleValue, Resolver
 from tensorleap_ls.core.model import UNKNOWN, Binding, Span
-from tensorleap_ls.core.modules import Module, index_of, per_text
-from tensorleap_ls.core.registrations import Registrations
-from tensorleap_ls.core.sdk import DECORATORS, LEGACY
-from tensorleap_ls.core.source import dotted
+from tensorleap_ls.core.facts.modules import Module, index_of, per_text
+from tensorleap_ls.core.project.registrations import Registrations
+from tensorleap_ls.core.sdk.bundled import DECORATORS, LEGACY
+from tensorleap_ls.core.source.text import dotted
 
 _MAX_CALL_DEPTH = 4
 _MAX_ITEMS = 200

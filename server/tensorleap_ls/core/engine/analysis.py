@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from tensorleap_ls.core.fixdata import FilePath
-from tensorleap_ls.core import files
-from tensorleap_ls.core.bindings import extract
+from tensorleap_ls.core.source import files
+from tensorleap_ls.core.project.bindings import extract
 from tensorleap_ls.core.checks import run_checks
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.evaluate import Resolver
+from tensorleap_ls.core.project.evaluate import Resolver
 from tensorleap_ls.core.model import Binding, Finding, Span
-from tensorleap_ls.core.modules import Module, ModuleCache, parse_module
-from tensorleap_ls.core.project import ClosureBuilder, Project, default_entry, find_root, inside, norm
-from tensorleap_ls.core.sdk_env import Environment
-from tensorleap_ls.core import external
+from tensorleap_ls.core.facts.modules import Module, ModuleCache, parse_module
+from tensorleap_ls.core.project.closure import ClosureBuilder, Project, default_entry, find_root, inside, norm
+from tensorleap_ls.core.sdk.env import Environment
+from tensorleap_ls.core.project import external
 from tensorleap_ls.core.codes import SYNTAX_ERROR, UNREADABLE_FILE
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class Analyzer:
 
     def _read_disk_utf8(self, path: str) -> str | None:
         # Only regular files, never blocking, at most files.DEFAULT_MAX_BYTES: a FIFO, /dev/stdin or
-        # /dev/zero in a cloned project must not hang or exhaust the server (see core/files.py).
+        # /dev/zero in a cloned project must not hang or exhaust the server (see core/source/files.py).
         self._refused.pop(path, None)
         try:
             data = files.read_bytes(path)
@@ -200,7 +200,7 @@ class Analyzer:
         return []
 
     def _leap_yaml(self, yaml_path: str):
-        from tensorleap_ls.core.leap_yaml import parse_leap_yaml
+        from tensorleap_ls.core.project.leap_yaml import parse_leap_yaml
 
         text = self.read_text(yaml_path)
         if text is None:

@@ -1,0 +1,1 @@
+"""Source text: safe reading of project files and the text <-> position mapping."""
