@@ -20,30 +20,9 @@ import pytest
 
 from lspproc import is_diag, start_server
 
+from test_hostile_server import FIXTURE, _process_trust_restored, cli, project  # noqa: F401 - fixtures
+
 HERE = Path(__file__).parent
-FIXTURE = HERE / "fixtures" / "mnist_decorator"
-ENV = {**os.environ, "TL_DISABLE_ANALYTICS": "1"}
-
-
-@pytest.fixture(autouse=True)
-def _process_trust_restored():
-    """An in-process server sets the process' trust policy: later tests get the CLI's default back."""
-    yield
-    from tensorleap_ls.runtime import interpreter
-
-    interpreter.set_policy(True)
-
-
-@pytest.fixture()
-def project(tmp_path: Path) -> Path:
-    dst = tmp_path / "proj"
-    shutil.copytree(FIXTURE, dst)
-    return dst
-
-
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tensorleap_ls", *args], capture_output=True, text=True,
-                          env=ENV, timeout=timeout, stdin=subprocess.DEVNULL, cwd="/")
 
 
 # --- 8: the missing-part fix on a module holding a 1,000-deep expression ------------------------------
@@ -65,3 +44,94 @@ def test_missing_part_fix_on_a_deeply_nested_module(project: Path) -> None:
     assert missing, [f.code for f in pa.findings]
     titles = [fix.title for f in pa.findings for fix in fixes.run_fixer(f, pa)]  # run_fixer raises what a fixer raises
     assert "Create a preprocess stub" in titles, titles
+
+
+# --- 5: the installed-SDK reader and the project's .venv ----------------------------------------------
+PY = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+DEEPEST = "x = " + "1" + " + 1" * 100_000 + "\n"  # ast.parse: RecursionError (or MemoryError)
+
+
+def _venv(root: Path) -> tuple[Path, Path]:
+    """A project .venv (its python, its site-packages) as the server finds it on disk, nothing run."""
+    bindir, site = root / ".venv" / "bin", root / ".venv" / "lib" / PY / "site-packages"
+    bindir.mkdir(parents=True)
+    site.mkdir(parents=True)
+    (bindir / "python").symlink_to(sys.executable)
+    return bindir / "python", site
+
+
+def _sdk_files(pkg: Path, version: str = "1.0.214") -> None:
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg.parent / f"code_loader-{version}.dist-info").mkdir(exist_ok=True)
+    (pkg / "__init__.py").write_text("from code_loader.leaploader import LeapLoader\n")
+    (pkg / "leaploader.py").write_text("class LeapLoader:\n    def check_dataset(self, marker_of_this_copy):\n"
+                                       "        pass\n")
+
+
+def _check_ok(project: Path) -> dict:
+    r = cli("check", "--format", "json", str(project))
+    assert r.returncode in (0, 1) and "Traceback" not in r.stderr, (r.returncode, r.stderr[-2000:])
+    return json.loads(r.stdout)
+
+
+def test_sdk_symlinked_out_of_site_packages_is_not_walked(project: Path, tmp_path: Path) -> None:
+    from tensorleap_ls.core.sdk import env
+
+    python, site = _venv(project)
+    outside = tmp_path / "usr"  # stands for /usr: a big tree that is not the project's SDK
+    _sdk_files(outside)
+    (outside / "generated.py").write_text(DEEPEST)
+    (site / "code_loader-1.0.214.dist-info").mkdir()
+    (site / "code_loader").symlink_to(outside, target_is_directory=True)
+    assert env.environment(str(python)).sdk is None  # the bundled 1.0.214 table stands in for it
+    _check_ok(project)
+
+
+def test_a_pathological_file_inside_the_sdk_is_skipped_alone(project: Path) -> None:
+    from tensorleap_ls.core.sdk import env
+
+    python, site = _venv(project)
+    _sdk_files(site / "code_loader")
+    (site / "code_loader" / "generated.py").write_text(DEEPEST)
+    (site / "code_loader" / "big.py").write_text("x = 1\n" * 400_000)  # 2.4 MB: over the per-file cap
+    sdk = env.environment(str(python)).sdk
+    assert sdk is not None and sdk.version == "1.0.214"
+    assert "code_loader.leaploader" in sdk.modules and "code_loader.generated" not in sdk.modules
+    assert "code_loader.big" not in sdk.modules
+    _check_ok(project)
+
+
+def test_the_sdk_walk_is_bounded(project: Path) -> None:
+    from tensorleap_ls.core.sdk import env
+
+    python, site = _venv(project)
+    pkg = site / "code_loader"
+    _sdk_files(pkg)
+    for i in range(1500):
+        (pkg / f"m{i:04d}.py").write_text(f"def f{i}(a):\n    pass\n")
+    sdk = env.environment(str(python)).sdk
+    assert sdk is not None and "code_loader.leaploader" in sdk.modules
+    assert len(sdk.modules) < 1500
+    assert len(sdk.modules) <= env._SDK_FILES
+
+
+def test_pth_folders_are_bounded_and_cached_by_the_files_stamps(project: Path, tmp_path: Path) -> None:
+    from tensorleap_ls.core.sdk import env
+
+    python, site = _venv(project)
+    libs = tmp_path / "libs"
+    for i in range(2000):
+        (libs / f"d{i}").mkdir(parents=True)
+    for k in range(20):  # 2,000 existing folders named by 20 .pth files
+        (site / f"gen{k:02d}.pth").write_text("".join(f"{libs}/d{i}\n" for i in range(k * 100, k * 100 + 100)))
+    sites = env.environment(str(python)).sites
+    assert len(sites) < 2000, len(sites)
+    assert len(sites) <= 1 + env._PTH_ENTRIES
+    # a .pth edited in place (the folder's mtime does not change): its new folder is seen
+    mine = tmp_path / "mylib"
+    mine.mkdir()
+    site_mtime = site.stat().st_mtime_ns
+    first = site / "gen00.pth"
+    first.write_text(f"{mine}\n" + first.read_text())
+    os.utime(site, ns=(site_mtime, site_mtime))
+    assert str(mine) in env.environment(str(python)).sites
