@@ -135,3 +135,36 @@ def test_pth_folders_are_bounded_and_cached_by_the_files_stamps(project: Path, t
     first.write_text(f"{mine}\n" + first.read_text())
     os.utime(site, ns=(site_mtime, site_mtime))
     assert str(mine) in env.environment(str(python)).sites
+
+
+# --- 4: the legacy model lookup and the files beside the entry ---------------------------------------
+LEGACY = HERE.parents[0] / "fixtures" / "model" / "legacy"  # its local test: leap_custom_test.py
+
+
+def test_legacy_model_lookup_reads_only_the_local_test(tmp_path: Path, monkeypatch) -> None:
+    from tensorleap_ls.core.checks import model_file
+    from tensorleap_ls.core.engine.analysis import Analyzer
+    from tensorleap_ls.core.source import files
+
+    root = tmp_path / "legacy"
+    shutil.copytree(LEGACY, root, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "model").mkdir(exist_ok=True)
+    (root / "model" / "mnist_classifier.onnx").write_bytes(b"onnx")
+    # beside the entry, imported by nobody: a generated table, and an oversized "test" that imports the entry
+    (root / "weights_table.py").write_text("from leap_binder import *\n" + "W = [" + "1.0, " * 60_000 + "]\n")
+    (root / "leap_big_test.py").write_text("from leap_binder import *\n" + "x = 1\n" * 60_000)
+    read: list[str] = []
+    real = files.read_bytes
+
+    def spy(path, *a, **k):
+        read.append(os.path.basename(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(files, "read_bytes", spy)
+    (pa,) = Analyzer().analyze_path(str(root))
+    found = model_file.model_path(pa.bindings, pa.modules, pa.project.root)
+    assert found is not None and found[0].endswith("mnist_classifier.onnx") \
+        and found[1].path.endswith("leap_custom_test.py"), found
+    assert "weights_table.py" not in read, read  # not named like a test: never read
+    kept = {os.path.basename(p) for p in model_file._SCRIPTS}
+    assert kept <= {"leap_custom_test.py"}, kept  # the oversized one is refused, nothing else is kept
