@@ -168,3 +168,108 @@ def test_legacy_model_lookup_reads_only_the_local_test(tmp_path: Path, monkeypat
     assert "weights_table.py" not in read, read  # not named like a test: never read
     kept = {os.path.basename(p) for p in model_file._SCRIPTS}
     assert kept <= {"leap_custom_test.py"}, kept  # the oversized one is refused, nothing else is kept
+
+
+# --- 1 and 2: the model reader of a trusted project ---------------------------------------------------
+def _pth_venv(root: Path, log: Path) -> None:
+    """A real venv in the project whose .pth file records the limits it runs under and starts a
+    double-forked daemon in a session of its own (its pid in ``log/pids``)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / ".venv")], check=True, timeout=120)
+    (site,) = (root / ".venv" / "lib").glob("python3*/site-packages")
+    log.mkdir()
+    (site / "zz_hostile.pth").write_text(
+        "import os, resource, subprocess; "
+        f"open({str(log / 'limits')!r}, 'a').write('%d\\n' % resource.getrlimit(resource.RLIMIT_AS)[0]); "
+        f"subprocess.Popen(['sh', '-c', 'setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $! >> {log / 'pids'}'])\n")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_trusted_project_s_model_reader_runs_limited_and_leaves_nothing(project: Path, tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    _pth_venv(project, log)
+    (project / "model.onnx").write_bytes(b"not really a model")  # what load_model loads
+    c = start_server(str(project), init_options={"trusted": True, "memoryMb": 2048})
+    pids: list[int] = []
+    try:
+        uri = (project / "leap_integration.py").resolve().as_uri()
+        mark = c.mark()
+        c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                           "text": (project / "leap_integration.py").read_text()}})
+        # the model reader ran (in the venv, which has no onnx): TL600 names why the model is not read
+        c.wait_for(lambda m: is_diag(uri)(m) and any(d["code"] == "TL600" for d in m["params"]["diagnostics"]),
+                   mark, timeout=120)
+        pids = [int(x) for x in (log / "pids").read_text().split()]
+        limits = (log / "limits").read_text().split()
+        assert limits and all(int(x) == 2048 << 20 for x in limits), limits  # the runs' memory limit
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pids and not [p for p in pids if _alive(p)], "what the venv's .pth started outlived the model read"
+    finally:
+        c.close()
+        for p in pids:  # never leave them running, whatever the outcome
+            try:
+                os.kill(p, 9)
+            except OSError:
+                pass
+
+
+def test_a_model_over_the_size_cap_is_not_read(project: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "reader-ran"
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    python.chmod(python.stat().st_mode | stat.S_IXUSR)
+    with open(project / "model.onnx", "wb") as f:  # sparse: 3 GB long, a few KB on disk
+        f.truncate(3 * 1024 ** 3)
+    r = cli("check", "--format", "json", "--python", str(python), str(project))
+    assert r.returncode in (0, 1) and "Traceback" not in r.stderr, r.stderr[-2000:]
+    diags = json.loads(r.stdout)["projects"][0]["diagnostics"]
+    unread = [d for d in diags if d["code"] == "TL600"]
+    assert unread and "over the 2 GB" in unread[0]["message"], diags
+    assert not marker.exists(), "the reader was started on a 3 GB model file"
+
+
+# --- 6: New Project writes only regular paths inside the chosen folder ---------------------------------
+def test_new_project_writes_nothing_through_symlinks_and_says_so(tmp_path: Path) -> None:
+    folder, outside = tmp_path / "cloned", tmp_path / "outside"
+    (outside / "modeldir").mkdir(parents=True)
+    folder.mkdir()
+    (folder / "model").symlink_to(outside / "modeldir", target_is_directory=True)
+    (folder / "requirements.txt").symlink_to(tmp_path / "nowhere" / "requirements.txt")  # dangling
+    # trusted, with an interpreter that has onnx: the server builds a model for model/model.onnx
+    c = start_server(str(folder), init_options={"trusted": True, "interpreter": sys.executable})
+    try:
+        _, resp = c.request("workspace/executeCommand", {"command": "tensorleap.newProjectFiles",
+                                                         "arguments": [{"folder": folder.as_uri()}]}, timeout=180)
+    finally:
+        c.close()
+    res = resp["result"]
+    assert res["ok"], res
+    assert "model/model.onnx" not in res["binary"] and res["model"] is False, sorted(res["binary"])
+    assert "requirements.txt" not in res["files"] and "leap_integration.py" in res["files"], sorted(res["files"])
+    assert "TODO" in res["files"]["leap_integration.py"]  # the load_model stub: no model file to load
+    skipped = res["skipped"]
+    assert "symlink" in skipped["model/model.onnx"] and "symlink" in skipped["requirements.txt"], skipped
+    assert not any((outside / "modeldir").iterdir())
+
+
+# --- 7: the extension's "is this interpreter inside the workspace" test ----------------------------------
+EXTENSION = HERE.parents[1] / "vscode-extension"
+
+
+def test_the_extension_tells_a_workspace_interpreter_however_its_path_is_spelled() -> None:
+    """The check lives in the extension (vscode-extension/src/interpreter.ts ``inside``): its mocha case
+    (``//``, ``x/..``, macOS case, symlinks both ways), compiled and run here."""
+    if not (EXTENSION / "node_modules" / ".bin" / "mocha").exists():  # scripts/editor_tests.sh installs them too
+        subprocess.run(["npm", "ci", "--no-fund", "--no-audit", "-s"], cwd=EXTENSION, check=True, timeout=900)
+    subprocess.run(["npx", "tsc", "-p", "tsconfig.test.json"], cwd=EXTENSION, check=True, timeout=300)
+    r = subprocess.run(["npx", "mocha", "out/test/interpreter.test.js", "-g", "however its path is spelled"],
+                       cwd=EXTENSION, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "1 passing" in r.stdout, r.stdout + r.stderr

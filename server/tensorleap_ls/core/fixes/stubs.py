@@ -335,6 +335,9 @@ sys.stdout.write(base64.b64encode(model.SerializeToString()).decode('ascii'))
 """
 
 
+MODEL_FILE = "model/model.onnx"  # where a new project's generated model is written
+
+
 def project_files(sdk_version: str | None, with_model: bool, python_version: str | None = None) -> dict[str, str]:
     """The text files of a new project whose checks pass as generated. ``with_model``: the skeleton
     loads ``model/model.onnx`` (written beside, built by MODEL_SCRIPT); else ``load_model`` is a
