@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import ast
 import glob
+import io
 import json
 import logging
 import os
 import re
 import sysconfig
+import tokenize
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -237,7 +239,7 @@ def _pth_folders(site: str, pth: str, room: int) -> list[str]:
 
 def _finder_folders(finder: str) -> list[str]:
     try:
-        tree = ast.parse(safe_files.read_bytes(finder, 256_000))
+        tree = ast.parse(safe_files.read_bytes(finder, 64_000))  # setuptools writes a few KB
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     out: list[str] = []
@@ -290,11 +292,57 @@ def read_package(package_dir: str, version: str) -> SdkApi:
             try:
                 data = safe_files.read_bytes(path, min(_SDK_FILE_BYTES, bytes_left))
                 bytes_left -= len(data)
-                modules[dotted] = _module_api(ast.parse(data), path)
-            except (OSError, SyntaxError, ValueError, RecursionError, MemoryError) as e:
+                modules[dotted] = _module_api(parse_in_pieces(data.decode("utf-8-sig")), path)
+            except (OSError, SyntaxError, ValueError, RecursionError, MemoryError, tokenize.TokenError) as e:
                 log.info("%s: not read (%s)", path, getattr(e, "reason", None) or type(e).__name__)
                 continue
     return _sdk_api(modules, version, package_dir)
+
+
+# One ``ast.parse`` holds the GIL, and so the server's event loop, as long as its text is long (~0.5 ms
+# per KB on a busy 2-core machine): a file is parsed one group of top-level statements at a time.
+_PIECE_BYTES = 128_000  # code-loader 1.0.214: its largest statement, class LeapLoader, is 105 KB
+
+
+def parse_in_pieces(text: str) -> ast.Module:
+    """The tree of a module's top-level statements, parsed in groups of at most ``_PIECE_BYTES``
+    (found by ``tokenize``, which yields the GIL between tokens); a single statement larger than that
+    (a generated table, a 100,000-deep expression) is left out, unparsed. Line numbers are the file's."""
+    if len(text) <= _PIECE_BYTES:
+        return ast.parse(text)
+    lines = text.splitlines(keepends=True)
+    starts: list[int] = []  # 0-based first lines of top-level statements (a decorator starts its def)
+    first, decorated = True, False
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.NEWLINE:
+            first = True
+        elif tok.type not in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER) and first:
+            first = False
+            if tok.start[1] == 0:
+                if not decorated:
+                    starts.append(tok.start[0] - 1)
+                decorated = tok.string == "@"
+    body: list[ast.stmt] = []
+    bounds = starts + [len(lines)]
+    group = 0
+    for k in range(len(starts)):
+        size = sum(len(ln) for ln in lines[bounds[k]:bounds[k + 1]])
+        if size > _PIECE_BYTES:  # this statement alone is too large: flush what came before, skip it
+            body += _parse_lines(lines, bounds[group], bounds[k])
+            group = k + 1
+        elif sum(len(ln) for ln in lines[bounds[group]:bounds[k + 1]]) > _PIECE_BYTES:
+            body += _parse_lines(lines, bounds[group], bounds[k])
+            group = k
+    body += _parse_lines(lines, bounds[group], len(lines)) if group < len(starts) else []
+    return ast.Module(body=body, type_ignores=[])
+
+
+def _parse_lines(lines: list[str], start: int, end: int) -> list[ast.stmt]:
+    if start >= end:
+        return []
+    tree = ast.parse("".join(lines[start:end]))
+    ast.increment_lineno(tree, start)
+    return tree.body
 
 
 def _sdk_api(modules: dict[str, ModuleApi], version: str, package_dir: str) -> SdkApi:
