@@ -378,7 +378,7 @@ def run_script(python: str, script: str, args: list[str] | tuple[str, ...] = (),
         proc = interpreter.popen(  # the trust gate
             [python, "-c", _GUARDED + script, *args], root=root, user_code=user_code, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=interpreter.NEUTRAL_CWD, env=env,
-            start_new_session=True, preexec_fn=preexec(memory_mb), pass_fds=(guard_r,))
+            start_new_session=True, preexec_fn=preexec(memory_mb), pass_fds=(guard_r,) if os.name == "posix" else ())
     except BaseException:
         os.close(guard_w)
         raise

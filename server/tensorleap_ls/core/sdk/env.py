@@ -136,18 +136,11 @@ def _in_site(site: str, _stamp: int) -> tuple[str, str] | None:
         m = re.match(r"code_loader-(.+)\.dist-info$", os.path.basename(info))
         pkg = os.path.join(site, "code_loader")
         if m and os.path.isdir(pkg):
-            if not _within(pkg, site):  # a symlink out of site-packages (to /usr, to /): not the project's SDK
+            if not safe_files.within(pkg, site):  # a symlink out of site-packages (/usr, /): not the project's
                 log.warning("%s leads out of %s: the installed code-loader is not read", pkg, site)
                 return None
             return m.group(1), pkg
     return None
-
-
-def _within(path: str, folder: str) -> bool:
-    """``path`` (symlinks resolved) lies inside ``folder`` (symlinks resolved): a venv's ``lib64 -> lib``
-    is fine, ``code_loader -> /usr`` is not."""
-    real, base = os.path.realpath(path), os.path.realpath(folder)
-    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
 def load(python: str | None) -> SdkApi | None:
@@ -284,7 +277,7 @@ def read_package(package_dir: str, version: str) -> SdkApi:
                 log.warning("%s: more than %d files, %d bytes or %d folders; the rest is not read",
                             package_dir, _SDK_FILES, _SDK_BYTES, _SDK_DIRS)
                 return _sdk_api(modules, version, package_dir)
-            if not _within(path, package_dir):
+            if not safe_files.within(path, package_dir):
                 continue
             files_left -= 1
             rel = os.path.relpath(path, base)[:-3].replace(os.sep, ".")
@@ -302,6 +295,7 @@ def read_package(package_dir: str, version: str) -> SdkApi:
 # One ``ast.parse`` holds the GIL, and so the server's event loop, as long as its text is long (~0.5 ms
 # per KB on a busy 2-core machine): a file is parsed one group of top-level statements at a time.
 _PIECE_BYTES = 128_000  # code-loader 1.0.214: its largest statement, class LeapLoader, is 105 KB
+_NOT_A_START = (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)  # of a statement
 
 
 def parse_in_pieces(text: str) -> ast.Module:
@@ -316,7 +310,7 @@ def parse_in_pieces(text: str) -> ast.Module:
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
         if tok.type == tokenize.NEWLINE:
             first = True
-        elif tok.type not in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER) and first:
+        elif first and tok.type not in _NOT_A_START:
             first = False
             if tok.start[1] == 0:
                 if not decorated:
