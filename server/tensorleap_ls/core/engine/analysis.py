@@ -88,13 +88,14 @@ class Analyzer:
 
     # --- inputs ---------------------------------------------------------------------------
     def set_overlay(self, path: str, text: str | None) -> None:
+        # No lock: the event loop calls this on every keystroke and must not wait for an analysis
+        # running in a worker thread (dict updates are atomic; the analysis reads a consistent view).
         path = norm(path)
-        with self._lock:
-            if text is None:
-                self._overlays.pop(path, None)
-                self._disk_cache.pop(path, None)
-            else:
-                self._overlays[path] = text
+        if text is None:
+            self._overlays.pop(path, None)
+            self._disk_cache.pop(path, None)
+        else:
+            self._overlays[path] = text
 
     def invalidate(self, path: str) -> None:
         path = norm(path)
