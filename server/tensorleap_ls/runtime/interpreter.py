@@ -91,6 +91,14 @@ def run(cmd: list[str], *, root: str | None = None, user_code: bool = False, **k
     return subprocess.run(cmd, **kwargs)  # noqa: S603 - the gate above decided
 
 
+def popen(cmd: list[str], *, root: str | None = None, **kwargs: Any) -> subprocess.Popen:
+    """``subprocess.Popen`` through the gate, of a process that runs no user code (e.g. the compile
+    worker of core/facts/compiled.py, the server's own interpreter), in a neutral working directory."""
+    _gate(cmd, root, False)
+    kwargs.setdefault("cwd", NEUTRAL_CWD)
+    return subprocess.Popen(cmd, **kwargs)  # noqa: S603 - the gate above decided
+
+
 def start_user_code(cmd: list[str], **kwargs: Any) -> subprocess.Popen:
     """``subprocess.Popen`` of a process that runs user code (the runtime's child): trusted only."""
     _gate(cmd, kwargs.get("cwd"), True)
