@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--preprocess-timeout", type=_bounded("preprocess_timeout_s", float), default=300.0,
                    help="seconds for the import of the entry and for preprocess, for --dynamic")
     c.add_argument("--memory-mb", type=_bounded("memory_mb", int), default=4096,
-                   help="memory limit of the child for --dynamic")
+                   help="memory limit of the child for --dynamic, and of the model reader")
     c.add_argument("--no-model", action="store_true", help="do not read the model file for the model checks (TL6xx)")
 
     v = sub.add_parser("preview", help="render one sample as the platform would (PNG + JSON + HTML)")
@@ -210,8 +210,9 @@ def _model_facts(analyzer, pa, args: argparse.Namespace) -> bool:
     from tensorleap_ls.runtime import api
 
     if args.python or args.dynamic:
-        return api.model_facts(analyzer, pa, api.choose(pa.project.root, args.python), trusted=True)
-    return api.model_facts(analyzer, pa, sys.executable, trusted=False)
+        return api.model_facts(analyzer, pa, api.choose(pa.project.root, args.python), trusted=True,
+                               memory_mb=args.memory_mb)
+    return api.model_facts(analyzer, pa, sys.executable, trusted=False, memory_mb=args.memory_mb)
 
 
 def _dynamic(pa, args: argparse.Namespace) -> list:
