@@ -152,3 +152,14 @@ class LspClient:
         except Exception:
             self.proc.kill()
             self.proc.wait()
+
+
+def is_diag(uri: str, version: int | None = None) -> Callable[[Message], bool]:
+    """Matches the publishDiagnostics of ``uri`` (of exactly ``version`` when given)."""
+    def pred(msg: Message) -> bool:
+        if msg.get("method") != "textDocument/publishDiagnostics":
+            return False
+        p = msg["params"]
+        return p["uri"] == uri and (version is None or p.get("version") == version)
+
+    return pred

@@ -176,7 +176,7 @@ def _check(args: argparse.Namespace) -> int:
     from tensorleap_ls.runtime import api
 
     # The installed SDK is read from the interpreter's site-packages on disk: nothing runs.
-    analyzer = Analyzer(env_for=lambda root: sdk_env.environment(api.choose(root, args.python)))
+    analyzer = Analyzer(env_for=lambda root: sdk_env.environment(api.choose(root, args.python)), spawn=api.popen)
     projects = []
     all_findings = []
     color = not args.no_color and args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -229,10 +229,11 @@ def _dynamic(pa, args: argparse.Namespace) -> list:
 
 def _preview(args: argparse.Namespace) -> int:
     from tensorleap_ls.core.engine.analysis import Analyzer
+    from tensorleap_ls.runtime import api
     from tensorleap_ls.runtime.api import preview_sample
 
     _check_path(args.path)
-    analyses = Analyzer().analyze_path(args.path)
+    analyses = Analyzer(spawn=api.popen).analyze_path(args.path)
     if not analyses:
         raise _UsageError(f"{args.path}: no integration found")
     pa = analyses[0]

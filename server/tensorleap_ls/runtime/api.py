@@ -34,6 +34,7 @@ Progress = Callable[[str], None]
 choose = interpreter.choose  # which interpreter runs a project
 set_policy = interpreter.set_policy  # the trust gate's policy: the server sets its client's trust
 probe = interpreter.probe  # an interpreter's version and packages (runs it: trusted workspaces only)
+popen = interpreter.popen  # a helper process that runs no user code (the analysis' compile worker)
 model_facts = model_info.load_facts  # the model file's facts for the TL6xx checks
 find_models = model_info.find_models
 read_model = model_info.read
