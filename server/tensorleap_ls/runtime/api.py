@@ -6,6 +6,7 @@ their imports).
     run_checks / preview / subsets (runner, python, root, entry, ...)                    (server, warm runner)
     choose, set_policy, probe, interpreter_failure, skeleton_model                       (interpreters, trust gate)
     model_facts, find_models, read_model                                                 (model files)
+    debug_sample(python, root, entry, subset, sample, ...) -> DebugRun                   (debugging one sample)
 
 User code runs only in the child process (the ``tensorleap_ls_child`` package) of the chosen
 interpreter; what it answers is parsed into the dataclasses of its ``protocol`` module here.
@@ -23,7 +24,7 @@ from typing import Any, Callable
 
 from tensorleap_ls.core.fixdata import Install, RunSample, to_json
 from tensorleap_ls.core.model import Finding, Span
-from tensorleap_ls.runtime import interpreter, model_info, render
+from tensorleap_ls.runtime import debug, interpreter, model_info, render
 from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
 from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Limits, Runner
 from tensorleap_ls.core.codes import RUN_IMPORT_FAILED, RUN_INTERPRETER
@@ -37,6 +38,7 @@ probe = interpreter.probe  # an interpreter's version and packages (runs it: tru
 model_facts = model_info.load_facts  # the model file's facts for the TL6xx checks
 find_models = model_info.find_models
 read_model = model_info.read
+DebugRun, DebugFailed = debug.DebugRun, debug.DebugFailed
 
 
 def line_span(path: str | None, line: int | None, fallback: str) -> Span:
@@ -293,3 +295,12 @@ def static_functions(root: str, entry: str, bindings=None) -> dict[str, list]:
 
         bindings = [b for pa in Analyzer().analyze_file(entry) for b in pa.bindings]
     return {b.function: [b.kind.value, b.name or b.function] for b in bindings if b.function}
+
+
+def debug_sample(python: str, root: str, entry: str, subset: str, sample: Any, **kw: Any) -> debug.DebugRun:
+    """The sample's harness under debugpy, listening for a DAP client (``debug.start``'s options); DebugFailed
+    (with the reason for the user) when the interpreter cannot run the integration or debugpy cannot listen."""
+    bad = interpreter_finding(python, root, entry)
+    if bad:
+        raise debug.DebugFailed(bad.message)
+    return debug.start(python, root, entry, subset, sample, **kw)

@@ -48,6 +48,18 @@ _SIGNALS = {getattr(signal, name): what for name, what in (
     ("SIGKILL", "SIGKILL (out of memory or killed)")) if hasattr(signal, name)}
 
 
+def child_env(auth_secret: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a process that runs user code with the child's package: not the platform's
+    mode, no analytics, only the child's folder added to the path, the secret passed through."""
+    env = {k: v for k, v in os.environ.items() if k not in ("IS_TENSORLEAP_PLATFORM", "PYTHONPATH",
+                                                            "__MAPPING_RUNTIME_MODE__")}
+    env.update(TL_DISABLE_ANALYTICS="1", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="0", PYTHONPATH=CHILD_PATH, **extra)
+    secret = auth_secret if auth_secret is not None else os.environ.get("AUTH_SECRET", "")
+    if secret and isinstance(secret, str):
+        env["AUTH_SECRET"] = secret
+    return env
+
+
 @dataclass
 class Limits:
     timeout_s: float = 30.0
@@ -102,13 +114,8 @@ class Child:
         self.root, self.entry, self.limits = root, entry, limits
         self._trace = tempfile.NamedTemporaryFile(prefix="tl-trace-", suffix=".txt", delete=False)
         self._trace.close()
-        env = {k: v for k, v in os.environ.items() if k not in ("IS_TENSORLEAP_PLATFORM", "PYTHONPATH",
-                                                                "__MAPPING_RUNTIME_MODE__")}
-        env.update(TL_DISABLE_ANALYTICS="1", TL_TRACE_FILE=self._trace.name, PYTHONUNBUFFERED="1",
-                   PYTHONFAULTHANDLER="0", PYTHONPATH=CHILD_PATH)
-        secret = auth_secret if auth_secret is not None else os.environ.get("AUTH_SECRET", "")
-        if secret and isinstance(secret, str):
-            env["AUTH_SECRET"] = secret
+        env = child_env(auth_secret, TL_TRACE_FILE=self._trace.name)
+        secret = env.get("AUTH_SECRET")
         self.scrub = wire.Scrubber(secret if isinstance(secret, str) else None)
         memory = limits.memory_mb * 1024 * 1024
 

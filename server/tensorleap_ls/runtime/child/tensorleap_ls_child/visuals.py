@@ -15,13 +15,15 @@ from tensorleap_ls_child.codes import (
 )
 
 # --- visualizers ------------------------------------------------------------------------------
-def _sample_tensors(key: str, sid) -> dict:
+def _sample_tensors(key: str, sid, known: Optional[dict] = None) -> dict:
+    """The sample's encoded tensors by name, as visualizers get them; ``known``: values already computed
+    for this sample (each encoder runs once per sample: a breakpoint in it stops once)."""
     sc = binder().setup_container
     r = STATE["responses"][key]
     out = {}
     for h in list(sc.inputs) + (list(sc.ground_truths) if key != "unlabeled" else []):
         try:
-            v = h.function(sid, r)
+            v = known[h.name] if known is not None and h.name in known else h.function(sid, r)
             if isinstance(v, np.ndarray):
                 out[h.name] = np.expand_dims(v, 0)  # visualizers get a leading batch axis of size 1
         except BaseException:  # noqa: BLE001 - reported by the encoder checks
