@@ -25,6 +25,7 @@ from pygls.uris import to_fs_path
 from tensorleap_ls.core.model import Kind
 from tensorleap_ls.core.project.closure import norm
 from tensorleap_ls.core.checks.root_cause import absorb_test_failures, anchor, still_true
+from tensorleap_ls.lsp import inlay
 from tensorleap_ls.lsp.convert import to_range
 from tensorleap_ls.lsp.session import Session, off_loop
 from tensorleap_ls.runtime import api
@@ -161,6 +162,10 @@ async def _preview(ls: Session, args: PreviewArgs) -> dict:
         result["subsets"] = [s.name for s in subsets]
     result["first"] = next((s.first[0] for s in subsets if s.name == args.subset and s.first), None)
     result["problems"] = [_locate(p, pa.bindings, args) for p in result.get("problems") or []]
+    if result.get("ok"):
+        seen = inlay.from_preview(result)
+        await off_loop(lambda: inlay.remember(ls, pa, seen, f"in the preview of {args.subset} sample {sample!r}"))
+        inlay.refresh(ls)
     return result
 
 
@@ -310,6 +315,8 @@ async def _run_checks(ls: Session, uri: str, progress: bool) -> dict:
     ls.anchors[root] = [(f, anchor(f, text_of)) for f in findings]
     for kind, name, seen in (stats or {}).get("observed") or []:
         ls.observations[(root, kind, name)] = seen
+    await off_loop(lambda: inlay.remember(ls, pa, (stats or {}).get("values") or [], "by the dynamic checks ({samples} samples)"))
+    inlay.refresh(ls)
     _show_dynamic(ls, pa, findings)
     summary = f"{len(findings)} problem(s) found on real samples" if findings else "no problem found on real samples"
     if use_progress:

@@ -53,6 +53,7 @@ class TensorleapServer(LanguageServer):
         self.latest: dict[str, ProjectAnalysis] = {}
         self.extra_findings: dict[str, list[Finding]] = {}
         self.observations: dict[tuple, Any] = {}
+        self.seen_values: dict[str, dict[tuple[str, str], Any]] = {}
         self.runner: api.Runner | None = None
         self.restarts: dict[str, int] = {}
         self.anchors: dict[str, list[tuple[Finding, Any]]] = {}
@@ -396,9 +397,9 @@ def build(trusted: bool = False) -> TensorleapServer:
             ls.report_server_error(e, "code lens")
         return out
 
-    from tensorleap_ls.lsp import actions, assist, dynamic, navigation
+    from tensorleap_ls.lsp import actions, assist, dynamic, inlay, navigation
 
-    for module in (documents, navigation, actions, assist, dynamic):
+    for module in (documents, navigation, actions, assist, dynamic, inlay):
         module.register(server)
     return server
 

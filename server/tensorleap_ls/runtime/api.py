@@ -108,8 +108,10 @@ def skeleton_model(python: str, folder: str) -> tuple[str | None, str | None]:
 
 
 def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int, progress: Progress | None = None,
-               cancel: threading.Event | None = None, auth_secret: str | None = None) -> tuple[list[Finding], dict]:
-    """Dynamic checks through a (possibly warm) runner; faults become findings, never exceptions."""
+               cancel: threading.Event | None = None, auth_secret: str | None = None,
+               functions: list[str] | None = None, subsets: list[str] | None = None) -> tuple[list[Finding], dict]:
+    """Dynamic checks through a (possibly warm) runner; faults become findings, never exceptions.
+    ``functions`` / ``subsets``: just these (Python or registered names; subset names); None: all."""
     bad = interpreter_finding(python, root, entry)
     if bad:
         return [bad], {}
@@ -120,7 +122,8 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
             progress(f"{msg.progress}/{msg.total} samples")
 
     try:
-        resp = _call(runner, python, root, entry, protocol.Check(samples=samples, seed=0, progress_every=1),
+        resp = _call(runner, python, root, entry, protocol.Check(samples=samples, seed=0, progress_every=1,
+                                                                   functions=functions, subsets=subsets),
                      cancel=cancel, progress=on_progress, auth_secret=auth_secret)
     except ChildFault as fault:
         if fault.code == CANCELLED:
@@ -132,9 +135,10 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
         runner.invalidate(root)
     if not resp.ok and not findings:
         findings.append(Finding(RUN_IMPORT_FAILED, resp.message or "the dynamic checks failed", line_span(None, None, entry)))
-    observed = None if resp.observed is None else [[o.kind, o.name, o.seen] for o in resp.observed]
+    observed = None if resp.observed is None else [[o.kind, o.name, o.seen] for o in resp.observed if o.seen]
     stats = {"calls": resp.calls, "user_seconds": resp.user_seconds, "total_seconds": resp.total_seconds,
              "samples": resp.samples, "observed": observed,
+             "values": [o.to_wire() for o in resp.observed or [] if o.samples],  # inlay hints
              "internal": None if resp.failures is None else [p.to_wire() for p in resp.failures]}
     findings = model_info.with_run_findings(findings, python, root, entry, observed)  # TL610/TL611
     return findings, stats

@@ -29,6 +29,7 @@ if __name__ == "__main__" and sys.path and os.path.abspath(sys.path[0] or ".") =
 
 from tensorleap_ls_child import sandbox  # noqa: E402
 from tensorleap_ls_child.state import STATE, binder  # noqa: E402
+from tensorleap_ls_child.where import chosen  # noqa: E402
 
 LISTENING = "TL_DEBUG_LISTENING"
 
@@ -64,15 +65,10 @@ def keep_only(functions: list) -> None:
         return
     wanted = set(functions)
     sc = binder().setup_container
-
-    def kept(h, name) -> bool:
-        fn = getattr(h, "function", None)
-        return name in wanted or getattr(fn, "__name__", None) in wanted or \
-            getattr(getattr(fn, "__wrapped__", None), "__name__", None) in wanted
-    sc.inputs[:] = [h for h in sc.inputs if kept(h, h.name)]
-    sc.ground_truths[:] = [h for h in sc.ground_truths if kept(h, h.name)]
-    sc.metadata[:] = [h for h in sc.metadata if kept(h, h.name)]
-    sc.visualizers[:] = [h for h in sc.visualizers if kept(h, h.visualizer_handler_data.name)]
+    sc.inputs[:] = [h for h in sc.inputs if chosen(h, h.name, wanted)]
+    sc.ground_truths[:] = [h for h in sc.ground_truths if chosen(h, h.name, wanted)]
+    sc.metadata[:] = [h for h in sc.metadata if chosen(h, h.name, wanted)]
+    sc.visualizers[:] = [h for h in sc.visualizers if chosen(h, h.visualizer_handler_data.name, wanted)]
 
 
 def run(root: str, entry: str, subset: str, sample, functions: list, integration_test: bool) -> dict:

@@ -9,7 +9,7 @@ import numpy as np
 
 from tensorleap_ls_child.sandbox import classify, limited
 from tensorleap_ls_child.state import STATE, _ids, binder, scrub
-from tensorleap_ls_child.where import _f, _is_user, error_info, where
+from tensorleap_ls_child.where import _f, _is_user, chosen, error_info, where
 from tensorleap_ls_child.codes import (
     RUN_BBOX_RANGE, RUN_BLACK_IMAGE, RUN_EXCEPTION, RUN_SIZE_MISMATCH, RUN_VISUALIZER_CLASS,
 )
@@ -31,14 +31,14 @@ def _sample_tensors(key: str, sid, known: Optional[dict] = None) -> dict:
     return out
 
 
-def _check_visualizers(key, seed) -> list:
+def _check_visualizers(key, seed, functions=None) -> list:
     if key is None or not _ids(key):
         return []
     sid = _ids(key)[0]
     tensors = _sample_tensors(key, sid)
     out = []
     for h in binder().setup_container.visualizers:
-        if not _is_user(h.function):
+        if not _is_user(h.function) or not chosen(h, h.visualizer_handler_data.name, functions):
             continue
         data = h.visualizer_handler_data
         if not all(a in tensors for a in data.arg_names):
