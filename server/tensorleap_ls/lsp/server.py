@@ -397,9 +397,9 @@ def build(trusted: bool = False) -> TensorleapServer:
             ls.report_server_error(e, "code lens")
         return out
 
-    from tensorleap_ls.lsp import actions, assist, dynamic, inlay, navigation
+    from tensorleap_ls.lsp import actions, assist, debugging, dynamic, inlay, navigation, testing
 
-    for module in (documents, navigation, actions, assist, dynamic, inlay):
+    for module in (documents, navigation, actions, assist, dynamic, inlay, debugging, testing):
         module.register(server)
     return server
 

@@ -49,6 +49,7 @@ class DebugRun:
     port: int
     guard_w: int
     lines: list = field(default_factory=list)  # what the harness printed (scrubbed), for a log
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # folders whose frames are ours, not the user's (a client's ``rules`` leaves them out of stepping)
     @property
@@ -58,11 +59,16 @@ class DebugRun:
     def wait(self, timeout: Optional[float] = None) -> int:
         return self.proc.wait(timeout)
 
+    def release(self) -> None:
+        """Closes the lifeline (once): the guardian then ends whatever is still running."""
+        with self._lock:
+            fd, self.guard_w = self.guard_w, -1
+        if fd >= 0:
+            os.close(fd)
+
     def stop(self) -> None:
         """Ends the harness and everything below it (the guardian kills them when its lifeline closes)."""
-        if self.guard_w >= 0:
-            os.close(self.guard_w)
-            self.guard_w = -1
+        self.release()
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -113,6 +119,8 @@ def start(python: str, root: str, entry: str, subset: str, sample: Any, *, host:
             if on_output is not None:
                 on_output(line)
         ready.set()  # the harness ended (before listening: it failed)
+        proc.wait()
+        run.release()
 
     threading.Thread(target=read, name="tensorleap-debug-output", daemon=True).start()
     ready.wait(listen_timeout_s)
