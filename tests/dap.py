@@ -79,8 +79,9 @@ class DapClient:
                 if e["event"] == name:
                     return self.events.pop(i)
             if self._read() is None:
+                said = "".join(e["body"].get("output", "") for e in self.events if e["event"] == "output")
                 raise EOFError(f"the adapter closed the connection before the {name!r} event "
-                               f"(events: {[e['event'] for e in self.events]})")
+                               f"(events: {[e['event'] for e in self.events]}; output: {said[-2000:]})")
 
     def close(self) -> None:
         try:

@@ -3,12 +3,14 @@
 import * as vscode from "vscode";
 import { LanguageClient } from "vscode-languageclient/node";
 
-import { registerCommands } from "./commands";
+import { registerCommands, serverUp, targetUri } from "./commands";
+import { debugMiddleware, registerDebugging } from "./debug";
 import { PreviewResult, serverOutput } from "./messages";
 import { refreshPreview, showPanel } from "./preview";
 import { registerInstallTerminal, serverSettings, startServer } from "./server";
 import { needsRestart, resolveOptions } from "./settings";
 import { createStatus, explainStartFailure, refreshEnvironment, setServerState } from "./status";
+import { refreshTests, registerTesting } from "./testing";
 
 let client: LanguageClient | undefined;
 let log: vscode.LogOutputChannel;
@@ -27,9 +29,11 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
     onState: (s, python) => setServerState(s, python),
     startFailed: (python, pythonPath, err) => explainStartFailure(python, pythonPath, err, log),
     output: serverOutput(log) as unknown as vscode.OutputChannel,
+    middleware: debugMiddleware(),
   });
   if (!client) return;
   client.onNotification("tensorleap/preview", (params: PreviewResult & { uri: string }) => showPanel(params));
+  void refreshTests();
   void refreshEnvironment(vscode.window.activeTextEditor?.document.uri.toString());
 }
 
@@ -52,6 +56,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   createStatus(context);
   registerInstallTerminal(context);
   registerCommands(context, { restart: () => restart(context), showLogs: () => log.show() });
+  registerDebugging(context, () => client, targetUri, serverUp);
+  registerTesting(context, () => client);
   context.subscriptions.push(
     vscode.workspace.onDidGrantWorkspaceTrust(() => restart(context)),
     vscode.workspace.onDidSaveTextDocument(() => refreshPreview()),
