@@ -83,6 +83,27 @@ class DapClient:
                 raise EOFError(f"the adapter closed the connection before the {name!r} event "
                                f"(events: {[e['event'] for e in self.events]}; output: {said[-2000:]})")
 
+    def attach(self, breakpoints: dict[str, list[int]], **options: Any) -> None:
+        """A client's configuration sequence with debugpy listening: initialize, attach, breakpoints, done."""
+        self.request("initialize", clientID="tensorleap-tests", adapterID="python", linesStartAt1=True,
+                     columnsStartAt1=True, pathFormat="path")
+        attach_seq = self.send("attach", justMyCode=True, **options)
+        self.event("initialized")
+        for path, lines in breakpoints.items():
+            body = self.request("setBreakpoints", source={"path": path}, breakpoints=[{"line": n} for n in lines])
+            assert all(b["verified"] for b in body["breakpoints"]), body
+        self.request("configurationDone")
+        self.response(attach_seq)
+
+    def stopped_frame(self) -> tuple[int, dict, dict[str, str]]:
+        """After a stop: (thread id, the top frame, its locals by name as the client shows them)."""
+        stopped = self.event("stopped")["body"]
+        frame = self.request("stackTrace", threadId=stopped["threadId"])["stackFrames"][0]
+        scopes = self.request("scopes", frameId=frame["id"])["scopes"]
+        local = next(s for s in scopes if s["name"].lower().startswith("locals"))
+        values = {v["name"]: v["value"] for v in self.request("variables", variablesReference=local["variablesReference"])["variables"]}
+        return stopped["threadId"], frame, values
+
     def close(self) -> None:
         try:
             self.sock.close()

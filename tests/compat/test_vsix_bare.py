@@ -125,19 +125,11 @@ def test_the_bundled_debugpy_debugs_a_sample_in_a_project_interpreter_without_it
         assert started["ok"] and started["python"] == python, started
         dap = DapClient(started["host"], started["port"])
         try:
-            dap.request("initialize", adapterID="python", linesStartAt1=True, columnsStartAt1=True, pathFormat="path")
-            attach = dap.send("attach", justMyCode=True)
-            dap.event("initialized")
-            dap.request("setBreakpoints", source={"path": str(enc)}, breakpoints=[{"line": line}])
-            dap.request("configurationDone")
-            dap.response(attach)
-            stopped = dap.event("stopped")["body"]
-            frame = dap.request("stackTrace", threadId=stopped["threadId"])["stackFrames"][0]
+            dap.attach({str(enc): [line]})
+            thread, frame, local = dap.stopped_frame()
             assert (frame["name"], frame["line"]) == ("input_encoder", line)
-            scope = dap.request("scopes", frameId=frame["id"])["scopes"][0]
-            local = {v["name"]: v["value"] for v in dap.request("variables", variablesReference=scope["variablesReference"])["variables"]}
             assert local["idx"] == "63"
-            dap.request("continue", threadId=stopped["threadId"])
+            dap.request("continue", threadId=thread)
             dap.event("terminated")
         finally:
             dap.close()

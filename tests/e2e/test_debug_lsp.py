@@ -76,20 +76,12 @@ async def test_debug_this_sample_on_a_finding_then_a_dap_client_stops_in_the_enc
     assert started["ok"], started
     client = DapClient(started["host"], started["port"])
     try:
-        client.request("initialize", adapterID="python", linesStartAt1=True, columnsStartAt1=True, pathFormat="path")
-        attach = client.send("attach", justMyCode=True)
-        client.event("initialized")
         line = next(i for i, t in enumerate(enc.read_text().split("\n"), 1) if "astype(np.float64)" in t)
-        client.request("setBreakpoints", source={"path": str(enc)}, breakpoints=[{"line": line}])
-        client.request("configurationDone")
-        client.response(attach)
-        stopped = client.event("stopped")["body"]
-        frame = client.request("stackTrace", threadId=stopped["threadId"])["stackFrames"][0]
+        client.attach({str(enc): [line]})
+        thread, frame, values = client.stopped_frame()
         assert (frame["name"], frame["line"]) == ("input_encoder", line)
-        scope = client.request("scopes", frameId=frame["id"])["scopes"][0]
-        values = {v["name"]: v["value"] for v in client.request("variables", variablesReference=scope["variablesReference"])["variables"]}
         assert values["idx"] == "0"
-        client.request("continue", threadId=stopped["threadId"])
+        client.request("continue", threadId=thread)
         client.event("terminated")
     finally:
         client.close()

@@ -82,19 +82,6 @@ def descendants(proc: subprocess.Popen) -> list[psutil.Process]:
         return []
 
 
-def attach(client: DapClient, breakpoints: dict[str, list[int]]) -> None:
-    """The configuration sequence of a client attaching to debugpy: initialize, attach, breakpoints, done."""
-    client.request("initialize", clientID="tensorleap-tests", adapterID="python", linesStartAt1=True,
-                   columnsStartAt1=True, pathFormat="path")
-    attach_seq = client.send("attach", justMyCode=True)
-    client.event("initialized")
-    for path, lines in breakpoints.items():
-        body = client.request("setBreakpoints", source={"path": path}, breakpoints=[{"line": n} for n in lines])
-        assert all(b["verified"] for b in body["breakpoints"]), body
-    client.request("configurationDone")
-    client.response(attach_seq)
-
-
 def test_a_breakpoint_in_a_helper_an_encoder_calls_stops_with_the_sample_id(project):
     python = project_python()
     probe = subprocess.run([python, "-c", "import debugpy"], capture_output=True, text=True)
@@ -104,7 +91,7 @@ def test_a_breakpoint_in_a_helper_an_encoder_calls_stops_with_the_sample_id(proj
     client = DapClient("127.0.0.1", port)
     try:
         helper = str(project / "mnist_tl" / "utils.py")
-        attach(client, {helper: [HELPER_LINE]})
+        client.attach({helper: [HELPER_LINE]})
         stopped = client.event("stopped")["body"]
         assert stopped["reason"] == "breakpoint", stopped
         frames = client.request("stackTrace", threadId=stopped["threadId"])["stackFrames"]
@@ -140,7 +127,7 @@ def test_the_client_ending_the_session_at_a_breakpoint_ends_the_process(project)
     proc = start_cli(project, python, port)
     client = DapClient("127.0.0.1", port)
     try:
-        attach(client, {str(project / "mnist_tl" / "utils.py"): [HELPER_LINE]})
+        client.attach({str(project / "mnist_tl" / "utils.py"): [HELPER_LINE]})
         client.event("stopped")
         harness = descendants(proc)
         assert harness, "the harness runs below the CLI"
