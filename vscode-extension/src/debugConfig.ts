@@ -66,6 +66,8 @@ export interface Listening {
   host?: string;
   port?: number;
   message?: string;
+  /** glob patterns of the harness's own files */
+  exclude?: string[];
 }
 
 /** The configuration the session runs with: an attach to debugpy where the harness listens, the user's
@@ -77,7 +79,7 @@ export function attachConfiguration(config: LaunchConfig, reply: Listening): Lau
     connect: { host: reply.host ?? "127.0.0.1", port: reply.port },
     justMyCode: config.justMyCode ?? true,
     redirectOutput: true,
-    rules: [{ module: "tensorleap_ls_child", include: false }],
+    rules: (reply.exclude ?? []).map((path) => ({ path, include: false })),
   };
 }
 

@@ -16,6 +16,16 @@ interface ItemsReply { ok: boolean; items: BindingItem[]; subsets: string[] }
 interface RunReply { ok: boolean; ran?: boolean; cancelled?: boolean; message?: string; summary?: string; items: ItemResult[] }
 
 let refreshNow: () => Promise<void> = async () => undefined;
+let lastSave = 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A run right after a save waits for the save to reach the server (it restarts the process that runs the
+ *  user's code), as the preview does: a save still being written, then its notification. */
+async function saved(): Promise<void> {
+  for (let i = 0; i < 10 && vscode.workspace.textDocuments.some((d) => d.isDirty && d.uri.scheme === "file"); i++) await sleep(100);
+  const wait = lastSave + 700 - Date.now();
+  if (wait > 0) await sleep(wait);
+}
 
 /** Rebuilds the tree now (the server just started). */
 export function refreshTests(): Promise<void> {
@@ -72,7 +82,7 @@ export function registerTesting(context: vscode.ExtensionContext, client: Client
   context.subscriptions.push(
     // the server publishes after each analysis: the bindings may have changed with the text
     vscode.languages.onDidChangeDiagnostics((e) => { if (e.uris.some((u) => u.path.endsWith(".py"))) soon(); }),
-    vscode.workspace.onDidSaveTextDocument(() => soon()),
+    vscode.workspace.onDidSaveTextDocument(() => { lastSave = Date.now(); soon(); }),
   );
 
   const run = async (request: vscode.TestRunRequest, token: vscode.CancellationToken) => {
@@ -81,6 +91,7 @@ export function registerTesting(context: vscode.ExtensionContext, client: Client
     const items = sel.leaves.map((l) => byId.get(l.id)).filter((i): i is vscode.TestItem => !!i);
     items.forEach((i) => testRun.started(i));
     try {
+      await saved();
       const c = running();
       if (!c || !uri) throw new Error("the Tensorleap server is not running");
       const reply = await c.sendRequest(ExecuteCommandRequest.type, { command: "tensorleap.runTests",

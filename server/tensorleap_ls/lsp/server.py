@@ -141,7 +141,8 @@ class TensorleapServer(LanguageServer):
 
     def analyses_for(self, path: str) -> list[ProjectAnalysis]:
         path = norm(path)
-        found = [pa for pa in self.latest.values() if path in pa.project.modules or path == pa.project.leap_yaml_path]
+        # list(): called from worker threads while the event loop publishes new analyses
+        found = [pa for pa in list(self.latest.values()) if path in pa.project.modules or path == pa.project.leap_yaml_path]
         if found:
             return found
         with self._analysis_lock:

@@ -51,10 +51,10 @@ class DebugRun:
     lines: list = field(default_factory=list)  # what the harness printed (scrubbed), for a log
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    # folders whose frames are ours, not the user's (a client's ``rules`` leaves them out of stepping)
+    # the harness's own files (glob patterns for a client's ``rules``: its frames are not the user's)
     @property
     def ours(self) -> list[str]:
-        return [os.path.join(CHILD_PATH, "tensorleap_ls_child")]
+        return [os.path.join(CHILD_PATH, "tensorleap_ls_child", "**")]
 
     def wait(self, timeout: Optional[float] = None) -> int:
         return self.proc.wait(timeout)

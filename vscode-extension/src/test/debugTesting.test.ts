@@ -43,11 +43,12 @@ describe("tensorleap launch configurations", () => {
     assert.ok(r.ok && r.args.functions === null);
   });
   it("attaches to debugpy where the harness listens, user code only, harness frames hidden", () => {
-    const c = attachConfiguration({ type: "tensorleap", request: "launch", name: "n", subset: "training" }, { ok: true, host: "127.0.0.1", port: 5679 });
+    const c = attachConfiguration({ type: "tensorleap", request: "launch", name: "n", subset: "training" },
+      { ok: true, host: "127.0.0.1", port: 5679, exclude: ["/ext/bundled/libs/tensorleap_ls/runtime/child/tensorleap_ls_child/**"] });
     assert.strictEqual(c.request, "attach");
     assert.deepStrictEqual(c.connect, { host: "127.0.0.1", port: 5679 });
     assert.strictEqual(c.justMyCode, true);
-    assert.deepStrictEqual(c.rules, [{ module: "tensorleap_ls_child", include: false }]);
+    assert.deepStrictEqual(c.rules, [{ path: "/ext/bundled/libs/tensorleap_ls/runtime/child/tensorleap_ls_child/**", include: false }]);
     assert.strictEqual(attachConfiguration({ justMyCode: false }, { ok: true, port: 1 }).justMyCode, false);
   });
   it("a launch for one sample round-trips through the resolution", () => {

@@ -56,7 +56,9 @@ def _watch_client(debugpy) -> None:
             time.sleep(0.1)
         os._exit(0)
 
-    threading.Thread(target=watch, name="tensorleap-debug-watch", daemon=True).start()
+    t = threading.Thread(target=watch, name="tensorleap-debug-watch", daemon=True)
+    t.is_pydev_daemon_thread = True  # not traced, not shown among the user's threads
+    t.start()
 
 
 def keep_only(functions: list) -> None:
