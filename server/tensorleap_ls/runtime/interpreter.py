@@ -86,17 +86,11 @@ def _gate(cmd: list[str], root: str | None, user_code: bool) -> None:
 
 
 def popen(cmd: list[str], *, root: str | None = None, user_code: bool = False, **kwargs: Any) -> subprocess.Popen:
-    """``subprocess.Popen`` through the gate. ``user_code``: the command executes code of the project
-    (the child, loading a Keras file); ``root``: the project whose interpreters an untrusted workspace
-    does not run."""
+    """``subprocess.Popen`` through the gate, in a neutral working directory unless ``cwd`` is given.
+    ``user_code``: the command executes code of the project (the child, loading a Keras file); ``root``:
+    the project whose interpreters an untrusted workspace does not run. (One definition: two merged
+    branches each added one, and the second, without ``user_code``, hid the first.)"""
     _gate(cmd, root, user_code)
-    return subprocess.Popen(cmd, **kwargs)  # noqa: S603 - the gate above decided
-
-
-def popen(cmd: list[str], *, root: str | None = None, **kwargs: Any) -> subprocess.Popen:
-    """``subprocess.Popen`` through the gate, of a process that runs no user code (e.g. the compile
-    worker of core/facts/compiled.py, the server's own interpreter), in a neutral working directory."""
-    _gate(cmd, root, False)
     kwargs.setdefault("cwd", NEUTRAL_CWD)
     return subprocess.Popen(cmd, **kwargs)  # noqa: S603 - the gate above decided
 
