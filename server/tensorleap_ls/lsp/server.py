@@ -56,6 +56,7 @@ class TensorleapServer(LanguageServer):
         self.extra_findings: dict[str, list[Finding]] = {}
         self.observations: dict[tuple, Any] = {}
         self.seen_values: dict[str, dict[tuple[str, str], Any]] = {}
+        self.subset_names: dict[str, list[str]] = {}
         self.runner: api.Runner | None = None
         self.restarts: dict[str, int] = {}
         self.anchors: dict[str, list[tuple[Finding, Any]]] = {}

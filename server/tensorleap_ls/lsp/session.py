@@ -35,6 +35,7 @@ class Session(Protocol):
     extra_findings: dict[str, list[Finding]]  # root -> findings of the last dynamic run
     observations: dict[tuple, Any]  # (root, kind, name) -> shape/dtype the last run saw (hovers)
     seen_values: dict[str, dict[tuple[str, str], Any]]  # root -> (kind, name) -> inlay.Seen (values a run/preview saw)
+    subset_names: dict[str, list[str]]  # root -> its subsets, as its preprocess last said (the Test Explorer's tree)
     runner: Runner | None  # warm children of the dynamic runs (None until the first run)
     restarts: dict[str, int]  # root -> how many times a save restarted its child
     anchors: dict[str, list[tuple[Finding, Any]]]  # root -> [(run-time finding, the function text it is about)]

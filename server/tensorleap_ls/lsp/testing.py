@@ -63,18 +63,22 @@ def items(ls: Session, uri: str) -> dict:
         return {"ok": False, "items": [], "subsets": [], "message": "not part of a Tensorleap integration"}
     out = [{"kind": b.kind.value, "function": b.function, "name": b.name or b.function, "uri": lsp_uri(b.def_span.path),
             "line": b.def_span.line} for b in testable(pa)]
-    return {"ok": True, "root": pa.project.root, "items": out, "subsets": subsets_of(ls, pa),
+    known = ls.subset_names.get(pa.project.root)  # the tree follows typing: its preprocess runs once, not per edit
+    return {"ok": True, "root": pa.project.root, "items": out, "subsets": known or subsets_of(ls, pa),
             "trusted": ls.settings.trusted}
 
 
 def subsets_of(ls: Session, pa) -> list[str]:
-    """The project's subsets: from its cached preprocess in a trusted workspace, else the two every project has."""
+    """The project's subsets, from its preprocess in a trusted workspace (remembered for the tree; a run of
+    every subset asks again), else the two every project has."""
     if not ls.settings.trusted:
         return list(DEFAULT_SUBSETS)
     python = api.choose(pa.project.root, ls.settings.interpreter)
     if api.interpreter_finding(python, pa.project.root, pa.project.entry) is not None:
         return list(DEFAULT_SUBSETS)
     found = api.subsets(_runner(ls), python, pa.project.root, pa.project.entry, ls.settings.auth_secret)
+    if found:
+        ls.subset_names[pa.project.root] = [s.name for s in found]
     return [s.name for s in found] or list(DEFAULT_SUBSETS)
 
 
