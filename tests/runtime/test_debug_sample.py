@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from dap import DapClient
+from test_py38 import project_venv
 from venvs import cached_venv, pyenv_python
 
 pytestmark = pytest.mark.dynamic
@@ -36,9 +37,8 @@ def project_python() -> str:
     """A project interpreter with the example's requirements (code-loader...) and nothing else: Python 3.8
     (the oldest code-loader supports) when the machine has one."""
     requirements = EXAMPLE / "requirements.txt"
-    base = pyenv_python("3.8")
-    if base is not None:
-        return cached_venv("venv-py38", base, ["-r", str(requirements)], requirements.read_text())
+    if pyenv_python("3.8") is not None:
+        return project_venv("3.8", requirements)  # test_py38's venv, built with the same key (never rebuilt twice)
     return cached_venv("venv-project", sys.executable, ["-r", str(requirements)], requirements.read_text())
 
 
