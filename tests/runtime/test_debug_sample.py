@@ -15,7 +15,6 @@ import psutil
 import pytest
 
 from dap import DapClient
-from test_py38 import project_venv
 from venvs import cached_venv, pyenv_python
 
 pytestmark = pytest.mark.dynamic
@@ -36,10 +35,11 @@ HELPER_LINE = 5  # `image = images[idx - offset]`
 def project_python() -> str:
     """A project interpreter with the example's requirements (code-loader...) and nothing else: Python 3.8
     (the oldest code-loader supports) when the machine has one."""
-    requirements = EXAMPLE / "requirements.txt"
-    if pyenv_python("3.8") is not None:
-        return project_venv("3.8", requirements)  # test_py38's venv, built with the same key (never rebuilt twice)
-    return cached_venv("venv-project", sys.executable, ["-r", str(requirements)], requirements.read_text())
+    requirements = [r.strip() for r in (EXAMPLE / "requirements.txt").read_text().splitlines() if r.strip()]
+    base = pyenv_python("3.8")
+    # keyed by what it holds, not by the checkout's path: worktrees of the repository share the cache
+    name = "venv-debug-py38" if base else "venv-debug-project"
+    return cached_venv(name, base or sys.executable, requirements, "\n".join(requirements))
 
 
 @pytest.fixture
