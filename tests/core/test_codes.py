@@ -41,7 +41,8 @@ CASES = [
     Case("TL103", DECO, ENTRY[DECO], "@tensorleap_load_model([PredictionTypeHandler('classes', LABELS, channel_dim=-1)])\n", ""),
     Case("TL103", LEGACY, ENTRY[LEGACY], "leap_binder.add_prediction('classes', LABELS, channel_dim=-1)\n", ""),
     Case("TL104", DECO, ENTRY[DECO], "@tensorleap_integration_test()\n", ""),
-    Case("TL105", LEGACY, ENTRY[LEGACY], "leap_binder.add_custom_loss(cross_entropy, 'cross_entropy')\n", ""),
+    # decorator style only: a legacy leap_binder has the SDK's built-in losses (tests/core/test_precision.py)
+    Case("TL105", DECO, "mnist_tl/metrics.py", "@tensorleap_custom_loss('cross_entropy')\n", "", where=ENTRY[DECO]),
     Case("TL106", LEGACY, ENTRY[LEGACY], "leap_binder.set_ground_truth(encode_label, 'classes')\n", ""),
     Case("TL110", LEGACY, ENTRY[LEGACY], "set_input(encode_image,", "set_input(encode_imgae,", marker="encode_imgae"),
     Case("TL111", LEGACY, ENTRY[LEGACY], "set_input(encode_image,", "set_input('encode_image',", marker="'encode_image'"),
@@ -100,7 +101,7 @@ CASES = [
          "leap_binder.set_metadata(metadata_label, DatasetMetadataType.string, 'label_name')\n"
          "leap_binder.set_visualizer(image_visualizer", marker="DatasetMetadataType.string, 'label_name'"),
     Case("TL221", LEGACY, "digits/functions.py", "    return out\n", "    return out[0], out[1]\n", marker="return out[0], out[1]",
-         severity="warning"),
+         severity="hint"),
     Case("TL222", DECO, "mnist_tl/encoders.py", "    return np.eye(len(LABELS), dtype=np.float32)[label]",
          "    return None", marker="return None"),
     Case("TL223", DECO, "mnist_tl/encoders.py", "    return preprocess.data['images'][idx - preprocess.data['offset']].astype(np.float32)",
@@ -116,7 +117,7 @@ CASES = [
          "@tensorleap_load_model(PredictionTypeHandler('classes', LABELS, channel_dim=-1))", marker="@tensorleap_load_model("),
     Case("TL227", DECO, "mnist_tl/metrics.py", "direction=MetricDirection.Upward", "direction='upward'", marker="'upward'"),
     Case("TL228", DECO, "mnist_tl/encoders.py", "@tensorleap_metadata('label')", "@tensorleap_metadata('label', metadata_type='int')",
-         marker="metadata_type='int'", severity="warning"),
+         marker="metadata_type='int'", severity="hint"),
     Case("TL230", DECO, "mnist_tl/encoders.py", "@tensorleap_input_encoder('image', channel_dim=-1)",
          "@tensorleap_input_encoder('image')", marker="@tensorleap_input_encoder('image')"),
     Case("TL231", DECO, "mnist_tl/metrics.py", "@tensorleap_custom_metric('accuracy', direction=MetricDirection.Upward)",

@@ -79,7 +79,9 @@ def _missing_parts(ctx: CheckContext) -> list[Finding]:
     if style is Style.DECORATOR and Kind.INTEGRATION_TEST not in kinds:
         missing(MISSING_INTEGRATION_TEST, "No `@tensorleap_integration_test()`: the platform aborts the push without one.",
                 "integration_test")
-    if Kind.LOSS not in kinds:
+    # A legacy `leap_binder` comes with the SDK's built-in losses (CategoricalCrossentropy...): only the
+    # decorator style's status table and the platform's 'Testing Loss' step ask for a tensorleap_custom_loss.
+    if Kind.LOSS not in kinds and style is Style.DECORATOR:
         missing(MISSING_LOSS, "No custom loss (`@tensorleap_custom_loss` / `add_custom_loss`): the platform build fails "
                 "at 'Testing Loss'.", "loss")
     if Kind.GROUND_TRUTH not in kinds:
@@ -145,7 +147,8 @@ def _names(ctx: CheckContext) -> list[Finding]:
         bs = sorted((b for k in kinds for b in by_kind[k][name]), key=lambda b: order[id(b)])
         for b in bs[1:]:
             others = sorted(k.value for k in kinds if k is not b.kind)
-            out.append(Finding(NAME_ACROSS_KINDS, f"`{name}` is also the name of a {', '.join(others)} binding.",
+            out.append(Finding(NAME_ACROSS_KINDS, f"`{name}` is also the name of a binding of kind {', '.join(others)} (the SDK checks names "
+                               "within one kind only: this works).",
                                b.name_span or b.reg_span, data=NameKind(name, b.kind.value)))
     return out
 

@@ -49,9 +49,15 @@ class Names:
                 if bound != name:
                     continue
                 sub = self.resolved.get((mod.path, id(ref.node), orig))
-                if sub is not None:
-                    return ("module", sub, mod)
                 src = self.resolved.get((mod.path, id(ref.node), ""))
+                if sub is not None:
+                    # `from pkg import f` reads the attribute of the package first: an `__init__.py` that
+                    # re-exports a function over its submodule (`from .f import f`) gives the function.
+                    over = self.lookup(self.modules[src], orig, depth + 1) if src in self.modules and src != sub \
+                        else None
+                    if over is not None and not (over[0] == "module" and over[1] == sub):
+                        return over
+                    return ("module", sub, mod)
                 dotted = ("." * ref.level) + ref.module
                 if src is not None and src in self.modules:
                     found = self.lookup(self.modules[src], orig, depth + 1)
