@@ -43,7 +43,7 @@ def check(ctx: CheckContext) -> list[Finding]:
         node = b.def_node
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and src is not None:
             out.extend(_signature(b, node, src))
-            out.extend(returns(b, node, src, lambda name, path=mod.path: ctx.find_function(path, name)))
+            out.extend(returns(b, node, src, lambda name, path=mod.path: _find(ctx, path, name)))
         if b.kind is Kind.VISUALIZER:
             out.extend(_visualizer(ctx, b))
         elif b.kind is Kind.INPUT:
@@ -107,6 +107,18 @@ def _enclosing(ctx: CheckContext, span: Span) -> object:
                 stmt.lineno - 1 <= span.line <= (stmt.end_lineno or 0) - 1:
             return (span.path, stmt.lineno)
     return (span.path, span.line)
+
+
+def _find(ctx: CheckContext, path: str, name: str):
+    """(module, def) of a function as module ``path`` sees ``name``: ctx.find_function, then the closure's
+    name lookup (star imports of helper modules: ``from helpers import *``)."""
+    found = ctx.find_function(path, name)
+    mod = ctx.modules.get(path)
+    if found is None and mod is not None and ctx.resolver is not None:
+        hit = ctx.resolver.lookup(mod, name)
+        if hit is not None and hit[0] == "def":
+            found = (hit[2], hit[1])  # ("def", node, the module that defines it)
+    return found
 
 
 def _in_simulation(ctx: CheckContext, f: Finding) -> bool:

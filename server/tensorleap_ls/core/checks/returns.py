@@ -71,6 +71,8 @@ def _visibly_scalar(value: ast.expr | None, fn, depth: int = 0) -> bool:
         return True
     if isinstance(value, ast.BinOp):
         return _visibly_scalar(value.left, fn, depth + 1) and _visibly_scalar(value.right, fn, depth + 1)
+    if isinstance(value, ast.Attribute) and value.attr in ("size", "ndim", "itemsize", "nbytes"):
+        return True
     if isinstance(value, ast.Call):
         func = dotted(value.func)
         if func in _SCALAR_BUILTINS:
