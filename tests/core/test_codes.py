@@ -16,6 +16,7 @@ import pytest
 
 from tensorleap_ls.core.engine.analysis import Analyzer
 from tensorleap_ls.core.codes import CODES
+from tensorleap_ls.core.sdk.env import environment
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DECO, LEGACY = "decorator_mnist", "legacy_mnist"
@@ -180,8 +181,14 @@ def _project(tmp_path: Path, base: str) -> Path:
     return dst
 
 
+def analyzer() -> Analyzer:
+    """As the CLI analyses a project without a venv of its own: against this interpreter's environment (its
+    installed distributions tell TL408 what provides an import and what a declared dependency pulls in)."""
+    return Analyzer(env_for=lambda _root: environment(None))
+
+
 def _findings(root: Path):
-    return [f for pa in Analyzer().analyze_path(str(root)) for f in pa.findings]
+    return [f for pa in analyzer().analyze_path(str(root)) for f in pa.findings]
 
 
 def plant(tmp_path: Path, case: Case) -> Path:
@@ -235,5 +242,6 @@ def test_every_static_code_has_a_case():
     static = {c for c in CODES if c[2] in "1234"}  # 6xx (model): tests/model/
     covered = {c.code for c in CASES} | {"TL191"}  # TL191 (undecodable file): tests/reliability/test_bad_input.py
     covered |= {"TL420", "TL421"}  # the installed SDK's release: tests/core/test_installed_sdk.py
+    covered |= {"TL422"}  # a declared distribution not installed: tests/core/test_precision.py
     covered |= _advanced_codes()  # advanced registrars: tests/advanced/ (each fault also run through the SDK)
     assert static - covered == set()

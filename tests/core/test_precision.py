@@ -372,3 +372,165 @@ def test_empty_secret_manager_id_is_a_legacy_key(tmp_path):
     (root / "leap.yaml").write_text((root / "leap.yaml").read_text() + 'secretManagerId: ""\n')
     pa = analyze(root)
     assert not codes(pa, "TL402") and codes(pa, "TL410")
+
+
+# --- distributions: code_loader.helpers, what provides an import, what a declared dependency pulls in --------
+DETECTION = {
+    "leap_integration.py": DECO_HEAD + '''\
+import pkg_resources
+from code_loader.helpers.detection.yolo.utils import reshape_output_list
+from code_loader.helpers.detection.yolo.loss import YoloLoss
+
+from det.config import CFG
+
+VERSION = pkg_resources.get_distribution('numpy').version
+
+
+@tensorleap_preprocess()
+def preprocess() -> List[PreprocessResponse]:
+    ids = [f'img_{i}' for i in range(CFG['n'])]
+    return [PreprocessResponse(sample_ids=ids[:4], data={}, state=DataStateType.training),
+            PreprocessResponse(sample_ids=ids[4:], data={}, state=DataStateType.validation)]
+
+
+@tensorleap_input_encoder('image', channel_dim=-1)
+def image(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:
+    return np.zeros((64, 64, 3), np.float32)
+''',
+    "det/__init__.py": "",
+    "det/config.py": "CFG = {'n': 8}\n",
+}
+
+
+def _env_analyzer(*extra_sites: Path):
+    from tensorleap_ls.core.sdk.env import Environment, environment
+
+    own = environment(None)
+    return Analyzer(env_for=lambda _root: Environment(own.sites + tuple(map(str, extra_sites)), own.sdk))
+
+
+def _fake_helpers_site(tmp_path: Path) -> Path:
+    """A site-packages folder holding code-loader-helpers the way pip installs it (RECORD + METADATA)."""
+    site = tmp_path / "site"
+    pkg = site / "code_loader" / "helpers" / "detection" / "yolo"
+    pkg.mkdir(parents=True)
+    for f in ("utils.py", "loss.py"):
+        (pkg / f).write_text("def reshape_output_list(x):\n    return x\n\n\nclass YoloLoss:\n    pass\n")
+    info = site / "code_loader_helpers-1.0.35.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: code-loader-helpers\nVersion: 1.0.35\n"
+                                   "Requires-Dist: numpy\n")
+    (info / "RECORD").write_text("code_loader/helpers/detection/yolo/utils.py,,\ncode_loader/helpers/detection/yolo/loss.py,,\n"
+                                 "code_loader_helpers-1.0.35.dist-info/METADATA,,\n")
+    return site
+
+
+def test_code_loader_helpers_declared_but_not_installed_is_an_environment_warning(tmp_path):
+    """Before: TL420 error 'Module code_loader.helpers... is not in code-loader 1.0.214' on a project that
+    declares code-loader-helpers. After: TL422 (warning) with the pip line; no error."""
+    root = write(tmp_path / "p", {**DETECTION, "requirements.txt": "code-loader==1.0.214\ncode-loader-helpers\nnumpy\n"})
+    (pa,) = _env_analyzer().analyze_path(str(root))
+    assert not codes(pa, "TL420"), [f.message for f in codes(pa, "TL420")]
+    hits = codes(pa, "TL422")
+    assert hits and all(f.data.install == "pip install code-loader-helpers" for f in hits)
+    assert all(f.effective_severity is Severity.WARNING for f in hits)
+
+
+def test_code_loader_helpers_declared_and_installed_is_silent(tmp_path):
+    root = write(tmp_path / "p", {**DETECTION, "requirements.txt": "code-loader==1.0.214\ncode-loader-helpers\nnumpy\n"})
+    (pa,) = _env_analyzer(_fake_helpers_site(tmp_path)).analyze_path(str(root))
+    assert not codes(pa, "TL420") and not codes(pa, "TL422"), [(f.code, f.message) for f in pa.findings]
+
+
+def test_code_loader_helpers_declared_nowhere_stays_an_error_naming_the_distribution(tmp_path):
+    root = write(tmp_path / "p", DETECTION)
+    (pa,) = _env_analyzer().analyze_path(str(root))
+    hits = codes(pa, "TL420")
+    assert hits and all("code-loader-helpers" in f.message for f in hits)
+    assert all(f.effective_severity is Severity.ERROR for f in hits)
+
+
+def test_pkg_resources_comes_from_setuptools(tmp_path):
+    """Before: TL408 advising `pkg-resources` (no such distribution)."""
+    root = write(tmp_path / "p", {**DETECTION, "requirements.txt": "code-loader==1.0.214\ncode-loader-helpers\n"})
+    (pa,) = _env_analyzer(_fake_helpers_site(tmp_path)).analyze_path(str(root))
+    (f,) = codes(pa, "TL408")
+    assert f.data.distribution == "setuptools" and "pkg-resources" not in f.message
+
+
+def test_module_a_declared_dependency_pulls_in(tmp_path):
+    """Before: TL408 for `import google.protobuf` beside `onnx` (onnx requires protobuf). After: silent; an
+    import nothing declared brings (onnx beside onnxruntime only) is still reported."""
+    files = {**SEG, "leap_integration.py": SEG["leap_integration.py"].replace(
+        "import numpy as np\n", "import numpy as np\nfrom google.protobuf import text_format\n", 1),
+        "requirements.txt": "code-loader==1.0.214\nnumpy\npyyaml\nonnx\nonnxruntime\n"}
+    (pa,) = _env_analyzer().analyze_path(str(write(tmp_path / "p", files)))
+    assert not codes(pa, "TL408"), [f.message for f in codes(pa, "TL408")]
+    files["requirements.txt"] = "code-loader==1.0.214\nnumpy\npyyaml\nonnxruntime\n"
+    files["leap_integration.py"] = files["leap_integration.py"].replace("import numpy as np\n", "import numpy as np\nimport onnx\n", 1)
+    (pa,) = _env_analyzer().analyze_path(str(write(tmp_path / "q", files)))
+    assert [f.data.distribution for f in codes(pa, "TL408")] == ["onnx"]
+
+
+def test_without_an_environment_tl408_stays_silent(tmp_path):
+    files = {**SEG, "leap_integration.py": SEG["leap_integration.py"].replace("import numpy as np\n", "import numpy as np\nimport onnx\n", 1)}
+    pa = analyze(write(tmp_path / "p", files))  # Analyzer() without an environment
+    assert not codes(pa, "TL408")
+
+
+# --- the bundle: modules the platform never loads, one finding per module ------------------------------------
+def _vendored(tmp_path: Path, include: str) -> Path:
+    files = dict(SEG)
+    files["leap.yaml"] = f"entryFile: leap_integration.py\ninclude:\n{include}pythonVersion: py39\n"
+    files["vendor/__init__.py"] = ""
+    files["vendor/detlib/__init__.py"] = "from .boxes import nms\n"
+    files["vendor/detlib/boxes.py"] = '''\
+        import numpy as np
+
+
+        def nms(boxes, scores, thr=0.5):
+            order = np.argsort(-scores)
+            return order[:1]
+
+
+        def nms_gpu(boxes, scores, thr=0.5):
+            from .backends.torch_ops import batched_nms  # optional back-end, never used by the integration
+            return batched_nms(boxes, scores, thr)
+        '''
+    files["vendor/detlib/backends/__init__.py"] = "BACKENDS = ['torch']\n"
+    files["vendor/detlib/backends/torch_ops.py"] = "def batched_nms(b, s, t):\n    import torch\n    return b\n"
+    files["leap_integration.py"] = files["leap_integration.py"].replace(
+        "from seg.config import", "from vendor.detlib import nms\nfrom seg.config import")
+    return write(tmp_path / "p", files)
+
+
+def test_module_imported_only_in_an_unreached_function_is_not_required_in_the_bundle(tmp_path):
+    """Before: TL405 (error) for vendor/detlib/backends/*, imported only inside `nms_gpu`, which nothing the
+    platform runs calls; TL408 already counted only import-time imports."""
+    include = "  - leap_integration.py\n  - seg/*\n  - vendor/__init__.py\n  - vendor/detlib/*.py\n  - requirements.txt\n"
+    pa = analyze(_vendored(tmp_path, include))
+    assert not codes(pa, "TL405"), [f.message for f in codes(pa, "TL405")]
+
+
+def test_module_left_out_is_one_error_at_its_import_with_leap_yaml_related(tmp_path):
+    """Before: two TL405 per module (one in leap.yaml, one at the import)."""
+    include = "  - leap_integration.py\n  - seg/*\n  - vendor/__init__.py\n  - requirements.txt\n"
+    root = _vendored(tmp_path, include)
+    pa = analyze(root)
+    hits = [f for f in codes(pa, "TL405") if f.data.path == "vendor/detlib/boxes.py"]
+    assert len(hits) == 1 and hits[0].span.path == str(root / "vendor/detlib/__init__.py")
+    assert [Path(s.path).name for s, _ in hits[0].related] == ["leap.yaml"]
+    assert not [f for f in codes(pa, "TL405") if "backends" in f.data.path]
+
+
+def test_module_imported_in_a_registered_function_body_is_still_required(tmp_path):
+    include = "  - leap_integration.py\n  - seg/*\n  - vendor/__init__.py\n  - vendor/detlib/*.py\n  - requirements.txt\n"
+    root = _vendored(tmp_path, include)
+    entry = root / "leap_integration.py"
+    entry.write_text(entry.read_text().replace(
+        "    img = load_image(sample_id)\n",
+        "    from vendor.detlib.backends import torch_ops  # lazily, in a registered encoder\n"
+        "    img = load_image(sample_id)\n"))
+    hits = codes(analyze(root), "TL405")
+    assert sorted(f.data.path for f in hits) == ["vendor/detlib/backends/__init__.py",
+                                                  "vendor/detlib/backends/torch_ops.py"]

@@ -13,6 +13,7 @@ TL421 SdkPin (the requirement text, the installed version).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import os
 import re
@@ -21,12 +22,14 @@ from typing import Iterable
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from tensorleap_ls.core.fixdata import SdkName, SdkPin
+from tensorleap_ls.core.fixdata import Install, SdkName, SdkPin
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.core.facts.modules import calls_of
 from tensorleap_ls.core.sdk.env import SdkApi, since_table, version_key
-from tensorleap_ls.core.codes import SDK_API_MISSING, SDK_PIN_MISMATCH
+from tensorleap_ls.core.codes import DECLARED_NOT_INSTALLED, SDK_API_MISSING, SDK_PIN_MISMATCH
+from tensorleap_ls.core.project.requirements import (
+    SDK_DISTRIBUTION, installed, owners_of, parse_pyproject, parse_requirements)
 
 # Attributes every Enum class has besides its members.
 _ENUM_ATTRS = {"name", "value", "mro", "_member_map_", "_member_names_", "_value2member_map_", "_missing_"}
@@ -45,8 +48,43 @@ def check(ctx: CheckContext) -> Iterable[Finding]:
             if key not in memo:
                 memo[key] = _ModuleCheck(mod, sdk).run()
             out.extend(memo[key])
+    out = list(_other_distributions(ctx, out))
     out.extend(_pins(ctx, sdk))
     return out
+
+
+def _other_distributions(ctx: CheckContext, findings: list[Finding]) -> Iterable[Finding]:
+    """A `code_loader.*` module the SDK lacks may come from another distribution (`code_loader.helpers.*` is
+    code-loader-helpers'; the installed RECORDs say which): declared and installed, it is fine; declared but
+    not installed here, it is an environment problem (TL422, with the pip line); declared nowhere, TL420 stays
+    an error naming the distribution to declare."""
+    env = installed(ctx.sites)
+    declared: set[str] | None = None
+    for f in findings:
+        if f.code != SDK_API_MISSING or not f.message.startswith("Module `") or not isinstance(f.data, SdkName):
+            yield f
+            continue
+        owners = [d for d in owners_of(f.data.name, env) if d != SDK_DISTRIBUTION]
+        if not owners:
+            yield f
+            continue
+        if declared is None:
+            declared = _declared(ctx)
+        owner = next((d for d in owners if d in declared), None)
+        if owner is None:
+            yield dataclasses.replace(f, message=f"Module `{f.data.name}` is not in code-loader {ctx.sdk.version}: it comes "
+                                      f"from the `{owners[0]}` distribution, which neither requirements.txt nor "
+                                      f"pyproject.toml declares (ModuleNotFoundError on the platform). Add `{owners[0]}` "
+                                      "to requirements.txt.")
+        elif not env.installed(owner):
+            yield Finding(DECLARED_NOT_INSTALLED, f"`{f.data.name}` comes from `{owner}`, which the requirements declare "
+                          "but this environment lacks: importing it fails here (not on the platform). Run "
+                          f"`pip install {owner}`.", f.span, data=Install(f"pip install {owner}"))
+
+
+def _declared(ctx: CheckContext) -> set[str]:
+    names = parse_requirements(os.path.join(ctx.root, "requirements.txt"), ctx.read_text) or set()
+    return names | parse_pyproject(os.path.join(ctx.root, "pyproject.toml"), ctx.read_text)
 
 
 def _missing(sdk: SdkApi, what: str, key: str, span: Span, effect: str, near: Iterable[str] = ()) -> Finding:
