@@ -534,3 +534,52 @@ def test_module_imported_in_a_registered_function_body_is_still_required(tmp_pat
     hits = codes(analyze(root), "TL405")
     assert sorted(f.data.path for f in hits) == ["vendor/detlib/backends/__init__.py",
                                                   "vendor/detlib/backends/torch_ops.py"]
+
+
+# --- registrations under a config branch, and in loops over a config list ------------------------------------
+def test_registrations_under_a_config_branch_follow_the_yaml(tmp_path):
+    """Before: TL230 and TL310 on an encoder registered under `if MODEL_TYPE == 'dense':` while the YAML the
+    config function reads at import says `conv` (the binding does not exist)."""
+    files = dict(SEG)
+    files["seg/config.py"] = '''\
+        import os
+        import yaml
+
+
+        def load_config():
+            config_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'config.yaml')
+            with open(config_path, 'r') as f:
+                config = yaml.safe_load(f)
+            return config
+
+
+        CFG = load_config()
+        CLASSES = CFG['classes']
+        MODEL_TYPE = CFG['head']
+        '''
+    files["seg/config.yaml"] = SEG["seg/config.yaml"] + "head: conv\n"
+    files["leap_integration.py"] = SEG["leap_integration.py"].replace(
+        "from seg.config import CFG, CLASSES", "from seg.config import CFG, CLASSES, MODEL_TYPE").replace(
+        "@tensorleap_metadata('brightness')", "if MODEL_TYPE == 'dense':\n"
+        "    @tensorleap_input_encoder('flat')\n"
+        "    def flat_encoder(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:\n"
+        "        return load_image(sample_id).reshape(-1).astype(np.float32)\n\n\n"
+        "@tensorleap_metadata('brightness')")
+    pa = analyze(write(tmp_path / "p", files))
+    assert "flat" not in {b.name for b in pa.bindings}
+    assert not codes(pa, "TL230") and not codes(pa, "TL310"), [(f.code, f.message) for f in pa.findings]
+    files["seg/config.yaml"] = SEG["seg/config.yaml"] + "head: dense\n"
+    pa = analyze(write(tmp_path / "q", files))
+    assert "flat" in {b.name for b in pa.bindings} and codes(pa, "TL230")
+
+
+def test_registrations_in_a_loop_over_a_config_list():
+    """Before: one visualizer without a name for `for name in CONFIG['sig_names']: set_visualizer(globals()[...])`
+    (the config function was not read) and a false TL120 for the input under `if MODEL_TYPE == 'dense'`.
+    tests/oracle/test_real_style.py proves these bindings equal what the SDK registers."""
+    root = Path(__file__).resolve().parents[1] / "fixtures" / "real_style" / "audio_config_branches"
+    pa = analyze(root)
+    names = sorted((b.kind.value, b.name, b.function) for b in pa.bindings if b.kind.value in ("input", "visualizer"))
+    assert names == [("input", "wave", "input_conv"), ("visualizer", "waveform_envelope", "display_envelope"),
+                     ("visualizer", "waveform_raw", "display_raw")]
+    assert not [f for f in pa.findings if f.effective_severity <= Severity.WARNING]
