@@ -42,6 +42,8 @@ CASES = [
     Case("TL103", DECO, ENTRY[DECO], "@tensorleap_load_model([PredictionTypeHandler('classes', LABELS, channel_dim=-1)])\n", ""),
     Case("TL103", LEGACY, ENTRY[LEGACY], "leap_binder.add_prediction('classes', LABELS, channel_dim=-1)\n", ""),
     Case("TL104", DECO, ENTRY[DECO], "@tensorleap_integration_test()\n", ""),
+    # a legacy script without a test, when the release requirements.txt installs refuses it (1.0.189 and later)
+    Case("TL104", LEGACY, "requirements.txt", "code-loader==1.0.188", "code-loader==1.0.214", where=ENTRY[LEGACY]),
     # decorator style only: a legacy leap_binder has the SDK's built-in losses (tests/core/test_precision.py)
     Case("TL105", DECO, "mnist_tl/metrics.py", "@tensorleap_custom_loss('cross_entropy')\n", "", where=ENTRY[DECO]),
     Case("TL106", LEGACY, ENTRY[LEGACY], "leap_binder.set_ground_truth(encode_label, 'classes')\n", ""),
@@ -119,6 +121,10 @@ CASES = [
     Case("TL227", DECO, "mnist_tl/metrics.py", "direction=MetricDirection.Upward", "direction='upward'", marker="'upward'"),
     Case("TL228", DECO, "mnist_tl/encoders.py", "@tensorleap_metadata('label')", "@tensorleap_metadata('label', metadata_type='int')",
          marker="metadata_type='int'", severity="hint"),
+    # the labels as a tuple (LeapHorizontalBar asserts a list), and LeapText of int positions
+    Case("TL234", DECO, "mnist_tl/visualizers.py", "labels=LABELS)", "labels=tuple(LABELS))", marker="tuple(LABELS)"),
+    Case("TL235", DECO, "mnist_tl/metrics.py", "    return -(gt.astype(np.float32) * np.log(p)).sum(-1)",
+         "    return float(-(gt.astype(np.float32) * np.log(p)).sum())", marker="return float("),
     Case("TL230", DECO, "mnist_tl/encoders.py", "@tensorleap_input_encoder('image', channel_dim=-1)",
          "@tensorleap_input_encoder('image')", marker="@tensorleap_input_encoder('image')"),
     Case("TL231", DECO, "mnist_tl/metrics.py", "@tensorleap_custom_metric('accuracy', direction=MetricDirection.Upward)",
@@ -208,8 +214,10 @@ def plant(tmp_path: Path, case: Case) -> Path:
 
 @pytest.mark.parametrize("base", [DECO, LEGACY])
 def test_passing_fixtures_are_clean(tmp_path, base):
-    """The passing fixture of every case: the example as shipped has no finding at all."""
-    findings = _findings(_project(tmp_path, base))
+    """The passing fixture of every case: the example as shipped has no finding at all (the legacy one pins
+    code-loader 1.0.188, the last release that pushes a legacy script without an integration test: TL421 says
+    the local checks ran with the installed 1.0.214)."""
+    findings = [f for f in _findings(_project(tmp_path, base)) if not (base == LEGACY and f.code == "TL421")]
     assert findings == [], [(f.code, f.message) for f in findings]
 
 

@@ -583,3 +583,87 @@ def test_registrations_in_a_loop_over_a_config_list():
     assert names == [("input", "wave", "input_conv"), ("visualizer", "waveform_envelope", "display_envelope"),
                      ("visualizer", "waveform_raw", "display_raw")]
     assert not [f for f in pa.findings if f.effective_severity <= Severity.WARNING]
+
+
+# --- what registered functions hand back to the SDK -----------------------------------------------------------
+NER = {
+    "leap_integration.py": DECO_HEAD + '''\
+from code_loader.contract.visualizer_classes import LeapText, LeapGraph
+
+TAGS = ['O', 'PER', 'LOC']
+
+
+@tensorleap_custom_visualizer('span_text', LeapDataType.Text)
+def span_text(prediction: np.ndarray) -> LeapText:
+    start = int(prediction[0].argmax())
+    end = start + 3
+    return LeapText([start, end])
+
+
+@tensorleap_custom_visualizer('tag_text', LeapDataType.Text)
+def tag_text(prediction: np.ndarray) -> LeapText:
+    ids = prediction[0].argmax(-1)
+    return LeapText([TAGS[i] for i in ids], heatmap=[1, 0, 1])
+
+
+@tensorleap_custom_visualizer('tag_bar', LeapDataType.HorizontalBar)
+def tag_bar(prediction: np.ndarray) -> LeapHorizontalBar:
+    probs = np.array([0.2, 0.3, 0.5])
+    return LeapHorizontalBar(probs, TAGS)
+
+
+@tensorleap_custom_visualizer('loss_curve', LeapDataType.Graph)
+def loss_curve(prediction: np.ndarray) -> LeapGraph:
+    return LeapGraph([[0.1], [0.2]], x_range=[0, 1])
+
+
+@tensorleap_custom_visualizer('ok_text', LeapDataType.Text)
+def ok_text(prediction: np.ndarray) -> LeapText:
+    start = int(prediction[0].argmax())
+    return LeapText([str(start), f'{start + 3}', TAGS[0]], heatmap=[0.5, 1.0, 0.0])
+
+
+@tensorleap_custom_loss('zero_loss')
+def zero_loss(gt: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    return 0
+
+
+@tensorleap_custom_loss('tf_loss')
+def tf_loss(gt: np.ndarray, prediction: np.ndarray):
+    import tensorflow as tf
+    return tf.reduce_mean(tf.keras.losses.categorical_crossentropy(gt, prediction))
+
+
+@tensorleap_custom_metric('mean_conf', direction=MetricDirection.Upward)
+def mean_conf(prediction: np.ndarray) -> np.ndarray:
+    return np.mean(prediction)
+
+
+@tensorleap_custom_loss('torch_ok')
+def torch_ok(gt: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    import torch
+    return torch.nn.functional.mse_loss(torch.tensor(prediction), torch.tensor(gt), reduction='none').mean(-1).numpy()
+
+
+@tensorleap_custom_metric('per_sample', direction=MetricDirection.Upward)
+def per_sample(prediction: np.ndarray) -> np.ndarray:
+    return np.mean(prediction, axis=-1)
+''',
+}
+
+
+def test_leap_results_built_with_values_their_validation_rejects(tmp_path):
+    """Before: nothing. LeapText of ints, a heatmap of ints, a float64 bar body, a list as graph data and a list
+    as x_range all raise LeapValidationError when the visualizer runs (tests/oracle: TL234)."""
+    pa = analyze(write(tmp_path / "p", NER))
+    got = sorted((f.data.function, f.message.split(":")[0]) for f in codes(pa, "TL234"))
+    assert got == [("loss_curve", "`LeapGraph(data=...)`"), ("loss_curve", "`LeapGraph(x_range=...)`"),
+                   ("span_text", "`LeapText(data=...)`"), ("tag_bar", "`LeapHorizontalBar(body=...)`"),
+                   ("tag_text", "`LeapText(heatmap=...)`")], got
+    assert all(f.effective_severity is Severity.ERROR for f in codes(pa, "TL234"))
+
+
+def test_decorated_loss_and_metric_returning_non_arrays(tmp_path):
+    """Before: nothing. `return 0`, a TensorFlow tensor, a numpy scalar from a metric: the decorator raises."""
+    pa = analyze(write(tmp_path / "p", NER))
+    assert sorted(f.data.function for f in codes(pa, "TL235")) == ["mean_conf", "tf_loss", "zero_loss"]

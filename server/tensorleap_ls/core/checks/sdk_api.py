@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import json
 import os
 import re
 from typing import Iterable
@@ -193,6 +194,39 @@ class _ModuleCheck:
 _REQ = re.compile(r"^\s*code[-_.]loader\s*(?P<spec>[^#;]*)", re.IGNORECASE)
 _POETRY = re.compile(r"""^\s*["']?code[-_.]loader["']?\s*=\s*(?:\{[^}]*version\s*=\s*)?["'](?P<spec>[^"']+)["']""",
                      re.IGNORECASE)
+
+
+def resolved_sdk(root: str, read_text) -> tuple[str, str] | None:
+    """(the code-loader release the platform installs, the requirement as written or "" when none): the
+    requirements file it installs (requirements.txt, else the pyproject); an exact pin gives that release, a
+    range (`^1.0.41`, `>=1.0.150`) or no pin the newest published release it allows (scripts/sdk_history.py's
+    list). None when the requirement cannot be read."""
+    releases = _releases()
+    if not releases:
+        return None
+    has_requirements = bool(read_text(os.path.join(root, "requirements.txt")))
+    for fname, pattern, convert in (("requirements.txt", _REQ, str.strip), ("pyproject.toml", _POETRY, _poetry_spec)):
+        text = read_text(os.path.join(root, fname)) if fname == "requirements.txt" or not has_requirements else None
+        for line in (text or "").splitlines():
+            m = pattern.match(line)
+            if not m:
+                continue
+            try:
+                spec = SpecifierSet(convert(m.group("spec")))
+            except (InvalidSpecifier, InvalidVersion, ValueError):
+                return None
+            allowed = [r for r in releases if spec.contains(r, prereleases=True)]
+            return (str(max(allowed, key=Version)), line.strip()) if allowed else None
+    return str(max(releases, key=Version)), ""
+
+
+def _releases() -> list[str]:
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "sdk", "since.json")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return list(json.load(fh)["releases"])
+    except (OSError, ValueError, KeyError):
+        return []
 
 
 def _poetry_spec(spec: str) -> str:
