@@ -15,7 +15,7 @@ import ast
 from typing import Iterator
 
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.checks.returns import _visible_dtype, _visibly_scalar, own_returns, single_assignment
+from tensorleap_ls.core.checks.returns import _visible_dtype, _visibly_scalar, own_nodes, own_returns, single_assignment
 from tensorleap_ls.core.codes import LEAP_RESULT_TYPE, LOSS_METRIC_RETURN
 from tensorleap_ls.core.facts.modules import per_text
 from tensorleap_ls.core.fixdata import FunctionKind
@@ -48,7 +48,7 @@ def _leap_results(mod) -> list[Finding]:
     """The ``Leap*(...)`` calls of a module, checked against the classes' validation (depends on the text)."""
     out: list[Finding] = []
     for fn in [n for n in ast.walk(mod.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] + [mod.tree]:
-        for call in _own_calls(fn):
+        for call in own_nodes(fn, ast.Call):
             cls = dotted(call.func).rsplit(".", 1)[-1]
             rules = LEAP_RESULT_RULES.get(cls)
             if rules is None:
@@ -65,18 +65,6 @@ def _leap_results(mod) -> list[Finding]:
                                        f"LeapValidationError when the visualizer runs (it expects {_expects(rule)}).",
                                        mod.source.span(args[field]), data=FunctionKind(getattr(fn, "name", None), cls)))
     return out
-
-
-def _own_calls(fn) -> Iterator[ast.Call]:
-    """Calls in ``fn`` itself (not in nested functions; the module: its top-level statements)."""
-    stack = list(fn.body)
-    while stack:
-        n = stack.pop()
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        if isinstance(n, ast.Call):
-            yield n
-        stack.extend(ast.iter_child_nodes(n))
 
 
 def _expects(rule: str) -> str:

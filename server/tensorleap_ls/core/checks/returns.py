@@ -87,12 +87,18 @@ def _visibly_scalar(value: ast.expr | None, fn, depth: int = 0) -> bool:
 
 def own_returns(node) -> Iterator[ast.Return]:
     """Return statements of ``node`` itself, not of nested functions."""
+    return own_nodes(node, ast.Return)
+
+
+def own_nodes(node, cls: type) -> Iterator:
+    """Nodes of type ``cls`` in the body of ``node`` (a function, or a module's top level), not in nested
+    functions or classes."""
     stack = list(node.body)
     while stack:
         n = stack.pop()
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
-        if isinstance(n, ast.Return):
+        if isinstance(n, cls):
             yield n
         stack.extend(ast.iter_child_nodes(n))
 

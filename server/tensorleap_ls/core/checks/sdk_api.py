@@ -204,20 +204,30 @@ def resolved_sdk(root: str, read_text) -> tuple[str, str] | None:
     releases = _releases()
     if not releases:
         return None
+    for _path, _i, line, spec in _sdk_requirements(root, read_text):
+        if spec is None:
+            return None
+        allowed = [r for r in releases if spec.contains(r, prereleases=True)]
+        return (str(max(allowed, key=Version)), line.strip()) if allowed else None
+    return str(max(releases, key=Version)), ""
+
+
+def _sdk_requirements(root: str, read_text):
+    """(path, line index, line, SpecifierSet or None when unreadable) of each code-loader requirement of the
+    file the platform installs: requirements.txt when there is one, else the pyproject (resolved against its
+    base image); a pyproject beside a requirements.txt is not used for the build (see checks/bundle.py)."""
     has_requirements = bool(read_text(os.path.join(root, "requirements.txt")))
     for fname, pattern, convert in (("requirements.txt", _REQ, str.strip), ("pyproject.toml", _POETRY, _poetry_spec)):
-        text = read_text(os.path.join(root, fname)) if fname == "requirements.txt" or not has_requirements else None
-        for line in (text or "").splitlines():
+        path = os.path.join(root, fname)
+        text = read_text(path) if fname == "requirements.txt" or not has_requirements else None
+        for i, line in enumerate((text or "").splitlines()):
             m = pattern.match(line)
             if not m:
                 continue
             try:
-                spec = SpecifierSet(convert(m.group("spec")))
+                yield path, i, line, SpecifierSet(convert(m.group("spec")))
             except (InvalidSpecifier, InvalidVersion, ValueError):
-                return None
-            allowed = [r for r in releases if spec.contains(r, prereleases=True)]
-            return (str(max(allowed, key=Version)), line.strip()) if allowed else None
-    return str(max(releases, key=Version)), ""
+                yield path, i, line, None
 
 
 def _releases() -> list[str]:
@@ -247,25 +257,11 @@ def _pins(ctx: CheckContext, sdk: SdkApi) -> Iterable[Finding]:
         installed = Version(sdk.version)
     except InvalidVersion:
         return
-    # What the platform installs: requirements.txt when there is one, else the pyproject (resolved against
-    # its base image); a pyproject beside a requirements.txt is not used for the build (see checks/bundle.py).
-    has_requirements = bool(ctx.read_text(os.path.join(ctx.root, "requirements.txt")))
-    for fname, pattern, convert in (("requirements.txt", _REQ, str.strip), ("pyproject.toml", _POETRY, _poetry_spec)):
-        path = os.path.join(ctx.root, fname)
-        text = ctx.read_text(path) if fname == "requirements.txt" or not has_requirements else None
-        if not text:
-            continue
-        for i, line in enumerate(text.splitlines()):
-            m = pattern.match(line)
-            if not m:
-                continue
-            try:
-                spec = SpecifierSet(convert(m.group("spec")))
-            except (InvalidSpecifier, InvalidVersion, ValueError):
-                continue
-            if str(spec) and not spec.contains(installed, prereleases=True):
-                pin = line.strip()
-                yield Finding(SDK_PIN_MISMATCH, f"{fname} asks for `{pin}` but this environment has code-loader {sdk.version}: "
-                              f"the platform installs what {fname} asks for, while the local checks ran with "
-                              f"{sdk.version}. Install the pinned version locally or update the pin.",
-                              Span(path, i, 0, i, len(line)), data=SdkPin(pin, sdk.version))
+    for path, i, line, spec in _sdk_requirements(ctx.root, ctx.read_text):
+        fname = os.path.basename(path)
+        if spec is not None and str(spec) and not spec.contains(installed, prereleases=True):
+            pin = line.strip()
+            yield Finding(SDK_PIN_MISMATCH, f"{fname} asks for `{pin}` but this environment has code-loader {sdk.version}: "
+                          f"the platform installs what {fname} asks for, while the local checks ran with "
+                          f"{sdk.version}. Install the pinned version locally or update the pin.",
+                          Span(path, i, 0, i, len(line)), data=SdkPin(pin, sdk.version))
