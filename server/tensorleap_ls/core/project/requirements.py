@@ -193,14 +193,22 @@ class Installed:
 
 
 def installed(sites: Iterable[str]) -> Installed:
-    """What the environment's site-packages folders hold (cached by each folder's modification time)."""
-    provides: dict[str, set] = {}
-    requires: dict[str, frozenset] = {}
+    """What the environment's site-packages folders hold (cached by each folder's modification time: a
+    package installed or removed changes it)."""
+    stamped = []
     for site in sites:
         try:
-            stamp = os.stat(site).st_mtime_ns
+            stamped.append((site, os.stat(site).st_mtime_ns))
         except OSError:
             continue
+    return _installed(tuple(stamped))
+
+
+@lru_cache(maxsize=8)
+def _installed(stamped: tuple) -> Installed:
+    provides: dict[str, set] = {}
+    requires: dict[str, frozenset] = {}
+    for site, stamp in stamped:
         for name, tops, reqs in _site(site, stamp):
             requires.setdefault(name, reqs)
             for t in tops:
