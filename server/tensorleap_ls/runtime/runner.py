@@ -114,7 +114,7 @@ class Child:
 
         def limit() -> None:  # runs in the child before exec
             try:
-                if resource is not None:
+                if resource is not None and memory > 0:  # 0: no limit (the driver of a Ray cluster maps its store)
                     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             except (ValueError, OSError):
                 pass

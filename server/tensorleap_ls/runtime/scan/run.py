@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from tensorleap_ls.core.codes import RUN_CRASH, RUN_IMPORT_FAILED
@@ -127,6 +127,9 @@ def scan(root: str, entry: str, python: str, options: Options, project=None, pro
 
         if todo:
             if options.backend == "ray":
+                if options.ray_address:  # joining a cluster maps its object store: no address-space limit on the
+                    first.close()        # driver (the cluster's workers are under Ray's memory monitor)
+                    first = runners[0] = Runner(replace(options.limits, memory_mb=0))
                 outcome, result.workers = backends.run_ray(first, python, root, entry, todo, functions,
                                                            options.ray_address, workers, on_batch, cancel, auth_secret)
                 lost = list(outcome.lost)

@@ -14,6 +14,7 @@ the task is cancelled with force) loses only the sample it was running (shards.p
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from typing import Any, Dict, List
@@ -33,22 +34,35 @@ HEARTBEAT = 5.0  # seconds between two messages to the server, batches or not
 
 def run(req: RayScan) -> Scanned:
     local = not req.address
-    if local:
+    host = (req.address or "").rsplit(":", 1)[0].strip("[]")
+    if local or host in ("127.0.0.1", "localhost", "::1"):
         # Ray's own switch for a single-machine cluster: every process binds and talks on 127.0.0.1 only
+        # (a cluster at a loopback address is one, and this driver must join it there)
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    import ray
+    try:
+        import ray
+    except ImportError as e:
+        return Scanned(ok=False, message=f"ray is not installed in the project interpreter {sys.executable} ({e}): "
+                                         f"{sys.executable} -m pip install 'ray==2.60.0' (the extra tensorleap-ls[ray])")
 
     env = {k: os.environ[k] for k in PASSED if k in os.environ}
     root, entry = STATE["root"], STATE["entry"]
     if local:
         env["PYTHONPATH"] = os.path.dirname(PACKAGE)
         runtime_env: Dict[str, Any] = {"env_vars": env}
-        kw: Dict[str, Any] = {"num_cpus": req.workers or None, "object_store_memory": 128 << 20}
+        # "local": a new cluster, never one that happens to run on this machine
+        kw: Dict[str, Any] = {"address": "local", "num_cpus": req.workers or None, "object_store_memory": 128 << 20}
     else:
         runtime_env = {"env_vars": env, "py_modules": [PACKAGE], "working_dir": root, "excludes": EXCLUDES}
         kw = {"address": req.address}
     t0 = time.perf_counter()
-    ray.init(include_dashboard=False, log_to_driver=False, runtime_env=runtime_env, **kw)
+    try:
+        ray.init(include_dashboard=False, log_to_driver=False, runtime_env=runtime_env, **kw)
+    except Exception as e:  # noqa: BLE001 - no cluster, refused, authentication...: said as it is
+        where = f"the Ray cluster at {req.address}" if req.address else "a local Ray cluster"
+        return Scanned(ok=False, message=f"cannot start or reach {where}: {type(e).__name__}: {str(e)[:500]}"
+                                         + (" (a cluster with token authentication: set RAY_AUTH_MODE=token, as Ray "
+                                            "documents)" if "auth" in str(e).lower() or req.address else ""))
     try:
         workers = req.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         task = ray.remote(max_retries=0)(_task)
