@@ -8,7 +8,8 @@ versions so a stale result is never published. Everything the server holds is de
 in ``TensorleapServer.__init__``; feature modules see it through ``lsp/session.py``'s ``Session``
 and register their handlers in ``build``: ``documents`` (open/change/save/close), ``navigation``
 (definition, document symbols), ``actions`` (code actions), ``assist`` (completion, hover,
-signature help...), ``dynamic`` (run checks, previews), ``model`` (the model file's facts).
+signature help...), ``dynamic`` (run checks, previews), ``scan`` (the data-set scan),
+``model`` (the model file's facts).
 """
 
 from __future__ import annotations
@@ -448,9 +449,9 @@ def build(trusted: bool = False) -> TensorleapServer:
             ls.report_server_error(e, "code lens")
         return out
 
-    from tensorleap_ls.lsp import actions, assist, dynamic, navigation
+    from tensorleap_ls.lsp import actions, assist, dynamic, navigation, scan
 
-    for module in (documents, navigation, actions, assist, dynamic):
+    for module in (documents, navigation, actions, assist, dynamic, scan):
         module.register(server)
     return server
 
