@@ -186,7 +186,7 @@ def write(root: Path, n: int = N) -> Path:
             kind = planted.get(("training" if split == "train" else "validation", i))
             label = ["circle", "square", "triangle"][i % 3]
             row = [i, split, "" if kind == "none" else label, "nan" if kind == "nan" else f"{0.5 + (i % 7) / 14:.3f}",
-                   "8x7" if kind == "shape" else "8x8", "?? ?? ?? ??" if kind == "exception" else "0.1 0.2 0.3 0.4",
+                   "8x7" if kind == "shape" else "8x8", "?? ?? ?? ??" if kind == "exception" else "0.25 0.3 0.4 0.35",
                    "0.2;0.7;0.1" if kind == "dtype" else "", ["camera_a", "camera_b"][i % 2]]
             w.writerow(row)
             if kind == "duplicate":

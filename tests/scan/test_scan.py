@@ -74,9 +74,10 @@ def test_full_scan_statistics(full):
     assert sum(b["count"] for b in meta["brightness"]["histogram"]) == training["samples"] - 1
     assert meta["geometry_square"]["type"] == "boolean" and meta["geometry_source"]["type"] == "string"
     gt = {g["name"]: g for g in training["ground_truths"]}
-    # class balance with the prediction's label names; the soft-label row counts for its argmax
-    assert {c["class"] for c in gt["classes"]["classes"]} == {"0", "1", "2"}
+    # class balance with the prediction type's label names; the soft-label row counts for its argmax
+    assert {c["class"] for c in gt["classes"]["classes"]} == {"circle", "square", "triangle"}
     assert sum(c["count"] for c in gt["classes"]["classes"]) == training["samples"]
+    assert "classes" not in gt["boxes"]  # a box is no class
     image = next(i for i in training["inputs"] if i["name"] == "image")
     assert image["shapes"] == [{"shape": [8, 8, 1], "count": training["samples"]}]
     assert 0 <= image["min"] <= image["max"] <= 1.0

@@ -3,9 +3,10 @@
 import * as vscode from "vscode";
 import { LanguageClient } from "vscode-languageclient/node";
 
-import { registerCommands } from "./commands";
+import { registerCommands, serverUp, targetUri } from "./commands";
 import { PreviewResult, serverOutput } from "./messages";
 import { refreshPreview, showPanel } from "./preview";
+import { registerScan } from "./scan";
 import { registerInstallTerminal, serverSettings, startServer } from "./server";
 import { needsRestart, resolveOptions } from "./settings";
 import { createStatus, explainStartFailure, refreshEnvironment, setServerState } from "./status";
@@ -52,6 +53,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   createStatus(context);
   registerInstallTerminal(context);
   registerCommands(context, { restart: () => restart(context), showLogs: () => log.show() });
+  registerScan(context, serverUp, targetUri);
   context.subscriptions.push(
     vscode.workspace.onDidGrantWorkspaceTrust(() => restart(context)),
     vscode.workspace.onDidSaveTextDocument(() => refreshPreview()),

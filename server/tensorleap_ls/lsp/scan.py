@@ -82,7 +82,8 @@ async def run_scan(ls: Session, args: ScanArgs) -> dict:
     doc["scan"]["failures"] = failures[:MAX_FAILURES_SENT]
     doc["scan"]["failures_total"] = len(failures)
     return {"ok": result.error is None, "cancelled": result.cancelled, "message": result.error or summary,
-            "findings": len(findings), "report": result.report, "summary": doc, "uri": args.uri}
+            "findings": len(findings), "report": result.report, "summary": doc, "uri": args.uri,
+            "html": api.scan_report.body(doc)}
 
 
 def _publish(ls: Session, pa, findings: list) -> None:

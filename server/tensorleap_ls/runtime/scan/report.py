@@ -145,23 +145,34 @@ def write(out_dir: str, doc: dict) -> list[str]:
 
 def page(data: dict) -> str:
     """report.html: one self-contained page (the chart libraries inlined)."""
+    scripts = "\n".join(f"<script>{(ASSETS / s).read_text(encoding='utf-8')}</script>" for s in SCRIPTS)
+    return _PAGE.format(body=body(data), scripts=scripts, specs=specs_json(data))
+
+
+def specs_json(data: dict) -> str:
+    """The charts' Vega-Lite specs, in the order of the ``data-chart`` elements of ``body``, safe inside <script>."""
+    return json.dumps([c["spec"] for c in data["charts"]], allow_nan=False).replace("</", "<\\/")
+
+
+def body(data: dict) -> str:
+    """The report's HTML (no script): what report.html and the editor's panel show. Each chart is an empty
+    ``data-chart`` element (the page draws ``specs_json`` into them); each sample id a ``.sample`` element with
+    its ``data-subset`` and ``data-sample`` (JSON), which the panel turns into Preview links."""
     scan = data["scan"]
-    body = [f"<h1>Data-set scan of {html.escape(os.path.basename(data['root']) or data['root'])}</h1>",
+    parts = [f"<h1>Data-set scan of {html.escape(os.path.basename(data['root']) or data['root'])}</h1>",
             f"<p class=meta>{scan['samples']:,} samples, {len(scan['failures']):,} failure(s), {scan['seconds']:.1f} s, "
             f"{scan['workers']} worker(s), backend {html.escape(scan['backend'])}; cache: {scan['cache']['read']:,} "
             f"record(s) read, {scan['cache']['computed']:,} computed.</p>"]
     if scan.get("error"):
-        body.append(f"<p class=error>The scan stopped: {html.escape(scan['error'])}</p>")
+        parts.append(f"<p class=error>The scan stopped: {html.escape(scan['error'])}</p>")
     for g in scan["stats"].get("general", []):
-        body.append(f"<p class=error>{html.escape(str(g.get('code')))} {html.escape(str(g.get('message')))}</p>")
-    for i, sub in enumerate(scan["stats"].get("subsets", [])):
-        body.append(_subset_html(sub, [c for c in data["charts"] if c["subset"] == sub["name"]], i))
-    scripts = "\n".join(f"<script>{(ASSETS / s).read_text(encoding='utf-8')}</script>" for s in SCRIPTS)
-    specs = json.dumps([c["spec"] for c in data["charts"]], allow_nan=False).replace("</", "<\\/")
-    return _PAGE.format(body="\n".join(body), scripts=scripts, specs=specs)
+        parts.append(f"<p class=error>{html.escape(str(g.get('code')))} {html.escape(str(g.get('message')))}</p>")
+    for sub in scan["stats"].get("subsets", []):
+        parts.append(_subset_html(sub, [c for c in data["charts"] if c["subset"] == sub["name"]]))
+    return "\n".join(parts)
 
 
-def _subset_html(sub: dict, chart_list: list[dict], n: int) -> str:
+def _subset_html(sub: dict, chart_list: list[dict]) -> str:
     e = html.escape
     parts = [f"<section><h2>{e(sub['name'])}: {sub['samples']:,} samples, {sub.get('failed_samples', 0):,} failing</h2>"]
     if sub.get("failures"):
@@ -187,7 +198,7 @@ def _subset_html(sub: dict, chart_list: list[dict], n: int) -> str:
         parts.append("<h3>Metadata</h3><table><tr><th>name</th><th>type</th><th>samples</th><th>None</th><th>NaN</th>"
                      f"<th>None/NaN share</th><th>min</th><th>max</th></tr>{rows}</table>")
     if chart_list:
-        parts.append("<div class=charts>" + "".join(f"<div class=chart data-chart></div>" for _ in chart_list) + "</div>")
+        parts.append("<div class=charts>" + "".join("<div class=chart data-chart></div>" for _ in chart_list) + "</div>")
     if sub.get("slowest"):
         rows = "".join(f"<tr><td>{_sample_link(sub['name'], s['sample_id'])}</td><td class=num>{s['seconds'] * 1000:.1f} ms</td></tr>"
                        for s in sub["slowest"])

@@ -87,7 +87,7 @@ def scan(root: str, entry: str, python: str, options: Options, project=None, pro
             subsets = [s for s in subsets if s in options.subsets]
         functions = {f["key"]: f for f in reply.functions}
         result.functions = functions
-        agg = Aggregator(subsets, {s: ids.get(s, []) for s in subsets}, functions, reply.preprocess)
+        agg = Aggregator(subsets, {s: ids.get(s, []) for s in subsets}, functions, reply.preprocess, reply.labels)
         for f in reply.findings:  # preprocess's own (missing subset, mixed id types...)
             agg.general_failure(f.code or RUN_IMPORT_FAILED, f.message, f.subset, f.sample, f.file, f.line)
         agg.duplicates()

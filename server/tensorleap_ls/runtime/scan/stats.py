@@ -128,11 +128,11 @@ class _Array:
 
 class Aggregator:
     def __init__(self, subsets: list[str], ids: dict[str, list], functions: dict[str, dict], preprocess: dict | None,
-                 labels: dict[str, list] | None = None):
+                 labels: list[dict] | None = None):
         self.subsets, self.ids, self.functions = subsets, ids, functions
         self.preprocess = (preprocess or {}).get("function") or "preprocess"
         self.preprocess_where = (preprocess or {}).get("where") or [None, None]
-        self.labels = labels or {}  # ground-truth name -> class names
+        self.labels = [p.get("labels") or [] for p in labels or []]  # the prediction types' class names
         self.number = {s: i for i, s in enumerate(subsets)}
         self.problems: dict[tuple[int, str], list] = {}  # (position, function key) -> [problem]
         self.general: list[dict] = []  # failures of no sample (preprocess...)
@@ -257,6 +257,12 @@ class Aggregator:
                              "codes": [p.get("code") for p in probs]})
         return failures, self._stats(failures)
 
+    def _names(self, arr: _Array) -> list | None:
+        """The class names of a one-hot ground truth: those of the one prediction type with as many labels."""
+        sizes = {shape[0] for shape in arr.shapes if len(shape) == 1}
+        fits = [names for names in self.labels if sizes == {len(names)}]
+        return fits[0] if len(fits) == 1 else None
+
     def _order(self, key: str) -> int:
         keys = list(self.functions)
         return -1 if key == "preprocess" else keys.index(key) if key in keys else len(keys)
@@ -281,7 +287,7 @@ class Aggregator:
                 fn = self.functions.get(key) or {}
                 section = "inputs" if fn.get("kind") == "input" else "ground_truths"
                 entry[section].append({"name": fn.get("name", key), "function": fn.get("function"),
-                                       **arr.summary(self.labels.get(fn.get("name", "")))})
+                                       **arr.summary(self._names(arr))})
             entry["failed_samples"] = len({f["index"] for f in failures if f.get("subset") == subset and "index" in f})
             out["subsets"].append(entry)
         general = [f for f in failures if f.get("subset") is None]

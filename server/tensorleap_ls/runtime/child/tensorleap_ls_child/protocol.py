@@ -207,6 +207,7 @@ class ScanPlanned(Reply):
     subsets: List[Subset] = field(default_factory=list)
     functions: List[Dict[str, Any]] = field(default_factory=list)
     preprocess: Optional[Dict[str, Any]] = None  # {"function": its name, "where": [file, line]}
+    labels: Optional[List[Dict[str, Any]]] = None  # the prediction types: {"name", "labels"} (class names)
     seconds: Optional[float] = None
 
 

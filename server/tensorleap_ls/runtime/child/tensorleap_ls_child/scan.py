@@ -8,7 +8,8 @@ set has 10^4-10^6 samples):
     [<index in the subset>, [<result of each function of the shard, in its order>]]
     result: [<seconds>, <stat>] or [<seconds>, <stat>, <problems>] (null: not called, a ground truth on
             unlabeled data; a visualizer with nothing to feed it: [0, "skipped"])
-    stat:   an array's [shape, dtype, min, max, class] (class: a ground truth's argmax, or its one value),
+    stat:   an array's [shape, dtype, min, max, class] (class: a one-hot or probability ground truth's argmax,
+            an integral one-value ground truth's value),
             a metadata value (a scalar, a flat dict, "<type>" for anything else), the type name of a
             non-array encoder result, null for a visualizer or a call that raised
     problem: [code, message, file, line]
@@ -93,11 +94,12 @@ def plan(visualizers: bool) -> ScanPlanned:
             send(Progress(progress=a, total=len(ids), phase="ids",
                           batch={"subset": subset, "ids": ids[a:a + IDS_PER_MESSAGE]}).to_wire())
     fns = [f.describe() for f in functions().values() if visualizers or f.kind != "visualizer"]
+    labels = [{"name": p.name, "labels": [str(x) for x in p.labels]} for p in binder().setup_container.prediction_types]
     sc = binder().setup_container
     pre_fn = user_function(sc.preprocess.function) if sc.preprocess is not None else None
     # duplicate ids become one failure per repeated sample on the server, which has every id
     findings = [f for f in pre.findings if f.code != RUN_DUPLICATE_IDS]
-    return ScanPlanned(subsets=_subsets(), functions=fns, findings=findings, seconds=time.perf_counter() - t0,
+    return ScanPlanned(subsets=_subsets(), functions=fns, findings=findings, seconds=time.perf_counter() - t0, labels=labels,
                        preprocess={"function": getattr(pre_fn, "__name__", None),
                                    "where": where(sc.preprocess.function) if sc.preprocess is not None else None})
 
@@ -213,11 +215,10 @@ def _array_stat(v: Any, gt: bool) -> Any:
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (None, None)
     cls = None
     if gt and lo is not None:
-        if v.ndim == 1 and v.size > 1:
-            cls = int(np.argmax(v if math.isfinite(float(v.sum())) else np.nan_to_num(v, nan=-np.inf)))
-        elif v.size == 1:
-            cls = v.reshape(-1)[0].item()
-            cls = cls if not isinstance(cls, float) or math.isfinite(cls) else None
+        if v.ndim == 1 and v.size > 1 and lo >= 0 and hi <= 1 and abs(float(v.sum()) - 1) < 1e-3:
+            cls = int(np.argmax(v))  # one-hot or class probabilities
+        elif v.size == 1 and lo == hi and float(lo).is_integer():
+            cls = int(lo)  # a class index
     return [list(v.shape), name, lo, hi, cls]
 
 
