@@ -17,9 +17,11 @@ calls in ``<TL_SCAN_COUNT>/<function>.<pid>`` when that variable is set (the inc
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
-N = 20_000
+# 20,000 in CI (a few seconds with the cheap encoders); TL_SCAN_SAMPLES=200000 for a long run
+N = max(20_000, int(os.environ.get("TL_SCAN_SAMPLES") or 20_000))
 VALIDATION = 0.2  # the last 20% of ids
 
 # kind -> (subset, sample id, function, code)

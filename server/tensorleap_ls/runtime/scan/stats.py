@@ -18,8 +18,6 @@ from array import array
 from collections import Counter
 from typing import Any
 
-import numpy as np
-
 from tensorleap_ls.core.codes import (
     RUN_DUPLICATE_IDS, RUN_METADATA_KEYS_DRIFT, RUN_METADATA_TYPE_DRIFT, RUN_SHAPE_DRIFT,
 )
@@ -70,13 +68,8 @@ class _Meta:
                                 ("boolean", sum(self.bools.values()))) if n]
         out["type"] = kinds[0] if len(kinds) == 1 else "mixed" if kinds else "none"
         if len(self.numbers):
-            a = np.frombuffer(self.numbers, dtype=np.float64)
-            out.update(min=float(a.min()), max=float(a.max()), mean=float(a.mean()))
-            distinct = np.unique(a)
-            bins = max(1, min(BINS, len(distinct)))
-            counts, edges = np.histogram(a, bins=bins)
-            out["histogram"] = [{"from": float(edges[i]), "to": float(edges[i + 1]), "count": int(c)}
-                                for i, c in enumerate(counts)]
+            out.update(min=min(self.numbers), max=max(self.numbers), mean=math.fsum(self.numbers) / len(self.numbers))
+            out["histogram"] = histogram(self.numbers)
         if self.strings or self.bools or self.other:
             values = [(str(k).lower() if isinstance(k, bool) else k, n) for k, n in self.bools.most_common()]
             values += self.strings.most_common(SHOWN_VALUES)
@@ -138,7 +131,7 @@ class Aggregator:
         self.general: list[dict] = []  # failures of no sample (preprocess...)
         self.meta: dict[tuple[str, str], _Meta] = {}
         self.arrays: dict[tuple[str, str], _Array] = {}
-        self.times = {s: np.zeros(len(ids.get(s, [])), dtype=np.float64) for s in subsets}
+        self.times = {s: array("d", bytes(8 * len(ids.get(s, [])))) for s in subsets}  # zeros
         self.user_seconds = 0.0
         # drift: function key (or "name.key") -> value -> positions
         self._shape_at: dict[str, dict] = {}
@@ -275,7 +268,7 @@ class Aggregator:
             top = heapq.nlargest(SLOWEST, range(len(times)), key=lambda i: times[i]) if len(times) else []
             entry: dict = {
                 "name": subset, "samples": len(ids),
-                "seconds": float(times.sum()),
+                "seconds": math.fsum(times),
                 "slowest": [{"sample_id": ids[i], "seconds": float(times[i])} for i in top if times[i] > 0],
                 "metadata": [{"name": n, **m.summary()} for (s, n), m in self.meta.items() if s == subset],
                 "inputs": [], "ground_truths": [],
@@ -296,6 +289,26 @@ class Aggregator:
         if self.internal:
             out["internal"] = self.internal
         return out
+
+
+def histogram(values: array) -> list[dict]:
+    """Equal-width bins over [min, max] (at most BINS, at most one per distinct value): the server has no numpy
+    (the editor runs it with the pure-Python libraries the extension bundles)."""
+    lo, hi = min(values), max(values)
+    distinct: set = set()
+    for v in values:
+        distinct.add(v)
+        if len(distinct) > BINS:
+            break
+    bins = max(1, min(BINS, len(distinct)))
+    if hi == lo:
+        return [{"from": lo - 0.5, "to": hi + 0.5, "count": len(values)}]
+    width = (hi - lo) / bins
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, int((v - lo) / width))] += 1
+    return [{"from": lo + i * width, "to": hi if i == bins - 1 else lo + (i + 1) * width, "count": c}
+            for i, c in enumerate(counts)]
 
 
 def _at(table: dict, key: str, value: Any, pos: int) -> None:
