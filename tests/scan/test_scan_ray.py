@@ -94,3 +94,18 @@ def test_ray_address_joins_a_running_cluster(tmp_path, ray_python, monkeypatch):
             head.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
+
+
+def test_ray_a_sample_that_kills_its_worker_is_the_only_one_lost(tmp_path, ray_python, monkeypatch):
+    """A Ray worker that dies on one sample (every time) loses that sample only: the shard's rest runs again, one
+    sample per result, in new workers (the task is a Ray generator: what it yielded before is kept)."""
+    root = tmp_path / "shapes"
+    planted.write(root, n=1500)
+    monkeypatch.setenv("TL_SCAN_CRASH", "700")  # the local cluster's workers inherit the driver's environment
+    options = api.ScanOptions(backend="ray", workers=2, limits=LIMITS)
+    result = api.scan(str(root), str(root / "leap_integration.py"), options, python=ray_python)
+    assert result.error is None and result.lost == 1
+    lost = [(f["subset"], f["sample_id"], f["function"], f["code"]) for f in result.failures if f["code"] == "TL532"]
+    assert lost == [("training", 700, "encode_image", "TL532")]
+    assert result.computed == 6 * 1501 - 6
+    assert found(result) - set(lost) == {("training", 555, "load_annotations", "TL512")}
