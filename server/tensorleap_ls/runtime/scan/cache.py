@@ -50,21 +50,22 @@ class Cache:
                         "PRIMARY KEY (fn, subset, sample)) WITHOUT ROWID")
         self.db.execute("CREATE TABLE IF NOT EXISTS fns (fn TEXT PRIMARY KEY, used REAL)")
 
-    def read(self, fns: Iterable[str], subset: str) -> Iterator[tuple[str, str, dict]]:
-        """(fn, sample key, record) of every record of ``fns`` for ``subset``."""
+    def read(self, fns: Iterable[str], subset: str) -> Iterator[tuple[str, str, list]]:
+        """(fn, sample key, record) of every record of ``fns`` for ``subset`` (hold no other call of this cache
+        while iterating: the lock is held)."""
         fns = list(fns)
         with self._lock:
             for i in range(0, len(fns), 500):
                 part = fns[i:i + 500]
                 rows = self.db.execute(f"SELECT fn, sample, rec FROM records WHERE subset = ? AND fn IN "
-                                       f"({','.join('?' * len(part))})", [subset, *part]).fetchall()
-                for fn, sample, rec in rows:
+                                       f"({','.join('?' * len(part))})", [subset, *part])
+                for fn, sample, rec in rows:  # streamed: a data set's records need not fit in memory twice
                     try:
                         yield fn, sample, json.loads(rec)
                     except ValueError:
                         continue
 
-    def write(self, rows: Iterable[tuple[str, str, str, dict]]) -> None:
+    def write(self, rows: Iterable[tuple[str, str, str, list]]) -> None:
         """(fn, subset, sample key, record) rows, in one transaction."""
         data = [(fn, subset, sample, json.dumps(rec, separators=(",", ":"), allow_nan=False))
                 for fn, subset, sample, rec in rows]

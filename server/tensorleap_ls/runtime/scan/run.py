@@ -97,10 +97,9 @@ def scan(root: str, entry: str, python: str, options: Options, project=None, pro
         total = sum(len(ids.get(s, [])) for s in subsets)
         result.samples = total
         lock = threading.Lock()
-        done_positions: set[tuple[str, int]] = set()
-        pending_rows: list[tuple[str, str, str, dict]] = []
-        remaining = {(s.subset, i) for s in todo for i in range(s.start, s.stop)}
-        done = [total - len(remaining)]
+        seen = {s: bytearray(len(ids.get(s, []))) for s in subsets}  # samples reported (a lost worker's are again)
+        pending_rows: list[tuple[str, str, str, list]] = []
+        done = [total - sum(s.stop - s.start for s in todo)]
         if progress:
             progress(done[0], total)
 
@@ -116,8 +115,8 @@ def scan(root: str, entry: str, python: str, options: Options, project=None, pro
                         result.computed += 1
                         if cache is not None:
                             pending_rows.append((keys[key], subset, sample_key(sid), rec))
-                    if (subset, i) not in done_positions:
-                        done_positions.add((subset, i))
+                    if not seen[subset][i]:
+                        seen[subset][i] = 1
                         done[0] += 1
                 if cache is not None and len(pending_rows) >= 5000:
                     cache.write(pending_rows)
@@ -213,31 +212,38 @@ def _keys(root: str, project, functions: dict, reply: protocol.ScanPlanned) -> d
 
 def _needs(agg: Aggregator, cache: Cache | None, keys: dict[str, str], subsets: list[str], ids: dict[str, list],
            functions: dict, workers: int) -> tuple[list[shards.Shard], int]:
-    """Feeds the cached records to ``agg``; the shards of what is left to run; the number of records read."""
+    """Feeds the cached records to ``agg``; the shards of what is left to run; the number of records read.
+    Memory stays O(samples): the cache is streamed, and what each function has is one byte per sample."""
     order = list(functions)
     runs: list[tuple[str, int, int, tuple[str, ...]]] = []
     read = 0
     for subset in subsets:
         sids = ids.get(subset, [])
-        found: dict[str, dict[str, dict]] = {k: {} for k in order}
+        have = {k: bytearray(len(sids)) for k in order}
         if cache is not None:
+            first: dict[str, int] = {}
+            repeats: dict[str, list[int]] = {}  # a sample id preprocess gives twice (TL512): both get the record
+            for i, sid in enumerate(sids):
+                sk = sample_key(sid)
+                if sk in first:
+                    repeats.setdefault(sk, []).append(i)
+                else:
+                    first[sk] = i
             by_key = {keys[k]: k for k in order}
             for fn, sample, rec in cache.read(by_key, subset):
-                found[by_key[fn]][sample] = rec
-        start, need = 0, None
-        for i, sid in enumerate(sids):
-            sk = sample_key(sid)
-            missing = []
-            for k in order:
-                if subset == "unlabeled" and functions[k].get("kind") == "ground_truth":
+                key = by_key[fn]
+                i = first.get(sample)
+                if i is None:
                     continue
-                rec = found[k].get(sk)
-                if rec is None:
-                    missing.append(k)
-                else:
-                    agg.add(subset, i, k, rec)
+                for j in [i, *repeats.get(sample, ())]:
+                    agg.add(subset, j, key, rec)
+                    have[key][j] = 1
                     read += 1
-            m = tuple(missing)
+        skip = {k for k in order if subset == "unlabeled" and functions[k].get("kind") == "ground_truth"}
+        columns = [(k, have[k]) for k in order if k not in skip]
+        start, need = 0, None
+        for i in range(len(sids)):
+            m = tuple(k for k, h in columns if not h[i])
             if m != need:
                 if need:
                     runs.append((subset, start, i, need))
