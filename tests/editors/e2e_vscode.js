@@ -11,6 +11,8 @@
 //  5. the Extensions view shows the extension's README with its images; the walkthrough opens.
 //  6. debug: a breakpoint in the encoder, the "Debug sample" lens, the editor paused there, continue, the end.
 //  7. testing: the Testing view runs one binding, its planted failure shows at its line; fixed, re-run green.
+//  8. scan: Tensorleap: Scan Data Set on the main workspace: the report panel draws the metadata histograms and
+//     value counts (Vega-Lite), and a sample id in it opens that sample's preview.
 // Exit code 0 = pass.
 const { chromium } = require("playwright-core");
 const { execFileSync, spawn } = require("child_process");
@@ -471,16 +473,45 @@ async function testingScenario(page) {
   } finally {
     cs.stop();
   }
+// --- 6. the data-set scan, in the main workspace --------------------------------------------------------
+async function scanScenario(page) {
+  // the main scenario fixes the workspace's planted TL213 with its quick fix; alone, this one fixes it on disk
+  const viz = path.join(WS, "mnist_tl", "visualizers.py");
+  const planted = "def image_visualizer(image: np.ndarray) -> LeapHorizontalBar:";
+  fs.writeFileSync(viz, fs.readFileSync(viz, "utf8").replace(planted, "def image_visualizer(image: np.ndarray) -> LeapImage:"));
+  await workbench(page, URL);
+  await openFile(page, "leap_integration.py");
+  await command(page, "Tensorleap: Scan Data Set");
+  const frame = await frameWith(page, "#scan svg.marks", 180000);
+  await waitFor("every chart drawn", async () => {
+    const specs = JSON.parse(await frame.locator("#specs").textContent());
+    const drawn = await frame.locator("#scan svg.marks").count();
+    return specs.length >= 4 && drawn === specs.length;
+  });
+  const text = await frame.locator("#scan").innerText();
+  for (const want of ["80 samples", "training: 60 samples", "validation: 20 samples", "metadata stats_brightness",
+                      "metadata label", "ground truth classes: class balance"]) {
+    if (!text.includes(want)) throw new Error(`the scan panel lacks "${want}": ${text.slice(0, 600)}`);
+  }
+  // a histogram (binned bars) and value counts, drawn as SVG marks
+  const bars = await frame.locator("#scan svg.marks .mark-rect path").count();
+  if (bars < 10) throw new Error(`only ${bars} bars drawn`);
+  if (await frame.locator("text=chart failed").count()) throw new Error("a chart failed to draw");
+  log(`scan panel: ${await frame.locator("#scan svg.marks").count()} charts, ${bars} bars`);
+  await page.screenshot({ path: `${SHOTS}/vscode-scan.png` });
+  await frame.locator(".sample.link").first().click(); // a slowest sample: its preview
+  await frameWith(page, "#preview img");
+  log("a sample of the report opens its preview");
 }
 
 (async () => {
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run"] });
-  const only = (process.env.E2E_ONLY || "main,bare,empty,untrusted,readme,debug,testing").split(",");
+  const only = (process.env.E2E_ONLY || "main,bare,empty,untrusted,readme,debug,testing,scan").split(",");
   const scenarios = [["main", mainScenario], ["bare", bareInterpreterScenario], ["empty", newProjectScenario],
                      ["untrusted", untrustedScenario], ["readme", readmeScenario], ["debug", debugScenario],
-                     ["testing", testingScenario]].filter(([n]) => only.includes(n));
+                     ["testing", testingScenario], ["scan", scanScenario]].filter(([n]) => only.includes(n));
   for (const [name, run] of scenarios) {
     const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
     page.setDefaultTimeout(60000);

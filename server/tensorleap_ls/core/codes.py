@@ -163,6 +163,7 @@ RUN_CRASH = _code("TL532", "run-crash", E, "The child process died (segfault, `o
 RUN_EXIT = _code("TL533", "run-exit", E, "User code called `sys.exit()`.", "`sys.exit(1)` in preprocess", data=RunSample)
 RUN_INTERPRETER = _code("TL534", "run-interpreter", E, "The project interpreter cannot run the checks (not found, no code_loader, too old).", "code-loader not installed in the selected interpreter", data=Install)
 RUN_IMPORT_FAILED = _code("TL535", "run-import-failed", E, "Importing the entry file raised (as the platform imports it).", "ImportError at import time", data=RunSample)
+RUN_METADATA_MISSING = _code("TL536", "run-metadata-missing", I, "Metadata is None on a sample (not the first training one): the platform stores a default for it (-1, 'None', False) and marks it missing.", "returns None when an annotation is absent", data=RunSample)
 # 6xx: the data side against the model `load_model` loads (facts read from the model file)
 MODEL_UNREADABLE = _code("TL600", "model-unreadable", I, "The model file `load_model` loads (in a legacy project: the one its local test loads) cannot be read in the project interpreter (library missing, broken file): the model checks are skipped.", "`model.h5` without TensorFlow in the interpreter", data=ModelName)
 MODEL_FEED_NAMES = _code("TL601", "model-feed-names", E, "The integration test feeds the model inputs it does not have, misses one, or feeds them out of order: the SDK raises on the first inference.", "`model.run(None, {'imgae': x})`", data=Replacement)
