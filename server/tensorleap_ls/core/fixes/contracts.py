@@ -94,9 +94,26 @@ def _length(f: Finding, pa) -> list[Fix]:
     start = line.rfind("length", 0, f.span.col)
     if start < 0:
         return []
+    given = _keywords_beside(pa, f.span)  # a keyword written twice would not compile
+    if "sample_ids" in given:  # `length=` beside `sample_ids=`: it only goes
+        before = line[:start].rstrip()
+        cut = len(before) - 1 if before.endswith(",") else start
+        return [Fix("Remove the deprecated length=", [TextEdit(
+            Span(f.span.path, f.span.line, cut, f.span.end_line, f.span.end_col), "")], preferred=True)]
+    ids_type = "" if "sample_id_type" in given else ", sample_id_type=int"
     edit = TextEdit(Span(f.span.path, f.span.line, start, f.span.end_line, f.span.end_col),
-                    f"sample_ids=list(range({text(pa, f.span)})), sample_id_type=int")
+                    f"sample_ids=list(range({text(pa, f.span)})){ids_type}")
     return [Fix("Use sample_ids= instead of length=", [edit], preferred=True)]
+
+
+def _keywords_beside(pa, value: Span) -> set[str]:
+    """The keywords of the call one of whose keyword values is at ``value``."""
+    node = expr_at(pa, value)
+    mod = module(pa, value.path)
+    for call in (n for n in ast.walk(mod.tree) if isinstance(n, ast.Call)) if node is not None and mod else ():
+        if any(k.value is node for k in call.keywords):
+            return {k.arg for k in call.keywords if k.arg}
+    return set()
 
 
 @fixer(DEFAULT_CHANNEL_DIM)
