@@ -43,7 +43,8 @@ MISSING_PARTS = (MISSING_PREPROCESS, MISSING_INPUT, MISSING_MODEL, MISSING_INTEG
 
 def check(ctx: CheckContext) -> list[Finding]:
     """TL112 and TL113 here, TL114 in core/checks/undefined.py: one pass over what runs."""
-    contexts = undefined.reached(ctx)
+    slips = undefined.Slips(ctx)
+    contexts = undefined.reached(ctx, slips)
     names = not undefined.builtins_written(ctx)
     by_mod: dict[str, list] = {}
     for c in contexts.values():
@@ -54,17 +55,17 @@ def check(ctx: CheckContext) -> list[Finding]:
             continue
         cs = by_mod.get(mod.path, [])
         if names:
-            out.extend(_at_import(ctx, mod, cs))
-        out.extend(_imports(ctx, mod, cs))
-    return out + (undefined.check(ctx, contexts) if names else [])
+            out.extend(_at_import(ctx, mod, cs, slips))
+        out.extend(_imports(ctx, mod, cs, slips))
+    return out + (undefined.check(ctx, contexts, slips) if names else [])
 
 
 # --- TL113 -----------------------------------------------------------------------------------------
-def _at_import(ctx: CheckContext, mod, contexts) -> list[Finding]:
+def _at_import(ctx: CheckContext, mod, contexts, slips) -> list[Finding]:
     if undefined.silent(mod):
         return []
     runs = scopes.runs(mod)
-    own = undefined.integration_module(ctx, mod)
+    own = slips.integration_module(mod)
     keep = undefined.keep_of(contexts, mod)
     if not own and not keep and not (runs.loaded - scopes.module_names(mod) - undefined.BUILTINS):
         return []  # a library module whose module-level code reads only names it binds: pyflakes is not needed
@@ -74,15 +75,15 @@ def _at_import(ctx: CheckContext, mod, contexts) -> list[Finding]:
         level = undefined.level_of(ctx, mod, runs, u.node)
         if not level or (level < SPINE and not own):
             continue
-        if u.star and undefined.star_provides(ctx, mod, u.name):
+        if u.star and slips.stars.provides(mod, u.name):
             continue
         span = mod.source.span(u.node)
-        if span in undefined.registration_spans(ctx):
+        if span in slips.registration_spans():
             continue
         if u.name in seen:  # importing stops at the first use; the others are the same missing name
             seen[u.name].related.append((span, f"`{u.name}` is also used here"))
             continue
-        data = undefined.advice(ctx, mod, u.name, decorator=id(u.node) in _decorator_names(mod))
+        data = slips.advisor.advice(mod, u.name, decorator=id(u.node) in _decorator_names(mod))
         when = "raises NameError here" if level == SPINE else "raises NameError here if this line runs"
         f = Finding(UNDEFINED_AT_IMPORT, f"`{u.name}` is not defined: importing {_rel(ctx, mod.path)} {when}"
                     f"{undefined.tail(data)}", span, severity=None if level == SPINE else Severity.WARNING, data=data)
@@ -108,7 +109,7 @@ def _rel(ctx: CheckContext, path: str) -> str:
 
 
 # --- TL112 -----------------------------------------------------------------------------------------
-def _imports(ctx: CheckContext, mod, contexts) -> list[Finding]:
+def _imports(ctx: CheckContext, mod, contexts, slips) -> list[Finding]:
     resolved = getattr(ctx.resolver, "resolved", {})
     levels = {id(node): (c, None) for node, c in scopes.runs(mod).imports}
     for ctxt in contexts:
@@ -116,7 +117,7 @@ def _imports(ctx: CheckContext, mod, contexts) -> list[Finding]:
             level = min(c, ctxt.certainty)
             if level > levels.get(id(node), (0,))[0]:
                 levels[id(node)] = (level, ctxt.who)
-    own = undefined.integration_module(ctx, mod)
+    own = slips.integration_module(mod)
     out = []
     for ref in mod.imports:
         node = ref.node
@@ -127,7 +128,7 @@ def _imports(ctx: CheckContext, mod, contexts) -> list[Finding]:
         if src is None or src.tree is None or not level or (level < SPINE and not own):
             continue
         for alias in node.names:
-            if (mod.path, id(node), alias.name) in resolved or undefined.provides(ctx, src, alias.name):
+            if (mod.path, id(node), alias.name) in resolved or undefined.provides(slips.stars, src, alias.name):
                 continue
             if os.path.basename(src.path) == "__init__.py" and _other_submodule(src.path, alias.name):
                 continue

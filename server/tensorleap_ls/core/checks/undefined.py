@@ -8,7 +8,7 @@ plain functions of the project they (or module-level code) call, followed a few 
 time its function runs is an error; one under a condition is a warning in the integration's own modules.
 
 Also here, shared with core/checks/imports.py: what each piece of running code is (``reached``), whether a
-star import can bind a name (``star_provides``), and the "did you mean" of an unbound name (``advice``).
+star import can bind a name (``Stars``), and the "did you mean" of an unbound name (``advice``).
 
 Finding.data: UndefinedName (the name, the nearest defined name, an import that binds it).
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import Iterable
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.codes import UNDEFINED_NAME
 from tensorleap_ls.core.facts import scopes
-from tensorleap_ls.core.facts.modules import Module
+from tensorleap_ls.core.facts.modules import Module, per_text
 from tensorleap_ls.core.facts.scopes import COND, SPINE, def_key
 from tensorleap_ls.core.fixdata import UndefinedName
 from tensorleap_ls.core.model import Finding, Kind, Severity
@@ -69,10 +70,25 @@ class Context:
     kind: Kind | None  # the registered kind, None for a helper
 
 
-def integration_module(ctx: CheckContext, mod: Module) -> bool:
-    """The integration's own code (it imports code_loader or holds a registration), not a vendored library."""
-    return bool(getattr(mod, "uses_code_loader", False)) or any(
-        mod.path in (b.module_path, b.def_path) for b in ctx.bindings)
+class Slips:
+    """What the slip checks gather once per analysis: the star imports' names, the "did you mean" pools, the
+    modules that are the integration's own, the names legacy registrations pass."""
+
+    def __init__(self, ctx: CheckContext):
+        self.ctx = ctx
+        self.stars = Stars(ctx)
+        self.advisor = Advisor(ctx)
+        self._own = {p for b in ctx.bindings for p in (b.module_path, b.def_path) if p}
+        self._registration_spans: set | None = None
+
+    def integration_module(self, mod: Module) -> bool:
+        """The integration's own code (it imports code_loader or holds a registration), not a vendored library."""
+        return bool(getattr(mod, "uses_code_loader", False)) or mod.path in self._own
+
+    def registration_spans(self) -> set:
+        if self._registration_spans is None:
+            self._registration_spans = registration_spans(self.ctx)
+        return self._registration_spans
 
 
 def silent(mod: Module) -> bool:
@@ -86,7 +102,7 @@ def builtins_written(ctx: CheckContext) -> bool:
     return any(scopes.writes_builtins(m) for m in ctx.modules.values())
 
 
-def reached(ctx: CheckContext) -> dict[tuple, Context]:
+def reached(ctx: CheckContext, slips: "Slips") -> dict[tuple, Context]:
     """The function bodies that run, keyed by (module path, def_key): registered functions and the integration
     test, then the project's plain functions they and module-level code call (certainty: the lowest on the
     way)."""
@@ -111,7 +127,7 @@ def reached(ctx: CheckContext) -> dict[tuple, Context]:
         add(Context(mod, b.def_node, SPINE, who, b.kind), 0)
     registered = set(out)
     for mod in ctx.modules.values():
-        if mod.tree is not None and integration_module(ctx, mod):  # a vendored library's own calls: not followed
+        if mod.tree is not None and slips.integration_module(mod):  # a vendored library's own calls: not followed
             _follow(ctx, mod, scopes.runs(mod).calls, SPINE, f"importing {_rel(ctx, mod.path)}", 0, add, registered)
     while queue:
         c, depth = queue.pop(0)
@@ -124,9 +140,17 @@ def _follow(ctx: CheckContext, mod: Module, calls, base: int, via: str, depth: i
     r = ctx.resolver
     if r is None:
         return
+    aliases = None
     for call, c in calls:
-        if not isinstance(call.func, (ast.Name, ast.Attribute)):
+        f = call.func
+        if not isinstance(f, (ast.Name, ast.Attribute)):
             continue
+        if isinstance(f, ast.Name) and f.id not in mod.defs and f.id not in _explicitly_imported(mod):
+            continue  # a builtin, a class, a name from a star import: not a helper we follow
+        if isinstance(f, ast.Attribute):
+            aliases = _module_aliases(ctx, mod) if aliases is None else aliases
+            if not (isinstance(f.value, ast.Name) and f.value.id in aliases):
+                continue  # `np.zeros(...)`, `self.f(...)`: only `helpers.f(...)` of a local module is followed
         try:
             v = r.value(call.func, mod)
         except RecursionError:
@@ -137,6 +161,22 @@ def _follow(ctx: CheckContext, mod: Module, calls, base: int, via: str, depth: i
         if target is None or (target.path, def_key(v.node)) in registered:
             continue
         add(Context(target, v.node, min(base, c), f"`{v.node.name}` (run by {via})", None), depth)
+
+
+def _module_aliases(ctx: CheckContext, mod: Module) -> frozenset:
+    """Names that are local modules in ``mod`` (``import helpers``, ``from pkg import helpers``)."""
+    resolved = getattr(ctx.resolver, "resolved", {})
+    out = set()
+    for ref in mod.imports:
+        if not ref.names and ref.bound and ((mod.path, id(ref.node), "") in resolved or (mod.path, id(ref.node), "top") in resolved):
+            out.add(ref.bound)
+        out.update(bound for orig, bound in ref.names if (mod.path, id(ref.node), orig) in resolved)
+    return frozenset(out)
+
+
+@per_text("explicit_imports")
+def _explicitly_imported(mod: Module) -> frozenset:
+    return frozenset(bound for ref in mod.imports for orig, bound in ref.names if orig != "*")
 
 
 def _rel(ctx: CheckContext, path: str) -> str:
@@ -198,38 +238,125 @@ def registration_spans(ctx: CheckContext) -> set:
 
 
 # --- star imports ----------------------------------------------------------------------------------
-def star_provides(ctx: CheckContext, mod: Module, name: str, depth: int = 0) -> bool:
-    """True when one of ``mod``'s star imports binds ``name``, or may (a module we cannot see)."""
-    if depth > 20:
-        return True
-    resolved = getattr(ctx.resolver, "resolved", {})
-    for ref in mod.imports:
-        if ref.names != [("*", "*")]:
-            continue
-        src = ctx.modules.get(resolved.get((mod.path, id(ref.node), ""), ""))
-        if src is None:
-            if not (ref.module or "").startswith("code_loader") or ref.level:
-                return True  # a third-party module, or one we cannot find: anything may come from it
-            api = ctx.sdk.module(ref.module) if ctx.sdk is not None else None
-            if api is None or (name in api.names and not name.startswith("_")):
-                return True
-            continue
-        if exports(ctx, src, name, depth + 1):
-            return True
-    return False
+ANY = None  # a star import we cannot see: it may bind any name
 
 
-def exports(ctx: CheckContext, src: Module, name: str, depth: int = 0) -> bool:
-    """What ``from src import *`` binds: ``__all__`` when it is a literal, else its public names (its own
-    star imports included)."""
-    if silent(src):
-        return True
-    listed = _literal_all(src)
-    if listed is not None:
-        return name in listed
-    if name.startswith("_"):
-        return False
-    return name in scopes.module_names(src) or star_provides(ctx, src, name, depth)
+class Stars:
+    """What the star imports of each module can bind, once per analysis: the names ``from src import *``
+    brings (``__all__`` when it is a literal, else the public names of ``src``, its own star imports included),
+    through rings and pairs of modules that star-import each other (solved on the strongly connected
+    components of the star-import graph: linear in its size). ``ANY`` where one of them is a module we cannot
+    see (third-party, unresolved, code-loader with no installed SDK) or one that writes its namespace at run
+    time."""
+
+    def __init__(self, ctx: CheckContext):
+        self.ctx = ctx
+        self._bound: dict[str, frozenset | None] | None = None
+
+    def provides(self, mod: Module, name: str) -> bool:
+        names = self.bound(mod)
+        return names is ANY or name in names
+
+    def bound(self, mod: Module) -> frozenset | None:
+        if self._bound is None:
+            self._bound = self._solve()
+        return self._bound.get(mod.path, frozenset())
+
+    def _solve(self) -> dict[str, frozenset | None]:
+        ctx, resolved = self.ctx, getattr(self.ctx.resolver, "resolved", {})
+        edges: dict[str, list[str]] = {}  # importer -> star-imported modules without a literal __all__
+        fixed: dict[str, set | None] = {}  # importer -> what its other star imports bind (None: ANY)
+        for mod in ctx.modules.values():
+            out: set | None = set()
+            targets = []
+            stars = [ref for ref in mod.imports if ref.names == [("*", "*")]]
+            for ref in stars:
+                if out is None:
+                    break
+                src = ctx.modules.get(resolved.get((mod.path, id(ref.node), ""), ""))
+                if src is None:
+                    api = ctx.sdk.module(ref.module) if ctx.sdk is not None and not ref.level else None
+                    if not (ref.module or "").startswith("code_loader") or api is None:
+                        out = None
+                    else:
+                        out.update(n for n in api.names if not n.startswith("_"))
+                elif silent(src):
+                    out = None
+                elif _literal_all(src) is not None:
+                    out.update(_literal_all(src))
+                else:
+                    out.update(n for n in scopes.module_names(src) if not n.startswith("_"))
+                    targets.append(src.path)
+            if stars:
+                fixed[mod.path] = out
+                edges[mod.path] = targets
+        result: dict[str, frozenset | None] = {}
+        for component in _components(edges):
+            names: set | None = set()
+            inside = set(component)
+            for path in component:
+                if fixed.get(path) is None and path in fixed:
+                    names = None
+                    break
+                names |= fixed.get(path) or set()
+                for target in edges.get(path, ()):
+                    if target in inside:
+                        continue
+                    sub = result.get(target, frozenset())
+                    if sub is ANY:
+                        names = None
+                        break
+                    names |= {n for n in sub if not n.startswith("_")}
+                if names is None:
+                    break
+            if names is not None and len(component) > 1:  # each member reaches the others' own names
+                for path in component:
+                    names |= {n for n in scopes.module_names(ctx.modules[path]) if not n.startswith("_")}
+            frozen = ANY if names is None else frozenset(names)
+            for path in component:
+                result[path] = frozen
+        return result
+
+
+def _components(edges: dict[str, list[str]]) -> list[list[str]]:
+    """Strongly connected components of ``edges``, sinks first (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: list[list[str]] = []
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, iter(edges.get(root, ())))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, it = work[-1]
+            nxt = next(it, None)
+            if nxt is not None:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(edges.get(nxt, ()))))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                out.append(comp)
+    return out
 
 
 def _literal_all(mod: Module) -> frozenset | None:
@@ -239,11 +366,11 @@ def _literal_all(mod: Module) -> frozenset | None:
     return None
 
 
-def provides(ctx: CheckContext, src: Module, name: str) -> bool:
+def provides(stars: Stars, src: Module, name: str) -> bool:
     """``from src import name`` finds something (a binding anywhere at module level, ``global``, a star import,
     a module ``__getattr__``, a namespace written at run time)."""
     names = scopes.module_names(src)
-    return name in names or "__getattr__" in names or silent(src) or star_provides(ctx, src, name)
+    return name in names or "__getattr__" in names or silent(src) or stars.provides(src, name)
 
 
 # --- did you mean ----------------------------------------------------------------------------------
@@ -263,52 +390,113 @@ def sdk_names(ctx: CheckContext) -> dict[str, str]:
 
 def nearest(name: str, pool: Iterable[str]) -> str | None:
     """The name of ``pool`` that ``name`` is a slip of (a letter left out, swapped, doubled; case)."""
-    pool = [p for p in set(pool) if p != name]
-    low = {p.lower(): p for p in pool}
-    if name.lower() in low:
-        return low[name.lower()]
+    return _nearest(name, pool if isinstance(pool, frozenset) else frozenset(pool))
+
+
+@functools.lru_cache(maxsize=8192)
+def _nearest(name: str, pool: frozenset) -> str | None:
+    """(Kept per pool: the SDK's names and the other modules' functions do not change while one module is edited.)"""
+    lower, by_end = _index(pool)
+    same = lower.get(name.lower())
+    if same is not None and same != name:
+        return same
     if len(name) < 4:  # `idx` is not a slip of `id`
         return None
-    close = difflib.get_close_matches(name, [p for p in pool if len(p) >= 4], n=1, cutoff=0.8)
+    # a ratio of 0.8 needs the shorter name to be at least 2/3 of the longer, and a slip keeps one end of the
+    # name (its first or last two letters): the rest is not compared
+    n = len(name)
+    near = {p for key in (("^", name[:2].lower()), ("$", name[-2:].lower())) for p in by_end.get(key, ())
+            if p != name and 2 * n <= 3 * len(p) and 2 * len(p) <= 3 * n}
+    close = difflib.get_close_matches(name, sorted(near), n=1, cutoff=0.8)
     return close[0] if close else None
 
 
-def import_line(ctx: CheckContext, mod: Module, name: str) -> str | None:
-    """An import statement that binds ``name`` as the code means it: the SDK, another module of the project
-    that defines it, numpy as np, a standard-library module."""
-    sdk = sdk_names(ctx)
-    if name in sdk:
-        return f"from {sdk[name]} import {name}"
-    for other in ctx.modules.values():
-        if other is mod or other.path == ctx.entry or other.tree is None or name.startswith("_"):
-            continue
-        if name in other.defs or name in other.assigns:
-            return f"from {other.name} import {name}"
-    if name in _COMMON_IMPORTS:
-        return _COMMON_IMPORTS[name]
-    if name in _STDLIB:
-        return f"import {name}"
-    return None
+@functools.lru_cache(maxsize=64)
+def _index(pool: frozenset) -> tuple[dict, dict]:
+    """A pool by lower-case name, and by its first / last two letters (names of 4 letters or more)."""
+    lower: dict[str, str] = {}
+    by_end: dict[tuple, list] = {}
+    for p in sorted(pool):
+        lower.setdefault(p.lower(), p)
+        if len(p) >= 4:
+            by_end.setdefault(("^", p[:2].lower()), []).append(p)
+            by_end.setdefault(("$", p[-2:].lower()), []).append(p)
+    return lower, by_end
 
 
-def advice(ctx: CheckContext, mod: Module, name: str, local: Iterable[str] = (), decorator: bool = False) -> UndefinedName:
-    """What the name should be: itself imported, or the nearest defined name (a decorator's nearest SDK decorator
-    first), with the import that name needs when the module lacks it."""
-    visible = set(scopes.module_names(mod)) | set(local)
-    line = import_line(ctx, mod, name)
-    if line is not None:
-        return UndefinedName(name, None, line)
-    sdk = sdk_names(ctx)
-    elsewhere = {n for m in ctx.modules.values() if m is not mod and m.path != ctx.entry for n in m.defs
-                 if not n.startswith("_")}
-    pools = ([n for n in sdk if n.startswith("tensorleap_")], visible) if decorator else (
-        visible | BUILTINS, set(sdk), elsewhere)
-    for pool in pools:
-        guess = nearest(name, pool)
-        if guess is not None:
-            needs = None if guess in visible or guess in BUILTINS else import_line(ctx, mod, guess)
-            return UndefinedName(name, guess, needs)
-    return UndefinedName(name, None, None)
+_ADVICE: dict[tuple, UndefinedName] = {}  # across analyses: (the name, what the pools hold) -> advice
+
+
+class Advisor:
+    """The "did you mean" of unbound names, with the pools of one analysis gathered once. An answer depends on
+    the name and on what the pools hold (the module's names, the names the project's modules define, the
+    SDK), not on the texts: it is kept across analyses while those stay the same (typing in a function body
+    does not recompute the advice of the module's other findings)."""
+
+    def __init__(self, ctx: CheckContext):
+        self.ctx = ctx
+        self._ready = False
+        self._elsewhere: dict[str, frozenset] = {}
+
+    def _prepare(self) -> None:
+        """The pools, gathered on the first name that needs advice."""
+        ctx = self.ctx
+        self.sdk = sdk_names(ctx)
+        # name -> the dotted names of the modules that define it (a def or a top-level assignment), the entry aside
+        self.defined: dict[str, list[str]] = {}
+        for m in ctx.modules.values():
+            if m.path != ctx.entry and m.tree is not None:
+                for n in {*m.defs, *m.assigns}:
+                    if not n.startswith("_"):
+                        self.defined.setdefault(n, []).append(m.name)
+        self.key = (frozenset((n, tuple(ms)) for n, ms in self.defined.items()),
+                    getattr(ctx.sdk, "version", None), getattr(ctx.sdk, "package_dir", None))
+        self.sdk_pool = frozenset(self.sdk)
+        self.decorators = frozenset(n for n in self.sdk if n.startswith("tensorleap_"))
+        self._ready = True
+
+    def elsewhere(self, mod: Module) -> frozenset:
+        """What the project's other modules define (a helper of another module, misspelled)."""
+        if mod.name not in self._elsewhere:
+            self._elsewhere[mod.name] = frozenset(n for n, ms in self.defined.items() if any(m != mod.name for m in ms))
+        return self._elsewhere[mod.name]
+
+    def advice(self, mod: Module, name: str, local: Iterable[str] = (), decorator: bool = False) -> UndefinedName:
+        """What the name should be: itself imported, or the nearest defined name (a decorator's nearest SDK
+        decorator first), with the import that name needs when the module lacks it."""
+        if not self._ready:
+            self._prepare()
+        key = (name, frozenset(local), decorator, mod.name, scopes.module_names(mod), self.key)
+        found = _ADVICE.get(key)
+        if found is None:
+            if len(_ADVICE) > 4096:
+                _ADVICE.clear()
+            found = _ADVICE[key] = self._advice(mod, name, local, decorator)
+        return found
+
+    def _import_line(self, mod: Module, name: str) -> str | None:
+        if name in self.sdk:
+            return f"from {self.sdk[name]} import {name}"
+        where = [m for m in self.defined.get(name, ()) if m != mod.name]
+        if where:
+            return f"from {where[0]} import {name}"
+        if name in _COMMON_IMPORTS:
+            return _COMMON_IMPORTS[name]
+        return f"import {name}" if name in _STDLIB else None
+
+    def _advice(self, mod: Module, name: str, local: Iterable[str], decorator: bool) -> UndefinedName:
+        visible = set(scopes.module_names(mod)) | set(local)
+        line = self._import_line(mod, name)
+        if line is not None:
+            return UndefinedName(name, None, line)
+        pools = (self.decorators, frozenset(visible)) if decorator else (
+            frozenset(visible | BUILTINS), self.sdk_pool, self.elsewhere(mod))
+        for pool in pools:
+            guess = nearest(name, pool)
+            if guess is not None:
+                needs = None if guess in visible or guess in BUILTINS else self._import_line(mod, guess)
+                return UndefinedName(name, guess, needs)
+        return UndefinedName(name, None, None)
 
 
 def tail(data: UndefinedName) -> str:
@@ -329,29 +517,33 @@ def locals_of(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
 
 
 # --- TL114 -----------------------------------------------------------------------------------------
-def check(ctx: CheckContext, contexts: dict[tuple, Context]) -> list[Finding]:
+def check(ctx: CheckContext, contexts: dict[tuple, Context], slips: Slips) -> list[Finding]:
     """TL114 in the function bodies that run (``reached``; core/checks/imports.py runs both, once per project)."""
     by_mod: dict[str, list[Context]] = {}
     for c in contexts.values():
         by_mod.setdefault(c.mod.path, []).append(c)
-    skip = registration_spans(ctx)
+    skip = slips.registration_spans()
     out: list[Finding] = []
     seen: dict[tuple, Finding] = {}
     for path, cs in by_mod.items():
         mod = ctx.modules[path]
         if mod.tree is None or mod.source is None or getattr(mod, "stale", False) or silent(mod):
             continue
-        own = integration_module(ctx, mod)
-        runs = [(c, scopes.runs(mod, c.node)) for c in cs]
+        own = slips.integration_module(mod)
+        where: dict[int, list] = {}  # id(ast.Name) -> the contexts whose code holds it
+        for c in cs:
+            r = scopes.runs(mod, c.node)
+            for i in r.names:
+                where.setdefault(i, []).append((c, r))
         for u in scopes.unbound(mod, keep_of(cs, mod)):
             best = None
-            for c, r in runs:
+            for c, r in where.get(id(u.node), ()):
                 level = min(level_of(ctx, mod, r, u.node, c.node), c.certainty)
                 if level and (best is None or level > best[1]):
                     best = (c, level)
             if best is None or (best[1] < SPINE and not own):
                 continue
-            if u.star and star_provides(ctx, mod, u.name):
+            if u.star and slips.stars.provides(mod, u.name):
                 continue
             span = mod.source.span(u.node)
             if span in skip:
@@ -361,7 +553,7 @@ def check(ctx: CheckContext, contexts: dict[tuple, Context]) -> list[Finding]:
             if first is not None:  # the same name again in the same function: one root cause
                 first.related.append((span, f"`{u.name}` is also used here"))
                 continue
-            data = advice(ctx, mod, u.name, locals_of(c.node))
+            data = slips.advisor.advice(mod, u.name, locals_of(c.node))
             when = "raises NameError here" if level == SPINE else "raises NameError if this line runs"
             f = Finding(UNDEFINED_NAME, f"`{u.name}` is not defined: {c.who} {when}{tail(data)}", span,
                         severity=None if level == SPINE else Severity.WARNING, data=data)
