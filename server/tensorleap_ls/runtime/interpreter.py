@@ -88,16 +88,11 @@ def _gate(cmd: list[str], root: str | None, user_code: bool) -> None:
 def popen(cmd: list[str], *, root: str | None = None, user_code: bool = False, **kwargs: Any) -> subprocess.Popen:
     """``subprocess.Popen`` through the gate. ``user_code``: the command executes code of the project
     (the child, loading a Keras file); ``root``: the project whose interpreters an untrusted workspace
-    does not run."""
+    does not run. A process that runs no user code (the compile worker of core/facts/compiled.py, the
+    server's own interpreter) starts in a neutral working directory unless told otherwise."""
     _gate(cmd, root, user_code)
-    return subprocess.Popen(cmd, **kwargs)  # noqa: S603 - the gate above decided
-
-
-def popen(cmd: list[str], *, root: str | None = None, **kwargs: Any) -> subprocess.Popen:
-    """``subprocess.Popen`` through the gate, of a process that runs no user code (e.g. the compile
-    worker of core/facts/compiled.py, the server's own interpreter), in a neutral working directory."""
-    _gate(cmd, root, False)
-    kwargs.setdefault("cwd", NEUTRAL_CWD)
+    if not user_code:
+        kwargs.setdefault("cwd", NEUTRAL_CWD)
     return subprocess.Popen(cmd, **kwargs)  # noqa: S603 - the gate above decided
 
 
