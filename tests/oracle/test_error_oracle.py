@@ -94,6 +94,10 @@ SDK_CASES = [
     SdkCase("TL114", DECO, "check", r"NameError: name 'normalise_factor' is not defined",
             line=("mnist_tl/encoders.py", 16)),
     SdkCase("TL114", LEGACY, "check", r"NameError: name '_indx' is not defined", line=("digits/functions.py", 29)),
+    # a metric runs on the platform's batches and in the local test (the mapping pass does not run it)
+    SdkCase("TL114", DECO, "local", r"NameError: name 'predicton' is not defined", mode="local", from_codes=False,
+            edits=(("mnist_tl/metrics.py", "== prediction.argmax(-1)", "== predicton.argmax(-1)"),),
+            line=("mnist_tl/metrics.py", 8)),
     SdkCase("TL120", DECO, "import", r"Metric with name Accuracy already exists", line=("mnist_tl/metrics.py", 6)),
     SdkCase("TL190", DECO, "import", r"SyntaxError"),
     # What `ast.parse` accepts but the compiler rejects fails the import the same way.
