@@ -5,10 +5,12 @@ pyflakes' rule (core/facts/scopes.py: builtins, globals bound anywhere in the mo
 and star imports we cannot see keep it silent; a module that writes ``globals()`` or calls ``exec`` says
 nothing), restricted to what runs: the bodies of registered functions and the integration test, and the
 plain functions of the project they (or module-level code) call, followed a few levels. A use that runs each
-time its function runs is an error; one under a condition is a warning in the integration's own modules.
+time its function runs is an error; one under a condition is a warning in the integration's own modules (an
+``if`` on a flag the project's values decide counts as decided: ``if PLOT:`` with ``PLOT = True``).
 
-Also here, shared with core/checks/imports.py: what each piece of running code is (``reached``), whether a
-star import can bind a name (``Stars``), and the "did you mean" of an unbound name (``advice``).
+Also here, shared with core/checks/imports.py (which runs both, once per analysis, through ``Slips``): what
+each piece of running code is (``reached``), what star imports bind (``Stars``), and the "did you mean" of an
+unbound name (``Advisor``).
 
 Finding.data: UndefinedName (the name, the nearest defined name, an import that binds it).
 """
