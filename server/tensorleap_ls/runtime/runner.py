@@ -63,6 +63,17 @@ _NOT_PASSED = ("IS_TENSORLEAP_PLATFORM", "PYTHONPATH", "__MAPPING_RUNTIME_MODE__
 _PR_SET_CHILD_SUBREAPER = 36
 
 
+def child_env(auth_secret: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a process that runs user code with the child's package: not the platform's
+    mode, no analytics, only the child's folder added to the path, the secret passed through."""
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_PASSED}
+    env.update(TL_DISABLE_ANALYTICS="1", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="0", PYTHONPATH=CHILD_PATH, **extra)
+    secret = auth_secret if auth_secret is not None else os.environ.get("AUTH_SECRET", "")
+    if secret and isinstance(secret, str):
+        env["AUTH_SECRET"] = secret
+    return env
+
+
 @functools.lru_cache(maxsize=1)
 def _prctl():
     """libc's prctl (Linux), resolved in the server: nothing is loaded between fork and exec."""
@@ -144,12 +155,8 @@ class Child:
         self.root, self.entry, self.limits = root, entry, limits
         self._trace = tempfile.NamedTemporaryFile(prefix="tl-trace-", suffix=".txt", delete=False)
         self._trace.close()
-        env = {k: v for k, v in os.environ.items() if k not in _NOT_PASSED}
-        env.update(TL_DISABLE_ANALYTICS="1", TL_TRACE_FILE=self._trace.name, PYTHONUNBUFFERED="1",
-                   PYTHONFAULTHANDLER="0", PYTHONPATH=CHILD_PATH)
-        secret = auth_secret if auth_secret is not None else os.environ.get("AUTH_SECRET", "")
-        if secret and isinstance(secret, str):
-            env["AUTH_SECRET"] = secret
+        env = child_env(auth_secret, TL_TRACE_FILE=self._trace.name)
+        secret = env.get("AUTH_SECRET")
         self.scrub = wire.Scrubber(secret if isinstance(secret, str) else None)
         # the guardian's lifeline: only this process holds the write end; it closes when we
         # close it or when this process ends in any way (SIGKILL included)
@@ -378,7 +385,7 @@ def run_script(python: str, script: str, args: list[str] | tuple[str, ...] = (),
         proc = interpreter.popen(  # the trust gate
             [python, "-c", _GUARDED + script, *args], root=root, user_code=user_code, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=interpreter.NEUTRAL_CWD, env=env,
-            start_new_session=True, preexec_fn=preexec(memory_mb), pass_fds=(guard_r,))
+            start_new_session=True, preexec_fn=preexec(memory_mb), pass_fds=(guard_r,) if os.name == "posix" else ())
     except BaseException:
         os.close(guard_w)
         raise

@@ -79,6 +79,13 @@ def is_regular(path: str) -> bool:
         return False
 
 
+def within(path: str, folder: str) -> bool:
+    """``path`` (symlinks resolved) lies inside ``folder`` (symlinks resolved): a venv's ``lib64 -> lib``
+    is fine, ``site-packages/code_loader -> /usr`` is not."""
+    real, base = os.path.realpath(path), os.path.realpath(folder)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
 def unsafe_target(folder: str, rel: str) -> str | None:
     """Why a new file ``rel`` (``model/model.onnx``) must not be written into ``folder``, or None. Only
     regular paths inside the folder are written: no folder on the way and no file that is a symlink
