@@ -209,7 +209,8 @@ def _observe(seen: dict, kind: str, name: str, value) -> None:
     o["samples"] += 1
     if kind == "metadata":
         types = o.setdefault("types", {})
-        for k, v in (value.items() if isinstance(value, dict) else [("", value)]):
+        # dict.items: a dict subclass's own items() is user code (it may raise); the checks report that
+        for k, v in (dict.items(value) if isinstance(value, dict) else [("", value)]):
             names = types.setdefault(str(k), [])
             t = type(v).__name__
             if t not in names:
