@@ -284,14 +284,15 @@ def test_a_large_sdk_file_is_parsed_in_pieces_with_the_same_api() -> None:
     import glob
 
     from tensorleap_ls.core.sdk import env
+    from tensorleap_ls.core.source import parse
 
     pkg = next(p for p in env.site_packages(sys.executable) if os.path.isdir(os.path.join(p, "code_loader")))
     big = [p for p in glob.glob(os.path.join(pkg, "code_loader", "**", "*.py"), recursive=True)
-           if os.path.getsize(p) > env._PIECE_BYTES]
+           if os.path.getsize(p) > parse.PIECE_BYTES]
     assert big, "code-loader has no file over the piece size: the test shows nothing"
     for path in big:
         text = Path(path).read_text(encoding="utf-8")
-        whole, pieces = env._module_api(ast.parse(text), path), env._module_api(env.parse_in_pieces(text), path)
+        whole, pieces = env._module_api(ast.parse(text), path), env._module_api(parse.parse(text), path)
         assert (whole.names, whole.funcs, whole.methods, whole.enums) == \
             (pieces.names, pieces.funcs, pieces.methods, pieces.enums), path
 

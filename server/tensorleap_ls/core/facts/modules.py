@@ -14,6 +14,7 @@ from typing import Callable, TypeVar
 
 from tensorleap_ls.core.fixdata import SyntaxDetail
 from tensorleap_ls.core.model import Finding, Span
+from tensorleap_ls.core.source.parse import parse as parse_text
 from tensorleap_ls.core.source.text import SourceFile
 from tensorleap_ls.core.codes import SYNTAX_ERROR
 
@@ -131,7 +132,7 @@ def parse_module(path: str, name: str, text: str) -> Module:
     source = SourceFile(path, text)
     mod = Module(path=path, name=name, text=text, digest=digest_of(text), source=source, tree=None)
     try:
-        tree = ast.parse(text.replace("\x00", " "), filename=path)
+        tree = parse_text(text.replace("\x00", " "), filename=path)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         mod.syntax_error = syntax_finding(path, source, err)
         return mod

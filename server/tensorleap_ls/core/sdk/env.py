@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from tensorleap_ls.core.source import files as safe_files
+from tensorleap_ls.core.source.parse import parse as parse_source  # in pieces: never a long hold of the GIL
 
 _ENUM_BASES = {"Enum", "IntEnum", "StrEnum"}
 log = logging.getLogger(__name__)
@@ -285,97 +286,11 @@ def read_package(package_dir: str, version: str) -> SdkApi:
             try:
                 data = safe_files.read_bytes(path, min(_SDK_FILE_BYTES, bytes_left))
                 bytes_left -= len(data)
-                modules[dotted] = _module_api(parse_in_pieces(data.decode("utf-8-sig")), path)
+                modules[dotted] = _module_api(parse_source(data.decode("utf-8-sig"), path), path)
             except (OSError, SyntaxError, ValueError, RecursionError, MemoryError, tokenize.TokenError) as e:
                 log.info("%s: not read (%s)", path, getattr(e, "reason", None) or type(e).__name__)
                 continue
     return _sdk_api(modules, version, package_dir)
-
-
-# One ``ast.parse`` holds the GIL, and so the server's event loop, as long as its text is long (~1 ms per
-# KB on a busy 2-core machine): a large file is parsed a group of statements at a time, and a large class
-# (code-loader 1.0.214: LeapLoader 105 KB, LeapBinder 66 KB) its header and its body apart.
-_PIECE_BYTES = 48_000
-_NOT_A_START = (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)  # of a statement
-
-
-def parse_in_pieces(text: str) -> ast.Module:
-    """The tree of a module's statements, parsed in groups of at most ``_PIECE_BYTES`` (found by
-    ``tokenize``, which yields the GIL between tokens); a class larger than that is parsed as its header
-    and its body in pieces, any other statement larger than that (a generated table, a 100,000-deep
-    expression) is left out, unparsed. Line numbers are the file's."""
-    return ast.Module(body=_pieces(text), type_ignores=[])
-
-
-def _pieces(text: str, depth: int = 0) -> list[ast.stmt]:
-    if len(text) <= _PIECE_BYTES:
-        return ast.parse(text).body
-    lines = text.splitlines(keepends=True)
-    starts: list[int] = []  # 0-based first lines of the statements at column 0 (a decorator starts its def)
-    heads: list[int] = []  # 0-based last line of each one's header (``class A(\n  B):``)
-    kinds: list[str] = []  # each one's first word after its decorators
-    first, decorated, pending = True, False, False
-    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-        if tok.type == tokenize.NEWLINE:
-            if pending:
-                heads[-1], pending = tok.start[0] - 1, False
-            first = True
-        elif first and tok.type not in _NOT_A_START:
-            first = False
-            if tok.start[1] == 0:
-                if not decorated:
-                    starts.append(tok.start[0] - 1)
-                    heads.append(tok.start[0] - 1)
-                    kinds.append("")
-                decorated = tok.string == "@"
-                if not decorated:
-                    kinds[-1], pending = tok.string, True
-    out: list[ast.stmt] = []
-    bounds = starts + [len(lines)]
-    sizes = [sum(len(ln) for ln in lines[bounds[k]:bounds[k + 1]]) for k in range(len(starts))]
-    group, size = 0, 0
-    for k in range(len(starts)):
-        if sizes[k] > _PIECE_BYTES:  # alone too large: what came before, then the class split, or nothing
-            out += _parse_lines(lines, bounds[group], bounds[k])
-            if kinds[k] == "class" and depth < 3:
-                out += _split_class(lines, bounds[k], heads[k], bounds[k + 1], depth)
-            group, size = k + 1, 0
-        elif size + sizes[k] > _PIECE_BYTES:
-            out += _parse_lines(lines, bounds[group], bounds[k])
-            group, size = k, sizes[k]
-        else:
-            size += sizes[k]
-    if group < len(starts):
-        out += _parse_lines(lines, bounds[group], len(lines))
-    return out
-
-
-def _split_class(lines: list[str], start: int, head: int, end: int, depth: int) -> list[ast.stmt]:
-    """A class statement (``lines[start:end]``, header up to ``head``) parsed as its header with a ``pass``
-    body, then its body (dedented) in pieces."""
-    inner = lines[head + 1:end]
-    code = next((ln for ln in inner if ln.strip() and not ln.lstrip().startswith("#")), None)
-    if code is None:
-        return []
-    indent = code[:len(code) - len(code.lstrip())]
-    node = ast.parse("".join(lines[start:head + 1]) + indent + "pass\n").body[0]
-    if not isinstance(node, ast.ClassDef):
-        return []
-    ast.increment_lineno(node, start)
-    # lines indented less than the body (inside a string or brackets) lose their leading blanks only
-    body = _pieces("".join(ln[len(indent):] if ln.startswith(indent) else ln.lstrip(" \t") for ln in inner), depth + 1)
-    for stmt in body:
-        ast.increment_lineno(stmt, head + 1)
-    node.body = body or node.body
-    return [node]
-
-
-def _parse_lines(lines: list[str], start: int, end: int) -> list[ast.stmt]:
-    if start >= end:
-        return []
-    tree = ast.parse("".join(lines[start:end]))
-    ast.increment_lineno(tree, start)
-    return tree.body
 
 
 def _sdk_api(modules: dict[str, ModuleApi], version: str, package_dir: str) -> SdkApi:

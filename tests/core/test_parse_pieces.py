@@ -1,0 +1,131 @@
+"""core/source/parse.py: a large text is parsed a group of statements at a time (one ast.parse holds the
+GIL, so the server's event loop, for its whole length) and gives the tree ``ast.parse`` gives."""
+from __future__ import annotations
+
+import ast
+import glob
+import os
+import sys
+
+import pytest
+
+from tensorleap_ls.core.source import parse
+
+
+def dump(tree: ast.AST) -> str:
+    return ast.dump(tree, include_attributes=True)
+
+
+@pytest.fixture()
+def parsed_sizes(monkeypatch):
+    """The length of every text ast.parse is given."""
+    sizes: list[int] = []
+    real = ast.parse
+
+    def spy(source, *a, **k):
+        sizes.append(len(source))
+        return real(source, *a, **k)
+
+    monkeypatch.setattr(parse.ast, "parse", spy)
+    return sizes
+
+
+def test_code_loader_s_large_files_give_the_same_tree() -> None:
+    import site
+
+    roots = [p for p in site.getsitepackages() + [site.getusersitepackages()] if os.path.isdir(os.path.join(p, "code_loader"))]
+    big = [p for p in glob.glob(os.path.join(roots[0], "code_loader", "**", "*.py"), recursive=True)
+           if os.path.getsize(p) > parse.PIECE_BYTES]
+    assert big, "code-loader has no file over the piece size: the test shows nothing"
+    for path in big:
+        text = open(path, encoding="utf-8").read()
+        assert dump(parse.parse(text)) == dump(ast.parse(text)), path
+
+
+def _user_module(n: int) -> str:
+    """A large module written the way integrations are: decorators, if/else and try/except at column 0,
+    comments and form feeds between statements, a class with methods, a long function, CRLF-free."""
+    out = ['"""Vendored helpers."""\nfrom __future__ import annotations\nimport os\n\n']
+    for i in range(n):
+        out.append(f"# --- block {i}\n\x0c\n@functools.lru_cache(maxsize=None)\n"
+                   f"def helper_{i}(x, y=(1,\n    2)):\n    '''doc\nflush-left line inside a string\n    '''\n"
+                   f"    if x:\n        return [x, y, {i}]\n    return None\n\n"
+                   f"if os.environ.get('A{i}'):\n    V{i} = 1\nelif os.environ.get('B{i}'):\n    V{i} = 2\nelse:\n    V{i} = 3\n"
+                   f"try:\n    import foo_{i}\nexcept ImportError:\n    foo_{i} = None\nfinally:\n    pass\n\n")
+    out.append("class Big:\n    '''A class larger than a piece.'''\n")
+    for i in range(n):
+        out.append(f"    def m_{i}(self, a):\n        s = 0\n        for k in range(a):\n            s += k * {i}\n"
+                   f"        return s\n\n")
+    out.append("def long_function(a):\n    total = 0\n")
+    for i in range(n * 4):
+        out.append(f"    if a == {i}:\n        total += {i}\n    else:\n        total -= 1\n")
+    out.append("    return total\n")
+    return "".join(out)
+
+
+def test_a_large_user_module_gives_the_same_tree_in_pieces(parsed_sizes) -> None:
+    text = _user_module(700)
+    assert len(text) > 4 * parse.PIECE_BYTES
+    expected = dump(ast.parse(text))
+    parsed_sizes.clear()
+    tree = parse.parse(text)
+    assert dump(tree) == expected
+    assert max(parsed_sizes) <= parse.PIECE_BYTES + 200, max(parsed_sizes)  # never one long parse
+
+
+def test_a_huge_statement_keeps_its_bindings_not_its_contents(parsed_sizes) -> None:
+    text = ("import numpy as np\n"
+            "W = [" + "1.0, " * 20_000 + "]\n"
+            "f(" + ", ".join(f"k{i}=0" for i in range(10_000)) + ")\n"
+            "def after():\n    return W\n")
+    tree = parse.parse(text)
+    assert max(parsed_sizes) <= parse.PIECE_BYTES, max(parsed_sizes)
+    imp, w, call, after = tree.body
+    assert isinstance(w, ast.Assign) and w.targets[0].id == "W" and w.lineno == 2
+    assert isinstance(call.value, ast.Call) and call.lineno == 3
+    assert isinstance(after, ast.FunctionDef) and after.lineno == 4  # line numbers are the file's
+
+
+def test_a_syntax_error_is_the_one_ast_parse_gives() -> None:
+    text = _user_module(300) + "def broken(:\n    pass\n"
+    with pytest.raises(SyntaxError) as whole:
+        ast.parse(text)
+    with pytest.raises(SyntaxError) as pieces:
+        parse.parse(text)
+    assert (pieces.value.msg, pieces.value.lineno, pieces.value.offset) == \
+        (whole.value.msg, whole.value.lineno, whole.value.offset)
+
+
+@pytest.mark.parametrize("tail", ["x = 1\r", "s = '''\nflush\n'''\n", "if True:\n    pass\n  # odd comment\n"])
+def test_odd_texts_still_give_the_same_tree(tail: str) -> None:
+    text = _user_module(300) + tail
+    try:
+        expected = dump(ast.parse(text))
+    except SyntaxError:
+        with pytest.raises(SyntaxError):
+            parse.parse(text)
+        return
+    assert dump(parse.parse(text)) == expected
+
+
+def test_the_keyword_bomb_module_is_analysed_without_a_long_parse(tmp_path, parsed_sizes) -> None:
+    from tensorleap_ls.core.engine.analysis import Analyzer
+
+    (tmp_path / "bomb.py").write_text("f(" + ", ".join(f"k{i}=0" for i in range(12_000)) + ")\n")
+    (tmp_path / "leap_integration.py").write_text("import bomb\nfrom code_loader.inner_leap_binder.leapbinder_decorators import *\n")
+    Analyzer().analyze_path(str(tmp_path))
+    assert parsed_sizes and max(parsed_sizes) <= parse.PIECE_BYTES, max(parsed_sizes)
+
+
+@pytest.mark.parametrize("stmt, target", [("x = 1" + " + 1" * 20_000, "x"), ("a, b = c = 1" + " + 1" * 20_000, "c"),
+                                          ("total += 1" + " + 1" * 20_000, "total"), ("1" + " + 1" * 20_000, None)])
+def test_a_huge_flat_statement_is_read_as_what_it_binds(parsed_sizes, stmt: str, target) -> None:
+    tree = parse.parse("import os\n" + stmt + "\ny = 2\n")
+    assert max(parsed_sizes) <= parse.PIECE_BYTES
+    _, big, after = tree.body
+    assert isinstance(after, ast.Assign) and after.lineno == 3
+    if target is None:
+        assert isinstance(big, ast.Expr)
+    else:
+        names = {n.id for n in ast.walk(big) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        assert target in names and big.lineno == 2
