@@ -86,6 +86,23 @@ def anchor(f: Finding, text_of: TextOf) -> tuple[int, str] | None:
     return rng[0], "\n".join(lines[rng[0]:rng[1] + 1])
 
 
+def _unchanged_at(text: str, source: str, near: int) -> int | None:
+    """The 0-based line where the function ``source`` stands whole in ``text`` (nearest ``near``): whole
+    lines, and the next non-blank line not inside it (indented no deeper than its ``def``); None when the
+    function's text changed (``return 1`` edited to ``return 10``, a line added to its body)."""
+    indent = len(source) - len(source.lstrip(" \t"))
+    found, at = [], text.find(source)
+    while at >= 0:
+        end = at + len(source)
+        if (at == 0 or text[at - 1] == "\n") and (end == len(text) or text[end] == "\n"):
+            rest = (ln for ln in text[end + 1:].split("\n") if ln.strip())
+            after = next(rest, None)
+            if after is None or len(after) - len(after.lstrip(" \t")) <= indent:
+                found.append(text.count("\n", 0, at))
+        at = text.find(source, at + 1)
+    return min(found, key=lambda ln: abs(ln - near)) if found else None
+
+
 def still_true(f: Finding, where: tuple[int, str] | None, text: str) -> Finding | None:
     """The finding against the new text of its file: moved with its function if that function is
     unchanged, None (withdrawn) if the function's text changed or the finding is outside functions."""
@@ -93,10 +110,10 @@ def still_true(f: Finding, where: tuple[int, str] | None, text: str) -> Finding 
         return None
     first, source = where
     text = text.replace("\r\n", "\n")
-    at = text.find(source)
-    if at < 0:
+    line = _unchanged_at(text, source, first)
+    if line is None:
         return None
-    delta = text.count("\n", 0, at) - first
+    delta = line - first
     if delta == 0:
         return f
     s = f.span
