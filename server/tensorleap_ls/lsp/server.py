@@ -56,6 +56,7 @@ class TensorleapServer(LanguageServer):
         self.runner: api.Runner | None = None
         self.restarts: dict[str, int] = {}
         self.anchors: dict[str, list[tuple[Finding, Any]]] = {}
+        self.failures_seen: dict[str, dict[tuple, dict]] = {}
         self.model_stamps: dict[str, tuple] = {}
         self.code_lens_providers: list[CodeLensProvider] = []
         self.change_hooks: list[Hook] = []

@@ -3,7 +3,8 @@ their imports).
 
     dynamic_findings(root, entry, *, python=None, samples=5, ...) -> list[Finding]      (CLI)
     preview_sample(root, entry, subset, sample_id, out_dir, *, python=None, ...) -> dict  (CLI)
-    run_checks / preview / subsets (runner, python, root, entry, ...)                    (server, warm runner)
+    run_checks / preview / subsets (runner, python, root, entry, ..., events=Events(...))  (server, warm runner)
+    run_summary(problems, stats, rechecked) -> str: what a run checked, said to the user
     choose, set_policy, probe, interpreter_failure, skeleton_model                       (interpreters, trust gate)
     model_facts, find_models, read_model                                                 (model files)
 
@@ -25,7 +26,7 @@ from tensorleap_ls.core.fixdata import Install, RunSample, to_json
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.runtime import interpreter, model_info, render
 from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
-from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Limits, Runner
+from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Events, Limits, Runner
 from tensorleap_ls.core.codes import RUN_IMPORT_FAILED, RUN_INTERPRETER
 
 Progress = Callable[[str], None]
@@ -106,20 +107,27 @@ def skeleton_model(python: str, folder: str) -> tuple[str | None, str | None]:
 
 
 def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int, progress: Progress | None = None,
-               cancel: threading.Event | None = None, auth_secret: str | None = None) -> tuple[list[Finding], dict]:
-    """Dynamic checks through a (possibly warm) runner; faults become findings, never exceptions."""
+               cancel: threading.Event | None = None, auth_secret: str | None = None, events: Events | None = None,
+               also: list | None = None) -> tuple[list[Finding], dict]:
+    """Dynamic checks through a (possibly warm) runner; faults become findings, never exceptions.
+    ``also``: [subset, sample id] pairs checked besides the picked samples (samples a preview or an
+    earlier run saw fail: a run never reports "no problem" without looking at them again)."""
     bad = interpreter_finding(python, root, entry)
     if bad:
         return [bad], {}
-    stats: dict[str, Any] = {}
+    stats: dict[str, Any] = {"samples_per_subset": samples}
 
     def on_progress(msg: protocol.Progress) -> None:
         if progress and msg.total:
             progress(f"{msg.progress}/{msg.total} samples")
+        if events is not None and events.progress is not None:
+            events.progress(msg)
 
     try:
-        resp = _call(runner, python, root, entry, protocol.Check(samples=samples, seed=0, progress_every=1),
-                     cancel=cancel, progress=on_progress, auth_secret=auth_secret)
+        resp = _call(runner, python, root, entry, protocol.Check(samples=samples, seed=0, progress_every=1,
+                                                                   also=list(also or [])),
+                     cancel=cancel, events=Events(progress=on_progress, output=events.output if events else None),
+                     auth_secret=auth_secret)
     except ChildFault as fault:
         if fault.code == CANCELLED:
             return [], {"cancelled": True}
@@ -132,10 +140,38 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
         findings.append(Finding(RUN_IMPORT_FAILED, resp.message or "the dynamic checks failed", line_span(None, None, entry)))
     observed = None if resp.observed is None else [[o.kind, o.name, o.seen] for o in resp.observed]
     stats = {"calls": resp.calls, "user_seconds": resp.user_seconds, "total_seconds": resp.total_seconds,
-             "samples": resp.samples, "observed": observed,
+             "samples": resp.samples, "observed": observed, "samples_per_subset": samples,
+             "counts": resp.counts, "also": resp.also, "not_called": resp.not_called,
              "internal": None if resp.failures is None else [p.to_wire() for p in resp.failures]}
     findings = model_info.with_run_findings(findings, python, root, entry, observed)  # TL610/TL611
     return findings, stats
+
+
+def run_summary(problems: int, stats: dict, rechecked: list[dict] | None = None) -> str:
+    """What a run did, in one line: how many problems, on how many samples of how many (per subset), and
+    what became of the samples seen failing earlier in the session (``rechecked``: {"subset", "sample",
+    "message", "passes"}). A run never says "no problem" without saying how much it looked at."""
+    head = f"{problems} problem{'' if problems == 1 else 's'} found" if problems else "no problem found"
+    counts = stats.get("counts") or []
+    if not counts:
+        return f"{head} (the run stopped before it checked samples)" if problems else head
+    checked, total = sum(c.get("checked", 0) for c in counts), sum(c.get("of", 0) for c in counts)
+    scope = f"all {total:,} samples" if checked >= total else f"{checked:,} of {total:,} samples"
+    per = ", ".join(f"{c.get('subset')} {c.get('checked', 0):,} of {c.get('of', 0):,}" for c in counts)
+    text = f"{head} on {scope} ({per})"
+    n = stats.get("samples_per_subset")
+    if checked < total and n:
+        text += f"; {n} per subset (setting tensorleap.samplesPerSubset, 0 = all)"
+    for r in rechecked or []:
+        where = f"{r.get('subset')} sample {r.get('sample')!r}"
+        if r.get("passes"):
+            text += f"; {where}, which failed earlier ({r.get('message')}), passes now"
+        else:
+            text += f"; {where} still fails ({r.get('message')})"
+    if stats.get("not_called"):
+        text += (f"; {stats['not_called']} call(s) skipped: their function had exceeded its time limit "
+                 "(setting tensorleap.timeoutSeconds)")
+    return text
 
 
 def _call(runner: Runner, python: str, root: str, entry: str, req: protocol.Request, **kw: Any) -> protocol.Reply:
@@ -172,7 +208,7 @@ MAX_PREVIEW_BYTES = 8 * 1024 * 1024  # PNG bytes of one preview (the HTML page e
 
 def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sample_id: Any,
             functions: dict[str, list] | None = None, auth_secret: str | None = None,
-            cancel: threading.Event | None = None) -> dict:
+            cancel: threading.Event | None = None, events: Events | None = None) -> dict:
     """A preview summary (strict JSON-able) with rendered PNGs and an HTML page, bounded in size."""
     bad = interpreter_finding(python, root, entry)
     if bad:
@@ -181,7 +217,7 @@ def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sam
         resp = _call(runner, python, root, entry, protocol.Preview(
             subset=subset, sample_id=sample_id, loaders=[f for f, (k, _) in (functions or {}).items() if k == "load_model"],
             functions=functions or {}, run_test=True),
-                     auth_secret=auth_secret, cancel=cancel)
+                     auth_secret=auth_secret, cancel=cancel, events=events)
     except ChildFault as fault:
         if fault.code == CANCELLED:
             return {"ok": False, "cancelled": True, "message": fault.message, "problems": []}
@@ -273,12 +309,13 @@ def _strip_pixels(obj: Any) -> Any:
     return obj
 
 
-def subsets(runner: Runner, python: str, root: str, entry: str, auth_secret: str | None = None) -> list[protocol.Subset]:
+def subsets(runner: Runner, python: str, root: str, entry: str, auth_secret: str | None = None,
+            cancel: threading.Event | None = None, events: Events | None = None) -> list[protocol.Subset]:
     """The project's subsets (name, first sample ids...) from the child's cached preprocess; [] when
     preprocess fails (the preview then says why)."""
     try:
         resp = runner.call(python, root, entry, protocol.Preprocess(), timeout=runner.limits.preprocess_timeout_s + 5,
-                           auth_secret=auth_secret)
+                           auth_secret=auth_secret, cancel=cancel, events=events)
     except ChildFault:
         return []
     assert isinstance(resp, protocol.Preprocessed)

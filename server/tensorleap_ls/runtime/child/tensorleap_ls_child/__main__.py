@@ -35,6 +35,7 @@ from tensorleap_ls_child.where import _f  # noqa: E402
 # --- main loop --------------------------------------------------------------------------------
 def handle(req: protocol.Request) -> protocol.Reply:
     """The reply to ``req``: an instance of ``req.REPLY`` (a bare ``Reply`` for a failure of any request)."""
+    sandbox.new_request()
     LIMIT["seconds"] = float(req.timeout_s)
     LIMIT["preprocess"] = float(req.preprocess_timeout_s)
     PIXEL_BUDGET["left"] = PIXEL_BUDGET["total"]
@@ -45,7 +46,7 @@ def handle(req: protocol.Request) -> protocol.Reply:
     if isinstance(req, protocol.Preprocess):
         return preprocess()
     if isinstance(req, protocol.Check):
-        return run_checks(int(req.samples), int(req.seed), int(req.progress_every))
+        return run_checks(int(req.samples), int(req.seed), int(req.progress_every), list(req.also or []))
     if isinstance(req, protocol.Preview):
         return preview(req.subset, req.sample_id, list(req.loaders), bool(req.run_test), req.functions)
     if isinstance(req, protocol.EncodeLoop):

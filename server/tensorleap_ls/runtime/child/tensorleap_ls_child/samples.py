@@ -10,7 +10,7 @@ import numpy as np
 
 from tensorleap_ls_child.integration import _run_integration_test
 from tensorleap_ls_child.protocol import Checked, EncodeLooped, Observation, Preprocessed, Progress
-from tensorleap_ls_child.sandbox import LIMIT, classify, limited, send
+from tensorleap_ls_child.sandbox import NOW, TIMED_OUT, CallTimeout, classify, limited, progress, sample_done
 from tensorleap_ls_child.state import STATE, _ids, _subsets, binder
 from tensorleap_ls_child.visuals import _check_visualizers
 from tensorleap_ls_child.where import _f, _ours, _where_exc, error_info, user_function, where
@@ -31,7 +31,7 @@ def preprocess() -> Preprocessed:
     findings = []
     t0 = time.perf_counter()
     try:
-        with limited("preprocess"):
+        with limited("preprocess", what="preprocess"):
             result = sc.preprocess.function()
     except SystemExit as e:
         return Preprocessed(ok=False, exit=True, findings=[_f(RUN_EXIT, f"sys.exit({e.code}) called in preprocess",
@@ -39,7 +39,7 @@ def preprocess() -> Preprocessed:
     except BaseException as e:  # noqa: BLE001
         info = error_info(e, STATE["root"], tuple(where(sc.preprocess.function)))
         code = classify(e, RUN_PREPROCESS_FAILED)
-        what = {RUN_TIMEOUT: f"preprocess exceeded the {LIMIT['preprocess']:g} s time limit",
+        what = {RUN_TIMEOUT: f"preprocess {e}",
                 RUN_MEMORY: "preprocess ran out of memory (MemoryError)"}.get(code, f"preprocess raised {info.message}")
         return Preprocessed(ok=False, findings=[_f(code, what, [info.file, info.line])])
     loc = where(sc.preprocess.function)
@@ -60,7 +60,7 @@ def preprocess() -> Preprocessed:
         responses[key] = r
     if sc.unlabeled_data_preprocess is not None and "unlabeled" not in responses:
         try:
-            with limited("preprocess"):
+            with limited("preprocess", what="unlabeled preprocess"):
                 responses["unlabeled"] = sc.unlabeled_data_preprocess.function()
         except BaseException as e:  # noqa: BLE001
             info = error_info(e, STATE["root"], tuple(where(sc.unlabeled_data_preprocess.function)))
@@ -112,13 +112,24 @@ def pick(ids: list, n: int, seed: int) -> list:
 
 
 # --- checks on samples ------------------------------------------------------------------------
-def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
+def _also_by_subset(also: list) -> dict:
+    """{subset: [sample ids]} of the extra samples asked for that exist (ids compared as the subset has them)."""
+    out = {}  # type: dict
+    for pair in also:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or pair[0] not in STATE["responses"]:
+            continue
+        ids = _ids(pair[0])
+        sid = pair[1] if pair[1] in ids else next((i for i in ids if str(i) == str(pair[1])), None)
+        if sid is not None and sid not in out.setdefault(pair[0], []):
+            out[pair[0]].append(sid)
+    return out
+
+
+def run_checks(samples: int, seed: int, progress_every: int = 0, also: list = ()) -> Checked:
     pre = preprocess()
     if not pre.ok:
         return Checked(ok=False, exit=pre.exit, findings=pre.findings)
     findings = list(pre.findings)
-    if progress_every:
-        send(Progress(progress=0, phase="preprocess done").to_wire())
     sc = binder().setup_container
     shapes: dict[str, tuple] = {}
     meta_types: dict[str, tuple] = {}
@@ -127,6 +138,7 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
     internal = []  # failures of our own checkers: reported as ours, never as findings
     t_total0 = time.perf_counter()
     calls = 0
+    not_called = 0
 
     def once(key, f):
         if key not in reported:
@@ -134,8 +146,15 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
             findings.append(f)
 
     subsets = list(STATE["responses"])
-    total = sum(len(pick(_ids(k), samples, seed)) for k in subsets)
-    done = 0
+    extra = _also_by_subset(list(also))
+    plan = {}
+    for k in subsets:
+        picked = pick(_ids(k), samples, seed)
+        plan[k] = picked + [sid for sid in extra.get(k, []) if sid not in picked]
+    total = sum(len(v) for v in plan.values())
+    NOW["total"] = total
+    if progress_every:
+        progress(phase="preprocess done")
     for key in subsets:
         response = STATE["responses"][key]
         # per handler once: its location and the user's own function (not the SDK's wrapper, which
@@ -146,20 +165,30 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
         handlers += [("metadata", h) for h in sc.metadata]
         prepared = [(kind, h, where(h.function), user_function(h.function)) for kind, h in handlers]
         first_id = _ids(key)[0] if _ids(key) else None
-        for sid in pick(_ids(key), samples, seed):
+        NOW["subset"] = key
+        for sid in plan[key]:
+            NOW["sample"] = sid
             for kind, h, loc, raw in prepared:
                 t0 = time.perf_counter()
                 try:
-                    with limited():
+                    with limited(what="%s '%s'" % (kind, h.name), key=h.function):
                         value = raw(sid, response)
                 except SystemExit as e:
                     findings.append(_f(RUN_EXIT, f"sys.exit({e.code}) called in {kind} '{h.name}'", _where_exc(e, h.function)))
                     return Checked(ok=False, exit=True, findings=findings)
+                except CallTimeout as e:
+                    if e.skipped:
+                        not_called += 1
+                        continue
+                    info = error_info(e, STATE["root"], tuple(loc))
+                    once((h.name, "exc", info.type), _f(RUN_TIMEOUT, f"{kind} '{h.name}' {e} on {key} sample {sid!r}; "
+                                                        "it is not called again in this run", [info.file, info.line],
+                                                        sample=sid, subset=key))
+                    continue
                 except BaseException as e:  # noqa: BLE001
                     info = error_info(e, STATE["root"], tuple(loc))
                     code = classify(e, RUN_EXCEPTION)
-                    what = {RUN_TIMEOUT: f"exceeded the {LIMIT['seconds']:g} s time limit",
-                            RUN_MEMORY: "ran out of memory (MemoryError)"}.get(code, f"raised {info.message}")
+                    what = {RUN_MEMORY: "ran out of memory (MemoryError)"}.get(code, f"raised {info.message}")
                     once((h.name, "exc", info.type), _f(code, f"{kind} '{h.name}' {what} on {key} sample {sid!r}",
                                                            [info.file, info.line], sample=sid, subset=key))
                     continue
@@ -173,16 +202,21 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
                 else:
                     _ours(lambda: _check_array(kind, h.name, value, key, sid, loc, shapes, once),
                           f"checking {kind} '{h.name}'", internal)
-            done += 1
-            if progress_every and (done % progress_every == 0 or done == total):
-                send(Progress(progress=done, total=total).to_wire())
+            if progress_every:
+                sample_done(force=NOW["done"] + 1 == total)
+            else:
+                NOW["done"] += 1
+    done = NOW["done"]
     # determinism: the first training sample twice
     first_key = "training" if "training" in STATE["responses"] else (subsets[0] if subsets else None)
     if first_key and _ids(first_key):
         sid = _ids(first_key)[0]
         for h in sc.inputs + sc.ground_truths:
             try:
-                a, b = h.function(sid, STATE["responses"][first_key]), h.function(sid, STATE["responses"][first_key])
+                with limited(what="%s (twice, for determinism)" % h.name, key=h.function):
+                    a = h.function(sid, STATE["responses"][first_key])
+                with limited(what="%s (twice, for determinism)" % h.name, key=h.function):
+                    b = h.function(sid, STATE["responses"][first_key])
                 if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape \
                         and not np.array_equal(a, b, equal_nan=np.issubdtype(a.dtype, np.floating)):
                     findings.append(_f(RUN_NONDETERMINISTIC, f"'{h.name}' gives different arrays for the same sample {sid!r}: it is "
@@ -190,12 +224,27 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
                                        subset=first_key))
             except BaseException:  # noqa: BLE001 - already reported above
                 pass
-    findings.extend(_check_visualizers(first_key, seed))
-    if binder().integration_test_func is not None and first_key:
-        findings.extend(_run_integration_test(first_key, _ids(first_key)[0]))
+    # visualizers and the integration test: on the first sample, and on the extra samples asked for
+    targets = ([(first_key, _ids(first_key)[0])] if first_key and _ids(first_key) else []) + \
+        [(k, sid) for k in subsets for sid in extra.get(k, []) if not (k == first_key and sid == _ids(k)[0])]
+    seen_at = set()
+    slow = any(h.function in TIMED_OUT for h in list(sc.inputs) + list(sc.ground_truths))
+    for k, sid in targets:
+        NOW.update(subset=k, sample=sid)
+        found = list(_check_visualizers(k, seed, sid))
+        # the test calls the encoders again: not run when one of them already exceeded its limit
+        if binder().integration_test_func is not None and not slow:
+            found.extend(_run_integration_test(k, sid))
+        for f in found:
+            if (f.code, f.file, f.line) not in seen_at:
+                seen_at.add((f.code, f.file, f.line))
+                findings.append(f)
     total_s = time.perf_counter() - t_total0
+    counts = [{"subset": k, "checked": len(plan[k]), "of": len(_ids(k))} for k in subsets]
+    also_done = [[k, sid] for k in subsets for sid in extra.get(k, [])]
     return Checked(findings=findings, calls=calls, user_seconds=t_user, total_seconds=total_s, samples=done,
-                   observed=[Observation(k, n, v) for (k, n), v in OBSERVED.items()], failures=internal)
+                   observed=[Observation(k, n, v) for (k, n), v in OBSERVED.items()], failures=internal,
+                   counts=counts, also=also_done, not_called=not_called)
 
 
 def _check_array(kind, name, value, key, sid, loc, shapes, once) -> None:
