@@ -4,8 +4,10 @@ import * as vscode from "vscode";
 import { LanguageClient } from "vscode-languageclient/node";
 
 import { registerCommands } from "./commands";
-import { PreviewResult, serverOutput } from "./messages";
-import { refreshPreview, showPanel } from "./preview";
+import { createVenv, selectInterpreter, watchVenvs } from "./environment";
+import { OutputNotice, PreviewResult, serverOutput } from "./messages";
+import { refreshAfterTrust, refreshPreview, showPanel, usePreviewClient } from "./preview";
+import { appendUserOutput } from "./runs";
 import { registerInstallTerminal, serverSettings, startServer } from "./server";
 import { needsRestart, resolveOptions } from "./settings";
 import { createStatus, explainStartFailure, refreshEnvironment, setServerState } from "./status";
@@ -30,6 +32,7 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
   });
   if (!client) return;
   client.onNotification("tensorleap/preview", (params: PreviewResult & { uri: string }) => showPanel(params));
+  client.onNotification("tensorleap/output", (params: OutputNotice) => appendUserOutput(params));
   void refreshEnvironment(vscode.window.activeTextEditor?.document.uri.toString());
 }
 
@@ -51,9 +54,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(log);
   createStatus(context);
   registerInstallTerminal(context);
-  registerCommands(context, { restart: () => restart(context), showLogs: () => log.show() });
+  usePreviewClient(() => client);
+  registerCommands(context, { restart: () => restart(context), showLogs: () => log.show(), client: () => client,
+    selectInterpreter, createVenv });
+  watchVenvs(context, (why) => {
+    log.info(`restarting the server: ${why}`);
+    void restart(context);
+  });
   context.subscriptions.push(
-    vscode.workspace.onDidGrantWorkspaceTrust(() => restart(context)),
+    vscode.workspace.onDidGrantWorkspaceTrust(async () => {
+      await restart(context);
+      refreshAfterTrust(); // a panel that said "not trusted" shows its sample now
+    }),
     vscode.workspace.onDidSaveTextDocument(() => refreshPreview()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration("tensorleap")) return;

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tensorleap_ls.core.fixdata import (
-    Annotated, ChannelDim, Companion, DefaultChannelDim, DefaultState, Distribution, EncoderDtype, ExpectedSize, FilePath,
+    Annotated, BundleGap, ChannelDim, Companion, DefaultChannelDim, DefaultState, Distribution, EncoderDtype, ExpectedSize, FilePath,
     FixData, Function, FunctionKind, InsertAt, InsertKeyword, Install, Keyword, MetadataOrder, MissingPart, ModelName,
     NameKind, NotInTest, ObservedShape, OfKind, Replacement, RunSample, SdkName, SdkPin, SessionCall, StateMember,
     StringizedAnnotation, SyntaxDetail, TestStatement, UnknownKey, UnlistedRequirement, VisualizerAnnotation, YamlValue,
@@ -116,7 +116,7 @@ YAML_PARSE = _code("TL401", "yaml-parse", E, "leap.yaml does not parse.", "a tab
 YAML_UNKNOWN_KEY = _code("TL402", "yaml-unknown-key", W, "Unknown key in leap.yaml (the leap CLI drops it on rewrite).", "`entry_file: x.py`", data=UnknownKey)
 YAML_NO_ENTRY = _code("TL403", "yaml-no-entry", E, "leap.yaml has no `entryFile`: push fails.", "leap.yaml without `entryFile`")
 YAML_ENTRY_MISSING = _code("TL404", "yaml-entry-missing", E, "leap.yaml's `entryFile` does not exist, is a folder or lies outside the project.", "`entryFile: leap_integraton.py`")
-NOT_INCLUDED = _code("TL405", "not-included", E, "A local module the integration imports is left out of the bundle by `include`/`exclude`.", "`include: [leap_integration.py]` while it imports `utils.py`", data=FilePath)
+NOT_INCLUDED = _code("TL405", "not-included", E, "Local modules the integration imports are left out of the bundle by `include`/`exclude` (one finding for all, on `include`).", "`include: [leap_integration.py]` while it imports `utils.py`", data=BundleGap)
 DATA_NOT_INCLUDED = _code("TL406", "data-not-included", W, "A project file the integration opens by a literal path is left out of the bundle.", "`open('labels.txt')` not matched by `include`", data=FilePath)
 NO_REQUIREMENTS = _code("TL407", "no-requirements", W, "No `requirements.txt` at the project root: the platform cannot install dependencies.", "project without requirements.txt")
 UNLISTED_REQUIREMENT = _code("TL408", "unlisted-requirement", W, "A third-party package imported when the entry is imported is not listed in requirements.txt (one finding per package, at its first import).", "`import cv2` without `opencv-python`", data=UnlistedRequirement)

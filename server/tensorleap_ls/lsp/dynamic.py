@@ -134,8 +134,8 @@ async def _preview(ls: Session, args: PreviewArgs) -> dict:
     pa = _project(ls, args.uri)
     if pa is None:
         return {"ok": False, "message": "this file is not part of a Tensorleap integration (no leap.yaml or entry file)"}
-    python = api.choose(pa.project.root, ls.settings.interpreter)
-    bad = await off_loop(lambda: api.interpreter_failure(python, pa.project.root, pa.project.entry))
+    python, source = api.chosen(pa.project.root, ls.settings.interpreter)
+    bad = await off_loop(lambda: api.interpreter_failure(python, pa.project.root, pa.project.entry, source))
     if bad:  # also a diagnostic with its fix (the install line in a terminal), as after a run
         _show_dynamic(ls, pa, [bad[1]])
         return bad[0]
@@ -244,10 +244,12 @@ def _environment(ls: Session, uri: str) -> dict:
         root = pa.project.root
     elif uri:
         root = to_fs_path(uri)
-    python = api.choose(root or ".", ls.settings.interpreter)
+    python, source = api.chosen(root or ".", ls.settings.interpreter)
     out = {"server": {"interpreter": sys.executable, "version": platform.python_version()},
-           "project": {"interpreter": python, "version": None, "code_loader": None, "onnx": False},
-           "trusted": ls.settings.trusted}
+           "project": {"interpreter": python, "source": source, "version": None, "code_loader": None, "onnx": False},
+           "trusted": ls.settings.trusted,
+           # the command that makes the project's .venv with its requirements (nothing runs it here)
+           "create_venv": api.venv_line(root) if root else None}
     if ls.settings.trusted:  # running the project interpreter is running the workspace's code
         info = api.probe(python)
         out["project"].update({k: info.get(k) for k in ("version", "code_loader", "onnx", "missing", "error")})
@@ -311,8 +313,8 @@ async def _run_checks(ls: Session, uri: str, progress: bool) -> dict:
         return {"ok": False, "ran": False,
                 "message": "this file is not part of a Tensorleap integration (no leap.yaml or entry file)"}
     root, entry = pa.project.root, pa.project.entry
-    python = api.choose(root, ls.settings.interpreter)
-    bad = await off_loop(lambda: api.interpreter_failure(python, root, entry))
+    python, source = api.chosen(root, ls.settings.interpreter)
+    bad = await off_loop(lambda: api.interpreter_failure(python, root, entry, source))
     if bad:  # the message for the user, and a diagnostic whose fix opens a terminal with the install line
         _show_dynamic(ls, pa, [bad[1]])
         return {**bad[0], "ran": False}

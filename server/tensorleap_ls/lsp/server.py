@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import sys
 import threading
 import time
@@ -229,7 +230,18 @@ class TensorleapServer(LanguageServer):
 
     def _analyze(self, path: str) -> list[tuple[str, ProjectAnalysis]]:
         with self._analysis_lock:
-            return [(f"{pa.project.root}|{pa.project.entry}", pa) for pa in self.analyzer.analyze_file(path)]
+            return [(f"{pa.project.root}|{pa.project.entry}", pa) for pa in self.analyzer.analyze_file(path)
+                    if self._in_workspace(pa.project.root)]
+
+    def _in_workspace(self, root: str) -> bool:
+        """A project the user opened: rooted in a workspace folder (any, when the client names none). A file
+        outside them (go to definition into another project) is read, never checked."""
+        try:
+            uris = [f.uri for f in self.workspace.folders.values()] or [self.workspace.root_uri]
+        except RuntimeError:  # not initialised yet
+            return True
+        folders = [norm(p) for p in (to_fs_path(u) for u in uris if u) if p]
+        return not folders or any(root == f or root.startswith(f.rstrip("/\\") + os.sep) for f in folders)
 
     def _diagnostics(self, pa: ProjectAnalysis) -> dict[str, list[dict]]:
         """path -> LSP diagnostics (as JSON-ready dicts: serialising thousands is work too) of every

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tensorleap_ls.core.fixdata import Install, RunSample, to_json
-from tensorleap_ls.core.model import Finding, Span
+from tensorleap_ls.core.model import Finding, Severity, Span
 from tensorleap_ls.runtime import interpreter, model_info, render
 from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
 from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Events, Limits, Runner
@@ -33,6 +33,8 @@ Progress = Callable[[str], None]
 
 # --- interpreters and model files: what the server and the CLI use, through this door ----------------
 choose = interpreter.choose  # which interpreter runs a project
+chosen = interpreter.chosen  # ... and where it comes from ("setting", "venv", "fallback")
+venv_line = interpreter.venv_line  # the command that creates a project's .venv with its requirements
 set_policy = interpreter.set_policy  # the trust gate's policy: the server sets its client's trust
 probe = interpreter.probe  # an interpreter's version and packages (runs it: trusted workspaces only)
 model_facts = model_info.load_facts  # the model file's facts for the TL6xx checks
@@ -66,28 +68,43 @@ def fault_finding(fault: ChildFault, entry: str) -> Finding:
     return Finding(fault.code, fault.message[:2000], line_span(file, line, entry))
 
 
-def interpreter_finding(python: str, root: str, entry: str) -> Finding | None:
-    """TL534 when ``python`` cannot run the integration; with the install command when that is the fix."""
+def interpreter_finding(python: str, root: str, entry: str, source: str | None = None) -> Finding | None:
+    """TL534 when ``python`` cannot run the integration; with the install command when that is the fix.
+    ``source`` "fallback" (the project has no interpreter of its own: the server's was used): a warning
+    whose message offers a project .venv instead of installing into that interpreter."""
     why = interpreter.problem(python, root)
     if not why:
         return None
+    if source == "fallback":
+        venv = interpreter.venv_line(root)
+        why = (f"This project has no interpreter of its own (no .venv or venv, no tensorleap.interpreter), and "
+               f"{python} cannot run it: {why.split(' (', 1)[0]}. "
+               + (f"Create a .venv with the project's requirements: {venv}" if venv else
+                  "Create a virtual environment with Python 3.8-3.12 and the project's requirements")
+               + ", or pick an interpreter.")
+        return Finding(RUN_INTERPRETER, why, line_span(None, None, entry), severity=Severity.WARNING,
+                       data=Install(venv, venv=True) if venv else None)
     line = interpreter.install_line(python, root)
     return Finding(RUN_INTERPRETER, why, line_span(None, None, entry), data=Install(line) if line in why else None)
 
 
-def interpreter_failure(python: str, root: str, entry: str) -> tuple[dict, Finding] | None:
+def interpreter_failure(python: str, root: str, entry: str, source: str | None = None) -> tuple[dict, Finding] | None:
     """None when ``python`` can run the integration; else the failure for the client, naming what is
-    missing (with the exact install line), and its TL534 finding."""
+    missing (with the exact install line, or the command that creates a project .venv when the project
+    has no interpreter of its own), and its TL534 finding."""
     from tensorleap_ls.core.project.requirements import distributions_for
 
-    bad = interpreter_finding(python, root, entry)
+    bad = interpreter_finding(python, root, entry, source)
     if bad is None:
         return None
     interpreter.problem.cache_clear()  # the user may install what is missing and try again
+    interpreter.has_pip.cache_clear()
     info = interpreter.probe(python)
     reason = {"kind": "interpreter", "role": "project", "interpreter": python, "version": info.get("version"),
               "missing": info["missing"], "packages": [distributions_for(m)[0] for m in info["missing"]],
-              "error": info.get("error")}
+              "error": info.get("error"), "source": source or "setting",
+              "install": interpreter.install_line(python, root) if info["missing"] and not info.get("error") else None,
+              "create_venv": interpreter.venv_line(root) if source == "fallback" else None, "root": root}
     return {"ok": False, "message": bad.message, "reason": reason,
             "problems": [{"code": RUN_INTERPRETER, "message": bad.message, **to_json(bad.data)}]}, bad
 

@@ -74,3 +74,14 @@ def is_regular(path: str) -> bool:
         return stat.S_ISREG(os.stat(path).st_mode)
     except (OSError, ValueError):  # ValueError: a NUL byte in the path
         return False
+
+
+_INSTALLED = ("site-packages", "dist-packages")
+
+
+def installed(path: str) -> bool:
+    """Is ``path`` inside an installed package (site-packages / dist-packages)? Such a file is read, never
+    checked as a project of its own."""
+    parts = path.replace("\\", "/").split("/")
+    return any(p in _INSTALLED for p in parts)
+
