@@ -166,6 +166,9 @@ CASES = [
     # 6xx without a model file (tests/model/ has the rest): load_model returns what the SDK does not run
     Case("TL607", DECO, ENTRY[DECO], "    import onnxruntime as ort\n    return ort.InferenceSession(MODEL_PATH)",
          "    import onnx\n    return onnx.load(MODEL_PATH)", marker="onnx.load(MODEL_PATH)", severity="error"),
+    # appended (the recorded CLI JSON is keyed by position): TL307 on a prediction indexed where it is used
+    Case("TL307", DECO, ENTRY[DECO], "    prediction_bar(prediction)\n", "    prediction_bar(prediction[0])\n",
+         marker="prediction_bar(prediction[0])"),
 ]
 
 

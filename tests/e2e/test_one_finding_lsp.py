@@ -157,3 +157,6 @@ async def test_one_raise_in_an_encoder_is_one_diagnostic(trusted: LanguageClient
     at_raise = [d for d in diags if d.range.start.line == raise_line]
     assert [d.code for d in at_raise] == ["TL501"], [(d.code, d.message) for d in diags]
     assert any("integration test" in r.message for r in at_raise[0].related_information or []), at_raise[0]
+    # the preview of that sample says it once too
+    pv = await execute(trusted, "tensorleap.preview", {"uri": u, "subset": "training", "sampleId": 0})
+    assert [p["code"] for p in pv["problems"] if p.get("code")] == ["TL501"], pv["problems"]

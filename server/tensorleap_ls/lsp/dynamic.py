@@ -25,7 +25,7 @@ from pygls.uris import to_fs_path
 
 from tensorleap_ls.core.model import Kind
 from tensorleap_ls.core.project.closure import norm
-from tensorleap_ls.core.checks.root_cause import absorb_test_failures, anchor, still_true
+from tensorleap_ls.core.checks.root_cause import absorb_test_failures, absorb_test_problems, anchor, still_true
 from tensorleap_ls.lsp.convert import to_range
 from tensorleap_ls.lsp.progress import Run, stoppable
 from tensorleap_ls.lsp.session import Session, off_loop
@@ -184,12 +184,14 @@ async def _preview_run(ls: Session, args: PreviewArgs, pa, python: str, run: Run
     if not result.get("subsets"):  # a failed run still knows the project's subsets (the panel's picker)
         result["subsets"] = [s.name for s in subsets]
     result["first"] = next((s.first[0] for s in subsets if s.name == args.subset and s.first), None)
-    result["problems"] = [_locate(p, pa.bindings, args) for p in result.get("problems") or []]
+    problems = absorb_test_problems(result.get("problems") or [])
+    result["problems"] = [_locate(p, pa.bindings, args) for p in problems]
     return result
 
 
 def _remember_preview(ls: Session, root: str, result: dict) -> None:
-    """A sample the preview saw fail is checked again by the next run (and its summary says how it went)."""
+    """A sample the preview saw fail is checked again by the next run, whose summary says how it went (a
+    later preview that passes does not forget it: the run says "passes now", then forgets it)."""
     if result.get("cancelled") or result.get("reason"):
         return
     failing = [p for p in result.get("problems") or [] if p.get("code") and not p.get("internal")]
@@ -199,8 +201,6 @@ def _remember_preview(ls: Session, root: str, result: dict) -> None:
         p = failing[0]
         seen[key] = {"subset": key[0], "sample": result.get("sample_id"),
                      "message": f"{p.get('code')} {str(p.get('message') or '')[:120]}"}
-    elif result.get("ok"):
-        seen.pop(key, None)
 
 
 def _sample_key(sample: Any) -> str:
@@ -209,7 +209,7 @@ def _sample_key(sample: Any) -> str:
 
 def panel_message(args: PreviewArgs, result: dict) -> dict:
     """What the preview panel needs, success or failure (the failure's reason included)."""
-    keys = ("ok", "html", "message", "problems", "neighbors", "subsets", "reason", "first")
+    keys = ("ok", "html", "message", "problems", "neighbors", "subsets", "reason", "first", "output")
     return {"uri": args.uri, "subset": result.get("subset", args.subset),
             "sample_id": result.get("sample_id", args.sampleId), **{k: result.get(k) for k in keys}}
 

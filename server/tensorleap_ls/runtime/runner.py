@@ -79,6 +79,8 @@ class Events:
 
 # bytes of one message from the child (a preview holds at most 24 MB of pixels, base64-encoded)
 MAX_MESSAGE = 64 * 1024 * 1024
+# what the child writes to the output pipe as it replies to request N (after all the request's output)
+_END_MARK = re.compile(rb"\x1etl-end (\d+)\x1e\n")
 # ChildFault codes that are not findings: the run was stopped on purpose
 CANCELLED, RESTARTED = "cancelled", "restarted"
 
@@ -152,6 +154,8 @@ class Child:
         self.events = Events()  # the current request's listeners (Runner.call sets them)
         self._line = b""  # user output not yet forwarded: the end of an unfinished line
         self._line_lock = threading.Lock()
+        self._ended = 0  # the last request whose end marker came through the output pipe
+        self._ended_cond = threading.Condition()
         self._limit: tuple[float, str | None, protocol.Progress | None] = (limits.preprocess_timeout_s, None, None)
         try:
             self.proc = interpreter.start_user_code(  # the trust gate
@@ -206,28 +210,39 @@ class Child:
         while True:
             data = self.proc.stderr.read1(65536) if hasattr(self.proc.stderr, "read1") else self.proc.stderr.read(65536)
             if not data:
-                self.flush_output()
+                self._take(b"", everything=True)
                 return
-            self.output.add(data)
-            if self.events.output:
-                self._forward(data)
+            self._take(data)
 
-    def _forward(self, data: bytes, everything: bool = False) -> None:
-        """Whole lines to the listener (scrubbed per line: a secret is never cut in two)."""
+    def _take(self, data: bytes, everything: bool = False) -> None:
+        """The user code's output, whole lines at a time (scrubbed per line: a secret is never cut in two),
+        into the capped buffer and to the current request's listener. The child's end-of-request marker
+        (written after the user code's last output, before the reply) is taken out and wakes ``request``."""
         with self._line_lock:
             data = self._line + data
             cut = len(data) if everything else data.rfind(b"\n") + 1
-            self._line = data[cut:]
-            if len(self._line) > 65536:  # no newline for a long time: forward it anyway
-                cut, self._line = len(data), b""
-        listener = self.events.output
-        if cut and listener:
-            listener(self.scrub(data[:cut].decode("utf-8", "replace")))
+            if not cut and len(data) > 65536:  # no newline for a long time: take it anyway
+                cut = len(data)
+            ready, self._line = data[:cut], data[cut:]
+        if not ready:
+            return
+        ends = [int(m.group(1)) for m in _END_MARK.finditer(ready)]
+        if ends:
+            ready = _END_MARK.sub(b"", ready)
+        if ready:
+            self.output.add(ready)
+            listener = self.events.output
+            if listener:
+                listener(self.scrub(ready.decode("utf-8", "replace")))
+        if ends:
+            with self._ended_cond:
+                self._ended = max(self._ended, *ends)
+                self._ended_cond.notify_all()
 
     def flush_output(self) -> None:
         """The end of an unfinished line, at the end of a request."""
         if self._line:
-            self._forward(b"", everything=True)
+            self._take(b"", everything=True)
 
     # --- requests -------------------------------------------------------------------------
     def alive(self) -> bool:
@@ -266,6 +281,9 @@ class Child:
                     if msg is None:
                         raise self._death()
                     if msg.get("id") == rid:
+                        # the output the request's code wrote comes on another pipe: wait for its end marker
+                        with self._ended_cond:
+                            self._ended_cond.wait_for(lambda: self._ended >= rid, timeout=2.0)
                         return req.REPLY.from_wire(msg)
             finally:
                 self.flush_output()

@@ -71,6 +71,13 @@ def absorb_test_failures(findings: list[Finding], bindings: Iterable[Binding], t
     return out
 
 
+def absorb_test_problems(problems: list[dict]) -> list[dict]:
+    """The preview's problems (plain dicts) by the same rule: the integration test's failure at the line
+    of another run-time problem is that problem, said once."""
+    at = {(p.get("file"), p.get("line")) for p in problems if p.get("code") and p.get("code") != RUN_INTEGRATION_TEST}
+    return [p for p in problems if not (p.get("code") == RUN_INTEGRATION_TEST and (p.get("file"), p.get("line")) in at)]
+
+
 def drop_confirmed(static: list[Finding], dynamic: list[Finding], text_of: TextOf) -> list[Finding]:
     """Static warnings that a run-time finding in the same function confirms (and says better)."""
     if not dynamic:

@@ -26,7 +26,7 @@ from tensorleap_ls_child.codes import RUN_EXIT, RUN_MEMORY  # noqa: E402
 from tensorleap_ls_child.load import load  # noqa: E402
 from tensorleap_ls_child.preview import preview  # noqa: E402
 from tensorleap_ls_child.samples import encode_loop, preprocess, run_checks  # noqa: E402
-from tensorleap_ls_child.sandbox import LIMIT, send  # noqa: E402
+from tensorleap_ls_child.sandbox import LIMIT, end_of_output, send  # noqa: E402
 from tensorleap_ls_child.state import STATE, scrub  # noqa: E402
 from tensorleap_ls_child.visuals import PIXEL_BUDGET  # noqa: E402
 from tensorleap_ls_child.where import _f  # noqa: E402
@@ -77,6 +77,7 @@ def main() -> None:
             resp = protocol.Reply(ok=False, internal=True, message=(
                 f"tensorleap-ls failed (a bug of tensorleap-ls, not of your code; please report it): "
                 f"{type(e).__name__}: {scrub(str(e))[:500]}"))
+        end_of_output(rid)
         try:
             send(resp.to_wire(rid))
         except Exception as e:  # noqa: BLE001 - our bug: say so, keep the child usable

@@ -15,7 +15,7 @@ from tensorleap_ls_child.samples import _check_array, _check_metadata, preproces
 from tensorleap_ls_child.state import STATE, _ids, binder
 from tensorleap_ls_child.values import _json_default, _plain, summarize
 from tensorleap_ls_child.visuals import _check_leap, _sample_tensors, render_array, render_leap
-from tensorleap_ls_child.where import _is_user, _ours, error_info, where
+from tensorleap_ls_child.where import _is_user, _ours, error_info, user_function, where
 from tensorleap_ls_child.codes import RUN_EXCEPTION
 
 # --- preview ----------------------------------------------------------------------------------
@@ -103,7 +103,8 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
         if not all(a in tensors for a in data.arg_names):
             broken = [failed[a] for a in data.arg_names if a in failed]
             out.skipped.append({"name": data.name, "why": ("needs %s, which failed on this sample" % ", ".join(broken))
-                                if broken else PREDICTIONS})
+                                if broken else PREDICTIONS,
+                                "function": getattr(user_function(h.function), "__name__", None)})
             continue
         ok, res = _user_call(h.function, (), data.name, problems, {a: tensors[a] for a in data.arg_names},
                              kind="visualizer")
@@ -114,7 +115,7 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
             _ours(lambda: problems.extend(_check_leap(data.name, data.type, res, where(h.function), subset, sid)),
                   "checking visualizer '%s'" % data.name, problems)
     _ours(lambda: _advanced(out, sc, r, sid, problems), "showing latent spaces and instances", problems)
-    slow = [n for n, h in _encoders(sc, subset) if h.function in TIMED_OUT]
+    slow = [n for n, h in _encoders(sc, subset) if TIMED_OUT.get(h.function)]
     if run_test and binder().integration_test_func is not None and slow:
         # the test calls the encoders again: it would only wait for the same limit once more
         out.skipped = [dict(s, why="the integration test was not run: %s exceeded its time limit" % failed.get(slow[0], slow[0]))
@@ -147,7 +148,9 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
             elif kind in ("metric", "loss"):
                 out.metrics.append({"name": name, "kind": kind, "value": _json_default(value)
                                        if isinstance(value, np.ndarray) else _plain(value)})
+        called = {fname for fname, _ in record.get("calls", [])}  # by the test, under their Python names
         shown = {v["name"] for v in out.visualizers}
+        out.skipped = [s for s in out.skipped if s.get("function") not in called]
         # still not shown although the test ran: the test does not call it (or failed before it did)
         why = "the integration test failed before calling it" if problems else "the integration test does not call it"
         out.skipped = [dict(s, why=why) if s["why"] == PREDICTIONS else s for s in out.skipped if s["name"] not in shown]

@@ -75,9 +75,12 @@ SETTING = {"seconds": "timeoutSeconds", "preprocess": "preprocessTimeoutSeconds"
 # Without SIGALRM (Windows) there is no per-call alarm: the server's own time limit still ends a hang,
 # reported at the entry file instead of the user's line (docs/runtime.md, "Limits").
 _HAS_ALARM = hasattr(signal, "SIGALRM") and hasattr(signal, "setitimer")
-# Functions that exceeded their limit during the current request: they are not called again in it
-# (one slow encoder must not cost the limit once per sample). handle() clears it per request.
-TIMED_OUT = set()
+# Functions that exceeded their limit during the current request -> how many times. After SKIP_AFTER
+# times a function is not called again in the request (an always-slow encoder must not cost the limit
+# once per sample; one slow sample costs it once). new_request() clears it.
+TIMED_OUT = {}  # type: dict
+SKIP_AFTER = 2
+TIMED_OUT_AT = set()  # (function, subset, repr(sample)): never called twice on the sample it timed out on
 # Where the current request is (sent with each beat, shown as the progress of the run).
 NOW = {"subset": None, "sample": None, "done": 0, "total": None}
 _BEAT = {"at": 0.0, "limit": None, "where": None}  # the last beat: when, its limit, its (subset, sample)
@@ -93,6 +96,7 @@ def sample_done(force: bool = False) -> None:
 
 def new_request() -> None:
     TIMED_OUT.clear()
+    TIMED_OUT_AT.clear()
     NOW.update(subset=None, sample=None, done=0, total=None)
     _BEAT.update(at=0.0, limit=None, where=None)
 
@@ -107,6 +111,10 @@ def progress(what: Optional[str] = None, limit: Optional[float] = None, setting:
                   sample=NOW["sample"], limit=limit, setting=setting).to_wire())
 
 
+def _here(key) -> tuple:
+    return key, NOW["subset"], repr(NOW["sample"])
+
+
 class limited:
     """Per-call time limit (pure-Python hangs; the server kills the child for hangs in C code).
     ``limited("preprocess")``: the import of the entry and preprocess have their own limit.
@@ -118,7 +126,7 @@ class limited:
         self.which, self.what, self.key = which, what, key
 
     def __enter__(self):
-        if self.key is not None and self.key in TIMED_OUT:
+        if self.key is not None and (TIMED_OUT.get(self.key, 0) >= SKIP_AFTER or _here(self.key) in TIMED_OUT_AT):
             raise CallTimeout(LIMIT[self.which], SETTING[self.which], skipped=True)
         limit = LIMIT[self.which]
         if time.monotonic() - _BEAT["at"] > _BEAT_EVERY or _BEAT["limit"] != limit or \
@@ -131,8 +139,9 @@ class limited:
     def __exit__(self, et, e, tb):
         if _HAS_ALARM:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        if et is not None and issubclass(et, CallTimeout) and self.key is not None:
-            TIMED_OUT.add(self.key)
+        if et is not None and issubclass(et, CallTimeout) and self.key is not None and not getattr(e, "skipped", False):
+            TIMED_OUT[self.key] = TIMED_OUT.get(self.key, 0) + 1
+            TIMED_OUT_AT.add(_here(self.key))
         return False
 
 
@@ -144,6 +153,18 @@ def classify(e: BaseException, default: str) -> str:
     if type(e).__name__ == "LeapValidationError":
         return RUN_LEAP_VALIDATION
     return default
+
+
+def end_of_output(rid) -> None:
+    """Marks, on the output pipe, the end of request ``rid``'s output (the server waits for it before it
+    closes the request's output: the reply and the output travel on two pipes)."""
+    if not isinstance(rid, int) or isinstance(rid, bool):
+        return
+    try:
+        sys.stderr.flush()
+        os.write(2, b"\x1etl-end %d\x1e\n" % rid)
+    except (OSError, ValueError):
+        pass
 
 
 def send(obj: dict) -> None:
