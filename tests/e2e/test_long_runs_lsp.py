@@ -109,6 +109,24 @@ async def test_cancel_from_the_progress_stops_the_run_and_the_next_one_works(cli
     assert res["ok"] is True and res["findings"] == 0, res
 
 
+async def test_a_cancelled_preview_is_not_shown_as_a_failure(client: LanguageClient, tmp_path: Path):
+    root, u = await planted(client, tmp_path, "    import time; time.sleep(1.5)\n")
+    await command(client, "tensorleap.preview", {"uri": u, "subset": "training", "sampleId": 1})  # warm
+    shown = len(client.panel)
+    client.progress_reports.setdefault("pv-1", [])
+    task = asyncio.ensure_future(command(client, "tensorleap.preview", {"uri": u, "subset": "training", "sampleId": 3},
+                                         token="pv-1"))
+    for _ in range(600):
+        if any(isinstance(r, lsp.WorkDoneProgressReport) and "training sample 3" in (r.message or "")
+               for r in client.progress_reports["pv-1"]):
+            break
+        await asyncio.sleep(0.05)
+    client.protocol.notify(lsp.WINDOW_WORK_DONE_PROGRESS_CANCEL, lsp.WorkDoneProgressCancelParams(token="pv-1"))
+    res = await asyncio.wait_for(task, 30)
+    assert res["cancelled"] is True and client.progress_reports["pv-1"][-1].message == "cancelled"
+    assert len(client.panel) == shown  # no "Preview failed: the run was cancelled" for the panel
+
+
 async def test_a_slow_encoder_is_stopped_at_the_per_call_limit_and_not_waited_for_on_every_sample(client: LanguageClient, tmp_path: Path):
     root, u = await planted(client, tmp_path, "    import time; time.sleep(60)\n")
     res = await command(client, "tensorleap.runChecks", {"uri": u})

@@ -420,6 +420,28 @@ async function panelWith(page, text, timeout = 90000) {
   return frameText(page, "body", text, timeout);
 }
 
+/** Tensorleap: Preview Sample from the palette: the subset, then the sample id typed ("" = the first). */
+async function previewFromPalette(page, subset, sample) {
+  await command(page, "Tensorleap: Preview Sample");
+  await page.locator(".quick-input-list").getByText(subset).waitFor();
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(".quick-input-box input");
+  await page.keyboard.type(String(sample));
+  await page.keyboard.press("Enter");
+}
+
+/** Runs `scenario(page, ws)` in a code-server of its own on a planted copy of the example. */
+async function plantedScenario(page, name, body, settings, scenario) {
+  const ws = plantedWorkspace(name, body);
+  const cs = await codeServer(name, ws, settings);
+  try {
+    await workbench(page, cs.url);
+    await scenario(ws);
+  } finally {
+    cs.stop();
+  }
+}
+
 async function runChecksToast(page, want, timeout = 180000) {
   await command(page, "Tensorleap: Run Integration Checks");
   return waitFor(`a toast with "${want}"`, async () => (await toasts(page)).find((t) => t.includes(want)), timeout);
@@ -428,18 +450,11 @@ async function runChecksToast(page, want, timeout = 180000) {
 // --- 6. long runs: progress, Cancel, the per-call limit (item 1) ------------------------------------------
 async function longRunScenario(page) {
   // every sample takes 1.5 s; samples 3 and 44 hang for 60 s (the checks sample 44 of training)
-  const ws = plantedWorkspace("long", "    import time; time.sleep(1.5)\n    if idx in (3, 44):\n        time.sleep(60)\n");
-  const cs = await codeServer("long", ws, { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python"),
-    "tensorleap.timeoutSeconds": 25 });
-  try {
-    await workbench(page, cs.url);
+  const body = "    import time; time.sleep(1.5)\n    if idx in (3, 44):\n        time.sleep(60)\n";
+  const settings = { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python"), "tensorleap.timeoutSeconds": 25 };
+  await plantedScenario(page, "long", body, settings, async () => {
     await openFile(page, "encoders.py");
-    await command(page, "Tensorleap: Preview Sample");
-    await page.locator(".quick-input-list").getByText("training").waitFor();
-    await page.keyboard.press("Enter");
-    await page.waitForSelector(".quick-input-box input");
-    await page.keyboard.type("3");
-    await page.keyboard.press("Enter");
+    await previewFromPalette(page, "training", 3);
     let frame = await panelWith(page, "Running the preview of training sample 3");
     await waitFor("the call that runs, in the panel", async () => /input 'image' on training sample 3/.test(await panelText(page)), 60000);
     if (await frame.locator("#cancel").count() !== 1) throw new Error("no Cancel in the running panel");
@@ -447,7 +462,10 @@ async function longRunScenario(page) {
     await page.screenshot({ path: `${SHOTS}/vscode-long-preview-running.png` });
     const t0 = Date.now();
     await frame.locator("#cancel").click();
-    frame = await panelWith(page, "was cancelled", 20000);
+    frame = await panelWith(page, "was cancelled (the process running your code was stopped)", 20000);
+    if (await frame.locator("#rerun").count() !== 1 || (await panelText(page)).includes("Preview failed")) {
+      throw new Error(`the cancelled panel: ${await panelText(page)}`);
+    }
     if (Date.now() - t0 > 15000) throw new Error("Cancel took more than 15 s");
     log(`Cancel stopped the preview in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await page.screenshot({ path: `${SHOTS}/vscode-long-preview-cancelled.png` });
@@ -475,17 +493,12 @@ async function longRunScenario(page) {
         || /CallTimeout|did not finish within/.test(problems)) throw new Error(`TL530: ${problems}`);
     log(`a hanging sample: TL530 at the 25 s per-call limit, the run went on and ended in ${((Date.now() - t1) / 1000).toFixed(0)} s`);
     await page.screenshot({ path: `${SHOTS}/vscode-long-checks-limit.png` });
-  } finally {
-    cs.stop();
-  }
+  });
 }
 
 // --- 7. a preview opened from the lens has working controls (item 2) ----------------------------------------
 async function lensScenario(page) {
-  const ws = plantedWorkspace("lens");
-  const cs = await codeServer("lens", ws, { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python") });
-  try {
-    await workbench(page, cs.url);
+  await plantedScenario(page, "lens", "", { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python") }, async () => {
     await openFile(page, "encoders.py");
     const lens = page.locator(".monaco-editor .codelens-decoration a").filter({ hasText: "Preview sample" }).first();
     await lens.waitFor({ timeout: 90000 });
@@ -510,18 +523,14 @@ async function lensScenario(page) {
     await panelWith(page, "label file missing", 90000);
     log("saving a broken encoder refreshed the lens-opened panel");
     await page.screenshot({ path: `${SHOTS}/vscode-lens-refresh-on-save.png` });
-  } finally {
-    cs.stop();
-  }
+  });
 }
 
 // --- 8. a project without a venv, then a .venv created while the server runs (item 3) -----------------------
 async function venvScenario(page) {
-  const ws = plantedWorkspace("venv");
   // no tensorleap.interpreter and no Python extension: the project interpreter is the server's (no code-loader)
-  const cs = await codeServer("venv", ws, { "tensorleap.serverInterpreter": path.join(W, "server-venv", "bin", "python") });
-  try {
-    await workbench(page, cs.url);
+  const settings = { "tensorleap.serverInterpreter": path.join(W, "server-venv", "bin", "python") };
+  await plantedScenario(page, "venv", "", settings, async (ws) => {
     await openFile(page, "leap_integration.py");
     await waitFor("the server running", async () => /Tensorleap/.test(await statusBar(page)) && !/starting|not running/.test(await statusBar(page)), 90000);
     await command(page, "Tensorleap: Run Integration Checks");
@@ -551,24 +560,15 @@ async function venvScenario(page) {
     const done = await runChecksToast(page, "no problem found on", 240000);
     log(`the .venv created after the start is used without Restart Server: ${done.replace(/\s+/g, " ").slice(0, 120)}`);
     await page.screenshot({ path: `${SHOTS}/vscode-venv-picked-up.png` });
-  } finally {
-    cs.stop();
-  }
+  });
 }
 
 // --- 9. honest summaries and the user code's output (items 4 and 5) ---------------------------------------------
 async function summaryScenario(page) {
-  const ws = plantedWorkspace("summary", "    print(f'loading sample {idx}')\n    if idx == 2:\n        raise KeyError('label 2')\n");
-  const cs = await codeServer("summary", ws, { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python") });
-  try {
-    await workbench(page, cs.url);
+  const body = "    print(f'loading sample {idx}')\n    if idx == 2:\n        raise KeyError('label 2')\n";
+  await plantedScenario(page, "summary", body, { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python") }, async () => {
     await openFile(page, "encoders.py");
-    await command(page, "Tensorleap: Preview Sample");
-    await page.locator(".quick-input-list").getByText("training").waitFor();
-    await page.keyboard.press("Enter");
-    await page.waitForSelector(".quick-input-box input");
-    await page.keyboard.type("2");
-    await page.keyboard.press("Enter");
+    await previewFromPalette(page, "training", 2);
     let frame = await panelWith(page, "label 2");
     await frame.locator("#output summary").click();
     await panelWith(page, "loading sample 2");
@@ -598,9 +598,7 @@ async function summaryScenario(page) {
     if (!/no problem found on 11 of 80 samples/.test(second)) throw new Error(`summary after the fix: ${second}`);
     log("after the fix: " + second.replace(/\s+/g, " ").slice(0, 160));
     await page.screenshot({ path: `${SHOTS}/vscode-summary-passes-now.png` });
-  } finally {
-    cs.stop();
-  }
+  });
 }
 
 (async () => {

@@ -59,6 +59,7 @@ export function reduce(state: PanelState, ev: PanelEvent): PanelState {
     case "result": {
       const r = ev.result;
       if (state.kind === "running" && !answers(state.request, r)) return state; // a late answer to an older request
+      if (r.cancelled) return reduce(state, { type: "cancelled" }); // not a failure of the sample
       const prev = lastOf(state).nav;
       const nav = navState(r, prev);
       // after a success the request is the sample shown; after a failure the same request (a save re-runs it)

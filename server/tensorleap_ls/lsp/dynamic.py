@@ -89,8 +89,10 @@ def register(server: Session) -> None:
     @server.command("tensorleap.preview")
     async def preview(ls, args: PreviewArgs) -> dict:
         result = await _preview(ls, args)
-        # the panel is fed by this notification: it carries the reason of a failure too
-        ls.protocol.notify("tensorleap/preview", panel_message(args, result))
+        # the panel is fed by this notification: it carries the reason of a failure too (a cancelled
+        # preview has nothing to show: whoever cancelled it knows)
+        if not result.get("cancelled"):
+            ls.protocol.notify("tensorleap/preview", panel_message(args, result))
         return result
 
     @server.command("tensorleap.newProjectFiles")

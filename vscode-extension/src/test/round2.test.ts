@@ -60,6 +60,9 @@ describe("the preview panel: one state machine, whatever opened it (item 2)", ()
     assert.strictEqual(s.kind, "cancelled");
     assert.match(panelHtml(view(s).result, "n", "c", view(s).nav, false, view(s).status), /was cancelled .* <button id="rerun">Run again/);
     assert.deepStrictEqual(onSave(s), req);
+    // the server's answer to a cancelled preview is not a failure of the sample
+    const viaServer = run([{ type: "start", request: req }, { type: "result", result: { ...failed(3, "the run was cancelled"), cancelled: true } }]);
+    assert.strictEqual(viaServer.kind, "cancelled");
     const newer = run([{ type: "start", request: { uri: URI, subset: "training", sampleId: 4 } }, { type: "result", result: ok(3) }]);
     assert.strictEqual(newer.kind, "running"); // sample 3's answer does not end the run of sample 4
     assert.ok(answers({ uri: URI, subset: "training", sampleId: null }, ok(0)));
