@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--preprocess-timeout", type=_bounded("preprocess_timeout_s", float), default=300.0,
                    help="seconds for the import of the entry and for preprocess, for --dynamic")
     c.add_argument("--memory-mb", type=_bounded("memory_mb", int), default=4096,
-                   help="memory limit of the child for --dynamic")
+                   help="memory limit of the child for --dynamic, and of the model reader")
     c.add_argument("--no-model", action="store_true", help="do not read the model file for the model checks (TL6xx)")
 
     v = sub.add_parser("preview", help="render one sample as the platform would (PNG + JSON + HTML)")
@@ -176,7 +176,7 @@ def _check(args: argparse.Namespace) -> int:
     from tensorleap_ls.runtime import api
 
     # The installed SDK is read from the interpreter's site-packages on disk: nothing runs.
-    analyzer = Analyzer(env_for=lambda root: sdk_env.environment(api.choose(root, args.python)))
+    analyzer = Analyzer(env_for=lambda root: sdk_env.environment(api.choose(root, args.python)), spawn=api.popen)
     projects = []
     all_findings = []
     color = not args.no_color and args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -210,8 +210,9 @@ def _model_facts(analyzer, pa, args: argparse.Namespace) -> bool:
     from tensorleap_ls.runtime import api
 
     if args.python or args.dynamic:
-        return api.model_facts(analyzer, pa, api.choose(pa.project.root, args.python), trusted=True)
-    return api.model_facts(analyzer, pa, sys.executable, trusted=False)
+        return api.model_facts(analyzer, pa, api.choose(pa.project.root, args.python), trusted=True,
+                               memory_mb=args.memory_mb)
+    return api.model_facts(analyzer, pa, sys.executable, trusted=False, memory_mb=args.memory_mb)
 
 
 def _dynamic(pa, args: argparse.Namespace) -> list:
@@ -228,10 +229,11 @@ def _dynamic(pa, args: argparse.Namespace) -> list:
 
 def _preview(args: argparse.Namespace) -> int:
     from tensorleap_ls.core.engine.analysis import Analyzer
+    from tensorleap_ls.runtime import api
     from tensorleap_ls.runtime.api import preview_sample
 
     _check_path(args.path)
-    analyses = Analyzer().analyze_path(args.path)
+    analyses = Analyzer(spawn=api.popen).analyze_path(args.path)
     if not analyses:
         raise _UsageError(f"{args.path}: no integration found")
     pa = analyses[0]

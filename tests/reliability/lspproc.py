@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from lsp_client import LspClient  # noqa: E402
+from lsp_client import LspClient, is_diag  # noqa: E402,F401 (is_diag: for the tests)
 
 import tensorleap_ls  # noqa: E402
 
@@ -59,16 +59,6 @@ def start_server(root: str, init_options: dict | None = None, env: dict | None =
     assert "result" in resp, resp
     client.notify("initialized", {})
     return client
-
-
-def is_diag(uri: str, version: int | None = None):
-    def pred(msg: dict) -> bool:
-        if msg.get("method") != "textDocument/publishDiagnostics":
-            return False
-        p = msg["params"]
-        return p["uri"] == uri and (version is None or p.get("version") == version)
-
-    return pred
 
 
 def rss_mb(pid: int) -> float:

@@ -207,6 +207,10 @@ async function newProject(): Promise<void> {
     edit.createFile(vscode.Uri.joinPath(folder, ...rel.split("/")), { ignoreIfExists: true, contents });
   }
   if (!(await vscode.workspace.applyEdit(edit))) return;
+  const skipped = Object.entries(res.skipped ?? {});
+  if (skipped.length) {  // a symlink on the way or a file already there: the server left it out
+    void vscode.window.showWarningMessage(`Tensorleap: not written: ${skipped.map(([rel, why]) => `${rel} (${why})`).join("; ")}.`);
+  }
   const entry = vscode.Uri.joinPath(folder, res.entry);
   await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(entry));
   const model = res.model ? "a tiny generated ONNX model" : "a load_model stub to fill in (TODO)";
@@ -225,6 +229,7 @@ interface NewProject {
   ok: boolean;
   files: Record<string, string>;
   binary: Record<string, string>;
+  skipped?: Record<string, string>;  // files not written, and why
   entry: string;
   sdk: string;
   model: boolean;

@@ -174,7 +174,7 @@ def _model_stubs(ls, pa, style: Style, path: str):
     if not models:
         return None
     python = api.choose(pa.project.root, ls.settings.interpreter)
-    info = api.read_model(python, models[0], pa.project.root)  # through the trust gate
+    info = api.read_model(python, models[0], pa.project.root, ls.settings.memory_mb)  # through the trust gate
     if not info:
         return None
     return fixes.model_stubs(pa, style, models[0], info, path)

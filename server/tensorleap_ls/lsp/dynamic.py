@@ -261,8 +261,10 @@ def _environment(ls: Session, uri: str) -> dict:
 def _new_project(ls: Session, folder_uri: str) -> dict:
     """The files of a new project (the client writes them through a WorkspaceEdit the user asked for).
     In a trusted workspace the project interpreter is asked for its SDK version, and builds a tiny
-    ONNX model when it has onnx and onnxruntime; otherwise code-loader 1.0.214 and a load_model stub."""
+    ONNX model when it has onnx and onnxruntime; otherwise code-loader 1.0.214 and a load_model stub.
+    ``skipped``: the files not written, and why (a symlink on the way, a file already there)."""
     from tensorleap_ls.core.fixes import stubs
+    from tensorleap_ls.core.source.files import unsafe_target
 
     folder = to_fs_path(folder_uri) or folder_uri
     python = api.choose(folder, ls.settings.interpreter)
@@ -274,8 +276,15 @@ def _new_project(ls: Session, folder_uri: str) -> dict:
             model, why = api.skeleton_model(python, folder)
             if model is None:
                 ls.log(f"building the skeleton's model with {python} failed: {why}")
+    # only regular paths inside the folder: a cloned `model -> ../elsewhere` or a dangling
+    # `requirements.txt` link gets nothing written through it, and the answer says so
+    skipped = {rel: why for rel in (stubs.MODEL_FILE,) if model and (why := unsafe_target(folder, rel))}
+    if skipped:
+        model = None  # the entry gets the load_model stub instead of loading a file that is not there
     files = stubs.project_files(info.get("code_loader"), with_model=model is not None, python_version=info.get("version"))
-    return {"ok": True, "files": files, "binary": {"model/model.onnx": model} if model else {},
+    skipped.update({rel: why for rel in files if (why := unsafe_target(folder, rel))})
+    return {"ok": True, "files": {rel: text for rel, text in files.items() if rel not in skipped},
+            "binary": {stubs.MODEL_FILE: model} if model else {}, "skipped": skipped,
             "entry": "leap_integration.py", "sdk": info.get("code_loader") or stubs.DEFAULT_SDK,
             "interpreter": python, "model": model is not None, "trusted": ls.settings.trusted}
 

@@ -1,9 +1,10 @@
 """The language server: a thin layer over the analysis core.
 
 It keeps editor buffers as overlays of the core ``Analyzer``, re-analyses the projects an
-edit affects after a per-document debounce (in a worker thread, so requests stay responsive),
-and publishes diagnostics for every file of the affected closures and leap.yaml, guarded by
-document versions so a stale result is never published. Everything the server holds is declared
+edit affects as soon as the previous analysis ends (coalescing: the newest texts of every edited
+document at once, in a worker thread, so requests stay responsive), and publishes diagnostics for
+the files of the affected closures and leap.yaml whose diagnostics changed, guarded by document
+versions so a stale result is never published. Everything the server holds is declared
 in ``TensorleapServer.__init__``; feature modules see it through ``lsp/session.py``'s ``Session``
 and register their handlers in ``build``: ``documents`` (open/change/save/close), ``navigation``
 (definition, document symbols), ``actions`` (code actions), ``assist`` (completion, hover,
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import os
 import sys
@@ -66,7 +68,10 @@ class TensorleapServer(LanguageServer):
         self._analyzer: Analyzer | None = None
         self._cli_trusted = trusted
         self._published: dict[str, set[str]] = {}  # project key -> paths published last time
-        self._tasks: dict[str, asyncio.Task] = {}
+        self._tasks: dict[str, asyncio.Task] = {}  # uri -> its delayed mark (only when debounceMs > 0)
+        self._dirty: dict[str, None] = {}  # uris waiting for the analysis loop, in order
+        self._runner: asyncio.Task | None = None  # the analysis loop (_drain), while it runs
+        self._sent: dict[str, tuple] = {}  # uri -> (version, diagnostics) last published
         self._analysis_lock = threading.Lock()
         self._disk_lines: dict[str, tuple[str, list[str]]] = {}  # path -> (text, its lines): split once
         self._doc_memo: dict[str, tuple[str, Any]] = {}  # path -> (pygls key, open document)
@@ -87,7 +92,7 @@ class TensorleapServer(LanguageServer):
         if self._analyzer is None:
             from tensorleap_ls.core.engine.analysis import Analyzer
 
-            self._analyzer = Analyzer(env_for=self.environment)
+            self._analyzer = Analyzer(env_for=self.environment, spawn=api.popen)
         return self._analyzer
 
     def environment(self, root: str):
@@ -182,8 +187,13 @@ class TensorleapServer(LanguageServer):
                  "the server keeps running", lsp.MessageType.Error)
 
     # --- scheduling -----------------------------------------------------------------------
+    # Coalescing, not debouncing: an edit marks its document dirty; one analysis loop takes every dirty
+    # document, analyses the newest texts at once (one analysis per project), publishes, and starts
+    # again at once if edits arrived meanwhile. Nothing waits for a timer (debounceMs 0 by default), and
+    # however fast the typing, analyses never pile up: at most one runs, one more is pending.
     def schedule(self, uri: str, delay_ms: int | None = None) -> None:
-        """(Re)starts the debounced analysis of the document ``uri``."""
+        """Marks ``uri`` for analysis: now, or after ``delay_ms`` (``debounceMs`` by default) when
+        that is not 0."""
         prev = self._tasks.pop(uri, None)
         if prev is not None:
             prev.cancel()
@@ -192,46 +202,72 @@ class TensorleapServer(LanguageServer):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        self._tasks[uri] = loop.create_task(self._run(uri, delay / 1000.0))
+        if delay > 0:
+            self._tasks[uri] = loop.create_task(self._later(uri, delay / 1000.0))
+        else:
+            self._mark(uri, loop)
 
-    async def _run(self, uri: str, delay: float) -> None:
+    async def _later(self, uri: str, delay: float) -> None:
         try:
-            if delay > 0:
-                await asyncio.sleep(delay)
-            path = to_fs_path(uri)
-            if path is None:
-                return
-            doc = self.document(uri)
-            version = doc.version if doc is not None else None
-            t0 = time.perf_counter()
-            results = await off_loop(lambda: self._analyze(path))
-            self.debug(f"analysed {path}: {len(results)} project(s), "
-                       f"{sum(len(pa.findings) for _, pa in results)} finding(s) in {(time.perf_counter() - t0) * 1000:.0f} ms")
-            doc = self.document(uri)
-            if doc is not None and doc.version != version:
-                return  # a newer edit is already scheduled: never publish a stale result
-            for key, pa in results:
-                # converting thousands of findings is work that scales: off the event loop
-                batch = await off_loop(lambda: self._diagnostics(pa))
-                doc = self.document(uri)
-                if doc is not None and doc.version != version:
-                    return
-                self.latest[key] = pa
-                self._publish(key, pa, batch)
-                model.refresh(self, pa)  # TL6xx: reads the model's facts off the loop (trusted only)
+            await asyncio.sleep(delay)
         except asyncio.CancelledError:
-            pass
-        except Exception as e:  # noqa: BLE001
-            self.report_server_error(e, "analysis")
-        finally:
-            task = self._tasks.get(uri)
-            if task is asyncio.current_task():
-                self._tasks.pop(uri, None)
+            return
+        if self._tasks.get(uri) is asyncio.current_task():
+            self._tasks.pop(uri, None)
+        self._mark(uri, asyncio.get_running_loop())
+
+    def _mark(self, uri: str, loop: asyncio.AbstractEventLoop) -> None:
+        self._dirty[uri] = None
+        if self._runner is None or self._runner.done():
+            self._runner = loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """The analysis loop: while documents are dirty, analyse them all (newest texts) and publish."""
+        while self._dirty:
+            uris = list(self._dirty)
+            self._dirty.clear()
+            # the version of every open document now (pygls keys them by the unquoted URI): the texts the
+            # analysis reads (their overlays)
+            versions = {u: d.version for u, d in list(self.workspace.text_documents.items())}
+            paths = [p for p in (to_fs_path(u) for u in uris) if p is not None]
+            try:
+                t0 = time.perf_counter()
+                results = await off_loop(lambda: self._analyze_all(paths))
+                self.debug(f"analysed {len(paths)} document(s): {len(results)} project(s), "
+                           f"{sum(len(pa.findings) for _, pa in results)} finding(s) in "
+                           f"{(time.perf_counter() - t0) * 1000:.0f} ms")
+                for key, pa in results:
+                    # converting thousands of findings is work that scales: off the event loop
+                    batch = await off_loop(lambda: self._diagnostics(pa))
+                    if any(self._stale(u, versions.get(unquote(u))) for u in uris if norm(to_fs_path(u) or "") in batch):
+                        continue  # a newer text of an edited document is already dirty: its analysis publishes
+                    self.latest[key] = pa
+                    self._publish(key, pa, batch, set(uris), versions)
+                    model.refresh(self, pa)  # TL6xx: reads the model's facts off the loop (trusted only)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001
+                self.report_server_error(e, "analysis")
+
+    def _stale(self, uri: str, version: int | None) -> bool:
+        doc = self.document(uri)
+        return doc is not None and doc.version != version
+
+    def _analyze_all(self, paths: list[str]) -> list[tuple[str, ProjectAnalysis]]:
+        """One analysis per project the paths belong to (several edited files of one project: one)."""
+        out: dict[str, ProjectAnalysis] = {}
+        with self._analysis_lock:
+            for path in paths:
+                path = norm(path)
+                if any(path in pa.project.modules or path == pa.project.leap_yaml_path for pa in out.values()):
+                    continue
+                for pa in self.analyzer.analyze_file(path):
+                    if self._in_workspace(pa.project.root):
+                        out[f"{pa.project.root}|{pa.project.entry}"] = pa
+        return list(out.items())
 
     def _analyze(self, path: str) -> list[tuple[str, ProjectAnalysis]]:
-        with self._analysis_lock:
-            return [(f"{pa.project.root}|{pa.project.entry}", pa) for pa in self.analyzer.analyze_file(path)
-                    if self._in_workspace(pa.project.root)]
+        return self._analyze_all([path])
 
     def _in_workspace(self, root: str) -> bool:
         """A project the user opened: rooted in a workspace folder (any, when the client names none). A file
@@ -266,7 +302,12 @@ class TensorleapServer(LanguageServer):
             out[path] = diags
         return out
 
-    def _publish(self, key: str, pa: ProjectAnalysis, batch: dict[str, list[dict]] | None = None) -> None:
+    def _publish(self, key: str, pa: ProjectAnalysis, batch: dict[str, list[dict]] | None = None,
+                 edited: set[str] = frozenset(), versions: dict[str, Any] | None = None) -> None:
+        """Publishes the analysis' diagnostics. A file whose diagnostics did not change since they were last
+        sent is skipped (a 100-module closure is not re-sent on every keystroke), except the edited
+        documents: their publish, with their version, tells the client this version is analysed. An open
+        document edited since the analysis read it (``versions``) is skipped: its own analysis publishes."""
         batch = self._diagnostics(pa) if batch is None else batch
         files = set(batch)
         for path, diags in batch.items():
@@ -274,16 +315,26 @@ class TensorleapServer(LanguageServer):
             if uri is None:
                 continue
             doc = self.document(uri)
-            params: dict[str, Any] = {"uri": uri, "diagnostics": diags}
-            if doc is not None and doc.version is not None:
-                params["version"] = doc.version
-            self.protocol.notify_json(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, params)
+            version = doc.version if doc is not None else None
+            if doc is not None and versions is not None and versions.get(unquote(uri), version) != version:
+                continue
+            self._send(uri, diags, version, force=uri in edited)
         # files of the previous closure that are no longer in it get an empty list
         for path in self._published.get(key, set()) - files:
             uri = from_fs_path(path)
             if uri is not None and not self._owned_elsewhere(key, path):
-                self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+                self._send(uri, [], None)
         self._published[key] = files
+
+    def _send(self, uri: str, diags: list[dict], version: int | None, force: bool = True) -> None:
+        sent = (version, json.dumps(diags, sort_keys=True))
+        if not force and self._sent.get(uri) == sent:
+            return
+        self._sent[uri] = sent
+        params: dict[str, Any] = {"uri": uri, "diagnostics": diags}
+        if version is not None:
+            params["version"] = version
+        self.protocol.notify_json(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, params)
 
     def _owned_elsewhere(self, key: str, path: str) -> bool:
         return any(path in files for k, files in self._published.items() if k != key)
@@ -299,6 +350,7 @@ class TensorleapServer(LanguageServer):
         task = self._tasks.pop(uri, None)
         if task is not None:
             task.cancel()
+        self._dirty.pop(uri, None)
         open_paths = {norm(p) for p in (to_fs_path(u) for u in self.workspace.text_documents) if p}
         for key, pa in list(self.latest.items()):
             if path not in pa.files:
@@ -308,10 +360,10 @@ class TensorleapServer(LanguageServer):
                 for p in self._published.pop(key, set()):
                     u = from_fs_path(p)
                     if u is not None and not self._owned_elsewhere(key, p):
-                        self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=u, diagnostics=[]))
+                        self._send(u, [], None)
                 self.latest.pop(key, None)
         if not any(path in files for files in self._published.values()):
-            self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+            self._send(uri, [], None)
 
 
 def _safety_net(server: TensorleapServer, f: Callable, name: str) -> Callable:

@@ -53,7 +53,7 @@ def out_of_bounds(attr: str, value: float) -> str | None:
 
 @dataclass(frozen=True)
 class Settings:
-    debounce_ms: int = 100
+    debounce_ms: int = 0
     interpreter: Optional[str] = None  # the project interpreter the client chose (None: discover)
     dynamic_on_save: bool = False
     samples_per_subset: int = 5

@@ -26,7 +26,7 @@ from tensorleap_ls.core.fixdata import Install, RunSample, to_json
 from tensorleap_ls.core.model import Finding, Severity, Span
 from tensorleap_ls.runtime import interpreter, model_info, render
 from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
-from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Events, Limits, Runner
+from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Events, Limits, Runner, run_script
 from tensorleap_ls.core.codes import RUN_IMPORT_FAILED, RUN_INTERPRETER
 
 Progress = Callable[[str], None]
@@ -37,6 +37,7 @@ chosen = interpreter.chosen  # ... and where it comes from ("setting", "venv", "
 venv_line = interpreter.venv_line  # the command that creates a project's .venv with its requirements
 set_policy = interpreter.set_policy  # the trust gate's policy: the server sets its client's trust
 probe = interpreter.probe  # an interpreter's version and packages (runs it: trusted workspaces only)
+popen = interpreter.popen  # a helper process that runs no user code (the analysis' compile worker)
 model_facts = model_info.load_facts  # the model file's facts for the TL6xx checks
 find_models = model_info.find_models
 read_model = model_info.read
@@ -116,8 +117,8 @@ def skeleton_model(python: str, folder: str) -> tuple[str | None, str | None]:
     from tensorleap_ls.core.fixes import stubs
 
     try:
-        out = interpreter.run([python, "-c", stubs.MODEL_SCRIPT], root=folder, capture_output=True, text=True,
-                              timeout=120, env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": ""})
+        out = run_script(python, stubs.MODEL_SCRIPT, root=folder, timeout=120,  # limited, guarded, gated
+                         env={"PATH": os.environ.get("PATH", "")})
     except (OSError, subprocess.TimeoutExpired) as e:
         return None, str(e)
     return (out.stdout.strip(), None) if out.returncode == 0 else (None, out.stderr.strip()[-500:])

@@ -27,7 +27,8 @@ from tensorleap_ls.core.checks import run_checks
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.project.evaluate import Resolver
 from tensorleap_ls.core.model import Binding, Finding, Span
-from tensorleap_ls.core.facts.modules import Module, ModuleCache, parse_module
+from tensorleap_ls.core.facts.compiled import Compiler
+from tensorleap_ls.core.facts.modules import Module, ModuleCache, apply_verdict, parse_module
 from tensorleap_ls.core.project.closure import ClosureBuilder, Project, default_entry, find_root, inside, norm
 from tensorleap_ls.core.sdk.env import Environment
 from tensorleap_ls.core.project import external
@@ -69,10 +70,14 @@ class ProjectAnalysis:
 
 class Analyzer:
     def __init__(self, read_file: Callable[[str], str | None] | None = None,
-                 env_for: Callable[[str], Environment] | None = None):
+                 env_for: Callable[[str], Environment] | None = None,
+                 spawn: Callable[[list[str]], object] | None = None):
         # env_for(root): the project's environment (its site-packages and installed code-loader, read from
         # disk by core.sdk_env); the CLI and the server decide which interpreter, the analysis only reads.
         self.env_for = env_for or (lambda root: Environment())
+        # spawn(cmd): starts the compile worker through the trust gate (runtime/api.popen); None compiles
+        # in process (library callers)
+        self.compiler = Compiler(spawn)
         self._undecodable: set[str] = set()
         self._refused: dict[str, str] = {}  # path -> why it was not read (FIFO, device, too large)
         self._skipped: set[str] | None = None  # refused files the analysis in progress asked for
@@ -88,13 +93,14 @@ class Analyzer:
 
     # --- inputs ---------------------------------------------------------------------------
     def set_overlay(self, path: str, text: str | None) -> None:
+        # No lock: the event loop calls this on every keystroke and must not wait for an analysis
+        # running in a worker thread (dict updates are atomic; the analysis reads a consistent view).
         path = norm(path)
-        with self._lock:
-            if text is None:
-                self._overlays.pop(path, None)
-                self._disk_cache.pop(path, None)
-            else:
-                self._overlays[path] = text
+        if text is None:
+            self._overlays.pop(path, None)
+            self._disk_cache.pop(path, None)
+        else:
+            self._overlays[path] = text
 
     def invalidate(self, path: str) -> None:
         path = norm(path)
@@ -227,6 +233,8 @@ class Analyzer:
         if text is None:
             return None
         mod = self._modules.get(path, name, text)
+        if mod.tree is not None and "compiled" not in mod.memo:
+            self.compiler.submit(mod.digest, path, text, mod.tree)  # compiles on the other core meanwhile
         if mod.tree is None:
             good = self._modules.last_good(path)
             if good is None and path in self._overlays:
@@ -266,6 +274,10 @@ class Analyzer:
 
     def _analyze_inner(self, root: str, entry: str, yaml_path: str | None) -> dict:
         project = ClosureBuilder(self._load, self._isfile).build(root, entry, yaml_path)
+        for mod in project.modules.values():
+            if mod.tree is not None and not mod.stale and "compiled" not in mod.memo:
+                apply_verdict(mod, self.compiler.verdict(mod.digest))
+                mod.memo["compiled"] = True
         resolver = Resolver(project.modules, project.resolved, self.read_text, root)
         findings: list[Finding] = []
         bindings: list[Binding] = []

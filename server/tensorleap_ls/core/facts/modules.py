@@ -136,19 +136,21 @@ def parse_module(path: str, name: str, text: str) -> Module:
         mod.syntax_error = syntax_finding(path, source, err)
         return mod
     mod.tree = tree
-    try:
-        # What the parser accepts but the compiler rejects (`f(a=1, a=2)`, `return` outside a function,
-        # `nonlocal` at module level) fails the import as well. The tree stays: it is a valid analysis.
-        compile(tree, path, "exec", dont_inherit=True)
-    except SyntaxError as err:
-        mod.syntax_error = syntax_finding(path, source, err)
-    except (ValueError, RecursionError, MemoryError):
-        pass  # the parse succeeded: a compiler limit is not the user's syntax error
+    # What the parser accepts but the compiler rejects (`f(a=1, a=2)`, `return` outside a function) is
+    # found by compile(), once per text, in a worker process: facts/compiled.py (apply_verdict).
     try:
         _collect(mod, tree)
     except RecursionError:
         mod.syntax_error = syntax_finding(path, source, RecursionError())
     return mod
+
+
+def apply_verdict(mod: Module, verdict: "tuple | None") -> None:
+    """Records what compile() said of the module's text (facts/compiled.py): a SyntaxError the parser let
+    through fails the import as well. The tree stays: it is a valid analysis."""
+    if verdict is not None and mod.syntax_error is None:
+        msg, lineno, offset = verdict
+        mod.syntax_error = syntax_finding(mod.path, mod.source, SyntaxError(msg, (mod.path, lineno, offset, None)))
 
 
 def _module_level(stmts: list) -> "list[ast.stmt]":

@@ -222,9 +222,19 @@ class ClosureBuilder:
 def eval_path(node: ast.expr, mod: Module, root: str, depth: int = 0) -> str | None:
     """Statically evaluates common path expressions: literals, os.path.join/dirname/abspath of
     __file__, Path(__file__).parent / 'x', str(...). Relative paths are relative to the cwd, which
-    is the project root when the platform runs the script."""
+    is the project root when the platform runs the script. Memoized per module text (paths joined
+    from each other, ``P0 = join(P1, P1)``, cost linear work)."""
     if depth > 20:
         return None
+    memo = mod.memo.setdefault("paths", {}) if isinstance(getattr(mod, "memo", None), dict) else {}
+    key = (id(node), root, depth)
+    hit = memo.get(key)
+    if hit is None or hit[0] is not node:  # the node is kept: a temporary node's id may be reused
+        hit = memo[key] = (node, _eval_path(node, mod, root, depth))
+    return hit[1]
+
+
+def _eval_path(node: ast.expr, mod: Module, root: str, depth: int) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value if os.path.isabs(node.value) else os.path.join(root, node.value)
     if isinstance(node, ast.Name):

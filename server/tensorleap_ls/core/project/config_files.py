@@ -10,7 +10,7 @@ import os
 from typing import Any, Callable
 
 from tensorleap_ls.core.model import UNKNOWN
-from tensorleap_ls.core.facts.modules import Module, _module_level
+from tensorleap_ls.core.facts.modules import Module, _module_level, per_text
 from tensorleap_ls.core.project.closure import eval_path, inside
 from tensorleap_ls.core.source.text import dotted
 
@@ -59,13 +59,20 @@ class ConfigFiles:
 
 def _find_with_open(mod: Module, var: str) -> ast.expr | None:
     """For ``with open(P) as var:`` at module level, the expression P."""
+    return _with_opens(mod).get(var)
+
+
+@per_text("with_opens")
+def _with_opens(mod: Module) -> dict[str, ast.expr]:
+    """Every ``with open(P) as var:`` at module level: var -> P (the first one), gathered once per text."""
+    found: dict[str, ast.expr] = {}
     if mod.tree is None:
-        return None
+        return found
     for stmt in _module_level(mod.tree.body):
         if isinstance(stmt, ast.With):
             for item in stmt.items:
                 ctx = item.context_expr
-                if (isinstance(item.optional_vars, ast.Name) and item.optional_vars.id == var
-                        and isinstance(ctx, ast.Call) and dotted(ctx.func) in ("open", "io.open") and ctx.args):
-                    return ctx.args[0]
-    return None
+                if (isinstance(item.optional_vars, ast.Name) and isinstance(ctx, ast.Call)
+                        and dotted(ctx.func) in ("open", "io.open") and ctx.args):
+                    found.setdefault(item.optional_vars.id, ctx.args[0])
+    return found

@@ -87,6 +87,7 @@ class Resolver(Names):
     def __init__(self, modules: dict[str, Module], resolved: dict, read_text: Callable[[str], str | None], root: str):
         super().__init__(modules, resolved)
         self.configs = ConfigFiles(read_text, root)
+        self._assigned: dict[tuple[int, int], tuple[ast.expr, Any]] = {}
 
     # --- values ---------------------------------------------------------------------------
     def value(self, node: ast.expr | None, mod: Module, env: dict[str, Any] | None = None, depth: int = 0) -> Any:
@@ -107,7 +108,7 @@ class Resolver(Names):
                 return UNKNOWN
             kind, obj, where = found
             if kind == "assign":
-                return self.value(obj, where, None, depth + 1)
+                return self.assigned(obj, where, depth + 1)
             if kind == "def":
                 return FunctionValue(obj, where)
             if kind == "external":
@@ -243,12 +244,23 @@ class Resolver(Names):
         if kind == "def":
             return FunctionValue(obj, where)
         if kind == "assign":
-            return self.value(obj, where, None, depth + 1)
+            return self.assigned(obj, where, depth + 1)
         if kind == "module" and obj in self.modules:
             return ModuleValue(self.modules[obj])
         if kind == "missing":
             return Missing(obj)
         return SymbolRef(obj) if kind == "external" else UNKNOWN
+
+    def assigned(self, expr: ast.expr, mod: Module, depth: int) -> Any:
+        """The value of a module-level assignment, once per (expression, depth) and analysis: values
+        defined in terms of each other (``A = [B, B]``, ``B = [C, C]``...) cost linear work, not a
+        tree of evaluations. Lists and dicts are copied: callers may extend what they get."""
+        key = (id(expr), depth)
+        hit = self._assigned.get(key)
+        if hit is None or hit[0] is not expr:  # the node is kept: a temporary node's id may be reused
+            hit = self._assigned[key] = (expr, self.value(expr, mod, None, depth))
+        value = hit[1]
+        return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
 
     def _call_value(self, node: ast.Call, mod: Module, env: dict, depth: int) -> Any:
         fname = dotted(node.func)
