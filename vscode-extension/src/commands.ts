@@ -4,6 +4,7 @@ import * as vscode from "vscode";
 
 import { LanguageClient } from "vscode-languageclient/node";
 
+import { skeletonTarget } from "./messages";
 import { knownSubsets, preview, previewUri } from "./preview";
 import { runServerCommand, userOutput } from "./runs";
 import { explainFailure, refreshEnvironment, refreshStatus, state } from "./status";
@@ -102,30 +103,30 @@ async function runChecks(hooks: CommandHooks): Promise<void> {
 /** Generate Integration Skeleton: into the active (empty) file, else into a new leap_integration.py of the
  *  workspace folder (created through an undoable edit), never into an Untitled buffer the server cannot see. */
 async function newSkeleton(): Promise<void> {
-  let doc = vscode.window.activeTextEditor?.document;
-  if (doc && doc.uri.scheme !== "file") {
+  const doc = vscode.window.activeTextEditor?.document;
+  const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.toString());
+  const target = skeletonTarget(doc && { scheme: doc.uri.scheme, uri: doc.uri.toString() }, folders);
+  if (target.kind === "save-first") {
     void vscode.window.showWarningMessage("Tensorleap: the skeleton goes into a file on disk: save this file first "
       + "(or run the command with no editor open: it creates leap_integration.py in the folder).");
     return;
   }
-  if (!doc) {
-    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-    if (!folder) {
-      void vscode.window.showInformationMessage("Tensorleap: open a folder first: the skeleton is written to leap_integration.py in it.",
-        "Open Folder").then((pick) => pick && vscode.commands.executeCommand("workbench.action.files.openFolder"));
-      return;
-    }
-    const target = vscode.Uri.joinPath(folder, "leap_integration.py");
-    if (!(await exists(target))) {
+  if (target.kind === "no-folder") {
+    void vscode.window.showInformationMessage("Tensorleap: open a folder first: the skeleton is written to leap_integration.py in it.",
+      "Open Folder").then((pick) => pick && vscode.commands.executeCommand("workbench.action.files.openFolder"));
+    return;
+  }
+  if (target.kind === "create") {
+    const uri = vscode.Uri.parse(target.uri);
+    if (!(await exists(uri))) {
       const edit = new vscode.WorkspaceEdit();
-      edit.createFile(target, { ignoreIfExists: true });
+      edit.createFile(uri, { ignoreIfExists: true });
       if (!(await vscode.workspace.applyEdit(edit))) return;
     }
-    doc = await vscode.workspace.openTextDocument(target);
-    await vscode.window.showTextDocument(doc);
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
   }
   const res = await vscode.commands.executeCommand<{ ok: boolean; message?: string }>("tensorleap.generateSkeleton",
-    { uri: doc.uri.toString() });
+    { uri: target.uri });
   if (res && !res.ok && res.message) void vscode.window.showWarningMessage(`Tensorleap: ${res.message}`);
 }
 

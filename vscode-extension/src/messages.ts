@@ -441,3 +441,20 @@ export class OutputLog {
     return out;
   }
 }
+
+// --- where the skeleton goes ----------------------------------------------------------------------
+
+export type SkeletonTarget =
+  | { kind: "active"; uri: string }          // the active file (the server checks it is empty)
+  | { kind: "create"; uri: string }          // no editor: leap_integration.py in the first folder
+  | { kind: "save-first" }                   // an Untitled buffer: the server cannot see it
+  | { kind: "no-folder" };
+
+/** Generate Integration Skeleton's file: the active one if it is on disk, else a new leap_integration.py
+ *  of the workspace (never an Untitled buffer the server answers "not a file" for). */
+export function skeletonTarget(active: { scheme: string; uri: string } | undefined, folders: string[]): SkeletonTarget {
+  if (active) return active.scheme === "file" ? { kind: "active", uri: active.uri } : { kind: "save-first" };
+  if (!folders.length) return { kind: "no-folder" };
+  return { kind: "create", uri: `${folders[0].replace(/\/+$/, "")}/leap_integration.py` };
+}
+

@@ -3,7 +3,8 @@
 import * as assert from "assert";
 
 import { chooseProjectInterpreter, platformOf } from "../interpreter";
-import { OutputLog, PreviewResult, interpreterMessage, outputHtml, panelHtml, parseWebviewMessage, statusText } from "../messages";
+import { OutputLog, PreviewResult, interpreterMessage, outputHtml, panelHtml, parseWebviewMessage, skeletonTarget, statusText }
+  from "../messages";
 import { PanelState, PreviewRequest, answers, navigate, onSave, onTrust, reduce, requestOf, view } from "../panel";
 import { choiceChanged, interpreterPicks, interpreterSetting } from "../venv";
 
@@ -152,3 +153,33 @@ describe("a .venv created after the server started (item 3)", () => {
       ["/p/.venv/bin/python", "/usr/bin/python3.12"]);
   });
 });
+
+describe("Generate Integration Skeleton with no editor open (item 9)", () => {
+  it("writes leap_integration.py in the folder, never into an Untitled buffer", () => {
+    assert.deepStrictEqual(skeletonTarget(undefined, ["file:///w/p/"]), { kind: "create", uri: "file:///w/p/leap_integration.py" });
+    assert.deepStrictEqual(skeletonTarget({ scheme: "untitled", uri: "untitled:Untitled-1" }, ["file:///w/p"]), { kind: "save-first" });
+    assert.deepStrictEqual(skeletonTarget({ scheme: "file", uri: "file:///w/p/x.py" }, []), { kind: "active", uri: "file:///w/p/x.py" });
+    assert.deepStrictEqual(skeletonTarget(undefined, []), { kind: "no-folder" });
+  });
+});
+
+describe("wording (item 8)", () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const fs = require("fs") as typeof import("fs");
+  const root = `${__dirname}/../..`;
+  it("the walkthrough names two interpreters and its Select Interpreter works without the Python extension", () => {
+    const md = fs.readFileSync(`${root}/media/walkthrough/interpreter.md`, "utf8");
+    assert.doesNotMatch(md, /the same interpreter/);
+    assert.match(md, /usually \*\*not\*\* the project's/);
+    const pkg = JSON.parse(fs.readFileSync(`${root}/package.json`, "utf8"));
+    const step = pkg.contributes.walkthroughs[0].steps.find((s: { id: string }) => s.id === "interpreter");
+    assert.match(step.description, /\(command:tensorleap\.selectInterpreter\)/);
+    assert.doesNotMatch(step.description, /command:python\.setInterpreter/);
+  });
+  it("the extension README asks for the server's real floor (3.9), not 3.11", () => {
+    const readme = fs.readFileSync(`${root}/README.md`, "utf8");
+    assert.doesNotMatch(readme, /Python 3\.11 for the server/);
+    assert.match(readme, /Python 3\.9 or newer for the server/);
+  });
+});
+
