@@ -9,13 +9,19 @@
 //  4. an untrusted folder: static diagnostics, "Manage Workspace Trust" offered once, no
 //     "last run failed", no Preview lens.
 //  5. the Extensions view shows the extension's README with its images; the walkthrough opens.
-//  6. long: a slow encoder's preview shows what runs with Cancel, Cancel stops it; the checks show a sample
-//     counter with Cancel; the per-call limit is the one every message names, and the summary counts samples.
-//  7. lens: a preview opened from the "Preview sample" lens has working next / subset controls and follows saves.
-//  8. venv: no project interpreter -> a .venv offered (pinned from requirements.txt); a .venv made while the
-//     server runs is used without Restart Server.
-//  9. summary: the run checks again the sample a preview saw fail and says how many samples of how many it
-//     checked; what the code prints is in the panel and the "Tensorleap: Output of your code" channel.
+//  6. debug: a breakpoint in the encoder, the "Debug sample" lens, the editor paused there, continue, the end.
+//  7. testing: the Testing view runs one binding, its planted failure shows at its line; fixed, re-run green.
+//  8. scan: Tensorleap: Scan Data Set on the main workspace: the report panel draws the metadata histograms and
+//     value counts (Vega-Lite), and a sample id in it opens that sample's preview.
+//  9. slips: a clean project, two slips typed (a misspelled decorator, a misspelled call in the integration
+//     test), each an error at the typed line with "did you mean", fixed by its quick fix; the Problems panel clears.
+//  10. long: a slow encoder's preview shows what runs with Cancel, Cancel stops it; the checks show a sample
+//      counter with Cancel; the per-call limit is the one every message names, and the summary counts samples.
+//  11. lens: a preview opened from the "Preview sample" lens has working next / subset controls and follows saves.
+//  12. venv: no project interpreter -> a .venv offered (pinned from requirements.txt); a .venv made while the
+//      server runs is used without Restart Server.
+//  13. summary: the run checks again the sample a preview saw fail and says how many samples of how many it
+//      checked; what the code prints is in the panel and the "Tensorleap: Output of your code" channel.
 // Exit code 0 = pass.
 const { chromium } = require("playwright-core");
 const { execFileSync, spawn } = require("child_process");
@@ -396,15 +402,11 @@ async function untrustedScenario(page) {
 }
 
 // --- helpers of the round-two scenarios (issue 26) ------------------------------------------------
-/** A copy of the decorator example in its own folder, with `body` planted before the input encoder's return. */
-function plantedWorkspace(name, body = "") {
-  const ws = path.join(W, `ws-${name}`);
-  fs.rmSync(ws, { recursive: true, force: true });
-  fs.cpSync(path.join(REPO, "examples", "decorator_mnist"), ws, { recursive: true });
+/** Plants `body` before the input encoder's return in a copy of the decorator example. */
+function plantInEncoder(ws, body) {
   const enc = path.join(ws, "mnist_tl", "encoders.py");
   const ret = "    return preprocess.data['images'][idx - preprocess.data['offset']].astype(np.float32)\n";
   fs.writeFileSync(enc, fs.readFileSync(enc, "utf8").replace(ret, body + ret));
-  return ws;
 }
 
 async function panelText(page) {
@@ -430,13 +432,196 @@ async function previewFromPalette(page, subset, sample) {
   await page.keyboard.press("Enter");
 }
 
-/** Runs `scenario(page, ws)` in a code-server of its own on a planted copy of the example. */
+/** Runs `scenario(page, ws)` in a code-server of its own on a copy of the example with `body` planted. */
 async function plantedScenario(page, name, body, settings, scenario) {
-  const ws = plantedWorkspace(name, body);
-  const cs = await codeServer(name, ws, settings);
+  const { ws, cs } = await exampleServer(name, (dir) => plantInEncoder(dir, body), settings);
   try {
     await workbench(page, cs.url);
     await scenario(ws);
+  } finally {
+    cs.stop();
+  }
+}
+
+/** A copy of the decorator example for one scenario, with the project interpreter set (or `settings`). */
+async function exampleServer(name, edit, settings = { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python") }) {
+  const ws = path.join(W, `ws-${name}`);
+  fs.rmSync(ws, { recursive: true, force: true });
+  fs.cpSync(path.join(REPO, "examples", "decorator_mnist"), ws, { recursive: true });
+  if (edit) edit(ws);
+  const cs = await codeServer(name, ws, settings);
+  return { ws, cs };
+}
+
+// --- 6. debug one sample ------------------------------------------------------------------------------
+async function debugScenario(page) {
+  const { cs } = await exampleServer("debug");
+  try {
+    await workbench(page, cs.url);
+    await openFile(page, "encoders.py");
+    const lens = page.locator(".monaco-editor .codelens-decoration a").filter({ hasText: "Debug sample" }).first();
+    await lens.waitFor({ timeout: 90000 });
+    await gotoLineEnd(page, 12); // input_encoder's return line
+    await page.keyboard.press("F9");
+    await page.locator(".monaco-editor .codicon-debug-breakpoint").first().waitFor();
+    await lens.click();
+    await page.locator(".monaco-editor .codicon-debug-stackframe").first().waitFor({ timeout: 120000 });
+    const stack = await waitFor("the call stack paused in input_encoder", async () => {
+      const t = await page.locator(".part.sidebar").first().innerText().catch(() => "");
+      return /input_encoder/.test(t) && /paused on breakpoint/i.test(t) && !/debug\.py/.test(t) ? t : null;
+    }, 30000);
+    await waitFor("the encoder's locals with the sample id", async () =>
+      /idx\s*[:=]\s*0\b/.test(await page.locator(".part.sidebar").first().innerText().catch(() => "")), 30000);
+    log(`paused at the breakpoint in the encoder, idx = 0 in its locals: ${stack.replace(/\s+/g, " ").slice(0, 120)}`);
+    await page.screenshot({ path: `${SHOTS}/vscode-debug-paused.png` });
+    await page.locator(".debug-toolbar .codicon-debug-continue").first().click();
+    await page.locator(".debug-toolbar").first().waitFor({ state: "hidden", timeout: 60000 });
+    log("continued: the sample ran to its end and the session ended");
+  } finally {
+    cs.stop();
+  }
+}
+
+// --- 7. the Testing view --------------------------------------------------------------------------------
+async function testingScenario(page) {
+  const { cs } = await exampleServer("testing", (dir) => {
+    const enc = path.join(dir, "mnist_tl", "encoders.py");
+    fs.writeFileSync(enc, fs.readFileSync(enc, "utf8").replace(".astype(np.float32)", ".astype(np.float64)"));
+  });
+  try {
+    await workbench(page, cs.url);
+    await openFile(page, "encoders.py");
+    await command(page, "View: Show Testing");
+    const row = (text) => page.locator(".test-explorer .monaco-list-row").filter({ hasText: text }).first();
+    await row("Inputs").waitFor({ timeout: 90000 });
+    await row("Inputs").click();
+    await page.keyboard.press("ArrowRight");
+    const encoder = row("input_encoder");
+    await encoder.waitFor();
+    await encoder.hover();
+    await encoder.locator(".action-label.codicon-testing-run-icon").click();
+    await encoder.locator(".codicon-testing-failed-icon").waitFor({ timeout: 120000 });
+    // the failure's message is shown on the encoder's `def` line (VS Code's test error widget)
+    const widget = page.locator(".monaco-editor .test-error-content-widget").filter({ hasText: "TL504" }).first();
+    await widget.waitFor({ timeout: 30000 });
+    const wb = await widget.boundingBox();
+    const lb = await page.locator(".monaco-editor .view-line").filter({ hasText: "def input_encoder" }).first().boundingBox();
+    if (Math.abs(wb.y + wb.height / 2 - (lb.y + lb.height / 2)) > lb.height) {
+      throw new Error(`the failure is not at the encoder's line: widget at y=${wb.y}, def line at y=${lb.y}`);
+    }
+    log("one binding ran: its float64 failure (TL504) shows at `def input_encoder`");
+    await page.screenshot({ path: `${SHOTS}/vscode-testing.png` });
+    // the fix typed in the editor and saved, then Rerun Failed Tests: green
+    await page.keyboard.press("Escape");
+    await page.locator(".monaco-editor .view-lines").first().click();
+    await gotoLineEnd(page, 12);
+    await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("Backspace");
+    await page.keyboard.press("Backspace");
+    await page.keyboard.type("32");
+    await page.keyboard.press("Control+S");
+    await command(page, "Test: Rerun Failed Tests");
+    await encoder.locator(".codicon-testing-passed-icon").waitFor({ timeout: 120000 });
+    log("fixed and re-run: the binding passes");
+    await page.screenshot({ path: `${SHOTS}/vscode-testing-green.png` });
+  } finally {
+    cs.stop();
+  }
+}
+
+// --- 8. the data-set scan, in the main workspace --------------------------------------------------------
+async function scanScenario(page) {
+  // the main scenario fixes the workspace's planted TL213 with its quick fix; alone, this one fixes it on disk
+  const viz = path.join(WS, "mnist_tl", "visualizers.py");
+  const planted = "def image_visualizer(image: np.ndarray) -> LeapHorizontalBar:";
+  fs.writeFileSync(viz, fs.readFileSync(viz, "utf8").replace(planted, "def image_visualizer(image: np.ndarray) -> LeapImage:"));
+  await workbench(page, URL);
+  await openFile(page, "leap_integration.py");
+  await command(page, "Tensorleap: Scan Data Set");
+  const frame = await frameWith(page, "#scan svg.marks", 180000);
+  await waitFor("every chart drawn", async () => {
+    const specs = JSON.parse(await frame.locator("#specs").textContent());
+    const drawn = await frame.locator("#scan svg.marks").count();
+    return specs.length >= 4 && drawn === specs.length;
+  });
+  const text = await frame.locator("#scan").innerText();
+  for (const want of ["80 samples", "training: 60 samples", "validation: 20 samples", "metadata stats_brightness",
+                      "metadata label", "ground truth classes: class balance"]) {
+    if (!text.includes(want)) throw new Error(`the scan panel lacks "${want}": ${text.slice(0, 600)}`);
+  }
+  // a histogram (binned bars) and value counts, drawn as SVG marks
+  const bars = await frame.locator("#scan svg.marks .mark-rect path").count();
+  if (bars < 10) throw new Error(`only ${bars} bars drawn`);
+  if (await frame.locator("text=chart failed").count()) throw new Error("a chart failed to draw");
+  log(`scan panel: ${await frame.locator("#scan svg.marks").count()} charts, ${bars} bars`);
+  await page.screenshot({ path: `${SHOTS}/vscode-scan.png` });
+  await frame.locator(".sample.link").first().click(); // a slowest sample: its preview
+  await frameWith(page, "#preview img");
+  log("a sample of the report opens its preview");
+}
+
+// --- 9. two slips typed in a clean project: each at its line, fixed by its quick fix ----------------------
+/** The Problems panel rows (the panel opened), without the panel's own chrome. */
+async function problemRows(page) {
+  return page.locator(".markers-panel .monaco-list-row").allInnerTexts();
+}
+
+/** Types a slip (deletes the character at `col` of `line`, 1-based), then waits for the squiggle at that line. */
+async function typeSlip(page, line, col, code) {
+  await page.keyboard.press("Control+G");
+  await page.keyboard.type(`${line}:${col}`);
+  await page.keyboard.press("Enter");
+  const typed = Date.now();
+  await page.keyboard.press("Delete");
+  const row = await waitFor(`${code} at line ${line}`, async () => (await problemRows(page)).find(
+    (r) => r.includes(code) && r.includes(`[Ln ${line},`)), 15000, 50);
+  const ms = Date.now() - typed;
+  await page.waitForSelector(".monaco-editor .squiggly-error", { timeout: 5000 });
+  log(`${code} at line ${line} ${ms} ms after the keystroke: ${row.replace(/\s+/g, " ").slice(0, 160)}`);
+  return row;
+}
+
+async function applyQuickFix(page, title) {
+  await page.keyboard.press("Control+."); // the caret is still in the slip's name
+  await page.locator(".action-widget .monaco-list-row.focused").filter({ hasText: title }).first().waitFor();
+  await page.keyboard.press("Enter"); // the preferred fix is the first, focused one
+}
+
+async function slipsScenario(page) {
+  const { cs } = await exampleServer("slips");
+  try {
+    await workbench(page, cs.url);
+    await openFile(page, "encoders.py");
+    await page.keyboard.press("Control+Shift+M");
+    await waitFor("the clean project", async () => /No problems have been detected/.test(await problemsText(page)), 90000);
+    await waitFor("the server", async () => /Tensorleap/.test(await statusBar(page)), 60000);
+    // the project's start-up work (the model file read in the project interpreter, the warm child) is done
+    // when the preview lenses show: from then on an edit is analysed at the usual latency
+    await page.locator(".monaco-editor .codelens-decoration").filter({ hasText: "Preview sample" }).first()
+      .waitFor({ timeout: 120000 });
+
+    // 1. a misspelled decorator: `@tensorleap_input_encodr(...)` (line 10: the "e" at column 24 deleted)
+    await page.locator(".monaco-editor .view-lines").first().click();
+    const decorator = await typeSlip(page, 10, 24, "TL113");
+    if (!decorator.includes("did you mean `tensorleap_input_encoder`")) throw new Error(`no did-you-mean: ${decorator}`);
+    const rows = await problemRows(page);
+    if (rows.some((r) => r.includes("TL102") || r.includes("TL303"))) throw new Error(`not one root cause: ${rows}`);
+    await page.screenshot({ path: `${SHOTS}/vscode-slip-decorator.png` });
+    await applyQuickFix(page, "Use `tensorleap_input_encoder`");
+    await waitFor("the Problems panel clear", async () => /No problems have been detected/.test(await problemsText(page)), 30000);
+    log("the quick fix restored the decorator; the Problems panel is clear");
+    await page.screenshot({ path: `${SHOTS}/vscode-slip-decorator-fixed.png` });
+
+    // 2. a misspelled call in the integration test: `gt_encodr(idx, preprocess)` (line 43: the "e" at column 18 deleted)
+    await openFile(page, "leap_integration.py");
+    await page.locator(".monaco-editor .view-lines").first().click();
+    const call = await typeSlip(page, 43, 18, "TL114");
+    if (!call.includes("did you mean `gt_encoder`")) throw new Error(`no did-you-mean: ${call}`);
+    await page.screenshot({ path: `${SHOTS}/vscode-slip-call.png` });
+    await applyQuickFix(page, "Use `gt_encoder`");
+    await waitFor("the Problems panel clear", async () => /No problems have been detected/.test(await problemsText(page)), 30000);
+    log("the quick fix restored the call; the Problems panel is clear");
+    await page.screenshot({ path: `${SHOTS}/vscode-slip-call-fixed.png` });
   } finally {
     cs.stop();
   }
@@ -447,7 +632,7 @@ async function runChecksToast(page, want, timeout = 180000) {
   return waitFor(`a toast with "${want}"`, async () => (await toasts(page)).find((t) => t.includes(want)), timeout);
 }
 
-// --- 6. long runs: progress, Cancel, the per-call limit (item 1) ------------------------------------------
+// --- 10. long runs: progress, Cancel, the per-call limit (item 1) ------------------------------------------
 async function longRunScenario(page) {
   // every sample takes 1.5 s; samples 3 and 44 hang for 60 s (the checks sample 44 of training)
   const body = "    import time; time.sleep(1.5)\n    if idx in (3, 44):\n        time.sleep(60)\n";
@@ -496,7 +681,7 @@ async function longRunScenario(page) {
   });
 }
 
-// --- 7. a preview opened from the lens has working controls (item 2) ----------------------------------------
+// --- 11. a preview opened from the lens has working controls (item 2) ----------------------------------------
 async function lensScenario(page) {
   await plantedScenario(page, "lens", "", { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python") }, async () => {
     await openFile(page, "encoders.py");
@@ -526,7 +711,7 @@ async function lensScenario(page) {
   });
 }
 
-// --- 8. a project without a venv, then a .venv created while the server runs (item 3) -----------------------
+// --- 12. a project without a venv, then a .venv created while the server runs (item 3) -----------------------
 async function venvScenario(page) {
   // no tensorleap.interpreter and no Python extension: the project interpreter is the server's (no code-loader)
   const settings = { "tensorleap.serverInterpreter": path.join(W, "server-venv", "bin", "python") };
@@ -563,7 +748,7 @@ async function venvScenario(page) {
   });
 }
 
-// --- 9. honest summaries and the user code's output (items 4 and 5) ---------------------------------------------
+// --- 13. honest summaries and the user code's output (items 4 and 5) ---------------------------------------------
 async function summaryScenario(page) {
   const body = "    print(f'loading sample {idx}')\n    if idx == 2:\n        raise KeyError('label 2')\n";
   await plantedScenario(page, "summary", body, { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python") }, async () => {
@@ -605,9 +790,11 @@ async function summaryScenario(page) {
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run"] });
-  const only = (process.env.E2E_ONLY || "main,bare,empty,untrusted,readme,long,lens,venv,summary").split(",");
+  const only = (process.env.E2E_ONLY ||
+    "main,bare,empty,untrusted,readme,debug,testing,scan,slips,long,lens,venv,summary").split(",");
   const scenarios = [["main", mainScenario], ["bare", bareInterpreterScenario], ["empty", newProjectScenario],
-                     ["untrusted", untrustedScenario], ["readme", readmeScenario],
+                     ["untrusted", untrustedScenario], ["readme", readmeScenario], ["debug", debugScenario],
+                     ["testing", testingScenario], ["scan", scanScenario], ["slips", slipsScenario],
                      ["long", longRunScenario], ["lens", lensScenario], ["venv", venvScenario],
                      ["summary", summaryScenario]].filter(([n]) => only.includes(n));
   for (const [name, run] of scenarios) {

@@ -294,3 +294,18 @@ def test_a_large_sdk_file_is_parsed_in_pieces_with_the_same_api() -> None:
         whole, pieces = env._module_api(ast.parse(text), path), env._module_api(env.parse_in_pieces(text), path)
         assert (whole.names, whole.funcs, whole.methods, whole.enums) == \
             (pieces.names, pieces.funcs, pieces.methods, pieces.enums), path
+
+
+def test_an_installed_package_linked_out_of_site_packages_is_not_read(project: Path, tmp_path: Path) -> None:
+    from tensorleap_ls.core.project.external import ExternalIndex
+
+    _python, site = _venv(project)
+    outside = tmp_path / "usr" / "lib"
+    outside.mkdir(parents=True)
+    (outside / "__init__.py").write_text("def encoder(idx, preprocess):\n    return 1\n")
+    (site / "extlib").symlink_to(outside, target_is_directory=True)
+    (site / "mylib").mkdir()
+    (site / "mylib" / "__init__.py").write_text("def encoder(idx, preprocess):\n    return 1\n")
+    index = ExternalIndex([str(site)])
+    assert index.module_file("mylib") is not None  # control: a package of the environment is read
+    assert index.module_file("extlib") is None and index.find_def("extlib", "encoder") is None

@@ -16,7 +16,7 @@ function isIntegrationDoc(doc: vscode.TextDocument): boolean {
 }
 
 /** Waits for a starting server; false (with a message that says what to do) when it is not there. */
-async function serverUp(): Promise<boolean> {
+export async function serverUp(): Promise<boolean> {
   for (let i = 0; i < 300 && state.server === "starting"; i++) await new Promise((r) => setTimeout(r, 200));
   if (state.server !== "stopped" && state.server !== "no-interpreter") return true;
   void vscode.window.showWarningMessage("Tensorleap: the server is not running (see the status bar item for why).",
@@ -28,7 +28,7 @@ async function serverUp(): Promise<boolean> {
 }
 
 /** The file a command acts on: the active editor, else the last integration file, else the previewed one. */
-async function targetUri(): Promise<string | undefined> {
+export async function targetUri(): Promise<string | undefined> {
   const active = vscode.window.activeTextEditor?.document;
   if (active && isIntegrationDoc(active)) return active.uri.toString();
   const visible = vscode.window.visibleTextEditors.map((e) => e.document).find(isIntegrationDoc);

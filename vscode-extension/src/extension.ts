@@ -3,14 +3,17 @@
 import * as vscode from "vscode";
 import { LanguageClient } from "vscode-languageclient/node";
 
-import { registerCommands } from "./commands";
+import { registerCommands, serverUp, targetUri } from "./commands";
+import { debugMiddleware, registerDebugging } from "./debug";
 import { createVenv, selectInterpreter, watchVenvs } from "./environment";
 import { OutputNotice, PreviewResult, serverOutput } from "./messages";
 import { refreshAfterTrust, refreshPreview, showPanel, usePreviewClient } from "./preview";
 import { appendUserOutput } from "./runs";
+import { registerScan } from "./scan";
 import { registerInstallTerminal, serverSettings, startServer } from "./server";
 import { needsRestart, resolveOptions } from "./settings";
 import { createStatus, explainStartFailure, refreshEnvironment, setServerState } from "./status";
+import { refreshTests, registerTesting } from "./testing";
 
 let client: LanguageClient | undefined;
 let log: vscode.LogOutputChannel;
@@ -24,19 +27,22 @@ function options() {
 
 async function start(context: vscode.ExtensionContext): Promise<void> {
   client = await startServer(context, log, options(), {
-    restart: () => void restart(context),
+    restart: () => void restart(context, "asked after a stop"),
     restarting: () => restarting,
     onState: (s, python) => setServerState(s, python),
     startFailed: (python, pythonPath, err) => explainStartFailure(python, pythonPath, err, log),
     output: serverOutput(log) as unknown as vscode.OutputChannel,
+    middleware: debugMiddleware(),
   });
   if (!client) return;
   client.onNotification("tensorleap/preview", (params: PreviewResult & { uri: string }) => showPanel(params));
   client.onNotification("tensorleap/output", (params: OutputNotice) => appendUserOutput(params));
+  void refreshTests();
   void refreshEnvironment(vscode.window.activeTextEditor?.document.uri.toString());
 }
 
-async function restart(context: vscode.ExtensionContext): Promise<void> {
+async function restart(context: vscode.ExtensionContext, why: string): Promise<void> {
+  log.info(`restarting the server: ${why}`);
   restarting = true;
   try {
     if (client) {
@@ -55,22 +61,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   createStatus(context);
   registerInstallTerminal(context);
   usePreviewClient(() => client);
-  registerCommands(context, { restart: () => restart(context), showLogs: () => log.show(), client: () => client,
-    selectInterpreter, createVenv });
-  watchVenvs(context, (why) => {
-    log.info(`restarting the server: ${why}`);
-    void restart(context);
-  });
+  registerCommands(context, { restart: () => restart(context, "Restart Server"), showLogs: () => log.show(),
+    client: () => client, selectInterpreter, createVenv });
+  registerDebugging(context, () => client, targetUri, serverUp);
+  registerTesting(context, () => client);
+  registerScan(context, serverUp, targetUri);
+  watchVenvs(context, (why) => void restart(context, why));
   context.subscriptions.push(
     vscode.workspace.onDidGrantWorkspaceTrust(async () => {
-      await restart(context);
+      await restart(context, "the workspace is trusted now");
       refreshAfterTrust(); // a panel that said "not trusted" shows its sample now
     }),
     vscode.workspace.onDidSaveTextDocument(() => refreshPreview()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration("tensorleap")) return;
       if (needsRestart((k) => e.affectsConfiguration(k))) {
-        void restart(context);
+        void restart(context, "an interpreter setting changed");
       } else {
         void client?.sendNotification("workspace/didChangeConfiguration", { settings: serverSettings(options()) });
       }
@@ -79,7 +85,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const pyExt = vscode.extensions.getExtension("ms-python.python");
   const envs = pyExt?.isActive ? pyExt.exports?.environments : undefined;
   if (envs?.onDidChangeActiveEnvironmentPath) {
-    context.subscriptions.push(envs.onDidChangeActiveEnvironmentPath(() => restart(context)));
+    context.subscriptions.push(envs.onDidChangeActiveEnvironmentPath(() => restart(context, "the Python extension's interpreter changed")));
   }
   await start(context);
 }

@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as vscode from "vscode";
-import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, ServerOptions, State } from "vscode-languageclient/node";
+import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, Middleware, ServerOptions, State } from "vscode-languageclient/node";
 
 import {
   ProjectChoice, ServerChoice, chooseProjectInterpreter, chooseServerInterpreter, describeInterpreters, inside,
@@ -45,6 +45,8 @@ export interface StartHooks {
   /** The server process did not start: one explanation naming the interpreter and what it lacks. */
   startFailed: (python: string, pythonPath: string, err: unknown) => void;
   output: vscode.OutputChannel;
+  /** what the client does with server commands before sending them (the debug lenses start a session) */
+  middleware?: Middleware;
 }
 
 async function pythonFromExtension(resource?: vscode.Uri): Promise<string | null> {
@@ -157,6 +159,7 @@ export async function startServer(context: vscode.ExtensionContext, log: vscode.
     },
     initializationFailedHandler: () => false, // explained once, below
     middleware: {
+      ...hooks.middleware,
       // the server's "Preview sample" lens runs the panel's own command: the same progress, Cancel and
       // panel state as the palette (the server's command would answer, but nobody would show it running)
       provideCodeLenses: async (document, token, next) => (await next(document, token))?.map((lens) => {

@@ -26,6 +26,7 @@ from pygls.uris import to_fs_path
 from tensorleap_ls.core.model import Kind
 from tensorleap_ls.core.project.closure import norm
 from tensorleap_ls.core.checks.root_cause import absorb_test_failures, absorb_test_problems, anchor, still_true
+from tensorleap_ls.lsp import inlay
 from tensorleap_ls.lsp.convert import to_range
 from tensorleap_ls.lsp.progress import Run, stoppable
 from tensorleap_ls.lsp.session import Session, off_loop
@@ -188,6 +189,10 @@ async def _preview_run(ls: Session, args: PreviewArgs, pa, python: str, run: Run
     result["first"] = next((s.first[0] for s in subsets if s.name == args.subset and s.first), None)
     problems = absorb_test_problems(result.get("problems") or [])
     result["problems"] = [_locate(p, pa.bindings, args) for p in problems]
+    if result.get("ok"):
+        seen = inlay.from_preview(result)
+        await off_loop(lambda: inlay.remember(ls, pa, seen, f"in the preview of {args.subset} sample {sample!r}"))
+        inlay.refresh(ls)
     return result
 
 
@@ -316,7 +321,9 @@ def _strip_raw(result: dict) -> None:
                     render["image"].pop("data", None)
 
 
-async def _run_checks(ls: Session, uri: str, progress: bool) -> dict:
+async def _run_checks(ls: Session, uri: str, progress: bool, only: Any = None) -> dict:
+    """``only`` (the Test Explorer, ``lsp/testing.py``): ``.functions`` / ``.subsets`` to run (None: all), and
+    ``.merge(previous, new, pa)``, the run-time findings to show after a run of part of the project."""
     if not ls.settings.trusted:  # the client shows the message (once), with the trust action
         return {"ok": False, "ran": False, "message": UNTRUSTED, "reason": {"kind": "untrusted"}}
     pa = _project(ls, uri)
@@ -336,7 +343,8 @@ async def _run_checks(ls: Session, uri: str, progress: bool) -> dict:
     try:
         findings, stats = await stoppable(ls, run.cancel, lambda: api.run_checks(
             _runner(ls), python, root, entry, ls.settings.samples_per_subset, None, run.cancel,
-            ls.settings.auth_secret, events=run.events, also=also))
+            ls.settings.auth_secret, events=run.events, also=also,
+            functions=only and only.functions, subsets=only and only.subsets))
     except BaseException:
         run.end("failed")
         raise
@@ -346,15 +354,23 @@ async def _run_checks(ls: Session, uri: str, progress: bool) -> dict:
         return {"ok": False, "cancelled": True, "message": "the run was cancelled"}
     text_of = ls.analyzer.read_text
     findings = absorb_test_failures(findings, pa.bindings, text_of)
+    ran = findings
+    if only is not None:  # part of the project ran: what the rest showed stays
+        findings = only.merge(ls.extra_findings.get(root, []), findings, pa)
     ls.anchors[root] = [(f, anchor(f, text_of)) for f in findings]
     for kind, name, shape in (stats or {}).get("observed") or []:
         ls.observations[(root, kind, name)] = shape
+    await off_loop(lambda: inlay.remember(ls, pa, (stats or {}).get("values") or [], "by the dynamic checks ({samples} samples)"))
+    inlay.refresh(ls)
     _show_dynamic(ls, pa, findings)
-    rechecked = _remember_run(ls, root, findings, seen, (stats or {}).get("also") or [])
-    summary = api.run_summary(len(findings), stats or {}, rechecked)
+    rechecked = _remember_run(ls, root, ran, seen, (stats or {}).get("also") or [])
+    summary = api.run_summary(len(ran), stats or {}, rechecked)
     run.end(summary)
-    return {"ok": True, "ran": True, "findings": len(findings), "codes": sorted({f.code for f in findings}),
-            "summary": summary, "stats": stats, "output": run.saw_output()}
+    out = {"ok": True, "ran": True, "findings": len(findings), "codes": sorted({f.code for f in findings}),
+           "summary": summary, "stats": stats, "output": run.saw_output()}
+    if only is not None:
+        out["ran_findings"] = ran
+    return out
 
 
 def _remember_run(ls: Session, root: str, findings: list, seen: dict, checked: list) -> list[dict]:

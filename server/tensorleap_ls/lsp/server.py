@@ -8,7 +8,8 @@ versions so a stale result is never published. Everything the server holds is de
 in ``TensorleapServer.__init__``; feature modules see it through ``lsp/session.py``'s ``Session``
 and register their handlers in ``build``: ``documents`` (open/change/save/close), ``navigation``
 (definition, document symbols), ``actions`` (code actions), ``assist`` (completion, hover,
-signature help...), ``dynamic`` (run checks, previews), ``model`` (the model file's facts).
+signature help...), ``dynamic`` (run checks, previews), ``scan`` (the data-set scan),
+``model`` (the model file's facts).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class TensorleapServer(LanguageServer):
         self.latest: dict[str, ProjectAnalysis] = {}
         self.extra_findings: dict[str, list[Finding]] = {}
         self.observations: dict[tuple, Any] = {}
+        self.seen_values: dict[str, dict[tuple[str, str], Any]] = {}
+        self.subset_names: dict[str, list[str]] = {}
         self.runner: api.Runner | None = None
         self.restarts: dict[str, int] = {}
         self.anchors: dict[str, list[tuple[Finding, Any]]] = {}
@@ -147,7 +150,8 @@ class TensorleapServer(LanguageServer):
 
     def analyses_for(self, path: str) -> list[ProjectAnalysis]:
         path = norm(path)
-        found = [pa for pa in self.latest.values() if path in pa.project.modules or path == pa.project.leap_yaml_path]
+        # list(): called from worker threads while the event loop publishes new analyses
+        found = [pa for pa in list(self.latest.values()) if path in pa.project.modules or path == pa.project.leap_yaml_path]
         if found:
             return found
         with self._analysis_lock:
@@ -461,9 +465,9 @@ def build(trusted: bool = False) -> TensorleapServer:
             ls.report_server_error(e, "code lens")
         return out
 
-    from tensorleap_ls.lsp import actions, assist, dynamic, navigation
+    from tensorleap_ls.lsp import actions, assist, debugging, dynamic, inlay, navigation, scan, testing
 
-    for module in (documents, navigation, actions, assist, dynamic):
+    for module in (documents, navigation, actions, assist, dynamic, inlay, debugging, testing, scan):
         module.register(server)
     return server
 

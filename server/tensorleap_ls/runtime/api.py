@@ -7,6 +7,8 @@ their imports).
     run_summary(problems, stats, rechecked) -> str: what a run checked, said to the user
     choose, set_policy, probe, interpreter_failure, skeleton_model                       (interpreters, trust gate)
     model_facts, find_models, read_model                                                 (model files)
+    debug_sample(python, root, entry, subset, sample, ...) -> DebugRun                   (debugging one sample)
+    scan(root, entry, ScanOptions(...), ...) -> ScanResult; scan_findings, scan_report   (data-set scan)
 
 User code runs only in the child process (the ``tensorleap_ls_child`` package) of the chosen
 interpreter; what it answers is parsed into the dataclasses of its ``protocol`` module here.
@@ -24,7 +26,7 @@ from typing import Any, Callable
 
 from tensorleap_ls.core.fixdata import Install, RunSample, to_json
 from tensorleap_ls.core.model import Finding, Severity, Span
-from tensorleap_ls.runtime import interpreter, model_info, render
+from tensorleap_ls.runtime import debug, interpreter, model_info, render
 from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
 from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Events, Limits, Runner, run_script
 from tensorleap_ls.core.codes import RUN_IMPORT_FAILED, RUN_INTERPRETER
@@ -41,6 +43,7 @@ popen = interpreter.popen  # a helper process that runs no user code (the analys
 model_facts = model_info.load_facts  # the model file's facts for the TL6xx checks
 find_models = model_info.find_models
 read_model = model_info.read
+DebugRun, DebugFailed = debug.DebugRun, debug.DebugFailed
 
 
 def line_span(path: str | None, line: int | None, fallback: str) -> Span:
@@ -126,10 +129,12 @@ def skeleton_model(python: str, folder: str) -> tuple[str | None, str | None]:
 
 def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int, progress: Progress | None = None,
                cancel: threading.Event | None = None, auth_secret: str | None = None, events: Events | None = None,
-               also: list | None = None) -> tuple[list[Finding], dict]:
+               also: list | None = None, functions: list[str] | None = None,
+               subsets: list[str] | None = None) -> tuple[list[Finding], dict]:
     """Dynamic checks through a (possibly warm) runner; faults become findings, never exceptions.
     ``also``: [subset, sample id] pairs checked besides the picked samples (samples a preview or an
-    earlier run saw fail: a run never reports "no problem" without looking at them again)."""
+    earlier run saw fail: a run never reports "no problem" without looking at them again).
+    ``functions`` / ``subsets``: just these (Python or registered names; subset names); None: all."""
     bad = interpreter_finding(python, root, entry)
     if bad:
         return [bad], {}
@@ -143,7 +148,8 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
 
     try:
         resp = _call(runner, python, root, entry, protocol.Check(samples=samples, seed=0, progress_every=1,
-                                                                   also=list(also or [])),
+                                                                   also=list(also or []), functions=functions,
+                                                                   subsets=subsets),
                      cancel=cancel, events=Events(progress=on_progress, output=events.output if events else None),
                      auth_secret=auth_secret)
     except ChildFault as fault:
@@ -156,10 +162,11 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
         runner.invalidate(root)
     if not resp.ok and not findings:
         findings.append(Finding(RUN_IMPORT_FAILED, resp.message or "the dynamic checks failed", line_span(None, None, entry)))
-    observed = None if resp.observed is None else [[o.kind, o.name, o.seen] for o in resp.observed]
+    observed = None if resp.observed is None else [[o.kind, o.name, o.seen] for o in resp.observed if o.seen]
     stats = {"calls": resp.calls, "user_seconds": resp.user_seconds, "total_seconds": resp.total_seconds,
              "samples": resp.samples, "observed": observed, "samples_per_subset": samples,
              "counts": resp.counts, "also": resp.also, "not_called": resp.not_called,
+             "values": [o.to_wire() for o in resp.observed or [] if o.samples],  # inlay hints
              "internal": None if resp.failures is None else [p.to_wire() for p in resp.failures]}
     findings = model_info.with_run_findings(findings, python, root, entry, observed)  # TL610/TL611
     return findings, stats
@@ -348,3 +355,49 @@ def static_functions(root: str, entry: str, bindings=None) -> dict[str, list]:
 
         bindings = [b for pa in Analyzer().analyze_file(entry) for b in pa.bindings]
     return {b.function: [b.kind.value, b.name or b.function] for b in bindings if b.function}
+
+
+def debug_sample(python: str, root: str, entry: str, subset: str, sample: Any, **kw: Any) -> debug.DebugRun:
+    """The sample's harness under debugpy, listening for a DAP client (``debug.start``'s options); DebugFailed
+    (with the reason for the user) when the interpreter cannot run the integration or debugpy cannot listen."""
+    bad = interpreter_finding(python, root, entry)
+    if bad:
+        raise debug.DebugFailed(bad.message)
+    return debug.start(python, root, entry, subset, sample, **kw)
+
+
+# --- data-set scan (runtime/scan/): the CLI's `scan` and the server's `tensorleap.scan` -------------------------
+from tensorleap_ls.runtime.scan import cache as _scan_cache  # noqa: E402
+from tensorleap_ls.runtime.scan import report as scan_report  # noqa: E402
+from tensorleap_ls.runtime.scan import run as _scan  # noqa: E402
+
+ScanOptions = _scan.Options
+ScanResult = _scan.Result
+scan_cores = _scan.cores
+
+
+def scan(root: str, entry: str, options: ScanOptions, *, python: str | None = None, project=None,
+         progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None,
+         auth_secret: str | None = None, out: str | None = None) -> ScanResult:
+    """Every sample of every subset through every function (runtime/scan/run.py); the interpreter chosen as for
+    ``check``. ``out``: where summary.json and report.html go (default: the project's .tensorleap/scan)."""
+    python = interpreter.choose(root, python)
+    bad = interpreter_finding(python, root, entry)
+    if bad is not None:
+        result = ScanResult(root=root, entry=entry, python=python, backend=options.backend, workers=0, error=bad.message)
+        result.failures.append({"subset": None, "sample_id": None, "function": None, "code": bad.code,
+                                "message": bad.message})
+    else:
+        result = _scan.scan(root, entry, python, options, project=project, progress=progress, cancel=cancel,
+                            auth_secret=auth_secret)
+    result.report = scan_report.write(out or os.path.join(_scan_cache.folder(root), "scan"), scan_report.document(result))
+    return result
+
+
+def scan_findings(result: ScanResult) -> list[Finding]:
+    """The diagnostics a scan feeds: one per function and check, with counts and the first sample ids."""
+    out = []
+    for g in scan_report.grouped(result):
+        data = RunSample(sample=g["sample_id"], subset=g["subset"]) if g["sample_id"] is not None else None
+        out.append(Finding(g["code"], g["summary"][:4000], line_span(g["file"], g["line"], result.entry), data=data))
+    return out

@@ -84,6 +84,17 @@ _NOT_PASSED = ("IS_TENSORLEAP_PLATFORM", "PYTHONPATH", "__MAPPING_RUNTIME_MODE__
 _PR_SET_CHILD_SUBREAPER = 36
 
 
+def child_env(auth_secret: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a process that runs user code with the child's package: not the platform's
+    mode, no analytics, only the child's folder added to the path, the secret passed through."""
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_PASSED}
+    env.update(TL_DISABLE_ANALYTICS="1", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="0", PYTHONPATH=CHILD_PATH, **extra)
+    secret = auth_secret if auth_secret is not None else os.environ.get("AUTH_SECRET", "")
+    if secret and isinstance(secret, str):
+        env["AUTH_SECRET"] = secret
+    return env
+
+
 @functools.lru_cache(maxsize=1)
 def _prctl():
     """libc's prctl (Linux), resolved in the server: nothing is loaded between fork and exec."""
@@ -109,7 +120,7 @@ def preexec(memory_mb: int) -> Callable[[], None] | None:
 
     def limit() -> None:
         try:
-            if resource is not None:
+            if resource is not None and memory > 0:  # 0: no limit (the driver of a Ray cluster maps its store)
                 resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         except (ValueError, OSError):
             pass
@@ -167,12 +178,8 @@ class Child:
         self.root, self.entry, self.limits = root, entry, limits
         self._trace = tempfile.NamedTemporaryFile(prefix="tl-trace-", suffix=".txt", delete=False)
         self._trace.close()
-        env = {k: v for k, v in os.environ.items() if k not in _NOT_PASSED}
-        env.update(TL_DISABLE_ANALYTICS="1", TL_TRACE_FILE=self._trace.name, PYTHONUNBUFFERED="1",
-                   PYTHONFAULTHANDLER="0", PYTHONPATH=CHILD_PATH)
-        secret = auth_secret if auth_secret is not None else os.environ.get("AUTH_SECRET", "")
-        if secret and isinstance(secret, str):
-            env["AUTH_SECRET"] = secret
+        env = child_env(auth_secret, TL_TRACE_FILE=self._trace.name)
+        secret = env.get("AUTH_SECRET")
         self.scrub = wire.Scrubber(secret if isinstance(secret, str) else None)
         # the guardian's lifeline: only this process holds the write end; it closes when we
         # close it or when this process ends in any way (SIGKILL included)
@@ -282,9 +289,11 @@ class Child:
         request must get a fresh one, not wait for it)."""
         return not self._ending and self.proc.poll() is None
 
-    def request(self, req: protocol.Request, timeout: float, cancel: threading.Event | None = None) -> protocol.Reply:
+    def request(self, req: protocol.Request, timeout: float, cancel: threading.Event | None = None,
+                beat_timeout: float | None = None) -> protocol.Reply:
         """Sends ``req`` and waits for its answer: ``timeout`` until the child's first beat, then the limit
-        of the call each beat announces (plus the grace), counted from that beat."""
+        of the call each beat announces (plus the grace), counted from that beat. ``beat_timeout``: the
+        silence allowed between progress messages that announce no call (a scan's batches)."""
         with self._lock:
             self._ids += 1
             rid = self._ids
@@ -299,6 +308,8 @@ class Child:
             try:
                 while True:
                     limit, setting, beat = self._limit
+                    if beat is None and beat_timeout is not None and self._beat > start:
+                        limit = beat_timeout
                     wait = limit if beat is None else limit + self.limits.grace(limit)
                     left = max(start, self._beat) + wait - time.monotonic()
                     if left <= 0:
@@ -459,7 +470,7 @@ def run_script(python: str, script: str, args: list[str] | tuple[str, ...] = (),
         proc = interpreter.popen(  # the trust gate
             [python, "-c", _GUARDED + script, *args], root=root, user_code=user_code, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=interpreter.NEUTRAL_CWD, env=env,
-            start_new_session=True, preexec_fn=preexec(memory_mb), pass_fds=(guard_r,))
+            start_new_session=True, preexec_fn=preexec(memory_mb), pass_fds=(guard_r,) if os.name == "posix" else ())
     except BaseException:
         os.close(guard_w)
         raise
@@ -535,10 +546,12 @@ class Runner:
 
     def call(self, python: str, root: str, entry: str, req: protocol.Request | dict, timeout: float | None = None,
              cancel: threading.Event | None = None, progress: Callable[[protocol.Progress], None] | None = None,
-             auth_secret: str | None = None, events: Events | None = None) -> protocol.Reply:
+             auth_secret: str | None = None, events: Events | None = None,
+             beat_timeout: float | None = None) -> protocol.Reply:
         """The reply to ``req`` (an instance of ``req.REPLY``); ChildFault when the child died, hung or
         could not start. ``events`` hears the progress and the user code's output, the import of the
-        entry included when this call starts the child (``progress`` alone: the older spelling)."""
+        entry included when this call starts the child (``progress`` alone: the older spelling);
+        ``beat_timeout`` as in ``Child.request``."""
         if isinstance(req, dict):
             req = protocol.from_wire(req)
         req = replace(req, timeout_s=self.limits.timeout_s, preprocess_timeout_s=self.limits.preprocess_timeout_s)
@@ -546,7 +559,7 @@ class Runner:
         c, _setup = self.child(python, root, entry, auth_secret, events)
         c.events = events
         try:
-            return c.request(req, timeout or self.limits.timeout_s, cancel)
+            return c.request(req, timeout or self.limits.timeout_s, cancel, beat_timeout)
         except ChildFault:
             with self._lock:  # only this child: a fresh one may already serve the next request
                 key = (python, root, entry)

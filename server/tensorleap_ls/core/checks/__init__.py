@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from tensorleap_ls.core.checks import bundle, contracts, model, registrars, sdk_api, structure, test_body
+from tensorleap_ls.core.checks import (bundle, contracts, imports, model, registrars, results, sdk_api, structure,
+                                      test_body)
 from tensorleap_ls.core.checks.base import Check, CheckContext
 from tensorleap_ls.core.model import Finding
 
 log = logging.getLogger(__name__)
 
-CHECKS: tuple[Check, ...] = (structure.check, contracts.check, test_body.check, bundle.check, sdk_api.check,
-                             model.check, registrars.check)
+CHECKS: tuple[Check, ...] = (structure.check, contracts.check, results.check, test_body.check, bundle.check,
+                             sdk_api.check, model.check, registrars.check, imports.check)
 
 
 def run_checks(ctx: CheckContext) -> list[Finding]:
@@ -30,4 +31,4 @@ def run_checks(ctx: CheckContext) -> list[Finding]:
         if key not in seen:
             seen.add(key)
             unique.append(f)
-    return unique
+    return imports.fold(unique, ctx)  # one root cause, one finding: what a failing import hides is its related info

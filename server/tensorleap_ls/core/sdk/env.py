@@ -136,18 +136,11 @@ def _in_site(site: str, _stamp: int) -> tuple[str, str] | None:
         m = re.match(r"code_loader-(.+)\.dist-info$", os.path.basename(info))
         pkg = os.path.join(site, "code_loader")
         if m and os.path.isdir(pkg):
-            if not _within(pkg, site):  # a symlink out of site-packages (to /usr, to /): not the project's SDK
+            if not safe_files.within(pkg, site):  # a symlink out of site-packages (/usr, /): not the project's
                 log.warning("%s leads out of %s: the installed code-loader is not read", pkg, site)
                 return None
             return m.group(1), pkg
     return None
-
-
-def _within(path: str, folder: str) -> bool:
-    """``path`` (symlinks resolved) lies inside ``folder`` (symlinks resolved): a venv's ``lib64 -> lib``
-    is fine, ``code_loader -> /usr`` is not."""
-    real, base = os.path.realpath(path), os.path.realpath(folder)
-    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
 def load(python: str | None) -> SdkApi | None:
@@ -284,7 +277,7 @@ def read_package(package_dir: str, version: str) -> SdkApi:
                 log.warning("%s: more than %d files, %d bytes or %d folders; the rest is not read",
                             package_dir, _SDK_FILES, _SDK_BYTES, _SDK_DIRS)
                 return _sdk_api(modules, version, package_dir)
-            if not _within(path, package_dir):
+            if not safe_files.within(path, package_dir):
                 continue
             files_left -= 1
             rel = os.path.relpath(path, base)[:-3].replace(os.sep, ".")
@@ -299,42 +292,82 @@ def read_package(package_dir: str, version: str) -> SdkApi:
     return _sdk_api(modules, version, package_dir)
 
 
-# One ``ast.parse`` holds the GIL, and so the server's event loop, as long as its text is long (~0.5 ms
-# per KB on a busy 2-core machine): a file is parsed one group of top-level statements at a time.
-_PIECE_BYTES = 128_000  # code-loader 1.0.214: its largest statement, class LeapLoader, is 105 KB
+# One ``ast.parse`` holds the GIL, and so the server's event loop, as long as its text is long (~1 ms per
+# KB on a busy 2-core machine): a large file is parsed a group of statements at a time, and a large class
+# (code-loader 1.0.214: LeapLoader 105 KB, LeapBinder 66 KB) its header and its body apart.
+_PIECE_BYTES = 48_000
+_NOT_A_START = (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)  # of a statement
 
 
 def parse_in_pieces(text: str) -> ast.Module:
-    """The tree of a module's top-level statements, parsed in groups of at most ``_PIECE_BYTES``
-    (found by ``tokenize``, which yields the GIL between tokens); a single statement larger than that
-    (a generated table, a 100,000-deep expression) is left out, unparsed. Line numbers are the file's."""
+    """The tree of a module's statements, parsed in groups of at most ``_PIECE_BYTES`` (found by
+    ``tokenize``, which yields the GIL between tokens); a class larger than that is parsed as its header
+    and its body in pieces, any other statement larger than that (a generated table, a 100,000-deep
+    expression) is left out, unparsed. Line numbers are the file's."""
+    return ast.Module(body=_pieces(text), type_ignores=[])
+
+
+def _pieces(text: str, depth: int = 0) -> list[ast.stmt]:
     if len(text) <= _PIECE_BYTES:
-        return ast.parse(text)
+        return ast.parse(text).body
     lines = text.splitlines(keepends=True)
-    starts: list[int] = []  # 0-based first lines of top-level statements (a decorator starts its def)
-    first, decorated = True, False
+    starts: list[int] = []  # 0-based first lines of the statements at column 0 (a decorator starts its def)
+    heads: list[int] = []  # 0-based last line of each one's header (``class A(\n  B):``)
+    kinds: list[str] = []  # each one's first word after its decorators
+    first, decorated, pending = True, False, False
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
         if tok.type == tokenize.NEWLINE:
+            if pending:
+                heads[-1], pending = tok.start[0] - 1, False
             first = True
-        elif tok.type not in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER) and first:
+        elif first and tok.type not in _NOT_A_START:
             first = False
             if tok.start[1] == 0:
                 if not decorated:
                     starts.append(tok.start[0] - 1)
+                    heads.append(tok.start[0] - 1)
+                    kinds.append("")
                 decorated = tok.string == "@"
-    body: list[ast.stmt] = []
+                if not decorated:
+                    kinds[-1], pending = tok.string, True
+    out: list[ast.stmt] = []
     bounds = starts + [len(lines)]
-    group = 0
+    sizes = [sum(len(ln) for ln in lines[bounds[k]:bounds[k + 1]]) for k in range(len(starts))]
+    group, size = 0, 0
     for k in range(len(starts)):
-        size = sum(len(ln) for ln in lines[bounds[k]:bounds[k + 1]])
-        if size > _PIECE_BYTES:  # this statement alone is too large: flush what came before, skip it
-            body += _parse_lines(lines, bounds[group], bounds[k])
-            group = k + 1
-        elif sum(len(ln) for ln in lines[bounds[group]:bounds[k + 1]]) > _PIECE_BYTES:
-            body += _parse_lines(lines, bounds[group], bounds[k])
-            group = k
-    body += _parse_lines(lines, bounds[group], len(lines)) if group < len(starts) else []
-    return ast.Module(body=body, type_ignores=[])
+        if sizes[k] > _PIECE_BYTES:  # alone too large: what came before, then the class split, or nothing
+            out += _parse_lines(lines, bounds[group], bounds[k])
+            if kinds[k] == "class" and depth < 3:
+                out += _split_class(lines, bounds[k], heads[k], bounds[k + 1], depth)
+            group, size = k + 1, 0
+        elif size + sizes[k] > _PIECE_BYTES:
+            out += _parse_lines(lines, bounds[group], bounds[k])
+            group, size = k, sizes[k]
+        else:
+            size += sizes[k]
+    if group < len(starts):
+        out += _parse_lines(lines, bounds[group], len(lines))
+    return out
+
+
+def _split_class(lines: list[str], start: int, head: int, end: int, depth: int) -> list[ast.stmt]:
+    """A class statement (``lines[start:end]``, header up to ``head``) parsed as its header with a ``pass``
+    body, then its body (dedented) in pieces."""
+    inner = lines[head + 1:end]
+    code = next((ln for ln in inner if ln.strip() and not ln.lstrip().startswith("#")), None)
+    if code is None:
+        return []
+    indent = code[:len(code) - len(code.lstrip())]
+    node = ast.parse("".join(lines[start:head + 1]) + indent + "pass\n").body[0]
+    if not isinstance(node, ast.ClassDef):
+        return []
+    ast.increment_lineno(node, start)
+    # lines indented less than the body (inside a string or brackets) lose their leading blanks only
+    body = _pieces("".join(ln[len(indent):] if ln.startswith(indent) else ln.lstrip(" \t") for ln in inner), depth + 1)
+    for stmt in body:
+        ast.increment_lineno(stmt, head + 1)
+    node.body = body or node.body
+    return [node]
 
 
 def _parse_lines(lines: list[str], start: int, end: int) -> list[ast.stmt]:

@@ -87,6 +87,11 @@ def installed(path: str) -> bool:
     checked as a project of its own."""
     parts = path.replace("\\", "/").split("/")
     return any(p in _INSTALLED for p in parts)
+def within(path: str, folder: str) -> bool:
+    """``path`` (symlinks resolved) lies inside ``folder`` (symlinks resolved): a venv's ``lib64 -> lib``
+    is fine, ``site-packages/code_loader -> /usr`` is not."""
+    real, base = os.path.realpath(path), os.path.realpath(folder)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
 def unsafe_target(folder: str, rel: str) -> str | None:

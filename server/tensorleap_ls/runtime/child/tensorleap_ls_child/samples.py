@@ -9,14 +9,15 @@ import time
 import numpy as np
 
 from tensorleap_ls_child.integration import _run_integration_test
-from tensorleap_ls_child.protocol import Checked, EncodeLooped, Observation, Preprocessed, Progress
+from tensorleap_ls_child.protocol import Checked, EncodeLooped, Observation, Preprocessed
 from tensorleap_ls_child.sandbox import NOW, SKIP_AFTER, TIMED_OUT, CallTimeout, classify, limited, progress, sample_done
 from tensorleap_ls_child.state import STATE, _ids, _subsets, binder
+from tensorleap_ls_child.values import dtype_kind
 from tensorleap_ls_child.visuals import _check_visualizers
-from tensorleap_ls_child.where import _f, _ours, _where_exc, error_info, user_function, where
+from tensorleap_ls_child.where import _f, _ours, _where_exc, chosen, error_info, user_function, where
 from tensorleap_ls_child.codes import (
     MISSING_PREPROCESS, RUN_BATCH_AXIS, RUN_DTYPE, RUN_DUPLICATE_IDS, RUN_EMPTY_SUBSET, RUN_EXCEPTION, RUN_EXIT,
-    RUN_LONG_ID, RUN_MEMORY, RUN_METADATA_KEYS_DRIFT, RUN_METADATA_NONE, RUN_METADATA_TYPE_DRIFT,
+    RUN_LONG_ID, RUN_MEMORY, RUN_METADATA_KEYS_DRIFT, RUN_METADATA_MISSING, RUN_METADATA_NONE, RUN_METADATA_TYPE_DRIFT,
     RUN_METADATA_VALUE, RUN_MISSING_SUBSET, RUN_MIXED_ID_TYPES, RUN_NAN, RUN_NONDETERMINISTIC, RUN_NOT_ARRAY,
     RUN_PREPROCESS_FAILED, RUN_SHAPE_DRIFT, RUN_TIMEOUT,
 )
@@ -125,7 +126,11 @@ def _also_by_subset(also: list) -> dict:
     return out
 
 
-def run_checks(samples: int, seed: int, progress_every: int = 0, also: list = ()) -> Checked:
+def run_checks(samples: int, seed: int, progress_every: int = 0, also: list = (), functions=None,
+               only_subsets=None) -> Checked:
+    """``also``: [subset, sample id] pairs checked besides the picked samples. ``functions`` /
+    ``only_subsets``: check just these functions (Python or registered names, the integration test's
+    too) on just these subsets (the Test Explorer's items); None: all."""
     pre = preprocess()
     if not pre.ok:
         return Checked(ok=False, exit=pre.exit, findings=pre.findings)
@@ -146,7 +151,8 @@ def run_checks(samples: int, seed: int, progress_every: int = 0, also: list = ()
             reported.add(key)
             findings.append(f)
 
-    subsets = list(STATE["responses"])
+    subsets = [k for k in STATE["responses"] if only_subsets is None or k in only_subsets]
+    seen = {}  # (kind, name) -> what the run saw over the samples (inlay hints)
     extra = _also_by_subset(list(also))
     plan = {}
     for k in subsets:
@@ -164,6 +170,7 @@ def run_checks(samples: int, seed: int, progress_every: int = 0, also: list = ()
         if key != "unlabeled":
             handlers += [("ground_truth", h) for h in sc.ground_truths]
         handlers += [("metadata", h) for h in sc.metadata]
+        handlers = [(kind, h) for kind, h in handlers if chosen(h, h.name, functions)]
         prepared = [(kind, h, where(h.function), user_function(h.function)) for kind, h in handlers]
         first_id = _ids(key)[0] if _ids(key) else None
         NOW["subset"] = key
@@ -181,21 +188,16 @@ def run_checks(samples: int, seed: int, progress_every: int = 0, also: list = ()
                     if e.skipped:
                         not_called += 1
                         continue
-                    info = error_info(e, STATE["root"], tuple(loc))
                     slow_at.add((key, repr(sid)))
-                    once((h.name, "exc", info.type), _f(RUN_TIMEOUT, f"{kind} '{h.name}' {e} on {key} sample {sid!r}",
-                                                        [info.file, info.line], sample=sid, subset=key))
+                    once((h.name, "exc", type(e).__name__), call_failure(e, kind, h.name, loc, key, sid))
                     continue
                 except BaseException as e:  # noqa: BLE001
-                    info = error_info(e, STATE["root"], tuple(loc))
-                    code = classify(e, RUN_EXCEPTION)
-                    what = {RUN_MEMORY: "ran out of memory (MemoryError)"}.get(code, f"raised {info.message}")
-                    once((h.name, "exc", info.type), _f(code, f"{kind} '{h.name}' {what} on {key} sample {sid!r}",
-                                                           [info.file, info.line], sample=sid, subset=key))
+                    once((h.name, "exc", type(e).__name__), call_failure(e, kind, h.name, loc, key, sid))
                     continue
                 finally:
                     t_user += time.perf_counter() - t0
                     calls += 1
+                _ours(lambda: _observe(seen, kind, h.name, value), f"observing {kind} '{h.name}'", internal)
                 if kind == "metadata":
                     _ours(lambda: _check_metadata(h, value, key, sid, loc, meta_types, once,
                                                   first=(key == subsets[0] and sid == first_id)),
@@ -209,11 +211,11 @@ def run_checks(samples: int, seed: int, progress_every: int = 0, also: list = ()
                 NOW["done"] += 1
     done = NOW["done"]
     # determinism: the first training sample twice
-    first_key = "training" if "training" in STATE["responses"] else (subsets[0] if subsets else None)
+    first_key = "training" if "training" in subsets else (subsets[0] if subsets else None)
     if first_key and _ids(first_key):
         sid = _ids(first_key)[0]
         NOW.update(subset=first_key, sample=sid)
-        for h in sc.inputs + sc.ground_truths:
+        for h in [h for h in sc.inputs + sc.ground_truths if chosen(h, h.name, functions)]:
             try:
                 with limited(what="%s (twice, for determinism)" % h.name, key=h.function):
                     a = h.function(sid, STATE["responses"][first_key])
@@ -231,11 +233,14 @@ def run_checks(samples: int, seed: int, progress_every: int = 0, also: list = ()
         [(k, sid) for k in subsets for sid in extra.get(k, []) if not (k == first_key and sid == _ids(k)[0])]
     seen_at = set()
     skipped = any(TIMED_OUT.get(h.function, 0) >= SKIP_AFTER for h in list(sc.inputs) + list(sc.ground_truths))
+    test = binder().integration_test_func
+    run_test = test is not None and not skipped and (
+        functions is None or getattr(user_function(test), "__name__", None) in functions)
     for k, sid in targets:
         NOW.update(subset=k, sample=sid)
-        found = list(_check_visualizers(k, seed, sid))
+        found = list(_check_visualizers(k, seed, sid, functions))
         # the test calls the encoders again: not run where one of them exceeded its limit (it would again)
-        if binder().integration_test_func is not None and not skipped and (k, repr(sid)) not in slow_at:
+        if run_test and (k, repr(sid)) not in slow_at:
             found.extend(_run_integration_test(k, sid))
         for f in found:
             if (f.code, f.file, f.line) not in seen_at:
@@ -245,8 +250,47 @@ def run_checks(samples: int, seed: int, progress_every: int = 0, also: list = ()
     counts = [{"subset": k, "checked": len(plan[k]), "of": len(_ids(k))} for k in subsets]
     also_done = [[k, sid] for k in subsets for sid in extra.get(k, [])]
     return Checked(findings=findings, calls=calls, user_seconds=t_user, total_seconds=total_s, samples=done,
-                   observed=[Observation(k, n, v) for (k, n), v in OBSERVED.items()], failures=internal,
-                   counts=counts, also=also_done, not_called=not_called)
+                   observed=[Observation(k, n, OBSERVED.get((k, n), ""), **seen.get((k, n), {}))
+                             for k, n in list(OBSERVED) + [key for key in seen if key not in OBSERVED]],
+                   failures=internal, counts=counts, also=also_done, not_called=not_called)
+
+
+def _observe(seen: dict, kind: str, name: str, value) -> None:
+    """What a function returned over the run's samples: arrays' shape, dtype and finite value range (over
+    every sample), metadata's value types by key ("" for a scalar)."""
+    o = seen.setdefault((kind, name), {"samples": 0})
+    o["samples"] += 1
+    if kind == "metadata":
+        types = o.setdefault("types", {})
+        # dict.items: a dict subclass's own items() is user code (it may raise); the checks report that
+        for k, v in (dict.items(value) if isinstance(value, dict) else [("", value)]):
+            names = types.setdefault(str(k), [])
+            t = type(v).__name__
+            if t not in names:
+                names.append(t)
+        return
+    if not isinstance(value, np.ndarray):
+        return
+    o.setdefault("shape", [int(d) for d in value.shape])
+    o.setdefault("dtype", str(value.dtype))
+    if not value.size or not (np.issubdtype(value.dtype, np.number) or value.dtype == np.bool_):
+        return
+    if np.issubdtype(value.dtype, np.complexfloating):
+        value = np.abs(value)
+    finite = value[np.isfinite(value)] if np.issubdtype(value.dtype, np.floating) else value
+    if finite.size:
+        low, high = float(finite.min()), float(finite.max())
+        o["low"] = low if o.get("low") is None else min(o["low"], low)
+        o["high"] = high if o.get("high") is None else max(o["high"], high)
+
+
+def call_failure(e: BaseException, kind: str, name: str, loc, key, sid):
+    """The finding for a user call that raised (an exception, the per-call time limit, MemoryError)."""
+    info = error_info(e, STATE["root"], tuple(loc))
+    code = classify(e, RUN_EXCEPTION)
+    what = {RUN_TIMEOUT: str(e),  # CallTimeout says its limit and the setting that holds it
+            RUN_MEMORY: "ran out of memory (MemoryError)"}.get(code, f"raised {info.message}")
+    return _f(code, f"{kind} '{name}' {what} on {key} sample {sid!r}", [info.file, info.line], sample=sid, subset=key)
 
 
 def _check_array(kind, name, value, key, sid, loc, shapes, once) -> None:
@@ -264,11 +308,13 @@ def _check_array(kind, name, value, key, sid, loc, shapes, once) -> None:
     if value.dtype != np.float32:
         once((name, "dtype"), _f(RUN_DTYPE, f"{kind} '{name}' returned dtype {value.dtype} on {key} sample {sid!r}; "
                                  "the platform expects float32.", loc, **ctx))
-    if np.issubdtype(value.dtype, np.floating) and value.size and not np.isfinite(value).all():
+    if dtype_kind(value.dtype)[2] and value.size and not np.isfinite(value).all():
         once((name, "nan"), _f(RUN_NAN, f"{kind} '{name}' returned NaN/Inf on {key} sample {sid!r}.", loc, **ctx))
     if value.ndim >= 2 and value.shape[0] == 1:
         once((name, "batch"), _f(RUN_BATCH_AXIS, f"{kind} '{name}' returns shape {tuple(value.shape)}: a leading axis of size 1 "
                                  "looks like a batch axis; the platform adds its own.", loc, **ctx))
+    if shapes is None:  # a scan decides drift over the whole data set (runtime/scan/stats.py)
+        return
     prev = shapes.get(name)
     if prev is None:
         shapes[name] = (tuple(value.shape), key, sid)
@@ -289,6 +335,8 @@ def _check_metadata(h, value, key, sid, loc, types, once, first: bool) -> None:
         if first and h.metadata_type is None:
             once((name, "none"), _f(RUN_METADATA_NONE, f"metadata '{name}' is None on the first training sample and no "
                                     "metadata_type is given.", loc, **ctx))
+        else:
+            once((name, "missing"), _missing(name, key, sid, loc))
         return
     if isinstance(value, dict):
         for k, v in value.items():
@@ -298,9 +346,13 @@ def _check_metadata(h, value, key, sid, loc, types, once, first: bool) -> None:
             if v is not None and not isinstance(v, _SCALARS):
                 once((name, "nested"), _f(RUN_METADATA_VALUE, f"metadata '{name}' key {str(k)!r} holds a {type(v).__name__}; "
                                           "values must be scalars.", loc, **ctx))
+            if v is None:
+                once((name, "missing"), _missing(f"{name}.{k}", key, sid, loc))
         keys = tuple(sorted(map(str, value)))
-        prev = types.get((name, "keys"))
-        if prev is None:
+        prev = types.get((name, "keys")) if types is not None else None
+        if types is None:
+            pass  # a scan decides drift over the whole data set
+        elif prev is None:
             types[(name, "keys")] = (keys, key, sid)
         elif prev[0] != keys:
             once((name, "keys"), _f(RUN_METADATA_KEYS_DRIFT, f"metadata '{name}' keys differ: {list(prev[0])} on {prev[1]} sample "
@@ -321,6 +373,8 @@ def _metadata_type(name, v, key, sid, loc, types, once) -> None:
         return
     if isinstance(v, float) and not math.isfinite(v):
         once((name, "nan"), _f(RUN_NAN, f"metadata '{name}' is {v} on {key} sample {sid!r}.", loc, sample=sid, subset=key))
+    if types is None:
+        return
     t = "bool" if isinstance(v, (bool, np.bool_)) else "number" if isinstance(v, (int, float, np.integer, np.floating)) \
         else "str" if isinstance(v, str) else type(v).__name__
     prev = types.get(name)
@@ -331,18 +385,25 @@ def _metadata_type(name, v, key, sid, loc, types, once) -> None:
                                  f"{key} sample {sid!r}; the platform coerces it silently.", loc, sample=sid, subset=key))
 
 
-def encode_loop(subset: str, samples: int) -> EncodeLooped:
-    """Benchmark baseline: the user's encoders called in a plain loop, nothing else."""
+def _missing(name, key, sid, loc):
+    return _f(RUN_METADATA_MISSING, f"metadata '{name}' is None on {key} sample {sid!r}: the platform stores a default "
+              "value for it (-1, 'None' or False) and marks it missing.", loc, sample=sid, subset=key)
+
+
+def encode_loop(subset: str, samples: int, raw: bool = False) -> EncodeLooped:
+    """Benchmark baseline: the user's encoders called in a plain loop, nothing else (``raw``: the user's
+    own functions, as a scan calls them, not the SDK's wrappers)."""
     pre = preprocess()
     if not pre.ok:
         return EncodeLooped(ok=False, exit=pre.exit, findings=pre.findings)
     sc = binder().setup_container
     r = STATE["responses"][subset]
     ids = _ids(subset)[:samples]
+    fns = [h.function for h in list(sc.inputs) + list(sc.ground_truths) + list(sc.metadata)]
+    if raw:
+        fns = [user_function(f) for f in fns]
     t0 = time.perf_counter()
     for sid in ids:
-        for h in list(sc.inputs) + list(sc.ground_truths):
-            h.function(sid, r)
-        for h in sc.metadata:
-            h.function(sid, r)
+        for f in fns:
+            f(sid, r)
     return EncodeLooped(seconds=time.perf_counter() - t0, samples=len(ids))

@@ -7,6 +7,7 @@ writes stacks to the server's trace file (a hang: SIGUSR1; a crash; ``os._exit``
 from __future__ import annotations
 
 import faulthandler
+import json
 import os
 import signal
 import sys
@@ -106,6 +107,8 @@ def progress(what: Optional[str] = None, limit: Optional[float] = None, setting:
     """A progress message: the samples done so far and, when a call starts, its name and limit."""
     from tensorleap_ls_child.protocol import Progress
 
+    if _PROTO is None:  # no server listening (the debug harness: no watchdog, no counter)
+        return
     _BEAT.update(at=time.monotonic(), limit=limit, where=(NOW["subset"], NOW["sample"]))
     send(Progress(progress=int(NOW["done"]), total=NOW["total"], phase=phase, what=what, subset=NOW["subset"],
                   sample=NOW["sample"], limit=limit, setting=setting).to_wire())
@@ -170,4 +173,15 @@ def end_of_output(rid) -> None:
 def send(obj: dict) -> None:
     """One message: the decoded values are scrubbed and made strict JSON before serialising."""
     _PROTO.write(wire.dumps(obj, scrub, _json_default) + "\n")
+    _PROTO.flush()
+
+
+def send_clean(obj: dict) -> None:
+    """One message already made sendable (scrubbed strings, finite floats, plain JSON types: a scan's
+    records, built so): serialised without ``wire.clean``'s walk; anything else falls back to ``send``."""
+    try:
+        text = json.dumps(obj, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return send(obj)
+    _PROTO.write(text + "\n")
     _PROTO.flush()
