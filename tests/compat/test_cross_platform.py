@@ -38,13 +38,22 @@ def test_windows_uris_with_drive_letters_and_spaces(monkeypatch):
 
 
 def test_install_command_is_quoted_for_the_platform(tmp_path):
-    (tmp_path / "requirements.txt").write_text("numpy\ncode_loader == 1.0.214  # pinned\n")
-    assert install_line("/home/u/my env/bin/python", str(tmp_path), windows=False) == \
-        "'/home/u/my env/bin/python' -m pip install 'code_loader == 1.0.214'"
-    assert install_line(r"C:\My Project\.venv\Scripts\python.exe", str(tmp_path), windows=True) == \
-        r'"C:\My Project\.venv\Scripts\python.exe" -m pip install "code_loader == 1.0.214"'
-    assert install_line("/venv/bin/python", str(tmp_path / "none"), windows=False) == \
-        "/venv/bin/python -m pip install code-loader"
+    (tmp_path / "my project").mkdir()
+    root = tmp_path / "my project"
+    (root / "requirements.txt").write_text("numpy\ncode_loader == 1.0.214  # pinned\n")
+    req = str(root / "requirements.txt")
+    assert install_line("/home/u/my env/bin/python", str(root), windows=False, pip=True) == \
+        f"'/home/u/my env/bin/python' -m pip install -r '{req}'"
+    assert install_line(r"C:\My Project\.venv\Scripts\python.exe", str(root), windows=True, pip=True) == \
+        rf'"C:\My Project\.venv\Scripts\python.exe" -m pip install -r "{req}"'
+    # no requirements file: code-loader pinned to the release tensorleap-ls knows, never unpinned
+    assert install_line("/venv/bin/python", str(tmp_path / "none"), windows=False, pip=True) == \
+        "/venv/bin/python -m pip install code-loader==1.0.214"
+    # a venv without pip gets it first (Windows: PowerShell's separator)
+    assert install_line("/venv/bin/python", str(tmp_path / "none"), windows=False, pip=False) == \
+        "/venv/bin/python -m ensurepip --upgrade && /venv/bin/python -m pip install code-loader==1.0.214"
+    assert install_line(r"C:\v\python.exe", str(tmp_path / "none"), windows=True, pip=False).startswith(
+        r"C:\v\python.exe -m ensurepip --upgrade; C:\v\python.exe -m pip install")
 
 
 # Run in a fresh interpreter: `resource`, POSIX signals and os.killpg removed before the runner is imported.

@@ -81,7 +81,7 @@ def test_the_bundled_server_in_a_bare_venv(vsix: Path, bare: str, tmp_path: Path
         _, resp = client.request("workspace/executeCommand", {"command": "tensorleap.preview", "arguments": [
             {"uri": entry.as_uri(), "subset": "training", "sampleId": 0}]}, timeout=120)
         result = resp["result"]
-        line = f"{bare} -m pip install code-loader==1.0.214"  # the project's requirements.txt pins it
+        line = f"{bare} -m pip install -r {root / 'requirements.txt'}"  # the project's own pins (code-loader==1.0.214)
         assert result["ok"] is False and result["problems"][0]["code"] == "TL534", result
         assert result["problems"][0]["install"] == line
         assert line in result["message"]

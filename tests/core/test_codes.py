@@ -184,7 +184,7 @@ CASES = [
     Case("TL403", DECO, "leap.yaml", "entryFile: leap_integration.py\n", ""),
     Case("TL404", DECO, "leap.yaml", "entryFile: leap_integration.py\n", "entryFile: leap_integraton.py\n",
          marker="leap_integraton.py"),
-    Case("TL405", DECO, "leap.yaml", "  - mnist_tl/**/*.py\n", "", where=ENTRY[DECO], marker="from mnist_tl.config import"),
+    Case("TL405", DECO, "leap.yaml", "  - mnist_tl/**/*.py\n", "", marker="include:"),
     Case("TL406", DECO, "leap.yaml", "  - mnist_tl/config.yaml\n", "", where="mnist_tl/config.py", marker="config.yaml"),
     Case("TL407", LEGACY, "requirements.txt", None, None, where="leap.yaml"),  # deleted below
     # an import run when the entry is imported (the one in load_model runs lazily: no TL408 for it)
@@ -222,6 +222,9 @@ CASES = [
          marker="gt_encodr(", severity="error"),
     Case("TL114", LEGACY, "digits/functions.py", "    return preprocess.data['images'][_index(sample_id)]",
          "    return preprocess.data['images'][_indx(sample_id)]", marker="_indx(sample_id)", severity="error"),
+    # appended (the recorded CLI JSON is keyed by position): TL307 on a prediction indexed where it is used
+    Case("TL307", DECO, ENTRY[DECO], "    prediction_bar(prediction)\n", "    prediction_bar(prediction[0])\n",
+         marker="prediction_bar(prediction[0])"),
 ]
 
 

@@ -182,14 +182,18 @@ async def no_pillow(lsp_client: LanguageClient):
 async def test_server_without_pillow_still_previews_and_names_the_install_line(no_pillow: LanguageClient,
                                                                                 tmp_path: Path):
     """Pillow is optional for the server (the .vsix bundles no native code): plain images are drawn with
-    the standard library, and what needs drawing is named with the line that installs Pillow."""
+    the standard library, bar charts as HTML in the page (never an empty card with its reason at the
+    bottom); only boxes need Pillow (tests/compat/test_without_pillow.py)."""
     root = copy(tmp_path, "decorator_mnist")
     u = open_doc(no_pillow, root / "leap_integration.py")
     await wait_diags(no_pillow, u, lambda d: True)
     result = await execute(no_pillow, "tensorleap.preview", {"uri": u, "subset": "training", "sampleId": None})
     assert result["ok"] is True and result["images"], result.get("message")
     shown = panel(no_pillow.panel[-1])
-    assert shown["ok"] and f"{sys.executable} -m pip install pillow" in shown["html"]
+    assert shown["ok"] and "visualizers/prediction_bar" not in result["images"]
+    card = shown["html"].split("<b>prediction_bar</b>", 1)[1].split("</table>", 1)[0]
+    assert "<table class='bars'>" in card and card.count("<tr>") == 10, card[:300]  # one bar per label
+    assert "pip install pillow" not in shown["html"]  # nothing here needs it
 
 
 @pytest_lsp.fixture(config=CONFIG)

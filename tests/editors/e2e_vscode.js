@@ -15,6 +15,13 @@
 //     value counts (Vega-Lite), and a sample id in it opens that sample's preview.
 //  9. slips: a clean project, two slips typed (a misspelled decorator, a misspelled call in the integration
 //     test), each an error at the typed line with "did you mean", fixed by its quick fix; the Problems panel clears.
+//  10. long: a slow encoder's preview shows what runs with Cancel, Cancel stops it; the checks show a sample
+//      counter with Cancel; the per-call limit is the one every message names, and the summary counts samples.
+//  11. lens: a preview opened from the "Preview sample" lens has working next / subset controls and follows saves.
+//  12. venv: no project interpreter -> a .venv offered (pinned from requirements.txt); a .venv made while the
+//      server runs is used without Restart Server.
+//  13. summary: the run checks again the sample a preview saw fail and says how many samples of how many it
+//      checked; what the code prints is in the panel and the "Tensorleap: Output of your code" channel.
 // Exit code 0 = pass.
 const { chromium } = require("playwright-core");
 const { execFileSync, spawn } = require("child_process");
@@ -317,7 +324,10 @@ async function bareInterpreterScenario(page) {
     await page.locator(".monaco-editor .view-lines").first().click();
     await command(page, "Tensorleap: Run Integration Checks");
     const msg = await waitFor("the install message", async () => (await toasts(page)).find((t) => t.includes("pip install")), 90000);
-    if (!msg.includes(`${path.join(bare, "bin", "python")} -m pip install code-loader`)) throw new Error(`no install line: ${msg}`);
+    const py = path.join(bare, "bin", "python");  // a venv without pip: ensurepip first, then the project's pins
+    if (!msg.includes(`${py} -m ensurepip --upgrade && ${py} -m pip install -r ${path.join(ws, "requirements.txt")}`)) {
+      throw new Error(`no install line: ${msg}`);
+    }
     if (!/Python 3\.11/.test(msg) || !msg.includes("cannot import code_loader")) throw new Error(`interpreter not named: ${msg}`);
     await sleep(1500);
     const all = (await toasts(page)).filter((t) => /Tensorleap|tensorleap/.test(t));
@@ -355,11 +365,11 @@ async function newProjectScenario(page) {
     await page.screenshot({ path: `${SHOTS}/vscode-new-project.png` });
     await page.locator(".monaco-editor .view-lines").first().click();
     await command(page, "Tensorleap: Run Integration Checks");
-    await waitFor("the checks to pass", async () => (await toasts(page)).some((t) => t.includes("no problem found on real samples")), 180000);
+    await waitFor("the checks to pass", async () => (await toasts(page)).some((t) => /no problem found on \d+ of \d+ samples/.test(t)), 180000);
     await page.keyboard.press("Control+Shift+M");
     const problems = await waitFor("the Problems panel", async () => problemsText(page), 10000);
     if (!/No problems have been detected/.test(problems)) throw new Error(`problems in the new project: ${problems}`);
-    log("the new project's checks pass: no problem found on real samples, Problems panel empty");
+    log("the new project's checks pass: no problem found on N of M samples, Problems panel empty");
     await page.screenshot({ path: `${SHOTS}/vscode-new-project-checks.png` });
   } finally {
     cs.stop();
@@ -391,13 +401,55 @@ async function untrustedScenario(page) {
   }
 }
 
-/** A copy of the decorator example for one scenario, with the project interpreter set. */
-async function exampleServer(name, edit) {
+// --- helpers of the round-two scenarios (issue 26) ------------------------------------------------
+/** Plants `body` before the input encoder's return in a copy of the decorator example. */
+function plantInEncoder(ws, body) {
+  const enc = path.join(ws, "mnist_tl", "encoders.py");
+  const ret = "    return preprocess.data['images'][idx - preprocess.data['offset']].astype(np.float32)\n";
+  fs.writeFileSync(enc, fs.readFileSync(enc, "utf8").replace(ret, body + ret));
+}
+
+async function panelText(page) {
+  for (const f of page.frames()) {
+    const el = await f.$("body #preview").catch(() => null);
+    if (el) return (await f.locator("body").innerText()).replace(/\s+/g, " ");
+  }
+  return "";
+}
+
+/** The webview frame whose body text includes `text`. */
+async function panelWith(page, text, timeout = 90000) {
+  return frameText(page, "body", text, timeout);
+}
+
+/** Tensorleap: Preview Sample from the palette: the subset, then the sample id typed ("" = the first). */
+async function previewFromPalette(page, subset, sample) {
+  await command(page, "Tensorleap: Preview Sample");
+  await page.locator(".quick-input-list").getByText(subset).waitFor();
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(".quick-input-box input");
+  await page.keyboard.type(String(sample));
+  await page.keyboard.press("Enter");
+}
+
+/** Runs `scenario(page, ws)` in a code-server of its own on a copy of the example with `body` planted. */
+async function plantedScenario(page, name, body, settings, scenario) {
+  const { ws, cs } = await exampleServer(name, (dir) => plantInEncoder(dir, body), settings);
+  try {
+    await workbench(page, cs.url);
+    await scenario(ws);
+  } finally {
+    cs.stop();
+  }
+}
+
+/** A copy of the decorator example for one scenario, with the project interpreter set (or `settings`). */
+async function exampleServer(name, edit, settings = { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python") }) {
   const ws = path.join(W, `ws-${name}`);
   fs.rmSync(ws, { recursive: true, force: true });
   fs.cpSync(path.join(REPO, "examples", "decorator_mnist"), ws, { recursive: true });
   if (edit) edit(ws);
-  const cs = await codeServer(name, ws, { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python") });
+  const cs = await codeServer(name, ws, settings);
   return { ws, cs };
 }
 
@@ -575,15 +627,176 @@ async function slipsScenario(page) {
   }
 }
 
+async function runChecksToast(page, want, timeout = 180000) {
+  await command(page, "Tensorleap: Run Integration Checks");
+  return waitFor(`a toast with "${want}"`, async () => (await toasts(page)).find((t) => t.includes(want)), timeout);
+}
+
+// --- 10. long runs: progress, Cancel, the per-call limit (item 1) ------------------------------------------
+async function longRunScenario(page) {
+  // every sample takes 1.5 s; samples 3 and 44 hang for 60 s (the checks sample 44 of training)
+  const body = "    import time; time.sleep(1.5)\n    if idx in (3, 44):\n        time.sleep(60)\n";
+  const settings = { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python"), "tensorleap.timeoutSeconds": 25 };
+  await plantedScenario(page, "long", body, settings, async () => {
+    await openFile(page, "encoders.py");
+    await previewFromPalette(page, "training", 3);
+    let frame = await panelWith(page, "Running the preview of training sample 3");
+    await waitFor("the call that runs, in the panel", async () => /input 'image' on training sample 3/.test(await panelText(page)), 60000);
+    if (await frame.locator("#cancel").count() !== 1) throw new Error("no Cancel in the running panel");
+    log("the preview shows what runs (input 'image' on training sample 3) with Cancel, not the previous result");
+    await page.screenshot({ path: `${SHOTS}/vscode-long-preview-running.png` });
+    const t0 = Date.now();
+    await frame.locator("#cancel").click();
+    frame = await panelWith(page, "was cancelled (the process running your code was stopped)", 20000);
+    if (await frame.locator("#rerun").count() !== 1 || (await panelText(page)).includes("Preview failed")) {
+      throw new Error(`the cancelled panel: ${await panelText(page)}`);
+    }
+    if (Date.now() - t0 > 15000) throw new Error("Cancel took more than 15 s");
+    log(`Cancel stopped the preview in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await page.screenshot({ path: `${SHOTS}/vscode-long-preview-cancelled.png` });
+
+    // the checks: a progress notification with a sample counter and a Cancel button
+    await page.locator(".monaco-editor .view-lines").first().click();
+    await command(page, "Tensorleap: Run Integration Checks");
+    const toast = page.locator(".notifications-toasts .notification-toast").filter({ hasText: "running the integration" }).first();
+    await toast.waitFor({ timeout: 60000 });
+    await waitFor("the sample counter", async () => /\d+\/10 samples/.test(await toast.innerText()), 60000);
+    log(`progress: ${(await toast.innerText()).replace(/\s+/g, " ")}`);
+    await page.screenshot({ path: `${SHOTS}/vscode-long-checks-progress.png` });
+    await toast.locator(".monaco-button").filter({ hasText: "Cancel" }).first().click();
+    await waitFor("the run cancelled", async () => (await toasts(page)).some((t) => t.includes("the run was cancelled")), 30000);
+    log("Cancel in the notification stopped the checks");
+
+    // the per-call limit (25 s here) is the limit of one call, said the same way everywhere; the run goes on
+    const t1 = Date.now();
+    const done = await runChecksToast(page, "problem found on", 240000);
+    if (!/1 problem found on 10 of 80 samples/.test(done)) throw new Error(`summary: ${done}`);
+    await page.keyboard.press("Control+Shift+M");
+    await waitFor("TL530 in the Problems panel", async () => (await problemsText(page)).includes("TL530"), 30000);
+    const problems = await problemsText(page);
+    if (!problems.includes("exceeded the 25 s time limit of one call (setting tensorleap.timeoutSeconds) on training sample 44")
+        || /CallTimeout|did not finish within/.test(problems)) throw new Error(`TL530: ${problems}`);
+    log(`a hanging sample: TL530 at the 25 s per-call limit, the run went on and ended in ${((Date.now() - t1) / 1000).toFixed(0)} s`);
+    await page.screenshot({ path: `${SHOTS}/vscode-long-checks-limit.png` });
+  });
+}
+
+// --- 11. a preview opened from the lens has working controls (item 2) ----------------------------------------
+async function lensScenario(page) {
+  await plantedScenario(page, "lens", "", { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python") }, async () => {
+    await openFile(page, "encoders.py");
+    const lens = page.locator(".monaco-editor .codelens-decoration a").filter({ hasText: "Preview sample" }).first();
+    await lens.waitFor({ timeout: 90000 });
+    await lens.click();
+    let frame = await frameWith(page, "#preview img");
+    if (!(await panelText(page)).includes("training sample 0")) throw new Error(`lens preview: ${await panelText(page)}`);
+    await page.screenshot({ path: `${SHOTS}/vscode-lens-preview.png` });
+    await frame.locator("#next").click();
+    await panelWith(page, "training sample 1");
+    log("the lens-opened panel: next ▶ shows training sample 1");
+    frame = await frameWith(page, "#subset");
+    await frame.locator("#subset").selectOption("validation");
+    await panelWith(page, "validation sample 60");
+    log("the subset picker works: validation sample 60");
+    await page.screenshot({ path: `${SHOTS}/vscode-lens-navigation.png` });
+    // saving a broken file refreshes it
+    await openFile(page, "encoders.py");
+    await gotoLineEnd(page, 11);
+    await page.keyboard.press("Enter");
+    await page.keyboard.type("raise KeyError('label file missing')");
+    await page.keyboard.press("Control+S");
+    await panelWith(page, "label file missing", 90000);
+    log("saving a broken encoder refreshed the lens-opened panel");
+    await page.screenshot({ path: `${SHOTS}/vscode-lens-refresh-on-save.png` });
+  });
+}
+
+// --- 12. a project without a venv, then a .venv created while the server runs (item 3) -----------------------
+async function venvScenario(page) {
+  // no tensorleap.interpreter and no Python extension: the project interpreter is the server's (no code-loader)
+  const settings = { "tensorleap.serverInterpreter": path.join(W, "server-venv", "bin", "python") };
+  await plantedScenario(page, "venv", "", settings, async (ws) => {
+    await openFile(page, "leap_integration.py");
+    await waitFor("the server running", async () => /Tensorleap/.test(await statusBar(page)) && !/starting|not running/.test(await statusBar(page)), 90000);
+    await command(page, "Tensorleap: Run Integration Checks");
+    const msg = await waitFor("the .venv offer", async () => (await toasts(page)).find((t) => t.includes("no interpreter of its own")), 90000);
+    if (!msg.includes("-m venv") || !msg.includes(`${path.join(ws, ".venv", "bin", "python")} -m pip install -r ${path.join(ws, "requirements.txt")}`)) {
+      throw new Error(`no pinned venv line: ${msg}`);
+    }
+    if (/server-venv\/bin\/python -m pip install code-loader/.test(msg)) throw new Error(`a global install offered: ${msg}`);
+    const buttons = await page.locator(".notifications-toasts .notification-toast").filter({ hasText: "no interpreter of its own" })
+      .first().locator(".monaco-button").allInnerTexts();
+    if (!buttons.includes("Create .venv")) throw new Error(`buttons: ${buttons}`);
+    log(`no venv: one message offering a .venv with the project's requirements (${buttons.join(" / ")})`);
+    await page.screenshot({ path: `${SHOTS}/vscode-venv-offer.png` });
+    await page.locator(".notifications-toasts .monaco-button").filter({ hasText: "Create .venv" }).first().click();
+    await waitFor("a terminal holding the command", async () =>
+      (await page.locator(".part.panel").first().innerText().catch(() => "")).includes("create .venv"), 30000);
+    await page.screenshot({ path: `${SHOTS}/vscode-venv-terminal.png` });
+    log("Create .venv typed the command in a terminal (not run until Enter)");
+    // the user's venv appears (made here offline: the project venv's packages through a .pth)
+    execFileSync("python3.11", ["-m", "venv", "--without-pip", path.join(ws, ".venv")]);
+    const site = execFileSync(path.join(ws, ".venv", "bin", "python"), ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).toString().trim();
+    const theirs = execFileSync(path.join(REPO, ".venv", "bin", "python"), ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).toString().trim();
+    fs.writeFileSync(path.join(site, "project.pth"), `${theirs}\n`);
+    await sleep(3000); // the watcher restarts the server with the new interpreter
+    await waitFor("the server back", async () => !/starting|not running/.test(await statusBar(page)), 90000);
+    await page.locator(".monaco-editor .view-lines").first().click();
+    const done = await runChecksToast(page, "no problem found on", 240000);
+    log(`the .venv created after the start is used without Restart Server: ${done.replace(/\s+/g, " ").slice(0, 120)}`);
+    await page.screenshot({ path: `${SHOTS}/vscode-venv-picked-up.png` });
+  });
+}
+
+// --- 13. honest summaries and the user code's output (items 4 and 5) ---------------------------------------------
+async function summaryScenario(page) {
+  const body = "    print(f'loading sample {idx}')\n    if idx == 2:\n        raise KeyError('label 2')\n";
+  await plantedScenario(page, "summary", body, { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python") }, async () => {
+    await openFile(page, "encoders.py");
+    await previewFromPalette(page, "training", 2);
+    let frame = await panelWith(page, "label 2");
+    await frame.locator("#output summary").click();
+    await panelWith(page, "loading sample 2");
+    log("the preview shows the KeyError and what the code printed");
+    await page.screenshot({ path: `${SHOTS}/vscode-summary-preview-output.png` });
+    await page.locator(".monaco-editor .view-lines").first().click();
+    const first = await runChecksToast(page, "problem found on");
+    if (!/1 problem found on 11 of 80 samples \(training 6 of 60, validation 5 of 20\)/.test(first) || !first.includes("training sample 2 still fails")) {
+      throw new Error(`summary after the preview's failure: ${first}`);
+    }
+    log("the run checked the sample the preview saw fail, and says so: " + first.replace(/\s+/g, " ").slice(0, 160));
+    await page.screenshot({ path: `${SHOTS}/vscode-summary-counts.png` });
+    await page.locator(".notifications-toasts .monaco-button").filter({ hasText: "Show Output" }).first().click();
+    await page.locator(".view-line").filter({ hasText: /loading\ssample\s\d+/ }).first().waitFor({ timeout: 30000 });  // monaco: nbsp
+    log("Show Output: the code's prints in 'Tensorleap: Output of your code'");
+    await page.screenshot({ path: `${SHOTS}/vscode-summary-output-channel.png` });
+    // fixed and saved: the next summary says the sample passes now
+    await openFile(page, "encoders.py");
+    await gotoLineEnd(page, 14);  // "        raise KeyError('label 2')"
+    await page.keyboard.press("Home");
+    await page.keyboard.press("Shift+End");
+    await page.keyboard.type("pass");
+    await page.keyboard.press("Control+S");
+    await waitFor("the panel refreshed by the save", async () => !(await panelText(page)).includes("KeyError"), 90000);
+    log("the save refreshed the panel: sample 2 previews without the KeyError");
+    const second = await runChecksToast(page, "passes now");
+    if (!/no problem found on 11 of 80 samples/.test(second)) throw new Error(`summary after the fix: ${second}`);
+    log("after the fix: " + second.replace(/\s+/g, " ").slice(0, 160));
+    await page.screenshot({ path: `${SHOTS}/vscode-summary-passes-now.png` });
+  });
+}
+
 (async () => {
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run"] });
-  const only = (process.env.E2E_ONLY || "main,bare,empty,untrusted,readme,debug,testing,scan,slips").split(",");
+  const only = (process.env.E2E_ONLY ||
+    "main,bare,empty,untrusted,readme,debug,testing,scan,slips,long,lens,venv,summary").split(",");
   const scenarios = [["main", mainScenario], ["bare", bareInterpreterScenario], ["empty", newProjectScenario],
                      ["untrusted", untrustedScenario], ["readme", readmeScenario], ["debug", debugScenario],
-                     ["testing", testingScenario], ["scan", scanScenario], ["slips", slipsScenario]]
-    .filter(([n]) => only.includes(n));
+                     ["testing", testingScenario], ["scan", scanScenario], ["slips", slipsScenario],
+                     ["long", longRunScenario], ["lens", lensScenario], ["venv", venvScenario],
+                     ["summary", summaryScenario]].filter(([n]) => only.includes(n));
   for (const [name, run] of scenarios) {
     const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
     page.setDefaultTimeout(60000);

@@ -97,14 +97,15 @@ def test_include_fix_round_trips_leap_yaml(tmp_path: Path):
     ly.write_text(original)
     (pa,) = Analyzer().analyze_path(str(root))
     finding = next(f for f in pa.findings if f.code == "TL405" and f.span.path == str(ly))
-    (fix,) = [f for f in fixes_for(finding, pa) if "include" in f.title]
-    (edit,) = fix.edits
-    lines = original.split("\n")
-    new_line = edit.new_text
-    assert edit.span.line == edit.span.end_line and edit.span.col == edit.span.end_col == 0  # a pure insertion
-    result = "\n".join(lines[:edit.span.line]) + "\n" + new_line + "\n".join(lines[edit.span.line:])
-    assert result.replace(new_line, "", 1) == original  # nothing else changed: comments, order, unknown keys
-    assert new_line == f"  - {finding.data.path}\n"
-    import yaml
+    for fix in [f for f in fixes_for(finding, pa) if "include" in f.title]:  # the glob, and every file
+        (edit,) = fix.edits
+        lines = original.split("\n")
+        new_lines = edit.new_text
+        assert edit.span.line == edit.span.end_line and edit.span.col == edit.span.end_col == 0  # a pure insertion
+        result = "\n".join(lines[:edit.span.line]) + "\n" + new_lines + "\n".join(lines[edit.span.line:])
+        assert result.replace(new_lines, "", 1) == original  # nothing else changed: comments, order, unknown keys
+        import yaml
 
-    assert finding.data.path in yaml.safe_load(result)["include"]
+        added = [line.strip()[2:].strip("'") for line in new_lines.splitlines()]
+        assert added in ([*finding.data.paths], [*finding.data.globs]), added
+        assert set(added) <= set(yaml.safe_load(result)["include"])

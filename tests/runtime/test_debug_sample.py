@@ -148,5 +148,8 @@ def test_an_interpreter_without_code_loader_is_one_message_not_a_listener(projec
                         str(bare / "bin" / "python"), "--listen", f"127.0.0.1:{free_port()}"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stdout + r.stderr
-    assert "cannot import code_loader" in r.stderr and "pip install code-loader" in r.stderr, r.stderr
+    # the install line is the project's (pinned by its requirements.txt, issue 26), ensurepip first without pip
+    assert "cannot import code_loader" in r.stderr, r.stderr
+    assert f"-m ensurepip --upgrade && {bare / 'bin' / 'python'} -m pip install -r {project / 'requirements.txt'}" \
+        in r.stderr, r.stderr
     assert "Traceback" not in r.stderr

@@ -2,7 +2,11 @@
 // work whatever has focus: from the preview panel they act on the file it previews.
 import * as vscode from "vscode";
 
+import { LanguageClient } from "vscode-languageclient/node";
+
+import { skeletonTarget } from "./messages";
 import { knownSubsets, preview, previewUri } from "./preview";
+import { runServerCommand, userOutput } from "./runs";
 import { explainFailure, refreshEnvironment, refreshStatus, state } from "./status";
 
 let lastEditorUri: string | undefined;
@@ -42,9 +46,91 @@ export interface RunResult {
   summary?: string;
   message?: string;
   reason?: import("./messages").Reason;
+  cancelled?: boolean;
+  output?: boolean;
 }
 
-export function registerCommands(context: vscode.ExtensionContext, hooks: { restart: () => Promise<void>; showLogs: () => void }): void {
+export interface CommandHooks {
+  restart: () => Promise<void>;
+  showLogs: () => void;
+  client: () => LanguageClient | undefined;
+  selectInterpreter: () => Promise<void>;
+  createVenv: (line?: string) => Promise<void>;
+}
+
+/** The args of the "Preview sample" lens (or of a caller that knows what to preview). */
+function previewArgs(a: unknown): { uri: string; subset: string; sampleId: unknown } | undefined {
+  if (!a || typeof a !== "object") return undefined;
+  const o = a as Record<string, unknown>;
+  return typeof o.uri === "string" ? { uri: o.uri, subset: typeof o.subset === "string" ? o.subset : "training",
+    sampleId: o.sampleId ?? null } : undefined;
+}
+
+async function runChecks(hooks: CommandHooks): Promise<void> {
+  if (!(await serverUp())) return;
+  const uri = await targetUri();
+  const client = hooks.client();
+  if (!uri || !client) return;
+  state.running = true;
+  refreshStatus();
+  let res: RunResult | undefined;
+  try {
+    const out = await runServerCommand<RunResult>(client, { command: "tensorleap.runChecks", args: { uri },
+      title: "Tensorleap: running the integration", location: "notification" });
+    res = out.cancelled ? { ok: false, ran: false, cancelled: true, message: "the run was cancelled" }
+      : out.error !== undefined ? { ok: false, ran: false, message: out.error } : out.result;
+  } finally {
+    state.running = false;
+  }
+  // "last run failed" only for a run that happened; a run that could not start says why instead
+  if (res?.ran) state.lastRunFailed = !res.ok;
+  refreshStatus();
+  const more = res?.output ? ["Show Output"] : [];
+  if (res?.reason) {
+    explainFailure({ ok: res.ok, reason: res.reason, message: res.message });
+  } else if (res?.cancelled) {
+    void vscode.window.showInformationMessage("Tensorleap: the run was cancelled (the process running your code was stopped).");
+  } else if (res?.ok) {
+    void vscode.window.showInformationMessage(`Tensorleap: ${res.summary ?? "done"}`, ...more)
+      .then((pick) => pick && userOutput().show(true));
+  } else {
+    void vscode.window.showWarningMessage(`Tensorleap: ${res?.message ?? "the checks did not run"}`, ...more)
+      .then((pick) => pick && userOutput().show(true));
+  }
+  void refreshEnvironment(uri);
+}
+
+/** Generate Integration Skeleton: into the active (empty) file, else into a new leap_integration.py of the
+ *  workspace folder (created through an undoable edit), never into an Untitled buffer the server cannot see. */
+async function newSkeleton(): Promise<void> {
+  const doc = vscode.window.activeTextEditor?.document;
+  const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.toString());
+  const target = skeletonTarget(doc && { scheme: doc.uri.scheme, uri: doc.uri.toString() }, folders);
+  if (target.kind === "save-first") {
+    void vscode.window.showWarningMessage("Tensorleap: the skeleton goes into a file on disk: save this file first "
+      + "(or run the command with no editor open: it creates leap_integration.py in the folder).");
+    return;
+  }
+  if (target.kind === "no-folder") {
+    void vscode.window.showInformationMessage("Tensorleap: open a folder first: the skeleton is written to leap_integration.py in it.",
+      "Open Folder").then((pick) => pick && vscode.commands.executeCommand("workbench.action.files.openFolder"));
+    return;
+  }
+  if (target.kind === "create") {
+    const uri = vscode.Uri.parse(target.uri);
+    if (!(await exists(uri))) {
+      const edit = new vscode.WorkspaceEdit();
+      edit.createFile(uri, { ignoreIfExists: true });
+      if (!(await vscode.workspace.applyEdit(edit))) return;
+    }
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
+  }
+  const res = await vscode.commands.executeCommand<{ ok: boolean; message?: string }>("tensorleap.generateSkeleton",
+    { uri: target.uri });
+  if (res && !res.ok && res.message) void vscode.window.showWarningMessage(`Tensorleap: ${res.message}`);
+}
+
+export function registerCommands(context: vscode.ExtensionContext, hooks: CommandHooks): void {
   const remember = (e?: vscode.TextEditor) => {
     if (e && isIntegrationDoc(e.document)) lastEditorUri = e.document.uri.toString();
   };
@@ -54,8 +140,10 @@ export function registerCommands(context: vscode.ExtensionContext, hooks: { rest
     vscode.commands.registerCommand("tensorleap.showLogs", hooks.showLogs),
     vscode.commands.registerCommand("tensorleap.gettingStarted", openWalkthrough),
     vscode.commands.registerCommand("tensorleap.restartServer", hooks.restart),
-    vscode.commands.registerCommand("tensorleap.showPreview", async () => {
+    vscode.commands.registerCommand("tensorleap.showPreview", async (args?: unknown) => {
       if (!(await serverUp())) return;
+      const given = previewArgs(args); // from the "Preview sample" lens: no questions
+      if (given) return preview(given);
       const uri = await targetUri();
       if (!uri) return;
       const subset = await vscode.window.showQuickPick(knownSubsets(), { placeHolder: "Subset" });
@@ -63,45 +151,15 @@ export function registerCommands(context: vscode.ExtensionContext, hooks: { rest
       const id = await vscode.window.showInputBox({ prompt: "Sample id (empty: the first sample)" });
       if (id === undefined) return;
       const sampleId = id === "" ? null : /^-?\d+$/.test(id) ? Number(id) : id;
-      await preview(uri, subset, sampleId);
+      await preview({ uri, subset, sampleId });
     }),
-    vscode.commands.registerCommand("tensorleap.runIntegrationChecks", async () => {
-      if (!(await serverUp())) return;
-      const uri = await targetUri();
-      if (!uri) return;
-      state.running = true;
-      refreshStatus();
-      let res: RunResult | undefined;
-      try {
-        res = await vscode.commands.executeCommand<RunResult>("tensorleap.runChecks", { uri });
-      } catch (err) {
-        res = { ok: false, ran: false, message: err instanceof Error ? err.message : String(err) };
-      } finally {
-        state.running = false;
-      }
-      // "last run failed" only for a run that happened; a run that could not start says why instead
-      if (res?.ran) state.lastRunFailed = !res.ok;
-      refreshStatus();
-      if (res?.reason) {
-        explainFailure(res);
-      } else if (res?.ok) {
-        void vscode.window.showInformationMessage(`Tensorleap: ${res.summary ?? "done"}`);
-      } else {
-        void vscode.window.showWarningMessage(`Tensorleap: ${res?.message ?? "the checks did not run"}`);
-      }
-      void refreshEnvironment(uri);
-    }),
+    vscode.commands.registerCommand("tensorleap.runIntegrationChecks", () => runChecks(hooks)),
+    vscode.commands.registerCommand("tensorleap.selectInterpreter", hooks.selectInterpreter),
+    vscode.commands.registerCommand("tensorleap.createVenv", (line?: unknown) =>
+      hooks.createVenv(typeof line === "string" ? line : undefined)),
+    vscode.commands.registerCommand("tensorleap.showUserOutput", () => userOutput().show(true)),
     vscode.commands.registerCommand("tensorleap.newProject", newProject),
-    vscode.commands.registerCommand("tensorleap.newSkeleton", async () => {
-      let uri = vscode.window.activeTextEditor?.document.uri.toString();
-      if (!uri) {
-        const doc = await vscode.workspace.openTextDocument({ language: "python", content: "" });
-        await vscode.window.showTextDocument(doc);
-        uri = doc.uri.toString();
-      }
-      const res = await vscode.commands.executeCommand<{ ok: boolean; message?: string }>("tensorleap.generateSkeleton", { uri });
-      if (res && !res.ok && res.message) void vscode.window.showWarningMessage(res.message);
-    }),
+    vscode.commands.registerCommand("tensorleap.newSkeleton", newSkeleton),
   );
 }
 

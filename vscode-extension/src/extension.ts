@@ -5,8 +5,10 @@ import { LanguageClient } from "vscode-languageclient/node";
 
 import { registerCommands, serverUp, targetUri } from "./commands";
 import { debugMiddleware, registerDebugging } from "./debug";
-import { PreviewResult, serverOutput } from "./messages";
-import { refreshPreview, showPanel } from "./preview";
+import { createVenv, selectInterpreter, watchVenvs } from "./environment";
+import { OutputNotice, PreviewResult, serverOutput } from "./messages";
+import { refreshAfterTrust, refreshPreview, showPanel, usePreviewClient } from "./preview";
+import { appendUserOutput } from "./runs";
 import { registerScan } from "./scan";
 import { registerInstallTerminal, serverSettings, startServer } from "./server";
 import { needsRestart, resolveOptions } from "./settings";
@@ -34,6 +36,7 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
   });
   if (!client) return;
   client.onNotification("tensorleap/preview", (params: PreviewResult & { uri: string }) => showPanel(params));
+  client.onNotification("tensorleap/output", (params: OutputNotice) => appendUserOutput(params));
   void refreshTests();
   void refreshEnvironment(vscode.window.activeTextEditor?.document.uri.toString());
 }
@@ -57,12 +60,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(log);
   createStatus(context);
   registerInstallTerminal(context);
-  registerCommands(context, { restart: () => restart(context, "Restart Server"), showLogs: () => log.show() });
+  usePreviewClient(() => client);
+  registerCommands(context, { restart: () => restart(context, "Restart Server"), showLogs: () => log.show(),
+    client: () => client, selectInterpreter, createVenv });
   registerDebugging(context, () => client, targetUri, serverUp);
   registerTesting(context, () => client);
   registerScan(context, serverUp, targetUri);
+  watchVenvs(context, (why) => void restart(context, why));
   context.subscriptions.push(
-    vscode.workspace.onDidGrantWorkspaceTrust(() => restart(context, "the workspace is trusted now")),
+    vscode.workspace.onDidGrantWorkspaceTrust(async () => {
+      await restart(context, "the workspace is trusted now");
+      refreshAfterTrust(); // a panel that said "not trusted" shows its sample now
+    }),
     vscode.workspace.onDidSaveTextDocument(() => refreshPreview()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration("tensorleap")) return;

@@ -23,6 +23,12 @@ export interface Reason {
   missing?: string[];
   packages?: string[];
   error?: string | null;
+  /** the server's exact install line (pinned from the project's requirements; ensurepip first when pip is missing) */
+  install?: string | null;
+  /** where the project interpreter came from: "fallback" = the project has none of its own (no .venv) */
+  source?: string;
+  /** the command that creates the project's .venv with its requirements (source "fallback") */
+  create_venv?: string | null;
 }
 
 export interface PreviewResult {
@@ -36,15 +42,22 @@ export interface PreviewResult {
   subsets?: string[] | null;
   first?: unknown;
   reason?: Reason | null;
+  /** what the user's code printed during the preview (the end of it, capped by the server) */
+  output?: string | null;
+  cancelled?: boolean;
 }
 
 export type WebviewMessage =
   | { type: "navigate"; subset: string; sampleId: unknown }
-  | { type: "open"; file: string; line: number };
+  | { type: "open"; file: string; line: number }
+  | { type: "cancel" }
+  | { type: "rerun" }
+  | { type: "trust" };
 
 export function parseWebviewMessage(raw: unknown): WebviewMessage | null {
   if (!raw || typeof raw !== "object") return null;
   const m = raw as Record<string, unknown>;
+  if (m.type === "cancel" || m.type === "rerun" || m.type === "trust") return { type: m.type };
   if (m.type === "navigate" && typeof m.subset === "string" && "sampleId" in m) {
     return { type: "navigate", subset: m.subset, sampleId: m.sampleId };
   }
@@ -79,9 +92,16 @@ export function interpreterMessage(r: Reason, hasPythonExtension: boolean): Acti
              actions: [pick], install: null };
   }
   const missing = r.missing ?? [];
-  const packages = r.packages && r.packages.length ? r.packages : missing;
-  const install = packages.length ? `${quote(interp)} -m pip install ${packages.join(" ")}` : null;
   const what = missing.length ? `cannot import ${missing.join(", ")}` : "cannot run the integration";
+  if (r.role !== "server" && r.source === "fallback" && r.create_venv) {
+    // no interpreter of its own: a project .venv, not an install into the server's (global) interpreter
+    return { text: `Tensorleap: this project has no interpreter of its own (no .venv, no tensorleap.interpreter), and ${interp}${version} ${what}. `
+      + `Create a .venv with the project's requirements (${r.create_venv}) — or pick an interpreter.`,
+    actions: ["Create .venv", pick], install: r.create_venv };
+  }
+  const packages = r.packages && r.packages.length ? r.packages : missing;
+  // the server's line is exact (pinned from requirements.txt, ensurepip first when pip is missing)
+  const install = r.install ?? (packages.length ? `${quote(interp)} -m pip install ${packages.join(" ")}` : null);
   const purpose = r.role === "server" ? "to render previews" : "to run your integration";
   const text = `Tensorleap: the ${who} ${interp}${version} ${what} (needed ${purpose}).`
     + (install ? ` Install with: ${install} — or pick another interpreter.` : " Pick another interpreter.");
@@ -123,6 +143,9 @@ export interface StatusState {
   lastRunFailed: boolean;
   server?: "starting" | "running" | "stopped" | "no-interpreter";
   untrusted?: boolean;
+  /** how many of `problems` are errors and warnings (the rest is information and hints) */
+  errors?: number;
+  warnings?: number;
 }
 
 export function statusText(state: StatusState): string {
@@ -131,7 +154,11 @@ export function statusText(state: StatusState): string {
   if (state.server === "starting") return "$(sync~spin) Tensorleap: starting";
   if (state.running) return "$(sync~spin) Tensorleap: checks running";
   if (state.lastRunFailed) return "$(error) Tensorleap: last run failed";
-  if (state.problems) return `$(warning) Tensorleap: ${state.problems} problem${state.problems === 1 ? "" : "s"}`;
+  if (state.problems) {
+    // the icon of the worst: information-only findings are not a warning
+    const icon = (state.errors ?? 0) > 0 ? "$(error)" : (state.warnings ?? state.problems) > 0 ? "$(warning)" : "$(info)";
+    return `${icon} Tensorleap: ${state.problems} problem${state.problems === 1 ? "" : "s"}`;
+  }
   return state.untrusted ? "$(shield) Tensorleap" : "$(check) Tensorleap";
 }
 
@@ -252,42 +279,90 @@ function failureHtml(result: PreviewResult, hasPythonExtension: boolean): string
   }
   const problems = (result.problems ?? []).filter((p) => p.message !== result.message || p.file);
   if (problems.length) parts.push(`<ul>${problems.map(problemHtml).join("")}</ul>`);
-  parts.push(`<p class="muted">The panel updates when you save a fix.</p>`);
+  if (result.reason?.kind === "untrusted") {
+    parts.push(`<p><button id="trust">Manage Workspace Trust</button> <span class="muted">The panel updates when the workspace is trusted.</span></p>`);
+  } else {
+    parts.push(`<p class="muted">The panel updates when you save a fix.</p>`);
+  }
   return parts.join("");
 }
 
-/** The webview page: the server's rendered preview (or the reason it failed) plus navigation. */
-export function panelHtml(result: PreviewResult, nonce: string, cspSource: string, nav?: NavState, hasPythonExtension = false): string {
-  const st = nav ?? navState(result);
+/** What the panel says above the preview: a run in progress (with Cancel), a cancelled run, or nothing. */
+export interface PanelStatus {
+  kind: "running" | "cancelled";
+  title: string;          // "training sample 3"
+  progress?: string;      // the last progress report ("input 'image' on training sample 3")
+  previous?: boolean;     // the body below is the previous result, kept dimmed for reference
+}
+
+function statusHtml(status: PanelStatus): string {
+  if (status.kind === "running") {
+    return `<div id="status" class="running"><span class="spinner">⟳</span> Running the preview of <b>${esc(status.title)}</b>`
+      + ` <span id="progress" class="muted">${esc(status.progress ?? "starting")}</span> <button id="cancel">Cancel</button>`
+      + `${status.previous ? `<div class="muted">Below: the previous result, until this one is ready.</div>` : ""}</div>`;
+  }
+  return `<div id="status" class="cancelled">The preview of <b>${esc(status.title)}</b> was cancelled (the process running your`
+    + ` code was stopped). <button id="rerun">Run again</button></div>`;
+}
+
+/** The user code's output, folded (the end of it when long). */
+export function outputHtml(output: string | null | undefined): string {
+  if (!output) return "";
+  const lines = output.replace(/\n$/, "").split("\n").length;
+  return `<details id="output"><summary>Output of your code (${lines} line${lines === 1 ? "" : "s"})</summary>`
+    + `<pre class="output">${esc(output)}</pre></details>`;
+}
+
+/** The webview page: the server's rendered preview (or the reason it failed) plus navigation, under the
+ *  status of a run in progress or cancelled. */
+export function panelHtml(result: PreviewResult | null, nonce: string, cspSource: string, nav?: NavState,
+  hasPythonExtension = false, status?: PanelStatus): string {
+  const st = nav ?? (result ? navState(result) : { subsets: [], subset: "training", sampleId: null, prev: null, next: null, first: null });
   const subsets = st.subsets.length ? st.subsets : [st.subset];
   const options = subsets.map((s) => `<option${s === st.subset ? " selected" : ""}>${esc(s)}</option>`).join("");
-  const problems = (result.problems ?? []).filter((p) => p.file);
-  const located = result.ok && problems.length
-    ? `<div id="located"><h2 class="problem">Problems on this sample</h2><ul>${problems.map(problemHtml).join("")}</ul></div>` : "";
-  // the server's page lists problems without links: the located list above replaces it
-  const page = (result.html ?? "").replace(/^<!doctype html>/i, "")
-    .replace(located ? /<h2 class='problem'>Problems on this sample<\/h2><ul>[\s\S]*?<\/ul>/ : /$^/, "");
-  const body = result.ok ? located + page : failureHtml(result, hasPythonExtension);
+  let body = "";
+  if (result) {
+    const problems = (result.problems ?? []).filter((p) => p.file);
+    const located = result.ok && problems.length
+      ? `<div id="located"><h2 class="problem">Problems on this sample</h2><ul>${problems.map(problemHtml).join("")}</ul></div>` : "";
+    // the server's page lists problems without links: the located list above replaces it
+    const page = (result.html ?? "").replace(/^<!doctype html>/i, "")
+      .replace(located ? /<h2 class='problem'>Problems on this sample<\/h2><ul>[\s\S]*?<\/ul>/ : /$^/, "");
+    body = (result.ok ? located + page : failureHtml(result, hasPythonExtension)) + outputHtml(result.output);
+  }
+  const dim = status?.kind === "running" && status.previous ? " class=\"previous\"" : "";
   const data = JSON.stringify({ subset: st.subset, prev: st.prev, next: st.next }).replace(/</g, "\\u003c");
-  const nextLabel = !result.ok && st.next !== null ? "first sample ▶" : "next ▶";
+  const nextLabel = result && !result.ok && st.next !== null ? "first sample ▶" : "next ▶";
   return `<!doctype html><html><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data: ${cspSource}; style-src 'unsafe-inline'; script-src 'nonce-${nonce}';">
 <style>.problem{color:var(--vscode-errorForeground,#b00020)} .where{color:var(--vscode-descriptionForeground,#777);margin:2px 0 6px}
 pre.install{padding:6px;background:var(--vscode-textCodeBlock-background,#eee);user-select:all} .muted{color:var(--vscode-descriptionForeground,#777)}
-#nav{margin-bottom:8px} a.loc{color:var(--vscode-textLink-foreground,#06c)}</style>
+#nav{margin-bottom:8px} a.loc{color:var(--vscode-textLink-foreground,#06c)} .previous{opacity:.45}
+#status{padding:6px 8px;margin-bottom:8px;border-left:3px solid var(--vscode-progressBar-background,#0e70c0);background:var(--vscode-editorWidget-background,#f3f3f3)}
+#status.cancelled{border-left-color:var(--vscode-editorWarning-foreground,#bf8803)}
+pre.output{max-height:240px;overflow:auto;padding:6px;background:var(--vscode-textCodeBlock-background,#eee)}</style>
 </head><body>
 <div id="nav"><button id="prev">◀ previous</button> <select id="subset">${options}</select> <button id="next">${nextLabel}</button></div>
-<div id="preview">${body}</div>
+${status ? statusHtml(status) : ""}
+<div id="preview"${dim}>${body}</div>
 <script nonce="${nonce}">
 const vscode = acquireVsCodeApi(); const nav = ${data};
+const on = (id, f) => { const el = document.getElementById(id); if (el) el.onclick = f; };
 document.getElementById("prev").disabled = nav.prev === null;
 document.getElementById("next").disabled = nav.next === null;
-document.getElementById("prev").onclick = () => vscode.postMessage({type: "navigate", subset: nav.subset, sampleId: nav.prev});
-document.getElementById("next").onclick = () => vscode.postMessage({type: "navigate", subset: nav.subset, sampleId: nav.next});
+on("prev", () => vscode.postMessage({type: "navigate", subset: nav.subset, sampleId: nav.prev}));
+on("next", () => vscode.postMessage({type: "navigate", subset: nav.subset, sampleId: nav.next}));
+on("cancel", () => vscode.postMessage({type: "cancel"}));
+on("rerun", () => vscode.postMessage({type: "rerun"}));
+on("trust", () => vscode.postMessage({type: "trust"}));
 document.getElementById("subset").onchange = (e) => vscode.postMessage({type: "navigate", subset: e.target.value, sampleId: null});
 for (const a of document.querySelectorAll("a.loc")) {
   a.onclick = (e) => { e.preventDefault(); vscode.postMessage({type: "open", file: a.dataset.file, line: Number(a.dataset.line)}); };
 }
+window.addEventListener("message", (e) => {
+  const p = document.getElementById("progress");
+  if (e.data && e.data.type === "progress" && p) p.textContent = e.data.text;
+});
 </script></body></html>`;
 }
 
@@ -338,3 +413,48 @@ export function serverOutput(log: LevelLog, delayMs = 80) {
     dispose: () => { if (timer) clearTimeout(timer); flush(true); },
   };
 }
+
+// --- the user code's output ------------------------------------------------------------------------
+
+/** A `tensorleap/output` notification: what the user's code printed during a run (a preview, the checks). */
+export interface OutputNotice {
+  uri?: string | null;
+  run: string;
+  title: string;
+  text: string;
+}
+
+/** The text the output channel appends: a header line when a new run starts printing, then its text. */
+export class OutputLog {
+  private lastRun = "";
+  private endsWithNewline = true;
+
+  format(n: OutputNotice, now: Date = new Date()): string {
+    let out = "";
+    if (n.run !== this.lastRun) {
+      this.lastRun = n.run;
+      const time = now.toTimeString().slice(0, 8);
+      out += `${this.endsWithNewline ? "" : "\n"}── ${n.title.replace(/^Tensorleap: /, "")} (${time}) ──\n`;
+    }
+    out += n.text;
+    if (out) this.endsWithNewline = out.endsWith("\n");
+    return out;
+  }
+}
+
+// --- where the skeleton goes ----------------------------------------------------------------------
+
+export type SkeletonTarget =
+  | { kind: "active"; uri: string }          // the active file (the server checks it is empty)
+  | { kind: "create"; uri: string }          // no editor: leap_integration.py in the first folder
+  | { kind: "save-first" }                   // an Untitled buffer: the server cannot see it
+  | { kind: "no-folder" };
+
+/** Generate Integration Skeleton's file: the active one if it is on disk, else a new leap_integration.py
+ *  of the workspace (never an Untitled buffer the server answers "not a file" for). */
+export function skeletonTarget(active: { scheme: string; uri: string } | undefined, folders: string[]): SkeletonTarget {
+  if (active) return active.scheme === "file" ? { kind: "active", uri: active.uri } : { kind: "save-first" };
+  if (!folders.length) return { kind: "no-folder" };
+  return { kind: "create", uri: `${folders[0].replace(/\/+$/, "")}/leap_integration.py` };
+}
+

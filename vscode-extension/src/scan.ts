@@ -45,7 +45,7 @@ async function showScanPanel(context: vscode.ExtensionContext, reply: ScanReply)
     panel.webview.onDidReceiveMessage(async (raw) => {
       const msg = parseScanMessage(raw);
       if (!msg || !last?.uri) return;
-      if (msg.type === "preview") await preview(last.uri, msg.subset, msg.sampleId);
+      if (msg.type === "preview") await preview({ uri: last.uri, subset: msg.subset, sampleId: msg.sampleId });
       else if (msg.type === "debug") await vscode.commands.executeCommand(DEBUG_COMMAND, { uri: last.uri, subset: msg.subset, sampleId: msg.sampleId });
       else if (msg.type === "openReport" && last.report?.length) {
         await vscode.env.openExternal(vscode.Uri.file(last.report[last.report.length - 1]));

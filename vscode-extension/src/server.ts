@@ -12,6 +12,7 @@ import {
   pyvenvCfgOf, serverPythonPath, venvVersion,
 } from "./interpreter";
 import { ServerOptions as Options, pathSetting } from "./settings";
+import { interpreterSetting } from "./venv";
 
 export interface Interpreters {
   server: ServerChoice;
@@ -110,9 +111,10 @@ async function chooseInterpreters(context: vscode.ExtensionContext, log: vscode.
   return chosen;
 }
 
-/** The settings the server gets: the user's, with the project interpreter chosen here. */
+/** The settings the server gets: the user's, with the project interpreter chosen here (null when the
+ *  project has none of its own: the server then finds a .venv created later by itself). */
 export function serverSettings(opts: Options): Options {
-  return current ? { ...opts, interpreter: current.project.path } : opts;
+  return current ? { ...opts, interpreter: interpreterSetting(current.project) } : opts;
 }
 
 /** Chooses the interpreters and starts the server; undefined (after saying why) when it cannot. */
@@ -156,7 +158,15 @@ export async function startServer(context: vscode.ExtensionContext, log: vscode.
       closed: () => ({ action: CloseAction.DoNotRestart, handled: true }),
     },
     initializationFailedHandler: () => false, // explained once, below
-    middleware: hooks.middleware,
+    middleware: {
+      ...hooks.middleware,
+      // the server's "Preview sample" lens runs the panel's own command: the same progress, Cancel and
+      // panel state as the palette (the server's command would answer, but nobody would show it running)
+      provideCodeLenses: async (document, token, next) => (await next(document, token))?.map((lens) => {
+        if (lens.command?.command === "tensorleap.preview") lens.command = { ...lens.command, command: "tensorleap.showPreview" };
+        return lens;
+      }),
+    },
   };
   const client = new LanguageClient("tensorleap", "Tensorleap", serverOptions, clientOptions);
   client.onDidChangeState((e) => {

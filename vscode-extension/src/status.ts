@@ -19,8 +19,10 @@ export function createStatus(context: vscode.ExtensionContext): void {
 }
 
 export function refreshStatus(): void {
-  state.problems = vscode.languages.getDiagnostics().reduce(
-    (n, [, ds]) => n + ds.filter((d) => d.source === "tensorleap").length, 0);
+  const ours = vscode.languages.getDiagnostics().flatMap(([, ds]) => ds.filter((d) => d.source === "tensorleap"));
+  state.problems = ours.length;
+  state.errors = ours.filter((d) => d.severity === vscode.DiagnosticSeverity.Error).length;
+  state.warnings = ours.filter((d) => d.severity === vscode.DiagnosticSeverity.Warning).length;
   state.untrusted = !vscode.workspace.isTrusted;
   item.text = statusText(state);
   const tip = new vscode.MarkdownString(statusTooltip(env, state));
@@ -76,9 +78,12 @@ export async function showInterpreterProblem(reason: Reason): Promise<void> {
   const m = interpreterMessage(reason, hasPythonExtension());
   if (m.text === shownReason) return; // the same problem, already on screen
   shownReason = m.text;
-  const pick = await vscode.window.showErrorMessage(m.text, ...m.actions);
+  // a project without an interpreter of its own is a set-up step, not an error of the user's code
+  const show = reason.source === "fallback" ? vscode.window.showWarningMessage : vscode.window.showErrorMessage;
+  const pick = await show(m.text, ...m.actions);
   shownReason = "";
-  if (pick === "Select Interpreter") void vscode.commands.executeCommand("python.setInterpreter");
+  if (pick === "Create .venv") void vscode.commands.executeCommand("tensorleap.createVenv", m.install);
+  if (pick === "Select Interpreter") void vscode.commands.executeCommand("tensorleap.selectInterpreter");
   if (pick === "Open Settings") void vscode.commands.executeCommand("workbench.action.openSettings", "tensorleap.interpreter");
   if (pick === "Open Terminal" && m.install) {
     const term = vscode.window.createTerminal("Tensorleap: install");

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tensorleap_ls.core.fixdata import (
-    Annotated, ChannelDim, Companion, DefaultChannelDim, DefaultState, Distribution, EncoderDtype, ExpectedSize, FilePath,
+    Annotated, BundleGap, ChannelDim, Companion, DefaultChannelDim, DefaultState, Distribution, EncoderDtype, ExpectedSize, FilePath,
     FixData, Function, FunctionKind, ImportedName, InsertAt, InsertKeyword, Install, Keyword, MetadataOrder, MissingPart, ModelName,
     NameKind, NotInTest, ObservedShape, OfKind, Replacement, RunSample, SdkName, SdkPin, SessionCall, StateMember,
     StringizedAnnotation, SyntaxDetail, TestStatement, UndefinedName, UnknownKey, UnlistedRequirement, VisualizerAnnotation, YamlValue,
@@ -114,7 +114,7 @@ TEST_PLAIN_CALL = _code("TL303", "test-plain-call", W, "A call of a function tha
 TEST_DATA_ACCESS = _code("TL304", "test-data-access", W, "The integration test reads the data directly (`preprocess.data`, computing on `sample_id`).", "`preprocess.data['x'][idx]`", data=TestStatement)
 TEST_BATCH_DIM = _code("TL305", "test-batch-dim", W, "Manual batch dimension in the integration test: decorated calls already add it.", "`np.expand_dims(image, 0)`", data=TestStatement)
 TEST_BAD_INDEX = _code("TL306", "test-bad-index", E, "Indexing in the integration test of something other than the model's predictions.", "`image[0]`", data=TestStatement)
-TEST_DOUBLE_INDEX = _code("TL307", "test-double-index", E, "A prediction is indexed twice (`'TempMapping' object is not subscriptable`).", "`model.run(None, {...})[0][0]`", data=TestStatement)
+TEST_DOUBLE_INDEX = _code("TL307", "test-double-index", E, "A model output is indexed a second time in the integration test (the platform runs it on placeholders: `'TempMapping' object is not subscriptable`).", "`model.run(None, {...})[0][0]`, `prediction[0]`", data=TestStatement)
 TEST_NOT_A_PLACEHOLDER = _code("TL308", "test-not-a-placeholder", E, "A visualizer, metric or loss in the integration test gets a value that is not a mapping placeholder (a constant, a list, an array computed in the body): the mapping pass reads its `node_mapping` and raises.", "`prediction_bar(np.squeeze(prediction))`", data=TestStatement)
 NOT_IN_TEST = _code("TL310", "not-in-test", H, "A decorated function that the integration test never calls stays unwired on the platform.", "`@tensorleap_custom_metric` never called in the test", "information (one finding) when `load_model` is a stub that raises `NotImplementedError`: the model, metrics and losses wait for it", data=NotInTest)
 # 4xx: leap.yaml and bundle
@@ -122,7 +122,7 @@ YAML_PARSE = _code("TL401", "yaml-parse", E, "leap.yaml does not parse.", "a tab
 YAML_UNKNOWN_KEY = _code("TL402", "yaml-unknown-key", W, "Unknown key in leap.yaml (the leap CLI drops it on rewrite).", "`entry_file: x.py`", data=UnknownKey)
 YAML_NO_ENTRY = _code("TL403", "yaml-no-entry", E, "leap.yaml has no `entryFile`: push fails.", "leap.yaml without `entryFile`")
 YAML_ENTRY_MISSING = _code("TL404", "yaml-entry-missing", E, "leap.yaml's `entryFile` does not exist, is a folder or lies outside the project.", "`entryFile: leap_integraton.py`")
-NOT_INCLUDED = _code("TL405", "not-included", E, "A local module the integration imports is left out of the bundle by `include`/`exclude`.", "`include: [leap_integration.py]` while it imports `utils.py`", data=FilePath)
+NOT_INCLUDED = _code("TL405", "not-included", E, "Local modules the integration imports are left out of the bundle by `include`/`exclude` (one finding for all, on `include`).", "`include: [leap_integration.py]` while it imports `utils.py`", data=BundleGap)
 DATA_NOT_INCLUDED = _code("TL406", "data-not-included", W, "A project file the integration opens by a literal path is left out of the bundle.", "`open('labels.txt')` not matched by `include`", data=FilePath)
 NO_REQUIREMENTS = _code("TL407", "no-requirements", W, "No `requirements.txt` at the project root: the platform cannot install dependencies.", "project without requirements.txt")
 UNLISTED_REQUIREMENT = _code("TL408", "unlisted-requirement", W, "A third-party package imported when the entry is imported is not listed in requirements.txt (one finding per package, at its first import).", "`import cv2` without `opencv-python`", data=UnlistedRequirement)

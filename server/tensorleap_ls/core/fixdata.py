@@ -66,6 +66,14 @@ class FilePath(FixData):
 
 
 @dataclass(frozen=True)
+class BundleGap(FixData):
+    """TL405: the local modules one cause leaves out of the bundle (one finding for all of them)."""
+
+    paths: list  # root-relative .py files the integration imports
+    globs: list  # include patterns that bring them all back ("mnist_tl/**/*.py"), [] when none would
+
+
+@dataclass(frozen=True)
 class SyntaxDetail(FixData):
     detail: str
 
@@ -225,6 +233,7 @@ class RunSample(FixData):
 @dataclass(frozen=True)
 class Install(FixData):
     install: str  # the command that installs code-loader in the project interpreter
+    venv: bool | None = _omit()  # the command creates the project's .venv (it had no interpreter of its own)
 
 
 # --- 6xx model ----------------------------------------------------------------------------------

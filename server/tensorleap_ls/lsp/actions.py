@@ -44,7 +44,7 @@ def register(server: "TensorleapServer") -> None:
     async def generate_skeleton(ls, args: UriArgs) -> dict:
         path = to_fs_path(args.uri)
         if path is None:
-            return {"ok": False, "message": "not a file"}
+            return {"ok": False, "message": "the skeleton goes into a file on disk: save this file first"}
         doc = ls.workspace.get_text_document(args.uri)
         if not fixes.is_empty(doc.source):
             return {"ok": False, "message": "the file is not empty: the skeleton goes into an empty file"}
@@ -97,7 +97,8 @@ def _install(ls, request: ActionRequest) -> Iterator[lsp.CodeAction]:
     for d in request.params.context.diagnostics:
         data = from_json(str(d.code), d.data)
         if isinstance(data, Install):
-            title = "Install code-loader in the project interpreter (opens a terminal)"
+            title = ("Create a .venv with the project's requirements (opens a terminal)" if data.venv else
+                     "Install code-loader in the project interpreter (opens a terminal)")
             command = lsp.Command(title=title, command="tensorleap.openInstallTerminal", arguments=[data.install])
             yield lsp.CodeAction(title=title, kind=lsp.CodeActionKind.QuickFix, diagnostics=[d], is_preferred=True,
                                  command=command)
@@ -130,6 +131,18 @@ def _quick_fixes(ls, request: ActionRequest) -> Iterator[lsp.CodeAction]:
             yield to_code_action(fix, diagnostics, ls.line_text, ls.encoding)
 
 
+def _fix_all(ls, request: ActionRequest) -> Iterator[lsp.CodeAction]:
+    """A finding repeated in the file (each with its preferred fix): one action fixes them all."""
+    done = set()
+    for pa, f, diagnostics in _findings_here(ls, request):
+        if f.code in done:
+            continue
+        done.add(f.code)
+        fix = fixes.fix_all(f, pa)
+        if fix is not None:
+            yield to_code_action(fix, diagnostics, ls.line_text, ls.encoding)
+
+
 def _companions(ls, request: ActionRequest) -> Iterator[lsp.CodeAction]:
     """An encoder under the cursor -> a visualizer / metadata / metric wired to it."""
     for pa in request.analyses:
@@ -151,7 +164,7 @@ def _to_decorators(ls, request: ActionRequest) -> Iterator[lsp.CodeAction]:
                 yield to_code_action(fix, [], ls.line_text, ls.encoding)
 
 
-PROVIDERS: list[Provider] = [_install, _from_model, _quick_fixes, _companions, _to_decorators, debug_actions]
+PROVIDERS: list[Provider] = [_install, _from_model, _quick_fixes, _fix_all, _companions, _to_decorators, debug_actions]
 
 
 def _model_stubs(ls, pa, style: Style, path: str):

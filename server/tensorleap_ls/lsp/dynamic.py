@@ -4,7 +4,9 @@ Commands ``tensorleap.runChecks`` ({uri}) and ``tensorleap.preview`` ({uri, subs
 a "Preview sample" CodeLens above encoders, metadata functions and visualizers, and checks on
 save when ``dynamicChecksOnSave`` is set. User code runs only in the runtime's child process, and only
 in a trusted workspace. The runtime is reached through ``runtime/api.py`` only, always off the event
-loop (``off_loop`` / ``_stoppable``): it starts processes and waits on pipes. The state of the runs
+loop (``off_loop`` / ``progress.stoppable``): it starts processes and waits on pipes. Each run reports
+work-done progress with Cancel and forwards the user code's output (``lsp/progress.py``); its summary says
+how many samples of how many it checked, and it checks again the samples the session saw fail. The state of the runs
 (the warm runner, restarts, anchors of run-time findings) is the session's (``lsp/session.py``).
 """
 
@@ -15,7 +17,6 @@ import atexit
 import base64
 import re
 import threading
-import uuid
 from typing import Any
 
 import attrs
@@ -24,9 +25,10 @@ from pygls.uris import to_fs_path
 
 from tensorleap_ls.core.model import Kind
 from tensorleap_ls.core.project.closure import norm
-from tensorleap_ls.core.checks.root_cause import absorb_test_failures, anchor, still_true
+from tensorleap_ls.core.checks.root_cause import absorb_test_failures, absorb_test_problems, anchor, still_true
 from tensorleap_ls.lsp import inlay
 from tensorleap_ls.lsp.convert import to_range
+from tensorleap_ls.lsp.progress import Run, stoppable
 from tensorleap_ls.lsp.session import Session, off_loop
 from tensorleap_ls.runtime import api
 
@@ -88,8 +90,10 @@ def register(server: Session) -> None:
     @server.command("tensorleap.preview")
     async def preview(ls, args: PreviewArgs) -> dict:
         result = await _preview(ls, args)
-        # the panel is fed by this notification: it carries the reason of a failure too
-        ls.protocol.notify("tensorleap/preview", panel_message(args, result))
+        # the panel is fed by this notification: it carries the reason of a failure too (a cancelled
+        # preview has nothing to show: whoever cancelled it knows)
+        if not result.get("cancelled"):
+            ls.protocol.notify("tensorleap/preview", panel_message(args, result))
         return result
 
     @server.command("tensorleap.newProjectFiles")
@@ -133,26 +137,48 @@ async def _preview(ls: Session, args: PreviewArgs) -> dict:
     pa = _project(ls, args.uri)
     if pa is None:
         return {"ok": False, "message": "this file is not part of a Tensorleap integration (no leap.yaml or entry file)"}
-    python = api.choose(pa.project.root, ls.settings.interpreter)
-    bad = await off_loop(lambda: api.interpreter_failure(python, pa.project.root, pa.project.entry))
+    python, source = api.chosen(pa.project.root, ls.settings.interpreter)
+    bad = await off_loop(lambda: api.interpreter_failure(python, pa.project.root, pa.project.entry, source))
     if bad:  # also a diagnostic with its fix (the install line in a terminal), as after a run
         _show_dynamic(ls, pa, [bad[1]])
         return bad[0]
-    functions = api.static_functions(pa.project.root, pa.project.entry, pa.bindings)
-    subsets = await _subsets(ls, python, pa)
+    what = "the first sample" if args.sampleId is None else f"sample {args.sampleId!r}"
+    run = Run(ls, f"Tensorleap: preview of {args.subset} {what}", args.uri)
+    await run.begin(f"interpreter {python}")
+    try:
+        result = await _preview_run(ls, args, pa, python, run)
+    except BaseException:
+        run.end("failed")
+        raise
+    run.finish_output()
+    if run.saw_output():
+        result["output"] = run.output_tail()
+    run.end("cancelled" if result.get("cancelled") else "shown" if result.get("ok") else
+            f"failed: {str(result.get('message') or '')[:200]}")
+    _remember_preview(ls, pa.project.root, result)
+    return result
+
+
+async def _preview_run(ls: Session, args: PreviewArgs, pa, python: str, run: Run) -> dict:
+    root, entry = pa.project.root, pa.project.entry
+    functions = api.static_functions(root, entry, pa.bindings)
+    subsets = await stoppable(ls, run.cancel, lambda: api.subsets(_runner(ls), python, root, entry,
+                                                                  ls.settings.auth_secret, run.cancel, run.events))
+    if run.cancel.is_set():
+        return {"ok": False, "cancelled": True, "message": "the preview was cancelled", "subset": args.subset,
+                "sample_id": args.sampleId, "subsets": [s.name for s in subsets], "problems": []}
     sample = args.sampleId
     if sample is None:
         sample = next((s.first[0] for s in subsets if s.name == args.subset and s.first), 0)
-    cancel = threading.Event()
 
-    def run() -> dict:
-        return api.preview(_runner(ls), python, pa.project.root, pa.project.entry, args.subset, sample, functions,
-                           ls.settings.auth_secret, cancel)
+    def work() -> dict:
+        return api.preview(_runner(ls), python, root, entry, args.subset, sample, functions,
+                           ls.settings.auth_secret, run.cancel, run.events)
 
-    generation = ls.restarts.get(pa.project.root, 0)
-    result = await _stoppable(ls, cancel, run)
-    if not result.get("ok") and not cancel.is_set() and ls.restarts.get(pa.project.root, 0) != generation:
-        result = await _stoppable(ls, cancel, run)  # a save restarted the child under it: not the user's fault
+    generation = ls.restarts.get(root, 0)
+    result = await stoppable(ls, run.cancel, work)
+    if not result.get("ok") and not run.cancel.is_set() and ls.restarts.get(root, 0) != generation:
+        result = await stoppable(ls, run.cancel, work)  # a save restarted the child under it: not the user's fault
     images = result.pop("images", {}) or {}
     result["images"] = {k: base64.b64encode(v).decode("ascii") for k, v in images.items()}
     _strip_raw(result)
@@ -161,7 +187,8 @@ async def _preview(ls: Session, args: PreviewArgs) -> dict:
     if not result.get("subsets"):  # a failed run still knows the project's subsets (the panel's picker)
         result["subsets"] = [s.name for s in subsets]
     result["first"] = next((s.first[0] for s in subsets if s.name == args.subset and s.first), None)
-    result["problems"] = [_locate(p, pa.bindings, args) for p in result.get("problems") or []]
+    problems = absorb_test_problems(result.get("problems") or [])
+    result["problems"] = [_locate(p, pa.bindings, args) for p in problems]
     if result.get("ok"):
         seen = inlay.from_preview(result)
         await off_loop(lambda: inlay.remember(ls, pa, seen, f"in the preview of {args.subset} sample {sample!r}"))
@@ -169,9 +196,27 @@ async def _preview(ls: Session, args: PreviewArgs) -> dict:
     return result
 
 
+def _remember_preview(ls: Session, root: str, result: dict) -> None:
+    """A sample the preview saw fail is checked again by the next run, whose summary says how it went (a
+    later preview that passes does not forget it: the run says "passes now", then forgets it)."""
+    if result.get("cancelled") or result.get("reason"):
+        return
+    failing = [p for p in result.get("problems") or [] if p.get("code") and not p.get("internal")]
+    key = (result.get("subset"), _sample_key(result.get("sample_id")))
+    seen = ls.failures_seen.setdefault(root, {})
+    if failing:
+        p = failing[0]
+        seen[key] = {"subset": key[0], "sample": result.get("sample_id"),
+                     "message": f"{p.get('code')} {str(p.get('message') or '')[:120]}"}
+
+
+def _sample_key(sample: Any) -> str:
+    return repr(sample)
+
+
 def panel_message(args: PreviewArgs, result: dict) -> dict:
     """What the preview panel needs, success or failure (the failure's reason included)."""
-    keys = ("ok", "html", "message", "problems", "neighbors", "subsets", "reason", "first")
+    keys = ("ok", "html", "message", "problems", "neighbors", "subsets", "reason", "first", "output")
     return {"uri": args.uri, "subset": result.get("subset", args.subset),
             "sample_id": result.get("sample_id", args.sampleId), **{k: result.get(k) for k in keys}}
 
@@ -206,10 +251,12 @@ def _environment(ls: Session, uri: str) -> dict:
         root = pa.project.root
     elif uri:
         root = to_fs_path(uri)
-    python = api.choose(root or ".", ls.settings.interpreter)
+    python, source = api.chosen(root or ".", ls.settings.interpreter)
     out = {"server": {"interpreter": sys.executable, "version": platform.python_version()},
-           "project": {"interpreter": python, "version": None, "code_loader": None, "onnx": False},
-           "trusted": ls.settings.trusted}
+           "project": {"interpreter": python, "source": source, "version": None, "code_loader": None, "onnx": False},
+           "trusted": ls.settings.trusted,
+           # the command that makes the project's .venv with its requirements (nothing runs it here)
+           "create_venv": api.venv_line(root) if root else None}
     if ls.settings.trusted:  # running the project interpreter is running the workspace's code
         info = api.probe(python)
         out["project"].update({k: info.get(k) for k in ("version", "code_loader", "onnx", "missing", "error")})
@@ -245,12 +292,6 @@ def _new_project(ls: Session, folder_uri: str) -> dict:
             "binary": {stubs.MODEL_FILE: model} if model else {}, "skipped": skipped,
             "entry": "leap_integration.py", "sdk": info.get("code_loader") or stubs.DEFAULT_SDK,
             "interpreter": python, "model": model is not None, "trusted": ls.settings.trusted}
-
-
-async def _subsets(ls: Session, python: str, pa) -> list[api.protocol.Subset]:
-    """The project's subsets (name, first ids) from the child's cached preprocess; [] when it fails."""
-    return await off_loop(lambda: api.subsets(_runner(ls), python, pa.project.root, pa.project.entry,
-                                              ls.settings.auth_secret))
 
 
 def withdraw_stale(ls: Session, path: str, text: str) -> None:
@@ -290,37 +331,26 @@ async def _run_checks(ls: Session, uri: str, progress: bool, only: Any = None) -
         return {"ok": False, "ran": False,
                 "message": "this file is not part of a Tensorleap integration (no leap.yaml or entry file)"}
     root, entry = pa.project.root, pa.project.entry
-    python = api.choose(root, ls.settings.interpreter)
-    loop = asyncio.get_running_loop()
-    bad = await off_loop(lambda: api.interpreter_failure(python, root, entry))
+    python, source = api.chosen(root, ls.settings.interpreter)
+    bad = await off_loop(lambda: api.interpreter_failure(python, root, entry, source))
     if bad:  # the message for the user, and a diagnostic whose fix opens a terminal with the install line
         _show_dynamic(ls, pa, [bad[1]])
         return {**bad[0], "ran": False}
-    cancel = threading.Event()
-    token = str(uuid.uuid4())
-    use_progress = progress and _supports_progress(ls)
-    if use_progress:
-        try:
-            await ls.work_done_progress.create_async(token)
-            ls.work_done_progress.begin(token, lsp.WorkDoneProgressBegin(
-                title="Tensorleap: running the integration", message=f"interpreter {python}", cancellable=True,
-                percentage=0))
-            fut = ls.work_done_progress.tokens.get(token)
-            if fut is not None:
-                fut.add_done_callback(lambda f: cancel.set() if f.cancelled() else None)
-        except Exception:  # noqa: BLE001 - progress is a nicety
-            use_progress = False
-
-    def report(msg: str) -> None:
-        if use_progress:
-            loop.call_soon_threadsafe(lambda: ls.work_done_progress.report(token, lsp.WorkDoneProgressReport(message=msg)))
-
-    findings, stats = await _stoppable(ls, cancel, lambda: api.run_checks(
-        _runner(ls), python, root, entry, ls.settings.samples_per_subset, report, cancel, ls.settings.auth_secret,
-        functions=only and only.functions, subsets=only and only.subsets))
+    run = Run(ls, "Tensorleap: running the integration", uri, progress=progress)
+    await run.begin(f"interpreter {python}")
+    seen = dict(ls.failures_seen.get(root, {}))
+    also = [[v["subset"], v["sample"]] for v in seen.values()]
+    try:
+        findings, stats = await stoppable(ls, run.cancel, lambda: api.run_checks(
+            _runner(ls), python, root, entry, ls.settings.samples_per_subset, None, run.cancel,
+            ls.settings.auth_secret, events=run.events, also=also,
+            functions=only and only.functions, subsets=only and only.subsets))
+    except BaseException:
+        run.end("failed")
+        raise
+    run.finish_output()
     if (stats or {}).get("cancelled"):
-        if use_progress:
-            ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message="cancelled"))
+        run.end("cancelled")
         return {"ok": False, "cancelled": True, "message": "the run was cancelled"}
     text_of = ls.analyzer.read_text
     findings = absorb_test_failures(findings, pa.bindings, text_of)
@@ -328,36 +358,41 @@ async def _run_checks(ls: Session, uri: str, progress: bool, only: Any = None) -
     if only is not None:  # part of the project ran: what the rest showed stays
         findings = only.merge(ls.extra_findings.get(root, []), findings, pa)
     ls.anchors[root] = [(f, anchor(f, text_of)) for f in findings]
-    for kind, name, seen in (stats or {}).get("observed") or []:
-        ls.observations[(root, kind, name)] = seen
+    for kind, name, shape in (stats or {}).get("observed") or []:
+        ls.observations[(root, kind, name)] = shape
     await off_loop(lambda: inlay.remember(ls, pa, (stats or {}).get("values") or [], "by the dynamic checks ({samples} samples)"))
     inlay.refresh(ls)
     _show_dynamic(ls, pa, findings)
-    summary = f"{len(ran)} problem(s) found on real samples" if ran else "no problem found on real samples"
-    if use_progress:
-        ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=summary))
+    rechecked = _remember_run(ls, root, ran, seen, (stats or {}).get("also") or [])
+    summary = api.run_summary(len(ran), stats or {}, rechecked)
+    run.end(summary)
     out = {"ok": True, "ran": True, "findings": len(findings), "codes": sorted({f.code for f in findings}),
-           "summary": summary, "stats": stats}
+           "summary": summary, "stats": stats, "output": run.saw_output()}
     if only is not None:
         out["ran_findings"] = ran
     return out
 
 
-async def _stoppable(ls: Session, cancel: threading.Event, work):
-    """Runs ``work`` off the event loop; when the request is cancelled the child running the
-    user's code is stopped too, so the next request does not wait for the cancelled work.
-    pygls runs a command under workspace/executeCommand, whose future (not this coroutine) a
-    $/cancelRequest cancels: we watch that future (found through pygls 2's request-id context)."""
-    proto = ls.protocol
-    ctx = getattr(proto, "_ctx_msg_id", None)
-    request = getattr(proto, "_request_futures", {}).get(ctx.get(None)) if ctx is not None else None
-    if request is not None:
-        request.add_done_callback(lambda f: cancel.set() if f.cancelled() else None)
-    try:
-        return await off_loop(work)
-    except asyncio.CancelledError:
-        cancel.set()
-        raise
+def _remember_run(ls: Session, root: str, findings: list, seen: dict, checked: list) -> list[dict]:
+    """What became of the samples seen failing before this run (it checked them too); the samples this
+    run saw fail are remembered for the next one."""
+    failing: dict[tuple, Any] = {}
+    for f in findings:
+        d = f.data
+        if getattr(d, "subset", None) is not None and getattr(d, "sample", None) is not None:
+            failing.setdefault((d.subset, _sample_key(d.sample)), f)
+    checked_keys = {(c[0], _sample_key(c[1])) for c in checked if isinstance(c, list) and len(c) == 2}
+    out = []
+    for key, v in seen.items():
+        if key in checked_keys or key in failing:
+            out.append({**v, "passes": key not in failing})
+    remembered = ls.failures_seen.setdefault(root, {})
+    for key in seen:
+        if key in checked_keys and key not in failing:
+            remembered.pop(key, None)
+    for key, f in failing.items():
+        remembered[key] = {"subset": key[0], "sample": f.data.sample, "message": f"{f.code} {f.message[:120]}"}
+    return out
 
 
 def _show_dynamic(ls: Session, pa, findings: list) -> None:
@@ -365,11 +400,6 @@ def _show_dynamic(ls: Session, pa, findings: list) -> None:
     ls.extra_findings[root] = [f for f in findings if f is not None]
     ls.latest.setdefault(f"{root}|{pa.project.entry}", pa)  # publish even if no file of the project is open
     ls.republish(root)
-
-
-def _supports_progress(ls: Session) -> bool:
-    window = ls.client_capabilities.window
-    return bool(window and window.work_done_progress)
 
 
 def _preview_lenses(ls: Session, path: str) -> list[lsp.CodeLens]:

@@ -21,11 +21,13 @@ import json
 import logging
 import math
 import re
+from contextvars import ContextVar
 from typing import Any
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
 
 log = logging.getLogger("tensorleap_ls.protocol")
 
@@ -49,7 +51,18 @@ def _valid_id(value: Any) -> bool:
     return value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
+# The workDoneToken of the workspace/executeCommand being handled (None: the client sent none): a
+# command that runs user code reports its progress there (lsp/progress.py). pygls hands a command
+# its arguments only; the handler's task copies this context when it is created.
+WORK_DONE_TOKEN: ContextVar = ContextVar("work_done_token", default=None)
+
+
 class Protocol(LanguageServerProtocol):
+    @lsp_method(lsp.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(self, params: lsp.ExecuteCommandParams):
+        WORK_DONE_TOKEN.set(params.work_done_token)
+        return (yield from super().lsp_workspace__execute_command(params))
+
     def structure_message(self, data: dict[str, Any]):
         if not isinstance(data, dict) or "jsonrpc" not in data:
             return data

@@ -11,16 +11,13 @@ report is written to the project's ``.tensorleap/scan/`` (summary.json, report.h
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-import uuid
 
 import attrs
-from lsprotocol import types as lsp
 
 from tensorleap_ls.core.checks.root_cause import anchor
 from tensorleap_ls.lsp import dynamic
+from tensorleap_ls.lsp.progress import Run, stoppable
 from tensorleap_ls.lsp.session import Session, off_loop
 from tensorleap_ls.runtime import api
 
@@ -53,30 +50,38 @@ async def run_scan(ls: Session, args: ScanArgs) -> dict:
     if pa is None:
         return {"ok": False, "message": "this file is not part of a Tensorleap integration (no leap.yaml or entry file)"}
     root, entry = pa.project.root, pa.project.entry
-    python = api.choose(root, ls.settings.interpreter)
-    bad = await off_loop(lambda: api.interpreter_failure(python, root, entry))
+    python, source = api.chosen(root, ls.settings.interpreter)
+    bad = await off_loop(lambda: api.interpreter_failure(python, root, entry, source))
     if bad:
         dynamic._show_dynamic(ls, pa, [bad[1]])
         return bad[0]
-    cancel = threading.Event()
-    progress = _Progress(ls, cancel)
-    await progress.begin(f"Tensorleap: scanning the data set ({args.backend})")
+    run = Run(ls, f"Tensorleap: scanning the data set ({args.backend})", args.uri)
+    await run.begin("preprocess")
+    t0 = time.monotonic()
+
+    def report(done: int, total: int) -> None:  # from the scan's threads (Run keeps the reports' pace)
+        rate = done / max(time.monotonic() - t0, 1e-6)
+        run.report(f"{done:,}/{total:,} samples, {rate:,.0f}/s", int(100 * done / total) if total else 0)
+
     options = api.ScanOptions(subsets=args.subsets or None, workers=args.workers, backend=args.backend,
                               ray_address=args.rayAddress, visualizers=bool(args.visualizers),
                               limits=api.Limits(timeout_s=ls.settings.timeout_s, memory_mb=ls.settings.memory_mb,
                                                 preprocess_timeout_s=ls.settings.preprocess_timeout_s))
     try:
-        result = await dynamic._stoppable(ls, cancel, lambda: api.scan(
-            root, entry, options, python=python, project=pa.project, progress=progress.report, cancel=cancel,
+        result = await stoppable(ls, run.cancel, lambda: api.scan(
+            root, entry, options, python=python, project=pa.project, progress=report, cancel=run.cancel,
             auth_secret=ls.settings.auth_secret))
     except ValueError as e:  # an unknown subset
-        progress.end(str(e))
+        run.end(str(e))
         return {"ok": False, "message": str(e)}
+    except BaseException:
+        run.end("failed")
+        raise
     findings = api.scan_findings(result)
     _publish(ls, pa, findings)
     summary = (f"{result.samples:,} samples, {len(result.failures):,} failure(s)"
                + (" (cancelled)" if result.cancelled else ""))
-    progress.end(summary)
+    run.end(summary)
     doc = api.scan_report.summary(api.scan_report.document(result))
     failures = doc["scan"]["failures"]
     doc["scan"]["failures"] = failures[:MAX_FAILURES_SENT]
@@ -94,44 +99,3 @@ def _publish(ls: Session, pa, findings: list) -> None:
     ls.anchors[root] = [(f, w) for f, w in ls.anchors.get(root, []) if not f.message.startswith(PREFIX)] + \
         [(f, anchor(f, text_of)) for f in findings]
     dynamic._show_dynamic(ls, pa, kept + findings)
-
-
-class _Progress:
-    """LSP work-done progress of one scan, cancellable; a client without it gets none."""
-
-    def __init__(self, ls: Session, cancel: threading.Event):
-        self.ls, self.cancel, self.token = ls, cancel, str(uuid.uuid4())
-        self.on = False
-        self.loop = asyncio.get_running_loop()
-        self.t0 = time.monotonic()
-        self.last = 0.0
-
-    async def begin(self, title: str) -> None:
-        if not dynamic._supports_progress(self.ls):
-            return
-        try:
-            await self.ls.work_done_progress.create_async(self.token)
-            self.ls.work_done_progress.begin(self.token, lsp.WorkDoneProgressBegin(
-                title=title, message="preprocess", cancellable=True, percentage=0))
-            fut = self.ls.work_done_progress.tokens.get(self.token)
-            if fut is not None:
-                fut.add_done_callback(lambda f: self.cancel.set() if f.cancelled() else None)
-            self.on = True
-        except Exception:  # noqa: BLE001 - progress is a nicety
-            self.on = False
-
-    def report(self, done: int, total: int) -> None:
-        """From the scan's threads: at most every 0.2 s (and the last one)."""
-        now = time.monotonic()
-        if not self.on or (now - self.last < 0.2 and done < total):
-            return
-        self.last = now
-        rate = done / max(now - self.t0, 1e-6)
-        msg = f"{done:,}/{total:,} samples, {rate:,.0f}/s"
-        pct = int(100 * done / total) if total else 0
-        self.loop.call_soon_threadsafe(lambda: self.ls.work_done_progress.report(
-            self.token, lsp.WorkDoneProgressReport(message=msg, percentage=pct, cancellable=True)))
-
-    def end(self, message: str) -> None:
-        if self.on:
-            self.ls.work_done_progress.end(self.token, lsp.WorkDoneProgressEnd(message=message))

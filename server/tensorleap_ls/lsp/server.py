@@ -18,6 +18,7 @@ import asyncio
 import functools
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -61,6 +62,7 @@ class TensorleapServer(LanguageServer):
         self.runner: api.Runner | None = None
         self.restarts: dict[str, int] = {}
         self.anchors: dict[str, list[tuple[Finding, Any]]] = {}
+        self.failures_seen: dict[str, dict[tuple, dict]] = {}
         self.model_stamps: dict[str, tuple] = {}
         self.code_lens_providers: list[CodeLensProvider] = []
         self.change_hooks: list[Hook] = []
@@ -264,11 +266,22 @@ class TensorleapServer(LanguageServer):
                 if any(path in pa.project.modules or path == pa.project.leap_yaml_path for pa in out.values()):
                     continue
                 for pa in self.analyzer.analyze_file(path):
-                    out[f"{pa.project.root}|{pa.project.entry}"] = pa
+                    if self._in_workspace(pa.project.root):
+                        out[f"{pa.project.root}|{pa.project.entry}"] = pa
         return list(out.items())
 
     def _analyze(self, path: str) -> list[tuple[str, ProjectAnalysis]]:
         return self._analyze_all([path])
+
+    def _in_workspace(self, root: str) -> bool:
+        """A project the user opened: rooted in a workspace folder (any, when the client names none). A file
+        outside them (go to definition into another project) is read, never checked."""
+        try:
+            uris = [f.uri for f in self.workspace.folders.values()] or [self.workspace.root_uri]
+        except RuntimeError:  # not initialised yet
+            return True
+        folders = [norm(p) for p in (to_fs_path(u) for u in uris if u) if p]
+        return not folders or any(root == f or root.startswith(f.rstrip("/\\") + os.sep) for f in folders)
 
     def _diagnostics(self, pa: ProjectAnalysis) -> dict[str, list[dict]]:
         """path -> LSP diagnostics (as JSON-ready dicts: serialising thousands is work too) of every

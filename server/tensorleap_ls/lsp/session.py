@@ -39,6 +39,7 @@ class Session(Protocol):
     runner: Runner | None  # warm children of the dynamic runs (None until the first run)
     restarts: dict[str, int]  # root -> how many times a save restarted its child
     anchors: dict[str, list[tuple[Finding, Any]]]  # root -> [(run-time finding, the function text it is about)]
+    failures_seen: dict[str, dict[tuple, dict]]  # root -> (subset, repr(sample)) -> a failure a preview or run saw
     model_stamps: dict[str, tuple]  # model path -> ((interpreter, size, mtime), retry-after)
     code_lens_providers: list[CodeLensProvider]
     change_hooks: list[Hook]

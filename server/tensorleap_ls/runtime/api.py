@@ -3,7 +3,8 @@ their imports).
 
     dynamic_findings(root, entry, *, python=None, samples=5, ...) -> list[Finding]      (CLI)
     preview_sample(root, entry, subset, sample_id, out_dir, *, python=None, ...) -> dict  (CLI)
-    run_checks / preview / subsets (runner, python, root, entry, ...)                    (server, warm runner)
+    run_checks / preview / subsets (runner, python, root, entry, ..., events=Events(...))  (server, warm runner)
+    run_summary(problems, stats, rechecked) -> str: what a run checked, said to the user
     choose, set_policy, probe, interpreter_failure, skeleton_model                       (interpreters, trust gate)
     model_facts, find_models, read_model                                                 (model files)
     debug_sample(python, root, entry, subset, sample, ...) -> DebugRun                   (debugging one sample)
@@ -24,16 +25,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tensorleap_ls.core.fixdata import Install, RunSample, to_json
-from tensorleap_ls.core.model import Finding, Span
+from tensorleap_ls.core.model import Finding, Severity, Span
 from tensorleap_ls.runtime import debug, interpreter, model_info, render
 from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
-from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Limits, Runner, run_script
+from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Events, Limits, Runner, run_script
 from tensorleap_ls.core.codes import RUN_IMPORT_FAILED, RUN_INTERPRETER
 
 Progress = Callable[[str], None]
 
 # --- interpreters and model files: what the server and the CLI use, through this door ----------------
 choose = interpreter.choose  # which interpreter runs a project
+chosen = interpreter.chosen  # ... and where it comes from ("setting", "venv", "fallback")
+venv_line = interpreter.venv_line  # the command that creates a project's .venv with its requirements
 set_policy = interpreter.set_policy  # the trust gate's policy: the server sets its client's trust
 probe = interpreter.probe  # an interpreter's version and packages (runs it: trusted workspaces only)
 popen = interpreter.popen  # a helper process that runs no user code (the analysis' compile worker)
@@ -69,28 +72,43 @@ def fault_finding(fault: ChildFault, entry: str) -> Finding:
     return Finding(fault.code, fault.message[:2000], line_span(file, line, entry))
 
 
-def interpreter_finding(python: str, root: str, entry: str) -> Finding | None:
-    """TL534 when ``python`` cannot run the integration; with the install command when that is the fix."""
+def interpreter_finding(python: str, root: str, entry: str, source: str | None = None) -> Finding | None:
+    """TL534 when ``python`` cannot run the integration; with the install command when that is the fix.
+    ``source`` "fallback" (the project has no interpreter of its own: the server's was used): a warning
+    whose message offers a project .venv instead of installing into that interpreter."""
     why = interpreter.problem(python, root)
     if not why:
         return None
+    if source == "fallback":
+        venv = interpreter.venv_line(root)
+        why = (f"This project has no interpreter of its own (no .venv or venv, no tensorleap.interpreter), and "
+               f"{python} cannot run it: {why.split(' (', 1)[0]}. "
+               + (f"Create a .venv with the project's requirements: {venv}" if venv else
+                  "Create a virtual environment with Python 3.8-3.12 and the project's requirements")
+               + ", or pick an interpreter.")
+        return Finding(RUN_INTERPRETER, why, line_span(None, None, entry), severity=Severity.WARNING,
+                       data=Install(venv, venv=True) if venv else None)
     line = interpreter.install_line(python, root)
     return Finding(RUN_INTERPRETER, why, line_span(None, None, entry), data=Install(line) if line in why else None)
 
 
-def interpreter_failure(python: str, root: str, entry: str) -> tuple[dict, Finding] | None:
+def interpreter_failure(python: str, root: str, entry: str, source: str | None = None) -> tuple[dict, Finding] | None:
     """None when ``python`` can run the integration; else the failure for the client, naming what is
-    missing (with the exact install line), and its TL534 finding."""
+    missing (with the exact install line, or the command that creates a project .venv when the project
+    has no interpreter of its own), and its TL534 finding."""
     from tensorleap_ls.core.project.requirements import distributions_for
 
-    bad = interpreter_finding(python, root, entry)
+    bad = interpreter_finding(python, root, entry, source)
     if bad is None:
         return None
     interpreter.problem.cache_clear()  # the user may install what is missing and try again
+    interpreter.has_pip.cache_clear()
     info = interpreter.probe(python)
     reason = {"kind": "interpreter", "role": "project", "interpreter": python, "version": info.get("version"),
               "missing": info["missing"], "packages": [distributions_for(m)[0] for m in info["missing"]],
-              "error": info.get("error")}
+              "error": info.get("error"), "source": source or "setting",
+              "install": interpreter.install_line(python, root) if info["missing"] and not info.get("error") else None,
+              "create_venv": interpreter.venv_line(root) if source == "fallback" else None, "root": root}
     return {"ok": False, "message": bad.message, "reason": reason,
             "problems": [{"code": RUN_INTERPRETER, "message": bad.message, **to_json(bad.data)}]}, bad
 
@@ -110,23 +128,30 @@ def skeleton_model(python: str, folder: str) -> tuple[str | None, str | None]:
 
 
 def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int, progress: Progress | None = None,
-               cancel: threading.Event | None = None, auth_secret: str | None = None,
-               functions: list[str] | None = None, subsets: list[str] | None = None) -> tuple[list[Finding], dict]:
+               cancel: threading.Event | None = None, auth_secret: str | None = None, events: Events | None = None,
+               also: list | None = None, functions: list[str] | None = None,
+               subsets: list[str] | None = None) -> tuple[list[Finding], dict]:
     """Dynamic checks through a (possibly warm) runner; faults become findings, never exceptions.
+    ``also``: [subset, sample id] pairs checked besides the picked samples (samples a preview or an
+    earlier run saw fail: a run never reports "no problem" without looking at them again).
     ``functions`` / ``subsets``: just these (Python or registered names; subset names); None: all."""
     bad = interpreter_finding(python, root, entry)
     if bad:
         return [bad], {}
-    stats: dict[str, Any] = {}
+    stats: dict[str, Any] = {"samples_per_subset": samples}
 
     def on_progress(msg: protocol.Progress) -> None:
         if progress and msg.total:
             progress(f"{msg.progress}/{msg.total} samples")
+        if events is not None and events.progress is not None:
+            events.progress(msg)
 
     try:
         resp = _call(runner, python, root, entry, protocol.Check(samples=samples, seed=0, progress_every=1,
-                                                                   functions=functions, subsets=subsets),
-                     cancel=cancel, progress=on_progress, auth_secret=auth_secret)
+                                                                   also=list(also or []), functions=functions,
+                                                                   subsets=subsets),
+                     cancel=cancel, events=Events(progress=on_progress, output=events.output if events else None),
+                     auth_secret=auth_secret)
     except ChildFault as fault:
         if fault.code == CANCELLED:
             return [], {"cancelled": True}
@@ -139,11 +164,39 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
         findings.append(Finding(RUN_IMPORT_FAILED, resp.message or "the dynamic checks failed", line_span(None, None, entry)))
     observed = None if resp.observed is None else [[o.kind, o.name, o.seen] for o in resp.observed if o.seen]
     stats = {"calls": resp.calls, "user_seconds": resp.user_seconds, "total_seconds": resp.total_seconds,
-             "samples": resp.samples, "observed": observed,
+             "samples": resp.samples, "observed": observed, "samples_per_subset": samples,
+             "counts": resp.counts, "also": resp.also, "not_called": resp.not_called,
              "values": [o.to_wire() for o in resp.observed or [] if o.samples],  # inlay hints
              "internal": None if resp.failures is None else [p.to_wire() for p in resp.failures]}
     findings = model_info.with_run_findings(findings, python, root, entry, observed)  # TL610/TL611
     return findings, stats
+
+
+def run_summary(problems: int, stats: dict, rechecked: list[dict] | None = None) -> str:
+    """What a run did, in one line: how many problems, on how many samples of how many (per subset), and
+    what became of the samples seen failing earlier in the session (``rechecked``: {"subset", "sample",
+    "message", "passes"}). A run never says "no problem" without saying how much it looked at."""
+    head = f"{problems} problem{'' if problems == 1 else 's'} found" if problems else "no problem found"
+    counts = stats.get("counts") or []
+    if not counts:
+        return f"{head} (the run stopped before it checked samples)" if problems else head
+    checked, total = sum(c.get("checked", 0) for c in counts), sum(c.get("of", 0) for c in counts)
+    scope = f"all {total:,} samples" if checked >= total else f"{checked:,} of {total:,} samples"
+    per = ", ".join(f"{c.get('subset')} {c.get('checked', 0):,} of {c.get('of', 0):,}" for c in counts)
+    text = f"{head} on {scope} ({per})"
+    n = stats.get("samples_per_subset")
+    if checked < total and n:
+        text += f"; {n} per subset (setting tensorleap.samplesPerSubset, 0 = all)"
+    for r in rechecked or []:
+        where = f"{r.get('subset')} sample {r.get('sample')!r}"
+        if r.get("passes"):
+            text += f"; {where}, which failed earlier ({r.get('message')}), passes now"
+        else:
+            text += f"; {where} still fails ({r.get('message')})"
+    if stats.get("not_called"):
+        text += (f"; {stats['not_called']} call(s) skipped: their function had exceeded its time limit "
+                 "(setting tensorleap.timeoutSeconds)")
+    return text
 
 
 def _call(runner: Runner, python: str, root: str, entry: str, req: protocol.Request, **kw: Any) -> protocol.Reply:
@@ -180,7 +233,7 @@ MAX_PREVIEW_BYTES = 8 * 1024 * 1024  # PNG bytes of one preview (the HTML page e
 
 def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sample_id: Any,
             functions: dict[str, list] | None = None, auth_secret: str | None = None,
-            cancel: threading.Event | None = None) -> dict:
+            cancel: threading.Event | None = None, events: Events | None = None) -> dict:
     """A preview summary (strict JSON-able) with rendered PNGs and an HTML page, bounded in size."""
     bad = interpreter_finding(python, root, entry)
     if bad:
@@ -189,7 +242,7 @@ def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sam
         resp = _call(runner, python, root, entry, protocol.Preview(
             subset=subset, sample_id=sample_id, loaders=[f for f, (k, _) in (functions or {}).items() if k == "load_model"],
             functions=functions or {}, run_test=True),
-                     auth_secret=auth_secret, cancel=cancel)
+                     auth_secret=auth_secret, cancel=cancel, events=events)
     except ChildFault as fault:
         if fault.code == CANCELLED:
             return {"ok": False, "cancelled": True, "message": fault.message, "problems": []}
@@ -281,12 +334,13 @@ def _strip_pixels(obj: Any) -> Any:
     return obj
 
 
-def subsets(runner: Runner, python: str, root: str, entry: str, auth_secret: str | None = None) -> list[protocol.Subset]:
+def subsets(runner: Runner, python: str, root: str, entry: str, auth_secret: str | None = None,
+            cancel: threading.Event | None = None, events: Events | None = None) -> list[protocol.Subset]:
     """The project's subsets (name, first sample ids...) from the child's cached preprocess; [] when
     preprocess fails (the preview then says why)."""
     try:
         resp = runner.call(python, root, entry, protocol.Preprocess(), timeout=runner.limits.preprocess_timeout_s + 5,
-                           auth_secret=auth_secret)
+                           auth_secret=auth_secret, cancel=cancel, events=events)
     except ChildFault:
         return []
     assert isinstance(resp, protocol.Preprocessed)

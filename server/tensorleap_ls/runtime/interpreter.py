@@ -131,24 +131,84 @@ def version_problem(python: str, version: str) -> str | None:
         return (f"{python} is Python {version}, {which}: code-loader and the dynamic checks need Python "
                 f"{low[0]}.{low[1]} to {high[0]}.{high[1] - 1}; pick another interpreter")
     return None
-def install_line(python: str, root: str | None = None, windows: bool = os.name == "nt") -> str:
-    """The exact command that installs code-loader into ``python``: the project's own requirement line
-    (``code-loader==1.0.214``) when its requirements.txt has one."""
-    from tensorleap_ls.core.project.requirements import _NAME, normalize
+def _quote(args: list[str], windows: bool) -> str:
+    return subprocess.list2cmdline(args) if windows else " ".join(shlex.quote(a) for a in args)
 
-    spec = "code-loader"
+
+def _read(path: str) -> str | None:
     try:
-        with open(os.path.join(root or "", "requirements.txt"), encoding="utf-8") as f:
-            for raw in f:
-                line = raw.split(" #", 1)[0].split(";", 1)[0].strip()
-                m = _NAME.match(line)
-                if m and normalize(m.group(1)) == "code-loader":
-                    spec = line
-                    break
+        with open(path, encoding="utf-8") as f:
+            return f.read()
     except (OSError, UnicodeDecodeError):
-        pass
-    quote = subprocess.list2cmdline if windows else (lambda args: " ".join(shlex.quote(a) for a in args))
-    return quote([python, "-m", "pip", "install", spec])
+        return None
+
+
+def install_args(root: str | None) -> list[str]:
+    """``pip install`` arguments giving an interpreter the project's dependencies, pinned as the project
+    pins them (requirements.txt, else pyproject.toml; code-loader pinned to the release we know)."""
+    from tensorleap_ls.core.fixes.stubs import DEFAULT_SDK
+    from tensorleap_ls.core.project.requirements import install_args as args_of
+
+    return args_of(root or "", _read, DEFAULT_SDK)
+
+
+def install_line(python: str, root: str | None = None, windows: bool = os.name == "nt",
+                 pip: bool | None = None) -> str:
+    """The exact command that gives ``python`` what the project needs: ``-r requirements.txt`` (or the
+    pins of pyproject.toml), preceded by ``ensurepip`` when that interpreter has no pip (a venv made
+    ``--without-pip``). ``pip`` None: asked of the interpreter (trusted workspaces; else assumed)."""
+    line = _quote([python, "-m", "pip", "install", *install_args(root)], windows)
+    if pip is None:
+        pip = has_pip(python)
+    if not pip:
+        line = _quote([python, "-m", "ensurepip", "--upgrade"], windows) + ("; " if windows else " && ") + line
+    return line
+
+
+@functools.lru_cache(maxsize=16)
+def has_pip(python: str) -> bool:
+    """Whether ``python`` can run ``-m pip`` (True when it cannot be asked: not found, untrusted)."""
+    from tensorleap_ls.runtime.runner import run_script
+
+    try:
+        out = run_script(python, "import importlib.util as u; print(u.find_spec('pip') is not None)", timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return True
+    return out.stdout.strip() != "False"
+
+
+def chosen(root: str, explicit: str | None = None) -> tuple[str, str]:
+    """``choose`` and where its answer comes from: "setting", "venv" (the project's own), or "fallback"
+    (the interpreter running the server: the project has none of its own yet)."""
+    python = choose(root, explicit)
+    if explicit:
+        return python, "setting"
+    return python, "fallback" if python == sys.executable else "venv"
+
+
+def venv_base() -> str | None:
+    """An interpreter to make a project venv with: the server's own when code-loader supports its
+    version, else the newest supported ``python3.x`` on PATH."""
+    low, high = SUPPORTED
+    if low <= sys.version_info[:2] < high:
+        return sys.executable
+    for minor in range(high[1] - 1, low[1] - 1, -1):
+        found = _which(f"python3.{minor}")
+        if found:
+            return found
+    return None
+
+
+def venv_line(root: str, windows: bool = os.name == "nt") -> str | None:
+    """The command that creates ``<root>/.venv`` and installs the project's requirements into it (the
+    user runs it: nothing is created until they do); None without a suitable Python."""
+    base = venv_base()
+    if base is None:
+        return None
+    venv = os.path.join(root, ".venv")
+    python = os.path.join(venv, "Scripts", "python.exe") if windows else os.path.join(venv, "bin", "python")
+    return (_quote([base, "-m", "venv", venv], windows) + ("; " if windows else " && ")
+            + install_line(python, root, windows, pip=True))
 
 
 @functools.lru_cache(maxsize=16)

@@ -41,8 +41,8 @@ def pillow_missing() -> str | None:
     try:
         import PIL.Image  # noqa: F401
     except ImportError:
-        return (f"Pillow is not installed in the server's interpreter ({sys.executable}): bounding boxes, bar charts "
-                f"and graphs are not drawn. To draw them: {sys.executable} -m pip install pillow")
+        return (f"Pillow is not installed in the server's interpreter ({sys.executable}), which draws bounding "
+                f"boxes on images. To draw them: {sys.executable} -m pip install pillow")
     return None
 
 
@@ -145,14 +145,17 @@ def _num(x: Any) -> str:
 
 
 def value_html(v: Any) -> str:
-    """A value as the user reads it: numbers, an array's values (or its statistics), a dict as rows."""
+    """A value as the user reads it: numbers, an array's values (or its statistics), a dict as rows. A
+    one-value array (a metric, a loss) reads as its number, with its dtype; never "0 float32 1"."""
     if isinstance(v, dict) and v.get("type") == "ndarray":
         shape = "×".join(map(str, v.get("shape") or [])) or "scalar"
-        meta = f" <span class='muted'>{html.escape(str(v.get('dtype')))} {shape}</span>"
         values = v.get("slice") or []
         size = 1
         for n in v.get("shape") or []:
             size *= n
+        if size == 1 and values:
+            return f"{_num(values[0])} <span class='muted'>{html.escape(str(v.get('dtype')))}</span>"
+        meta = f" <span class='muted'>{html.escape(str(v.get('dtype')))}, shape {shape}</span>"
         if size <= len(values):
             return ", ".join(_num(x) for x in values) + meta
         if "mean" in v:
@@ -205,9 +208,10 @@ def html_page(summary: dict, images: dict[str, bytes]) -> str:
             key = f"{section}/{it['name']}"
             v = it.get("value", {})
             img = f"<br><img src='{_data_uri(images[key])}'>" if key in images else ""
-            parts.append(f"<div class='card'><b>{esc(it['name'])}</b> <span class='muted'>{esc(str(v.get('shape')))} "
-                         f"{esc(str(v.get('dtype')))} min {esc(str(v.get('min', '')))} max {esc(str(v.get('max', '')))}"
-                         f"</span>{img}{_reduced(it.get('render'))}</div>")
+            shape = "×".join(map(str, v.get("shape") or []))
+            stats = f" min {_num(v['min'])} max {_num(v['max'])}" if "min" in v and "max" in v else ""
+            parts.append(f"<div class='card'><b>{esc(it['name'])}</b> <span class='muted'>{esc(shape)} "
+                         f"{esc(str(v.get('dtype')))}{stats}</span>{img}{_reduced(it.get('render'))}</div>")
     parts.append(_table("Metadata", summary.get("metadata")))
     if summary.get("predictions"):
         parts.append("<h2>Model outputs</h2>")
@@ -219,13 +223,16 @@ def html_page(summary: dict, images: dict[str, bytes]) -> str:
         parts.append("<h2>Visualizers</h2>")
         for v in summary["visualizers"]:
             key = f"visualizers/{v['name']}"
-            body = f"<img src='{_data_uri(images[key])}'>" if key in images else text_html(v.get("render", {}))
+            render_ = v.get("render") or {}
+            body = f"<img src='{_data_uri(images[key])}'>" if key in images else _drawn_html(render_)
             parts.append(f"<div class='card'><b>{esc(v['name'])}</b> <span class='muted'>{esc(v['type'])}</span><br>{body}"
-                         f"{_reduced(v.get('render'))}</div>")
+                         f"{_reduced(render_)}{_undrawn(render_, key in images)}</div>")
     parts.append(_table("Metrics and losses", summary.get("metrics")))
-    if summary.get("skipped"):
-        parts.append("<p class='muted'>Not shown (need the model's predictions): "
-                     + ", ".join(esc(s["name"]) for s in summary["skipped"]) + "</p>")
+    groups: dict[str, list[str]] = {}
+    for s in summary.get("skipped") or []:  # grouped by why: "the integration test does not call it"...
+        groups.setdefault(str(s.get("why") or "not shown"), []).append(str(s["name"]))
+    for why, names in groups.items():
+        parts.append(f"<p class='muted'>Not shown: {esc(', '.join(names))} ({esc(why)}).</p>")
     if summary.get("reduced"):
         parts.append("<p class='muted'>Reduced to keep the preview small: "
                      + "; ".join(esc(str(r)) for r in summary["reduced"]) + "</p>")
@@ -239,6 +246,37 @@ def html_page(summary: dict, images: dict[str, bytes]) -> str:
         parts.append("</ul>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _drawn_html(render: dict) -> str:
+    """What needs no Pillow, drawn in the page itself: a bar chart as HTML bars, a graph as SVG, text."""
+    t = render.get("type")
+    if t == "LeapHorizontalBar":
+        values = [num(v) for v in render.get("values") or []]
+        top = max([v for v in values if v > 0] + [1e-12])
+        rows = "".join(
+            f"<tr><td>{html.escape(str(label)[:24])}</td><td><div style='background:#4285f4;height:12px;"
+            f"width:{int(240 * max(v, 0) / top)}px'></div></td><td>{html.escape(_num(raw) if isinstance(raw, float) else str(raw))}</td></tr>"
+            for label, v, raw in zip(render.get("labels") or [], values, render.get("values") or []))
+        return f"<table class='bars'>{rows}</table>"
+    if t == "LeapGraph":
+        series = [[num(v) for v in s] for s in render.get("series") or [] if len(s) >= 2]
+        flat = [v for s in series for v in s] or [0.0]
+        lo, span = min(flat), (max(flat) - min(flat)) or 1.0
+        colors = ("#4285f4", "#db4437", "#0f9d58", "#f4b400")
+        lines = "".join(
+            f"<polyline fill='none' stroke='{colors[k % 4]}' stroke-width='2' points='"
+            + " ".join(f"{10 + i * 460 / (len(s) - 1):.1f},{230 - (v - lo) / span * 220:.1f}" for i, v in enumerate(s))
+            + "'/>" for k, s in enumerate(series))
+        return f"<svg width='480' height='240' xmlns='http://www.w3.org/2000/svg'>{lines}</svg>"
+    return text_html(render)
+
+
+def _undrawn(render: dict, has_image: bool) -> str:
+    """Inside the card, what could not be drawn and why (not at the bottom of the page)."""
+    if render.get("type") == "LeapImageWithBBox" and has_image and pillow_missing():
+        return f"<br><span class='muted'>boxes not drawn: {html.escape(str(pillow_missing()))}</span>"
+    return ""
 
 
 def images_of(summary: dict[str, Any]) -> dict[str, bytes]:
@@ -266,9 +304,8 @@ def _plain_images(summary: dict[str, Any]) -> dict[str, bytes]:
     for section, it, spec in items:
         if isinstance(spec, dict) and "data" in spec:
             out[f"{section}/{it['name']}"] = png_rgb(spec["width"], spec["height"], base64.b64decode(spec["data"]))
-        if section == "visualizers" and (it.get("render") or {}).get("type") in ("LeapImageWithBBox", "LeapHorizontalBar",
-                                                                                   "LeapGraph"):
-            undrawn.append(it["name"])
+        if section == "visualizers" and (it.get("render") or {}).get("type") == "LeapImageWithBBox":
+            undrawn.append(it["name"])  # bars and graphs are drawn in the page itself (_drawn_html)
     if undrawn:
         summary["note"] = f"{pillow_missing()} (here: {', '.join(undrawn)})"
     return out

@@ -52,10 +52,31 @@ _SIGNALS = {getattr(signal, name): what for name, what in (
 
 @dataclass
 class Limits:
+    """``timeout_s`` is the limit of ONE call of user code (an encoder on one sample, a visualizer, the
+    integration test), ``preprocess_timeout_s`` that of the import of the entry and of preprocess. There
+    is no limit on a whole run: the child's alarm ends a call at its limit, and the server's watchdog
+    (for a hang in C code, which the alarm cannot interrupt) measures the same call, from the beat the
+    child sends as it starts, with the same limit plus ``grace()``."""
+
     timeout_s: float = 30.0
     preprocess_timeout_s: float = 300.0
     memory_mb: int = 4096
     stderr_cap: int = 64 * 1024
+
+    def grace(self, limit: float) -> float:
+        """What the watchdog adds to a call's limit: the child's own alarm reports first, at the user's line."""
+        return 5.0 + 0.1 * limit
+
+
+@dataclass
+class Events:
+    """What a caller hears while a request runs (called from the runner's reader threads): the child's
+    progress messages (samples done, the call that starts) and the user code's stdout/stderr, as
+    scrubbed text, a line at a time. The LSP layer turns them into work-done progress and an output
+    channel; any feature that runs user code through ``Runner.call`` gets the same."""
+
+    progress: Callable[[protocol.Progress], None] | None = None
+    output: Callable[[str], None] | None = None
 
 
 # the server's environment variables the child never sees (the platform's flags; PYTHONPATH is ours)
@@ -111,6 +132,8 @@ def preexec(memory_mb: int) -> Callable[[], None] | None:
 
 # bytes of one message from the child (a preview holds at most 24 MB of pixels, base64-encoded)
 MAX_MESSAGE = 64 * 1024 * 1024
+# what the child writes to the output pipe as it replies to request N (after all the request's output)
+_END_MARK = re.compile(rb"\x1etl-end (\d+)\x1e\n")
 # ChildFault codes that are not findings: the run was stopped on purpose
 CANCELLED, RESTARTED = "cancelled", "restarted"
 
@@ -167,7 +190,12 @@ class Child:
         self._guard_lock = threading.Lock()  # the pipe's fd is closed once, whichever thread ends the child
         self.output = _Output(limits.stderr_cap, self.scrub)
         self._responses: queue.Queue = queue.Queue()
-        self.progress: Callable[[protocol.Progress], None] | None = None
+        self.events = Events()  # the current request's listeners (Runner.call sets them)
+        self._line = b""  # user output not yet forwarded: the end of an unfinished line
+        self._line_lock = threading.Lock()
+        self._ended = 0  # the last request whose end marker came through the output pipe
+        self._ended_cond = threading.Condition()
+        self._limit: tuple[float, str | None, protocol.Progress | None] = (limits.preprocess_timeout_s, None, None)
         try:
             self.proc = interpreter.start_user_code(  # the trust gate
                 [python, "-X", "utf8", "-m", "tensorleap_ls_child"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -205,16 +233,55 @@ class Child:
             if not isinstance(msg, dict):
                 continue
             if "progress" in msg and "id" not in msg:
+                beat = protocol.Progress.from_wire(msg)
+                if isinstance(beat.limit, (int, float)) and beat.limit > 0:
+                    self._limit = (float(beat.limit), beat.setting, beat)
                 self._beat = time.monotonic()
-                if self.progress:
-                    self.progress(protocol.Progress.from_wire(msg))
+                listener = self.events.progress
+                if listener:
+                    listener(beat)
                 continue
             self._responses.put(msg)
         self._responses.put(None)  # EOF: the child is gone
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
-        _drain(self.proc.stderr, self.output)
+        while True:
+            data = self.proc.stderr.read1(65536) if hasattr(self.proc.stderr, "read1") else self.proc.stderr.read(65536)
+            if not data:
+                self._take(b"", everything=True)
+                return
+            self._take(data)
+
+    def _take(self, data: bytes, everything: bool = False) -> None:
+        """The user code's output, whole lines at a time (scrubbed per line: a secret is never cut in two),
+        into the capped buffer and to the current request's listener. The child's end-of-request marker
+        (written after the user code's last output, before the reply) is taken out and wakes ``request``."""
+        with self._line_lock:
+            data = self._line + data
+            cut = len(data) if everything else data.rfind(b"\n") + 1
+            if not cut and len(data) > 65536:  # no newline for a long time: take it anyway
+                cut = len(data)
+            ready, self._line = data[:cut], data[cut:]
+        if not ready:
+            return
+        ends = [int(m.group(1)) for m in _END_MARK.finditer(ready)]
+        if ends:
+            ready = _END_MARK.sub(b"", ready)
+        if ready:
+            self.output.add(ready)
+            listener = self.events.output
+            if listener:
+                listener(self.scrub(ready.decode("utf-8", "replace")))
+        if ends:
+            with self._ended_cond:
+                self._ended = max(self._ended, *ends)
+                self._ended_cond.notify_all()
+
+    def flush_output(self) -> None:
+        """The end of an unfinished line, at the end of a request."""
+        if self._line:
+            self._take(b"", everything=True)
 
     # --- requests -------------------------------------------------------------------------
     def alive(self) -> bool:
@@ -224,8 +291,9 @@ class Child:
 
     def request(self, req: protocol.Request, timeout: float, cancel: threading.Event | None = None,
                 beat_timeout: float | None = None) -> protocol.Reply:
-        """Sends ``req`` and waits for its answer: ``timeout`` until the child's first progress
-        message (preprocess may be long), then ``beat_timeout`` between progress messages."""
+        """Sends ``req`` and waits for its answer: ``timeout`` until the child's first beat, then the limit
+        of the call each beat announces (plus the grace), counted from that beat. ``beat_timeout``: the
+        silence allowed between progress messages that announce no call (a scan's batches)."""
         with self._lock:
             self._ids += 1
             rid = self._ids
@@ -236,38 +304,51 @@ class Child:
             except (BrokenPipeError, OSError):
                 raise self._death() from None
             self._beat = start = time.monotonic()
-            while True:
-                # a progress message from the child restarts the clock: the limit is per call, not per run
-                if self._beat > start and beat_timeout is not None:
-                    left = self._beat + beat_timeout - time.monotonic()
-                    timeout = beat_timeout
-                else:
-                    left = max(start, self._beat) + timeout - time.monotonic()
-                if left <= 0:
-                    raise self._hang(timeout)
-                if cancel is not None and cancel.is_set():
-                    self.kill(CANCELLED)
-                    raise ChildFault(CANCELLED, "the run was cancelled")
-                try:
-                    msg = self._responses.get(timeout=min(left, 0.1))
-                except queue.Empty:
-                    continue
-                if msg is None:
-                    raise self._death()
-                if msg.get("id") == rid:
-                    return req.REPLY.from_wire(msg)
+            self._limit = (timeout, None, None)
+            try:
+                while True:
+                    limit, setting, beat = self._limit
+                    if beat is None and beat_timeout is not None and self._beat > start:
+                        limit = beat_timeout
+                    wait = limit if beat is None else limit + self.limits.grace(limit)
+                    left = max(start, self._beat) + wait - time.monotonic()
+                    if left <= 0:
+                        raise self._hang(limit, setting, beat)
+                    if cancel is not None and cancel.is_set():
+                        self.kill(CANCELLED)
+                        raise ChildFault(CANCELLED, "the run was cancelled")
+                    try:
+                        msg = self._responses.get(timeout=min(left, 0.1))
+                    except queue.Empty:
+                        continue
+                    if msg is None:
+                        raise self._death()
+                    if msg.get("id") == rid:
+                        # the output the request's code wrote comes on another pipe: wait for its end marker
+                        with self._ended_cond:
+                            self._ended_cond.wait_for(lambda: self._ended >= rid, timeout=2.0)
+                        return req.REPLY.from_wire(msg)
+            finally:
+                self.flush_output()
 
-    def _hang(self, timeout: float) -> ChildFault:
-        where = None
+    def _hang(self, limit: float, setting: str | None, beat: protocol.Progress | None) -> ChildFault:
+        where, func = None, ""
         try:
             if _SIGUSR1 is not None:
                 os.kill(self.proc.pid, _SIGUSR1)  # faulthandler dumps the current stack
                 time.sleep(0.3)
-                where = self._user_frame()
+                found = self._user_frame_named()
+                if found:
+                    where, func = (found[0], found[1]), f" in {found[2]}()"
         except OSError:
             pass
         self.kill()
-        return ChildFault(RUN_TIMEOUT, f"the call did not finish within {timeout:g} s (killed)", where)
+        if beat is None:
+            return ChildFault(RUN_TIMEOUT, f"the child did not answer within {limit:g} s (killed)", where)
+        at = f" on {beat.subset} sample {beat.sample!r}" if beat.subset is not None and beat.sample is not None else ""
+        return ChildFault(RUN_TIMEOUT, f"a call of your code{func}{at} did not finish within its {limit:g} s time limit "
+                          f"(setting tensorleap.{setting or 'timeoutSeconds'}); it was stopped (a wait the alarm "
+                          "cannot interrupt, e.g. in C code)", where)
 
     def _death(self) -> ChildFault:
         try:
@@ -293,7 +374,11 @@ class Child:
                           where)
 
     def _user_frame(self) -> tuple[str, int] | None:
-        """The innermost frame in the project from the last faulthandler dump."""
+        found = self._user_frame_named()
+        return (found[0], found[1]) if found else None
+
+    def _user_frame_named(self) -> tuple[str, int, str] | None:
+        """The innermost frame in the project from the last faulthandler dump: file, line, function."""
         try:
             text = Path(self._trace.name).read_text(encoding="utf-8", errors="replace")
         except OSError:
@@ -305,7 +390,7 @@ class Child:
                 if m:
                     f = os.path.abspath(m.group(1))
                     if f.startswith(self.root + os.sep) and "site-packages" not in f and CHILD_PACKAGE not in f:
-                        return f, int(m.group(2))
+                        return f, int(m.group(2)), m.group(3).strip()
         return None
 
     def kill(self, reason: str | None = None) -> None:
@@ -417,7 +502,8 @@ class Runner:
         self._setup: dict[tuple[str, str, str], protocol.Setup] = {}
         self._lock = threading.Lock()
 
-    def child(self, python: str, root: str, entry: str, auth_secret: str | None = None) -> tuple[Child, protocol.Setup]:
+    def child(self, python: str, root: str, entry: str, auth_secret: str | None = None,
+              events: Events | None = None) -> tuple[Child, protocol.Setup]:
         key = (python, root, entry)
         with self._lock:
             c = self._children.get(key)
@@ -426,6 +512,7 @@ class Runner:
             if c is not None:
                 c.close()
             c = Child(python, root, entry, self.limits, auth_secret)
+            c.events = events or Events()  # what the entry prints as it is imported reaches the caller too
             try:
                 resp = c.request(protocol.Load(root=root, entry=entry, timeout_s=self.limits.timeout_s,
                                                preprocess_timeout_s=self.limits.preprocess_timeout_s),
@@ -433,6 +520,8 @@ class Runner:
             except ChildFault:
                 c.close()
                 raise
+            finally:
+                c.events = Events()
             assert isinstance(resp, protocol.Loaded)
             if not resp.ok:
                 c.close()
@@ -457,18 +546,18 @@ class Runner:
 
     def call(self, python: str, root: str, entry: str, req: protocol.Request | dict, timeout: float | None = None,
              cancel: threading.Event | None = None, progress: Callable[[protocol.Progress], None] | None = None,
-             auth_secret: str | None = None, beat_timeout: float | None = None) -> protocol.Reply:
+             auth_secret: str | None = None, events: Events | None = None,
+             beat_timeout: float | None = None) -> protocol.Reply:
         """The reply to ``req`` (an instance of ``req.REPLY``); ChildFault when the child died, hung or
-        could not start."""
+        could not start. ``events`` hears the progress and the user code's output, the import of the
+        entry included when this call starts the child (``progress`` alone: the older spelling);
+        ``beat_timeout`` as in ``Child.request``."""
         if isinstance(req, dict):
             req = protocol.from_wire(req)
         req = replace(req, timeout_s=self.limits.timeout_s, preprocess_timeout_s=self.limits.preprocess_timeout_s)
-        c, setup = self.child(python, root, entry, auth_secret)
-        c.progress = progress
-        if beat_timeout is None and isinstance(req, protocol.Check):
-            # between two samples: every encoder and metadata call may use its whole time limit
-            calls = len(setup.inputs) + len(setup.ground_truths) + len(setup.metadata) + 1
-            beat_timeout = self.limits.timeout_s * calls + 2
+        events = events or Events(progress=progress)
+        c, _setup = self.child(python, root, entry, auth_secret, events)
+        c.events = events
         try:
             return c.request(req, timeout or self.limits.timeout_s, cancel, beat_timeout)
         except ChildFault:
@@ -480,7 +569,7 @@ class Runner:
             c.close()
             raise
         finally:
-            c.progress = None
+            c.events = Events()
 
     def stderr(self, python: str, root: str, entry: str) -> str:
         c = self._children.get((python, root, entry))

@@ -5,7 +5,8 @@ a local module the integration imports, or a project file it opens by a literal 
 not in the bundle works locally and fails on the platform. Dependencies come only from a root
 requirements file.
 
-Finding.data (core/fixdata.py): TL405/TL406 FilePath (the root-relative path to add to include);
+Finding.data (core/fixdata.py): TL405 BundleGap (the modules left out, the globs that bring them back); TL406 FilePath (the root-relative
+path to add to include);
 TL408 UnlistedRequirement; TL413 Distribution; TL402 UnknownKey and TL409 YamlValue (from core/project/leap_yaml.py).
 """
 
@@ -15,7 +16,7 @@ import ast
 import os
 import sys
 
-from tensorleap_ls.core.fixdata import Distribution, FilePath, UnlistedRequirement
+from tensorleap_ls.core.fixdata import BundleGap, Distribution, FilePath, UnlistedRequirement
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.source.text import dotted
 from tensorleap_ls.core.project.leap_yaml import LeapYaml
@@ -99,10 +100,12 @@ def _include_anchor(ly: LeapYaml) -> Span:
 
 
 def _modules_in_bundle(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
-    """One finding per module left out: at the import that loads it, the leap.yaml list as related
-    information (at leap.yaml when no import statement is found). Only modules the platform loads: those
-    importing the entry executes (as for TL408), and those a registered function imports in its body."""
-    out = []
+    """One finding per cause (not matched by `include`, or excluded by `exclude`), on `include`, naming
+    every module it leaves out, with each import site as related information: one slip in leap.yaml
+    (a glob removed) is one diagnostic, whose fixes bring back the glob or add every file. Only modules
+    the platform loads: those importing the entry executes (as for TL408), and those a registered
+    function imports in its body."""
+    groups: dict[str, list[tuple[str, object]]] = {}
     reached = _reached(ctx)
     for path, mod in ctx.modules.items():
         if path == ctx.entry or not (path + os.sep).startswith(ctx.root + os.sep) or path not in reached:
@@ -111,12 +114,20 @@ def _modules_in_bundle(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
         if ly.bundles(rel) or _harmless_init(mod):
             continue
         why = "excluded by `exclude`" if _included(ly, rel) else "not matched by `include`"
-        msg = f"`{rel}` is imported by the integration but {why}: it will be missing on the platform."
-        site = _import_site(ctx, mod)
-        f = Finding(NOT_INCLUDED, msg, site or _include_anchor(ly), data=FilePath(rel))
-        if site is not None:
-            f.related.append((_include_anchor(ly), f"leap.yaml: `{rel}` is {why}"))
-        out.append(f)
+        groups.setdefault(why, []).append((rel, mod))
+    out = []
+    for why, items in groups.items():
+        items.sort(key=lambda item: item[0])
+        rels = [rel for rel, _ in items]
+        if len(rels) == 1:
+            msg = f"`{rels[0]}` is imported by the integration but {why}: it will be missing on the platform."
+        else:
+            shown = ", ".join(f"`{r}`" for r in rels[:4]) + (f" and {len(rels) - 4} more" if len(rels) > 4 else "")
+            msg = f"{len(rels)} modules the integration imports are {why}: they will be missing on the platform ({shown})."
+        related = [(site, f"`{rel}` is imported here") for rel, mod in items
+                   if (site := _import_site(ctx, mod)) is not None]
+        globs = _globs(ly, rels) if why == "not matched by `include`" else []
+        out.append(Finding(NOT_INCLUDED, msg, _include_anchor(ly), data=BundleGap(rels, globs), related=related))
     return out
 
 
@@ -152,6 +163,22 @@ def _loaded_by(ctx: CheckContext, mod, ref) -> set[str]:
         top = {id(r.node) for r in getattr(ctx.modules[p], "imports", []) if r.at_import}
         todo.extend(t for (path, node_id, _attr), t in resolved.items() if path == p and node_id in top)
     return out
+
+
+def _globs(ly: LeapYaml, rels: list[str]) -> list[str]:
+    """Include patterns that bring back every file of ``rels``: ``folder/**/*.py`` per top folder (a file at
+    the root stays itself); [] when they would not (a pattern already there, or ``exclude`` wins)."""
+    globs: list[str] = []
+    for rel in rels:
+        top = rel.split("/", 1)[0] if "/" in rel else None
+        g = f"{top}/**/*.py" if top and rel.endswith(".py") else rel
+        if g not in globs:
+            globs.append(g)
+    if any(g in (ly.include or []) for g in globs):
+        return []
+    with_globs = LeapYaml(path=ly.path, text="", include=list(ly.include or []) + globs, exclude=ly.exclude,
+                          entry_file=ly.entry_file)
+    return globs if all(with_globs.bundles(r) for r in rels) else []
 
 
 def _harmless_init(mod) -> bool:

@@ -53,19 +53,29 @@ def _same_function(a: Span, b: Span, text_of: TextOf) -> bool:
 
 
 def absorb_test_failures(findings: list[Finding], bindings: Iterable[Binding], text_of: TextOf) -> list[Finding]:
-    """TL523 naming a function that has its own run-time finding becomes that finding's related info."""
+    """TL523 naming a function that has its own run-time finding becomes that finding's related info;
+    so does a TL523 at the very line of another run-time finding (one ``raise`` in an encoder fails the
+    encoder's check and the integration test that calls it: one diagnostic, at that line)."""
     spans = {b.function: b.def_span for b in bindings if b.function and b.def_span is not None}
     out = [f for f in findings if f.code != RUN_INTEGRATION_TEST]
     for test in (f for f in findings if f.code == RUN_INTEGRATION_TEST):
         m = _VALIDATION.search(test.message)
         span = spans.get(m.group(1)) if m else None
-        host = next((f for f in out if span is not None and f.code.startswith("TL5")
-                     and _same_function(span, f.span, text_of)), None)
+        host = next((f for f in out if f.code.startswith("TL5") and (
+            (span is not None and _same_function(span, f.span, text_of))
+            or (f.span.path == test.span.path and f.span.line == test.span.line))), None)
         if host is None:
             out.append(test)
         else:
             host.related.append((test.span, test.message))
     return out
+
+
+def absorb_test_problems(problems: list[dict]) -> list[dict]:
+    """The preview's problems (plain dicts) by the same rule: the integration test's failure at the line
+    of another run-time problem is that problem, said once."""
+    at = {(p.get("file"), p.get("line")) for p in problems if p.get("code") and p.get("code") != RUN_INTEGRATION_TEST}
+    return [p for p in problems if not (p.get("code") == RUN_INTEGRATION_TEST and (p.get("file"), p.get("line")) in at)]
 
 
 def drop_confirmed(static: list[Finding], dynamic: list[Finding], text_of: TextOf) -> list[Finding]:

@@ -161,8 +161,9 @@ class Analyzer:
                     out.append(pa)
             if out:
                 return out
-            # Not in any closure: a file that uses code_loader is its own entry.
-            if path.endswith(".py"):
+            # Not in any closure: a file that uses code_loader is its own entry (not an installed package's:
+            # go-to-definition into code-loader opens it to read, not to check).
+            if path.endswith(".py") and not files.installed(path):
                 text = self.read_text(path)
                 if text is not None and "code_loader" in text:
                     return [self._analyze(os.path.dirname(path), path, None)]

@@ -50,6 +50,25 @@ def fixes_for(finding: Finding, analysis) -> list[Fix]:
         return []
 
 
+def fix_all(finding: Finding, analysis) -> Fix | None:
+    """One fix for every finding of ``finding``'s code in its file, when there are several and each has a
+    preferred fix: their edits together (None when two of them touch the same text)."""
+    same = [f for f in analysis.findings_for(finding.span.path) if f.code == finding.code]
+    if len(same) < 2:
+        return None
+    edits = []
+    for f in same:
+        preferred = next((x for x in fixes_for(f, analysis) if x.preferred and x.edits), None)
+        if preferred is None:
+            return None
+        edits.extend(preferred.edits)
+    spans = sorted((e.span.path, e.span.line, e.span.col, e.span.end_line, e.span.end_col) for e in edits)
+    for a, b in zip(spans, spans[1:]):
+        if a[0] == b[0] and (b[1], b[2]) < (a[3], a[4]):
+            return None  # two fixes on the same text: applied together they would clash
+    return Fix(f"Fix all {finding.code} in this file ({len(same)})", edits, codes=(finding.code,))
+
+
 # The group modules register their fixers on import.
 from tensorleap_ls.core.fixes import bundle, contracts, imports, model, registrars, structure, test_body  # noqa: E402,F401
 from tensorleap_ls.core.fixes.refactor import (  # noqa: E402,F401

@@ -7,7 +7,9 @@ import ast
 import re
 
 from tensorleap_ls.core.fixes import stubs
-from tensorleap_ls.core.codes import NOT_IN_TEST, TEST_ARITHMETIC, TEST_BAD_INDEX, TEST_BATCH_DIM, TEST_LIBRARY_CALL
+from tensorleap_ls.core.codes import (
+    NOT_IN_TEST, TEST_ARITHMETIC, TEST_BAD_INDEX, TEST_BATCH_DIM, TEST_DOUBLE_INDEX, TEST_LIBRARY_CALL,
+)
 from tensorleap_ls.core.fixdata import NotInTest
 from tensorleap_ls.core.fixes import fixer
 from tensorleap_ls.core.fixes.edits import data_of, expr_at, insert, module
@@ -68,6 +70,19 @@ def _drop_batch_dim(f: Finding, pa) -> list[Fix]:
         return _move_out_of_test(f, pa)
     value = pa.modules[f.span.path].source.segment(inner)
     return [Fix(f"Remove the manual batch dimension (`{value}`)", [TextEdit(f.span, value)], preferred=True)]
+
+
+@fixer(TEST_DOUBLE_INDEX)
+def _drop_second_index(f: Finding, pa) -> list[Fix]:
+    """``prediction[0]`` (``prediction`` already a model output) -> ``prediction``: the platform passes the
+    whole output; an index the function needs moves into it (the second fix, when it is a call's argument)."""
+    target = expr_at(pa, f.span)
+    if not isinstance(target, ast.Subscript):
+        return []
+    value = pa.modules[f.span.path].source.segment(target.value)
+    out = [Fix(f"Remove the second index: pass `{value}` whole", [TextEdit(f.span, value)], preferred=True)]
+    moved = _move_out_of_test(f, pa)
+    return out + [Fix(m.title, m.edits) for m in moved]
 
 
 @fixer(NOT_IN_TEST)

@@ -30,5 +30,16 @@ def add_to_include(ly: LeapYaml, rel: str) -> TextEdit | None:
     return None
 
 
+def add_all_to_include(ly: LeapYaml, rels: list[str]) -> TextEdit | None:
+    """One edit adding every path of ``rels`` to include (each insertion point is the same: they chain)."""
+    edits = [add_to_include(ly, rel) for rel in rels]
+    if not edits or any(e is None for e in edits):
+        return None
+    first = edits[0]
+    flow_empty = first.new_text == _quote(rels[0])  # `include: []`: items separated by commas
+    text = ", ".join(e.new_text for e in edits) if flow_empty else "".join(e.new_text for e in edits)
+    return TextEdit(first.span, text)
+
+
 def _quote(rel: str) -> str:
     return f"'{rel}'" if any(c in rel for c in "*{}[]:#,&!|>'\"%@`") else rel

@@ -146,6 +146,42 @@ def parse_requirements(path: str, read_text: Callable[[str], str | None], depth:
     return closure
 
 
+def _poetry_spec(name: str, value) -> str:
+    """A poetry dependency as a pip requirement: exact versions pinned, operators kept, ^/~ as >=."""
+    version = value.get("version") if isinstance(value, dict) else value
+    if not isinstance(version, str) or version.strip() in ("", "*"):
+        return name
+    v = version.strip()
+    if v[0].isdigit():
+        return f"{name}=={v}"
+    if v[0] in "^~" and not v.startswith("~="):
+        return f"{name}>={v.lstrip('^~')}"
+    return f"{name}{v}"
+
+
+def install_args(root: str, read_text: Callable[[str], str | None], sdk_version: str) -> list[str]:
+    """What ``pip install`` gets to give an interpreter the project's dependencies, pinned as the project
+    pins them: ``-r requirements.txt`` (the file the platform installs), else pyproject.toml's
+    dependencies; code-loader pinned to ``sdk_version`` when neither lists it."""
+    req = os.path.join(root, "requirements.txt")
+    declared = parse_requirements(req, read_text)
+    if declared is not None:
+        return ["-r", req] + ([] if SDK_DISTRIBUTION in declared else [f"{SDK_DISTRIBUTION}=={sdk_version}"])
+    specs: list[str] = []
+    text = read_text(os.path.join(root, "pyproject.toml"))
+    try:
+        data = tomllib.loads(text) if text else {}
+    except (tomllib.TOMLDecodeError, ValueError):
+        data = {}
+    project = data.get("project", {}).get("dependencies", []) if isinstance(data.get("project"), dict) else []
+    specs += [s.strip() for s in project if isinstance(s, str) and _NAME.match(s)] if isinstance(project, list) else []
+    poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {}) if isinstance(data.get("tool"), dict) else {}
+    if isinstance(poetry, dict):
+        specs += [_poetry_spec(k, v) for k, v in poetry.items() if k.lower() != "python"]
+    if not any(normalize(_NAME.match(s).group(1)) == SDK_DISTRIBUTION for s in specs):
+        specs.insert(0, f"{SDK_DISTRIBUTION}=={sdk_version}")
+    return specs
+
 # --- what the environment has installed (read from its dist-info folders, never imported) ---------------------
 _MAX_DISTS = 3000  # an environment with more distributions is read up to here (sorted by name)
 _MAX_META = 512_000  # bytes of METADATA / RECORD read per distribution

@@ -79,6 +79,14 @@ def is_regular(path: str) -> bool:
         return False
 
 
+_INSTALLED = ("site-packages", "dist-packages")
+
+
+def installed(path: str) -> bool:
+    """Is ``path`` inside an installed package (site-packages / dist-packages)? Such a file is read, never
+    checked as a project of its own."""
+    parts = path.replace("\\", "/").split("/")
+    return any(p in _INSTALLED for p in parts)
 def within(path: str, folder: str) -> bool:
     """``path`` (symlinks resolved) lies inside ``folder`` (symlinks resolved): a venv's ``lib64 -> lib``
     is fine, ``site-packages/code_loader -> /usr`` is not."""

@@ -118,8 +118,11 @@ class Body(Flow):
                 return UNKNOWN_VAL
             return Val(frozenset({PRED}))
         if base.only(frozenset({PRED})):
-            self._report(TEST_DOUBLE_INDEX, node, f"`{what}` is already an indexed prediction; a second index fails in the "
-                         "mapping pass ('TempMapping' object is not subscriptable).")
+            self._report(TEST_DOUBLE_INDEX, node, f"`{what}` is already one of the model's outputs (indexed once); indexing it "
+                         f"again (`{self.src.segment(node)}`) fails on the platform, which runs the integration test on "
+                         "placeholders that take one index only (code-loader: 'TempMapping' object is not subscriptable). "
+                         f"Pass `{what}` whole (visualizers and metrics get the batch) and index inside the function "
+                         "that needs it.")
             return UNKNOWN_VAL
         if base.only(frozenset({PLACE, MODEL})):
             self._report(TEST_BAD_INDEX, node, f"Indexing `{what}` in the integration test: at mapping time it is a "

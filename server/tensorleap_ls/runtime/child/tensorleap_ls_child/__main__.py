@@ -26,7 +26,7 @@ from tensorleap_ls_child.codes import RUN_EXIT, RUN_MEMORY  # noqa: E402
 from tensorleap_ls_child.load import load  # noqa: E402
 from tensorleap_ls_child.preview import preview  # noqa: E402
 from tensorleap_ls_child.samples import encode_loop, preprocess, run_checks  # noqa: E402
-from tensorleap_ls_child.sandbox import LIMIT, send  # noqa: E402
+from tensorleap_ls_child.sandbox import LIMIT, end_of_output, send  # noqa: E402
 from tensorleap_ls_child.state import STATE, scrub  # noqa: E402
 from tensorleap_ls_child.visuals import PIXEL_BUDGET  # noqa: E402
 from tensorleap_ls_child.where import _f  # noqa: E402
@@ -35,6 +35,7 @@ from tensorleap_ls_child.where import _f  # noqa: E402
 # --- main loop --------------------------------------------------------------------------------
 def handle(req: protocol.Request) -> protocol.Reply:
     """The reply to ``req``: an instance of ``req.REPLY`` (a bare ``Reply`` for a failure of any request)."""
+    sandbox.new_request()
     LIMIT["seconds"] = float(req.timeout_s)
     LIMIT["preprocess"] = float(req.preprocess_timeout_s)
     PIXEL_BUDGET["left"] = PIXEL_BUDGET["total"]
@@ -45,7 +46,8 @@ def handle(req: protocol.Request) -> protocol.Reply:
     if isinstance(req, protocol.Preprocess):
         return preprocess()
     if isinstance(req, protocol.Check):
-        return run_checks(int(req.samples), int(req.seed), int(req.progress_every), req.functions, req.subsets)
+        return run_checks(int(req.samples), int(req.seed), int(req.progress_every), list(req.also or []),
+                          req.functions, req.subsets)
     if isinstance(req, protocol.Preview):
         return preview(req.subset, req.sample_id, list(req.loaders), bool(req.run_test), req.functions)
     if isinstance(req, protocol.EncodeLoop):
@@ -84,6 +86,7 @@ def main() -> None:
             resp = protocol.Reply(ok=False, internal=True, message=(
                 f"tensorleap-ls failed (a bug of tensorleap-ls, not of your code; please report it): "
                 f"{type(e).__name__}: {scrub(str(e))[:500]}"))
+        end_of_output(rid)
         try:
             send(resp.to_wire(rid))
         except Exception as e:  # noqa: BLE001 - our bug: say so, keep the child usable

@@ -52,7 +52,7 @@ def _run_integration_test(key: str, sid, record: dict | None = None) -> list:
     if record is not None:
         restore = _install_recorders(fn, record)
     try:
-        with limited():
+        with limited(what="the integration test"):
             test(sid, STATE["responses"][key])
     except SystemExit as e:
         return [_f(RUN_EXIT, f"sys.exit({e.code}) in the integration test", _where_exc(e, fn))]

@@ -29,7 +29,7 @@ def load(root: str, entry: str) -> Loaded:
         spec = importlib.util.spec_from_file_location("tensorleap_entry", entry)
         module = importlib.util.module_from_spec(spec)
         sys.modules["tensorleap_entry"] = module
-        with limited("preprocess"):
+        with limited("preprocess", what="importing the entry"):
             spec.loader.exec_module(module)
     except SystemExit as e:
         file, line = user_frame(e.__traceback__, root)

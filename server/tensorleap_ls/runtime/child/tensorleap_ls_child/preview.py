@@ -10,16 +10,21 @@ import numpy as np
 from tensorleap_ls_child.integration import _run_integration_test
 from tensorleap_ls_child.load import setup_summary
 from tensorleap_ls_child.protocol import Previewed
-from tensorleap_ls_child.sandbox import classify, limited
+from tensorleap_ls_child.sandbox import NOW, TIMED_OUT, classify, limited
 from tensorleap_ls_child.samples import _check_array, _check_metadata, preprocess
 from tensorleap_ls_child.state import STATE, _ids, binder
 from tensorleap_ls_child.values import _json_default, _plain, summarize
 from tensorleap_ls_child.visuals import _check_leap, _sample_tensors, render_array, render_leap
-from tensorleap_ls_child.where import _is_user, _ours, error_info, where
+from tensorleap_ls_child.where import _is_user, _ours, error_info, user_function, where
 from tensorleap_ls_child.codes import RUN_EXCEPTION
 
 # --- preview ----------------------------------------------------------------------------------
 _KIND = {"inputs": "input", "ground_truths": "ground_truth"}
+PREDICTIONS = "fed by the model's predictions"
+
+
+def _encoders(sc, subset: str) -> list:
+    return [(h.name, h) for h in list(sc.inputs) + (list(sc.ground_truths) if subset != "unlabeled" else [])]
 
 
 def _collector(findings: list):
@@ -33,12 +38,15 @@ def _collector(findings: list):
     return seen, once
 
 
-def _user_call(fn, args: tuple, name: str, problems: list, kwargs: Optional[dict] = None) -> Tuple[bool, Any]:
+def _user_call(fn, args: tuple, name: str, problems: list, kwargs: Optional[dict] = None,
+               kind: str = "") -> Tuple[bool, Any]:
     """Calls the user's function; its failure is a problem at the user's line."""
     try:
-        with limited():
+        with limited(what=("%s '%s'" % (kind, name)) if kind else name, key=fn):
             return True, fn(*args, **(kwargs or {}))
     except BaseException as e:  # noqa: BLE001 - any failure of user code is a problem of this sample
+        if getattr(e, "skipped", False):
+            return False, None  # it exceeded its time limit earlier in this preview: said once
         info = error_info(e, STATE["root"], tuple(where(fn)))
         info.name = name
         info.code = classify(e, RUN_EXCEPTION)
@@ -69,10 +77,14 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
     problems = out.problems
     found, once = _collector(problems)
     shapes, meta_types = {}, {}  # type: Dict[str, tuple], Dict[str, tuple]
+    NOW.update(subset=subset, sample=sid)
+    failed = {}  # type: Dict[str, str]  # encoder name -> "input 'image'" (it gave no value)
     known = {}  # type: Dict[str, Any]
     for kind, handlers in (("inputs", sc.inputs), ("ground_truths", sc.ground_truths if subset != "unlabeled" else [])):
         for h in handlers:
-            ok, v = _user_call(h.function, (sid, r), h.name, problems)
+            ok, v = _user_call(h.function, (sid, r), h.name, problems, kind=_KIND[kind].replace("_", " "))
+            if not ok:
+                failed[h.name] = "%s '%s'" % (_KIND[kind].replace("_", " "), h.name)
             if ok:
                 known[h.name] = v
                 _ours(lambda: getattr(out, kind).append({"name": h.name, "value": summarize(v), "render": render_array(v)}),
@@ -80,7 +92,7 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
                 _ours(lambda: _check_array(_KIND[kind], h.name, v, subset, sid, where(h.function), shapes, once),
                       "checking %s '%s'" % (kind, h.name), problems)
     for h in sc.metadata:
-        ok, v = _user_call(h.function, (sid, r), h.name, problems)
+        ok, v = _user_call(h.function, (sid, r), h.name, problems, kind="metadata")
         if ok:  # the same checker as the dynamic run; the value itself is made sendable by send()
             out.metadata.append({"name": h.name, "value": v})
             _ours(lambda: _check_metadata(h, v, subset, sid, where(h.function), meta_types, once, first=False),
@@ -91,9 +103,13 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
             continue
         data = h.visualizer_handler_data
         if not all(a in tensors for a in data.arg_names):
-            out.skipped.append({"name": data.name, "why": "fed by model predictions"})
+            broken = [failed[a] for a in data.arg_names if a in failed]
+            out.skipped.append({"name": data.name, "why": ("needs %s, which failed on this sample" % ", ".join(broken))
+                                if broken else PREDICTIONS,
+                                "function": getattr(user_function(h.function), "__name__", None)})
             continue
-        ok, res = _user_call(h.function, (), data.name, problems, {a: tensors[a] for a in data.arg_names})
+        ok, res = _user_call(h.function, (), data.name, problems, {a: tensors[a] for a in data.arg_names},
+                             kind="visualizer")
         if ok:
             _ours(lambda: out.visualizers.append({"name": data.name, "type": data.type.name,
                                                      "render": render_leap(res)}),
@@ -101,7 +117,12 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
             _ours(lambda: problems.extend(_check_leap(data.name, data.type, res, where(h.function), subset, sid)),
                   "checking visualizer '%s'" % data.name, problems)
     _ours(lambda: _advanced(out, sc, r, sid, problems), "showing latent spaces and instances", problems)
-    if run_test and binder().integration_test_func is not None:
+    slow = [n for n, h in _encoders(sc, subset) if TIMED_OUT.get(h.function)]
+    if run_test and binder().integration_test_func is not None and slow:
+        # the test calls the encoders again: it would only wait for the same limit once more
+        out.skipped = [dict(s, why="the integration test was not run: %s exceeded its time limit" % failed.get(slow[0], slow[0]))
+                       if s["why"] == PREDICTIONS else s for s in out.skipped]
+    elif run_test and binder().integration_test_func is not None:
         record = {"loaders": loaders}  # type: Dict[str, Any]
         problems = _run_integration_test(subset, sid, record)
         out.problems.extend(problems)
@@ -129,8 +150,15 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
             elif kind in ("metric", "loss"):
                 out.metrics.append({"name": name, "kind": kind, "value": _json_default(value)
                                        if isinstance(value, np.ndarray) else _plain(value)})
+        called = {fname for fname, _ in record.get("calls", [])}  # by the test, under their Python names
         shown = {v["name"] for v in out.visualizers}
-        out.skipped = [s for s in out.skipped if s["name"] not in shown]
+        out.skipped = [s for s in out.skipped if s.get("function") not in called]
+        # still not shown although the test ran: the test does not call it (or failed before it did)
+        why = "the integration test failed before calling it" if problems else "the integration test does not call it"
+        out.skipped = [dict(s, why=why) if s["why"] == PREDICTIONS else s for s in out.skipped if s["name"] not in shown]
+    elif binder().integration_test_func is None:
+        out.skipped = [dict(s, why=PREDICTIONS + "; no integration test runs the model") if s["why"] == PREDICTIONS else s
+                       for s in out.skipped]
     out.seconds = time.perf_counter() - t0
     return out
 
@@ -179,7 +207,7 @@ def _base_image(sc, r, sid, shape) -> np.ndarray:
     """The first input as an 8-bit (H, W, 3) image of ``shape`` (channels first or last), else black."""
     for h in sc.inputs[:1]:
         try:
-            with limited():
+            with limited(what="%s (the instances' base image)" % h.name, key=h.function):
                 v = np.asarray(h.function(sid, r), dtype=np.float64)
         except BaseException:  # noqa: BLE001 - the inputs section already reports its failure
             break

@@ -160,6 +160,9 @@ class Checked(Reply):
     samples: Optional[int] = None
     observed: Optional[List[Observation]] = None
     failures: Optional[List[Problem]] = None  # tensorleap-ls's own checkers that failed (never findings)
+    counts: Optional[List[Dict[str, Any]]] = None  # per subset: {"subset", "checked", "of"} samples
+    also: Optional[List[list]] = None  # the [subset, sample id] pairs asked for (Check.also) that were checked
+    not_called: Optional[int] = None  # calls skipped: their function had exceeded its time limit in this run
 
 
 @dataclass
@@ -198,11 +201,18 @@ class EncodeLooped(Reply):
 
 @dataclass
 class Progress(Shape):
-    """Sent during a check, without an id: it also restarts the server's time limit."""
+    """Sent during any request, without an id. ``limit`` set: a call of user code (``what``) starts now
+    with that time limit in seconds; the server's own watchdog for a hang in C code counts from here.
+    ``progress``/``total``: samples done of the request's samples (a check)."""
 
     progress: int = 0
     total: Optional[int] = None
     phase: Optional[str] = None
+    what: Optional[str] = None  # "input 'image'", "preprocess", "the integration test"...
+    subset: Optional[str] = None
+    sample: Any = None
+    limit: Optional[float] = None
+    setting: Optional[str] = None  # the setting that holds ``limit`` ("timeoutSeconds", "preprocessTimeoutSeconds")
     batch: Optional[Dict[str, Any]] = None  # a scan's results since the last message (scan.py says what it holds)
 
 
@@ -264,6 +274,7 @@ class Check(Request):
     samples: int = 5  # per subset; 0 = all
     seed: int = 0
     progress_every: int = 0
+    also: List[list] = field(default_factory=list)  # [subset, sample id] pairs checked too (e.g. a preview saw them fail)
     functions: Optional[List[str]] = None  # only these (Python or registered names); None: all
     subsets: Optional[List[str]] = None  # only these subsets; None: all
 

@@ -9,8 +9,8 @@ import time
 import numpy as np
 
 from tensorleap_ls_child.integration import _run_integration_test
-from tensorleap_ls_child.protocol import Checked, EncodeLooped, Observation, Preprocessed, Progress
-from tensorleap_ls_child.sandbox import LIMIT, classify, limited, send
+from tensorleap_ls_child.protocol import Checked, EncodeLooped, Observation, Preprocessed
+from tensorleap_ls_child.sandbox import NOW, SKIP_AFTER, TIMED_OUT, CallTimeout, classify, limited, progress, sample_done
 from tensorleap_ls_child.state import STATE, _ids, _subsets, binder
 from tensorleap_ls_child.values import dtype_kind
 from tensorleap_ls_child.visuals import _check_visualizers
@@ -32,7 +32,7 @@ def preprocess() -> Preprocessed:
     findings = []
     t0 = time.perf_counter()
     try:
-        with limited("preprocess"):
+        with limited("preprocess", what="preprocess"):
             result = sc.preprocess.function()
     except SystemExit as e:
         return Preprocessed(ok=False, exit=True, findings=[_f(RUN_EXIT, f"sys.exit({e.code}) called in preprocess",
@@ -40,7 +40,7 @@ def preprocess() -> Preprocessed:
     except BaseException as e:  # noqa: BLE001
         info = error_info(e, STATE["root"], tuple(where(sc.preprocess.function)))
         code = classify(e, RUN_PREPROCESS_FAILED)
-        what = {RUN_TIMEOUT: f"preprocess exceeded the {LIMIT['preprocess']:g} s time limit",
+        what = {RUN_TIMEOUT: f"preprocess {e}",
                 RUN_MEMORY: "preprocess ran out of memory (MemoryError)"}.get(code, f"preprocess raised {info.message}")
         return Preprocessed(ok=False, findings=[_f(code, what, [info.file, info.line])])
     loc = where(sc.preprocess.function)
@@ -61,7 +61,7 @@ def preprocess() -> Preprocessed:
         responses[key] = r
     if sc.unlabeled_data_preprocess is not None and "unlabeled" not in responses:
         try:
-            with limited("preprocess"):
+            with limited("preprocess", what="unlabeled preprocess"):
                 responses["unlabeled"] = sc.unlabeled_data_preprocess.function()
         except BaseException as e:  # noqa: BLE001
             info = error_info(e, STATE["root"], tuple(where(sc.unlabeled_data_preprocess.function)))
@@ -113,15 +113,28 @@ def pick(ids: list, n: int, seed: int) -> list:
 
 
 # --- checks on samples ------------------------------------------------------------------------
-def run_checks(samples: int, seed: int, progress_every: int = 0, functions=None, only_subsets=None) -> Checked:
-    """``functions`` / ``only_subsets``: check just these functions (Python or registered names, the
-    integration test's too) on just these subsets (the Test Explorer's items); None: all."""
+def _also_by_subset(also: list) -> dict:
+    """{subset: [sample ids]} of the extra samples asked for that exist (ids compared as the subset has them)."""
+    out = {}  # type: dict
+    for pair in also:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or pair[0] not in STATE["responses"]:
+            continue
+        ids = _ids(pair[0])
+        sid = pair[1] if pair[1] in ids else next((i for i in ids if str(i) == str(pair[1])), None)
+        if sid is not None and sid not in out.setdefault(pair[0], []):
+            out[pair[0]].append(sid)
+    return out
+
+
+def run_checks(samples: int, seed: int, progress_every: int = 0, also: list = (), functions=None,
+               only_subsets=None) -> Checked:
+    """``also``: [subset, sample id] pairs checked besides the picked samples. ``functions`` /
+    ``only_subsets``: check just these functions (Python or registered names, the integration test's
+    too) on just these subsets (the Test Explorer's items); None: all."""
     pre = preprocess()
     if not pre.ok:
         return Checked(ok=False, exit=pre.exit, findings=pre.findings)
     findings = list(pre.findings)
-    if progress_every:
-        send(Progress(progress=0, phase="preprocess done").to_wire())
     sc = binder().setup_container
     shapes: dict[str, tuple] = {}
     meta_types: dict[str, tuple] = {}
@@ -130,6 +143,8 @@ def run_checks(samples: int, seed: int, progress_every: int = 0, functions=None,
     internal = []  # failures of our own checkers: reported as ours, never as findings
     t_total0 = time.perf_counter()
     calls = 0
+    not_called = 0
+    slow_at = set()  # (subset, repr(sample)) where a call exceeded its limit
 
     def once(key, f):
         if key not in reported:
@@ -138,8 +153,15 @@ def run_checks(samples: int, seed: int, progress_every: int = 0, functions=None,
 
     subsets = [k for k in STATE["responses"] if only_subsets is None or k in only_subsets]
     seen = {}  # (kind, name) -> what the run saw over the samples (inlay hints)
-    total = sum(len(pick(_ids(k), samples, seed)) for k in subsets)
-    done = 0
+    extra = _also_by_subset(list(also))
+    plan = {}
+    for k in subsets:
+        picked = pick(_ids(k), samples, seed)
+        plan[k] = picked + [sid for sid in extra.get(k, []) if sid not in picked]
+    total = sum(len(v) for v in plan.values())
+    NOW["total"] = total
+    if progress_every:
+        progress(phase="preprocess done")
     for key in subsets:
         response = STATE["responses"][key]
         # per handler once: its location and the user's own function (not the SDK's wrapper, which
@@ -151,15 +173,24 @@ def run_checks(samples: int, seed: int, progress_every: int = 0, functions=None,
         handlers = [(kind, h) for kind, h in handlers if chosen(h, h.name, functions)]
         prepared = [(kind, h, where(h.function), user_function(h.function)) for kind, h in handlers]
         first_id = _ids(key)[0] if _ids(key) else None
-        for sid in pick(_ids(key), samples, seed):
+        NOW["subset"] = key
+        for sid in plan[key]:
+            NOW["sample"] = sid
             for kind, h, loc, raw in prepared:
                 t0 = time.perf_counter()
                 try:
-                    with limited():
+                    with limited(what="%s '%s'" % (kind, h.name), key=h.function):
                         value = raw(sid, response)
                 except SystemExit as e:
                     findings.append(_f(RUN_EXIT, f"sys.exit({e.code}) called in {kind} '{h.name}'", _where_exc(e, h.function)))
                     return Checked(ok=False, exit=True, findings=findings)
+                except CallTimeout as e:
+                    if e.skipped:
+                        not_called += 1
+                        continue
+                    slow_at.add((key, repr(sid)))
+                    once((h.name, "exc", type(e).__name__), call_failure(e, kind, h.name, loc, key, sid))
+                    continue
                 except BaseException as e:  # noqa: BLE001
                     once((h.name, "exc", type(e).__name__), call_failure(e, kind, h.name, loc, key, sid))
                     continue
@@ -174,16 +205,22 @@ def run_checks(samples: int, seed: int, progress_every: int = 0, functions=None,
                 else:
                     _ours(lambda: _check_array(kind, h.name, value, key, sid, loc, shapes, once),
                           f"checking {kind} '{h.name}'", internal)
-            done += 1
-            if progress_every and (done % progress_every == 0 or done == total):
-                send(Progress(progress=done, total=total).to_wire())
+            if progress_every:
+                sample_done(force=NOW["done"] + 1 == total)
+            else:
+                NOW["done"] += 1
+    done = NOW["done"]
     # determinism: the first training sample twice
     first_key = "training" if "training" in subsets else (subsets[0] if subsets else None)
     if first_key and _ids(first_key):
         sid = _ids(first_key)[0]
+        NOW.update(subset=first_key, sample=sid)
         for h in [h for h in sc.inputs + sc.ground_truths if chosen(h, h.name, functions)]:
             try:
-                a, b = h.function(sid, STATE["responses"][first_key]), h.function(sid, STATE["responses"][first_key])
+                with limited(what="%s (twice, for determinism)" % h.name, key=h.function):
+                    a = h.function(sid, STATE["responses"][first_key])
+                with limited(what="%s (twice, for determinism)" % h.name, key=h.function):
+                    b = h.function(sid, STATE["responses"][first_key])
                 if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape \
                         and not np.array_equal(a, b, equal_nan=np.issubdtype(a.dtype, np.floating)):
                     findings.append(_f(RUN_NONDETERMINISTIC, f"'{h.name}' gives different arrays for the same sample {sid!r}: it is "
@@ -191,15 +228,31 @@ def run_checks(samples: int, seed: int, progress_every: int = 0, functions=None,
                                        subset=first_key))
             except BaseException:  # noqa: BLE001 - already reported above
                 pass
-    findings.extend(_check_visualizers(first_key, seed, functions))
+    # visualizers and the integration test: on the first sample, and on the extra samples asked for
+    targets = ([(first_key, _ids(first_key)[0])] if first_key and _ids(first_key) else []) + \
+        [(k, sid) for k in subsets for sid in extra.get(k, []) if not (k == first_key and sid == _ids(k)[0])]
+    seen_at = set()
+    skipped = any(TIMED_OUT.get(h.function, 0) >= SKIP_AFTER for h in list(sc.inputs) + list(sc.ground_truths))
     test = binder().integration_test_func
-    if test is not None and first_key and (functions is None or getattr(user_function(test), "__name__", None) in functions):
-        findings.extend(_run_integration_test(first_key, _ids(first_key)[0]))
+    run_test = test is not None and not skipped and (
+        functions is None or getattr(user_function(test), "__name__", None) in functions)
+    for k, sid in targets:
+        NOW.update(subset=k, sample=sid)
+        found = list(_check_visualizers(k, seed, sid, functions))
+        # the test calls the encoders again: not run where one of them exceeded its limit (it would again)
+        if run_test and (k, repr(sid)) not in slow_at:
+            found.extend(_run_integration_test(k, sid))
+        for f in found:
+            if (f.code, f.file, f.line) not in seen_at:
+                seen_at.add((f.code, f.file, f.line))
+                findings.append(f)
     total_s = time.perf_counter() - t_total0
+    counts = [{"subset": k, "checked": len(plan[k]), "of": len(_ids(k))} for k in subsets]
+    also_done = [[k, sid] for k in subsets for sid in extra.get(k, [])]
     return Checked(findings=findings, calls=calls, user_seconds=t_user, total_seconds=total_s, samples=done,
                    observed=[Observation(k, n, OBSERVED.get((k, n), ""), **seen.get((k, n), {}))
                              for k, n in list(OBSERVED) + [key for key in seen if key not in OBSERVED]],
-                   failures=internal)
+                   failures=internal, counts=counts, also=also_done, not_called=not_called)
 
 
 def _observe(seen: dict, kind: str, name: str, value) -> None:
@@ -235,7 +288,7 @@ def call_failure(e: BaseException, kind: str, name: str, loc, key, sid):
     """The finding for a user call that raised (an exception, the per-call time limit, MemoryError)."""
     info = error_info(e, STATE["root"], tuple(loc))
     code = classify(e, RUN_EXCEPTION)
-    what = {RUN_TIMEOUT: f"exceeded the {LIMIT['seconds']:g} s time limit",
+    what = {RUN_TIMEOUT: str(e),  # CallTimeout says its limit and the setting that holds it
             RUN_MEMORY: "ran out of memory (MemoryError)"}.get(code, f"raised {info.message}")
     return _f(code, f"{kind} '{name}' {what} on {key} sample {sid!r}", [info.file, info.line], sample=sid, subset=key)
 

@@ -23,7 +23,11 @@ def _sample_tensors(key: str, sid, known: Optional[dict] = None) -> dict:
     out = {}
     for h in list(sc.inputs) + (list(sc.ground_truths) if key != "unlabeled" else []):
         try:
-            v = known[h.name] if known is not None and h.name in known else h.function(sid, r)
+            if known is not None and h.name in known:
+                v = known[h.name]
+            else:
+                with limited(what="%s (for the visualizers)" % h.name, key=h.function):
+                    v = h.function(sid, r)
             if isinstance(v, np.ndarray):
                 out[h.name] = np.expand_dims(v, 0)  # visualizers get a leading batch axis of size 1
         except BaseException:  # noqa: BLE001 - reported by the encoder checks
@@ -31,10 +35,10 @@ def _sample_tensors(key: str, sid, known: Optional[dict] = None) -> dict:
     return out
 
 
-def _check_visualizers(key, seed, functions=None) -> list:
+def _check_visualizers(key, seed, sid=None, functions=None) -> list:
     if key is None or not _ids(key):
         return []
-    sid = _ids(key)[0]
+    sid = _ids(key)[0] if sid is None else sid
     tensors = _sample_tensors(key, sid)
     out = []
     for h in binder().setup_container.visualizers:
@@ -45,12 +49,15 @@ def _check_visualizers(key, seed, functions=None) -> list:
             continue  # fed by predictions: needs the model
         loc = where(h.function)
         try:
-            with limited():
+            with limited(what="visualizer '%s'" % data.name, key=h.function):
                 result = h.function(**{a: tensors[a] for a in data.arg_names})
         except BaseException as e:  # noqa: BLE001
+            if getattr(e, "skipped", False):
+                continue  # it exceeded its time limit on an earlier sample: reported there
             info = error_info(e, STATE["root"], tuple(loc))
             code = classify(e, RUN_EXCEPTION)
-            out.append(_f(code, f"visualizer '{data.name}' raised on {key} sample {sid!r}: {info.message}",
+            what = f"{info.message}" if type(e).__name__ == "CallTimeout" else f"raised {info.message}"
+            out.append(_f(code, f"visualizer '{data.name}' on {key} sample {sid!r}: {what}",
                           [info.file, info.line], sample=sid, subset=key))
             continue
         out.extend(_check_leap(data.name, data.type, result, loc, key, sid))

@@ -28,7 +28,8 @@ def error_info(e: BaseException, root: str, fallback=None) -> Problem:
     file, line = user_frame(e.__traceback__, root)
     if file is None and fallback is not None:
         file, line = fallback
-    text = "".join(traceback.format_exception_only(type(e), e)).strip()
+    # our own time limit speaks for itself (not "tensorleap_ls_child.sandbox.CallTimeout")
+    text = str(e) if type(e).__name__ == "CallTimeout" else "".join(traceback.format_exception_only(type(e), e)).strip()
     return Problem(type=type(e).__name__, message=scrub(text[:2000]), file=file, line=line,
                    sdk="validation failed" in str(e) or type(e).__name__ == "LeapValidationError")
 
