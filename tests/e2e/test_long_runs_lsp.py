@@ -203,3 +203,24 @@ async def test_what_the_user_code_prints_reaches_the_client_and_the_preview(clie
     while "encoding sample 59" not in text_of(client.outputs) and time.monotonic() - t0 < 5:
         await asyncio.sleep(0.05)
     assert "encoding sample 59" in text_of(client.outputs)  # the last training sample of the run
+
+
+async def test_a_request_that_comes_during_a_preview_leaves_it_its_progress_and_output(client: LanguageClient, tmp_path: Path):
+    # the editor asks for the Test Explorer's items (the project's subsets: the same child) while a preview runs:
+    # what the preview's code prints and the calls it starts afterwards are still the preview's
+    root, u = await planted(client, tmp_path, "    import time; time.sleep(1.5)\n    print(f'encoded sample {idx}')\n")
+    client.progress_reports.setdefault("pv-2", [])
+    task = asyncio.ensure_future(command(client, "tensorleap.preview", {"uri": u, "subset": "training", "sampleId": 3},
+                                         token="pv-2"))
+    for _ in range(600):
+        if any("input 'image' on training sample 3" in (getattr(r, "message", None) or "") for r in client.progress_reports["pv-2"]):
+            break
+        await asyncio.sleep(0.05)
+    items = await command(client, "tensorleap.testItems", {"uri": u})
+    pv = await asyncio.wait_for(task, 60)
+    assert items["subsets"] == ["training", "validation"], items
+    reports = [getattr(r, "message", None) or "" for r in client.progress_reports["pv-2"]]
+    assert any("ground truth 'classes' on training sample 3" in m for m in reports), reports
+    assert "encoded sample 3" in (pv.get("output") or ""), pv.get("output")
+    shown = client.panel[-1]
+    assert "encoded sample 3" in ((shown.output if hasattr(shown, "output") else shown.get("output")) or "")

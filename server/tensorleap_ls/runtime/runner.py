@@ -190,7 +190,7 @@ class Child:
         self._guard_lock = threading.Lock()  # the pipe's fd is closed once, whichever thread ends the child
         self.output = _Output(limits.stderr_cap, self.scrub)
         self._responses: queue.Queue = queue.Queue()
-        self.events = Events()  # the current request's listeners (Runner.call sets them)
+        self.events = Events()  # the listeners of the request being answered (``request`` sets them)
         self._line = b""  # user output not yet forwarded: the end of an unfinished line
         self._line_lock = threading.Lock()
         self._ended = 0  # the last request whose end marker came through the output pipe
@@ -290,11 +290,14 @@ class Child:
         return not self._ending and self.proc.poll() is None
 
     def request(self, req: protocol.Request, timeout: float, cancel: threading.Event | None = None,
-                beat_timeout: float | None = None) -> protocol.Reply:
+                beat_timeout: float | None = None, events: Events | None = None) -> protocol.Reply:
         """Sends ``req`` and waits for its answer: ``timeout`` until the child's first beat, then the limit
         of the call each beat announces (plus the grace), counted from that beat. ``beat_timeout``: the
-        silence allowed between progress messages that announce no call (a scan's batches)."""
+        silence allowed between progress messages that announce no call (a scan's batches). ``events``
+        hears this request's progress and output: set under the lock, so a request waiting for its turn
+        (the Test Explorer's subsets during a preview) never takes them from the one running."""
         with self._lock:
+            self.events = events or Events()
             self._ids += 1
             rid = self._ids
             try:
@@ -330,6 +333,7 @@ class Child:
                         return req.REPLY.from_wire(msg)
             finally:
                 self.flush_output()
+                self.events = Events()
 
     def _hang(self, limit: float, setting: str | None, beat: protocol.Progress | None) -> ChildFault:
         where, func = None, ""
@@ -512,16 +516,13 @@ class Runner:
             if c is not None:
                 c.close()
             c = Child(python, root, entry, self.limits, auth_secret)
-            c.events = events or Events()  # what the entry prints as it is imported reaches the caller too
-            try:
+            try:  # what the entry prints as it is imported reaches the caller too
                 resp = c.request(protocol.Load(root=root, entry=entry, timeout_s=self.limits.timeout_s,
                                                preprocess_timeout_s=self.limits.preprocess_timeout_s),
-                                 self.limits.preprocess_timeout_s + 5)
+                                 self.limits.preprocess_timeout_s + 5, events=events)
             except ChildFault:
                 c.close()
                 raise
-            finally:
-                c.events = Events()
             assert isinstance(resp, protocol.Loaded)
             if not resp.ok:
                 c.close()
@@ -557,9 +558,8 @@ class Runner:
         req = replace(req, timeout_s=self.limits.timeout_s, preprocess_timeout_s=self.limits.preprocess_timeout_s)
         events = events or Events(progress=progress)
         c, _setup = self.child(python, root, entry, auth_secret, events)
-        c.events = events
         try:
-            return c.request(req, timeout or self.limits.timeout_s, cancel, beat_timeout)
+            return c.request(req, timeout or self.limits.timeout_s, cancel, beat_timeout, events)
         except ChildFault:
             with self._lock:  # only this child: a fresh one may already serve the next request
                 key = (python, root, entry)
@@ -568,8 +568,6 @@ class Runner:
                     self._setup.pop(key, None)
             c.close()
             raise
-        finally:
-            c.events = Events()
 
     def stderr(self, python: str, root: str, entry: str) -> str:
         c = self._children.get((python, root, entry))
