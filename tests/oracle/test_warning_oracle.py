@@ -72,6 +72,8 @@ class DocRule:
     from_codes: bool = True
 
 
+# True wherever the integration runs; the analysis does not evaluate it (a file-system call).
+_WHEN_HERE = "if os.path.isdir(os.path.dirname(os.path.abspath(__file__))):\n"
 _HELPERS = "from code_loader.helpers.detection.yolo.utils import reshape_output_list\n"
 
 WARN_CASES = [
@@ -99,6 +101,19 @@ WARN_CASES = [
     WarnCase("TL422", DECO, "the local import raises", "import", r"No module named 'code_loader\.helpers'",
              from_codes=False, edits=((ENTRY[DECO], "import os\n", "import os\n" + _HELPERS),
                                       ("requirements.txt", "numpy\n", "numpy\ncode-loader-helpers\n"))),
+    # Slips under a condition the analysis cannot decide (a warning: the line runs only when it holds); here it
+    # holds when the SDK runs, and the run fails on the slip.
+    WarnCase("TL112", DECO, "the import under the condition raises", "import", r"cannot import name 'gt_encodr'",
+             from_codes=False, edits=((ENTRY[DECO], "MODEL_PATH = ", _WHEN_HERE + "    from mnist_tl.encoders import "
+                                       "gt_encodr  # noqa: F401\n\n\nMODEL_PATH = "),)),
+    WarnCase("TL113", DECO, "the decorator under the condition raises", "import",
+             r"name 'tensorleap_metadat' is not defined", from_codes=False,
+             edits=((ENTRY[DECO], "MODEL_PATH = ", _WHEN_HERE + "    @tensorleap_metadat('extra')\n    def extra(idx, "
+                     "preprocess):\n        return 1.0\n\n\nMODEL_PATH = "),)),
+    WarnCase("TL114", DECO, "the encoder's branch raises on every sample", "check", r"name 'scael' is not defined",
+             from_codes=False, edits=(("mnist_tl/encoders.py", "    return preprocess.data['images']",
+                                       "    if idx >= 0:\n        return preprocess.data['images'][0] * scael\n"
+                                       "    return preprocess.data['images']"),)),
 ]
 
 _R13 = "### 1.3 Validation model (how checks fire)"

@@ -483,7 +483,10 @@ def _unbound(mod: Module, keep: frozenset) -> tuple[Unbound, ...]:
                                          col_offset=0, **_type_params()))
     try:
         found = _Checker(tree, mod.path)
-    except (RecursionError, Exception):  # noqa: BLE001 - pyflakes on a pathological tree: nothing to say
+    except RecursionError:  # a tree nested deeper than pyflakes' recursion: the user's shape, not our fault
+        log.info("%s: nested too deeply for the undefined-name check (pyflakes); not checked", mod.path)
+        return ()
+    except Exception:  # noqa: BLE001 - pyflakes failed on a tree it should read: ours to fix, nothing to say
         log.exception("pyflakes failed on %s", mod.path)
         return ()
     out = []
