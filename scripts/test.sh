@@ -9,4 +9,7 @@ bash scripts/setup.sh
 if [ "${SKIP_EDITOR_TESTS:-0}" != 1 ]; then
   bash scripts/editor_tests.sh
 fi
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Two test processes (pytest-xdist), a file each at a time (module fixtures stay shared): most tests wait on
+# processes (servers, children, code-loader imports), so the 2-core machine CI runs on does ~1.7x the work.
+# TL_TEST_WORKERS=0 runs them in this process.
+.venv/bin/python -m pytest -q -p no:cacheprovider -n "${TL_TEST_WORKERS:-2}" --dist loadfile "$@"
