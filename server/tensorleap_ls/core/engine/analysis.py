@@ -14,6 +14,7 @@ content), the import closure and leap.yaml are cached until a file they depend o
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import threading
@@ -68,10 +69,23 @@ class ProjectAnalysis:
         return self._by_path.get(norm(path), [])
 
 
+class OracleMismatch(AssertionError):
+    """The incremental analysis differs from the full one (oracle mode only)."""
+
+
+def _summary(pa: ProjectAnalysis) -> collections.Counter:
+    """What an analysis says, comparable across analyzers: its modules, bindings and findings."""
+    findings = ((f.code, f.message, f.span, f.effective_severity, repr(f.data), tuple(f.related)) for f in pa.findings)
+    bindings = (tuple(sorted((k, repr(v)) for k, v in b.to_json().items())) + (b.reg_span, b.def_span)
+                for b in pa.bindings)
+    return collections.Counter([("module", p) for p in pa.modules] + [("finding", f) for f in findings]
+                               + [("binding", b) for b in bindings])
+
+
 class Analyzer:
     def __init__(self, read_file: Callable[[str], str | None] | None = None,
                  env_for: Callable[[str], Environment] | None = None,
-                 spawn: Callable[[list[str]], object] | None = None):
+                 spawn: Callable[[list[str]], object] | None = None, oracle: bool | None = None):
         # env_for(root): the project's environment (its site-packages and installed code-loader, read from
         # disk by core.sdk_env); the CLI and the server decide which interpreter, the analysis only reads.
         self.env_for = env_for or (lambda root: Environment())
@@ -81,13 +95,19 @@ class Analyzer:
         self._undecodable: set[str] = set()
         self._refused: dict[str, str] = {}  # path -> why it was not read (FIFO, device, too large)
         self._skipped: set[str] | None = None  # refused files the analysis in progress asked for
+        self._read_disk_given = read_file
         self._read_disk = read_file or self._read_disk_utf8
+        # Test mode: every analysis is compared with a full one (_check_oracle)
+        self.oracle = os.environ.get("TL_ENGINE_ORACLE") == "1" if oracle is None else oracle
         self._overlays: dict[str, str] = {}
         self._modules = ModuleCache()
         self._disk_cache: dict[str, str | None] = {}
         self._lock = threading.RLock()
         self._last: dict[str, ProjectAnalysis] = {}  # root+entry -> last analysis
         self._yaml_cache: dict[str, tuple[str, object]] = {}
+        self._closures: dict[tuple, Project] = {}  # (root, entry, leap.yaml) -> the last closure (reused while valid)
+        # What the engine recomputed and reused (the tests and the benchmark read it)
+        self.stats: collections.Counter = collections.Counter()
         # model file path -> facts read in the project interpreter (set by the LSP layer / CLI)
         self.model_facts: dict[str, dict] = {}
 
@@ -261,7 +281,26 @@ class Analyzer:
         parts["findings"].extend(self._skipped_findings(skipped, root, entry, yaml_path))
         pa = ProjectAnalysis(**parts)
         self._last[f"{root}|{entry}"] = pa
+        if self.oracle:
+            self._check_oracle(pa, root, entry, yaml_path)
         return pa
+
+    # --- the correctness oracle -------------------------------------------------------------
+    def _check_oracle(self, pa: ProjectAnalysis, root: str, entry: str, yaml_path: str | None) -> None:
+        """Test mode (``oracle=True``, TL_ENGINE_ORACLE=1): the same project analysed from scratch by a
+        fresh Analyzer (same buffers, same environment, nothing cached) must give the same bindings and
+        findings as the incremental analysis; else OracleMismatch."""
+        fresh = Analyzer(read_file=self._read_disk_given, env_for=self.env_for, oracle=False)
+        fresh._overlays = dict(self._overlays)
+        fresh.model_facts = self.model_facts
+        # history the inputs do not say: the last text of a broken module that parsed (parsed again here)
+        for path, good in self._modules.last_good_of_broken().items():
+            fresh._modules.seed_last_good(parse_module(path, good.name, good.text))
+        full = fresh._analyze(root, entry, yaml_path)
+        want, got = _summary(full), _summary(pa)
+        if want != got:
+            raise OracleMismatch(f"incremental analysis of {entry} differs from the full one:\n"
+                                 f"  only incremental: {sorted(got - want, key=repr)[:5]}\n  only full: {sorted(want - got, key=repr)[:5]}")
 
     def _skipped_findings(self, skipped: set[str], root: str, entry: str, yaml_path: str | None) -> list[Finding]:
         """One TL191 per special or oversized file the analysis wanted to read, shown on the entry
@@ -272,7 +311,14 @@ class Analyzer:
                 for p in sorted(skipped - {entry})]  # the entry has its own TL191
 
     def _analyze_inner(self, root: str, entry: str, yaml_path: str | None) -> dict:
-        project = ClosureBuilder(self._load, self._isfile).build(root, entry, yaml_path)
+        builder = ClosureBuilder(self._load, self._isfile, self._overlays.__contains__)
+        key = (root, entry, yaml_path)
+        old = self._closures.get(key)
+        project = builder.reuse(old) if old is not None else None
+        self.stats["closures_reused" if project is not None else "closures_built"] += 1
+        if project is None:
+            project = builder.build(root, entry, yaml_path)
+        self._closures[key] = project
         for mod in project.modules.values():
             if mod.tree is not None and not mod.stale and "compiled" not in mod.memo:
                 apply_verdict(mod, self.compiler.verdict(mod.digest))

@@ -34,6 +34,12 @@ class ImportRef:
     # Guarded by `try: ... except ImportError` (or `except Exception`, a bare `except`): a missing
     # package is expected there (optional back-ends of vendored libraries).
     optional: bool = False
+    index: int = 0  # position in Module.imports: with the module path, a key that survives a re-parse
+
+    @property
+    def signature(self) -> tuple:
+        """What the import says, without where it is written."""
+        return (self.module, self.level, tuple(self.names), self.bound, self.at_import, self.optional)
 
 
 @dataclass
@@ -186,13 +192,14 @@ def _collect(mod: Module, tree: ast.Module) -> None:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 bound = alias.asname or alias.name.split(".")[0]
-                mod.imports.append(ImportRef(alias.name, 0, [], bound, mod.source.span(node), node, at_import, optional))
+                mod.imports.append(ImportRef(alias.name, 0, [], bound, mod.source.span(node), node, at_import, optional,
+                                             len(mod.imports)))
                 if alias.name.split(".")[0] == "code_loader":
                     mod.uses_code_loader = True
         elif isinstance(node, ast.ImportFrom):
             names = [(a.name, a.asname or a.name) for a in node.names]
             mod.imports.append(ImportRef(node.module or "", node.level, names, None, mod.source.span(node), node,
-                                         at_import, optional))
+                                         at_import, optional, len(mod.imports)))
             if (node.module or "").split(".")[0] == "code_loader" and node.level == 0:
                 mod.uses_code_loader = True
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute):
@@ -266,6 +273,13 @@ class ModuleCache:
 
     def last_good(self, path: str) -> Module | None:
         return self._last_good.get(path)
+
+    def last_good_of_broken(self) -> dict[str, Module]:
+        """path -> the last good parse, for every module whose current text does not parse."""
+        return {p: self._last_good[p] for p, m in self._by_path.items() if m.tree is None and p in self._last_good}
+
+    def seed_last_good(self, mod: Module) -> None:
+        self._last_good[mod.path] = mod
 
     def drop(self, path: str) -> None:
         self._by_path.pop(path, None)

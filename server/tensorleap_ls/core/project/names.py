@@ -32,7 +32,7 @@ class Names:
 
     def __init__(self, modules: dict[str, Module], resolved: dict):
         self.modules = modules
-        self.resolved = resolved  # (module path, id(import node), attr) -> module path
+        self.resolved = resolved  # (module path, ImportRef.index, attr) -> module path (Project.resolved)
         self._memo: dict[tuple, Any] = {}
         self._held: dict[int, Module] = {}
         self._active: dict[tuple, int] = {}  # lookups in progress -> their level
@@ -88,15 +88,15 @@ class Names:
                 continue
             if ref.bound == name and not ref.names:
                 is_alias = ref.bound != ref.module.split(".")[0] or "." not in ref.module
-                target = self.resolved.get((mod.path, id(ref.node), "" if is_alias else "top"))
+                target = self.resolved.get((mod.path, ref.index, "" if is_alias else "top"))
                 if target is not None:
                     return ("module", target, mod)
                 return ("external", ref.module if is_alias else ref.module.split(".")[0], mod)
             for orig, bound in ref.names:
                 if bound != name:
                     continue
-                sub = self.resolved.get((mod.path, id(ref.node), orig))
-                src = self.resolved.get((mod.path, id(ref.node), ""))
+                sub = self.resolved.get((mod.path, ref.index, orig))
+                src = self.resolved.get((mod.path, ref.index, ""))
                 if sub is not None:
                     # `from pkg import f` takes the package's attribute first: an __init__ re-exporting a
                     # function over the submodule of the same name gives the function.
@@ -162,7 +162,7 @@ class Names:
         for ref in reversed(mod.imports):
             if ref.names != STAR:
                 continue
-            src = self.resolved.get((mod.path, id(ref.node), ""))
+            src = self.resolved.get((mod.path, ref.index, ""))
             if src is None or src not in self.modules:
                 if not (ref.module or "").startswith("code_loader"):
                     unseen = True
