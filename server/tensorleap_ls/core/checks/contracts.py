@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
-from tensorleap_ls.core.checks.base import CheckContext
+from tensorleap_ls.core.checks.base import CheckContext, ScopedCheck
 from tensorleap_ls.core.checks.returns import ann_name, returns
 from tensorleap_ls.core.codes import (
     CHANNEL_DIM, DEFAULT_CHANNEL_DIM, DEFAULT_DIRECTION, DEFAULT_PREDICTION_TYPES, DEFAULT_STATE, DEPRECATED_LENGTH,
@@ -34,34 +34,43 @@ _LABEL = {Kind.INPUT: "input encoder", Kind.GROUND_TRUTH: "ground-truth encoder"
 _STATE_MEMBERS = ("training", "validation", "test", "unlabeled", "additional")
 
 
-def check(ctx: CheckContext) -> list[Finding]:
+def _binding(ctx: CheckContext, b: Binding) -> list[Finding]:
+    """One binding's contract: its signature, what it returns, its arguments (its own findings only)."""
     out: list[Finding] = []
-    for b in ctx.bindings:
-        mod = ctx.module_at(b.def_path)
-        src = getattr(mod, "source", None)
-        node = b.def_node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and src is not None:
-            out.extend(_signature(b, node, src))
-            out.extend(returns(b, node, src, lambda name, path=mod.path: ctx.find_function(path, name)))
-        if b.kind is Kind.VISUALIZER:
-            out.extend(_visualizer(ctx, b))
-        elif b.kind is Kind.INPUT:
-            out.extend(_channel_dim(b))
-        elif b.kind is Kind.METRIC:
-            out.extend(_direction(b))
-        elif b.kind is Kind.METADATA:
-            out.extend(_metadata(b))
-        elif b.kind is Kind.LOAD_MODEL:
-            out.extend(_load_model(b))
-        elif b.kind is Kind.PREDICTION and b.style is Style.DECORATOR and "channel_dim" not in b.args:
-            out.append(Finding(DEFAULT_PREDICTION_TYPES, "`PredictionTypeHandler` without `channel_dim`: the SDK defaults it to -1 and warns.",
-                               b.reg_span, data=Function(b.name)))
-        elif b.kind is Kind.CUSTOM_LAYER:
-            out.extend(_custom_layer(b))
+    mod = ctx.module_at(b.def_path)
+    src = getattr(mod, "source", None)
+    node = b.def_node
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and src is not None:
+        out.extend(_signature(b, node, src))
+        out.extend(returns(b, node, src, lambda name, path=mod.path: ctx.find_function(path, name)))
+    if b.kind is Kind.VISUALIZER:
+        out.extend(_visualizer(ctx, b))
+    elif b.kind is Kind.INPUT:
+        out.extend(_channel_dim(b))
+    elif b.kind is Kind.METRIC:
+        out.extend(_direction(b))
+    elif b.kind is Kind.METADATA:
+        out.extend(_metadata(b))
+    elif b.kind is Kind.LOAD_MODEL:
+        out.extend(_load_model(b))
+    elif b.kind is Kind.PREDICTION and b.style is Style.DECORATOR and "channel_dim" not in b.args:
+        out.append(Finding(DEFAULT_PREDICTION_TYPES, "`PredictionTypeHandler` without `channel_dim`: the SDK defaults it to -1 and warns.",
+                           b.reg_span, data=Function(b.name)))
+    elif b.kind is Kind.CUSTOM_LAYER:
+        out.extend(_custom_layer(b))
+    return out
+
+
+def _project(ctx: CheckContext) -> list[Finding]:
+    """PreprocessResponse(...) calls in every module (once per module text)."""
+    out: list[Finding] = []
     for mod in ctx.modules.values():
         if mod.tree is not None and mod.source is not None:
             out.extend(f for f in _preprocess_responses(mod) if not _in_simulation(ctx, f))
     return out
+
+
+check = ScopedCheck("contracts", _binding, _project)
 
 
 def _in_simulation(ctx: CheckContext, f: Finding) -> bool:

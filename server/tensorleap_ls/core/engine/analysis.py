@@ -29,7 +29,8 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.project.evaluate import Resolver
 from tensorleap_ls.core.model import Binding, Finding, Span
 from tensorleap_ls.core.facts.compiled import Compiler
-from tensorleap_ls.core.facts.modules import Module, ModuleCache, apply_verdict, parse_module
+from tensorleap_ls.core.engine.deps import Fingerprints, shared_inputs
+from tensorleap_ls.core.facts.modules import Module, ModuleCache, apply_verdict, digest_of, parse_module
 from tensorleap_ls.core.project.closure import ClosureBuilder, Project, default_entry, find_root, inside, norm
 from tensorleap_ls.core.sdk.env import Environment
 from tensorleap_ls.core.project import external
@@ -106,10 +107,20 @@ class Analyzer:
         self._last: dict[str, ProjectAnalysis] = {}  # root+entry -> last analysis
         self._yaml_cache: dict[str, tuple[str, object]] = {}
         self._closures: dict[tuple, Project] = {}  # (root, entry, leap.yaml) -> the last closure (reused while valid)
+        # (root, entry) -> the findings of bindings by (check, fingerprint), as the last analysis left them
+        self._binding_findings: dict[tuple, dict] = {}
+        # (root, entry) -> files other than modules the analyses read since the binding findings were
+        # computed (configs, leap.yaml, requirements...) -> their digest then
+        self._files_read: dict[tuple, dict[str, str]] = {}
+        self._reading: set[str] | None = None  # files read by the analysis in progress
         # What the engine recomputed and reused (the tests and the benchmark read it)
         self.stats: collections.Counter = collections.Counter()
         # model file path -> facts read in the project interpreter (set by the LSP layer / CLI)
         self.model_facts: dict[str, dict] = {}
+
+    def close(self) -> None:
+        """Stops the compile worker (it also stops when this process ends)."""
+        self.compiler.close()
 
     # --- inputs ---------------------------------------------------------------------------
     def set_overlay(self, path: str, text: str | None) -> None:
@@ -132,6 +143,9 @@ class Analyzer:
         path = norm(path)
         # Fast path without the lock (dict reads are atomic): the event loop converting a range must
         # not wait for an analysis running in a worker thread.
+        reading = self._reading
+        if reading is not None:
+            reading.add(path)
         text = self._overlays.get(path)
         if text is None:
             text = self._disk_cache.get(path)
@@ -274,16 +288,38 @@ class Analyzer:
 
     def _analyze(self, root: str, entry: str, yaml_path: str | None) -> ProjectAnalysis:
         outer, self._skipped = self._skipped, set()
+        reading, self._reading = self._reading, set()
         try:
             parts = self._analyze_inner(root, entry, yaml_path)
+            read = self._files_read.setdefault((root, entry), {})
+            for p in self._reading - set(parts["project"].modules):
+                read.setdefault(p, digest_of(self.read_text(p) or ""))
         finally:
             skipped, self._skipped = self._skipped, outer
+            self._reading = reading
         parts["findings"].extend(self._skipped_findings(skipped, root, entry, yaml_path))
         pa = ProjectAnalysis(**parts)
         self._last[f"{root}|{entry}"] = pa
         if self.oracle:
             self._check_oracle(pa, root, entry, yaml_path)
         return pa
+
+    def _fingerprints(self, project: Project, resolver: Resolver, env: Environment, yaml_path: str | None,
+                      outside: dict) -> Fingerprints:
+        """What the bindings' checks read (core/engine/deps.py): code, and what every binding shares (leap.yaml,
+        the environment, the model's facts, the YAML configs)."""
+        shared = shared_inputs(self.read_text(yaml_path) if yaml_path else None, env.sdk, self.model_facts,
+                               resolver.configs.values()) + [[str(s) for s in env.sites]]
+        return Fingerprints(project.modules, resolver, shared, outside)
+
+    def _reused_findings(self, key: tuple) -> dict | None:
+        """The binding findings the last analyses left, unless a file they read besides the modules (a config,
+        requirements.txt...) changed since: then none (recorded inputs, checked before reuse)."""
+        read = self._files_read.get(key, {})
+        if any(digest_of(self.read_text(p) or "") != d for p, d in read.items()):
+            self._files_read.pop(key, None)
+            return None
+        return self._binding_findings.get(key)
 
     # --- the correctness oracle -------------------------------------------------------------
     def _check_oracle(self, pa: ProjectAnalysis, root: str, entry: str, yaml_path: str | None) -> None:
@@ -361,7 +397,11 @@ class Analyzer:
                 findings.append(Finding(UNREADABLE_FILE, "The file holds a NUL byte: Python (and the platform) refuse to import "
                                         "it (\"source code string cannot contain null bytes\"). Remove it.",
                                         Span(mod.path, line, col, line, col + 1)))
-        findings.extend(external.reanchor(run_checks(ctx), bindings, outside, root))
+        keep: dict = {}
+        checked = run_checks(ctx, self._reused_findings((root, entry)), keep,
+                             self._fingerprints(project, resolver, env, yaml_path, outside).of, self.stats)
+        self._binding_findings[(root, entry)] = keep
+        findings.extend(external.reanchor(checked, bindings, outside, root))
         # Findings in a file that does not parse would point into stale text: keep only its syntax error.
         broken = {m.path for m in project.modules.values() if m.stale}
         if broken:

@@ -15,6 +15,7 @@ import ast
 from typing import Any
 
 from tensorleap_ls.core.facts.modules import Module, index_of, per_text
+from tensorleap_ls.core.graphs import components
 from tensorleap_ls.core.source.text import dotted
 
 # Nesting bound of expression evaluation (core/project/evaluate.py): deeper expressions are unknown.
@@ -171,51 +172,17 @@ class Names:
         return targets, unseen
 
     def _components(self) -> None:
-        """Tarjan's strongly connected components of the star-import graph (iterative, linear)."""
+        """The strongly connected components of the star-import graph (core/graphs.py)."""
         if self._scc is not None:
             return
         graph = {p: self._stars_of(m) for p, m in self.modules.items()}
-        index: dict[str, int] = {}
-        low: dict[str, int] = {}
-        on_stack: set[str] = set()
-        stack: list[str] = []
         scc: dict[str, int] = {}
-        for root in self.modules:
-            if root in index:
-                continue
-            work = [(root, 0)]
-            while work:
-                v, i = work.pop()
-                if i == 0:
-                    index[v] = low[v] = len(index)
-                    stack.append(v)
-                    on_stack.add(v)
-                succ = graph[v][0]
-                if i < len(succ):
-                    work.append((v, i + 1))
-                    w = succ[i]
-                    if w not in index:
-                        work.append((w, 0))
-                    elif w in on_stack:
-                        low[v] = min(low[v], index[w])
-                    continue
-                if low[v] == index[v]:
-                    comp = len(self._members)
-                    members = []
-                    while True:
-                        w = stack.pop()
-                        on_stack.discard(w)
-                        scc[w] = comp
-                        members.append(w)
-                        if w == v:
-                            break
-                    members.sort(key=index.__getitem__)
-                    self._members.append([self.modules[p] for p in members])
-                if work:
-                    parent = work[-1][0]
-                    low[parent] = min(low[parent], low[v])
-        # Tarjan numbers a component after every component it reaches: one pass in that order computes
-        # what each sees, without recursion.
+        for comp, members in enumerate(components(self.modules, lambda p: graph[p][0])):
+            for p in members:
+                scc[p] = comp
+            self._members.append([self.modules[p] for p in members])
+        # Components come after every component they reach: one pass in that order computes what each
+        # sees, without recursion.
         for comp, members in enumerate(self._members):
             down: list[int] = []
             unseen = False
