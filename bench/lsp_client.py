@@ -33,6 +33,7 @@ class LspClient:
         self._responses: dict[int, tuple[float, Message]] = {}
         self._notifications: list[tuple[float, Message]] = []
         self._closed = False
+        self._write_lock = threading.Lock()  # a pinger thread and the main thread may write at once
         self._reader = threading.Thread(target=self._read_loop, daemon=True)
         self._reader.start()
 
@@ -41,9 +42,10 @@ class LspClient:
         body = json.dumps(msg).encode("utf-8")
         data = b"Content-Length: %d\r\n\r\n" % len(body) + body
         assert self.proc.stdin is not None
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
-        return time.perf_counter()
+        with self._write_lock:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+            return time.perf_counter()
 
     def _read_loop(self) -> None:
         out = self.proc.stdout

@@ -22,12 +22,27 @@ def pyenv_python(version: str) -> str | None:
     return found[-1] if found else shutil.which(f"python{version}")
 
 
+def _base_identity(base: str) -> str:
+    """The interpreter a venv made with ``base`` runs: a worktree's own .venv python counts as the Python it
+    was made from (its pyvenv.cfg ``home``), so every checkout keys the same venv the same way."""
+    cfg = Path(base).parent.parent / "pyvenv.cfg"
+    if cfg.is_file():
+        for line in cfg.read_text().splitlines():
+            k, _, v = line.partition("=")
+            if k.strip() == "home":
+                return f"{v.strip()}/{Path(base).name}"
+    return os.path.realpath(base)
+
+
 def cached_venv(name: str, base: str, install: list[str], key: str) -> str:
     """The python of ``CACHE/name``: a venv of ``base`` with ``pip install *install`` done, built once per
     ``key`` (what it holds: requirements text, interpreter...) and by one test run at a time."""
     venv = CACHE / name
     marker, python = venv / ".tensorleap-ls-ready", venv / "bin" / "python"
-    digest = hashlib.sha256(f"{base}\n{install}\n{key}".encode()).hexdigest()
+    # Keyed by what the venv holds, not by where the checkout is: a requirements file counts by its text,
+    # so worktrees of one repository share the venv instead of rebuilding it under each other.
+    what = [Path(a).read_text() if os.path.isfile(a) else a for a in install]
+    digest = hashlib.sha256(f"{_base_identity(base)}\n{what}\n{key}".encode()).hexdigest()
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / f".lock-{name}", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test runs build it once

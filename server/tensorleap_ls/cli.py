@@ -1,4 +1,4 @@
-"""Command line: ``tensorleap-ls check | preview | serve``.
+"""Command line: ``tensorleap-ls check | preview | debug-sample | serve``.
 
 ``check`` imports only the analysis core (no pygls, no lsprotocol) so it starts fast in CI.
 Exit codes: 0 no errors, 1 errors found, 2 usage or internal failure (a clear message, never
@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--preprocess-timeout", type=_bounded("preprocess_timeout_s", float), default=300.0,
                    help="seconds for the import of the entry and for preprocess, for --dynamic")
     c.add_argument("--memory-mb", type=_bounded("memory_mb", int), default=4096,
-                   help="memory limit of the child for --dynamic")
+                   help="memory limit of the child for --dynamic, and of the model reader")
     c.add_argument("--no-model", action="store_true", help="do not read the model file for the model checks (TL6xx)")
 
     v = sub.add_parser("preview", help="render one sample as the platform would (PNG + JSON + HTML)")
@@ -89,6 +89,17 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--python")
     v.add_argument("--timeout", type=_bounded("timeout_s", float), default=30.0)
     v.add_argument("--preprocess-timeout", type=_bounded("preprocess_timeout_s", float), default=300.0)
+
+    d = sub.add_parser("debug-sample", help="run one sample under debugpy and wait for a DAP client (any editor)")
+    d.add_argument("path", metavar="PATH")
+    d.add_argument("--subset", default="training")
+    d.add_argument("--sample", required=True, help="sample id")
+    d.add_argument("--python", help="the project's interpreter (default: the project's .venv/venv, else this one)")
+    d.add_argument("--listen", required=True, metavar="HOST:PORT", type=_host_port,
+                   help="where debugpy waits for the client (attach with connect host/port)")
+    d.add_argument("--function", action="append", default=[], metavar="NAME",
+                   help="run only this encoder / metadata / visualizer (Python or registered name; repeatable)")
+    d.add_argument("--no-integration-test", action="store_true", help="do not run the integration test on the sample")
 
     s = sub.add_parser("serve", help="run the language server (stdio by default)")
     s.add_argument("--tcp", metavar="HOST:PORT", type=_host_port)
@@ -141,6 +152,8 @@ def _run(args: argparse.Namespace) -> int:
         return _check(args)
     if args.command == "preview":
         return _preview(args)
+    if args.command == "debug-sample":
+        return _debug_sample(args)
     if args.command == "serve":
         # Under `python -m` the working directory (an editor's workspace) is on sys.path: clean it before
         # the server's lazy imports. Editors use the launcher, which cleans it before any import.
@@ -218,8 +231,9 @@ def _model_facts(analyzer, pa, args: argparse.Namespace) -> bool:
     from tensorleap_ls.runtime import api
 
     if args.python or args.dynamic:
-        return api.model_facts(analyzer, pa, api.choose(pa.project.root, args.python), trusted=True)
-    return api.model_facts(analyzer, pa, sys.executable, trusted=False)
+        return api.model_facts(analyzer, pa, api.choose(pa.project.root, args.python), trusted=True,
+                               memory_mb=args.memory_mb)
+    return api.model_facts(analyzer, pa, sys.executable, trusted=False, memory_mb=args.memory_mb)
 
 
 def _dynamic(pa, args: argparse.Namespace) -> list:
@@ -255,6 +269,34 @@ def _preview(args: argparse.Namespace) -> int:
         print(line)
     print(f"preview written to {os.path.join(args.out, 'index.html')}")
     return 1 if result.get("errors") else 0
+
+
+def _debug_sample(args: argparse.Namespace) -> int:
+    """Listens until a DAP client attaches, runs the sample, and ends with the session (the client's
+    disconnect, or the sample's end); Ctrl-C ends the harness and everything it started."""
+    from tensorleap_ls.core.engine.analysis import Analyzer
+    from tensorleap_ls.runtime import api
+
+    _check_path(args.path)
+    analyses = Analyzer().analyze_path(args.path)
+    if not analyses:
+        raise _UsageError(f"{args.path}: no integration found")
+    pa = analyses[0]
+    host, _, port = args.listen.rpartition(":")
+    try:
+        run = api.debug_sample(api.choose(pa.project.root, args.python), pa.project.root, pa.project.entry,
+                               args.subset, args.sample, host=host or "127.0.0.1", port=int(port),
+                               functions=args.function, integration_test=not args.no_integration_test,
+                               on_output=lambda line: print(line, flush=True))
+    except api.DebugFailed as e:
+        raise _UsageError(str(e)) from None
+    print(f"tensorleap-ls: {args.subset} sample {args.sample} of {pa.project.entry}: debugpy waits for a DAP client "
+          f"on {run.host}:{run.port} (request \"attach\", connect {{host, port}})", flush=True)
+    try:
+        return run.wait()
+    except KeyboardInterrupt:
+        run.stop()
+        return 130
 
 
 if __name__ == "__main__":

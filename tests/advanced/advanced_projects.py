@@ -53,4 +53,9 @@ def run_sdk(root: Path, platform_call: str = "") -> subprocess.CompletedProcess:
 
 
 def findings(root: Path):
-    return [f for pa in Analyzer().analyze_path(str(root)) for f in pa.findings]
+    """The project's findings, less the legacy fixtures' TL104: a legacy script without an integration test is
+    refused by the platform since code-loader 1.0.189, and these registrars (false positives after 1.0.206)
+    need a newer release; the fixtures are about the registrars, TL104 for legacy scripts is proven in
+    tests/core/test_codes.py and tests/oracle/test_error_oracle.py."""
+    return [f for pa in Analyzer().analyze_path(str(root)) for f in pa.findings
+            if not (f.code == "TL104" and not any(b.style.value == "decorator" for b in pa.bindings))]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from dap import DapClient
 from stdio_session import LAUNCHER, ROOT, broken_project, open_doc, start, static_session
 
 EXT = ROOT / "vscode-extension"
@@ -28,7 +29,7 @@ def vsix(tmp_path_factory) -> Path:
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = tmp_path_factory.mktemp("vsix")
     with zipfile.ZipFile(EXT / "tensorleap-ls.vsix") as z:
-        binaries = [n for n in z.namelist() if n.endswith((".so", ".pyd", ".dylib"))]
+        binaries = [n for n in z.namelist() if n.endswith((".so", ".pyd", ".dylib", ".dll", ".exe"))]
         assert binaries == [], binaries
         z.extractall(out)
     return out / "extension"
@@ -99,3 +100,38 @@ def test_the_bundled_server_in_a_bare_venv(vsix: Path, bare: str, tmp_path: Path
     finally:
         client.close()
     assert sorted(p.name for p in tmp_path.glob("imported-*")) == []
+
+
+def test_the_bundled_debugpy_debugs_a_sample_in_a_project_interpreter_without_it(vsix: Path, bare: str, tmp_path: Path):
+    """debugpy comes with the .vsix: the bundled server in a bare venv starts a sample's harness in a project
+    interpreter that has code-loader and nothing else; a DAP client attaches, stops in the encoder, continues."""
+    sys.path.insert(0, str(ROOT / "tests" / "runtime"))
+    from test_debug_sample import project_python
+
+    python = project_python()
+    assert subprocess.run([python, "-c", "import debugpy"], capture_output=True).returncode != 0
+    root = tmp_path / "mnist"
+    shutil.copytree(ROOT / "examples" / "decorator_mnist", root, ignore=shutil.ignore_patterns("__pycache__"))
+    enc = root / "mnist_tl" / "encoders.py"
+    line = next(i for i, t in enumerate(enc.read_text().split("\n"), 1) if "astype(np.float32)" in t)
+    libs = vsix / "bundled" / "libs"
+    client = start([bare, str(libs / LAUNCHER)], tmp_path, {"trusted": True, "interpreter": python},
+                   env={"PYTHONPATH": str(libs)}, cwd=root)
+    try:
+        open_doc(client, enc)
+        _, resp = client.request("workspace/executeCommand", {"command": "tensorleap.debugSample", "arguments": [
+            {"uri": enc.as_uri(), "subset": "validation", "sampleId": 63, "integrationTest": False}]}, timeout=120)
+        started = resp["result"]
+        assert started["ok"] and started["python"] == python, started
+        dap = DapClient(started["host"], started["port"])
+        try:
+            dap.attach({str(enc): [line]})
+            thread, frame, local = dap.stopped_frame()
+            assert (frame["name"], frame["line"]) == ("input_encoder", line)
+            assert local["idx"] == "63"
+            dap.request("continue", threadId=thread)
+            dap.event("terminated")
+        finally:
+            dap.close()
+    finally:
+        client.close()

@@ -22,7 +22,7 @@ from tensorleap_ls.core.fixdata import from_json, registered, to_json
 from tensorleap_ls.core.fixes import FIXERS, run_fixer
 from tensorleap_ls.core.model import TextEdit
 
-from test_codes import CASES, Case, _ids, plant
+from test_codes import CASES, Case, _ids, analyzer, plant
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "advanced"))
 from advanced_projects import findings as advanced_findings, project as advanced_project  # noqa: E402
@@ -62,7 +62,7 @@ def _assert_typed(findings) -> None:
 @pytest.mark.parametrize("case", CASES, ids=_ids)
 def test_findings_carry_their_code_s_data(tmp_path, case: Case):
     root = plant(tmp_path, case)
-    findings = [f for pa in Analyzer().analyze_path(str(root)) for f in pa.findings]
+    findings = [f for pa in analyzer().analyze_path(str(root)) for f in pa.findings]
     assert any(f.code == case.code for f in findings)
     _assert_typed(findings)
 
@@ -93,7 +93,7 @@ def apply(text: str, edits: list[TextEdit]) -> str:
 @pytest.mark.parametrize("case", FIXABLE, ids=_ids)
 def test_fix_applies_and_removes_the_finding(tmp_path, case: Case):
     root = plant(tmp_path, case)
-    (pa,) = Analyzer().analyze_path(str(root))
+    (pa,) = analyzer().analyze_path(str(root))
     where = str((root / (case.where or case.file)).resolve())
     finding = next(f for f in pa.findings if f.code == case.code and f.span.path == where)
     fixes = run_fixer(finding, pa)
@@ -110,7 +110,7 @@ def test_fix_applies_and_removes_the_finding(tmp_path, case: Case):
         if p.suffix == ".py":
             ast.parse(new)
         p.write_text(new, encoding="utf-8")
-    (after,) = Analyzer().analyze_path(str(root))
+    (after,) = analyzer().analyze_path(str(root))
     assert not [f for f in after.findings if f.code == case.code and f.message == finding.message], fix.title
 
 
@@ -120,7 +120,7 @@ def test_python_version_fix_spells_what_the_user_wrote(tmp_path, written, offere
     """The project's version, never the server's: `3.10` (which YAML reads as 3.1) becomes py310."""
     case = Case("TL409", "decorator_mnist", "leap.yaml", "pythonVersion: py311", f"pythonVersion: {written}")
     root = plant(tmp_path, case)
-    (pa,) = Analyzer().analyze_path(str(root))
+    (pa,) = analyzer().analyze_path(str(root))
     finding = next(f for f in pa.findings if f.code == "TL409")
     fixes = run_fixer(finding, pa)
     assert [f.edits[0].new_text for f in fixes] == offered

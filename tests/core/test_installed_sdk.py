@@ -115,7 +115,7 @@ def test_pin_against_the_installed_release(tmp_path, file, text, warned, line):
         (root / "requirements.txt").unlink()
     (root / file).write_text(text)
     found = [d for d in check_json(root, sys.executable)["diagnostics"] if d["code"] == "TL421"]
-    assert [(d["file"], d["line"], d["severity"]) for d in found] == ([(file, line, "warning")] if warned else [])
+    assert [(d["file"], d["line"], d["severity"]) for d in found] == ([(file, line, "information")] if warned else [])
 
 
 def test_help_describes_the_installed_release(old_python):

@@ -33,7 +33,10 @@ FIXTURES = ("config_loop_globals", "lazy_factory", "poetry_vendored")
 
 
 def analyse(root: Path):
-    (pa,) = Analyzer().analyze_path(str(root))
+    """As the CLI does it without a project venv: against this interpreter's environment."""
+    from tensorleap_ls.core.sdk.env import environment
+
+    (pa,) = Analyzer(env_for=lambda _root: environment(None)).analyze_path(str(root))
     return pa
 
 

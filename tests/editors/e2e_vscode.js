@@ -9,6 +9,8 @@
 //  4. an untrusted folder: static diagnostics, "Manage Workspace Trust" offered once, no
 //     "last run failed", no Preview lens.
 //  5. the Extensions view shows the extension's README with its images; the walkthrough opens.
+//  6. debug: a breakpoint in the encoder, the "Debug sample" lens, the editor paused there, continue, the end.
+//  7. testing: the Testing view runs one binding, its planted failure shows at its line; fixed, re-run green.
 // Exit code 0 = pass.
 const { chromium } = require("playwright-core");
 const { execFileSync, spawn } = require("child_process");
@@ -385,13 +387,100 @@ async function untrustedScenario(page) {
   }
 }
 
+/** A copy of the decorator example for one scenario, with the project interpreter set. */
+async function exampleServer(name, edit) {
+  const ws = path.join(W, `ws-${name}`);
+  fs.rmSync(ws, { recursive: true, force: true });
+  fs.cpSync(path.join(REPO, "examples", "decorator_mnist"), ws, { recursive: true });
+  if (edit) edit(ws);
+  const cs = await codeServer(name, ws, { "tensorleap.interpreter": path.join(REPO, ".venv", "bin", "python") });
+  return { ws, cs };
+}
+
+// --- 6. debug one sample ------------------------------------------------------------------------------
+async function debugScenario(page) {
+  const { cs } = await exampleServer("debug");
+  try {
+    await workbench(page, cs.url);
+    await openFile(page, "encoders.py");
+    const lens = page.locator(".monaco-editor .codelens-decoration a").filter({ hasText: "Debug sample" }).first();
+    await lens.waitFor({ timeout: 90000 });
+    await gotoLineEnd(page, 12); // input_encoder's return line
+    await page.keyboard.press("F9");
+    await page.locator(".monaco-editor .codicon-debug-breakpoint").first().waitFor();
+    await lens.click();
+    await page.locator(".monaco-editor .codicon-debug-stackframe").first().waitFor({ timeout: 120000 });
+    const stack = await waitFor("the call stack paused in input_encoder", async () => {
+      const t = await page.locator(".part.sidebar").first().innerText().catch(() => "");
+      return /input_encoder/.test(t) && /paused on breakpoint/i.test(t) && !/debug\.py/.test(t) ? t : null;
+    }, 30000);
+    await waitFor("the encoder's locals with the sample id", async () =>
+      /idx\s*[:=]\s*0\b/.test(await page.locator(".part.sidebar").first().innerText().catch(() => "")), 30000);
+    log(`paused at the breakpoint in the encoder, idx = 0 in its locals: ${stack.replace(/\s+/g, " ").slice(0, 120)}`);
+    await page.screenshot({ path: `${SHOTS}/vscode-debug-paused.png` });
+    await page.locator(".debug-toolbar .codicon-debug-continue").first().click();
+    await page.locator(".debug-toolbar").first().waitFor({ state: "hidden", timeout: 60000 });
+    log("continued: the sample ran to its end and the session ended");
+  } finally {
+    cs.stop();
+  }
+}
+
+// --- 7. the Testing view --------------------------------------------------------------------------------
+async function testingScenario(page) {
+  const { cs } = await exampleServer("testing", (dir) => {
+    const enc = path.join(dir, "mnist_tl", "encoders.py");
+    fs.writeFileSync(enc, fs.readFileSync(enc, "utf8").replace(".astype(np.float32)", ".astype(np.float64)"));
+  });
+  try {
+    await workbench(page, cs.url);
+    await openFile(page, "encoders.py");
+    await command(page, "View: Show Testing");
+    const row = (text) => page.locator(".test-explorer .monaco-list-row").filter({ hasText: text }).first();
+    await row("Inputs").waitFor({ timeout: 90000 });
+    await row("Inputs").click();
+    await page.keyboard.press("ArrowRight");
+    const encoder = row("input_encoder");
+    await encoder.waitFor();
+    await encoder.hover();
+    await encoder.locator(".action-label.codicon-testing-run-icon").click();
+    await encoder.locator(".codicon-testing-failed-icon").waitFor({ timeout: 120000 });
+    // the failure's message is shown on the encoder's `def` line (VS Code's test error widget)
+    const widget = page.locator(".monaco-editor .test-error-content-widget").filter({ hasText: "TL504" }).first();
+    await widget.waitFor({ timeout: 30000 });
+    const wb = await widget.boundingBox();
+    const lb = await page.locator(".monaco-editor .view-line").filter({ hasText: "def input_encoder" }).first().boundingBox();
+    if (Math.abs(wb.y + wb.height / 2 - (lb.y + lb.height / 2)) > lb.height) {
+      throw new Error(`the failure is not at the encoder's line: widget at y=${wb.y}, def line at y=${lb.y}`);
+    }
+    log("one binding ran: its float64 failure (TL504) shows at `def input_encoder`");
+    await page.screenshot({ path: `${SHOTS}/vscode-testing.png` });
+    // the fix typed in the editor and saved, then Rerun Failed Tests: green
+    await page.keyboard.press("Escape");
+    await page.locator(".monaco-editor .view-lines").first().click();
+    await gotoLineEnd(page, 12);
+    await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("Backspace");
+    await page.keyboard.press("Backspace");
+    await page.keyboard.type("32");
+    await page.keyboard.press("Control+S");
+    await command(page, "Test: Rerun Failed Tests");
+    await encoder.locator(".codicon-testing-passed-icon").waitFor({ timeout: 120000 });
+    log("fixed and re-run: the binding passes");
+    await page.screenshot({ path: `${SHOTS}/vscode-testing-green.png` });
+  } finally {
+    cs.stop();
+  }
+}
+
 (async () => {
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run"] });
-  const only = (process.env.E2E_ONLY || "main,bare,empty,untrusted,readme").split(",");
+  const only = (process.env.E2E_ONLY || "main,bare,empty,untrusted,readme,debug,testing").split(",");
   const scenarios = [["main", mainScenario], ["bare", bareInterpreterScenario], ["empty", newProjectScenario],
-                     ["untrusted", untrustedScenario], ["readme", readmeScenario]].filter(([n]) => only.includes(n));
+                     ["untrusted", untrustedScenario], ["readme", readmeScenario], ["debug", debugScenario],
+                     ["testing", testingScenario]].filter(([n]) => only.includes(n));
   for (const [name, run] of scenarios) {
     const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
     page.setDefaultTimeout(60000);

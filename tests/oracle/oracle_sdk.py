@@ -157,9 +157,13 @@ def compare(sdk: SdkOracle, root: str | Path, entry: str = "leap_integration.py"
     result = sdk.run(root, entry)
     if result["stage"] in ("crash", "timeout"):
         raise RuntimeError(f"the SDK runner failed on {root}: {result['error']}\n{result.get('log', '')}")
-    ours = errors(analyze(root))
+    analysis = analyze(root)
+    ours = errors(analysis)
+    warned = [f for f in analysis.findings if f.effective_severity == Severity.WARNING]
     out = {"sdk_ok": result["ok"], "sdk_stage": result["stage"], "sdk_error": result["error"],
            "sdk_where": result["where"], "errors": describe(ours), "codes": sorted({f.code for f in ours}),
+           "warnings": [{"code": f.code, "file": os.path.relpath(f.span.path, root), "line": f.span.line + 1,
+                         "message": f.message} for f in warned],
            "findings": [{"code": f.code, "file": os.path.relpath(f.span.path, root), "line": f.span.line + 1,
                          "end_line": f.span.end_line + 1} for f in ours]}
     if result["ok"]:

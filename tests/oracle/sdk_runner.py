@@ -16,7 +16,8 @@ what ``python leap_integration.py`` does instead (``run_local``): the decorated 
 
 Answer: {"ok", "stage" (import|mapping|check|platform|local|crash|timeout, or null when ok), "error" (the SDK's
 message), "type", "where": [{"file", "line"}] (frames of the project, innermost last),
-"registrations": {kind: [names]} (after a successful import), "pid", "sys_modules_user" (user modules
+"registrations": {kind: [names]} (after a successful import), "kept": {kind: the function the SDK keeps for
+preprocess / unlabeled preprocess / integration test}, "pid", "sys_modules_user" (user modules
 seen in the child before the case, to prove freshness), "log" (tail of the child's output)}.
 """
 
@@ -72,6 +73,19 @@ def registrations(binder) -> dict[str, list]:
     return {k: v for k, v in out.items() if v}
 
 
+def kept_functions(binder) -> dict[str, str]:
+    """The user function the SDK keeps for each single-valued registration (the last one registered wins)."""
+    s = binder.setup_container
+    out = {}
+    for kind, handler in (("preprocess", s.preprocess), ("unlabeled_preprocess", s.unlabeled_data_preprocess)):
+        fn = getattr(handler, "function", None)
+        if fn is not None:
+            out[kind] = getattr(fn, "__name__", repr(fn))
+    if binder.integration_test_func is not None:
+        out["integration_test"] = getattr(binder.integration_test_func, "__name__", "")
+    return out
+
+
 def _where(exc: BaseException, root: str) -> list[dict]:
     """Frames of the project in the exception's traceback (following __cause__/__context__ to the root)."""
     chain = []
@@ -125,6 +139,7 @@ def run_case(req: dict) -> dict:
     except BaseException as exc:  # noqa: BLE001 - SystemExit from user code is a failure too
         return fail(_stage_of(exc), exc)
     result["registrations"] = registrations(leap_binder)
+    result["kept"] = kept_functions(leap_binder)
     if req.get("check", True):
         try:
             leap_binder.check()

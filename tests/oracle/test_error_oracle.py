@@ -118,6 +118,8 @@ SDK_CASES = [
             edits=((ENTRY[LEGACY], "from code_loader.contract.enums import LeapDataType, MetricDirection\n", _DMT),)),
     SdkCase("TL221", DECO, "check", r"expected to return a single list\[PreprocessResponse\] object", mode="local",
             from_codes=False, edits=((ENTRY[DECO], "    return responses\n", "    return responses[0], responses[1]\n"),)),
+    SdkCase("TL234", DECO, "local", r"LeapValidationError|visualizer returned unexpected type", mode="local"),
+    SdkCase("TL235", DECO, "local", r"cross_entropy validation failed: The return type should be a numpy array", mode="local"),
     SdkCase("TL222", DECO, "local", r"gt_encoder validation failed: The function returned None", mode="local"),
     SdkCase("TL226", DECO, "import", r"prediction_types is an optional argument of type List\[PredictionTypeHandler\]"),
     SdkCase("TL227", DECO, "import", r"`direction` must be a MetricDirection"),
@@ -133,6 +135,8 @@ SDK_CASES = [
             line=(ENTRY[DECO], 49)),
     SdkCase("TL306", DECO, "mapping", r"'TempMapping' object is not subscriptable", line=(ENTRY[DECO], 46)),
     SdkCase("TL307", DECO, "mapping", r"'TempMapping' object is not subscriptable", line=(ENTRY[DECO], 45)),
+    # A legacy script without an integration test, pinned to a release that has the platform's check (1.0.189+).
+    SdkCase("TL104", LEGACY, "platform", r"No integration test was found", platform=True),
     # A keyword the installed code-loader (1.0.214, the test venv's) does not have.
     SdkCase("TL420", DECO, "import", r"unexpected keyword argument 'modle_input_index'", from_codes=False, edits=(
         ("mnist_tl/encoders.py", "@tensorleap_input_encoder('image', channel_dim=-1)",

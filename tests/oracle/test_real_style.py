@@ -2,8 +2,9 @@
 
 Each is run through the real SDK the way the platform runs it, on the files its leap.yaml uploads (import
 of the entry + the integration test in mapping mode + ``leap_binder.check()``): the SDK accepts all of them.
-Then ``tensorleap-ls check --format json`` must report zero errors, and its bindings (names per kind) must
-equal what the SDK registered.
+Then ``tensorleap-ls check --format json`` must report zero errors and zero warnings, and its bindings (names
+per kind) must equal what the SDK registered. Information and hints are counted per project in
+docs/reliability.md.
 
 A project that shows a disagreement of a class listed as open in ``differential.KNOWN_OPEN`` would be an
 expected failure naming that class; the list is empty, so every project must agree (anything else fails).
@@ -113,3 +114,40 @@ def test_real_style_project(tmp_path, sdk, name):
         pytest.xfail(f"{name}: " + "; ".join(KNOWN_OPEN[c] for c in sorted(classes)))
     assert errors == []
     assert ours == theirs
+    # The SDK accepts the project and it behaves: a warning here would be noise by the severity policy (a
+    # warning only where a run of the SDK misbehaves or a documented platform rule says so).
+    warnings = [(d["file"], d["line"], d["code"], d["message"]) for d in project["diagnostics"]
+                if d["severity"] == "warning"]
+    assert warnings == [], warnings
+    # test_information_and_hints_per_project_are_as_documented: docs/reliability.md counts them per project
+    documented = _documented().get(name)
+    assert documented is not None, f"docs/reliability.md has no row for {name}"
+    for severity, column in (("information", documented[0]), ("hint", documented[1])):
+        got = sorted(d["code"] for d in project["diagnostics"] if d["severity"] == severity)
+        assert got == column, (name, severity, got, column)
+
+
+def _documented() -> dict[str, tuple[list, list]]:
+    """project -> (information codes, hint codes) from the table of docs/reliability.md
+    ('Warnings a user can trust')."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reliability.md").read_text(encoding="utf-8")
+    section = doc.split("### Warnings a user can trust", 1)[1]
+    out = {}
+    for row in re.findall(r"^\| (\w+)(?: \(new\))? \|(.*)\|$", section, re.M):
+        cells = [c.strip() for c in row[1].split("|")]
+        if len(cells) == 4 and row[0] != "project":
+            out[row[0]] = (_codes(cells[2]), _codes(cells[3]))
+    return out
+
+
+def _codes(cell: str) -> list[str]:
+    """'3: TL219, TL211 x2' -> ['TL211', 'TL211', 'TL219']; '0' -> []."""
+    out = []
+    for code, times in re.findall(r"(TL\d{3})(?: x(\d+))?", cell):
+        out += [code] * int(times or 1)
+    return sorted(out)
+
+
+def test_information_and_hints_per_project_are_as_documented():
+    """The table covers every real-style project (each row is checked in test_real_style_project)."""
+    assert sorted(_documented()) == FIXTURES

@@ -144,7 +144,7 @@ def _process_starts(path: Path) -> list[str]:
 def test_every_process_start_goes_through_the_trust_gate() -> None:
     starts = {p: _process_starts(p) for p in SERVER_SRC.rglob("*.py")}
     outside = [s for p, found in starts.items() if p != GATE and IN_THE_CHILD not in p.parents for s in found]
-    assert not outside, f"process starts outside runtime/interpreter.py (use interpreter.run/start_user_code): {outside}"
+    assert not outside, f"process starts outside runtime/interpreter.py (use interpreter.popen/start_user_code, or runner.run_script): {outside}"
     assert starts[GATE], "the scan found no process start at all in the gate: the scan is broken"
 
 
@@ -196,6 +196,7 @@ def test_untrusted_workspace_never_executes_its_own_interpreter(tmp_path: Path) 
 
 def test_gate_refuses_workspace_interpreters_and_user_code_when_untrusted(tmp_path: Path) -> None:
     from tensorleap_ls.runtime import interpreter
+    from tensorleap_ls.runtime.runner import run_script
 
     inside = tmp_path / "ws" / ".venv" / "bin" / "python"
     inside.parent.mkdir(parents=True)
@@ -207,7 +208,9 @@ def test_gate_refuses_workspace_interpreters_and_user_code_when_untrusted(tmp_pa
         assert interpreter.choose(str(tmp_path / "ws")) == sys.executable  # discovery skips it
         assert "not trusted" in (interpreter.problem(str(inside)) or "")  # version check: not executed
         with pytest.raises(interpreter.Untrusted):
-            interpreter.run([str(inside), "-c", "pass"])
+            interpreter.popen([str(inside), "-c", "pass"])
+        with pytest.raises(interpreter.Untrusted):
+            run_script(str(inside), "pass")
     finally:
         interpreter.set_policy(True)
     assert interpreter.refusal(str(inside)) is None

@@ -19,10 +19,18 @@ import re, tomllib
 deps = tomllib.load(open("../pyproject.toml", "rb"))["project"]["dependencies"]
 # markers dropped: what a 3.9 server needs (tomli) is bundled too
 print("\n".join(d.split(";")[0].strip() for d in deps
-                if re.split(r"[<>=!~ ;\[]", d)[0].lower() not in ("numpy", "pillow")))')
+                if re.split(r"[<>=!~ ;\[]", d)[0].lower() not in ("numpy", "pillow", "debugpy")))')
+DEBUGPY=$("$PY" -c '
+import tomllib
+print(next(d for d in tomllib.load(open("../pyproject.toml", "rb"))["project"]["dependencies"] if d.startswith("debugpy")))')
 "$PY" -m pip install -q --disable-pip-version-check --no-compile --target bundled/libs \
   --python-version 3.9 --only-binary=:all: "${DEPS[@]}" exceptiongroup
-find bundled/libs \( -name "*.so" -o -name "*.pyd" -o -name "*.dylib" \) -delete
+# debugpy (debugging one sample; it runs in the project interpreter, 3.8-3.12): its pure-Python wheel, for
+# every platform (pydevd without its optional compiled speed-ups)
+"$PY" -m pip install -q --disable-pip-version-check --no-compile --target bundled/libs --no-deps \
+  --platform any --python-version 3.8 --only-binary=:all: "$DEBUGPY"
+# no platform binaries (debugpy's attach-to-process helpers, .dll/.exe/.pdb/.so: a PID attach we never use)
+find bundled/libs \( -name "*.so" -o -name "*.pyd" -o -name "*.dylib" -o -name "*.dll" -o -name "*.exe" -o -name "*.pdb" \) -delete
 rm -rf bundled/libs/_yaml bundled/libs/bin
 cp -r ../server/tensorleap_ls bundled/libs/
 find bundled -name __pycache__ -prune -exec rm -rf {} +

@@ -12,7 +12,7 @@ function isIntegrationDoc(doc: vscode.TextDocument): boolean {
 }
 
 /** Waits for a starting server; false (with a message that says what to do) when it is not there. */
-async function serverUp(): Promise<boolean> {
+export async function serverUp(): Promise<boolean> {
   for (let i = 0; i < 300 && state.server === "starting"; i++) await new Promise((r) => setTimeout(r, 200));
   if (state.server !== "stopped" && state.server !== "no-interpreter") return true;
   void vscode.window.showWarningMessage("Tensorleap: the server is not running (see the status bar item for why).",
@@ -24,7 +24,7 @@ async function serverUp(): Promise<boolean> {
 }
 
 /** The file a command acts on: the active editor, else the last integration file, else the previewed one. */
-async function targetUri(): Promise<string | undefined> {
+export async function targetUri(): Promise<string | undefined> {
   const active = vscode.window.activeTextEditor?.document;
   if (active && isIntegrationDoc(active)) return active.uri.toString();
   const visible = vscode.window.visibleTextEditors.map((e) => e.document).find(isIntegrationDoc);
@@ -150,6 +150,10 @@ async function newProject(): Promise<void> {
     edit.createFile(vscode.Uri.joinPath(folder, ...rel.split("/")), { ignoreIfExists: true, contents });
   }
   if (!(await vscode.workspace.applyEdit(edit))) return;
+  const skipped = Object.entries(res.skipped ?? {});
+  if (skipped.length) {  // a symlink on the way or a file already there: the server left it out
+    void vscode.window.showWarningMessage(`Tensorleap: not written: ${skipped.map(([rel, why]) => `${rel} (${why})`).join("; ")}.`);
+  }
   const entry = vscode.Uri.joinPath(folder, res.entry);
   await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(entry));
   const model = res.model ? "a tiny generated ONNX model" : "a load_model stub to fill in (TODO)";
@@ -168,6 +172,7 @@ interface NewProject {
   ok: boolean;
   files: Record<string, string>;
   binary: Record<string, string>;
+  skipped?: Record<string, string>;  // files not written, and why
   entry: string;
   sdk: string;
   model: boolean;

@@ -3,12 +3,14 @@
 import * as vscode from "vscode";
 import { LanguageClient } from "vscode-languageclient/node";
 
-import { registerCommands } from "./commands";
+import { registerCommands, serverUp, targetUri } from "./commands";
+import { debugMiddleware, registerDebugging } from "./debug";
 import { PreviewResult, serverOutput } from "./messages";
 import { refreshPreview, showPanel } from "./preview";
 import { registerInstallTerminal, serverSettings, startServer } from "./server";
 import { needsRestart, resolveOptions } from "./settings";
 import { createStatus, explainStartFailure, refreshEnvironment, setServerState } from "./status";
+import { refreshTests, registerTesting } from "./testing";
 
 let client: LanguageClient | undefined;
 let log: vscode.LogOutputChannel;
@@ -22,18 +24,21 @@ function options() {
 
 async function start(context: vscode.ExtensionContext): Promise<void> {
   client = await startServer(context, log, options(), {
-    restart: () => void restart(context),
+    restart: () => void restart(context, "asked after a stop"),
     restarting: () => restarting,
     onState: (s, python) => setServerState(s, python),
     startFailed: (python, pythonPath, err) => explainStartFailure(python, pythonPath, err, log),
     output: serverOutput(log) as unknown as vscode.OutputChannel,
+    middleware: debugMiddleware(),
   });
   if (!client) return;
   client.onNotification("tensorleap/preview", (params: PreviewResult & { uri: string }) => showPanel(params));
+  void refreshTests();
   void refreshEnvironment(vscode.window.activeTextEditor?.document.uri.toString());
 }
 
-async function restart(context: vscode.ExtensionContext): Promise<void> {
+async function restart(context: vscode.ExtensionContext, why: string): Promise<void> {
+  log.info(`restarting the server: ${why}`);
   restarting = true;
   try {
     if (client) {
@@ -51,14 +56,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(log);
   createStatus(context);
   registerInstallTerminal(context);
-  registerCommands(context, { restart: () => restart(context), showLogs: () => log.show() });
+  registerCommands(context, { restart: () => restart(context, "Restart Server"), showLogs: () => log.show() });
+  registerDebugging(context, () => client, targetUri, serverUp);
+  registerTesting(context, () => client);
   context.subscriptions.push(
-    vscode.workspace.onDidGrantWorkspaceTrust(() => restart(context)),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => restart(context, "the workspace is trusted now")),
     vscode.workspace.onDidSaveTextDocument(() => refreshPreview()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration("tensorleap")) return;
       if (needsRestart((k) => e.affectsConfiguration(k))) {
-        void restart(context);
+        void restart(context, "an interpreter setting changed");
       } else {
         void client?.sendNotification("workspace/didChangeConfiguration", { settings: serverSettings(options()) });
       }
@@ -67,7 +74,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const pyExt = vscode.extensions.getExtension("ms-python.python");
   const envs = pyExt?.isActive ? pyExt.exports?.environments : undefined;
   if (envs?.onDidChangeActiveEnvironmentPath) {
-    context.subscriptions.push(envs.onDidChangeActiveEnvironmentPath(() => restart(context)));
+    context.subscriptions.push(envs.onDidChangeActiveEnvironmentPath(() => restart(context, "the Python extension's interpreter changed")));
   }
   await start(context);
 }

@@ -209,14 +209,29 @@ export function pyvenvCfgOf(python: string): string {
   return path.join(path.dirname(path.dirname(python)), "pyvenv.cfg");
 }
 
-/** Is `p` inside one of `folders`? (What an untrusted workspace may not run.) */
-export function inside(p: string, folders: string[], plat: Platform): boolean {
-  const norm = (x: string) => (plat.os === "win32" ? x.replace(/\//g, "\\").toLowerCase() : x).replace(/[\\/]+$/, "");
-  const q = norm(p);
-  return folders.some((f) => {
-    const d = norm(f);
-    return q === d || q.startsWith(d + plat.sep);
-  });
+/** Is `p` inside one of `folders`? (What an untrusted workspace may not run.) Both sides are made
+ *  absolute and normalised (`//`, `..`), also taken through their symlinks (`real`; as the server does),
+ *  and compared without case where the file system ignores it (Windows, macOS). */
+export function inside(p: string, folders: string[], plat: Platform, real: (p: string) => string = realPath): boolean {
+  const P = plat.os === "win32" ? path.win32 : path.posix;
+  const fold = plat.os === "win32" || plat.os === "darwin";
+  const forms = (x: string): string[] => {
+    const abs = P.resolve(x);
+    return [...new Set([abs, P.resolve(real(abs))])]
+      .map((y) => y.replace(/[\\/]+$/, ""))
+      .map((y) => (fold ? y.toLowerCase() : y));
+  };
+  const candidates = forms(p);
+  return folders.some((f) => forms(f).some((d) => candidates.some((q) => q === d || q.startsWith(d + P.sep))));
+}
+
+/** `p` through its symlinks, or `p` itself when it does not exist. */
+export function realPath(p: string): string {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return p;
+  }
 }
 
 /** PYTHONPATH for the server: the bundled pure-Python libraries first, then the user's own. */

@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as vscode from "vscode";
-import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, ServerOptions, State } from "vscode-languageclient/node";
+import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, Middleware, ServerOptions, State } from "vscode-languageclient/node";
 
 import {
   ProjectChoice, ServerChoice, chooseProjectInterpreter, chooseServerInterpreter, describeInterpreters, inside,
@@ -44,6 +44,8 @@ export interface StartHooks {
   /** The server process did not start: one explanation naming the interpreter and what it lacks. */
   startFailed: (python: string, pythonPath: string, err: unknown) => void;
   output: vscode.OutputChannel;
+  /** what the client does with server commands before sending them (the debug lenses start a session) */
+  middleware?: Middleware;
 }
 
 async function pythonFromExtension(resource?: vscode.Uri): Promise<string | null> {
@@ -154,6 +156,7 @@ export async function startServer(context: vscode.ExtensionContext, log: vscode.
       closed: () => ({ action: CloseAction.DoNotRestart, handled: true }),
     },
     initializationFailedHandler: () => false, // explained once, below
+    middleware: hooks.middleware,
   };
   const client = new LanguageClient("tensorleap", "Tensorleap", serverOptions, clientOptions);
   client.onDidChangeState((e) => {

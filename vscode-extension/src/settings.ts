@@ -37,6 +37,7 @@ export interface ServerOptions {
   preprocessTimeoutSeconds: number;
   memoryMb: number;
   logLevel: string;
+  inlayHints: boolean;
   trusted: boolean;
 }
 

@@ -5,8 +5,10 @@ Groups: 1xx structure of the integration, 2xx contract of one binding,
 6xx the data side against the model file `load_model` loads (static and run-time).
 The README table is generated from this registry (``python -m tensorleap_ls.docs``)
 and a test checks they agree. Codes are stable: never renumber, only add.
-Severity policy: ERROR only where the SDK or the platform would fail; WARNING where the
-script very probably misbehaves; INFORMATION for defaults the SDK warns about; HINT otherwise.
+Severity policy (README "Diagnostic codes"; enforced by tests/oracle/): ERROR only where the real SDK
+or a documented platform rule fails the code; WARNING only where a run of the real SDK shows
+misbehaviour (an exception, a wrong value, a refused push) or a documented platform rule says so;
+INFORMATION for what the SDK itself warns about at run time; HINT otherwise. Once per root cause.
 A finding may override the default severity (e.g. the decorator API raises where the
 legacy API silently accepts); ``severity_note`` documents such cases.
 """
@@ -53,14 +55,14 @@ MISSING_PREPROCESS = _code("TL101", "missing-preprocess", E, "No preprocess func
 MISSING_INPUT = _code("TL102", "missing-input", E, "No input encoder is registered.", "no `@tensorleap_input_encoder` / `leap_binder.set_input(...)`", data=MissingPart)
 MISSING_MODEL = _code("TL103", "missing-model", E, "No model outputs are declared: no `tensorleap_load_model` and no `add_prediction`.", "decorator project without `@tensorleap_load_model([...])`", data=MissingPart)
 MISSING_INTEGRATION_TEST = _code("TL104", "missing-integration-test", E, "Decorator-style integration without `@tensorleap_integration_test`: the platform aborts the push.", "decorators used, no `@tensorleap_integration_test()`", data=MissingPart)
-MISSING_LOSS = _code("TL105", "missing-loss", W, "No custom loss: the platform build fails at 'Testing Loss'.", "no `@tensorleap_custom_loss` / `add_custom_loss`", data=MissingPart)
+MISSING_LOSS = _code("TL105", "missing-loss", W, "Decorator-style integration without a custom loss: the platform build fails at 'Testing Loss' (a legacy `leap_binder` has the SDK's built-in losses).", "no `@tensorleap_custom_loss` / `add_custom_loss`", data=MissingPart)
 MISSING_GROUND_TRUTH = _code("TL106", "missing-ground-truth", W, "No ground-truth encoder (legal only for unlabeled data).", "no `@tensorleap_gt_encoder` / `set_ground_truth`", data=MissingPart)
 UNDEFINED_FUNCTION = _code("TL110", "undefined-function", E, "A registration names a function that is not defined.", "`leap_binder.set_input(encode_imgae, 'image')`", data=FunctionKind)
 NOT_CALLABLE = _code("TL111", "not-callable", E, "A registration names something that is not callable.", "`leap_binder.set_input(IMAGE_SIZE, 'image')`", data=FunctionKind)
 UNRESOLVED_IMPORT = _code("TL112", "unresolved-import", E, "A registered function is imported from a module or name that does not exist.", "`from encoders import missing_fn` then `set_input(missing_fn, 'x')`", data=FunctionKind)
 DUPLICATE_NAME = _code("TL120", "duplicate-name", E, "Two bindings of one kind share a name (built-in names such as `Image`, `Accuracy` count).", "`@tensorleap_custom_metric('Accuracy')`", "error with decorators (the SDK raises at import); warning with the legacy API (the second silently shadows the first)", data=NameKind)
-NAME_ACROSS_KINDS = _code("TL121", "name-across-kinds", W, "The same name is used by bindings of different kinds (a ground truth and a prediction may share one).", "input `image` and visualizer `image`", data=NameKind)
-EMPTY_NAME = _code("TL122", "empty-name", W, "A binding is registered with an empty name.", "`@tensorleap_gt_encoder('')`", data=OfKind)
+NAME_ACROSS_KINDS = _code("TL121", "name-across-kinds", H, "The same name is used by bindings of different kinds (the SDK checks names within one kind only; the platform lists them side by side).", "input `image` and visualizer `image`", data=NameKind)
+EMPTY_NAME = _code("TL122", "empty-name", H, "A binding is registered with an empty name.", "`@tensorleap_gt_encoder('')`", data=OfKind)
 REGISTERED_TWICE = _code("TL123", "registered-twice", W, "preprocess / load_model / integration test registered more than once: only the last one counts.", "two `@tensorleap_preprocess()` functions", data=OfKind)
 SYNTAX_ERROR = _code("TL190", "syntax-error", E, "The file does not parse; the rest of the project keeps its last good analysis.", "`def f(:`", data=SyntaxDetail)
 UNREADABLE_FILE = _code("TL191", "unreadable-file", E, "A file of the integration cannot be read or decoded.", "a module saved as Latin-1 with non-ASCII bytes", data=FilePath)
@@ -72,28 +74,30 @@ NO_ARGUMENTS = _code("TL204", "no-arguments", E, "Visualizers, metrics and losse
 MULTIPLE_SAMPLE_PREPROCESS = _code("TL205", "multiple-sample-preprocess", E, "At most one argument may be annotated `SamplePreprocessResponse`.", "`def viz(a: SamplePreprocessResponse, b: SamplePreprocessResponse)`", data=FunctionKind)
 HEATMAP_ARGS = _code("TL206", "heatmap-args", E, "A heatmap function must take the same arguments as its visualizer.", "visualizer `(image)`, heatmap `(img)`", data=FunctionKind)
 NOT_A_CLASS = _code("TL207", "not-a-class", E, "A custom layer must be a class with a `call` method.", "`leap_binder.set_custom_layer(my_fn, 'layer')`", data=FunctionKind)
-ENCODER_RETURN_ANNOTATION = _code("TL210", "encoder-return-annotation", W, "An input/ground-truth encoder is annotated to return something other than an ndarray.", "`def encode(i, p) -> list:`", data=Annotated)
-VISUALIZER_NO_ANNOTATION = _code("TL211", "visualizer-no-annotation", W, "A visualizer has no return annotation (the SDK prints a warning and cannot check its type).", "`def viz(image):`", data=VisualizerAnnotation)
+ENCODER_RETURN_ANNOTATION = _code("TL210", "encoder-return-annotation", H, "An input/ground-truth encoder is annotated to return something other than an ndarray.", "`def encode(i, p) -> list:`", data=Annotated)
+VISUALIZER_NO_ANNOTATION = _code("TL211", "visualizer-no-annotation", I, "A visualizer has no return annotation (the SDK prints a warning and cannot check its type).", "`def viz(image):`", data=VisualizerAnnotation)
 STRINGIZED_ANNOTATION = _code("TL212", "stringized-annotation", E, "`from __future__ import annotations` in a file with visualizers: the SDK cannot read their return class.", "`from __future__ import annotations` + `@tensorleap_custom_visualizer`", data=StringizedAnnotation)
 VISUALIZER_RETURN_MISMATCH = _code("TL213", "visualizer-return-mismatch", E, "The visualizer's return annotation is not the `Leap*` class matching `visualizer_type`.", "`LeapDataType.Image` with `-> LeapHorizontalBar`", data=VisualizerAnnotation)
-METADATA_ANNOTATION = _code("TL214", "metadata-annotation", W, "A metadata function is annotated to return a non-scalar.", "`def meta(i, p) -> list:`", data=Annotated)
+METADATA_ANNOTATION = _code("TL214", "metadata-annotation", H, "A metadata function is annotated to return a non-scalar.", "`def meta(i, p) -> list:`", data=Annotated)
 VISUALIZER_TYPE = _code("TL215", "visualizer-type", E, "`visualizer_type` is not a `LeapDataType` member.", "`tensorleap_custom_visualizer('v', 'image')`", data=Function)
 CHANNEL_DIM = _code("TL216", "channel-dim", E, "`channel_dim` must be -1 or a positive axis of the batched tensor.", "`channel_dim=0`", "error with the decorator (it raises); warning with `set_input` (accepted, then wrong on the platform)", data=ChannelDim)
 STATE_TYPE = _code("TL217", "state-type", E, "`PreprocessResponse.state` must be a `DataStateType` member, not a string or `DataStateEnum`.", "`state='training'`", data=StateMember)
 SAMPLE_ID_TYPE = _code("TL218", "sample-id-type", E, "Integer `sample_ids` need `sample_id_type=int`.", "`PreprocessResponse(sample_ids=[0, 1, 2])`", data=InsertAt)
-DEPRECATED_LENGTH = _code("TL219", "deprecated-length", W, "`PreprocessResponse(length=...)` is deprecated; use `sample_ids=`.", "`PreprocessResponse(length=100)`", data=Keyword)
+DEPRECATED_LENGTH = _code("TL219", "deprecated-length", I, "`PreprocessResponse(length=...)` is deprecated (it works and prints nothing); reported once per project, with a fix for every site.", "`PreprocessResponse(length=100)`", data=Keyword)
 OLD_METADATA_ORDER = _code("TL220", "old-metadata-order", E, "Old `set_metadata(function, DatasetMetadataType.x, name)` argument order: raises a TypeError.", "`set_metadata(f, DatasetMetadataType.int, 'label')`", data=MetadataOrder)
-PREPROCESS_TUPLE = _code("TL221", "preprocess-tuple", E, "preprocess returns a tuple; it must return a list of `PreprocessResponse`.", "`return train, val`", "error with the decorator (it raises); warning with the legacy API (accepted)", data=FunctionKind)
+PREPROCESS_TUPLE = _code("TL221", "preprocess-tuple", E, "preprocess returns a tuple; it must return a list of `PreprocessResponse`.", "`return train, val`", "error with the decorator (it raises); hint with the legacy API (the SDK and the platform accept a tuple)", data=FunctionKind)
 GT_RETURNS_NONE = _code("TL222", "gt-returns-none", E, "A ground-truth encoder returns None; return `np.array([], dtype=np.float32)` for unlabeled data.", "`return None`", data=FunctionKind)
 ENCODER_DTYPE = _code("TL223", "encoder-dtype", W, "An encoder visibly returns a non-float32 array (float64 / integer dtype).", "`return np.zeros((3, 3))`", data=EncoderDtype)
 ENCODER_NOT_ARRAY = _code("TL224", "encoder-not-array", W, "An encoder visibly returns a non-array (list, tuple, scalar, string).", "`return [1.0, 2.0]`", data=FunctionKind)
 METADATA_NON_SCALAR = _code("TL225", "metadata-non-scalar", W, "A metadata function visibly returns a list, tuple, array or nested dict.", "`return [a, b]`", data=FunctionKind)
 PREDICTION_TYPES_TYPE = _code("TL226", "prediction-types-type", E, "`tensorleap_load_model` takes a list of `PredictionTypeHandler`.", "`@tensorleap_load_model(PredictionTypeHandler(...))`", data=Function)
 METRIC_DIRECTION = _code("TL227", "metric-direction", E, "`direction` must be a `MetricDirection` member (or a dict of them).", "`direction='up'`", data=Function)
-METADATA_TYPE = _code("TL228", "metadata-type", W, "`metadata_type` should be a `DatasetMetadataType` member (or a dict of them); the SDK stores anything else unchecked.", "`metadata_type='int'`", data=Function)
+METADATA_TYPE = _code("TL228", "metadata-type", H, "`metadata_type` should be a `DatasetMetadataType` member (or a dict of them); the SDK stores anything else unchecked.", "`metadata_type='int'`", data=Function)
+LEAP_RESULT_TYPE = _code("TL234", "leap-result-type", E, "A `Leap*` visualizer result is built with a value its own validation rejects (a list where an ndarray is needed, ints in `LeapText`, a float64 bar body): LeapValidationError wherever the visualizer runs.", "`LeapText([start, end])` with int positions", data=FunctionKind)
+LOSS_METRIC_RETURN = _code("TL235", "loss-metric-return", E, "A decorated custom loss or metric returns what its decorator rejects (a Python or numpy scalar, None, a TensorFlow / PyTorch tensor).", "`return tf.reduce_mean(loss)` in a `@tensorleap_custom_loss`", data=FunctionKind)
 DEFAULT_CHANNEL_DIM = _code("TL230", "default-channel-dim", I, "`channel_dim` is not set; the SDK defaults it to -1 and warns.", "`@tensorleap_input_encoder('image')`", data=DefaultChannelDim)
 DEFAULT_DIRECTION = _code("TL231", "default-direction", I, "Metric `direction` is not set; the SDK defaults it to Downward and warns.", "`@tensorleap_custom_metric('acc')`", data=InsertKeyword)
-DEFAULT_STATE = _code("TL232", "default-state", I, "`PreprocessResponse.state` is not set; the state is inferred from list position and the SDK warns.", "`PreprocessResponse(sample_ids=ids)`", data=DefaultState)
+DEFAULT_STATE = _code("TL232", "default-state", I, "`PreprocessResponse.state` is not set; the state is inferred from list position and the SDK warns (once per preprocess).", "`PreprocessResponse(sample_ids=ids)`", data=DefaultState)
 DEFAULT_PREDICTION_TYPES = _code("TL233", "default-prediction-types", I, "`tensorleap_load_model` without prediction types, or a `PredictionTypeHandler` without `channel_dim`.", "`@tensorleap_load_model()`", data=Function)
 SIMULATION_PARAMS = _code("TL240", "simulation-params", E, "A simulation's parameters must be its `sim_params` keys plus `N` and `seed`, and `sim_params` must be a valid simulation config.", "`@tensorleap_simulation('s', {'scale': ...})` on `def sim(N, seed)`", data=FunctionKind)
 ADVANCED_SIGNATURE = _code("TL241", "advanced-signature", E, "An instance, false-positive, latent-space or autoregressive function takes other parameters than the SDK calls it with.", "`@tensorleap_instances_masks_encoder('o')` on `def mask(sample_id, preprocess)`", data=FunctionKind)
@@ -126,7 +130,8 @@ YAML_NOT_MAPPING = _code("TL411", "yaml-not-mapping", E, "leap.yaml is empty or 
 YAML_BAD_VALUE = _code("TL412", "yaml-bad-value", E, "A leap.yaml value has the wrong type.", "`include: leap_integration.py` (a string, not a list)")
 UNPINNED_SDK = _code("TL413", "unpinned-sdk", I, "requirements.txt does not pin `code-loader`: the platform provides its own version.", "requirements.txt without `code-loader==1.0.214`", data=Distribution)
 SDK_API_MISSING = _code("TL420", "sdk-api-missing", E, "The code uses a name, keyword or enum member that the installed code-loader lacks (the import or call fails); the message gives the first release that has it.", "`from code_loader... import tensorleap_integration_test` with code-loader 1.0.100", data=SdkName)
-SDK_PIN_MISMATCH = _code("TL421", "sdk-pin-mismatch", W, "requirements pin a code-loader version other than the installed one: the platform installs the pin, the local checks ran with the other.", "`code-loader==1.0.150` with 1.0.214 installed", data=SdkPin)
+SDK_PIN_MISMATCH = _code("TL421", "sdk-pin-mismatch", I, "requirements pin a code-loader version other than the installed one: the platform installs the pin, the local checks ran with the other.", "`code-loader==1.0.150` with 1.0.214 installed", data=SdkPin)
+DECLARED_NOT_INSTALLED = _code("TL422", "declared-not-installed", W, "A module comes from a distribution the requirements declare but this environment lacks: importing it fails locally (`pip install` it).", "`from code_loader.helpers.detection.yolo import utils` with `code-loader-helpers` declared, not installed", data=Install)
 # 5xx: dynamic checks (run-time, on real samples)
 RUN_EXCEPTION = _code("TL501", "run-exception", E, "A function raised on a sample (the sample id and subset are in the message).", "KeyError on validation sample 37", data=RunSample)
 RUN_PREPROCESS_FAILED = _code("TL502", "run-preprocess-failed", E, "preprocess raised or returned something the SDK rejects.", "preprocess raises FileNotFoundError", data=RunSample)

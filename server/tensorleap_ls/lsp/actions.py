@@ -19,6 +19,7 @@ from tensorleap_ls.core.fixdata import Install, MissingPart, from_json
 from tensorleap_ls.core.model import Finding, Style
 from tensorleap_ls.core.project.closure import norm
 from tensorleap_ls.lsp.convert import code_points, to_code_action, to_workspace_edit
+from tensorleap_ls.lsp.debugging import debug_actions
 from tensorleap_ls.lsp.session import off_loop
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ def _to_decorators(ls, request: ActionRequest) -> Iterator[lsp.CodeAction]:
                 yield to_code_action(fix, [], ls.line_text, ls.encoding)
 
 
-PROVIDERS: list[Provider] = [_install, _from_model, _quick_fixes, _companions, _to_decorators]
+PROVIDERS: list[Provider] = [_install, _from_model, _quick_fixes, _companions, _to_decorators, debug_actions]
 
 
 def _model_stubs(ls, pa, style: Style, path: str):
@@ -161,7 +162,7 @@ def _model_stubs(ls, pa, style: Style, path: str):
     if not models:
         return None
     python = api.choose(pa.project.root, ls.settings.interpreter)
-    info = api.read_model(python, models[0], pa.project.root)  # through the trust gate
+    info = api.read_model(python, models[0], pa.project.root, ls.settings.memory_mb)  # through the trust gate
     if not info:
         return None
     return fixes.model_stubs(pa, style, models[0], info, path)

@@ -25,6 +25,7 @@ from pygls.uris import to_fs_path
 from tensorleap_ls.core.model import Kind
 from tensorleap_ls.core.project.closure import norm
 from tensorleap_ls.core.checks.root_cause import absorb_test_failures, anchor, still_true
+from tensorleap_ls.lsp import inlay
 from tensorleap_ls.lsp.convert import to_range
 from tensorleap_ls.lsp.session import Session, off_loop
 from tensorleap_ls.runtime import api
@@ -161,6 +162,10 @@ async def _preview(ls: Session, args: PreviewArgs) -> dict:
         result["subsets"] = [s.name for s in subsets]
     result["first"] = next((s.first[0] for s in subsets if s.name == args.subset and s.first), None)
     result["problems"] = [_locate(p, pa.bindings, args) for p in result.get("problems") or []]
+    if result.get("ok"):
+        seen = inlay.from_preview(result)
+        await off_loop(lambda: inlay.remember(ls, pa, seen, f"in the preview of {args.subset} sample {sample!r}"))
+        inlay.refresh(ls)
     return result
 
 
@@ -214,8 +219,10 @@ def _environment(ls: Session, uri: str) -> dict:
 def _new_project(ls: Session, folder_uri: str) -> dict:
     """The files of a new project (the client writes them through a WorkspaceEdit the user asked for).
     In a trusted workspace the project interpreter is asked for its SDK version, and builds a tiny
-    ONNX model when it has onnx and onnxruntime; otherwise code-loader 1.0.214 and a load_model stub."""
+    ONNX model when it has onnx and onnxruntime; otherwise code-loader 1.0.214 and a load_model stub.
+    ``skipped``: the files not written, and why (a symlink on the way, a file already there)."""
     from tensorleap_ls.core.fixes import stubs
+    from tensorleap_ls.core.source.files import unsafe_target
 
     folder = to_fs_path(folder_uri) or folder_uri
     python = api.choose(folder, ls.settings.interpreter)
@@ -227,8 +234,15 @@ def _new_project(ls: Session, folder_uri: str) -> dict:
             model, why = api.skeleton_model(python, folder)
             if model is None:
                 ls.log(f"building the skeleton's model with {python} failed: {why}")
+    # only regular paths inside the folder: a cloned `model -> ../elsewhere` or a dangling
+    # `requirements.txt` link gets nothing written through it, and the answer says so
+    skipped = {rel: why for rel in (stubs.MODEL_FILE,) if model and (why := unsafe_target(folder, rel))}
+    if skipped:
+        model = None  # the entry gets the load_model stub instead of loading a file that is not there
     files = stubs.project_files(info.get("code_loader"), with_model=model is not None, python_version=info.get("version"))
-    return {"ok": True, "files": files, "binary": {"model/model.onnx": model} if model else {},
+    skipped.update({rel: why for rel in files if (why := unsafe_target(folder, rel))})
+    return {"ok": True, "files": {rel: text for rel, text in files.items() if rel not in skipped},
+            "binary": {stubs.MODEL_FILE: model} if model else {}, "skipped": skipped,
             "entry": "leap_integration.py", "sdk": info.get("code_loader") or stubs.DEFAULT_SDK,
             "interpreter": python, "model": model is not None, "trusted": ls.settings.trusted}
 
@@ -266,7 +280,9 @@ def _strip_raw(result: dict) -> None:
                     render["image"].pop("data", None)
 
 
-async def _run_checks(ls: Session, uri: str, progress: bool) -> dict:
+async def _run_checks(ls: Session, uri: str, progress: bool, only: Any = None) -> dict:
+    """``only`` (the Test Explorer, ``lsp/testing.py``): ``.functions`` / ``.subsets`` to run (None: all), and
+    ``.merge(previous, new, pa)``, the run-time findings to show after a run of part of the project."""
     if not ls.settings.trusted:  # the client shows the message (once), with the trust action
         return {"ok": False, "ran": False, "message": UNTRUSTED, "reason": {"kind": "untrusted"}}
     pa = _project(ls, uri)
@@ -300,22 +316,31 @@ async def _run_checks(ls: Session, uri: str, progress: bool) -> dict:
             loop.call_soon_threadsafe(lambda: ls.work_done_progress.report(token, lsp.WorkDoneProgressReport(message=msg)))
 
     findings, stats = await _stoppable(ls, cancel, lambda: api.run_checks(
-        _runner(ls), python, root, entry, ls.settings.samples_per_subset, report, cancel, ls.settings.auth_secret))
+        _runner(ls), python, root, entry, ls.settings.samples_per_subset, report, cancel, ls.settings.auth_secret,
+        functions=only and only.functions, subsets=only and only.subsets))
     if (stats or {}).get("cancelled"):
         if use_progress:
             ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message="cancelled"))
         return {"ok": False, "cancelled": True, "message": "the run was cancelled"}
     text_of = ls.analyzer.read_text
     findings = absorb_test_failures(findings, pa.bindings, text_of)
+    ran = findings
+    if only is not None:  # part of the project ran: what the rest showed stays
+        findings = only.merge(ls.extra_findings.get(root, []), findings, pa)
     ls.anchors[root] = [(f, anchor(f, text_of)) for f in findings]
     for kind, name, seen in (stats or {}).get("observed") or []:
         ls.observations[(root, kind, name)] = seen
+    await off_loop(lambda: inlay.remember(ls, pa, (stats or {}).get("values") or [], "by the dynamic checks ({samples} samples)"))
+    inlay.refresh(ls)
     _show_dynamic(ls, pa, findings)
-    summary = f"{len(findings)} problem(s) found on real samples" if findings else "no problem found on real samples"
+    summary = f"{len(ran)} problem(s) found on real samples" if ran else "no problem found on real samples"
     if use_progress:
         ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=summary))
-    return {"ok": True, "ran": True, "findings": len(findings), "codes": sorted({f.code for f in findings}),
-            "summary": summary, "stats": stats}
+    out = {"ok": True, "ran": True, "findings": len(findings), "codes": sorted({f.code for f in findings}),
+           "summary": summary, "stats": stats}
+    if only is not None:
+        out["ran_findings"] = ran
+    return out
 
 
 async def _stoppable(ls: Session, cancel: threading.Event, work):

@@ -1,6 +1,7 @@
 """The model checks (TL6xx) in the server: the facts of the model file a project's load_model loads
-are read in the project interpreter, off the event loop, and only in a trusted workspace; when they
-change, the project is analysed and published again."""
+are read in the project interpreter, off the event loop, and only in a trusted workspace, with the
+runs' memory limit and the child's guardian (runtime/model_info.py); when they change, the project
+is analysed and published again."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def refresh(ls: Session, pa: "ProjectAnalysis") -> None:
 
     def work() -> None:
         try:
-            if api.model_facts(ls.analyzer, pa, python, trusted=True) and entry_uri:
+            if api.model_facts(ls.analyzer, pa, python, trusted=True, memory_mb=ls.settings.memory_mb) and entry_uri:
                 loop.call_soon_threadsafe(ls.schedule, entry_uri, 0)
             if "error" in ls.analyzer.model_facts.get(found[0], {}):
                 seen[found[0]] = (stamp, time.monotonic() + _RETRY_S)  # the user may install the library

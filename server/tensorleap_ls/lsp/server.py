@@ -55,6 +55,8 @@ class TensorleapServer(LanguageServer):
         self.latest: dict[str, ProjectAnalysis] = {}
         self.extra_findings: dict[str, list[Finding]] = {}
         self.observations: dict[tuple, Any] = {}
+        self.seen_values: dict[str, dict[tuple[str, str], Any]] = {}
+        self.subset_names: dict[str, list[str]] = {}
         self.runner: api.Runner | None = None
         self.restarts: dict[str, int] = {}
         self.anchors: dict[str, list[tuple[Finding, Any]]] = {}
@@ -145,7 +147,8 @@ class TensorleapServer(LanguageServer):
 
     def analyses_for(self, path: str) -> list[ProjectAnalysis]:
         path = norm(path)
-        found = [pa for pa in self.latest.values() if path in pa.project.modules or path == pa.project.leap_yaml_path]
+        # list(): called from worker threads while the event loop publishes new analyses
+        found = [pa for pa in list(self.latest.values()) if path in pa.project.modules or path == pa.project.leap_yaml_path]
         if found:
             return found
         with self._analysis_lock:
@@ -448,9 +451,9 @@ def build(trusted: bool = False) -> TensorleapServer:
             ls.report_server_error(e, "code lens")
         return out
 
-    from tensorleap_ls.lsp import actions, assist, dynamic, navigation
+    from tensorleap_ls.lsp import actions, assist, debugging, dynamic, inlay, navigation, testing
 
-    for module in (documents, navigation, actions, assist, dynamic):
+    for module in (documents, navigation, actions, assist, dynamic, inlay, debugging, testing):
         module.register(server)
     return server
 

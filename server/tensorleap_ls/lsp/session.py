@@ -34,6 +34,8 @@ class Session(Protocol):
     latest: dict[str, ProjectAnalysis]  # "root|entry" -> last published analysis
     extra_findings: dict[str, list[Finding]]  # root -> findings of the last dynamic run
     observations: dict[tuple, Any]  # (root, kind, name) -> shape/dtype the last run saw (hovers)
+    seen_values: dict[str, dict[tuple[str, str], Any]]  # root -> (kind, name) -> inlay.Seen (values a run/preview saw)
+    subset_names: dict[str, list[str]]  # root -> its subsets, as its preprocess last said (the Test Explorer's tree)
     runner: Runner | None  # warm children of the dynamic runs (None until the first run)
     restarts: dict[str, int]  # root -> how many times a save restarted its child
     anchors: dict[str, list[tuple[Finding, Any]]]  # root -> [(run-time finding, the function text it is about)]
@@ -66,6 +68,7 @@ class Session(Protocol):
     def debug(self, message: str) -> None: ...
     def report_server_error(self, error: Exception, source: Any) -> None: ...
     def workspace_apply_edit_async(self, params: Any) -> Any: ...
+    def workspace_inlay_hint_refresh(self, params: Any) -> Any: ...
 
 
 async def off_loop(work: Callable[[], T]) -> T:

@@ -37,6 +37,7 @@ _KEYS = {  # wire key -> (attribute, type, allowed values)
     "logLevel": ("log_level", str, LOG_LEVELS),
     "trusted": ("trusted", bool, None),
     "authSecret": ("auth_secret", str, None),
+    "inlayHints": ("inlay_hints", bool, None),
 }
 _NULLABLE = ("interpreter", "auth_secret")  # None or "" = not set
 
@@ -61,6 +62,7 @@ class Settings:
     preprocess_timeout_s: float = 300.0
     memory_mb: int = 4096
     log_level: str = "info"
+    inlay_hints: bool = True  # observed values at encoders and metadata functions (lsp/inlay.py)
     trusted: bool = False
     # Passed to the child as AUTH_SECRET; never logged (repr hides it).
     auth_secret: Optional[str] = field(default=None, repr=False)

@@ -6,6 +6,7 @@ their imports).
     run_checks / preview / subsets (runner, python, root, entry, ...)                    (server, warm runner)
     choose, set_policy, probe, interpreter_failure, skeleton_model                       (interpreters, trust gate)
     model_facts, find_models, read_model                                                 (model files)
+    debug_sample(python, root, entry, subset, sample, ...) -> DebugRun                   (debugging one sample)
 
 User code runs only in the child process (the ``tensorleap_ls_child`` package) of the chosen
 interpreter; what it answers is parsed into the dataclasses of its ``protocol`` module here.
@@ -23,9 +24,9 @@ from typing import Any, Callable
 
 from tensorleap_ls.core.fixdata import Install, RunSample, to_json
 from tensorleap_ls.core.model import Finding, Span
-from tensorleap_ls.runtime import interpreter, model_info, render
+from tensorleap_ls.runtime import debug, interpreter, model_info, render
 from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
-from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Limits, Runner
+from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Limits, Runner, run_script
 from tensorleap_ls.core.codes import RUN_IMPORT_FAILED, RUN_INTERPRETER
 
 Progress = Callable[[str], None]
@@ -38,6 +39,7 @@ popen = interpreter.popen  # a helper process that runs no user code (the analys
 model_facts = model_info.load_facts  # the model file's facts for the TL6xx checks
 find_models = model_info.find_models
 read_model = model_info.read
+DebugRun, DebugFailed = debug.DebugRun, debug.DebugFailed
 
 
 def line_span(path: str | None, line: int | None, fallback: str) -> Span:
@@ -99,16 +101,18 @@ def skeleton_model(python: str, folder: str) -> tuple[str | None, str | None]:
     from tensorleap_ls.core.fixes import stubs
 
     try:
-        out = interpreter.run([python, "-c", stubs.MODEL_SCRIPT], root=folder, capture_output=True, text=True,
-                              timeout=120, env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": ""})
+        out = run_script(python, stubs.MODEL_SCRIPT, root=folder, timeout=120,  # limited, guarded, gated
+                         env={"PATH": os.environ.get("PATH", "")})
     except (OSError, subprocess.TimeoutExpired) as e:
         return None, str(e)
     return (out.stdout.strip(), None) if out.returncode == 0 else (None, out.stderr.strip()[-500:])
 
 
 def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int, progress: Progress | None = None,
-               cancel: threading.Event | None = None, auth_secret: str | None = None) -> tuple[list[Finding], dict]:
-    """Dynamic checks through a (possibly warm) runner; faults become findings, never exceptions."""
+               cancel: threading.Event | None = None, auth_secret: str | None = None,
+               functions: list[str] | None = None, subsets: list[str] | None = None) -> tuple[list[Finding], dict]:
+    """Dynamic checks through a (possibly warm) runner; faults become findings, never exceptions.
+    ``functions`` / ``subsets``: just these (Python or registered names; subset names); None: all."""
     bad = interpreter_finding(python, root, entry)
     if bad:
         return [bad], {}
@@ -119,7 +123,8 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
             progress(f"{msg.progress}/{msg.total} samples")
 
     try:
-        resp = _call(runner, python, root, entry, protocol.Check(samples=samples, seed=0, progress_every=1),
+        resp = _call(runner, python, root, entry, protocol.Check(samples=samples, seed=0, progress_every=1,
+                                                                   functions=functions, subsets=subsets),
                      cancel=cancel, progress=on_progress, auth_secret=auth_secret)
     except ChildFault as fault:
         if fault.code == CANCELLED:
@@ -131,9 +136,10 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
         runner.invalidate(root)
     if not resp.ok and not findings:
         findings.append(Finding(RUN_IMPORT_FAILED, resp.message or "the dynamic checks failed", line_span(None, None, entry)))
-    observed = None if resp.observed is None else [[o.kind, o.name, o.seen] for o in resp.observed]
+    observed = None if resp.observed is None else [[o.kind, o.name, o.seen] for o in resp.observed if o.seen]
     stats = {"calls": resp.calls, "user_seconds": resp.user_seconds, "total_seconds": resp.total_seconds,
              "samples": resp.samples, "observed": observed,
+             "values": [o.to_wire() for o in resp.observed or [] if o.samples],  # inlay hints
              "internal": None if resp.failures is None else [p.to_wire() for p in resp.failures]}
     findings = model_info.with_run_findings(findings, python, root, entry, observed)  # TL610/TL611
     return findings, stats
@@ -294,3 +300,12 @@ def static_functions(root: str, entry: str, bindings=None) -> dict[str, list]:
 
         bindings = [b for pa in Analyzer().analyze_file(entry) for b in pa.bindings]
     return {b.function: [b.kind.value, b.name or b.function] for b in bindings if b.function}
+
+
+def debug_sample(python: str, root: str, entry: str, subset: str, sample: Any, **kw: Any) -> debug.DebugRun:
+    """The sample's harness under debugpy, listening for a DAP client (``debug.start``'s options); DebugFailed
+    (with the reason for the user) when the interpreter cannot run the integration or debugpy cannot listen."""
+    bad = interpreter_finding(python, root, entry)
+    if bad:
+        raise debug.DebugFailed(bad.message)
+    return debug.start(python, root, entry, subset, sample, **kw)

@@ -3,9 +3,11 @@
 Choice: the setting / --python, else the project's .venv or venv, else the one running the
 server. It must have code_loader: checked once per interpreter.
 
-Trust gate: the server, the CLI and the runtime start processes only through ``run`` /
-``popen`` / ``start_user_code`` here (a test scans ``server/`` for any other process start), and
-``refusal`` is the one function that decides. In an untrusted workspace no interpreter inside
+Trust gate: the server, the CLI and the runtime start processes only through ``popen`` /
+``start_user_code`` here (a test scans ``server/`` for any other process start), and ``refusal`` is
+the one function that decides. Helper scripts (a version probe, a model reader) run through
+``runner.run_script``: the child's limits and guardian, so a venv's ``.pth`` files run limited and
+leave nothing behind. In an untrusted workspace no interpreter inside
 the workspace (or a project root) is executed, whoever asks (code actions reading a model file,
 interpreter discovery, version checks), and user code never runs. The server sets the policy
 from the client's trust (``set_policy``); the CLI runs only what its user asked for, trusted.
@@ -83,26 +85,20 @@ def _gate(cmd: list[str], root: str | None, user_code: bool) -> None:
         raise Untrusted(why)
 
 
-def run(cmd: list[str], *, root: str | None = None, user_code: bool = False, **kwargs: Any) -> subprocess.CompletedProcess:
-    """``subprocess.run`` through the gate, in a neutral working directory unless ``cwd`` is given.
-    ``user_code``: the command executes code of the project (e.g. loading a Keras file)."""
+def popen(cmd: list[str], *, root: str | None = None, user_code: bool = False, **kwargs: Any) -> subprocess.Popen:
+    """``subprocess.Popen`` through the gate. ``user_code``: the command executes code of the project
+    (the child, loading a Keras file); ``root``: the project whose interpreters an untrusted workspace
+    does not run. A process that runs no user code (the compile worker of core/facts/compiled.py, the
+    server's own interpreter) starts in a neutral working directory unless told otherwise."""
     _gate(cmd, root, user_code)
-    kwargs.setdefault("cwd", NEUTRAL_CWD)
-    return subprocess.run(cmd, **kwargs)  # noqa: S603 - the gate above decided
-
-
-def popen(cmd: list[str], *, root: str | None = None, **kwargs: Any) -> subprocess.Popen:
-    """``subprocess.Popen`` through the gate, of a process that runs no user code (e.g. the compile
-    worker of core/facts/compiled.py, the server's own interpreter), in a neutral working directory."""
-    _gate(cmd, root, False)
-    kwargs.setdefault("cwd", NEUTRAL_CWD)
+    if not user_code:
+        kwargs.setdefault("cwd", NEUTRAL_CWD)
     return subprocess.Popen(cmd, **kwargs)  # noqa: S603 - the gate above decided
 
 
 def start_user_code(cmd: list[str], **kwargs: Any) -> subprocess.Popen:
     """``subprocess.Popen`` of a process that runs user code (the runtime's child): trusted only."""
-    _gate(cmd, kwargs.get("cwd"), True)
-    return subprocess.Popen(cmd, **kwargs)  # noqa: S603 - the gate above decided
+    return popen(cmd, root=kwargs.get("cwd"), user_code=True, **kwargs)
 
 
 def choose(root: str, explicit: str | None = None) -> str:
@@ -160,11 +156,10 @@ def problem(python: str, root: str | None = None) -> str | None:
     """None when ``python`` can run integrations; else why not (for a TL534 diagnostic)."""
     if not (os.path.isfile(python) or _which(python)):
         return f"interpreter not found: {python}"
+    from tensorleap_ls.runtime.runner import run_script
+
     try:
-        out = run(
-            [python, "-c", _PROBE], capture_output=True, text=True, timeout=120,
-            env={**os.environ, "TL_DISABLE_ANALYTICS": "1", "PYTHONPATH": ""},
-        )
+        out = run_script(python, _PROBE, root=root, timeout=120)
     except Untrusted as e:
         return str(e)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -209,9 +204,10 @@ def probe(python: str, modules: tuple[str, ...] = ("code_loader", "numpy")) -> d
     info: dict = {"python": python, "version": None, "missing": list(modules), "code_loader": None, "onnx": False}
     if not (os.path.isfile(python) or _which(python)):
         return {**info, "error": "not found"}
+    from tensorleap_ls.runtime.runner import run_script
+
     try:
-        out = run([python, "-c", _INVENTORY, ",".join(modules)], capture_output=True, text=True, timeout=60,
-                  env={**os.environ, "PYTHONPATH": ""})
+        out = run_script(python, _INVENTORY, [",".join(modules)], timeout=60)
         info.update(json.loads(out.stdout.strip().splitlines()[-1]))
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as e:
         info["error"] = str(e) or type(e).__name__

@@ -2,7 +2,9 @@
 with onnx / onnxruntime / TensorFlow when it has them: library calls on a data file, not user code
 (Keras .h5 files can hold Lambda layers, so loading one counts as user code). Every start goes
 through the trust gate (runtime/interpreter.py): in an untrusted workspace its own interpreter
-never runs, and .h5 files are not loaded."""
+never runs, and .h5 files are not loaded. A trusted project's interpreter runs its start-up code
+(a venv's ``.pth`` files): the reader runs as the child does (``runner.run_script``: memory limit,
+session, guardian), and files over ``files.MODEL_MAX_BYTES`` are not read at all."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ import re
 import subprocess
 from functools import lru_cache
 
-from tensorleap_ls.runtime import interpreter
 from tensorleap_ls.core.codes import RUN_INTEGRATION_TEST, RUN_MODEL_INPUT_SHAPE
+from tensorleap_ls.core.source.files import MODEL_MAX_BYTES
+from tensorleap_ls.runtime import interpreter
+from tensorleap_ls.runtime.runner import Limits, run_script
 
 _SCRIPT = r"""
 import sys
@@ -129,21 +133,38 @@ def find_models(root: str, limit: int = 5) -> list[str]:
     return found[:limit]
 
 
-def read(python: str, path: str, root: str | None = None) -> dict | None:
-    """The model's facts, or None (no reader library, unreadable file, or refused by the trust gate)."""
+def too_large(path: str) -> str | None:
+    """Why the model file at ``path`` is not read (over the size cap), or None."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return None
+    if size <= MODEL_MAX_BYTES:
+        return None
+    return (f"it is {size / 2**30:.1f} GB, over the {MODEL_MAX_BYTES >> 30} GB the model reader reads "
+            "(an ONNX file holds at most 2 GB; larger weights live in external data files)")
+
+
+def _run_reader(python: str, path: str, root: str | None, user_code: bool, memory_mb: int):
+    return run_script(python, _SCRIPT, [path], root=root, user_code=user_code, timeout=120, memory_mb=memory_mb)
+
+
+def read(python: str, path: str, root: str | None = None, memory_mb: int = Limits.memory_mb) -> dict | None:
+    """The model's facts, or None (no reader library, unreadable or too large file, or refused by the
+    trust gate)."""
     try:
         mtime = os.path.getmtime(path)
     except OSError:
         return None
-    return _read(python, path, mtime, root, interpreter.trusted())
+    if too_large(path):
+        return None
+    return _read(python, path, mtime, root, interpreter.trusted(), memory_mb)
 
 
 @lru_cache(maxsize=32)
-def _read(python: str, path: str, mtime: float, root: str | None, trusted: bool) -> dict | None:
+def _read(python: str, path: str, mtime: float, root: str | None, trusted: bool, memory_mb: int) -> dict | None:
     try:
-        r = interpreter.run([python, "-c", _SCRIPT, path], root=root, user_code=path.endswith(".h5"),
-                            capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONPATH": "", "TL_DISABLE_ANALYTICS": "1"})
+        r = _run_reader(python, path, root, path.endswith(".h5"), memory_mb)
     except (OSError, subprocess.TimeoutExpired):  # interpreter.Untrusted is an OSError
         return None
     if r.returncode != 0:
@@ -160,19 +181,22 @@ def _read(python: str, path: str, mtime: float, root: str | None, trusted: bool)
 _CODE_BEARING = (".h5", ".keras", ".pt", ".pth", ".torchscript", ".ptl")
 
 
-def facts(python: str, path: str, trusted: bool) -> dict | None:
+def facts(python: str, path: str, trusted: bool, memory_mb: int = Limits.memory_mb) -> dict | None:
     """Inputs/outputs of the model file ``path`` read in ``python``: {"path", "format", "inputs",
-    "outputs"} or {"path", "error"} naming the missing library; None when it may not be read or
-    does not exist. Cached by the file's content, not its mtime."""
+    "outputs"} or {"path", "error"} naming the missing library (or the size cap); None when it may not
+    be read or does not exist. Cached by the file's content, not its mtime."""
     if not trusted and path.endswith(_CODE_BEARING):
         return None
+    big = too_large(path)
+    if big:
+        return {"path": path, "format": os.path.splitext(path)[1].lstrip("."), "error": big}
     try:
         digest = _digest(path)
     except OSError:
         return None
     key = (python, path, digest)
     if key not in _FACTS:
-        got = _facts(python, path, digest)
+        got = _facts(python, path, digest, memory_mb)
         if "error" in got:
             return got  # not cached: the user may install the missing library
         while len(_FACTS) >= 64:
@@ -192,12 +216,10 @@ def _digest(path: str) -> str:
     return h.hexdigest()
 
 
-def _facts(python: str, path: str, digest: str) -> dict:
+def _facts(python: str, path: str, digest: str, memory_mb: int) -> dict:
     fmt = os.path.splitext(path)[1].lstrip(".")
     try:
-        r = interpreter.run([python, "-c", _SCRIPT, path], user_code=path.endswith(_CODE_BEARING),  # the trust gate
-                            capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONPATH": "", "TL_DISABLE_ANALYTICS": "1"})
+        r = _run_reader(python, path, None, path.endswith(_CODE_BEARING), memory_mb)  # through the trust gate
     except (OSError, subprocess.TimeoutExpired) as e:  # interpreter.Untrusted is an OSError
         return {"path": path, "format": fmt, "error": f"cannot run {python}: {e}"}
     try:
@@ -208,7 +230,7 @@ def _facts(python: str, path: str, digest: str) -> dict:
     return {**out, "path": path, "format": fmt, "digest": digest}
 
 
-def load_facts(analyzer, pa, python: str, trusted: bool) -> bool:
+def load_facts(analyzer, pa, python: str, trusted: bool, memory_mb: int = Limits.memory_mb) -> bool:
     """Reads the facts of the model ``pa``'s load_model loads into ``analyzer.model_facts`` (the core's
     6xx checks read them there). True when they changed, i.e. the project needs a new analysis."""
     from tensorleap_ls.core.checks.model_file import model_path
@@ -216,7 +238,7 @@ def load_facts(analyzer, pa, python: str, trusted: bool) -> bool:
     found = model_path(pa.bindings, pa.modules, pa.project.root)
     if found is None or not os.path.isfile(found[0]):
         return False
-    got = facts(python, found[0], trusted)
+    got = facts(python, found[0], trusted, memory_mb)
     if got is None or analyzer.model_facts.get(found[0]) == got:
         return False
     analyzer.model_facts[found[0]] = got

@@ -13,12 +13,14 @@ the channel too), then parsed into the reply dataclass of its request (``protoco
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -54,6 +56,57 @@ class Limits:
     preprocess_timeout_s: float = 300.0
     memory_mb: int = 4096
     stderr_cap: int = 64 * 1024
+
+
+# the server's environment variables the child never sees (the platform's flags; PYTHONPATH is ours)
+_NOT_PASSED = ("IS_TENSORLEAP_PLATFORM", "PYTHONPATH", "__MAPPING_RUNTIME_MODE__")
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def child_env(auth_secret: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a process that runs user code with the child's package: not the platform's
+    mode, no analytics, only the child's folder added to the path, the secret passed through."""
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_PASSED}
+    env.update(TL_DISABLE_ANALYTICS="1", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="0", PYTHONPATH=CHILD_PATH, **extra)
+    secret = auth_secret if auth_secret is not None else os.environ.get("AUTH_SECRET", "")
+    if secret and isinstance(secret, str):
+        env["AUTH_SECRET"] = secret
+    return env
+
+
+@functools.lru_cache(maxsize=1)
+def _prctl():
+    """libc's prctl (Linux), resolved in the server: nothing is loaded between fork and exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def preexec(memory_mb: int) -> Callable[[], None] | None:
+    """What runs in a child of the project interpreter between fork and exec: the address-space
+    limit, and (Linux) a subreaper from the first instruction, so that whatever the interpreter's
+    start-up starts (a venv's ``.pth`` files run before our guardian does), double-forked daemons
+    included, stays below it and is killed with it."""
+    if os.name != "posix":
+        return None
+    memory = memory_mb * 1024 * 1024
+    prctl = _prctl()
+
+    def limit() -> None:
+        try:
+            if resource is not None:
+                resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        except (ValueError, OSError):
+            pass
+        if prctl is not None:
+            prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+    return limit
 
 
 # bytes of one message from the child (a preview holds at most 24 MB of pixels, base64-encoded)
@@ -102,23 +155,9 @@ class Child:
         self.root, self.entry, self.limits = root, entry, limits
         self._trace = tempfile.NamedTemporaryFile(prefix="tl-trace-", suffix=".txt", delete=False)
         self._trace.close()
-        env = {k: v for k, v in os.environ.items() if k not in ("IS_TENSORLEAP_PLATFORM", "PYTHONPATH",
-                                                                "__MAPPING_RUNTIME_MODE__")}
-        env.update(TL_DISABLE_ANALYTICS="1", TL_TRACE_FILE=self._trace.name, PYTHONUNBUFFERED="1",
-                   PYTHONFAULTHANDLER="0", PYTHONPATH=CHILD_PATH)
-        secret = auth_secret if auth_secret is not None else os.environ.get("AUTH_SECRET", "")
-        if secret and isinstance(secret, str):
-            env["AUTH_SECRET"] = secret
+        env = child_env(auth_secret, TL_TRACE_FILE=self._trace.name)
+        secret = env.get("AUTH_SECRET")
         self.scrub = wire.Scrubber(secret if isinstance(secret, str) else None)
-        memory = limits.memory_mb * 1024 * 1024
-
-        def limit() -> None:  # runs in the child before exec
-            try:
-                if resource is not None:
-                    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-            except (ValueError, OSError):
-                pass
-
         # the guardian's lifeline: only this process holds the write end; it closes when we
         # close it or when this process ends in any way (SIGKILL included)
         guard_r, self._guard_w = os.pipe()
@@ -133,7 +172,7 @@ class Child:
             self.proc = interpreter.start_user_code(  # the trust gate
                 [python, "-X", "utf8", "-m", "tensorleap_ls_child"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, cwd=root, env=env, start_new_session=True,
-                preexec_fn=limit if os.name == "posix" else None, pass_fds=(guard_r,),
+                preexec_fn=preexec(limits.memory_mb), pass_fds=(guard_r,),
             )
         except BaseException:
             os.close(self._guard_w)
@@ -175,11 +214,7 @@ class Child:
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
-        while True:
-            data = self.proc.stderr.read1(65536) if hasattr(self.proc.stderr, "read1") else self.proc.stderr.read(65536)
-            if not data:
-                return
-            self.output.add(data)
+        _drain(self.proc.stderr, self.output)
 
     # --- requests -------------------------------------------------------------------------
     def alive(self) -> bool:
@@ -280,21 +315,7 @@ class Child:
             self.stopped = reason
         self._ending = True
         self._close_guard()
-        try:
-            self.proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            if hasattr(os, "killpg"):
-                os.killpg(self.proc.pid, _SIGKILL)
-            else:
-                self.proc.kill()
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+        _end(self.proc)
 
     def _close_guard(self) -> None:
         with self._guard_lock:
@@ -311,6 +332,80 @@ class Child:
             os.unlink(self._trace.name)
         except OSError:
             pass
+
+
+def _drain(stream, sink: _Output) -> None:
+    while True:
+        data = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+        if not data:
+            return
+        sink.add(data)
+
+
+def _end(proc: subprocess.Popen) -> None:
+    """After its guard pipe closed: a moment for the guardian to kill what is below it, then the
+    process group (the fallback when there is no guardian: Windows, an interpreter too old for it)."""
+    try:
+        proc.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, _SIGKILL)
+        else:
+            proc.kill()
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+# --- helper scripts in the project interpreter (version probe, model reader, skeleton model) ---------
+# The guardian first (an interpreter too old to import it, which only a version probe meets, runs the
+# script without one: its process group and the memory limit still apply).
+_GUARDED = ("try:\n    from tensorleap_ls_child.guard import guard as _tl_guard\nexcept Exception:\n"
+            "    _tl_guard = None\nif _tl_guard is not None:\n    _tl_guard()\ndel _tl_guard\n")
+SCRIPT_OUTPUT = 8 * 1024 * 1024  # bytes of a helper script's stdout kept (the answer is its last line)
+
+
+def run_script(python: str, script: str, args: list[str] | tuple[str, ...] = (), *, root: str | None = None,
+               user_code: bool = False, timeout: float = 120.0, memory_mb: int = Limits.memory_mb,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -c script *args`` run as the child runs: through the trust gate, in a session of its
+    own, under the memory limit, under the child's guardian (the interpreter's start-up, a venv's
+    ``.pth`` files included, and everything they start are killed when the script ends, times out
+    or the server goes away), in a neutral working directory, without the secret, output capped.
+    Text output; ``subprocess.TimeoutExpired`` after ``timeout`` seconds (everything killed)."""
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k not in _NOT_PASSED + ("AUTH_SECRET",)}
+    guard_r, guard_w = os.pipe()
+    env.update(PYTHONPATH=CHILD_PATH, TL_GUARD_FD=str(guard_r), TL_DISABLE_ANALYTICS="1")
+    try:
+        proc = interpreter.popen(  # the trust gate
+            [python, "-c", _GUARDED + script, *args], root=root, user_code=user_code, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=interpreter.NEUTRAL_CWD, env=env,
+            start_new_session=True, preexec_fn=preexec(memory_mb), pass_fds=(guard_r,) if os.name == "posix" else ())
+    except BaseException:
+        os.close(guard_w)
+        raise
+    finally:
+        os.close(guard_r)
+    out, err = _Output(SCRIPT_OUTPUT), _Output(Limits.stderr_cap)
+    readers = [threading.Thread(target=_drain, args=(stream, sink), daemon=True)
+               for stream, sink in ((proc.stdout, out), (proc.stderr, err))]
+    for t in readers:
+        t.start()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        raise subprocess.TimeoutExpired([python], timeout) from None
+    finally:
+        os.close(guard_w)  # the guardian kills whatever is left below it
+        _end(proc)
+        for t in readers:
+            t.join(timeout=5)
+    return subprocess.CompletedProcess([python], proc.returncode, out.text(), err.text())
 
 
 class Runner:

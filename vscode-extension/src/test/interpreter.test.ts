@@ -1,6 +1,8 @@
 import * as assert from "assert";
 import { execFileSync } from "child_process";
+import * as fs from "fs";
 import * as os from "os";
+import * as path from "path";
 
 import {
   ServerChoice, Version, chooseProjectInterpreter, chooseServerInterpreter, describeInterpreters, inside,
@@ -107,6 +109,29 @@ describe("server interpreter", () => {
     assert.strictEqual(r.tried[0].skipped, "inside the untrusted workspace");
     assert.ok(inside("C:/Work/My Project/.venv/Scripts/python.exe", ["c:\\work\\my project\\"], win));
     assert.ok(!inside("/ws2/python", ["/ws"], linux));
+  });
+
+  it("tells an interpreter inside the workspace however its path is spelled (normalised, resolved, case)", () => {
+    // paths that do not exist on this machine: compared as written, normalised
+    assert.ok(inside("/home/u//ws/.venv/bin/python", ["/home/u/ws"], linux));
+    assert.ok(inside("/home/u/x/../ws/.venv/bin/python", ["/home/u/ws/"], linux));
+    assert.ok(inside("/home/u/./ws/.venv/bin/python", ["/home/u//ws"], linux));
+    assert.ok(inside("/Users/U/WS/.venv/bin/python", ["/Users/u/ws"], platformOf("darwin")));
+    assert.ok(!inside("/ws/A/python", ["/WS"], linux));  // Linux file names keep their case
+    assert.ok(inside("C:\\Work\\x\\..\\ws\\.venv\\Scripts\\python.exe", ["c:/work/WS"], win));
+    // through symlinks, on this machine: a link into the workspace, and a workspace opened through a link
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tl-inside-"));
+    try {
+      const ws = path.join(tmp, "ws");
+      fs.mkdirSync(path.join(ws, ".venv", "bin"), { recursive: true });
+      fs.writeFileSync(path.join(ws, ".venv", "bin", "python"), "");
+      fs.symlinkSync(ws, path.join(tmp, "link"));
+      assert.ok(inside(path.join(tmp, "link", ".venv", "bin", "python"), [ws], linux));
+      assert.ok(inside(path.join(ws, ".venv", "bin", "python"), [path.join(tmp, "link")], linux));
+      assert.ok(!inside(path.join(tmp, "elsewhere", "python"), [ws], linux));
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it("probes a real interpreter for its version (isolated, from a folder of its own)", async () => {

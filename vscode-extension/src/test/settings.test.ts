@@ -9,7 +9,7 @@ const cfg = (values: Record<string, unknown>) => ({ get: <T>(k: string) => value
 // lsp/settings.py is compared with it by tests/compat/test_settings_schema.py.
 describe("settings", () => {
   it("has one entry per setting, each with a type and a default", () => {
-    assert.deepStrictEqual(Object.keys(SCHEMA).sort(), ["debounceMs", "dynamicChecksOnSave", "interpreter", "logLevel",
+    assert.deepStrictEqual(Object.keys(SCHEMA).sort(), ["debounceMs", "dynamicChecksOnSave", "inlayHints", "interpreter", "logLevel",
       "memoryMb", "preprocessTimeoutSeconds", "samplesPerSubset", "serverInterpreter", "timeoutSeconds"]);
     for (const [k, s] of Object.entries(SCHEMA)) {
       assert.ok(["string", "integer", "number", "boolean"].includes(s.type), k);

@@ -7,14 +7,14 @@ import logging
 from collections import Counter
 from typing import Callable
 
-from tensorleap_ls.core.checks import bundle, contracts, model, registrars, sdk_api, structure, test_body
+from tensorleap_ls.core.checks import bundle, contracts, model, registrars, results, sdk_api, structure, test_body
 from tensorleap_ls.core.checks.base import Check, CheckContext, ScopedCheck
 from tensorleap_ls.core.model import Binding, Finding
 
 log = logging.getLogger(__name__)
 
-CHECKS: tuple[Check, ...] = (structure.check, contracts.check, test_body.check, bundle.check, sdk_api.check,
-                             model.check, registrars.check)
+CHECKS: tuple[Check, ...] = (structure.check, contracts.check, results.check, test_body.check, bundle.check,
+                             sdk_api.check, model.check, registrars.check)
 
 
 def run_checks(ctx: CheckContext, reuse: dict | None = None, keep: dict | None = None,

@@ -41,6 +41,11 @@ class CheckContext:
     resolver: object | None = None  # core.evaluate.Resolver of the closure (module-level names, across modules)
     # The code-loader installed for the project (core.sdk_env.SdkApi), None when there is none.
     sdk: object | None = None
+    # The environment's package folders (site-packages, .pth folders): installed distributions' metadata
+    # (core/project/requirements.installed); empty when the analysis has no environment.
+    sites: tuple[str, ...] = ()
+    # Closure modules that importing the entry executes (core/project/closure.Project.executed); None: all.
+    executed: frozenset | None = None
     # Model file path -> its facts (runtime/model_info.facts), read by the LSP layer / CLI, never here.
     model_facts: dict[str, dict] = field(default_factory=dict)
     # Modules outside the closure that hold registered functions (installed packages, sibling folders).

@@ -19,14 +19,15 @@ from tensorleap_ls.core.fixdata import Distribution, FilePath, UnlistedRequireme
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.source.text import dotted
 from tensorleap_ls.core.project.leap_yaml import LeapYaml
-from tensorleap_ls.core.model import Finding, Span
+from tensorleap_ls.core.model import Finding, Kind, Span
 from tensorleap_ls.core.facts.modules import calls_of
 from tensorleap_ls.core.project.closure import eval_path, norm
 from tensorleap_ls.core.project.requirements import (
     PLATFORM_PROVIDED,
     REQUIREMENT_FILES,
     SDK_DISTRIBUTION,
-    distributions_for,
+    installed,
+    owners_of,
     parse_pyproject,
     parse_requirements,
 )
@@ -98,19 +99,58 @@ def _include_anchor(ly: LeapYaml) -> Span:
 
 
 def _modules_in_bundle(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
+    """One finding per module left out: at the import that loads it, the leap.yaml list as related
+    information (at leap.yaml when no import statement is found). Only modules the platform loads: those
+    importing the entry executes (as for TL408), and those a registered function imports in its body."""
     out = []
+    reached = _reached(ctx)
     for path, mod in ctx.modules.items():
-        if path == ctx.entry or not (path + os.sep).startswith(ctx.root + os.sep):
+        if path == ctx.entry or not (path + os.sep).startswith(ctx.root + os.sep) or path not in reached:
             continue
         rel = _rel(ctx, path)
         if ly.bundles(rel) or _harmless_init(mod):
             continue
         why = "excluded by `exclude`" if _included(ly, rel) else "not matched by `include`"
         msg = f"`{rel}` is imported by the integration but {why}: it will be missing on the platform."
-        out.append(Finding(NOT_INCLUDED, msg, _include_anchor(ly), data=FilePath(rel)))
         site = _import_site(ctx, mod)
+        f = Finding(NOT_INCLUDED, msg, site or _include_anchor(ly), data=FilePath(rel))
         if site is not None:
-            out.append(Finding(NOT_INCLUDED, msg, site, data=FilePath(rel)))
+            f.related.append((_include_anchor(ly), f"leap.yaml: `{rel}` is {why}"))
+        out.append(f)
+    return out
+
+
+def _reached(ctx: CheckContext) -> set[str]:
+    """Modules the platform loads: executed by importing the entry, plus those (and what they import at their
+    top) imported inside a registered function's body. load_model's body does not run on the platform."""
+    if ctx.executed is None:
+        return set(ctx.modules)
+    reached = set(ctx.executed)
+    bodies = [(b.def_path, b.def_node) for b in ctx.bindings if b.def_node is not None and b.kind is not Kind.LOAD_MODEL
+              and isinstance(b.def_node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if not bodies:
+        return reached
+    for mod in ctx.modules.values():
+        for ref in getattr(mod, "imports", []):
+            if ref.at_import or not any(path == mod.path and node.lineno <= ref.node.lineno <= (node.end_lineno or 0)
+                                        for path, node in bodies):
+                continue
+            reached |= _loaded_by(ctx, mod, ref)
+    return reached
+
+
+def _loaded_by(ctx: CheckContext, mod, ref) -> set[str]:
+    """Local modules one import statement loads, with what they import at their own top (transitively)."""
+    resolved = getattr(ctx.resolver, "resolved", {}) or {}
+    todo = [p for (path, index, _attr), p in resolved.items() if path == mod.path and index == ref.index]
+    out: set[str] = set()
+    while todo:
+        p = todo.pop()
+        if p in out or p not in ctx.modules:
+            continue
+        out.add(p)
+        top = {r.index for r in getattr(ctx.modules[p], "imports", []) if r.at_import}
+        todo.extend(t for (path, index, _attr), t in resolved.items() if path == p and index in top)
     return out
 
 
@@ -202,13 +242,20 @@ def _requirements(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
     poetry = parse_pyproject(os.path.join(ctx.root, "pyproject.toml"), ctx.read_text)
     out = []
     reported: set[str] = set()
+    # Which distribution provides an import, and what the declared ones pull in, come from the environment's
+    # installed metadata (RECORD / top_level.txt, Requires-Dist). Without an environment, or when a declared
+    # distribution is not installed there (its requirements are unknown), TL408 stays silent rather than guess.
+    env = installed(ctx.sites)
+    pulled = env.pulled_in(declared | PLATFORM_PROVIDED) if ctx.sites else None
     for top, spans in ctx.external_imports.items():  # executed at import, first import first
         if top in _STDLIB or not top or top.startswith("_") or not spans:
             continue
         if os.path.exists(os.path.join(ctx.root, top)) or os.path.exists(os.path.join(ctx.root, top + ".py")):
             continue  # a local folder we could not resolve as a module: not a third-party package
-        dists = distributions_for(top)
+        dists = owners_of(top, env)
         if any(d in declared or d in PLATFORM_PROVIDED for d in dists) or dists[0] in reported:
+            continue
+        if pulled is None or any(d in pulled for d in dists):
             continue
         reported.add(dists[0])
         listed = next((d for d in dists if d in poetry), None)

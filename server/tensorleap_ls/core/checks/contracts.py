@@ -9,6 +9,7 @@ Finding.data: the classes core/codes.py registers per code (core/fixdata.py).
 from __future__ import annotations
 
 import ast
+import dataclasses
 from typing import Iterator
 
 from tensorleap_ls.core.checks.base import CheckContext, ScopedCheck
@@ -42,7 +43,7 @@ def _binding(ctx: CheckContext, b: Binding) -> list[Finding]:
     node = b.def_node
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and src is not None:
         out.extend(_signature(b, node, src))
-        out.extend(returns(b, node, src, lambda name, path=mod.path: ctx.find_function(path, name)))
+        out.extend(returns(b, node, src, lambda name, path=mod.path: _find(ctx, path, name)))
     if b.kind is Kind.VISUALIZER:
         out.extend(_visualizer(ctx, b))
     elif b.kind is Kind.INPUT:
@@ -64,10 +65,66 @@ def _binding(ctx: CheckContext, b: Binding) -> list[Finding]:
 def _project(ctx: CheckContext) -> list[Finding]:
     """PreprocessResponse(...) calls in every module (once per module text)."""
     out: list[Finding] = []
+    responses = []
     for mod in ctx.modules.values():
         if mod.tree is not None and mod.source is not None:
-            out.extend(f for f in _preprocess_responses(mod) if not _in_simulation(ctx, f))
+            responses.extend(f for f in _preprocess_responses(mod) if not _in_simulation(ctx, f))
+    out.extend(_once_per_root_cause(ctx, responses))
     return out
+
+
+def _once_per_root_cause(ctx: CheckContext, findings: list[Finding]) -> list[Finding]:
+    """TL219 once per project (every `length=` is one habit, fixed everywhere at once) and TL232 once per
+    preprocess (its subsets are one decision); the other sites are the finding's related information."""
+    out: list[Finding] = []
+    first: dict[object, Finding] = {}
+    for f in findings:
+        if f.code == DEPRECATED_LENGTH:
+            key: object = DEPRECATED_LENGTH
+        elif f.code == DEFAULT_STATE:
+            key = (DEFAULT_STATE, _enclosing(ctx, f.span))
+        else:
+            out.append(f)
+            continue
+        if key not in first:
+            first[key] = f = dataclasses.replace(f, related=[])  # the per-text cache keeps its own copy
+            out.append(f)
+        else:
+            first[key].related.append((f.span, "`length=` here too" if f.code == DEPRECATED_LENGTH
+                                       else "`state` not set here either"))
+    for f in first.values():
+        if f.related and f.code == DEPRECATED_LENGTH:
+            f.message = (f"`length=` is deprecated ({len(f.related) + 1} places in the project; it still works): pass "
+                         "`sample_ids=` (and `sample_id_type=int` for integers). The quick fix changes every place.")
+        elif f.related:
+            f.message += f" ({len(f.related) + 1} subsets of this preprocess.)"
+    return out
+
+
+def _enclosing(ctx: CheckContext, span: Span) -> object:
+    """The preprocess whose body holds ``span``, else the top-level function of its module that does."""
+    for b in ctx.of_kind(Kind.PREPROCESS, Kind.UNLABELED_PREPROCESS):
+        node = b.def_node
+        if b.def_path == span.path and node is not None and node.lineno - 1 <= span.line <= (node.end_lineno or 0) - 1:
+            return ("preprocess", b.def_path, node.lineno)
+    mod = ctx.modules.get(span.path)
+    for stmt in getattr(getattr(mod, "tree", None), "body", []):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                stmt.lineno - 1 <= span.line <= (stmt.end_lineno or 0) - 1:
+            return (span.path, stmt.lineno)
+    return (span.path, span.line)
+
+
+def _find(ctx: CheckContext, path: str, name: str):
+    """(module, def) of a function as module ``path`` sees ``name``: ctx.find_function, then the closure's
+    name lookup (star imports of helper modules: ``from helpers import *``)."""
+    found = ctx.find_function(path, name)
+    mod = ctx.modules.get(path)
+    if found is None and mod is not None and ctx.resolver is not None:
+        hit = ctx.resolver.lookup(mod, name)
+        if hit is not None and hit[0] == "def":
+            found = (hit[2], hit[1])  # ("def", node, the module that defines it)
+    return found
 
 
 check = ScopedCheck("contracts", _binding, _project)

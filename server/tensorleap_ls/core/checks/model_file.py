@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import copy
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,35 +103,67 @@ def _is_main_guard(test: ast.expr) -> bool:
         and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
 
 
-_SCRIPTS: dict[str, tuple[tuple, object]] = {}  # path -> ((size, mtime), parsed module): read once per change
+# The local test is found by name (``leap_custom_test.py``, ``leap_test.py``, ``test_x.py``...), at most
+# ``_SCRIPT_CANDIDATES`` of them, each read only up to ``_SCRIPT_BYTES`` and parsed only when its text
+# imports the entry. Other files beside the entry are never read; only real local tests stay parsed
+# (``_SCRIPTS``: at most ``_SCRIPTS_KEPT``, by path and stamp), never a file that is not one.
+_SCRIPT_CANDIDATES = 8
+_SCRIPT_BYTES = 256 * 1024
+_SCRIPTS_KEPT = 4
+_SCRIPTS: dict[str, tuple[tuple, object]] = {}  # path -> ((size, mtime, entry name), parsed local test)
 
 
 def _local_tests(root: str, entry, modules: dict) -> list:
-    """The Python files beside the entry, outside the closure, that import it: the project's local tests."""
+    """The Python files beside the entry, outside the closure, named like a test, that import it: the
+    project's local tests."""
     from tensorleap_ls.core.source import files
-    from tensorleap_ls.core.facts.modules import parse_module
 
-    out = []
     name = os.path.splitext(os.path.basename(entry.path))[0]
+    folder = os.path.dirname(entry.path)
     try:
-        names = sorted(os.listdir(os.path.dirname(entry.path)))[:200]
+        names = [f for f in sorted(os.listdir(folder)) if f.endswith(".py") and "test" in f.lower()]
     except OSError:
         return []
-    for fname in names:
-        path = norm(os.path.join(os.path.dirname(entry.path), fname))
-        if not fname.endswith(".py") or path in modules:
+    imports_entry = re.compile(rf"^\s*(?:from|import)\s[^\n]*\b{re.escape(name)}\b", re.M)  # a cheap look first
+    out = []
+    for fname in names[:_SCRIPT_CANDIDATES]:
+        path = norm(os.path.join(folder, fname))
+        if path in modules:
             continue
         try:
             st = os.stat(path)
-            key = (st.st_size, st.st_mtime_ns)
-            if _SCRIPTS.get(path, ((), None))[0] != key:
-                _SCRIPTS[path] = (key, parse_module(path, fname[:-3], files.read_text(path)))
         except (OSError, ValueError):
             continue
-        mod = _SCRIPTS[path][1]
-        if mod.tree is not None and any(i.module == name for i in mod.imports):
-            out.append(mod)
+        key = (st.st_size, st.st_mtime_ns, name)
+        kept = _SCRIPTS.get(path)
+        if kept is not None and kept[0] == key:
+            out.append(kept[1])
+            continue
+        _SCRIPTS.pop(path, None)
+        mod = _read_local_test(path, fname[:-3], imports_entry, name, files)
+        if mod is None:
+            continue
+        while len(_SCRIPTS) >= _SCRIPTS_KEPT:
+            _SCRIPTS.pop(next(iter(_SCRIPTS)))
+        _SCRIPTS[path] = (key, mod)
+        out.append(mod)
     return out
+
+
+def _read_local_test(path: str, name: str, imports_entry: re.Pattern, entry_name: str, files):
+    """The parsed script at ``path`` when it is a local test of the entry ``entry_name``, else None."""
+    from tensorleap_ls.core.facts.modules import parse_module
+
+    try:
+        text = files.read_text(path, _SCRIPT_BYTES, errors="replace")  # regular files only, capped
+    except (OSError, ValueError):
+        return None
+    if not imports_entry.search(text):
+        return None
+    mod = parse_module(path, name, text)
+    if mod.tree is None or not any(i.module == entry_name for i in mod.imports):
+        return None
+    return mod
 
 
 def _local_assigns(fn: ast.AST) -> dict[str, list[ast.expr]]:

@@ -29,13 +29,16 @@ def returns(b: Binding, node, src, find=lambda name: None) -> Iterator[Finding]:
         if shown and shown not in _ARRAY_ANN and not shown.endswith("ndarray") and not shown.endswith("NDArray"):
             yield Finding(ENCODER_RETURN_ANNOTATION, f"`{node.name}` is annotated to return `{src.segment(ann)}`; an encoder returns one "
                           "`np.ndarray` of float32.", src.span(ann), data=Annotated(data.function, data.kind, src.segment(ann)))
-    if b.kind is Kind.METADATA and ann is not None and shown in _NON_SCALARS:
+    if b.kind is Kind.METADATA and ann is not None and shown in _NON_SCALARS and not any(
+            _visibly_scalar(r.value, node) for r in own_returns(node)):
+        # What runs is the value, not the annotation: `-> np.ndarray` over `return np.mean(img)` is a numpy
+        # scalar, which the SDK accepts (np.floating / np.signedinteger).
         yield Finding(METADATA_ANNOTATION, f"`{node.name}` is annotated to return `{src.segment(ann)}`; metadata returns a scalar or a "
                       "flat dict of scalars.", src.span(ann), data=Annotated(data.function, data.kind, src.segment(ann)))
     for ret in own_returns(node):
         value = ret.value
         if b.kind in (Kind.PREPROCESS,) and isinstance(value, ast.Tuple):
-            sev = Severity.ERROR if b.style is Style.DECORATOR else Severity.WARNING
+            sev = Severity.ERROR if b.style is Style.DECORATOR else Severity.HINT  # legacy: accepted everywhere
             yield Finding(PREPROCESS_TUPLE, "preprocess returns a tuple; return a list `[train, val, ...]` of PreprocessResponse.",
                           src.span(value), severity=sev, data=data)
         if b.kind in (Kind.INPUT, Kind.GROUND_TRUTH):
@@ -49,14 +52,53 @@ def returns(b: Binding, node, src, find=lambda name: None) -> Iterator[Finding]:
                               src.span(value), data=data)
 
 
+# numpy reductions and scalar constructors: their result is a numpy scalar (np.floating / np.integer / np.bool_).
+_NP_SCALAR = {"mean", "sum", "std", "var", "min", "max", "amin", "amax", "median", "prod", "count_nonzero", "argmax",
+              "argmin", "nanmean", "nansum", "nanstd", "nanmax", "nanmin", "average", "ptp", "linalg.norm", "any", "all",
+              "float32", "float64", "int32", "int64", "bool_", "percentile", "quantile", "trace", "dot"}
+_SCALAR_BUILTINS = {"float", "int", "str", "bool", "len", "round", "abs", "sum", "min", "max"}
+_SCALAR_METHODS = {"item", "mean", "sum", "std", "var", "min", "max", "argmax", "argmin", "any", "all", "prod"}
+
+
+def _visibly_scalar(value: ast.expr | None, fn, depth: int = 0) -> bool:
+    """A return value that is a scalar or a flat dict as the SDK takes it (numpy scalars included)."""
+    if value is None or depth > 4:
+        return value is None
+    if isinstance(value, ast.Name):
+        assigned = single_assignment(fn, value.id)
+        return assigned is not None and _visibly_scalar(assigned, fn, depth + 1)
+    if isinstance(value, (ast.Constant, ast.JoinedStr, ast.Compare, ast.BoolOp, ast.Dict)):
+        return True
+    if isinstance(value, ast.BinOp):
+        return _visibly_scalar(value.left, fn, depth + 1) and _visibly_scalar(value.right, fn, depth + 1)
+    if isinstance(value, ast.Attribute) and value.attr in ("size", "ndim", "itemsize", "nbytes"):
+        return True
+    if isinstance(value, ast.Call):
+        func = dotted(value.func)
+        if func in _SCALAR_BUILTINS:
+            return True
+        if func.startswith(("np.", "numpy.")) and func.split(".", 1)[1] in _NP_SCALAR and not any(
+                k.arg in ("axis", "keepdims") for k in value.keywords):
+            return True
+        return isinstance(value.func, ast.Attribute) and value.func.attr in _SCALAR_METHODS and not value.args \
+            and not value.keywords
+    return False
+
+
 def own_returns(node) -> Iterator[ast.Return]:
     """Return statements of ``node`` itself, not of nested functions."""
+    return own_nodes(node, ast.Return)
+
+
+def own_nodes(node, cls: type) -> Iterator:
+    """Nodes of type ``cls`` in the body of ``node`` (a function, or a module's top level), not in nested
+    functions or classes."""
     stack = list(node.body)
     while stack:
         n = stack.pop()
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
-        if isinstance(n, ast.Return):
+        if isinstance(n, cls):
             yield n
         stack.extend(ast.iter_child_nodes(n))
 
@@ -90,7 +132,7 @@ def _encoder_return(b: Binding, fn, ret: ast.Return, src, data, find=lambda name
                           f"{'None' if kind == 'None' else 'a ' + kind} ({where}); an encoder returns one float32 "
                           "`np.ndarray`.", src.span(value), data=data)
         return
-    dtype = _visible_dtype(value, fn)
+    dtype = _visible_dtype(value, fn, find=find)
     if dtype is not None and dtype not in ("float32", "np.float32", "numpy.float32", "'float32'"):
         yield Finding(ENCODER_DTYPE, f"`{fn.name}` returns an array of dtype {dtype}; encoders must return float32 "
                       "(add `.astype(np.float32)`).", src.span(value), data=EncoderDtype(data.function, data.kind, dtype))
@@ -148,29 +190,57 @@ def _result_kind(fn) -> str | None:
 
 
 _DEFAULT_FLOAT64 = {"zeros", "ones", "empty", "full", "eye", "identity", "linspace", "random.rand", "random.randn",
-                    "random.random", "random.normal", "random.uniform", "zeros_like", "ones_like"}
+                    "random.random", "random.normal", "random.uniform"}
+# Where numpy reads a dtype passed by position (``np.zeros(shape, np.float32)``): the index of that argument.
+_DTYPE_POSITION = {"zeros": 1, "ones": 1, "empty": 1, "identity": 1, "full": 2, "array": 1, "asarray": 1,
+                   "ascontiguousarray": 1, "zeros_like": 1, "ones_like": 1, "empty_like": 1, "full_like": 2, "eye": 3,
+                   "arange": 3, "frombuffer": 1, "fromiter": 1}
+# numpy functions whose result has the dtype of their first argument.
+_SAME_DTYPE = {"pad", "squeeze", "expand_dims", "reshape", "transpose", "flip", "fliplr", "flipud", "rot90", "roll",
+               "ascontiguousarray", "copy", "moveaxis", "swapaxes", "clip", "tile", "repeat", "atleast_1d",
+               "atleast_2d", "atleast_3d", "asarray", "array", "zeros_like", "ones_like", "empty_like", "full_like"}
+# Methods of an ndarray that keep its dtype.
+_SAME_DTYPE_METHODS = {"reshape", "transpose", "squeeze", "copy", "flatten", "ravel", "clip", "swapaxes", "repeat"}
+# Readers of images that give uint8 pixels: PIL images (``np.asarray(Image.open(p))``) and OpenCV.
+_UINT8_READERS = {"Image.open", "PIL.Image.open", "Image.fromarray", "PIL.Image.fromarray", "cv2.imread",
+                  "cv2.cvtColor", "cv2.resize", "imageio.imread", "imageio.v2.imread", "imageio.v3.imread"}
+_PIL_METHODS = {"convert", "resize", "crop", "rotate", "transpose", "copy", "thumbnail"}
+# Tokenizer idioms that give Python ints (``np.array(tokenizer.encode(text))`` is int64).
+_TOKEN_METHODS = {"encode", "convert_tokens_to_ids"}
+_TOKEN_KEYS = {"input_ids", "attention_mask", "token_type_ids"}
+_INT_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "int", "bool", "bool_", "intc",
+               "uint", "long", "longlong"}
+_FLOATS = ("float16", "float32", "float64")
 
 
-def _visible_dtype(value: ast.expr, fn, depth: int = 0) -> str | None:
-    """The dtype an expression visibly has, or None when it is not visible."""
-    if depth > 4:
+def _visible_dtype(value: ast.expr, fn, depth: int = 0, find=lambda name: None) -> str | None:
+    """The dtype an expression visibly has, or None when it is not visible: numpy constructors with a dtype
+    by keyword or by position, their float64 defaults, ``.astype``, images read by PIL / OpenCV (uint8), token
+    ids (int64), arithmetic with Python numbers (``uint8 / 255.`` is float64), functions that keep their
+    argument's dtype (``np.pad``), and helpers of the closure whose returns all have one visible dtype."""
+    if depth > 6 or value is None:
         return None
     if isinstance(value, ast.Name):
         assigned = single_assignment(fn, value.id)
-        return _visible_dtype(assigned, fn, depth + 1) if assigned is not None else None
+        return _visible_dtype(assigned, fn, depth + 1, find) if assigned is not None else None
+    if isinstance(value, ast.BinOp):
+        return _arith_dtype(value, fn, depth, find)
     if not isinstance(value, ast.Call):
         return None
     func = dotted(value.func)
     if isinstance(value.func, ast.Attribute) and value.func.attr == "astype" and value.args:
         return _dtype_text(value.args[0])
+    if isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_DTYPE_METHODS \
+            and not func.startswith(("np.", "numpy.")):
+        return _visible_dtype(value.func.value, fn, depth + 1, find)
     dtype_kw = next((k.value for k in value.keywords if k.arg == "dtype"), None)
     short = func.split(".", 1)[1] if func.startswith(("np.", "numpy.")) else None
     if short is None:
-        return None
+        return _helper_dtype(value, fn, depth, find)
+    if dtype_kw is None and short in _DTYPE_POSITION and len(value.args) > _DTYPE_POSITION[short]:
+        dtype_kw = value.args[_DTYPE_POSITION[short]]
     if dtype_kw is not None:
         return _dtype_text(dtype_kw)
-    if short in ("zeros_like", "ones_like", "empty_like", "full_like"):
-        return None  # same dtype as the argument: not visible
     if short in _DEFAULT_FLOAT64:
         return "float64"
     if short in ("array", "asarray") and value.args:
@@ -183,9 +253,100 @@ def _visible_dtype(value: ast.expr, fn, depth: int = 0) -> str | None:
                 return "int64"
             if all(isinstance(v, (int, float)) for v in vals):
                 return "float64"
+        if _is_image(arg, fn, depth + 1):
+            return "uint8"
+        if _is_token_ids(arg, fn, depth + 1):
+            return "int64"
+    if short in _SAME_DTYPE and value.args:
+        return _visible_dtype(value.args[0], fn, depth + 1, find)
     if short == "arange":
         return "int64" if all(isinstance(a, ast.Constant) and isinstance(a.value, int) for a in value.args) else None
     return None
+
+
+def _arith_dtype(node: ast.BinOp, fn, depth: int, find) -> str | None:
+    """``array <op> number`` (either side): numpy's promotion with a Python scalar (NEP 50)."""
+    left, right = node.left, node.right
+    if _number(left) is not None and _number(right) is None:
+        left, right = right, left
+    num = _number(right)
+    if num is None:
+        return None
+    dtype = _visible_dtype(left, fn, depth + 1, find)
+    if dtype is None:
+        return None
+    base = dtype.split(".")[-1].strip("'\"")
+    if base in _FLOATS:
+        return base  # float32 / 255. stays float32
+    if base in _INT_DTYPES:
+        if isinstance(node.op, ast.Div) or isinstance(num, float):
+            return "float64"  # uint8 / 255 or uint8 * 1.0: numpy gives float64
+        return base
+    return None
+
+
+def _number(node: ast.expr):
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    return None
+
+
+def _is_image(node: ast.expr, fn, depth: int) -> bool:
+    """A PIL image or an OpenCV array: ``Image.open(p).convert('RGB')``, or a local name assigned one."""
+    if depth > 6:
+        return False
+    if isinstance(node, ast.Name):
+        assigned = single_assignment(fn, node.id)
+        return assigned is not None and _is_image(assigned, fn, depth + 1)
+    if not isinstance(node, ast.Call):
+        return False
+    if dotted(node.func) in _UINT8_READERS:
+        return True
+    return isinstance(node.func, ast.Attribute) and node.func.attr in _PIL_METHODS \
+        and _is_image(node.func.value, fn, depth + 1)
+
+
+def _is_token_ids(node: ast.expr, fn, depth: int) -> bool:
+    """Token ids: ``tokenizer.encode(text)``, ``enc['input_ids']``, ``[vocab.index(w) for w in words]``."""
+    if depth > 6:
+        return False
+    if isinstance(node, ast.Name):
+        assigned = single_assignment(fn, node.id)
+        return assigned is not None and _is_token_ids(assigned, fn, depth + 1)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _TOKEN_METHODS:
+        return True
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and node.slice.value in _TOKEN_KEYS:
+        return True
+    if isinstance(node, ast.ListComp):
+        elt = node.elt
+        return (isinstance(elt, ast.Call) and dotted(elt.func) in ("int", "len")) or (
+            isinstance(elt, ast.Call) and isinstance(elt.func, ast.Attribute) and elt.func.attr == "index")
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):  # ids + [pad] * n
+        return _is_token_ids(node.left, fn, depth + 1)
+    return False
+
+
+def _helper_dtype(call: ast.Call, fn, depth: int, find) -> str | None:
+    """The dtype a helper of the closure visibly returns: every ``return`` of it has the same visible dtype."""
+    if not isinstance(call.func, ast.Name):
+        return None
+    found = find(call.func.id)
+    if found is None or not isinstance(found[1], (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    mod, helper = found
+    if helper is fn:
+        return None
+    path = getattr(mod, "path", None)
+
+    def inner(name: str):  # names as the helper's own module sees them
+        try:
+            return find(name, path=path) if path else None
+        except TypeError:  # a finder bound to one module only
+            return None
+    dtypes = {_visible_dtype(r.value, helper, depth + 1, inner) for r in own_returns(helper)}
+    return dtypes.pop() if len(dtypes) == 1 else None
 
 
 def _dtype_text(node: ast.expr) -> str | None:

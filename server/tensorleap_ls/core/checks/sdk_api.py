@@ -13,7 +13,9 @@ TL421 SdkPin (the requirement text, the installed version).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
+import json
 import os
 import re
 from typing import Iterable
@@ -21,12 +23,14 @@ from typing import Iterable
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from tensorleap_ls.core.fixdata import SdkName, SdkPin
+from tensorleap_ls.core.fixdata import Install, SdkName, SdkPin
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.core.facts.modules import calls_of
 from tensorleap_ls.core.sdk.env import SdkApi, since_table, version_key
-from tensorleap_ls.core.codes import SDK_API_MISSING, SDK_PIN_MISMATCH
+from tensorleap_ls.core.codes import DECLARED_NOT_INSTALLED, SDK_API_MISSING, SDK_PIN_MISMATCH
+from tensorleap_ls.core.project.requirements import (
+    SDK_DISTRIBUTION, installed, owners_of, parse_pyproject, parse_requirements)
 
 # Attributes every Enum class has besides its members.
 _ENUM_ATTRS = {"name", "value", "mro", "_member_map_", "_member_names_", "_value2member_map_", "_missing_"}
@@ -45,8 +49,43 @@ def check(ctx: CheckContext) -> Iterable[Finding]:
             if key not in memo:
                 memo[key] = _ModuleCheck(mod, sdk).run()
             out.extend(memo[key])
+    out = list(_other_distributions(ctx, out))
     out.extend(_pins(ctx, sdk))
     return out
+
+
+def _other_distributions(ctx: CheckContext, findings: list[Finding]) -> Iterable[Finding]:
+    """A `code_loader.*` module the SDK lacks may come from another distribution (`code_loader.helpers.*` is
+    code-loader-helpers'; the installed RECORDs say which): declared and installed, it is fine; declared but
+    not installed here, it is an environment problem (TL422, with the pip line); declared nowhere, TL420 stays
+    an error naming the distribution to declare."""
+    env = installed(ctx.sites)
+    declared: set[str] | None = None
+    for f in findings:
+        if f.code != SDK_API_MISSING or not f.message.startswith("Module `") or not isinstance(f.data, SdkName):
+            yield f
+            continue
+        owners = [d for d in owners_of(f.data.name, env) if d != SDK_DISTRIBUTION]
+        if not owners:
+            yield f
+            continue
+        if declared is None:
+            declared = _declared(ctx)
+        owner = next((d for d in owners if d in declared), None)
+        if owner is None:
+            yield dataclasses.replace(f, message=f"Module `{f.data.name}` is not in code-loader {ctx.sdk.version}: it comes "
+                                      f"from the `{owners[0]}` distribution, which neither requirements.txt nor "
+                                      f"pyproject.toml declares (ModuleNotFoundError on the platform). Add `{owners[0]}` "
+                                      "to requirements.txt.")
+        elif not env.installed(owner):
+            yield Finding(DECLARED_NOT_INSTALLED, f"`{f.data.name}` comes from `{owner}`, which the requirements declare "
+                          "but this environment lacks: importing it fails here (not on the platform). Run "
+                          f"`pip install {owner}`.", f.span, data=Install(f"pip install {owner}"))
+
+
+def _declared(ctx: CheckContext) -> set[str]:
+    names = parse_requirements(os.path.join(ctx.root, "requirements.txt"), ctx.read_text) or set()
+    return names | parse_pyproject(os.path.join(ctx.root, "pyproject.toml"), ctx.read_text)
 
 
 def _missing(sdk: SdkApi, what: str, key: str, span: Span, effect: str, near: Iterable[str] = ()) -> Finding:
@@ -157,6 +196,49 @@ _POETRY = re.compile(r"""^\s*["']?code[-_.]loader["']?\s*=\s*(?:\{[^}]*version\s
                      re.IGNORECASE)
 
 
+def resolved_sdk(root: str, read_text) -> tuple[str, str] | None:
+    """(the code-loader release the platform installs, the requirement as written or "" when none): the
+    requirements file it installs (requirements.txt, else the pyproject); an exact pin gives that release, a
+    range (`^1.0.41`, `>=1.0.150`) or no pin the newest published release it allows (scripts/sdk_history.py's
+    list). None when the requirement cannot be read."""
+    releases = _releases()
+    if not releases:
+        return None
+    for _path, _i, line, spec in _sdk_requirements(root, read_text):
+        if spec is None:
+            return None
+        allowed = [r for r in releases if spec.contains(r, prereleases=True)]
+        return (str(max(allowed, key=Version)), line.strip()) if allowed else None
+    return str(max(releases, key=Version)), ""
+
+
+def _sdk_requirements(root: str, read_text):
+    """(path, line index, line, SpecifierSet or None when unreadable) of each code-loader requirement of the
+    file the platform installs: requirements.txt when there is one, else the pyproject (resolved against its
+    base image); a pyproject beside a requirements.txt is not used for the build (see checks/bundle.py)."""
+    has_requirements = bool(read_text(os.path.join(root, "requirements.txt")))
+    for fname, pattern, convert in (("requirements.txt", _REQ, str.strip), ("pyproject.toml", _POETRY, _poetry_spec)):
+        path = os.path.join(root, fname)
+        text = read_text(path) if fname == "requirements.txt" or not has_requirements else None
+        for i, line in enumerate((text or "").splitlines()):
+            m = pattern.match(line)
+            if not m:
+                continue
+            try:
+                yield path, i, line, SpecifierSet(convert(m.group("spec")))
+            except (InvalidSpecifier, InvalidVersion, ValueError):
+                yield path, i, line, None
+
+
+def _releases() -> list[str]:
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "sdk", "since.json")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return list(json.load(fh)["releases"])
+    except (OSError, ValueError, KeyError):
+        return []
+
+
 def _poetry_spec(spec: str) -> str:
     """Poetry's ``^1.0.145`` / ``~1.0.145`` / ``1.0.145`` / ``*`` as a PEP 440 specifier."""
     spec = spec.strip()
@@ -175,25 +257,11 @@ def _pins(ctx: CheckContext, sdk: SdkApi) -> Iterable[Finding]:
         installed = Version(sdk.version)
     except InvalidVersion:
         return
-    # What the platform installs: requirements.txt when there is one, else the pyproject (resolved against
-    # its base image); a pyproject beside a requirements.txt is not used for the build (see checks/bundle.py).
-    has_requirements = bool(ctx.read_text(os.path.join(ctx.root, "requirements.txt")))
-    for fname, pattern, convert in (("requirements.txt", _REQ, str.strip), ("pyproject.toml", _POETRY, _poetry_spec)):
-        path = os.path.join(ctx.root, fname)
-        text = ctx.read_text(path) if fname == "requirements.txt" or not has_requirements else None
-        if not text:
-            continue
-        for i, line in enumerate(text.splitlines()):
-            m = pattern.match(line)
-            if not m:
-                continue
-            try:
-                spec = SpecifierSet(convert(m.group("spec")))
-            except (InvalidSpecifier, InvalidVersion, ValueError):
-                continue
-            if str(spec) and not spec.contains(installed, prereleases=True):
-                pin = line.strip()
-                yield Finding(SDK_PIN_MISMATCH, f"{fname} asks for `{pin}` but this environment has code-loader {sdk.version}: "
-                              f"the platform installs what {fname} asks for, while the local checks ran with "
-                              f"{sdk.version}. Install the pinned version locally or update the pin.",
-                              Span(path, i, 0, i, len(line)), data=SdkPin(pin, sdk.version))
+    for path, i, line, spec in _sdk_requirements(ctx.root, ctx.read_text):
+        fname = os.path.basename(path)
+        if spec is not None and str(spec) and not spec.contains(installed, prereleases=True):
+            pin = line.strip()
+            yield Finding(SDK_PIN_MISMATCH, f"{fname} asks for `{pin}` but this environment has code-loader {sdk.version}: "
+                          f"the platform installs what {fname} asks for, while the local checks ran with "
+                          f"{sdk.version}. Install the pinned version locally or update the pin.",
+                          Span(path, i, 0, i, len(line)), data=SdkPin(pin, sdk.version))

@@ -9,7 +9,10 @@ Finding.data: the classes core/codes.py registers per code (core/fixdata.py).
 from __future__ import annotations
 
 import ast
+import os
 from collections import defaultdict
+
+from packaging.version import Version
 
 from tensorleap_ls.core.fixdata import FunctionKind, MissingPart, NameKind, OfKind
 from tensorleap_ls.core.checks.base import CheckContext
@@ -20,7 +23,8 @@ from tensorleap_ls.core.codes import (
     MISSING_MODEL, MISSING_PREPROCESS, NAME_ACROSS_KINDS, NOT_CALLABLE, REGISTERED_TWICE, UNDEFINED_FUNCTION,
     UNRESOLVED_IMPORT,
 )
-from tensorleap_ls.core.sdk.bundled import (BUILTIN_NAMES, NAMED_KINDS, PAIRED_KINDS, SINGLETON_KINDS, contract_of, label_of,
+from tensorleap_ls.core.checks.sdk_api import resolved_sdk
+from tensorleap_ls.core.sdk.bundled import (INTEGRATION_TEST_REQUIRED_SINCE, BUILTIN_NAMES, NAMED_KINDS, PAIRED_KINDS, SINGLETON_KINDS, contract_of, label_of,
                                    registrar_of)
 
 
@@ -79,7 +83,18 @@ def _missing_parts(ctx: CheckContext) -> list[Finding]:
     if style is Style.DECORATOR and Kind.INTEGRATION_TEST not in kinds:
         missing(MISSING_INTEGRATION_TEST, "No `@tensorleap_integration_test()`: the platform aborts the push without one.",
                 "integration_test")
-    if Kind.LOSS not in kinds:
+    elif Kind.INTEGRATION_TEST not in kinds and ctx.read_text(os.path.join(ctx.root, "leap.yaml")) is not None:
+        # A legacy script: refused too when the code-loader the platform installs has the check (since 1.0.189).
+        resolved = resolved_sdk(ctx.root, ctx.read_text)
+        if resolved is not None and Version(resolved[0]) >= Version(INTEGRATION_TEST_REQUIRED_SINCE):
+            release, pin = resolved
+            asked = f"`{pin}` installs" if pin else "no code-loader pin: the platform installs the newest,"
+            missing(MISSING_INTEGRATION_TEST, f"No `@tensorleap_integration_test()`: {asked} code-loader {release}, "
+                    f"which aborts the push without one (since {INTEGRATION_TEST_REQUIRED_SINCE}, legacy scripts "
+                    "included). Add an integration test that calls the registered functions.", "integration_test")
+    # A legacy `leap_binder` comes with the SDK's built-in losses (CategoricalCrossentropy...): only the
+    # decorator style's status table and the platform's 'Testing Loss' step ask for a tensorleap_custom_loss.
+    if Kind.LOSS not in kinds and style is Style.DECORATOR:
         missing(MISSING_LOSS, "No custom loss (`@tensorleap_custom_loss` / `add_custom_loss`): the platform build fails "
                 "at 'Testing Loss'.", "loss")
     if Kind.GROUND_TRUTH not in kinds:
@@ -143,7 +158,8 @@ def _names(ctx: CheckContext) -> list[Finding]:
         bs = sorted((b for k in kinds for b in by_kind[k][name]), key=lambda b: order[id(b)])
         for b in bs[1:]:
             others = sorted(k.value for k in kinds if k is not b.kind)
-            out.append(Finding(NAME_ACROSS_KINDS, f"`{name}` is also the name of a {', '.join(others)} binding.",
+            out.append(Finding(NAME_ACROSS_KINDS, f"`{name}` is also the name of a binding of kind {', '.join(others)} (the SDK checks names "
+                               "within one kind only: this works).",
                                b.name_span or b.reg_span, data=NameKind(name, b.kind.value)))
     return out
 

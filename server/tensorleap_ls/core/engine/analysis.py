@@ -375,7 +375,7 @@ class Analyzer:
             read_text=self.read_text,
             external_imports={k: [ref.span for _, ref in v] for k, v in project.external.items()},
             resolver=resolver,
-            sdk=env.sdk, outside_modules=outside,
+            sdk=env.sdk, outside_modules=outside, sites=env.sites, executed=frozenset(project.executed),
             find_function=lambda path, name: external.resolve_function(project, index, path, name),
             model_facts=self.model_facts,
         )

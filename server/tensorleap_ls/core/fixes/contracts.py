@@ -90,13 +90,35 @@ def _sample_id_type(f: Finding, pa) -> list[Fix]:
 
 @fixer(DEPRECATED_LENGTH)
 def _length(f: Finding, pa) -> list[Fix]:
-    line = lines(pa, f.span.path)[f.span.line]
-    start = line.rfind("length", 0, f.span.col)
+    """Every `length=` of the project at once (the finding's related places are the others)."""
+    edits = []
+    for span in [f.span] + [s for s, _ in f.related]:
+        edits.extend(_length_edits(pa, span))
+    if not edits:
+        return []
+    title = "Use sample_ids= instead of length=" + (f" ({len(f.related) + 1} places)" if f.related else "")
+    return [Fix(title, edits, preferred=True)]
+
+
+def _length_edits(pa, span: Span) -> list[TextEdit]:
+    """``length=n`` -> ``sample_ids=list(range(n)), sample_id_type=int`` in one ``PreprocessResponse(...)``,
+    keeping what the call already says (``sample_ids=`` given: only drop ``length``)."""
+    mod = module(pa, span.path)
+    call = next((n for n in ast.walk(mod.tree) if isinstance(n, ast.Call) and any(
+        k.arg == "length" and k.value.lineno - 1 == span.line and k.value.col_offset <= span.col < (k.value.end_col_offset or 0)
+        + 1 for k in n.keywords)), None) if mod is not None and mod.tree is not None else None
+    line = lines(pa, span.path)[span.line]
+    start = line.rfind("length", 0, span.col)
     if start < 0:
         return []
-    edit = TextEdit(Span(f.span.path, f.span.line, start, f.span.end_line, f.span.end_col),
-                    f"sample_ids=list(range({text(pa, f.span)})), sample_id_type=int")
-    return [Fix("Use sample_ids= instead of length=", [edit], preferred=True)]
+    kws = {k.arg for k in call.keywords} if call is not None else set()
+    target = Span(span.path, span.line, start, span.end_line, span.end_col)
+    if "sample_ids" in kws:  # both given (they must agree): the ids stay
+        rest = lines(pa, span.path)[span.end_line][span.end_col:]
+        gap = len(rest) - len(rest.lstrip(" ,")) if rest.lstrip().startswith(",") else 0
+        return [TextEdit(Span(span.path, span.line, start, span.end_line, span.end_col + gap), "")]
+    new = f"sample_ids=list(range({text(pa, span)}))" + ("" if "sample_id_type" in kws else ", sample_id_type=int")
+    return [TextEdit(target, new)]
 
 
 @fixer(DEFAULT_CHANNEL_DIM)

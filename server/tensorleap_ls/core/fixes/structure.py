@@ -14,6 +14,7 @@ from tensorleap_ls.core.fixdata import FunctionKind, MissingPart, NameKind
 from tensorleap_ls.core.fixes import fixer
 from tensorleap_ls.core.fixes.edits import data_of, free_name, insert, module, text
 from tensorleap_ls.core.model import Finding, Fix, Kind, Span, Style, TextEdit
+from tensorleap_ls.core.source.text import mentions
 from tensorleap_ls.core.sdk.bundled import registrar_of, row_for
 
 @fixer(MISSING_PREPROCESS, MISSING_INPUT, MISSING_MODEL, MISSING_INTEGRATION_TEST, MISSING_LOSS, MISSING_GROUND_TRUTH)
@@ -75,7 +76,7 @@ def _register_existing(pa, kind: Kind, row, style: Style) -> list[Fix]:
 def _test_line(mod) -> int | None:
     """The integration test goes before __main__ (after everything else)."""
     for stmt in (mod.tree.body if mod.tree else []):
-        if isinstance(stmt, ast.If) and "__name__" in ast.dump(stmt.test):
+        if isinstance(stmt, ast.If) and mentions(stmt.test, "__name__"):
             return stmt.lineno - 1
     return None
 

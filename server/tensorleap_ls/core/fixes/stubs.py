@@ -11,6 +11,7 @@ import ast
 from dataclasses import dataclass
 
 from tensorleap_ls.core.model import Kind, Span, Style, TextEdit
+from tensorleap_ls.core.source.text import mentions
 from tensorleap_ls.core.sdk.bundled import (DECORATORS, DECORATORS_MODULE, DECORATORS_STAR_EXPORTS, LEGACY, Registrar,
                                     contract_of, row_for)
 
@@ -120,10 +121,10 @@ def insertion_line(tree: ast.Module | None, lines: list[str]) -> int:
     """Before the integration test or the ``if __name__ == '__main__'`` block; else at the end."""
     if tree is not None:
         for stmt in tree.body:
-            if isinstance(stmt, ast.If) and "__name__" in ast.dump(stmt.test):
+            if isinstance(stmt, ast.If) and mentions(stmt.test, "__name__"):
                 return _with_decorators(stmt)
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-                    "tensorleap_integration_test" in ast.dump(d) for d in stmt.decorator_list):
+                    mentions(d, "tensorleap_integration_test") for d in stmt.decorator_list):
                 return _with_decorators(stmt)
     n = len(lines)
     while n > 0 and not lines[n - 1].strip():
@@ -332,6 +333,9 @@ model.ir_version = 8
 onnx.checker.check_model(model)
 sys.stdout.write(base64.b64encode(model.SerializeToString()).decode('ascii'))
 """
+
+
+MODEL_FILE = "model/model.onnx"  # where a new project's generated model is written
 
 
 def project_files(sdk_version: str | None, with_model: bool, python_version: str | None = None) -> dict[str, str]:

@@ -22,6 +22,7 @@ class ConfigFiles:
         self.read_text = read_text
         self.root = root
         self._yaml_cache: dict[str, Any] = {}
+        self._loaders: dict[int, tuple] = {}  # id(def) -> (def, the `open(...)` call it reads or None)
 
     def values(self) -> dict[str, Any]:
         """path -> parsed content of every config read so far."""
@@ -59,6 +60,55 @@ class ConfigFiles:
                 value = UNKNOWN
         self._yaml_cache[path] = value
         return value
+
+
+    def from_loader(self, fn: ast.FunctionDef | ast.AsyncFunctionDef, fn_mod: Module, call: ast.Call,
+                    call_mod: Module) -> Any:
+        """The config a project function returns when it only reads a YAML file (``def load_config(): with
+        open(path) as f: return yaml.safe_load(f)``, the path a local name, a parameter or a constant)."""
+        cached = self._loaders.get(id(fn))
+        if cached is None or cached[0] is not fn:
+            cached = self._loaders[id(fn)] = (fn, _opened_yaml(fn))
+        opened = cached[1]
+        if opened is None:
+            return UNKNOWN
+        path_node, where = _local(fn, opened.args[0]), fn_mod
+        if isinstance(path_node, ast.Name):
+            params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+            arg = next((k.value for k in call.keywords if k.arg == path_node.id), None)
+            if arg is None and path_node.id in params and params.index(path_node.id) < len(call.args):
+                arg = call.args[params.index(path_node.id)]
+            if arg is not None:
+                path_node, where = arg, call_mod
+        path = eval_path(path_node, where, self.root)
+        return self._load_yaml(path) if path else UNKNOWN
+
+
+def _opened_yaml(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.Call | None:
+    """The ``open(P)`` call whose YAML a function returns, when that is all it returns."""
+    returns = [n for n in ast.walk(fn) if isinstance(n, ast.Return)]
+    if len(returns) != 1 or returns[0].value is None:
+        return None
+    value = _local(fn, returns[0].value)
+    if not (isinstance(value, ast.Call) and dotted(value.func).rsplit(".", 1)[-1] in ("safe_load", "load", "full_load")
+            and dotted(value.func).startswith("yaml") and value.args):
+        return None
+    opened = value.args[0]
+    if isinstance(opened, ast.Name):
+        opened = next((item.context_expr for n in ast.walk(fn) if isinstance(n, ast.With) for item in n.items
+                       if isinstance(item.optional_vars, ast.Name) and item.optional_vars.id == opened.id), None)
+    if not (isinstance(opened, ast.Call) and dotted(opened.func) in ("open", "io.open") and opened.args):
+        return None
+    return opened
+
+
+def _local(fn: ast.AST, node: ast.expr) -> ast.expr:
+    """A name assigned once in ``fn`` stands for its value (``path = os.path.join(...)``)."""
+    if not isinstance(node, ast.Name):
+        return node
+    found = [n.value for n in ast.walk(fn) if isinstance(n, ast.Assign) and len(n.targets) == 1
+             and isinstance(n.targets[0], ast.Name) and n.targets[0].id == node.id]
+    return found[0] if len(found) == 1 else node
 
 
 def _find_with_open(mod: Module, var: str) -> ast.expr | None:

@@ -324,6 +324,12 @@ class Resolver(Names):
         if short == "str" and len(args) == 1:
             v = self.value(args[0], mod, env, depth + 1)
             return str(v) if isinstance(v, (str, int, float)) else UNKNOWN
+        if isinstance(node.func, ast.Name) and fname not in env:  # `CONFIG = load_config()`: a YAML reader
+            found = self.lookup(mod, fname)
+            if found is not None and found[0] == "def" and isinstance(found[1], (ast.FunctionDef, ast.AsyncFunctionDef)):
+                loaded = self.configs.from_loader(found[1], found[2], node, mod)
+                if loaded is not UNKNOWN:
+                    return loaded
         return CallValue(fname, node, mod, tuple(env.items()))
 
     def _comprehension(self, node: ast.ListComp, gens: list[ast.comprehension], mod: Module, env: dict,

@@ -49,7 +49,9 @@ class ExternalIndex:
             stem = os.path.join(base, *parts)
             for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
                 if os.path.isfile(candidate):
-                    return candidate
+                    # a package folder or file linked out of its search-path folder (site-packages/x -> /usr)
+                    # is not the environment's: not read
+                    return candidate if safe_files.within(candidate, base) else None
         return None
 
     def module(self, dotted: str) -> Module | None:

@@ -22,7 +22,7 @@ from tensorleap_ls.core.codes import (
 )
 
 KNOWN_KEYS = ("projectId", "secretId", "entryFile", "include", "exclude", "pythonVersion", "branch")
-LEGACY_KEYS = ("codeIntegrationId",)
+LEGACY_KEYS = ("codeIntegrationId", "secretManagerId")  # keys of older leap CLIs (an empty `secretManagerId: ""` is common)
 _PY_VERSION = re.compile(r"^py3\d{1,2}$")
 _GLOB_FLAGS = wglob.GLOBSTAR | wglob.DOTGLOB
 

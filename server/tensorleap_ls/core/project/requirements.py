@@ -3,9 +3,14 @@ import name (``cv2`` -> opencv-python...). Only what the bundle check needs."""
 
 from __future__ import annotations
 
+import glob
 import os
 import re
-from typing import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Iterable
+
+from tensorleap_ls.core.source import files as safe_files
 
 try:
     import tomllib  # novermin: tomli below on Python < 3.11
@@ -51,7 +56,16 @@ IMPORT_TO_DISTS: dict[str, tuple[str, ...]] = {
     "git": ("gitpython",),
     "fitz": ("pymupdf",),
     "docx": ("python-docx",),
+    "pkg_resources": ("setuptools",),  # there is no `pkg-resources` distribution
+    "setuptools": ("setuptools",),
+    "google_crc32c": ("google-crc32c",),
+    "absl": ("absl-py",),
+    "tensorflow_datasets": ("tensorflow-datasets",),
+    "ultralytics": ("ultralytics",),
 }
+# Dotted modules shipped by a distribution other than their top-level package's (rules.md 12: "Import names
+# can differ from pip names (`code_loader.helpers` -> `code-loader-helpers`)").
+SUBPACKAGE_DISTS: dict[str, str] = {"code_loader.helpers": "code-loader-helpers"}
 # Distributions that bring others with them (declaring the first covers imports of the rest).
 PROVIDES: dict[str, tuple[str, ...]] = {
     SDK_DISTRIBUTION: SDK_REQUIREMENTS,
@@ -130,3 +144,123 @@ def parse_requirements(path: str, read_text: Callable[[str], str | None], depth:
     for n in names:
         closure.update(normalize(p) for p in PROVIDES.get(n, ()))
     return closure
+
+
+# --- what the environment has installed (read from its dist-info folders, never imported) ---------------------
+_MAX_DISTS = 3000  # an environment with more distributions is read up to here (sorted by name)
+_MAX_META = 512_000  # bytes of METADATA / RECORD read per distribution
+
+
+@dataclass(frozen=True)
+class Installed:
+    """The installed distributions of an environment: which top-level modules and dotted packages each
+    provides (top_level.txt, RECORD) and what each requires (``Requires-Dist`` without extras)."""
+
+    provides: dict[str, frozenset] = field(default_factory=dict)  # module ("cv2", "code_loader.helpers") -> dists
+    requires: dict[str, frozenset] = field(default_factory=dict)  # dist -> the dists it requires
+
+    def owners(self, module: str) -> tuple[int, tuple[str, ...]]:
+        """(depth, distributions) providing ``module``: the deepest package listed wins (code_loader.helpers.x
+        -> code-loader-helpers when it is installed, code_loader.contract -> code-loader)."""
+        parts = module.split(".")
+        for n in range(len(parts), 0, -1):
+            found = self.provides.get(".".join(parts[:n]))
+            if found:
+                return n, tuple(sorted(found))
+        return 0, ()
+
+    def installed(self, dist: str) -> bool:
+        return normalize(dist) in self.requires
+
+    def pulled_in(self, declared: Iterable[str]) -> set[str] | None:
+        """Every distribution the declared ones bring, transitively; None when one of them (or of theirs) is
+        not installed and not in the curated PROVIDES table: what it pulls in is unknown."""
+        out: set[str] = set()
+        todo = [normalize(d) for d in declared]
+        wanted = set(todo)
+        while todo:
+            d = todo.pop()
+            if d in out:
+                continue
+            out.add(d)
+            if d in self.requires:
+                todo.extend(self.requires[d])
+            elif d in PROVIDES:
+                todo.extend(normalize(x) for x in PROVIDES[d])
+            elif d in wanted:
+                return None  # a declared distribution this environment does not have: cannot know
+        return out
+
+
+def installed(sites: Iterable[str]) -> Installed:
+    """What the environment's site-packages folders hold (cached by each folder's modification time: a
+    package installed or removed changes it)."""
+    stamped = []
+    for site in sites:
+        try:
+            stamped.append((site, os.stat(site).st_mtime_ns))
+        except OSError:
+            continue
+    return _installed(tuple(stamped))
+
+
+@lru_cache(maxsize=8)
+def _installed(stamped: tuple) -> Installed:
+    provides: dict[str, set] = {}
+    requires: dict[str, frozenset] = {}
+    for site, stamp in stamped:
+        for name, tops, reqs in _site(site, stamp):
+            requires.setdefault(name, reqs)
+            for t in tops:
+                provides.setdefault(t, set()).add(name)
+    return Installed({k: frozenset(v) for k, v in provides.items()}, requires)
+
+
+_REQ = re.compile(r"^Requires-Dist:\s*([A-Za-z0-9][A-Za-z0-9._-]*)(.*)$", re.M)
+_NAME_LINE = re.compile(r"^Name:\s*(\S+)", re.M)
+
+
+@lru_cache(maxsize=32)
+def _site(site: str, _stamp: int) -> tuple:
+    out = []
+    for info in sorted(glob.glob(os.path.join(glob.escape(site), "*.dist-info")))[:_MAX_DISTS]:
+        meta = _read(os.path.join(info, "METADATA"))
+        m = _NAME_LINE.search(meta or "")
+        if m is None:
+            continue
+        reqs = frozenset(normalize(r.group(1)) for r in _REQ.finditer(meta) if "extra ==" not in r.group(2)
+                         and "extra==" not in r.group(2))
+        tops: set[str] = set()
+        top_level = _read(os.path.join(info, "top_level.txt"))
+        if top_level:
+            tops.update(t.strip().replace("/", ".") for t in top_level.splitlines() if t.strip())
+        record = _read(os.path.join(info, "RECORD"))
+        for line in (record or "").splitlines():
+            path = line.split(",", 1)[0]
+            if not path.endswith(".py") or path.startswith(("..", "/")) or ".dist-info/" in path:
+                continue
+            parts = path[:-3].split("/")
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            if parts and all(p.isidentifier() for p in parts):
+                tops.add(parts[0])
+                if len(parts) > 1:  # packages below the top one, for a namespace shared by two distributions
+                    tops.add(".".join(parts[:2]))
+        out.append((normalize(m.group(1)), frozenset(tops), reqs))
+    return tuple(out)
+
+
+def _read(path: str) -> str | None:
+    try:
+        return safe_files.read_text(path, _MAX_META, errors="replace")
+    except (OSError, ValueError):
+        return None
+
+
+def owners_of(module: str, env: Installed) -> tuple[str, ...]:
+    """Distributions that provide ``module``: the environment's records, else the curated tables."""
+    depth, found = env.owners(module)
+    for prefix, dist in SUBPACKAGE_DISTS.items():
+        if (module == prefix or module.startswith(prefix + ".")) and depth < prefix.count(".") + 1:
+            return (dist,)
+    return found or distributions_for(module.split(".")[0])

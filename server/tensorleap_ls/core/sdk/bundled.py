@@ -111,6 +111,30 @@ TEST_BODY_HELPERS = frozenset({
     "code_loader.contract.datasetclasses.SamplePreprocessResponse",
 })
 
+# The first code-loader release whose platform loader (LeapLoader._check_integration_test_exists, under
+# IS_TENSORLEAP_PLATFORM=true) fails a push without an integration test, legacy scripts included: read in the
+# published wheels (1.0.188 lacks it, 1.0.189 and every later sampled release have it).
+INTEGRATION_TEST_REQUIRED_SINCE = "1.0.189"
+
+# What each Leap* result class's own __post_init__ validates (code-loader 1.0.214 contract/visualizer_classes.py),
+# in the dataclass's positional order (``type`` is a field too): "array:<dtypes>" an np.ndarray of one of the
+# dtypes, "list[str]" a list (a tuple fails) of exact str, "list[float]" of exact Python float, "tuple", "bool";
+# "?" allows None; None: not checked here.
+LEAP_RESULT_RULES: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "LeapImage": (("data", "array:uint8|float32"), ("type", None), ("compress", "bool?")),
+    "LeapVideo": (("data", "array:uint8|float32"), ("type", None)),
+    "LeapGraph": (("data", "array:float32"), ("type", None), ("x_label", None), ("y_label", None),
+                  ("x_range", "tuple?"), ("legend", None)),  # legend: only its length is checked
+    "LeapText": (("data", "list[str]"), ("type", None), ("heatmap", "list[float]?")),
+    "LeapHorizontalBar": (("body", "array:float32"), ("labels", "list[str]"), ("gt", "array?"), ("type", None)),
+    "LeapImageMask": (("mask", "array:uint8"), ("image", "array:uint8|float32"), ("labels", "list[str]"),
+                      ("type", None)),
+    "LeapTextMask": (("mask", "array:uint8"), ("text", "list[str]"), ("labels", "list[str]"), ("type", None)),
+    "LeapImageWithBBox": (("data", "array:uint8|float32"), ("bounding_boxes", None), ("type", None)),
+    "LeapImageWithHeatmap": (("image", "array:float32"), ("heatmaps", "array:float32"), ("labels", "list[str]"),
+                             ("type", None)),
+}
+
 # LeapDataType member -> the Leap* class a visualizer of that type must return.
 VISUALIZER_CLASSES: dict[str, str] = {
     "Image": "LeapImage", "Text": "LeapText", "Graph": "LeapGraph", "HorizontalBar": "LeapHorizontalBar",

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import ast
 import glob
+import io
 import json
+import logging
 import os
 import re
 import sysconfig
+import tokenize
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from tensorleap_ls.core.source import files as safe_files
 
 _ENUM_BASES = {"Enum", "IntEnum", "StrEnum"}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,9 @@ def _in_site(site: str, _stamp: int) -> tuple[str, str] | None:
         m = re.match(r"code_loader-(.+)\.dist-info$", os.path.basename(info))
         pkg = os.path.join(site, "code_loader")
         if m and os.path.isdir(pkg):
+            if not safe_files.within(pkg, site):  # a symlink out of site-packages (/usr, /): not the project's
+                log.warning("%s leads out of %s: the installed code-loader is not read", pkg, site)
+                return None
             return m.group(1), pkg
     return None
 
@@ -153,39 +160,91 @@ def environment(python: str | None) -> Environment:
     """The environment of an interpreter (the server's own when None), read from disk."""
     sites = site_packages(python)
     found = installed_version(sites)
-    extra = [d for site in sites for d in _path_entries(site, os.stat(site).st_mtime_ns)]
+    extra = [d for site in sites for d in _path_entries(site, _pth_stamps(site))]
     return Environment(tuple(dict.fromkeys(sites + extra)), _read(*found) if found is not None else None)
 
 
-@lru_cache(maxsize=16)
-def _path_entries(site: str, _stamp: int) -> tuple[str, ...]:
-    """Folders that ``.pth`` files and editable installs add to the path (``pip install -e ../lib``).
-    Only path lines are read; ``import`` lines are code and are never run."""
-    out: list[str] = []
-    for pth in sorted(glob.glob(os.path.join(site, "*.pth"))):
+# Bounds of what a project's .pth files may add to the search path: a real environment has a few
+# (one per editable install); a hostile one may name hundreds of thousands of folders, each checked.
+_PTH_BYTES = 64_000  # read of one .pth file
+_PTH_TOTAL = 1_000_000  # read of all of them
+_PTH_ENTRIES = 256  # folders they add
+
+
+def _pth_stamps(site: str) -> tuple[tuple[str, int, int], ...]:
+    """(path, size, mtime) of the site's .pth files and editable finders: the key of their resolution
+    (a .pth edited in place changes no folder's mtime)."""
+    try:
+        stamp = os.stat(site).st_mtime_ns
+    except OSError:
+        return ()
+    out = []
+    for path in _pth_files(site, stamp):
         try:
-            lines = safe_files.read_text(pth, 64_000, errors="replace").splitlines()  # regular files only, capped
+            st = os.stat(path)
         except OSError:
             continue
-        for line in lines:
-            line = line.strip()
-            if line and not line.startswith(("#", "import ", "import\t")):
-                d = os.path.normpath(os.path.join(site, line))
-                if os.path.isdir(d):
-                    out.append(d)
-    for finder in sorted(glob.glob(os.path.join(site, "__editable___*_finder.py"))):
-        try:
-            tree = ast.parse(safe_files.read_bytes(finder, 256_000))
-        except (OSError, SyntaxError, ValueError):
-            continue
-        for node in tree.body:  # MAPPING = {'pkg': '/abs/path/pkg'} (setuptools' editable finder)
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "MAPPING" for t in node.targets):
-                try:
-                    mapping = ast.literal_eval(node.value)
-                except ValueError:
-                    continue
-                out.extend(os.path.dirname(p) for p in mapping.values() if isinstance(p, str) and os.path.isdir(p))
+        out.append((path, st.st_size, st.st_mtime_ns))
     return tuple(out)
+
+
+@lru_cache(maxsize=16)
+def _pth_files(site: str, _stamp: int) -> tuple[str, ...]:
+    return tuple(sorted(glob.glob(os.path.join(site, "*.pth")))
+                 + sorted(glob.glob(os.path.join(site, "__editable___*_finder.py"))))
+
+
+@lru_cache(maxsize=16)
+def _path_entries(site: str, stamps: tuple[tuple[str, int, int], ...]) -> tuple[str, ...]:
+    """Folders that ``.pth`` files and editable installs add to the path (``pip install -e ../lib``).
+    Only path lines are read; ``import`` lines are code and are never run. Bounded (``_PTH_*``)."""
+    out: list[str] = []
+    budget = _PTH_TOTAL
+    for pth, size, _mtime in stamps:
+        if len(out) >= _PTH_ENTRIES or budget <= 0:
+            log.warning("%s: the .pth files add more than %d folders (or %d bytes); the rest is not read",
+                        site, _PTH_ENTRIES, _PTH_TOTAL)
+            break
+        budget -= min(size, _PTH_BYTES)
+        if pth.endswith(".pth"):
+            out += _pth_folders(site, pth, _PTH_ENTRIES - len(out))
+        else:
+            out += _finder_folders(pth)
+    return tuple(dict.fromkeys(out[:_PTH_ENTRIES]))
+
+
+def _pth_folders(site: str, pth: str, room: int) -> list[str]:
+    try:
+        lines = safe_files.read_text(pth, _PTH_BYTES, errors="replace").splitlines()  # regular files only, capped
+    except OSError:
+        return []
+    out: list[str] = []
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith(("#", "import ", "import\t")):
+            d = os.path.normpath(os.path.join(site, line))
+            if d not in out and os.path.isdir(d):
+                out.append(d)
+                if len(out) >= room:
+                    break
+    return out
+
+
+def _finder_folders(finder: str) -> list[str]:
+    try:
+        tree = ast.parse(safe_files.read_bytes(finder, 64_000))  # setuptools writes a few KB
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    out: list[str] = []
+    for node in tree.body:  # MAPPING = {'pkg': '/abs/path/pkg'} (setuptools' editable finder)
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "MAPPING" for t in node.targets):
+            try:
+                mapping = ast.literal_eval(node.value)
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+                continue
+            if isinstance(mapping, dict):
+                out.extend(os.path.dirname(p) for p in mapping.values() if isinstance(p, str) and os.path.isdir(p))
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -193,22 +252,133 @@ def _read(version: str, package_dir: str) -> SdkApi:
     return read_package(package_dir, version)
 
 
+# Bounds of the walk of an installed code-loader (1.0.214: 33 files, 1.5 MB, the largest 221 KB).
+_SDK_FILES = 400
+_SDK_FILE_BYTES = 1_000_000
+_SDK_BYTES = 16_000_000
+_SDK_DIRS = 400
+
+
 def read_package(package_dir: str, version: str) -> SdkApi:
+    """The API of the package at ``package_dir``, from its files: symlinks are not followed out of it,
+    the walk is bounded (``_SDK_*``), and a file that cannot be read or parsed (too large, too deeply
+    nested, not Python) is skipped alone."""
     modules: dict[str, ModuleApi] = {}
     base = os.path.dirname(package_dir)
-    for dirpath, dirs, files in os.walk(package_dir):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for fn in files:
+    files_left, bytes_left, dirs_left = _SDK_FILES, _SDK_BYTES, _SDK_DIRS
+    for dirpath, dirs, files in os.walk(package_dir):  # symlinked folders are listed, not entered
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        dirs_left -= 1
+        for fn in sorted(files):
             if not fn.endswith(".py"):
                 continue
             path = os.path.join(dirpath, fn)
+            if files_left <= 0 or bytes_left <= 0 or dirs_left < 0:
+                log.warning("%s: more than %d files, %d bytes or %d folders; the rest is not read",
+                            package_dir, _SDK_FILES, _SDK_BYTES, _SDK_DIRS)
+                return _sdk_api(modules, version, package_dir)
+            if not safe_files.within(path, package_dir):
+                continue
+            files_left -= 1
             rel = os.path.relpath(path, base)[:-3].replace(os.sep, ".")
             dotted = rel[: -len(".__init__")] if rel.endswith(".__init__") else rel
             try:
-                tree = ast.parse(safe_files.read_bytes(path))
-            except (OSError, SyntaxError, ValueError):
+                data = safe_files.read_bytes(path, min(_SDK_FILE_BYTES, bytes_left))
+                bytes_left -= len(data)
+                modules[dotted] = _module_api(parse_in_pieces(data.decode("utf-8-sig")), path)
+            except (OSError, SyntaxError, ValueError, RecursionError, MemoryError, tokenize.TokenError) as e:
+                log.info("%s: not read (%s)", path, getattr(e, "reason", None) or type(e).__name__)
                 continue
-            modules[dotted] = _module_api(tree, path)
+    return _sdk_api(modules, version, package_dir)
+
+
+# One ``ast.parse`` holds the GIL, and so the server's event loop, as long as its text is long (~1 ms per
+# KB on a busy 2-core machine): a large file is parsed a group of statements at a time, and a large class
+# (code-loader 1.0.214: LeapLoader 105 KB, LeapBinder 66 KB) its header and its body apart.
+_PIECE_BYTES = 48_000
+_NOT_A_START = (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)  # of a statement
+
+
+def parse_in_pieces(text: str) -> ast.Module:
+    """The tree of a module's statements, parsed in groups of at most ``_PIECE_BYTES`` (found by
+    ``tokenize``, which yields the GIL between tokens); a class larger than that is parsed as its header
+    and its body in pieces, any other statement larger than that (a generated table, a 100,000-deep
+    expression) is left out, unparsed. Line numbers are the file's."""
+    return ast.Module(body=_pieces(text), type_ignores=[])
+
+
+def _pieces(text: str, depth: int = 0) -> list[ast.stmt]:
+    if len(text) <= _PIECE_BYTES:
+        return ast.parse(text).body
+    lines = text.splitlines(keepends=True)
+    starts: list[int] = []  # 0-based first lines of the statements at column 0 (a decorator starts its def)
+    heads: list[int] = []  # 0-based last line of each one's header (``class A(\n  B):``)
+    kinds: list[str] = []  # each one's first word after its decorators
+    first, decorated, pending = True, False, False
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.NEWLINE:
+            if pending:
+                heads[-1], pending = tok.start[0] - 1, False
+            first = True
+        elif first and tok.type not in _NOT_A_START:
+            first = False
+            if tok.start[1] == 0:
+                if not decorated:
+                    starts.append(tok.start[0] - 1)
+                    heads.append(tok.start[0] - 1)
+                    kinds.append("")
+                decorated = tok.string == "@"
+                if not decorated:
+                    kinds[-1], pending = tok.string, True
+    out: list[ast.stmt] = []
+    bounds = starts + [len(lines)]
+    sizes = [sum(len(ln) for ln in lines[bounds[k]:bounds[k + 1]]) for k in range(len(starts))]
+    group, size = 0, 0
+    for k in range(len(starts)):
+        if sizes[k] > _PIECE_BYTES:  # alone too large: what came before, then the class split, or nothing
+            out += _parse_lines(lines, bounds[group], bounds[k])
+            if kinds[k] == "class" and depth < 3:
+                out += _split_class(lines, bounds[k], heads[k], bounds[k + 1], depth)
+            group, size = k + 1, 0
+        elif size + sizes[k] > _PIECE_BYTES:
+            out += _parse_lines(lines, bounds[group], bounds[k])
+            group, size = k, sizes[k]
+        else:
+            size += sizes[k]
+    if group < len(starts):
+        out += _parse_lines(lines, bounds[group], len(lines))
+    return out
+
+
+def _split_class(lines: list[str], start: int, head: int, end: int, depth: int) -> list[ast.stmt]:
+    """A class statement (``lines[start:end]``, header up to ``head``) parsed as its header with a ``pass``
+    body, then its body (dedented) in pieces."""
+    inner = lines[head + 1:end]
+    code = next((ln for ln in inner if ln.strip() and not ln.lstrip().startswith("#")), None)
+    if code is None:
+        return []
+    indent = code[:len(code) - len(code.lstrip())]
+    node = ast.parse("".join(lines[start:head + 1]) + indent + "pass\n").body[0]
+    if not isinstance(node, ast.ClassDef):
+        return []
+    ast.increment_lineno(node, start)
+    # lines indented less than the body (inside a string or brackets) lose their leading blanks only
+    body = _pieces("".join(ln[len(indent):] if ln.startswith(indent) else ln.lstrip(" \t") for ln in inner), depth + 1)
+    for stmt in body:
+        ast.increment_lineno(stmt, head + 1)
+    node.body = body or node.body
+    return [node]
+
+
+def _parse_lines(lines: list[str], start: int, end: int) -> list[ast.stmt]:
+    if start >= end:
+        return []
+    tree = ast.parse("".join(lines[start:end]))
+    ast.increment_lineno(tree, start)
+    return tree.body
+
+
+def _sdk_api(modules: dict[str, ModuleApi], version: str, package_dir: str) -> SdkApi:
     # a package's submodules are names of the package (``from code_loader import leaploader``)
     for dotted in list(modules):
         parent, _, child = dotted.rpartition(".")

@@ -15,6 +15,9 @@ import os
 import stat
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024  # sources, configs, requirements: far above any real one
+# Model files are read (in a limited child, runtime/model_info.py) up to ONNX's own limit: a protobuf
+# holds at most 2 GB, larger models keep their weights in external data files.
+MODEL_MAX_BYTES = 2 * 1024 ** 3
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
@@ -74,3 +77,40 @@ def is_regular(path: str) -> bool:
         return stat.S_ISREG(os.stat(path).st_mode)
     except (OSError, ValueError):  # ValueError: a NUL byte in the path
         return False
+
+
+def within(path: str, folder: str) -> bool:
+    """``path`` (symlinks resolved) lies inside ``folder`` (symlinks resolved): a venv's ``lib64 -> lib``
+    is fine, ``site-packages/code_loader -> /usr`` is not."""
+    real, base = os.path.realpath(path), os.path.realpath(folder)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def unsafe_target(folder: str, rel: str) -> str | None:
+    """Why a new file ``rel`` (``model/model.onnx``) must not be written into ``folder``, or None. Only
+    regular paths inside the folder are written: no folder on the way and no file that is a symlink
+    (a cloned project's ``model -> ../outside`` would take the write out of the folder; a dangling
+    ``requirements.txt`` link would swallow it), nothing over an existing file or a special one."""
+    base = os.path.realpath(folder)
+    path = base
+    parts = [p for p in rel.replace("\\", "/").split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts):
+        return "it is not a plain relative path"
+    for i, part in enumerate(parts):
+        path = os.path.join(path, part)
+        shown = "/".join(parts[: i + 1])
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None  # created from here on, inside the folder
+        except OSError as e:
+            return f"{shown} cannot be inspected ({e.strerror})"
+        if stat.S_ISLNK(st.st_mode):
+            return f"{shown} is a symlink (to {os.readlink(path)}): nothing is written through it"
+        last = i == len(parts) - 1
+        if not last and not stat.S_ISDIR(st.st_mode):
+            return f"{shown} exists and is not a folder"
+        if last:
+            what = "a file" if stat.S_ISREG(st.st_mode) else _kind(st.st_mode)
+            return f"{shown} exists ({what}): it was left as it is"
+    return None

@@ -98,3 +98,11 @@ def dotted(node: ast.AST) -> str:
         else:
             out.append(part)
     return ".".join(out)
+
+
+def mentions(node: ast.AST, name: str) -> bool:
+    """Whether ``name`` appears in ``node`` as a name or an attribute (``__name__``,
+    ``deco.tensorleap_integration_test``). ``ast.walk`` is iterative: a 1,000-deep expression, which
+    CPython compiles, makes ``ast.dump`` (recursive) raise RecursionError."""
+    return any((isinstance(n, ast.Name) and n.id == name) or (isinstance(n, ast.Attribute) and n.attr == name)
+               for n in ast.walk(node))

@@ -37,6 +37,7 @@ from tensorleap_ls.core.checks.test_body.operations import Body
 from tensorleap_ls.core.codes import NOT_IN_TEST
 from tensorleap_ls.core.fixdata import NotInTest
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity
+from tensorleap_ls.core.source.text import mentions
 
 _CALLED_KINDS = (Kind.INPUT, Kind.GROUND_TRUTH, Kind.METADATA, Kind.VISUALIZER, Kind.METRIC, Kind.LOSS, Kind.LOAD_MODEL)
 
@@ -77,7 +78,7 @@ def check(ctx: CheckContext) -> list[Finding]:
 def _is_stub(node) -> bool:
     """A function whose body (after a docstring) only raises NotImplementedError."""
     body = [s for s in getattr(node, "body", []) if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-    return len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.dump(body[0])
+    return len(body) == 1 and isinstance(body[0], ast.Raise) and mentions(body[0], "NotImplementedError")
 
 
 def _factory_called_in(b: Binding, tests: list[Binding]) -> bool:

@@ -45,7 +45,7 @@ def handle(req: protocol.Request) -> protocol.Reply:
     if isinstance(req, protocol.Preprocess):
         return preprocess()
     if isinstance(req, protocol.Check):
-        return run_checks(int(req.samples), int(req.seed), int(req.progress_every))
+        return run_checks(int(req.samples), int(req.seed), int(req.progress_every), req.functions, req.subsets)
     if isinstance(req, protocol.Preview):
         return preview(req.subset, req.sample_id, list(req.loaders), bool(req.run_test), req.functions)
     if isinstance(req, protocol.EncodeLoop):

@@ -74,6 +74,22 @@ def _kill_descendants(me: int) -> None:
         _time.sleep(0.02)
 
 
+def _await_descendants(me: int, fd: int, seconds: float) -> None:
+    """Reaps what ends on its own within ``seconds`` (or until the server goes away)."""
+    import select
+    import time as _time
+
+    end = _time.monotonic() + seconds
+    while _time.monotonic() < end and any(pp == me for pp, _g in _proc_table().values()):
+        try:
+            if select.select([fd], [], [], 0.05)[0] and not os.read(fd, 64):
+                return
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except (InterruptedError, ChildProcessError):
+            pass
+
+
 def guard() -> None:
     """Fork: the worker (this process's child) runs the protocol and the user's code; this
     process stays small and watches. It is the process the server started (its pid is the one
@@ -85,6 +101,9 @@ def guard() -> None:
     import signal as _signal
 
     fd = int(os.environ.pop("TL_GUARD_FD", "-1"))
+    # seconds the worker's descendants may take to end on their own once it has ended (the debug
+    # adapter tells its client that the session is over), before they are killed
+    grace = float(os.environ.pop("TL_GUARD_GRACE", "0") or 0)
     if fd < 0 or not hasattr(os, "fork"):
         return
     _linux_prctl(_PR_SET_CHILD_SUBREAPER, 1)
@@ -134,6 +153,8 @@ def guard() -> None:
                 break
             if pid == worker:
                 status = st
+    if status is not None and grace > 0:
+        _await_descendants(me, fd, grace)
     _kill_descendants(me)
     if status is None:  # the server went away: nobody else will remove its trace file
         trace = os.environ.get("TL_TRACE_FILE")

@@ -69,10 +69,12 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
     problems = out.problems
     found, once = _collector(problems)
     shapes, meta_types = {}, {}  # type: Dict[str, tuple], Dict[str, tuple]
+    known = {}  # type: Dict[str, Any]
     for kind, handlers in (("inputs", sc.inputs), ("ground_truths", sc.ground_truths if subset != "unlabeled" else [])):
         for h in handlers:
             ok, v = _user_call(h.function, (sid, r), h.name, problems)
             if ok:
+                known[h.name] = v
                 _ours(lambda: getattr(out, kind).append({"name": h.name, "value": summarize(v), "render": render_array(v)}),
                       "showing %s '%s'" % (kind, h.name), problems)
                 _ours(lambda: _check_array(_KIND[kind], h.name, v, subset, sid, where(h.function), shapes, once),
@@ -83,7 +85,7 @@ def preview(subset: str, sample_id, loaders: list, run_test: bool, functions: di
             out.metadata.append({"name": h.name, "value": v})
             _ours(lambda: _check_metadata(h, v, subset, sid, where(h.function), meta_types, once, first=False),
                   "checking metadata '%s'" % h.name, problems)
-    tensors = _sample_tensors(subset, sid)
+    tensors = _sample_tensors(subset, sid, known)
     for h in sc.visualizers:
         if not _is_user(h.function):
             continue

@@ -138,6 +138,14 @@ class Observation(Shape):
     kind: str = ""
     name: str = ""
     seen: str = ""  # "shape (28, 28, 1), dtype float32"
+    # over the samples of the run (inlay hints): arrays' shape, dtype and finite value range; metadata's
+    # value types by key ("" for a scalar)
+    samples: Optional[int] = None
+    shape: Optional[List[int]] = None
+    dtype: Optional[str] = None
+    low: Optional[float] = None
+    high: Optional[float] = None
+    types: Optional[Dict[str, List[str]]] = None
 
 
 @dataclass
@@ -232,6 +240,8 @@ class Check(Request):
     samples: int = 5  # per subset; 0 = all
     seed: int = 0
     progress_every: int = 0
+    functions: Optional[List[str]] = None  # only these (Python or registered names); None: all
+    subsets: Optional[List[str]] = None  # only these subsets; None: all
 
 
 @dataclass

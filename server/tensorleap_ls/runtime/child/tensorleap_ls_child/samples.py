@@ -13,7 +13,7 @@ from tensorleap_ls_child.protocol import Checked, EncodeLooped, Observation, Pre
 from tensorleap_ls_child.sandbox import LIMIT, classify, limited, send
 from tensorleap_ls_child.state import STATE, _ids, _subsets, binder
 from tensorleap_ls_child.visuals import _check_visualizers
-from tensorleap_ls_child.where import _f, _ours, _where_exc, error_info, user_function, where
+from tensorleap_ls_child.where import _f, _ours, _where_exc, chosen, error_info, user_function, where
 from tensorleap_ls_child.codes import (
     MISSING_PREPROCESS, RUN_BATCH_AXIS, RUN_DTYPE, RUN_DUPLICATE_IDS, RUN_EMPTY_SUBSET, RUN_EXCEPTION, RUN_EXIT,
     RUN_LONG_ID, RUN_MEMORY, RUN_METADATA_KEYS_DRIFT, RUN_METADATA_NONE, RUN_METADATA_TYPE_DRIFT,
@@ -112,7 +112,9 @@ def pick(ids: list, n: int, seed: int) -> list:
 
 
 # --- checks on samples ------------------------------------------------------------------------
-def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
+def run_checks(samples: int, seed: int, progress_every: int = 0, functions=None, only_subsets=None) -> Checked:
+    """``functions`` / ``only_subsets``: check just these functions (Python or registered names, the
+    integration test's too) on just these subsets (the Test Explorer's items); None: all."""
     pre = preprocess()
     if not pre.ok:
         return Checked(ok=False, exit=pre.exit, findings=pre.findings)
@@ -133,7 +135,8 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
             reported.add(key)
             findings.append(f)
 
-    subsets = list(STATE["responses"])
+    subsets = [k for k in STATE["responses"] if only_subsets is None or k in only_subsets]
+    seen = {}  # (kind, name) -> what the run saw over the samples (inlay hints)
     total = sum(len(pick(_ids(k), samples, seed)) for k in subsets)
     done = 0
     for key in subsets:
@@ -144,6 +147,7 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
         if key != "unlabeled":
             handlers += [("ground_truth", h) for h in sc.ground_truths]
         handlers += [("metadata", h) for h in sc.metadata]
+        handlers = [(kind, h) for kind, h in handlers if chosen(h, h.name, functions)]
         prepared = [(kind, h, where(h.function), user_function(h.function)) for kind, h in handlers]
         first_id = _ids(key)[0] if _ids(key) else None
         for sid in pick(_ids(key), samples, seed):
@@ -166,6 +170,7 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
                 finally:
                     t_user += time.perf_counter() - t0
                     calls += 1
+                _ours(lambda: _observe(seen, kind, h.name, value), f"observing {kind} '{h.name}'", internal)
                 if kind == "metadata":
                     _ours(lambda: _check_metadata(h, value, key, sid, loc, meta_types, once,
                                                   first=(key == subsets[0] and sid == first_id)),
@@ -177,10 +182,10 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
             if progress_every and (done % progress_every == 0 or done == total):
                 send(Progress(progress=done, total=total).to_wire())
     # determinism: the first training sample twice
-    first_key = "training" if "training" in STATE["responses"] else (subsets[0] if subsets else None)
+    first_key = "training" if "training" in subsets else (subsets[0] if subsets else None)
     if first_key and _ids(first_key):
         sid = _ids(first_key)[0]
-        for h in sc.inputs + sc.ground_truths:
+        for h in [h for h in sc.inputs + sc.ground_truths if chosen(h, h.name, functions)]:
             try:
                 a, b = h.function(sid, STATE["responses"][first_key]), h.function(sid, STATE["responses"][first_key])
                 if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape \
@@ -190,12 +195,43 @@ def run_checks(samples: int, seed: int, progress_every: int = 0) -> Checked:
                                        subset=first_key))
             except BaseException:  # noqa: BLE001 - already reported above
                 pass
-    findings.extend(_check_visualizers(first_key, seed))
-    if binder().integration_test_func is not None and first_key:
+    findings.extend(_check_visualizers(first_key, seed, functions))
+    test = binder().integration_test_func
+    if test is not None and first_key and (functions is None or getattr(user_function(test), "__name__", None) in functions):
         findings.extend(_run_integration_test(first_key, _ids(first_key)[0]))
     total_s = time.perf_counter() - t_total0
     return Checked(findings=findings, calls=calls, user_seconds=t_user, total_seconds=total_s, samples=done,
-                   observed=[Observation(k, n, v) for (k, n), v in OBSERVED.items()], failures=internal)
+                   observed=[Observation(k, n, OBSERVED.get((k, n), ""), **seen.get((k, n), {}))
+                             for k, n in list(OBSERVED) + [key for key in seen if key not in OBSERVED]],
+                   failures=internal)
+
+
+def _observe(seen: dict, kind: str, name: str, value) -> None:
+    """What a function returned over the run's samples: arrays' shape, dtype and finite value range (over
+    every sample), metadata's value types by key ("" for a scalar)."""
+    o = seen.setdefault((kind, name), {"samples": 0})
+    o["samples"] += 1
+    if kind == "metadata":
+        types = o.setdefault("types", {})
+        for k, v in (value.items() if isinstance(value, dict) else [("", value)]):
+            names = types.setdefault(str(k), [])
+            t = type(v).__name__
+            if t not in names:
+                names.append(t)
+        return
+    if not isinstance(value, np.ndarray):
+        return
+    o.setdefault("shape", [int(d) for d in value.shape])
+    o.setdefault("dtype", str(value.dtype))
+    if not value.size or not (np.issubdtype(value.dtype, np.number) or value.dtype == np.bool_):
+        return
+    if np.issubdtype(value.dtype, np.complexfloating):
+        value = np.abs(value)
+    finite = value[np.isfinite(value)] if np.issubdtype(value.dtype, np.floating) else value
+    if finite.size:
+        low, high = float(finite.min()), float(finite.max())
+        o["low"] = low if o.get("low") is None else min(o["low"], low)
+        o["high"] = high if o.get("high") is None else max(o["high"], high)
 
 
 def _check_array(kind, name, value, key, sid, loc, shapes, once) -> None:

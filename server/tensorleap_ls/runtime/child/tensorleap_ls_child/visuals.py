@@ -9,19 +9,21 @@ import numpy as np
 
 from tensorleap_ls_child.sandbox import classify, limited
 from tensorleap_ls_child.state import STATE, _ids, binder, scrub
-from tensorleap_ls_child.where import _f, _is_user, error_info, where
+from tensorleap_ls_child.where import _f, _is_user, chosen, error_info, where
 from tensorleap_ls_child.codes import (
     RUN_BBOX_RANGE, RUN_BLACK_IMAGE, RUN_EXCEPTION, RUN_SIZE_MISMATCH, RUN_VISUALIZER_CLASS,
 )
 
 # --- visualizers ------------------------------------------------------------------------------
-def _sample_tensors(key: str, sid) -> dict:
+def _sample_tensors(key: str, sid, known: Optional[dict] = None) -> dict:
+    """The sample's encoded tensors by name, as visualizers get them; ``known``: values already computed
+    for this sample (each encoder runs once per sample: a breakpoint in it stops once)."""
     sc = binder().setup_container
     r = STATE["responses"][key]
     out = {}
     for h in list(sc.inputs) + (list(sc.ground_truths) if key != "unlabeled" else []):
         try:
-            v = h.function(sid, r)
+            v = known[h.name] if known is not None and h.name in known else h.function(sid, r)
             if isinstance(v, np.ndarray):
                 out[h.name] = np.expand_dims(v, 0)  # visualizers get a leading batch axis of size 1
         except BaseException:  # noqa: BLE001 - reported by the encoder checks
@@ -29,14 +31,14 @@ def _sample_tensors(key: str, sid) -> dict:
     return out
 
 
-def _check_visualizers(key, seed) -> list:
+def _check_visualizers(key, seed, functions=None) -> list:
     if key is None or not _ids(key):
         return []
     sid = _ids(key)[0]
     tensors = _sample_tensors(key, sid)
     out = []
     for h in binder().setup_container.visualizers:
-        if not _is_user(h.function):
+        if not _is_user(h.function) or not chosen(h, h.visualizer_handler_data.name, functions):
             continue
         data = h.visualizer_handler_data
         if not all(a in tensors for a in data.arg_names):

@@ -74,6 +74,13 @@ def user_function(fn):
     return fn
 
 
+def chosen(h, name: str, wanted) -> bool:
+    """Is the handler ``h``, registered as ``name``, one of ``wanted`` (Python or registered names; None: all)?"""
+    if wanted is None:
+        return True
+    return name in wanted or getattr(user_function(h.function), "__name__", None) in wanted
+
+
 def where(fn) -> list:
     f, line = fn_location(user_function(fn))
     return [f, line]
