@@ -113,3 +113,23 @@ def test_a_config_or_leap_yaml_change_rechecks_every_binding(project: Path) -> N
     ed.analyzer.invalidate(str(project / "tensorleap" / "config.yaml"))
     done = ed.analyse()
     assert not done.get("binding_checks_reused"), done
+
+
+def test_released_trees_come_back_with_the_same_findings(project: Path) -> None:
+    """Memory: with no room for trees beyond open files and modules holding bindings, the others are
+    released after each analysis; what needs them later parses them again, and the findings (compared by
+    the oracle with a full analysis, and with an analyzer that keeps every tree) do not change."""
+    ed = Editor(project)
+    ed.analyzer.tree_room = 0
+    assert ed.analyse().get("trees_released", 0) >= 1
+    released = [m for m in ed.pa.modules.values() if not m.loaded]
+    assert released and all(m.parsed for m in released)
+    ed.edit(ENTRY, "import os\n", "import os\nimport tensorleap\n")  # a new closure: every module read again
+    ed.analyse()
+    assert sum(m.loads for m in released) >= 1  # a released tree was asked for, and parsed again
+    keeper = Analyzer()
+    keeper.tree_room = 10_000
+    keeper.set_overlay(str(project / ENTRY), ed.texts[ENTRY])
+    (full,) = keeper.analyze_file(str(project / ENTRY))
+    assert ed.codes() == sorted(f.code for f in full.findings)
+    assert [f.span for f in ed.pa.findings] == [f.span for f in full.findings]

@@ -12,6 +12,7 @@ TL408 UnlistedRequirement; TL413 Distribution; TL402 UnknownKey and TL409 YamlVa
 from __future__ import annotations
 
 import ast
+import re
 import os
 import sys
 
@@ -20,7 +21,7 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.source.text import dotted
 from tensorleap_ls.core.project.leap_yaml import LeapYaml
 from tensorleap_ls.core.model import Finding, Kind, Span
-from tensorleap_ls.core.facts.modules import calls_of
+from tensorleap_ls.core.facts.modules import calls_of, has_tree
 from tensorleap_ls.core.project.closure import eval_path, norm
 from tensorleap_ls.core.project.requirements import (
     PLATFORM_PROVIDED,
@@ -56,6 +57,7 @@ _READERS = {"open", "io.open", "np.load", "numpy.load", "np.loadtxt", "np.genfro
             "Image.open", "PIL.Image.open", "imageio.imread", "torch.load", "joblib.load", "pickle.load", "h5py.File",
             "tf.keras.models.load_model", "keras.models.load_model", "onnxruntime.InferenceSession",
             "ort.InferenceSession", "InferenceSession", "plt.imread"}
+_READ_NAMES = re.compile(r"\b(?:%s)\b" % "|".join(sorted({re.escape(r.rsplit(".", 1)[-1]) for r in _READERS})))
 # Model files are pushed separately (`leap push -m`), never in the bundle.
 _MODEL_EXT = (".onnx", ".h5", ".keras", ".pb", ".pt", ".pth", ".tflite")
 
@@ -204,8 +206,8 @@ def _data_files(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
     out = []
     seen: set[str] = set()
     for mod in ctx.modules.values():
-        if mod.tree is None or mod.source is None:
-            continue
+        if not _READ_NAMES.search(getattr(mod, "text", "")) or not has_tree(mod):
+            continue  # no reader named in the text: no walk (and no tree asked for)
         memo = getattr(mod, "memo", {})
         if "reader_calls" not in memo:  # the walk depends on this module's text only
             memo["reader_calls"] = [n for n in calls_of(mod) if n.args and dotted(n.func) in _READERS]

@@ -26,7 +26,7 @@ from tensorleap_ls.core.fixdata import (
     MetadataOrder, StateMember, StringizedAnnotation, VisualizerAnnotation,
 )
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, Severity, Span, Style, SymbolRef
-from tensorleap_ls.core.facts.modules import calls_of, per_text
+from tensorleap_ls.core.facts.modules import calls_of, has_tree, per_text
 from tensorleap_ls.core.sdk.bundled import SAMPLE_FUNCTION_KINDS, TENSOR_FUNCTION_KINDS, VISUALIZER_CLASSES
 from tensorleap_ls.core.source.text import dotted
 
@@ -67,7 +67,7 @@ def _project(ctx: CheckContext) -> list[Finding]:
     out: list[Finding] = []
     responses = []
     for mod in ctx.modules.values():
-        if mod.tree is not None and mod.source is not None:
+        if has_tree(mod):
             responses.extend(f for f in _preprocess_responses(mod) if not _in_simulation(ctx, f))
     out.extend(_once_per_root_cause(ctx, responses))
     return out
@@ -336,7 +336,7 @@ def _custom_layer(b: Binding) -> Iterator[Finding]:
 
 
 # --- PreprocessResponse(...) anywhere in the closure -----------------------------------------
-@per_text("preprocess_responses")
+@per_text("preprocess_responses", needle="PreprocessResponse", empty=list)
 def _preprocess_responses(mod) -> list[Finding]:
     """The ``PreprocessResponse(...)`` calls of a module: they depend on its text only."""
     return list(_response_findings(mod))

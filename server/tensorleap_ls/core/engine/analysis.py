@@ -30,7 +30,7 @@ from tensorleap_ls.core.project.evaluate import Resolver
 from tensorleap_ls.core.model import Binding, Finding, Span
 from tensorleap_ls.core.facts.compiled import Compiler
 from tensorleap_ls.core.engine.deps import Fingerprints, shared_inputs
-from tensorleap_ls.core.facts.modules import Module, ModuleCache, apply_verdict, digest_of, parse_module
+from tensorleap_ls.core.facts.modules import CLOCK, Module, ModuleCache, apply_verdict, digest_of, parse_module
 from tensorleap_ls.core.project.closure import ClosureBuilder, Project, default_entry, find_root, inside, norm
 from tensorleap_ls.core.sdk.env import Environment
 from tensorleap_ls.core.project import external
@@ -113,6 +113,7 @@ class Analyzer:
         # computed (configs, leap.yaml, requirements...) -> their digest then
         self._files_read: dict[tuple, dict[str, str]] = {}
         self._reading: set[str] | None = None  # files read by the analysis in progress
+        self.tree_room = 24  # trees kept beyond those of open files and of modules holding bindings
         # What the engine recomputed and reused (the tests and the benchmark read it)
         self.stats: collections.Counter = collections.Counter()
         # model file path -> facts read in the project interpreter (set by the LSP layer / CLI)
@@ -266,16 +267,16 @@ class Analyzer:
         if text is None:
             return None
         mod = self._modules.get(path, name, text)
-        if mod.tree is not None and "compiled" not in mod.memo:
+        if "compiled" not in mod.memo and mod.parsed:
             self.compiler.submit(mod.digest, path, text, mod.tree)  # compiles on the other core meanwhile
-        if mod.tree is None:
+        if not mod.parsed:
             good = self._modules.last_good(path)
             if good is None and path in self._overlays:
                 # a buffer that never parsed (opened mid-edit): the saved file is the last good text
                 disk = self._read_disk(path)
                 if disk is not None and disk != text:
                     candidate = parse_module(path, name, disk)
-                    good = candidate if candidate.tree is not None else None
+                    good = candidate if candidate.parsed else None
             if good is not None:
                 # Keep the last good facts of the module; its syntax error is reported separately.
                 stale = Module(path=good.path, name=good.name, text=good.text, digest=good.digest,
@@ -287,6 +288,7 @@ class Analyzer:
         return mod
 
     def _analyze(self, root: str, entry: str, yaml_path: str | None) -> ProjectAnalysis:
+        CLOCK[0] += 1  # the trees used from now on are this analysis' (ModuleCache.trim)
         outer, self._skipped = self._skipped, set()
         reading, self._reading = self._reading, set()
         try:
@@ -300,6 +302,13 @@ class Analyzer:
         parts["findings"].extend(self._skipped_findings(skipped, root, entry, yaml_path))
         pa = ProjectAnalysis(**parts)
         self._last[f"{root}|{entry}"] = pa
+        # Memory: the trees of open files and of modules holding bindings stay, and the most recently used
+        # others up to a bound; the rest are parsed again if ever needed (and most never are: what a module
+        # alone says is kept per text, and a text that cannot hold a fact is not parsed to learn so).
+        keep = set(self._overlays)
+        for last in self._last.values():
+            keep.update(p for b in last.bindings for p in (b.module_path, b.def_path) if p)
+        self.stats["trees_released"] += self._modules.trim(keep, self.tree_room)
         if self.oracle:
             self._check_oracle(pa, root, entry, yaml_path)
         return pa
@@ -356,7 +365,7 @@ class Analyzer:
             project = builder.build(root, entry, yaml_path)
         self._closures[key] = project
         for mod in project.modules.values():
-            if mod.tree is not None and not mod.stale and "compiled" not in mod.memo:
+            if "compiled" not in mod.memo and mod.parsed and not mod.stale:
                 apply_verdict(mod, self.compiler.verdict(mod.digest))
                 mod.memo["compiled"] = True
         resolver = Resolver(project.modules, project.resolved, self.read_text, root)

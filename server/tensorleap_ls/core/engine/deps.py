@@ -31,7 +31,7 @@ import keyword
 import re
 from typing import Any, Iterable
 
-from tensorleap_ls.core.facts.modules import Module, per_text
+from tensorleap_ls.core.facts.modules import Module, has_tree, per_text
 from tensorleap_ls.core.graphs import components
 from tensorleap_ls.core.model import UNKNOWN, Binding, SymbolRef
 
@@ -128,7 +128,7 @@ class Fingerprints:
                             [(k, a.text, a.span, stable(a.value)) for k, a in b.args.items()]]
         for path, node in ((b.module_path, b.reg_node), (b.def_path, b.def_node)):
             mod = self.modules.get(path or "") or self.outside.get(path or "")
-            if mod is None or node is None or mod.tree is None:
+            if mod is None or node is None or not has_tree(mod):
                 parts.append((path, getattr(node, "lineno", None)))
                 continue
             stmts = statements(mod)

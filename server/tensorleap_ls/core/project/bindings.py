@@ -34,7 +34,7 @@ def extract(modules: dict[str, Module], resolver: Resolver) -> list[Binding]:
     ex = _Extractor(modules, resolver)
     can = may_register(modules, resolver.resolved)
     for mod in modules.values():
-        if mod.tree is not None and mod.path in can:
+        if mod.path in can and mod.tree is not None:
             ex.scan(mod, mod.tree.body, {}, 0)
     ex.factory_call_sites()
     return ex.finish()
@@ -82,7 +82,7 @@ def _factories(mod: Module) -> list:
     """The factories of a module: the innermost def around a registration (a tensorleap decorator on a
     nested def or class, or a ``*.set_*``/``*.add_*`` registrar call statement)."""
     found: list = []
-    if mod.tree is not None and _INDENTED_REGISTRATION.search(mod.text):
+    if _INDENTED_REGISTRATION.search(mod.text) and mod.tree is not None:
         stack: list[tuple[ast.stmt, Any]] = [(s, None) for s in reversed(mod.tree.body)]
         while stack:
             node, owner = stack.pop()

@@ -206,7 +206,7 @@ def bound_anywhere(mod: Module) -> frozenset:
 @per_text("writes_globals")
 def writes_globals(mod: Module) -> bool:
     """``globals()[k] = v`` / ``globals().update(...)`` / ``setattr(sys.modules[...], ...)``: names appear at run time."""
-    if mod.tree is None or ("globals()" not in mod.text and "setattr(" not in mod.text):
+    if ("globals()" not in mod.text and "setattr(" not in mod.text) or mod.tree is None:
         return False
     for n in ast.walk(mod.tree):
         if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Call) \

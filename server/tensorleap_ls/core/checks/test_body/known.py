@@ -7,6 +7,7 @@ are computed once per text (``Module.memo``).
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any, Iterable
 
 from tensorleap_ls.core.checks.base import CheckContext
@@ -145,7 +146,7 @@ def registers(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Kind | None:
     return None
 
 
-@per_text("test_body.factories")
+@per_text("test_body.factories", needle=re.compile("|".join(map(re.escape, DECORATORS))), empty=dict)
 def _factories(mod) -> dict:
     """Top-level functions of ``mod`` with a nested def that a tensorleap_* decorator registers when they
     run: {factory def: {inner def: kind}}."""
@@ -161,7 +162,7 @@ def _factories(mod) -> dict:
     return out
 
 
-@per_text("test_body.grouped")
+@per_text("test_body.grouped", needle="PreprocessResponse", empty=bool)
 def _grouped(mod) -> bool:
     """The module builds a grouped data set."""
     return any(_grouped_response(c, mod) for c in calls_of(mod))
