@@ -275,7 +275,7 @@ def main() -> int:
     except Exception as e:  # noqa: BLE001
         dynamic = {"error": repr(e)}
     report = render(specs, results, dynamic)
-    Path(args.out).write_text(report, encoding="utf-8")
+    Path(args.out).write_text(report + kept_sections(Path(args.out)), encoding="utf-8")
     Path(args.json).write_text(json.dumps({
         f"{k[0]}|{k[1]}|{k[2]}": {"samples": v.samples, "rss_mb": v.rss_mb, "notes": v.notes}
         for k, v in results.items()} | {"dynamic": dynamic}, indent=1), encoding="utf-8")
@@ -288,6 +288,15 @@ def fmt_ms(v: float) -> str:
         return "n/a"
     ms = v * 1000
     return f"{ms:.1f}" if ms < 100 else f"{ms:.0f}"
+
+
+def kept_sections(path: Path) -> str:
+    """The sections other benchmarks write into RESULTS.md between their markers (bench/scan.py's data-set
+    scan): kept when this one rewrites the file."""
+    import re
+
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    return "".join("\n" + m.group(0) + "\n" for m in re.finditer(r"<!-- (\w+):begin -->.*?<!-- \1:end -->", text, re.S))
 
 
 def render(specs: list[ServerSpec], results: dict, dynamic: dict | None) -> str:

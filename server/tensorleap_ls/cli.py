@@ -1,4 +1,4 @@
-"""Command line: ``tensorleap-ls check | preview | debug-sample | serve``.
+"""Command line: ``tensorleap-ls check | preview | debug-sample | scan | serve``.
 
 ``check`` imports only the analysis core (no pygls, no lsprotocol) so it starts fast in CI.
 Exit codes: 0 no errors, 1 errors found, 2 usage or internal failure (a clear message, never
@@ -36,14 +36,22 @@ def _bounded(attr: str, kind: type):
     return parse
 
 
-def _samples(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError(f"{text} is not valid: it must be 0 (all samples) or between 1 and 1000000")
-    return value
+def _whole(low: int, high: int, allowed: str):
+    """argparse type: a whole number in [low, high] (``allowed`` says which in the message)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not valid: it must be {allowed}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+_samples = _whole(0, 1_000_000, "0 (all samples) or between 1 and 1000000")
 
 
 def _host_port(text: str) -> str:
@@ -100,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--function", action="append", default=[], metavar="NAME",
                    help="run only this encoder / metadata / visualizer (Python or registered name; repeatable)")
     d.add_argument("--no-integration-test", action="store_true", help="do not run the integration test on the sample")
+    _scan_parser(sub)
 
     s = sub.add_parser("serve", help="run the language server (stdio by default)")
     s.add_argument("--tcp", metavar="HOST:PORT", type=_host_port)
@@ -154,6 +163,8 @@ def _run(args: argparse.Namespace) -> int:
         return _preview(args)
     if args.command == "debug-sample":
         return _debug_sample(args)
+    if args.command == "scan":
+        return _scan(args)
     if args.command == "serve":
         # Under `python -m` the working directory (an editor's workspace) is on sys.path: clean it before
         # the server's lazy imports. Editors use the launcher, which cleans it before any import.
@@ -297,6 +308,132 @@ def _debug_sample(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         run.stop()
         return 130
+
+
+
+# --- scan: every sample of the data set -----------------------------------------------------------------------
+def _scan_parser(sub) -> None:
+    c = sub.add_parser("scan", help="run every sample of the data set through every function (parallel, cached)")
+    c.add_argument("path", nargs="?", default=".", metavar="PATH")
+    c.add_argument("--subset", action="extend", nargs="+", metavar="S", help="only these subsets (default: all)")
+    c.add_argument("--workers", type=_whole(1, 1024, "between 1 and 1024"), help="parallel workers (default: the cores available; Ray: the cluster's CPUs)")
+    c.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local: children of the project interpreter; ray: Ray tasks (ray installed in the project interpreter)")
+    c.add_argument("--ray-address", metavar="ADDR", help="a running Ray cluster (default: a local one, started for the scan)")
+    c.add_argument("--python", help="the project's interpreter (default: the project's .venv/venv, else this one)")
+    c.add_argument("--format", choices=["text", "json"], default="text")
+    c.add_argument("--out", metavar="DIR", help="where summary.json and report.html go (default: PROJECT/.tensorleap/scan)")
+    c.add_argument("--visualizers", action="store_true", help="also run the visualizers fed by inputs and ground truths")
+    c.add_argument("--no-cache", action="store_true", help="run every function on every sample (the cache is not read or written)")
+    c.add_argument("--cache-mb", type=_bounded("memory_mb", int), default=512, help="size limit of the cache")
+    c.add_argument("--timeout", type=_bounded("timeout_s", float), default=30.0, help="seconds per call")
+    c.add_argument("--preprocess-timeout", type=_bounded("preprocess_timeout_s", float), default=300.0)
+    c.add_argument("--memory-mb", type=_bounded("memory_mb", int), default=4096, help="memory limit of each worker")
+    c.add_argument("--no-color", action="store_true")
+
+
+def _scan(args: argparse.Namespace) -> int:
+    import threading
+
+    from tensorleap_ls.core import report
+    from tensorleap_ls.core.engine.analysis import Analyzer
+    from tensorleap_ls.runtime import api
+
+    if args.ray_address and args.backend != "ray":
+        raise _UsageError("--ray-address needs --backend ray")
+    _check_path(args.path)
+    analyses = Analyzer().analyze_path(args.path)
+    if not analyses:
+        raise _UsageError(f"{args.path}: no integration found")
+    pa = analyses[0]
+    options = api.ScanOptions(subsets=args.subset, workers=args.workers, backend=args.backend,
+                              ray_address=args.ray_address, visualizers=args.visualizers, cache=not args.no_cache,
+                              cache_mb=args.cache_mb, limits=api.Limits(timeout_s=args.timeout, memory_mb=args.memory_mb,
+                                                                        preprocess_timeout_s=args.preprocess_timeout))
+    bar = _progress_bar()
+    cancel = threading.Event()
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["result"] = api.scan(pa.project.root, pa.project.entry, options, python=args.python, project=pa.project,
+                                     progress=bar.update, cancel=cancel, out=args.out)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
+            box["error"] = e
+
+    thread = threading.Thread(target=work, name="scan", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:  # stop the workers; what was scanned stays in the cache
+        cancel.set()
+        thread.join()
+    finally:
+        bar.close()
+    if "error" in box:
+        if isinstance(box["error"], ValueError):
+            raise _UsageError(str(box["error"]))
+        raise box["error"]
+    result = box["result"]
+    if args.format == "json":
+        print(report.to_json([api.scan_report.document(result)]))
+    else:
+        color = not args.no_color and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        findings = api.scan_findings(result)
+        for f in report.sort_findings(findings):
+            print(report.text_line(f, color))
+        print(_scan_summary(result, api.scan_report.errors(result)))
+    if cancel.is_set() or result.cancelled:
+        return 2
+    return 1 if api.scan_report.errors(result) or result.error else 0
+
+
+def _scan_summary(result, errors: int) -> str:
+    failing = len({(f.get("subset"), f.get("index")) for f in result.failures if f.get("index") is not None})
+    text = (f"{result.samples:,} sample(s) scanned in {result.seconds:.1f} s ({result.backend}, {result.workers} worker(s); "
+            f"{result.cached:,} record(s) from the cache, {result.computed:,} computed): {len(result.failures):,} failure(s) "
+            f"on {failing:,} sample(s), {errors:,} error(s)")
+    if result.cancelled:
+        text += "; cancelled before the end"
+    if result.report:
+        text += f"\nreport: {result.report[-1]}"
+    return text
+
+
+class _NoBar:
+    def update(self, done: int, total: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Bar:
+    """tqdm on stderr (samples/s, ETA), fed with (done, total) from the scan's threads."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=0, unit="sample", unit_scale=True, dynamic_ncols=True, file=sys.stderr, desc="scan")
+        self.lock = threading.Lock()
+
+    def update(self, done: int, total: int) -> None:
+        with self.lock:
+            if self.bar.total != total:
+                self.bar.total = total
+                self.bar.refresh()
+            if done > self.bar.n:
+                self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress_bar():
+    return _Bar() if sys.stderr.isatty() and not os.environ.get("TL_NO_PROGRESS") else _NoBar()
 
 
 if __name__ == "__main__":

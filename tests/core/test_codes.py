@@ -33,6 +33,23 @@ class Case:
     where: str | None = None  # file expected to hold the finding (default: `file`)
     marker: str | None = None  # text on the finding's line (None: any line)
     severity: str | None = None
+    extra: tuple = ()  # more (file, old, new) edits of the same mistake
+
+
+SPR_IMPORT = "from code_loader.contract.datasetclasses import SamplePreprocessResponse\n"
+# Whole functions a slip deletes (the import that names them stays).
+GT_ENCODER = """@tensorleap_gt_encoder('classes')
+def gt_encoder(idx: int, preprocess: PreprocessResponse) -> np.ndarray:
+    label = preprocess.data['labels'][idx - preprocess.data['offset']]
+    return np.eye(len(LABELS), dtype=np.float32)[label]
+
+
+"""
+ENCODE_LABEL = """def encode_label(sample_id: str, preprocess: PreprocessResponse) -> np.ndarray:
+    return np.eye(len(LABELS), dtype=np.float32)[preprocess.data['labels'][_index(sample_id)]]
+
+
+"""
 
 
 CASES = [
@@ -49,9 +66,10 @@ CASES = [
     Case("TL106", LEGACY, ENTRY[LEGACY], "leap_binder.set_ground_truth(encode_label, 'classes')\n", ""),
     Case("TL110", LEGACY, ENTRY[LEGACY], "set_input(encode_image,", "set_input(encode_imgae,", marker="encode_imgae"),
     Case("TL111", LEGACY, ENTRY[LEGACY], "set_input(encode_image,", "set_input('encode_image',", marker="'encode_image'"),
+    # the import fails (ImportError at its line); the registration that names it is its related information
     Case("TL112", LEGACY, ENTRY[LEGACY], "from digits.dataset import LABELS\n",
          "from digits.dataset import LABELS, encode_depth\nleap_binder.set_input(encode_depth, 'depth')\n",
-         marker="encode_depth, 'depth'"),
+         marker="from digits.dataset import LABELS, encode_depth", severity="error"),
     Case("TL120", DECO, "mnist_tl/metrics.py", "tensorleap_custom_metric('accuracy'", "tensorleap_custom_metric('Accuracy'",
          marker="'Accuracy'", severity="error"),
     Case("TL120", LEGACY, ENTRY[LEGACY], "'prediction_bar', LeapDataType.HorizontalBar",
@@ -73,7 +91,8 @@ CASES = [
          marker="def accuracy("),
     Case("TL205", DECO, "mnist_tl/visualizers.py", "def prediction_bar(prediction: np.ndarray)",
          "def prediction_bar(prediction: np.ndarray, a: SamplePreprocessResponse, b: SamplePreprocessResponse)",
-         marker="def prediction_bar("),
+         marker="def prediction_bar(", extra=(("mnist_tl/visualizers.py", "import numpy as np\n",
+                                               "import numpy as np\n" + SPR_IMPORT),)),
     Case("TL206", DECO, "mnist_tl/visualizers.py", "@tensorleap_custom_visualizer('image_visualizer', LeapDataType.Image)",
          "def image_heatmap(img: np.ndarray) -> np.ndarray:\n    return img[0, ..., 0]\n\n\n"
          "@tensorleap_custom_visualizer('image_visualizer', LeapDataType.Image, heatmap_function=image_heatmap)",
@@ -102,7 +121,9 @@ CASES = [
     Case("TL219", DECO, ENTRY[DECO], "sample_id_type=int,", "sample_id_type=int, length=n,", marker="length=n"),
     Case("TL220", LEGACY, ENTRY[LEGACY], "leap_binder.set_visualizer(image_visualizer",
          "leap_binder.set_metadata(metadata_label, DatasetMetadataType.string, 'label_name')\n"
-         "leap_binder.set_visualizer(image_visualizer", marker="DatasetMetadataType.string, 'label_name'"),
+         "leap_binder.set_visualizer(image_visualizer", marker="DatasetMetadataType.string, 'label_name'",
+         extra=((ENTRY[LEGACY], "from code_loader.contract.enums import LeapDataType, MetricDirection\n",
+                 "from code_loader.contract.enums import DatasetMetadataType, LeapDataType, MetricDirection\n"),)),
     Case("TL221", LEGACY, "digits/functions.py", "    return out\n", "    return out[0], out[1]\n", marker="return out[0], out[1]",
          severity="hint"),
     Case("TL222", DECO, "mnist_tl/encoders.py", "    return np.eye(len(LABELS), dtype=np.float32)[label]",
@@ -139,10 +160,13 @@ CASES = [
     # an attribute the mapping placeholder lacks: AttributeError in the mapping pass
     Case("TL302", DECO, ENTRY[DECO], "    prediction_bar(prediction)", "    prediction_bar(prediction.argmax(-1))",
          marker="prediction.argmax(-1)", severity="error"),
-    Case("TL302", DECO, ENTRY[DECO], "    prediction_bar(prediction)", "    prediction_bar(np.argmax(prediction))",
-         marker="np.argmax(prediction)", severity="warning"),
+    Case("TL302", DECO, ENTRY[DECO], "    prediction_bar(prediction)", "    prediction_bar(prediction)\n"
+         "    top = np.argmax(prediction)", marker="np.argmax(prediction)", severity="warning",
+         extra=((ENTRY[DECO], "import os\n", "import os\n\nimport numpy as np\n"),)),
     Case("TL303", DECO, ENTRY[DECO], "    image_visualizer(image)\n",
-         "    image_visualizer(normalise(image))\n", marker="normalise(image)"),
+         "    image_visualizer(normalise(image))\n", marker="normalise(image)",
+         extra=((ENTRY[DECO], "@tensorleap_integration_test()", "import numpy as np\n\n\ndef normalise(x):\n    return np.clip(x, 0.0, 1.0)\n\n\n"
+                 "@tensorleap_integration_test()"),)),
     Case("TL304", DECO, ENTRY[DECO], "    gt = gt_encoder(idx, preprocess)\n",
          "    gt = gt_encoder(idx, preprocess)\n    labels = preprocess.data['labels']\n", marker="preprocess.data['labels']"),
     Case("TL305", DECO, ENTRY[DECO], "    image = input_encoder(idx, preprocess)", "    image = input_encoder(idx, preprocess)[None]",
@@ -174,6 +198,30 @@ CASES = [
     # 6xx without a model file (tests/model/ has the rest): load_model returns what the SDK does not run
     Case("TL607", DECO, ENTRY[DECO], "    import onnxruntime as ort\n    return ort.InferenceSession(MODEL_PATH)",
          "    import onnx\n    return onnx.load(MODEL_PATH)", marker="onnx.load(MODEL_PATH)", severity="error"),
+    # the slips (issue 25): a deleted function still imported, misspelled or unimported decorators, undefined names
+    # where registered functions and the integration test run; each in both styles and in several files
+    Case("TL112", DECO, "mnist_tl/encoders.py", GT_ENCODER, "", where=ENTRY[DECO],
+         marker="from mnist_tl.encoders import gt_encoder", severity="error"),
+    Case("TL112", LEGACY, "digits/functions.py", ENCODE_LABEL, "", where=ENTRY[LEGACY], marker="encode_label",
+         severity="error"),
+    Case("TL112", DECO, ENTRY[DECO], "from mnist_tl.metrics import accuracy, cross_entropy",
+         "from mnist_tl.metrics import acuracy, cross_entropy", marker="acuracy", severity="error"),
+    Case("TL113", DECO, "mnist_tl/encoders.py", "@tensorleap_input_encoder('image'", "@tensorleap_input_encodr('image'",
+         marker="@tensorleap_input_encodr", severity="error"),
+    Case("TL113", DECO, "mnist_tl/metrics.py", "@tensorleap_custom_metric('accuracy'",
+         "@tensorleap_metadata('accuracy_meta')\ndef accuracy_meta(idx, preprocess) -> float:\n    return 1.0\n\n\n"
+         "@tensorleap_custom_metric('accuracy'", marker="@tensorleap_metadata('accuracy_meta')", severity="error"),
+    Case("TL113", LEGACY, ENTRY[LEGACY], "'image_visualizer', LeapDataType.Image)", "'image_visualizer', LeapDatatype.Image)",
+         marker="LeapDatatype.Image", severity="error"),
+    Case("TL114", DECO, "mnist_tl/encoders.py", "@tensorleap_input_encoder('image', channel_dim=-1)\n",
+         "def normalize_factor(idx: int) -> float:\n    return 1.0\n\n\n@tensorleap_input_encoder('image', channel_dim=-1)\n",
+         marker="normalise_factor", severity="error", extra=(("mnist_tl/encoders.py", "    return preprocess.data['images']",
+                                                              "    scale = normalise_factor(idx)\n"
+                                                              "    return scale * preprocess.data['images']"),)),
+    Case("TL114", DECO, ENTRY[DECO], "    gt = gt_encoder(idx, preprocess)", "    gt = gt_encodr(idx, preprocess)",
+         marker="gt_encodr(", severity="error"),
+    Case("TL114", LEGACY, "digits/functions.py", "    return preprocess.data['images'][_index(sample_id)]",
+         "    return preprocess.data['images'][_indx(sample_id)]", marker="_indx(sample_id)", severity="error"),
 ]
 
 
@@ -205,10 +253,10 @@ def plant(tmp_path: Path, case: Case) -> Path:
         target.unlink()
     elif case.old is None:
         target.write_text(case.new, encoding="utf-8")
-    else:
-        text = target.read_text(encoding="utf-8")
-        assert case.old in text, f"fixture drifted: {case.old!r} not in {case.file}"
-        target.write_text(text.replace(case.old, case.new, 1), encoding="utf-8")
+    for file, old, new in ([] if case.old is None else [(case.file, case.old, case.new)]) + list(case.extra):
+        text = (root / file).read_text(encoding="utf-8")
+        assert old in text, f"fixture drifted: {old!r} not in {file}"
+        (root / file).write_text(text.replace(old, new, 1), encoding="utf-8")
     return root
 
 

@@ -16,15 +16,15 @@ from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-from test_codes import CASES, EXAMPLES, Case  # noqa: E402
+from test_codes import EXAMPLES, Case, plant  # noqa: E402
 from test_diagnostics import open_doc, wait_diags  # noqa: E402
-from test_fixes import WITH_FIX  # noqa: E402  (the codes that have a fix, checked against the registry there)
+from test_fixes import FIXABLE, IMPORT_TIME  # noqa: E402  (the codes that have a fix, checked against the registry there)
 
 pytestmark = pytest.mark.e2e
 
-FIXABLE = [c for c in CASES if c.code in WITH_FIX and c.code not in ("TL190",)]
 # codes whose fix generates code that must pass code-loader's own check
-STUB_CODES = {"TL101", "TL102", "TL105", "TL106", "TL110", "TL222", "TL223", "TL224", "TL230", "TL231", "TL232"}
+STUB_CODES = {"TL101", "TL102", "TL105", "TL106", "TL110", "TL222", "TL223", "TL224", "TL230", "TL231", "TL232",
+              "TL112", "TL113", "TL114"}  # the slips: the fixed code imports and passes again
 
 
 def apply_edits(text: str, edits: list[lsp.TextEdit]) -> str:
@@ -57,16 +57,7 @@ def untouched(before: str, after: str, edits: list[lsp.TextEdit]) -> bool:
 
 
 def mutate(tmp_path: Path, case: Case) -> Path:
-    root = tmp_path / case.base
-    shutil.copytree(EXAMPLES / case.base, root, ignore=shutil.ignore_patterns("__pycache__"))
-    target = root / case.file
-    if case.old is None and case.new is None:
-        target.unlink()
-    elif case.old is None:
-        target.write_text(case.new)
-    else:
-        target.write_text(target.read_text().replace(case.old, case.new, 1))
-    return root
+    return plant(tmp_path, case)
 
 
 def sdk_check(root: Path, entry: str) -> subprocess.CompletedProcess:
@@ -113,8 +104,9 @@ async def test_quick_fix(client: LanguageClient, tmp_path: Path, case: Case):
             client.workspace_did_change_watched_files(lsp.DidChangeWatchedFilesParams(changes=[
                 lsp.FileEvent(uri=path.as_uri(), type=lsp.FileChangeType.Changed)]))
     # that diagnostic (same code and message) is gone; other instances of the code may remain
-    await wait_diags(client, u, lambda d: not any(x.code == case.code and x.message == diag.message for x in d),
-                     timeout=10)
+    after = await wait_diags(client, u, lambda d: not any(x.code == case.code and x.message == diag.message for x in d),
+                             timeout=10)
+    assert not [x.message for x in after if x.code in IMPORT_TIME], f"{action.title} left code that fails at import"
     assert changed and all(new != olds[p] for p, new in changed.items()), "the fix changed nothing"
     if case.code in STUB_CODES:
         entry = "leap_integration.py" if case.base.startswith("decorator") else "leap_binder.py"

@@ -11,6 +11,10 @@
 //  5. the Extensions view shows the extension's README with its images; the walkthrough opens.
 //  6. debug: a breakpoint in the encoder, the "Debug sample" lens, the editor paused there, continue, the end.
 //  7. testing: the Testing view runs one binding, its planted failure shows at its line; fixed, re-run green.
+//  8. scan: Tensorleap: Scan Data Set on the main workspace: the report panel draws the metadata histograms and
+//     value counts (Vega-Lite), and a sample id in it opens that sample's preview.
+//  9. slips: a clean project, two slips typed (a misspelled decorator, a misspelled call in the integration
+//     test), each an error at the typed line with "did you mean", fixed by its quick fix; the Problems panel clears.
 // Exit code 0 = pass.
 const { chromium } = require("playwright-core");
 const { execFileSync, spawn } = require("child_process");
@@ -473,14 +477,113 @@ async function testingScenario(page) {
   }
 }
 
+// --- 8. the data-set scan, in the main workspace --------------------------------------------------------
+async function scanScenario(page) {
+  // the main scenario fixes the workspace's planted TL213 with its quick fix; alone, this one fixes it on disk
+  const viz = path.join(WS, "mnist_tl", "visualizers.py");
+  const planted = "def image_visualizer(image: np.ndarray) -> LeapHorizontalBar:";
+  fs.writeFileSync(viz, fs.readFileSync(viz, "utf8").replace(planted, "def image_visualizer(image: np.ndarray) -> LeapImage:"));
+  await workbench(page, URL);
+  await openFile(page, "leap_integration.py");
+  await command(page, "Tensorleap: Scan Data Set");
+  const frame = await frameWith(page, "#scan svg.marks", 180000);
+  await waitFor("every chart drawn", async () => {
+    const specs = JSON.parse(await frame.locator("#specs").textContent());
+    const drawn = await frame.locator("#scan svg.marks").count();
+    return specs.length >= 4 && drawn === specs.length;
+  });
+  const text = await frame.locator("#scan").innerText();
+  for (const want of ["80 samples", "training: 60 samples", "validation: 20 samples", "metadata stats_brightness",
+                      "metadata label", "ground truth classes: class balance"]) {
+    if (!text.includes(want)) throw new Error(`the scan panel lacks "${want}": ${text.slice(0, 600)}`);
+  }
+  // a histogram (binned bars) and value counts, drawn as SVG marks
+  const bars = await frame.locator("#scan svg.marks .mark-rect path").count();
+  if (bars < 10) throw new Error(`only ${bars} bars drawn`);
+  if (await frame.locator("text=chart failed").count()) throw new Error("a chart failed to draw");
+  log(`scan panel: ${await frame.locator("#scan svg.marks").count()} charts, ${bars} bars`);
+  await page.screenshot({ path: `${SHOTS}/vscode-scan.png` });
+  await frame.locator(".sample.link").first().click(); // a slowest sample: its preview
+  await frameWith(page, "#preview img");
+  log("a sample of the report opens its preview");
+}
+
+// --- 9. two slips typed in a clean project: each at its line, fixed by its quick fix ----------------------
+/** The Problems panel rows (the panel opened), without the panel's own chrome. */
+async function problemRows(page) {
+  return page.locator(".markers-panel .monaco-list-row").allInnerTexts();
+}
+
+/** Types a slip (deletes the character at `col` of `line`, 1-based), then waits for the squiggle at that line. */
+async function typeSlip(page, line, col, code) {
+  await page.keyboard.press("Control+G");
+  await page.keyboard.type(`${line}:${col}`);
+  await page.keyboard.press("Enter");
+  const typed = Date.now();
+  await page.keyboard.press("Delete");
+  const row = await waitFor(`${code} at line ${line}`, async () => (await problemRows(page)).find(
+    (r) => r.includes(code) && r.includes(`[Ln ${line},`)), 15000, 50);
+  const ms = Date.now() - typed;
+  await page.waitForSelector(".monaco-editor .squiggly-error", { timeout: 5000 });
+  log(`${code} at line ${line} ${ms} ms after the keystroke: ${row.replace(/\s+/g, " ").slice(0, 160)}`);
+  return row;
+}
+
+async function applyQuickFix(page, title) {
+  await page.keyboard.press("Control+."); // the caret is still in the slip's name
+  await page.locator(".action-widget .monaco-list-row.focused").filter({ hasText: title }).first().waitFor();
+  await page.keyboard.press("Enter"); // the preferred fix is the first, focused one
+}
+
+async function slipsScenario(page) {
+  const { cs } = await exampleServer("slips");
+  try {
+    await workbench(page, cs.url);
+    await openFile(page, "encoders.py");
+    await page.keyboard.press("Control+Shift+M");
+    await waitFor("the clean project", async () => /No problems have been detected/.test(await problemsText(page)), 90000);
+    await waitFor("the server", async () => /Tensorleap/.test(await statusBar(page)), 60000);
+    // the project's start-up work (the model file read in the project interpreter, the warm child) is done
+    // when the preview lenses show: from then on an edit is analysed at the usual latency
+    await page.locator(".monaco-editor .codelens-decoration").filter({ hasText: "Preview sample" }).first()
+      .waitFor({ timeout: 120000 });
+
+    // 1. a misspelled decorator: `@tensorleap_input_encodr(...)` (line 10: the "e" at column 24 deleted)
+    await page.locator(".monaco-editor .view-lines").first().click();
+    const decorator = await typeSlip(page, 10, 24, "TL113");
+    if (!decorator.includes("did you mean `tensorleap_input_encoder`")) throw new Error(`no did-you-mean: ${decorator}`);
+    const rows = await problemRows(page);
+    if (rows.some((r) => r.includes("TL102") || r.includes("TL303"))) throw new Error(`not one root cause: ${rows}`);
+    await page.screenshot({ path: `${SHOTS}/vscode-slip-decorator.png` });
+    await applyQuickFix(page, "Use `tensorleap_input_encoder`");
+    await waitFor("the Problems panel clear", async () => /No problems have been detected/.test(await problemsText(page)), 30000);
+    log("the quick fix restored the decorator; the Problems panel is clear");
+    await page.screenshot({ path: `${SHOTS}/vscode-slip-decorator-fixed.png` });
+
+    // 2. a misspelled call in the integration test: `gt_encodr(idx, preprocess)` (line 43: the "e" at column 18 deleted)
+    await openFile(page, "leap_integration.py");
+    await page.locator(".monaco-editor .view-lines").first().click();
+    const call = await typeSlip(page, 43, 18, "TL114");
+    if (!call.includes("did you mean `gt_encoder`")) throw new Error(`no did-you-mean: ${call}`);
+    await page.screenshot({ path: `${SHOTS}/vscode-slip-call.png` });
+    await applyQuickFix(page, "Use `gt_encoder`");
+    await waitFor("the Problems panel clear", async () => /No problems have been detected/.test(await problemsText(page)), 30000);
+    log("the quick fix restored the call; the Problems panel is clear");
+    await page.screenshot({ path: `${SHOTS}/vscode-slip-call-fixed.png` });
+  } finally {
+    cs.stop();
+  }
+}
+
 (async () => {
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run"] });
-  const only = (process.env.E2E_ONLY || "main,bare,empty,untrusted,readme,debug,testing").split(",");
+  const only = (process.env.E2E_ONLY || "main,bare,empty,untrusted,readme,debug,testing,scan,slips").split(",");
   const scenarios = [["main", mainScenario], ["bare", bareInterpreterScenario], ["empty", newProjectScenario],
                      ["untrusted", untrustedScenario], ["readme", readmeScenario], ["debug", debugScenario],
-                     ["testing", testingScenario]].filter(([n]) => only.includes(n));
+                     ["testing", testingScenario], ["scan", scanScenario], ["slips", slipsScenario]]
+    .filter(([n]) => only.includes(n));
   for (const [name, run] of scenarios) {
     const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
     page.setDefaultTimeout(60000);

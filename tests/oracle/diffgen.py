@@ -285,12 +285,84 @@ def programs(draw) -> Program:
     body = "\n".join("    " + ln for ln in lines)
     test = f"\n\n@tensorleap_integration_test()\ndef integration_test(idx, preprocess):\n{body}\n"
 
+    # 4. a slip made while editing (issue 25): a deleted definition, a typo in a decorator, a call or an import
+    # (an index taken modulo from a wide range: sampled_from favours the first kinds in a derandomized run)
+    kinds = sorted(SLIPS)
+    slip = kinds[draw(st.integers(0, 2 ** 20)) % len(kinds)] if draw(st.integers(0, 2)) == 0 else None
+    if slip == "typo_in_test_under_flag":
+        test = test.replace("    gt = gt_classes(idx, preprocess)\n",
+                            "    gt = gt_classes(idx, preprocess)\n    if PLOT:\n        print(pred_typo)\n", 1)
+
     files = {"leap.yaml": LEAP_YAML, "requirements.txt": REQUIREMENTS}
     if star:
+        # the module's names pulled in with `import *`, or named one by one (an explicit import can name a deleted
+        # one); all of them, since the test may look some up in globals()
+        explicit = draw(st.booleans())
+        feats.add("import_explicit" if explicit else "import_star")
+        names = sorted(n for n in _top_level(core) if not n.startswith("_"))
+        line = (f"from tl_parts.registrations import ({', '.join(names)})\n" if explicit
+                else "from tl_parts.registrations import *\n")
         files["tl_parts/__init__.py"] = ""
         files["tl_parts/registrations.py"] = HEADER + core
-        files["leap_integration.py"] = HEADER + "from tl_parts.registrations import *\n" + test + (
+        files["leap_integration.py"] = HEADER + line + test + (
             "\n\nif __name__ == '__main__':\n    integration_test(0, preprocess()[0])\n")
     else:
         files["leap_integration.py"] = HEADER + core + test
+    if slip is not None and _apply_slip(files, slip):
+        feats.add(f"slip:{slip}")
     return Program(files, feats)
+
+
+_GT = "@tensorleap_gt_encoder('classes')\ndef gt_classes(idx, preprocess):\n    return np.eye(3, dtype=np.float32)[idx % 3]\n"
+# slip -> (old, new) text edits of the file holding ``old`` (the registrations module, or the entry)
+SLIPS: dict[str, list[tuple[str, str]]] = {
+    "delete_gt_encoder": [(_GT, "")],  # still called by the test (and imported by name in the explicit style)
+    "delete_helper": [("def postprocess(x):\n    return x\n", "")],  # only some tests call it
+    "typo_decorator_gt": [("@tensorleap_gt_encoder('classes')", "@tensorleap_gt_encodr('classes')")],
+    "typo_decorator_loss": [("@tensorleap_custom_loss('ce')", "@tensorleap_custom_los('ce')")],
+    "typo_decorator_argument": [("direction=MetricDirection.Upward", "direction=MetricDirection_Upward")],
+    "typo_call_in_test": [("    gt = gt_classes(idx, preprocess)", "    gt = gt_clases(idx, preprocess)")],
+    "typo_in_encoder": [("[idx % 3]", "[idx % len(LABLES)]")],
+    "typo_in_metadata": [("    return int(idx)", "    return int(indx)")],
+    "typo_in_helper": [("    return x / 255.0", "    return x / MAX_VALU")],  # runs only where the test calls it
+    "typo_in_test_under_flag": [],  # the test reads an undefined name under `if PLOT:` (True or False)
+    "typo_in_dead_code": [("def normalise(x):", "def unused(x):\n    return x + MISSPELT\n\n\ndef normalise(x):")],
+    "typo_in_main_block": [("    integration_test(0, preprocess()[0])", "    integraton_test(0, preprocess()[0])")],
+    "typo_import_local": [("gt_classes", "gt_clases")],  # in the explicit import of the entry (that style only)
+    "typo_import_sdk": [("import DataStateType, LeapDataType", "import DataStateTyp, LeapDataType")],
+    "missing_numpy_import": [("\nimport numpy as np\n", "\n")],
+}
+
+
+def _apply_slip(files: dict[str, str], slip: str) -> bool:
+    """Applies ``slip`` to the first file (registrations module first) whose text has each edit's anchor;
+    False when the project has none of them (the slip does not apply to this shape)."""
+    if slip == "typo_import_local":
+        entry = files["leap_integration.py"]
+        line = next((ln for ln in entry.split("\n") if ln.startswith("from tl_parts.registrations import (")), None)
+        if line is None or "gt_classes" not in line:
+            return False
+        files["leap_integration.py"] = entry.replace(line, line.replace("gt_classes", "gt_clases"), 1)
+        return True
+    order = sorted(files, key=lambda n: (n != "tl_parts/registrations.py", n))
+    done = not SLIPS[slip]  # the test-body slip was applied while composing
+    for old, new in SLIPS[slip]:
+        target = next((n for n in order if n.endswith(".py") and old in files[n]), None)
+        if target is None:
+            return False
+        files[target] = files[target].replace(old, new, 1)
+        done = True
+    return done
+
+
+def _top_level(source: str) -> set[str]:
+    import ast
+
+    out = set()
+    for stmt in ast.parse(source).body:
+        if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
+            out.add(stmt.name)
+        elif isinstance(stmt, ast.Assign):
+            out.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
+    return out
+

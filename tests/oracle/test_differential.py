@@ -115,6 +115,9 @@ def test_generated(sdk):
         tally[out["verdict"]] += 1
         for c in classes:
             tally[f"class:{c}"] += 1
+        for f in program.features:
+            if f.startswith("slip:"):  # generated slips (issue 25), by kind and by the SDK's verdict
+                tally[f"{f}:{'accepted' if out['sdk_ok'] else 'rejected'}"] += 1
         if classes:
             tally[f"{out['verdict']}:{'six-classes-only' if classes <= SIX else 'beyond-the-six'}"] += 1
         if unexplained(classes):

@@ -66,8 +66,6 @@ class PlatformRule:
     edits: tuple = field(default=())
 
 
-_SPR = "from code_loader.contract.datasetclasses import SamplePreprocessResponse\n"
-_DMT = "from code_loader.contract.enums import DatasetMetadataType, LeapDataType, MetricDirection\n"
 
 _DECOS = "from code_loader.inner_leap_binder.leapbinder_decorators import *\n"
 
@@ -86,9 +84,20 @@ SDK_CASES = [
     SdkCase("TL104", DECO, "platform", r"No integration test was found in your integration file", platform=True),
     SdkCase("TL110", LEGACY, "import", r"NameError: name 'encode_imgae' is not defined", line=("leap_binder.py", 13)),
     SdkCase("TL111", LEGACY, "check", r"'str' object is not callable"),
-    # The SDK fails on the import line; tensorleap-ls reports the registration that uses the name (next line).
-    SdkCase("TL112", LEGACY, "import", r"ImportError: cannot import name 'encode_depth'", line=("leap_binder.py", 8),
-            same_line=False),
+    # The SDK fails on the import line, where tensorleap-ls reports it (the registration is its related information).
+    SdkCase("TL112", LEGACY, "import", r"ImportError: cannot import name 'encode_depth'", line=("leap_binder.py", 8)),
+    SdkCase("TL112", DECO, "import", r"ImportError: cannot import name 'gt_encoder'", line=(ENTRY[DECO], 15)),
+    SdkCase("TL113", DECO, "import", r"NameError: name 'tensorleap_input_encodr' is not defined",
+            line=("mnist_tl/encoders.py", 10)),
+    SdkCase("TL113", LEGACY, "import", r"NameError: name 'LeapDatatype' is not defined", line=(ENTRY[LEGACY], 17)),
+    # leap_binder.check() runs the encoder on the first sample; the mapping pass runs the integration test
+    SdkCase("TL114", DECO, "check", r"NameError: name 'normalise_factor' is not defined",
+            line=("mnist_tl/encoders.py", 16)),
+    SdkCase("TL114", LEGACY, "check", r"NameError: name '_indx' is not defined", line=("digits/functions.py", 29)),
+    # a metric runs on the platform's batches and in the local test (the mapping pass does not run it)
+    SdkCase("TL114", DECO, "local", r"NameError: name 'predicton' is not defined", mode="local", from_codes=False,
+            edits=(("mnist_tl/metrics.py", "== prediction.argmax(-1)", "== predicton.argmax(-1)"),),
+            line=("mnist_tl/metrics.py", 8)),
     SdkCase("TL120", DECO, "import", r"Metric with name Accuracy already exists", line=("mnist_tl/metrics.py", 6)),
     SdkCase("TL190", DECO, "import", r"SyntaxError"),
     # What `ast.parse` accepts but the compiler rejects fails the import the same way.
@@ -103,8 +112,7 @@ SDK_CASES = [
     SdkCase("TL202", DECO, "check", r"input_encoder\(\) takes 1 positional argument but 2 were given"),
     SdkCase("TL203", DECO, "mapping", r"integration_test\(\) takes 1 positional argument but 2 were given"),
     SdkCase("TL204", DECO, "local", r"accuracy\(\) takes 0 positional arguments", mode="local"),
-    SdkCase("TL205", DECO, "import", r"only one argument can be of type SamplePreprocessResponse",
-            edits=(("mnist_tl/visualizers.py", "import numpy as np\n", "import numpy as np\n" + _SPR),)),
+    SdkCase("TL205", DECO, "import", r"only one argument can be of type SamplePreprocessResponse"),
     SdkCase("TL206", DECO, "import", r"argument names of the heatmap visualizer callback must match"),
     # The SDK fails at the registration; tensorleap-ls reports the function that is not a class.
     SdkCase("TL207", LEGACY, "import", r"has no attribute 'call'", line=("leap_binder.py", 21), same_line=False),
@@ -114,8 +122,7 @@ SDK_CASES = [
     SdkCase("TL216", DECO, "import", r"Invalid channel_dim \(0\) for input 'image'", line=("mnist_tl/encoders.py", 10)),
     SdkCase("TL217", DECO, "check", r"PreprocessResponse.state must be of type DataStateType"),
     SdkCase("TL218", LEGACY, "check", r"Sample id should be of type str"),
-    SdkCase("TL220", LEGACY, "import", r"Please remove the metadata_type on leap_binder.set_metadata",
-            edits=((ENTRY[LEGACY], "from code_loader.contract.enums import LeapDataType, MetricDirection\n", _DMT),)),
+    SdkCase("TL220", LEGACY, "import", r"Please remove the metadata_type on leap_binder.set_metadata"),
     SdkCase("TL221", DECO, "check", r"expected to return a single list\[PreprocessResponse\] object", mode="local",
             from_codes=False, edits=((ENTRY[DECO], "    return responses\n", "    return responses[0], responses[1]\n"),)),
     SdkCase("TL234", DECO, "local", r"LeapValidationError|visualizer returned unexpected type", mode="local"),

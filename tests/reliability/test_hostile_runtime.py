@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -444,7 +445,8 @@ def test_preprocess_has_its_own_time_limit(tmp_path):
     r = subprocess.run([sys.executable, "-m", "tensorleap_ls", "check", "--dynamic", "--samples", "2", "--timeout", "1",
                         "--preprocess-timeout", "30", str(root)], capture_output=True, text=True,
                        env={**os.environ, "TL_DISABLE_ANALYTICS": "1"}, timeout=120)
-    assert r.returncode == 0 and "TL530" not in r.stdout, r.stdout + r.stderr
+    # the legacy fixture pins code-loader 1.0.214 without an integration test: TL104 (static) is its only finding
+    assert re.findall(r"\bTL\d{3}\b", r.stdout) == ["TL104"], r.stdout + r.stderr
 
 
 # --- item 10: registered names as file names ----------------------------------------------------

@@ -82,6 +82,7 @@ FAULTS = [
     Fault("TL509", "    return stats\n", "    return stats if idx != 7 else {'mean': 0.0}\n", "def meta_stats(", 7),
     Fault("TL510", "    return stats\n", "    return {'mean': stats}\n", "def meta_stats("),
     Fault("TL511", "    value = LABELS[idx % 3]\n", "    value = None if idx == 0 else LABELS[idx % 3]\n", "def meta_label(", 0),
+    Fault("TL536", "    value = LABELS[idx % 3]\n", "    value = None if idx == 6 else LABELS[idx % 3]\n", "def meta_label(", 6),
     Fault("TL512", "    train_ids = list(range(N_TRAIN))\n", "    train_ids = list(range(N_TRAIN)) + [3]\n", "def preprocess("),
     Fault("TL513", "    val_ids = list(range(N_TRAIN, N_TRAIN + N_VAL))\n",
           "    val_ids = list(range(N_TRAIN, N_TRAIN + N_VAL - 1)) + ['x']\n", "def preprocess("),

@@ -7,6 +7,7 @@ import { registerCommands, serverUp, targetUri } from "./commands";
 import { debugMiddleware, registerDebugging } from "./debug";
 import { PreviewResult, serverOutput } from "./messages";
 import { refreshPreview, showPanel } from "./preview";
+import { registerScan } from "./scan";
 import { registerInstallTerminal, serverSettings, startServer } from "./server";
 import { needsRestart, resolveOptions } from "./settings";
 import { createStatus, explainStartFailure, refreshEnvironment, setServerState } from "./status";
@@ -59,6 +60,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   registerCommands(context, { restart: () => restart(context, "Restart Server"), showLogs: () => log.show() });
   registerDebugging(context, () => client, targetUri, serverUp);
   registerTesting(context, () => client);
+  registerScan(context, serverUp, targetUri);
   context.subscriptions.push(
     vscode.workspace.onDidGrantWorkspaceTrust(() => restart(context, "the workspace is trusted now")),
     vscode.workspace.onDidSaveTextDocument(() => refreshPreview()),

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from tensorleap_ls.core.fixdata import (
     Annotated, ChannelDim, Companion, DefaultChannelDim, DefaultState, Distribution, EncoderDtype, ExpectedSize, FilePath,
-    FixData, Function, FunctionKind, InsertAt, InsertKeyword, Install, Keyword, MetadataOrder, MissingPart, ModelName,
+    FixData, Function, FunctionKind, ImportedName, InsertAt, InsertKeyword, Install, Keyword, MetadataOrder, MissingPart, ModelName,
     NameKind, NotInTest, ObservedShape, OfKind, Replacement, RunSample, SdkName, SdkPin, SessionCall, StateMember,
-    StringizedAnnotation, SyntaxDetail, TestStatement, UnknownKey, UnlistedRequirement, VisualizerAnnotation, YamlValue,
+    StringizedAnnotation, SyntaxDetail, TestStatement, UndefinedName, UnknownKey, UnlistedRequirement, VisualizerAnnotation, YamlValue,
 )
 from tensorleap_ls.core.model import Severity
 
@@ -59,7 +59,9 @@ MISSING_LOSS = _code("TL105", "missing-loss", W, "Decorator-style integration wi
 MISSING_GROUND_TRUTH = _code("TL106", "missing-ground-truth", W, "No ground-truth encoder (legal only for unlabeled data).", "no `@tensorleap_gt_encoder` / `set_ground_truth`", data=MissingPart)
 UNDEFINED_FUNCTION = _code("TL110", "undefined-function", E, "A registration names a function that is not defined.", "`leap_binder.set_input(encode_imgae, 'image')`", data=FunctionKind)
 NOT_CALLABLE = _code("TL111", "not-callable", E, "A registration names something that is not callable.", "`leap_binder.set_input(IMAGE_SIZE, 'image')`", data=FunctionKind)
-UNRESOLVED_IMPORT = _code("TL112", "unresolved-import", E, "A registered function is imported from a module or name that does not exist.", "`from encoders import missing_fn` then `set_input(missing_fn, 'x')`", data=FunctionKind)
+UNRESOLVED_IMPORT = _code("TL112", "unresolved-import", E, "A name is imported from a local module that does not bind it (ImportError where the import runs; a registration naming it points here).", "`from mnist_tl.encoders import gt_encoder` after `gt_encoder` was deleted", "warning where the import runs only under a condition", data=(ImportedName, FunctionKind))
+UNDEFINED_AT_IMPORT = _code("TL113", "undefined-at-import", E, "A name used by code that runs when the module is imported is not defined: a decorator, a decorator argument, a module-level call, a class body (NameError at import).", "`@tensorleap_input_encodr('image')`", "warning where that code runs only under a condition", data=UndefinedName)
+UNDEFINED_NAME = _code("TL114", "undefined-name", E, "A name used in a registered function, the integration test or a helper they call is not defined (NameError when it runs).", "`scale = normalise_factor(idx)` in an encoder", "warning where the line runs only under a condition", data=UndefinedName)
 DUPLICATE_NAME = _code("TL120", "duplicate-name", E, "Two bindings of one kind share a name (built-in names such as `Image`, `Accuracy` count).", "`@tensorleap_custom_metric('Accuracy')`", "error with decorators (the SDK raises at import); warning with the legacy API (the second silently shadows the first)", data=NameKind)
 NAME_ACROSS_KINDS = _code("TL121", "name-across-kinds", H, "The same name is used by bindings of different kinds (the SDK checks names within one kind only; the platform lists them side by side).", "input `image` and visualizer `image`", data=NameKind)
 EMPTY_NAME = _code("TL122", "empty-name", H, "A binding is registered with an empty name.", "`@tensorleap_gt_encoder('')`", data=OfKind)
@@ -163,6 +165,7 @@ RUN_CRASH = _code("TL532", "run-crash", E, "The child process died (segfault, `o
 RUN_EXIT = _code("TL533", "run-exit", E, "User code called `sys.exit()`.", "`sys.exit(1)` in preprocess", data=RunSample)
 RUN_INTERPRETER = _code("TL534", "run-interpreter", E, "The project interpreter cannot run the checks (not found, no code_loader, too old).", "code-loader not installed in the selected interpreter", data=Install)
 RUN_IMPORT_FAILED = _code("TL535", "run-import-failed", E, "Importing the entry file raised (as the platform imports it).", "ImportError at import time", data=RunSample)
+RUN_METADATA_MISSING = _code("TL536", "run-metadata-missing", I, "Metadata is None on a sample (not the first training one): the platform stores a default for it (-1, 'None', False) and marks it missing.", "returns None when an annotation is absent", data=RunSample)
 # 6xx: the data side against the model `load_model` loads (facts read from the model file)
 MODEL_UNREADABLE = _code("TL600", "model-unreadable", I, "The model file `load_model` loads (in a legacy project: the one its local test loads) cannot be read in the project interpreter (library missing, broken file): the model checks are skipped.", "`model.h5` without TensorFlow in the interpreter", data=ModelName)
 MODEL_FEED_NAMES = _code("TL601", "model-feed-names", E, "The integration test feeds the model inputs it does not have, misses one, or feeds them out of order: the SDK raises on the first inference.", "`model.run(None, {'imgae': x})`", data=Replacement)

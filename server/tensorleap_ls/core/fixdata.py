@@ -42,6 +42,20 @@ class NameKind(FixData):
 
 
 @dataclass(frozen=True)
+class UndefinedName(FixData):
+    name: str
+    suggestion: str | None = _omit()  # the defined name it is a slip of ("did you mean")
+    imports: str | None = _omit()  # the import statement that binds it (or the suggestion) where the module lacks it
+
+
+@dataclass(frozen=True)
+class ImportedName(FixData):
+    name: str  # `from <module> import <name>`
+    module: str  # the module as written (dots of a relative import included)
+    suggestion: str | None = _omit()  # the name of that module it is a slip of
+
+
+@dataclass(frozen=True)
 class OfKind(FixData):
     kind: str
 
@@ -192,6 +206,7 @@ class Distribution(FixData):
 class SdkName(FixData):
     name: str
     since: str | None  # first release that has it
+    suggestion: str | None = _omit()  # the name of the installed release it is a slip of (none has it)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ versions so a stale result is never published. Everything the server holds is de
 in ``TensorleapServer.__init__``; feature modules see it through ``lsp/session.py``'s ``Session``
 and register their handlers in ``build``: ``documents`` (open/change/save/close), ``navigation``
 (definition, document symbols), ``actions`` (code actions), ``assist`` (completion, hover,
-signature help...), ``dynamic`` (run checks, previews), ``model`` (the model file's facts).
+signature help...), ``dynamic`` (run checks, previews), ``scan`` (the data-set scan),
+``model`` (the model file's facts).
 """
 
 from __future__ import annotations
@@ -451,9 +452,9 @@ def build(trusted: bool = False) -> TensorleapServer:
             ls.report_server_error(e, "code lens")
         return out
 
-    from tensorleap_ls.lsp import actions, assist, debugging, dynamic, inlay, navigation, testing
+    from tensorleap_ls.lsp import actions, assist, debugging, dynamic, inlay, navigation, scan, testing
 
-    for module in (documents, navigation, actions, assist, dynamic, inlay, debugging, testing):
+    for module in (documents, navigation, actions, assist, dynamic, inlay, debugging, testing, scan):
         module.register(server)
     return server
 

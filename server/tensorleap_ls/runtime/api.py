@@ -7,6 +7,7 @@ their imports).
     choose, set_policy, probe, interpreter_failure, skeleton_model                       (interpreters, trust gate)
     model_facts, find_models, read_model                                                 (model files)
     debug_sample(python, root, entry, subset, sample, ...) -> DebugRun                   (debugging one sample)
+    scan(root, entry, ScanOptions(...), ...) -> ScanResult; scan_findings, scan_report   (data-set scan)
 
 User code runs only in the child process (the ``tensorleap_ls_child`` package) of the chosen
 interpreter; what it answers is parsed into the dataclasses of its ``protocol`` module here.
@@ -309,3 +310,40 @@ def debug_sample(python: str, root: str, entry: str, subset: str, sample: Any, *
     if bad:
         raise debug.DebugFailed(bad.message)
     return debug.start(python, root, entry, subset, sample, **kw)
+
+
+# --- data-set scan (runtime/scan/): the CLI's `scan` and the server's `tensorleap.scan` -------------------------
+from tensorleap_ls.runtime.scan import cache as _scan_cache  # noqa: E402
+from tensorleap_ls.runtime.scan import report as scan_report  # noqa: E402
+from tensorleap_ls.runtime.scan import run as _scan  # noqa: E402
+
+ScanOptions = _scan.Options
+ScanResult = _scan.Result
+scan_cores = _scan.cores
+
+
+def scan(root: str, entry: str, options: ScanOptions, *, python: str | None = None, project=None,
+         progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None,
+         auth_secret: str | None = None, out: str | None = None) -> ScanResult:
+    """Every sample of every subset through every function (runtime/scan/run.py); the interpreter chosen as for
+    ``check``. ``out``: where summary.json and report.html go (default: the project's .tensorleap/scan)."""
+    python = interpreter.choose(root, python)
+    bad = interpreter_finding(python, root, entry)
+    if bad is not None:
+        result = ScanResult(root=root, entry=entry, python=python, backend=options.backend, workers=0, error=bad.message)
+        result.failures.append({"subset": None, "sample_id": None, "function": None, "code": bad.code,
+                                "message": bad.message})
+    else:
+        result = _scan.scan(root, entry, python, options, project=project, progress=progress, cancel=cancel,
+                            auth_secret=auth_secret)
+    result.report = scan_report.write(out or os.path.join(_scan_cache.folder(root), "scan"), scan_report.document(result))
+    return result
+
+
+def scan_findings(result: ScanResult) -> list[Finding]:
+    """The diagnostics a scan feeds: one per function and check, with counts and the first sample ids."""
+    out = []
+    for g in scan_report.grouped(result):
+        data = RunSample(sample=g["sample_id"], subset=g["subset"]) if g["sample_id"] is not None else None
+        out.append(Finding(g["code"], g["summary"][:4000], line_span(g["file"], g["line"], result.entry), data=data))
+    return out

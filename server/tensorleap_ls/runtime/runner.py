@@ -99,7 +99,7 @@ def preexec(memory_mb: int) -> Callable[[], None] | None:
 
     def limit() -> None:
         try:
-            if resource is not None:
+            if resource is not None and memory > 0:  # 0: no limit (the driver of a Ray cluster maps its store)
                 resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         except (ValueError, OSError):
             pass

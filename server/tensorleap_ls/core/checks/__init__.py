@@ -7,14 +7,15 @@ import logging
 from collections import Counter
 from typing import Callable
 
-from tensorleap_ls.core.checks import bundle, contracts, model, registrars, results, sdk_api, structure, test_body
+from tensorleap_ls.core.checks import (bundle, contracts, imports, model, registrars, results, sdk_api, structure,
+                                      test_body)
 from tensorleap_ls.core.checks.base import Check, CheckContext, ScopedCheck
 from tensorleap_ls.core.model import Binding, Finding
 
 log = logging.getLogger(__name__)
 
 CHECKS: tuple[Check, ...] = (structure.check, contracts.check, results.check, test_body.check, bundle.check,
-                             sdk_api.check, model.check, registrars.check)
+                             sdk_api.check, model.check, registrars.check, imports.check)
 
 
 def run_checks(ctx: CheckContext, reuse: dict | None = None, keep: dict | None = None,
@@ -47,7 +48,7 @@ def run_checks(ctx: CheckContext, reuse: dict | None = None, keep: dict | None =
         if key not in seen:
             seen.add(key)
             unique.append(f)
-    return unique
+    return imports.fold(unique, ctx)  # one root cause, one finding: what a failing import hides is its related info
 
 
 def _binding_parts(check: ScopedCheck, ctx: CheckContext, prints: dict, reuse: dict, keep: dict,

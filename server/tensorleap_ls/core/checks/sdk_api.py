@@ -90,6 +90,7 @@ def _declared(ctx: CheckContext) -> set[str]:
 
 def _missing(sdk: SdkApi, what: str, key: str, span: Span, effect: str, near: Iterable[str] = ()) -> Finding:
     since = since_table().get(key)
+    close: list[str] = []
     if since is None:
         close = difflib.get_close_matches(key.rpartition("(")[2].rstrip(")").rpartition(".")[2], list(near), n=1)
         tail = f"; did you mean `{close[0]}`?" if close else ""
@@ -99,7 +100,7 @@ def _missing(sdk: SdkApi, what: str, key: str, span: Span, effect: str, near: It
         tail = f"; it first appears in code-loader {since} (`pip install 'code-loader>={since}'`)"
     end = "" if tail.endswith("?") else "."
     return Finding(SDK_API_MISSING, f"{what} is not in code-loader {sdk.version}, the version installed for this project "
-                   f"({effect}){tail}{end}", span, data=SdkName(key, since))
+                   f"({effect}){tail}{end}", span, data=SdkName(key, since, close[0] if close else None))
 
 
 class _ModuleCheck:

@@ -16,6 +16,7 @@ from packaging.version import Version
 
 from tensorleap_ls.core.fixdata import FunctionKind, MissingPart, NameKind, OfKind
 from tensorleap_ls.core.checks.base import CheckContext
+from tensorleap_ls.core.checks.undefined import nearest
 from tensorleap_ls.core.project.evaluate import Missing, Undefined
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Style
 from tensorleap_ls.core.codes import (
@@ -112,7 +113,8 @@ def _function(ctx: CheckContext, b: Binding) -> list[Finding]:
     data = FunctionKind(b.function, b.kind.value)
     if isinstance(val, Undefined):
         return [Finding(UNDEFINED_FUNCTION, f"`{val.name}` is not defined: the {label_of(b.kind)} "
-                        f"registration names a function that does not exist.", fn_arg.span, data=data)]
+                        f"registration names a function that does not exist{_did_you_mean(ctx, b, val.name)}",
+                        fn_arg.span, data=data)]
     if isinstance(val, Missing):
         return [Finding(UNRESOLVED_IMPORT, f"`{val.dotted.lstrip('.')}` cannot be imported: the module does not define it.",
                         fn_arg.span, data=data)]
@@ -121,6 +123,12 @@ def _function(ctx: CheckContext, b: Binding) -> list[Finding]:
             return [Finding(NOT_CALLABLE, f"`{fn_arg.text}` is not callable: register a function here.",
                             fn_arg.span, data=data)]
     return []
+
+
+def _did_you_mean(ctx: CheckContext, b: Binding, name: str) -> str:
+    mod = ctx.modules.get(b.module_path)
+    guess = nearest(name, [n for n in mod.defs if n != name]) if mod is not None else None
+    return f"; did you mean `{guess}`?" if guess else "."
 
 
 def _names(ctx: CheckContext) -> list[Finding]:

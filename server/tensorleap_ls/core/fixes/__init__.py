@@ -4,7 +4,7 @@
 of the file as it is. A fixer reads the finding's typed data (core/fixdata.py; its class is the one
 core/codes.py registers for the code) and re-derives positions from the parsed module when it needs more.
 
-Modules: ``structure`` (1xx), ``contracts`` (2xx), ``registrars`` (advanced registrars), ``test_body``
+Modules: ``structure`` (1xx), ``imports`` (the slips: TL112-TL114, TL420), ``contracts`` (2xx), ``registrars`` (advanced registrars), ``test_body``
 (3xx), ``bundle`` (leap.yaml and the bundle, 4xx), ``model`` (6xx); ``refactor`` holds the actions no
 diagnostic asks for (legacy -> decorators, companions of an encoder, stubs from the model file, the
 skeleton); ``edits`` what they share.
@@ -51,7 +51,7 @@ def fixes_for(finding: Finding, analysis) -> list[Fix]:
 
 
 # The group modules register their fixers on import.
-from tensorleap_ls.core.fixes import bundle, contracts, model, registrars, structure, test_body  # noqa: E402,F401
+from tensorleap_ls.core.fixes import bundle, contracts, imports, model, registrars, structure, test_body  # noqa: E402,F401
 from tensorleap_ls.core.fixes.refactor import (  # noqa: E402,F401
     companions, convert_binding, convert_file, is_empty, model_stubs, skeleton, to_decorator,
 )

@@ -11,7 +11,7 @@ from tensorleap_ls.core.codes import (
     MISSING_PREPROCESS, UNDEFINED_FUNCTION,
 )
 from tensorleap_ls.core.fixdata import FunctionKind, MissingPart, NameKind
-from tensorleap_ls.core.fixes import fixer
+from tensorleap_ls.core.fixes import fixer, imports
 from tensorleap_ls.core.fixes.edits import data_of, free_name, insert, module, text
 from tensorleap_ls.core.model import Finding, Fix, Kind, Span, Style, TextEdit
 from tensorleap_ls.core.source.text import mentions
@@ -28,6 +28,9 @@ def _missing(f: Finding, pa) -> list[Fix]:
     if row is None or not row.default or mod is None:
         return []
     style = Style(d.style)
+    repointed = imports.stub_at_broken_import(pa, kind)  # the deleted function the entry still imports
+    if repointed:
+        return repointed
     out = _register_existing(pa, kind, row, style)
     fn, name = row.default
     fn = free_name(mod, fn)
@@ -59,6 +62,11 @@ def _register_existing(pa, kind: Kind, row, style: Style) -> list[Fix]:
                 deco = stubs.registration(row, Style.DECORATOR, name, reg_name)
                 line = min([node.lineno] + [x.lineno for x in node.decorator_list]) - 1
                 edits = stubs.import_edits(mod.path, mod.tree, mod.source.lines, set(), {deco.split("(")[0]})
+                slip = imports.misspelled_decorator(mod, node, row.name)
+                if slip is not None:  # `@tensorleap_input_encodr(...)`: fix its name, never stack a second one
+                    edits.append(TextEdit(slip, row.name))
+                    out.append(Fix(f"Register `{name}`: use @{row.name}", edits, preferred=True))
+                    continue
                 edits.append(insert(mod.path, line, 0, " " * node.col_offset + f"@{deco}\n"))
                 out.append(Fix(f"Register `{name}` with @{deco}", edits, preferred=True))
             else:
@@ -110,7 +118,9 @@ def _undefined(f: Finding, pa) -> list[Fix]:
                       if s.lineno - 1 <= reg_line <= (s.end_lineno or s.lineno) - 1), reg_line)
     edits = stubs.import_edits(f.span.path, mod.tree, mod.source.lines, set(st.names) - {"leap_binder"}, set())
     edits.append(TextEdit(Span(f.span.path, stmt_line, 0, stmt_line, 0), code + "\n\n"))
-    return [Fix(f"Create function `{fn}`", edits, preferred=True)]
+    guess = imports.did_you_mean(pa, f.span.path, fn)
+    use = [Fix(f"Use `{guess}`", [TextEdit(f.span, guess)], preferred=True)] if guess and text(pa, f.span) == fn else []
+    return use + [Fix(f"Create function `{fn}`", edits, preferred=not use)]
 
 
 @fixer(DUPLICATE_NAME)

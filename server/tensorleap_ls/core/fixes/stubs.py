@@ -142,11 +142,9 @@ def import_edits(path: str, tree: ast.Module | None, lines: list[str], names: se
     """Imports the stub needs that the module does not have yet, added once after the last import."""
     have: set[str] = set()
     star_decorators = False
-    last = 0
     if tree is not None:
         for stmt in tree.body:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-                last = stmt.end_lineno or stmt.lineno
                 for a in stmt.names:
                     have.add(a.asname or a.name.split(".")[0])
                 if isinstance(stmt, ast.ImportFrom) and stmt.module == DECORATORS_MODULE and any(
@@ -166,15 +164,24 @@ def import_edits(path: str, tree: ast.Module | None, lines: list[str], names: se
         new.append(f"from {DECORATORS_MODULE} import {', '.join(missing_decos)}")
     if not new:
         return []
-    text = "\n".join(dict.fromkeys(new)) + "\n"
+    return [import_line_edit(path, tree, lines, "\n".join(dict.fromkeys(new)))]
+
+
+def import_line_edit(path: str, tree: ast.Module | None, lines: list[str], statements: str) -> TextEdit:
+    """Inserts import ``statements`` after the module's last top-level import (after its docstring when it has none)."""
+    last = 0
+    for stmt in tree.body if tree is not None else ():
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            last = stmt.end_lineno or stmt.lineno
+    text = statements + "\n"
     if last == 0:
         # after a module docstring, if any
         line = 0
         if tree is not None and tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(
                 getattr(tree.body[0], "value", None), ast.Constant) and isinstance(tree.body[0].value.value, str):
             line = tree.body[0].end_lineno or 1
-        return [TextEdit(Span(path, line, 0, line, 0), text + ("\n" if line == 0 and lines and lines[0].strip() else ""))]
-    return [TextEdit(Span(path, last, 0, last, 0), text)]
+        return TextEdit(Span(path, line, 0, line, 0), text + ("\n" if line == 0 and lines and lines[0].strip() else ""))
+    return TextEdit(Span(path, last, 0, last, 0), text)
 
 
 def insert_code(path: str, tree: ast.Module | None, lines: list[str], code: str, line: int | None = None) -> TextEdit:

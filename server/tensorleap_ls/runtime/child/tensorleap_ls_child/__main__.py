@@ -21,7 +21,7 @@ sandbox.install()
 
 import json  # noqa: E402
 
-from tensorleap_ls_child import protocol  # noqa: E402
+from tensorleap_ls_child import protocol, scan  # noqa: E402
 from tensorleap_ls_child.codes import RUN_EXIT, RUN_MEMORY  # noqa: E402
 from tensorleap_ls_child.load import load  # noqa: E402
 from tensorleap_ls_child.preview import preview  # noqa: E402
@@ -49,7 +49,15 @@ def handle(req: protocol.Request) -> protocol.Reply:
     if isinstance(req, protocol.Preview):
         return preview(req.subset, req.sample_id, list(req.loaders), bool(req.run_test), req.functions)
     if isinstance(req, protocol.EncodeLoop):
-        return encode_loop(req.subset, int(req.samples))
+        return encode_loop(req.subset, int(req.samples), bool(req.raw))
+    if isinstance(req, protocol.ScanPlan):
+        return scan.plan(bool(req.visualizers))
+    if isinstance(req, protocol.ScanShard):
+        return scan.serve_shard(req.shard)
+    if isinstance(req, protocol.RayScan):  # ray is imported only here, only for this request
+        from tensorleap_ls_child import rayscan
+
+        return rayscan.run(req)
     return protocol.Reply(ok=False, message="unknown command %r" % req.CMD)
 
 

@@ -203,6 +203,30 @@ class Progress(Shape):
     progress: int = 0
     total: Optional[int] = None
     phase: Optional[str] = None
+    batch: Optional[Dict[str, Any]] = None  # a scan's results since the last message (scan.py says what it holds)
+
+
+@dataclass
+class ScanPlanned(Reply):
+    """What a scan covers: the subsets (their ids were streamed before, in ``Progress.batch``), the functions
+    it runs ({"key", "kind", "name", "function", "where"}), preprocess's own findings."""
+
+    NESTED: ClassVar[Dict[str, Tuple[type, bool]]] = {**Reply.NESTED, "subsets": (Subset, True)}
+    subsets: List[Subset] = field(default_factory=list)
+    functions: List[Dict[str, Any]] = field(default_factory=list)
+    preprocess: Optional[Dict[str, Any]] = None  # {"function": its name, "where": [file, line]}
+    labels: Optional[List[Dict[str, Any]]] = None  # the prediction types: {"name", "labels"} (class names)
+    seconds: Optional[float] = None
+
+
+@dataclass
+class Scanned(Reply):
+    """The end of a scan request (the records were streamed in ``Progress.batch``)."""
+
+    samples: Optional[int] = None
+    seconds: Optional[float] = None
+    lost: Optional[List[Dict[str, Any]]] = None  # Ray: samples lost with their worker (shards.lost_record)
+    workers: Optional[int] = None
 
 
 # --- requests ------------------------------------------------------------------------------------------
@@ -263,9 +287,41 @@ class EncodeLoop(Request):
     REPLY: ClassVar[Type[Reply]] = EncodeLooped
     subset: str = "training"
     samples: int = 50
+    raw: bool = False  # the user's own functions (what a scan calls), not the SDK's wrappers
 
 
-COMMANDS = {c.CMD: c for c in (Load, Preprocess, Check, Preview, EncodeLoop)}
+@dataclass
+class ScanPlan(Request):
+    """A scan's first step: preprocess, every subset's sample ids (streamed), the functions."""
+
+    CMD: ClassVar[str] = "scan_plan"
+    REPLY: ClassVar[Type[Reply]] = ScanPlanned
+    visualizers: bool = False
+
+
+@dataclass
+class ScanShard(Request):
+    """Every sample of one shard (``shards.Shard.to_wire``) through its functions; records streamed."""
+
+    CMD: ClassVar[str] = "scan_shard"
+    REPLY: ClassVar[Type[Reply]] = Scanned
+    shard: List[Any] = field(default_factory=list)
+
+
+@dataclass
+class RayScan(Request):
+    """The shards as Ray tasks (this child is the Ray driver): a cluster at ``address``, else a local one."""
+
+    CMD: ClassVar[str] = "ray_scan"
+    REPLY: ClassVar[Type[Reply]] = Scanned
+    shards: List[Any] = field(default_factory=list)
+    functions: Dict[str, Any] = field(default_factory=dict)  # key -> {"where": [file, line]} (lost samples)
+    address: Optional[str] = None
+    workers: int = 0  # concurrent tasks; 0: the cluster's CPUs
+    memory_mb: int = 0  # the address-space limit of a Ray worker (0: none)
+
+
+COMMANDS = {c.CMD: c for c in (Load, Preprocess, Check, Preview, EncodeLoop, ScanPlan, ScanShard, RayScan)}
 
 
 def from_wire(msg: Dict[str, Any]) -> Request:

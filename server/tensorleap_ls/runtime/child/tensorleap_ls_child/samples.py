@@ -12,11 +12,12 @@ from tensorleap_ls_child.integration import _run_integration_test
 from tensorleap_ls_child.protocol import Checked, EncodeLooped, Observation, Preprocessed, Progress
 from tensorleap_ls_child.sandbox import LIMIT, classify, limited, send
 from tensorleap_ls_child.state import STATE, _ids, _subsets, binder
+from tensorleap_ls_child.values import dtype_kind
 from tensorleap_ls_child.visuals import _check_visualizers
 from tensorleap_ls_child.where import _f, _ours, _where_exc, chosen, error_info, user_function, where
 from tensorleap_ls_child.codes import (
     MISSING_PREPROCESS, RUN_BATCH_AXIS, RUN_DTYPE, RUN_DUPLICATE_IDS, RUN_EMPTY_SUBSET, RUN_EXCEPTION, RUN_EXIT,
-    RUN_LONG_ID, RUN_MEMORY, RUN_METADATA_KEYS_DRIFT, RUN_METADATA_NONE, RUN_METADATA_TYPE_DRIFT,
+    RUN_LONG_ID, RUN_MEMORY, RUN_METADATA_KEYS_DRIFT, RUN_METADATA_MISSING, RUN_METADATA_NONE, RUN_METADATA_TYPE_DRIFT,
     RUN_METADATA_VALUE, RUN_MISSING_SUBSET, RUN_MIXED_ID_TYPES, RUN_NAN, RUN_NONDETERMINISTIC, RUN_NOT_ARRAY,
     RUN_PREPROCESS_FAILED, RUN_SHAPE_DRIFT, RUN_TIMEOUT,
 )
@@ -160,12 +161,7 @@ def run_checks(samples: int, seed: int, progress_every: int = 0, functions=None,
                     findings.append(_f(RUN_EXIT, f"sys.exit({e.code}) called in {kind} '{h.name}'", _where_exc(e, h.function)))
                     return Checked(ok=False, exit=True, findings=findings)
                 except BaseException as e:  # noqa: BLE001
-                    info = error_info(e, STATE["root"], tuple(loc))
-                    code = classify(e, RUN_EXCEPTION)
-                    what = {RUN_TIMEOUT: f"exceeded the {LIMIT['seconds']:g} s time limit",
-                            RUN_MEMORY: "ran out of memory (MemoryError)"}.get(code, f"raised {info.message}")
-                    once((h.name, "exc", info.type), _f(code, f"{kind} '{h.name}' {what} on {key} sample {sid!r}",
-                                                           [info.file, info.line], sample=sid, subset=key))
+                    once((h.name, "exc", type(e).__name__), call_failure(e, kind, h.name, loc, key, sid))
                     continue
                 finally:
                     t_user += time.perf_counter() - t0
@@ -213,7 +209,8 @@ def _observe(seen: dict, kind: str, name: str, value) -> None:
     o["samples"] += 1
     if kind == "metadata":
         types = o.setdefault("types", {})
-        for k, v in (value.items() if isinstance(value, dict) else [("", value)]):
+        # dict.items: a dict subclass's own items() is user code (it may raise); the checks report that
+        for k, v in (dict.items(value) if isinstance(value, dict) else [("", value)]):
             names = types.setdefault(str(k), [])
             t = type(v).__name__
             if t not in names:
@@ -234,6 +231,15 @@ def _observe(seen: dict, kind: str, name: str, value) -> None:
         o["high"] = high if o.get("high") is None else max(o["high"], high)
 
 
+def call_failure(e: BaseException, kind: str, name: str, loc, key, sid):
+    """The finding for a user call that raised (an exception, the per-call time limit, MemoryError)."""
+    info = error_info(e, STATE["root"], tuple(loc))
+    code = classify(e, RUN_EXCEPTION)
+    what = {RUN_TIMEOUT: f"exceeded the {LIMIT['seconds']:g} s time limit",
+            RUN_MEMORY: "ran out of memory (MemoryError)"}.get(code, f"raised {info.message}")
+    return _f(code, f"{kind} '{name}' {what} on {key} sample {sid!r}", [info.file, info.line], sample=sid, subset=key)
+
+
 def _check_array(kind, name, value, key, sid, loc, shapes, once) -> None:
     ctx = dict(sample=sid, subset=key)
     if value is None:
@@ -249,11 +255,13 @@ def _check_array(kind, name, value, key, sid, loc, shapes, once) -> None:
     if value.dtype != np.float32:
         once((name, "dtype"), _f(RUN_DTYPE, f"{kind} '{name}' returned dtype {value.dtype} on {key} sample {sid!r}; "
                                  "the platform expects float32.", loc, **ctx))
-    if np.issubdtype(value.dtype, np.floating) and value.size and not np.isfinite(value).all():
+    if dtype_kind(value.dtype)[2] and value.size and not np.isfinite(value).all():
         once((name, "nan"), _f(RUN_NAN, f"{kind} '{name}' returned NaN/Inf on {key} sample {sid!r}.", loc, **ctx))
     if value.ndim >= 2 and value.shape[0] == 1:
         once((name, "batch"), _f(RUN_BATCH_AXIS, f"{kind} '{name}' returns shape {tuple(value.shape)}: a leading axis of size 1 "
                                  "looks like a batch axis; the platform adds its own.", loc, **ctx))
+    if shapes is None:  # a scan decides drift over the whole data set (runtime/scan/stats.py)
+        return
     prev = shapes.get(name)
     if prev is None:
         shapes[name] = (tuple(value.shape), key, sid)
@@ -274,6 +282,8 @@ def _check_metadata(h, value, key, sid, loc, types, once, first: bool) -> None:
         if first and h.metadata_type is None:
             once((name, "none"), _f(RUN_METADATA_NONE, f"metadata '{name}' is None on the first training sample and no "
                                     "metadata_type is given.", loc, **ctx))
+        else:
+            once((name, "missing"), _missing(name, key, sid, loc))
         return
     if isinstance(value, dict):
         for k, v in value.items():
@@ -283,9 +293,13 @@ def _check_metadata(h, value, key, sid, loc, types, once, first: bool) -> None:
             if v is not None and not isinstance(v, _SCALARS):
                 once((name, "nested"), _f(RUN_METADATA_VALUE, f"metadata '{name}' key {str(k)!r} holds a {type(v).__name__}; "
                                           "values must be scalars.", loc, **ctx))
+            if v is None:
+                once((name, "missing"), _missing(f"{name}.{k}", key, sid, loc))
         keys = tuple(sorted(map(str, value)))
-        prev = types.get((name, "keys"))
-        if prev is None:
+        prev = types.get((name, "keys")) if types is not None else None
+        if types is None:
+            pass  # a scan decides drift over the whole data set
+        elif prev is None:
             types[(name, "keys")] = (keys, key, sid)
         elif prev[0] != keys:
             once((name, "keys"), _f(RUN_METADATA_KEYS_DRIFT, f"metadata '{name}' keys differ: {list(prev[0])} on {prev[1]} sample "
@@ -306,6 +320,8 @@ def _metadata_type(name, v, key, sid, loc, types, once) -> None:
         return
     if isinstance(v, float) and not math.isfinite(v):
         once((name, "nan"), _f(RUN_NAN, f"metadata '{name}' is {v} on {key} sample {sid!r}.", loc, sample=sid, subset=key))
+    if types is None:
+        return
     t = "bool" if isinstance(v, (bool, np.bool_)) else "number" if isinstance(v, (int, float, np.integer, np.floating)) \
         else "str" if isinstance(v, str) else type(v).__name__
     prev = types.get(name)
@@ -316,18 +332,25 @@ def _metadata_type(name, v, key, sid, loc, types, once) -> None:
                                  f"{key} sample {sid!r}; the platform coerces it silently.", loc, sample=sid, subset=key))
 
 
-def encode_loop(subset: str, samples: int) -> EncodeLooped:
-    """Benchmark baseline: the user's encoders called in a plain loop, nothing else."""
+def _missing(name, key, sid, loc):
+    return _f(RUN_METADATA_MISSING, f"metadata '{name}' is None on {key} sample {sid!r}: the platform stores a default "
+              "value for it (-1, 'None' or False) and marks it missing.", loc, sample=sid, subset=key)
+
+
+def encode_loop(subset: str, samples: int, raw: bool = False) -> EncodeLooped:
+    """Benchmark baseline: the user's encoders called in a plain loop, nothing else (``raw``: the user's
+    own functions, as a scan calls them, not the SDK's wrappers)."""
     pre = preprocess()
     if not pre.ok:
         return EncodeLooped(ok=False, exit=pre.exit, findings=pre.findings)
     sc = binder().setup_container
     r = STATE["responses"][subset]
     ids = _ids(subset)[:samples]
+    fns = [h.function for h in list(sc.inputs) + list(sc.ground_truths) + list(sc.metadata)]
+    if raw:
+        fns = [user_function(f) for f in fns]
     t0 = time.perf_counter()
     for sid in ids:
-        for h in list(sc.inputs) + list(sc.ground_truths):
-            h.function(sid, r)
-        for h in sc.metadata:
-            h.function(sid, r)
+        for f in fns:
+            f(sid, r)
     return EncodeLooped(seconds=time.perf_counter() - t0, samples=len(ids))

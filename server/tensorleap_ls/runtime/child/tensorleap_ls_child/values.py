@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Dict
 
 import numpy as np
 
@@ -20,6 +20,19 @@ def _json_default(o: Any) -> Any:
 
 
 # --- arrays -----------------------------------------------------------------------------------
+_KINDS = {}  # type: Dict[Any, tuple]
+
+
+def dtype_kind(dtype) -> tuple:
+    """(its name, a real number or bool, a float) of a dtype, computed once: numpy's own tests are slow for a
+    per-call check (a scan makes millions)."""
+    k = _KINDS.get(dtype)
+    if k is None:
+        number = (np.issubdtype(dtype, np.number) or dtype == np.bool_) and not np.issubdtype(dtype, np.complexfloating)
+        k = _KINDS[dtype] = (str(dtype), bool(number), bool(np.issubdtype(dtype, np.floating)))
+    return k
+
+
 SAMPLE = 8  # values of an array shown in a summary
 
 

@@ -1,0 +1,527 @@
+"""What runs in one module, and which names are unbound where it runs (the slip checks:
+core/checks/imports.py, core/checks/undefined.py).
+
+* ``module_names(mod)``: every name the module's namespace can hold once it is imported (bound at module
+  level in any branch, or declared ``global`` in one of its functions): what ``from mod import name`` may find.
+* ``runs(mod, owner)``: how certainly each name use, import and call of one piece of code runs: the module
+  body as importing the module runs it (``owner`` None), or a function body as a call runs it. ``SPINE``:
+  each time that code runs; ``COND``: under a condition (an ``if`` on a value, a loop body, a handler, the
+  right side of ``and``); absent: never (after a ``return``, under ``if TYPE_CHECKING:`` or ``__main__``, an
+  annotation that is not evaluated) or inside a ``try`` whose handler catches the NameError.
+* ``unbound(mod, keep)``: the names pyflakes finds unbound (UndefinedName, or ImportStarUsage: only a star
+  import could bind it) in module-level code and in the bodies of the defs of ``keep``; the other function
+  bodies are left out (their ``global`` statements kept), which is what makes it cheap on vendored code.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import logging
+from dataclasses import dataclass, field
+
+from tensorleap_ls.core.facts.modules import Module, index_of, per_text
+from tensorleap_ls.core.source.text import dotted
+
+log = logging.getLogger(__name__)
+
+SPINE, COND = 2, 1
+_CATCH_NAME_ERROR = frozenset({"NameError", "Exception", "BaseException"})
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_TRY = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+
+
+def def_key(node: ast.AST) -> tuple[int, int]:
+    """A def's identity within its text (memo keys hold no node objects)."""
+    return (node.lineno, node.col_offset)
+
+
+# --- the module's namespace ------------------------------------------------------------------------
+def _targets(node: ast.AST | None, out: set[str]) -> None:
+    if node is None:
+        return
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            out.add(n.id)
+
+
+@per_text("module_names")
+def module_names(mod: Module) -> frozenset:
+    """Names bound at module level (any branch, loop targets, ``with ... as``, ``except ... as``, imports,
+    defs, classes) and the names its functions declare ``global``."""
+    out: set[str] = set()
+    if mod.tree is None:
+        return frozenset()
+    stack = list(mod.tree.body)
+    while stack:
+        s = stack.pop()
+        if isinstance(s, (*_FUNCS, ast.ClassDef)):
+            out.add(s.name)
+            continue
+        if isinstance(s, ast.Assign):
+            for t in s.targets:
+                _targets(t, out)
+        elif isinstance(s, ast.AnnAssign):
+            if s.value is not None:  # `x: int` alone binds nothing
+                _targets(s.target, out)
+        elif isinstance(s, ast.AugAssign):
+            _targets(s.target, out)
+        elif isinstance(s, (ast.For, ast.AsyncFor)):
+            _targets(s.target, out)
+        elif isinstance(s, (ast.With, ast.AsyncWith)):
+            for item in s.items:
+                _targets(item.optional_vars, out)
+        elif isinstance(s, (ast.Import, ast.ImportFrom)):
+            for a in s.names:
+                if a.name != "*":
+                    out.add(a.asname or a.name.split(".")[0])
+        for attr in ("body", "orelse", "finalbody"):
+            stack.extend(getattr(s, attr, None) or ())
+        for h in getattr(s, "handlers", None) or ():
+            if h.name:
+                out.add(h.name)
+            stack.extend(h.body)
+        for case in getattr(s, "cases", None) or ():
+            for n in ast.walk(case.pattern):
+                name = getattr(n, "name", None)
+                if isinstance(name, str):
+                    out.add(name)
+            stack.extend(case.body)
+    out |= global_names(mod)
+    return frozenset(out)
+
+
+@per_text("global_names")
+def global_names(mod: Module) -> frozenset:
+    """Names some function of the module declares ``global`` (bound in the module when it runs)."""
+    if mod.tree is None or "global " not in mod.text:
+        return frozenset()
+    out: set[str] = set()
+    stack = list(mod.tree.body)  # statements only: `global` is one
+    while stack:
+        s = stack.pop()
+        if isinstance(s, ast.Global):
+            out.update(s.names)
+            continue
+        for attr in ("body", "orelse", "finalbody"):
+            stack.extend(x for x in getattr(s, attr, None) or () if isinstance(x, ast.stmt))
+        for h in getattr(s, "handlers", None) or ():
+            stack.extend(h.body)
+        for case in getattr(s, "cases", None) or ():
+            stack.extend(case.body)
+    return frozenset(out)
+
+
+@per_text("writes_namespace")
+def writes_namespace(mod: Module) -> bool:
+    """``exec(...)`` anywhere in the module: names may appear that no statement binds (``globals()`` writes are
+    ``project.names.writes_globals``)."""
+    if mod.tree is None or "exec" not in mod.text:
+        return False
+    return any(dotted(c.func) in ("exec", "execfile", "builtins.exec") for c in index_of(mod).calls)
+
+
+def writes_builtins(mod: Module) -> bool:
+    """``builtins.x = ...`` / ``setattr(builtins, ...)``: a name becomes visible in every module."""
+    if mod.tree is None or "builtins" not in mod.text:
+        return False
+    return _writes_builtins(mod)
+
+
+@per_text("writes_builtins")
+def _writes_builtins(mod: Module) -> bool:
+    for n in ast.walk(mod.tree):
+        if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store) and dotted(n.value) in ("builtins", "__builtins__"):
+            return True
+        if isinstance(n, ast.Call) and dotted(n.func) == "setattr" and n.args and dotted(n.args[0]) in ("builtins", "__builtins__"):
+            return True
+        if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and dotted(n.value) == "__builtins__":
+            return True
+    return False
+
+
+# --- what runs -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Runs:
+    """How certainly each part of one piece of code runs (ids of nodes of the module's tree -> SPINE | COND)."""
+
+    names: dict  # id(ast.Name) -> certainty (loads and stores)
+    imports: tuple  # (ast.ImportFrom, certainty)
+    calls: tuple  # (ast.Call, certainty)
+    loaded: frozenset  # the identifiers it reads
+    # id(ast.Name) -> the `if` guards that alone make it COND: ((test, branch taken when the test is true), ...);
+    # a checker that can evaluate them (a flag read from a config, through a star import) decides
+    guarded: dict = field(default_factory=dict)
+
+
+def runs(mod: Module, owner: ast.AST | None = None) -> Runs:
+    """The module body as an import runs it (``owner`` None) or ``owner``'s body as a call runs it."""
+    key = ("runs", def_key(owner) if owner is not None else None)
+    memo = mod.memo
+    if key not in memo:
+        w = _Walker(mod, in_function=owner is not None, shadowed=stored(owner) if owner is not None else frozenset())
+        if owner is None:
+            w.stmts(mod.tree.body if mod.tree is not None else [], SPINE)
+        else:
+            w.stmts(owner.body, SPINE)
+        memo[key] = Runs(w.names, tuple(w.imports), tuple(w.calls), frozenset(w.loaded), w.guarded)
+    return memo[key]
+
+
+_COMPARE = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+            ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
+            ast.Is: lambda a, b: a is b, ast.IsNot: lambda a, b: a is not b}
+
+
+def _constant(node: ast.expr, consts: dict) -> tuple[bool, object]:
+    """(known, value) of a literal or of a name the module binds once to a literal (``PLOT = True``)."""
+    if isinstance(node, ast.Constant):
+        return True, node.value
+    if isinstance(node, ast.Name) and isinstance(consts.get(node.id), ast.Constant):
+        return True, consts[node.id].value
+    return False, None
+
+
+def static_truth(test: ast.expr, consts: dict | None = None) -> bool | None:
+    consts = consts or {}
+    known, value = _constant(test, consts)
+    if known:
+        return bool(value)
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = static_truth(test.operand, consts)
+        return None if inner is None else not inner
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and type(test.ops[0]) in _COMPARE:
+        (lk, lv), (rk, rv) = _constant(test.left, consts), _constant(test.comparators[0], consts)
+        if lk and rk:
+            try:
+                return bool(_COMPARE[type(test.ops[0])](lv, rv))
+            except TypeError:
+                return None
+    if dotted(test).rsplit(".", 1)[-1] == "TYPE_CHECKING":
+        return False
+    if (isinstance(test, ast.Compare) and dotted(test.left) == "__name__" and len(test.comparators) == 1
+            and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value == "__main__"):
+        # the platform imports the entry as a module: `==` never holds, `!=` always does
+        if isinstance(test.ops[0], ast.Eq):
+            return False
+        if isinstance(test.ops[0], ast.NotEq):
+            return True
+    return None
+
+
+def stored(owner: ast.AST) -> frozenset:
+    """Names a function binds itself (its parameters, its assignments): they shadow the module's."""
+    a = owner.args
+    out = {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if p is not None}
+    out.update(n.id for n in ast.walk(owner) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load))
+    return frozenset(out)
+
+
+def _bound_once(mod: Module, name: str) -> bool:
+    """``name`` has one binding in the module (a constant reassigned, or written with `global`, is not one)."""
+    return _binding_counts(mod).get(name, 0) == 1 and name not in global_names(mod)
+
+
+@per_text("binding_counts")
+def _binding_counts(mod: Module) -> dict:
+    counts: dict[str, int] = {}
+    for n in ast.walk(mod.tree) if mod.tree is not None else ():
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+            counts[n.id] = counts.get(n.id, 0) + 1
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            counts[n.name] = counts.get(n.name, 0) + 1
+        elif isinstance(n, ast.alias):
+            key = n.asname or n.name.split(".")[0]
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _non_empty_literal(node: ast.expr) -> bool:
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return bool(node.elts) and not any(isinstance(e, ast.Starred) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return bool(node.keys)
+    return isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) and bool(node.value)
+
+
+def _catches_name_error(handlers: list) -> bool:
+    for h in handlers:
+        if h.type is None:
+            return True
+        types = h.type.elts if isinstance(h.type, ast.Tuple) else [h.type]
+        if any(dotted(t).rsplit(".", 1)[-1] in _CATCH_NAME_ERROR for t in types):
+            return True
+    return False
+
+
+class _Walker:
+    """One pass over a body: statements in order, with the certainty of the branch they are in."""
+
+    def __init__(self, mod: Module, in_function: bool, shadowed: frozenset = frozenset()):
+        self.postponed = mod.has_future_annotations
+        self.mod, self.shadowed, self._consts = mod, shadowed, None
+        self.guards: list = []  # the `if` tests of unknown truth on the way (test, branch)
+        self.hard = 0  # > 0 inside a region that is conditional for another reason (loop body, handler...)
+        self.guarded: dict[int, tuple] = {}
+        self.in_function = in_function
+        self.names: dict[int, int] = {}
+        self.imports: list = []
+        self.calls: list = []
+        self.loaded: set[str] = set()
+
+    @property
+    def consts(self) -> dict:
+        """Module constants bound once to a literal (``PLOT = True``), as the guards of ``if`` read them (computed
+        on the first guard that names one)."""
+        if self._consts is None:
+            self._consts = {k: v for k, v in self.mod.assigns.items() if isinstance(v, ast.Constant)
+                            and k not in self.shadowed and _bound_once(self.mod, k)}
+        return self._consts
+
+    def _truth(self, test: ast.expr) -> bool | None:
+        names = isinstance(test, ast.Name) or (isinstance(test, (ast.Compare, ast.UnaryOp)) and any(
+            isinstance(n, ast.Name) for n in ast.walk(test)))
+        return static_truth(test, self.consts if names else None)
+
+    def stmts(self, body: list, c: int) -> None:
+        for s in body:
+            if c <= 0:
+                return
+            self.stmt(s, c)
+            if isinstance(s, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
+                return  # the rest of this block never runs
+
+    def stmt(self, s: ast.stmt, c: int) -> None:
+        if isinstance(s, _FUNCS):
+            self.exprs(s.decorator_list, c)
+            self._arguments(s.args, c)
+            if s.returns is not None and not self.postponed:
+                self.expr(s.returns, c)
+            if self.in_function:  # a nested def runs if it is called: under a condition
+                self._cond(s.body, c)
+        elif isinstance(s, ast.ClassDef):
+            self.exprs(s.decorator_list, c)
+            self.exprs(s.bases, c)
+            self.exprs([k.value for k in s.keywords], c)
+            self.stmts(s.body, c)  # a class body runs where the class statement runs
+        elif isinstance(s, ast.If):
+            self.expr(s.test, c)
+            truth = self._truth(s.test)
+            for body, branch in ((s.body, True), (s.orelse, False)):
+                if truth is None:
+                    self.guards.append((s.test, branch))
+                    self.stmts(body, min(c, COND))
+                    self.guards.pop()
+                else:
+                    self.stmts(body, c if truth is branch else 0)
+        elif isinstance(s, (ast.For, ast.AsyncFor)):
+            self.expr(s.iter, c)
+            self.expr(s.target, c)
+            if _non_empty_literal(s.iter):
+                self.stmts(s.body, c)
+            else:
+                self._cond(s.body, c)
+            self._cond(s.orelse, c)
+        elif isinstance(s, ast.While):
+            self.expr(s.test, c)
+            if self._truth(s.test) is True:
+                self.stmts(s.body, c)
+            else:
+                self._cond(s.body, c)
+            self._cond(s.orelse, c)
+        elif isinstance(s, _TRY):
+            self.stmts(s.body, 0 if _catches_name_error(s.handlers) else c)
+            self.hard += 1
+            for h in s.handlers:
+                if h.type is not None:
+                    self.expr(h.type, min(c, COND))
+                self.stmts(h.body, min(c, COND))
+            self.hard -= 1
+            self.stmts(s.orelse, c)
+            self.stmts(s.finalbody, c)
+        elif isinstance(s, (ast.With, ast.AsyncWith)):
+            for item in s.items:
+                self.expr(item.context_expr, c)
+                if item.optional_vars is not None:
+                    self.expr(item.optional_vars, c)
+            self.stmts(s.body, c)
+        elif hasattr(ast, "Match") and isinstance(s, ast.Match):
+            self.expr(s.subject, c)
+            self.hard += 1
+            for case in s.cases:
+                if case.guard is not None:
+                    self.expr(case.guard, min(c, COND))
+                self.stmts(case.body, min(c, COND))
+            self.hard -= 1
+        elif isinstance(s, ast.AnnAssign):
+            # a local variable's annotation is never evaluated; a module's or a class's is, unless postponed
+            if not self.in_function and not self.postponed:
+                self.expr(s.annotation, c)
+            self.expr(s.target, c)
+            if s.value is not None:
+                self.expr(s.value, c)
+        elif isinstance(s, ast.Assert):
+            self.expr(s.test, c)
+            if s.msg is not None:
+                self.expr(s.msg, min(c, COND))
+        elif isinstance(s, ast.ImportFrom):
+            self.imports.append((s, c))
+        else:
+            for child in ast.iter_child_nodes(s):
+                if isinstance(child, ast.expr):
+                    self.expr(child, c)
+                elif isinstance(child, ast.keyword):
+                    self.expr(child.value, c)
+
+    def _cond(self, body: list, c: int) -> None:
+        """``body`` under a condition no guard expresses (a loop, a handler, a nested def)."""
+        self.hard += 1
+        self.stmts(body, min(c, COND))
+        self.hard -= 1
+
+    def _arguments(self, a: ast.arguments, c: int) -> None:
+        self.exprs(a.defaults, c)
+        self.exprs([d for d in a.kw_defaults if d is not None], c)
+        if not self.postponed:
+            for arg in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg):
+                if arg is not None and arg.annotation is not None:
+                    self.expr(arg.annotation, c)
+
+    def exprs(self, nodes, c: int) -> None:
+        for n in nodes:
+            self.expr(n, c)
+
+    def expr(self, node: ast.expr, c: int) -> None:
+        c0 = c
+        stack = [(node, c)]
+        while stack:
+            n, c = stack.pop()
+            if isinstance(n, ast.Name):
+                if c == COND and c == c0 and not self.hard and self.guards and self.names.get(id(n), 0) < COND:
+                    self.guarded[id(n)] = tuple(self.guards)
+                self.names[id(n)] = max(c, self.names.get(id(n), 0))
+                if isinstance(n.ctx, ast.Load):
+                    self.loaded.add(n.id)
+                continue
+            if isinstance(n, ast.Call):
+                self.calls.append((n, c))
+            if isinstance(n, ast.Lambda):
+                self._arguments(n.args, c)
+                if self.in_function:
+                    stack.append((n.body, min(c, COND)))
+                continue
+            if isinstance(n, ast.IfExp):
+                stack += [(n.test, c), (n.body, min(c, COND)), (n.orelse, min(c, COND))]
+                continue
+            if isinstance(n, ast.BoolOp):
+                stack.append((n.values[0], c))
+                stack += [(v, min(c, COND)) for v in n.values[1:]]
+                continue
+            if isinstance(n, _COMPREHENSIONS):
+                gens = n.generators
+                stack.append((gens[0].iter, c))
+                inner = min(c, COND)
+                for i, g in enumerate(gens):
+                    stack.append((g.target, inner))
+                    if i:
+                        stack.append((g.iter, inner))
+                    stack += [(x, inner) for x in g.ifs]
+                elts = [n.key, n.value] if isinstance(n, ast.DictComp) else [n.elt]
+                stack += [(x, inner) for x in elts]
+                continue
+            for child in ast.iter_child_nodes(n):
+                if isinstance(child, ast.expr):
+                    stack.append((child, c))
+                elif isinstance(child, ast.keyword):  # f(x=name)
+                    stack.append((child.value, c))
+
+
+# --- pyflakes, on what runs ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Unbound:
+    name: str
+    node: ast.AST  # the ast.Name of the module's tree (pyflakes reports string annotations on nodes of its own)
+    star: bool  # only a star import could bind it
+
+
+def unbound(mod: Module, keep: frozenset = frozenset()) -> tuple[Unbound, ...]:
+    """Unbound names of module-level code and of the bodies of the defs whose ``def_key`` is in ``keep``."""
+    if mod.tree is None:
+        return ()
+    key = ("unbound", keep)
+    memo = mod.memo
+    if key not in memo:
+        memo[key] = _unbound(mod, keep)
+    return memo[key]
+
+
+def _unbound(mod: Module, keep: frozenset) -> tuple[Unbound, ...]:
+    try:
+        from pyflakes import checker as pyflakes_checker
+        from pyflakes import messages as pyflakes_messages
+    except ImportError:  # a declared dependency: an install that lacks it says so in the log, once per text
+        log.error("pyflakes is not installed: undefined names are not checked (pip install pyflakes)")
+        return ()
+    wanted = (pyflakes_messages.UndefinedName, pyflakes_messages.ImportStarUsage)
+
+    class _Checker(pyflakes_checker.Checker):
+        def __init__(self, tree, filename):
+            self.nodes: dict[int, ast.AST] = {}
+            super().__init__(tree, filename=filename)
+
+        def report(self, messageClass, *args, **kwargs):
+            if messageClass in wanted:
+                super().report(messageClass, *args, **kwargs)
+                self.nodes[id(self.messages[-1])] = args[0]
+
+    tree = ast.Module(body=_pruned(mod.tree.body, keep), type_ignores=[])
+    globs = sorted(global_names(mod))
+    if globs:  # the `global` statements of the bodies left out still bind their names in the module
+        tree.body.append(ast.FunctionDef(name="_", args=_no_args(), body=[ast.Global(names=globs)],
+                                         decorator_list=[], returns=None, type_comment=None, lineno=1,
+                                         col_offset=0, **_type_params()))
+    try:
+        found = _Checker(tree, mod.path)
+    except (RecursionError, Exception):  # noqa: BLE001 - pyflakes on a pathological tree: nothing to say
+        log.exception("pyflakes failed on %s", mod.path)
+        return ()
+    out = []
+    for m in found.messages:
+        node = found.nodes.get(id(m))
+        if node is not None and isinstance(m, wanted):
+            out.append(Unbound(m.message_args[0], node, isinstance(m, pyflakes_messages.ImportStarUsage)))
+    return tuple(out)
+
+
+def _no_args() -> ast.arguments:
+    return ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+
+
+def _type_params() -> dict:
+    return {"type_params": []} if "type_params" in ast.FunctionDef._fields else {}
+
+
+def _pruned(body: list, keep: frozenset) -> list:
+    """``body`` with the bodies of defs that hold no kept def replaced by ``pass`` (copies; the tree is shared)."""
+    out = []
+    for s in body:
+        if isinstance(s, _FUNCS):
+            if not any(s.lineno <= k[0] <= (s.end_lineno or s.lineno) for k in keep):
+                s = copy.copy(s)
+                s.body = [ast.Pass(lineno=s.lineno, col_offset=s.col_offset)]
+        elif isinstance(s, (ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, *_TRY)):
+            s = copy.copy(s)  # statements only: the expressions stay shared
+            for attr in ("body", "orelse", "finalbody"):
+                if getattr(s, attr, None):
+                    setattr(s, attr, _pruned(getattr(s, attr), keep))
+            if getattr(s, "handlers", None):
+                s.handlers = [_handler(h, keep) for h in s.handlers]
+        out.append(s)
+    return out
+
+
+def _handler(h: ast.ExceptHandler, keep: frozenset) -> ast.ExceptHandler:
+    h = copy.copy(h)
+    h.body = _pruned(h.body, keep)
+    return h
