@@ -30,7 +30,9 @@ from tensorleap_ls.core.project.evaluate import Resolver
 from tensorleap_ls.core.model import Binding, Finding, Span
 from tensorleap_ls.core.facts.compiled import Compiler
 from tensorleap_ls.core.engine.deps import Fingerprints, shared_inputs
-from tensorleap_ls.core.facts.modules import CLOCK, Module, ModuleCache, apply_verdict, digest_of, parse_module
+from tensorleap_ls.core.engine.store import Store
+from tensorleap_ls.core.facts.modules import (CLOCK, Module, ModuleCache, apply_verdict, digest_of, parse_module,
+                                             stored_facts)
 from tensorleap_ls.core.project.closure import ClosureBuilder, Project, default_entry, find_root, inside, norm
 from tensorleap_ls.core.sdk.env import Environment
 from tensorleap_ls.core.project import external
@@ -86,7 +88,8 @@ def _summary(pa: ProjectAnalysis) -> collections.Counter:
 class Analyzer:
     def __init__(self, read_file: Callable[[str], str | None] | None = None,
                  env_for: Callable[[str], Environment] | None = None,
-                 spawn: Callable[[list[str]], object] | None = None, oracle: bool | None = None):
+                 spawn: Callable[[list[str]], object] | None = None, oracle: bool | None = None,
+                 persistent: bool = False):
         # env_for(root): the project's environment (its site-packages and installed code-loader, read from
         # disk by core.sdk_env); the CLI and the server decide which interpreter, the analysis only reads.
         self.env_for = env_for or (lambda root: Environment())
@@ -101,7 +104,8 @@ class Analyzer:
         # Test mode: every analysis is compared with a full one (_check_oracle)
         self.oracle = os.environ.get("TL_ENGINE_ORACLE") == "1" if oracle is None else oracle
         self._overlays: dict[str, str] = {}
-        self._modules = ModuleCache()
+        # persistent: per-text facts and compile() verdicts on disk (engine/store.py), for the CLI and the server
+        self._modules = ModuleCache(Store.default() if persistent else None)
         self._disk_cache: dict[str, str | None] = {}
         self._lock = threading.RLock()
         self._last: dict[str, ProjectAnalysis] = {}  # root+entry -> last analysis
@@ -120,8 +124,10 @@ class Analyzer:
         self.model_facts: dict[str, dict] = {}
 
     def close(self) -> None:
-        """Stops the compile worker (it also stops when this process ends)."""
+        """Stops the compile worker (it also stops when this process ends); keeps the persistent cache bounded."""
         self.compiler.close()
+        if self._modules.store is not None:
+            self._modules.store.trim()
 
     # --- inputs ---------------------------------------------------------------------------
     def set_overlay(self, path: str, text: str | None) -> None:
@@ -268,7 +274,12 @@ class Analyzer:
             return None
         mod = self._modules.get(path, name, text)
         if "compiled" not in mod.memo and mod.parsed:
-            self.compiler.submit(mod.digest, path, text, mod.tree)  # compiles on the other core meanwhile
+            stored = mod.stored
+            if stored is not None and "verdict" in stored and not self.oracle:
+                verdict = stored["verdict"]
+                self.compiler.remember(mod.digest, tuple(verdict) if isinstance(verdict, list) else None)
+            else:  # compiles on the other core meanwhile
+                self.compiler.submit(mod.digest, path, text, mod.tree if mod.loaded else None)
         if not mod.parsed:
             good = self._modules.last_good(path)
             if good is None and path in self._overlays:
@@ -364,10 +375,16 @@ class Analyzer:
         if project is None:
             project = builder.build(root, entry, yaml_path)
         self._closures[key] = project
+        store = self._modules.store
         for mod in project.modules.values():
             if "compiled" not in mod.memo and mod.parsed and not mod.stale:
-                apply_verdict(mod, self.compiler.verdict(mod.digest))
+                verdict = self.compiler.verdict(mod.digest)
+                clean = mod.syntax_error is None  # its parse said nothing (the stored facts are a parse's)
+                apply_verdict(mod, verdict)
                 mod.memo["compiled"] = True
+                if store is not None and clean and mod.stored is None and mod.digest not in self.compiler.stopped:
+                    mod.stored = {"module": stored_facts(mod), "verdict": verdict}
+                    store.put(mod.digest, mod.stored)
         resolver = Resolver(project.modules, project.resolved, self.read_text, root)
         findings: list[Finding] = []
         bindings: list[Binding] = []

@@ -99,6 +99,7 @@ class Compiler:
         self._reader: threading.Thread | None = None
         self.compiled = 0  # texts compiled (worker or here): the tests count them
         self.over_budget: list[str] = []  # paths whose compile was stopped
+        self.stopped: set[str] = set()  # their digests (no verdict: not kept in the persistent cache)
 
     # --- API ----------------------------------------------------------------------------------
     def known(self, digest: str) -> bool:
@@ -142,6 +143,7 @@ class Compiler:
                     log.warning("compile() of %s stopped after %.1f s (%s): no TL190 verdict for this text", path,
                                 time.monotonic() - self._head_since, "over budget" if left <= 0 else "worker died")
                     self.over_budget.append(path)
+                    self.stopped.add(head)
                     self._queue.pop(head)
                     self._keep(head, None)
                     self._restart()

@@ -86,6 +86,8 @@ class Module:
         # Per-text results of checks that only read this module (the module object lives as long as its text).
         self.memo: dict = memo if memo is not None else {}
         self.used = CLOCK[0]  # when the tree was last asked for
+        self.sys_path_free = False  # known to hold no sys.path call without its tree (from the persistent cache)
+        self.stored: dict | None = None  # this text's entry in the persistent cache (engine/store.py), if any
         self.loads = 0  # parses of the text after a release (the tests count them)
 
     def __repr__(self) -> str:
@@ -119,6 +121,8 @@ class Module:
     @property
     def sys_path_calls(self) -> list[ast.Call]:
         """``sys.path.insert/append(...)`` calls."""
+        if self._tree is None and self.sys_path_free:
+            return []  # the stored facts say there are none: no parse to learn it
         self.tree  # noqa: B018
         return self._sys_path_calls
 
@@ -360,18 +364,53 @@ def _catches_import_error(handler: ast.ExceptHandler) -> bool:
     return any((getattr(t, "id", None) or getattr(t, "attr", None)) in _IMPORT_ERRORS for t in types)
 
 
-class ModuleCache:
-    """Parsed modules keyed by path; a new text replaces the entry, the last good parse is kept."""
+def stored_facts(mod: Module) -> dict:
+    """What the persistent cache keeps of a module that parses (engine/store.py): the facts that hold no node."""
+    return {"imports": [[r.module, r.level, r.names, r.bound, [r.span.line, r.span.col, r.span.end_line, r.span.end_col],
+                         r.at_import, r.optional] for r in mod.imports],
+            "uses_code_loader": mod.uses_code_loader, "future_annotations": mod.has_future_annotations,
+            "sys_path_free": not mod.sys_path_calls}
 
-    def __init__(self) -> None:
+
+def module_from_store(path: str, name: str, text: str, digest: str, data: dict) -> Module | None:
+    """A module rebuilt from its stored facts, with no tree (parsed on first use); None when ``data`` does not
+    have the expected shape."""
+    try:
+        mod = Module(path=path, name=name, text=text, digest=digest, uses_code_loader=bool(data["uses_code_loader"]),
+                     has_future_annotations=bool(data["future_annotations"]))
+        mod.parsed = True
+        mod.sys_path_free = bool(data["sys_path_free"])
+        for i, (module, level, names, bound, span, at_import, optional) in enumerate(data["imports"]):
+            mod.imports.append(ImportRef(str(module), int(level), [(str(a), str(b)) for a, b in names],
+                                         None if bound is None else str(bound), Span(path, *map(int, span)), None,
+                                         bool(at_import), bool(optional), i, mod))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return mod
+
+
+class ModuleCache:
+    """Parsed modules keyed by path; a new text replaces the entry, the last good parse is kept. With a
+    ``store`` (engine/store.py), a text seen by an earlier run is rebuilt from its stored facts, unparsed."""
+
+    def __init__(self, store=None) -> None:
         self._by_path: dict[str, Module] = {}
         self._last_good: dict[str, Module] = {}
+        self.store = store
 
     def get(self, path: str, name: str, text: str) -> Module:
         cur = self._by_path.get(path)
         if cur is not None and cur.text == text and cur.name == name:
             return cur
-        mod = parse_module(path, name, text)
+        mod = None
+        if self.store is not None:
+            digest = digest_of(text)
+            data = self.store.get(digest)
+            mod = module_from_store(path, name, text, digest, data["module"]) if data and "module" in data else None
+            if mod is not None:
+                mod.stored = data
+        if mod is None:
+            mod = parse_module(path, name, text)
         self._by_path[path] = mod
         if mod.parsed:
             self._last_good[path] = mod

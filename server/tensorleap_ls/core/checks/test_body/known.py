@@ -14,7 +14,7 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.test_body.values import CONST_VAL, PLAIN, PLAIN_VAL, UNKNOWN_VAL, Val, container
 from tensorleap_ls.core.project.evaluate import CallValue, FunctionValue
 from tensorleap_ls.core.model import UNKNOWN, Kind
-from tensorleap_ls.core.facts.modules import calls_of, index_of, per_text
+from tensorleap_ls.core.facts.modules import calls_of, has_tree, index_of, per_text
 from tensorleap_ls.core.sdk.bundled import DECORATORS
 from tensorleap_ls.core.source.text import dotted
 
@@ -24,7 +24,7 @@ class Known:
 
     def __init__(self, ctx: CheckContext):
         self.resolver = ctx.resolver
-        self.modules = [m for m in ctx.modules.values() if getattr(m, "tree", None) is not None]
+        self.modules = [m for m in ctx.modules.values() if has_tree(m)]
         self.kinds: dict[int, set[Kind]] = {}
         self.defs: dict[int, ast.AST] = {}
         for b in ctx.bindings:
@@ -45,7 +45,7 @@ class Known:
                 for n, kind in inner.items():
                     self.kinds.setdefault(id(n), set()).add(kind)
                     self.defs[id(n)] = n
-        self.grouped = any(_grouped(mod) for mod in ctx.modules.values() if getattr(mod, "tree", None))
+        self.grouped = any(_grouped(mod) for mod in ctx.modules.values() if has_tree(mod))
 
     def of_node(self, node: ast.AST, mod) -> Val | None:
         if id(node) in self.kinds:
