@@ -420,11 +420,12 @@ class ModuleCache:
         return self._last_good.get(path)
 
     def trim(self, keep: set[str], room: int = 24) -> int:
-        """Releases the trees of the modules not in ``keep`` (open files, modules holding bindings) beyond
-        the ``room`` most recently used: memory stays bounded whatever the project's size. Returns how many
-        were released."""
+        """Releases the trees of the modules not in ``keep`` (open files, modules holding bindings) and not
+        used by the last analysis, beyond the ``room`` most recently used: memory stays bounded whatever the
+        project's size. A tree the last analysis used stays (the next one would parse it again: releasing
+        it trades memory for a parse per edit). Returns how many were released."""
         loaded = [m for m in {id(m): m for m in [*self._by_path.values(), *self._last_good.values()]}.values()
-                  if m.loaded and m.path not in keep]
+                  if m.loaded and m.path not in keep and m.used < CLOCK[0]]
         loaded.sort(key=lambda m: m.used, reverse=True)
         for m in loaded[room:]:
             m.release()
