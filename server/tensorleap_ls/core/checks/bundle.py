@@ -21,7 +21,7 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.source.text import dotted
 from tensorleap_ls.core.project.leap_yaml import LeapYaml
 from tensorleap_ls.core.model import Finding, Kind, Span
-from tensorleap_ls.core.facts.modules import calls_of, has_tree
+from tensorleap_ls.core.facts.modules import calls_of, has_tree, per_text
 from tensorleap_ls.core.project.closure import eval_path, norm
 from tensorleap_ls.core.project.requirements import (
     PLATFORM_PROVIDED,
@@ -202,11 +202,17 @@ def _import_site(ctx: CheckContext, target) -> Span | None:
     return None
 
 
+@per_text("names_reader")
+def _names_reader(mod) -> bool:
+    """The text names a file reader (one search per text, kept when the tree is released)."""
+    return bool(_READ_NAMES.search(getattr(mod, "text", "")))
+
+
 def _data_files(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
     out = []
     seen: set[str] = set()
     for mod in ctx.modules.values():
-        if not _READ_NAMES.search(getattr(mod, "text", "")) or not has_tree(mod):
+        if not _names_reader(mod) or not has_tree(mod):
             continue  # no reader named in the text: no walk (and no tree asked for)
         memo = getattr(mod, "memo", {})
         if "reader_calls" not in memo:  # the walk depends on this module's text only

@@ -57,7 +57,7 @@ CLOCK = [0]
 # Per-text facts that hold no tree node: kept when a module's tree is released (the others are computed
 # again from the new tree, whose nodes are new objects).
 NODE_FREE = {"registers", "compiled", "statements", "writes_globals", "preprocess_responses", "leap_results",
-             "test_body.grouped", "test_body.nested_names"}
+             "test_body.grouped", "test_body.nested_names", "names_reader"}
 
 
 class Module:
