@@ -1,10 +1,13 @@
-"""Suite-wide settings: never let code_loader send analytics from a test run; the trust policy restored per test."""
+"""Suite-wide settings: never let code_loader send analytics from a test run; the persistent cache of the CLI
+and the server in a folder of this run (never the user's); the trust policy restored per test."""
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("TL_DISABLE_ANALYTICS", "1")
+os.environ.setdefault("TL_CACHE_DIR", tempfile.mkdtemp(prefix="tl-test-cache-"))
 
 
 @pytest.fixture(autouse=True)

@@ -194,13 +194,22 @@ def _check_path(path: str) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from tensorleap_ls.core import report
     from tensorleap_ls.core.sdk import env as sdk_env
     from tensorleap_ls.core.engine.analysis import Analyzer
     from tensorleap_ls.runtime import api
 
     # The installed SDK is read from the interpreter's site-packages on disk: nothing runs.
-    analyzer = Analyzer(env_for=lambda root: sdk_env.environment(api.choose(root, args.python)), spawn=api.popen)
+    analyzer = Analyzer(env_for=lambda root: sdk_env.environment(api.choose(root, args.python)), spawn=api.popen,
+                        persistent=True)
+    try:
+        return _report(analyzer, args)
+    finally:
+        analyzer.close()  # its compile worker
+
+
+def _report(analyzer, args: argparse.Namespace) -> int:
+    from tensorleap_ls.core import report
+
     projects = []
     all_findings = []
     color = not args.no_color and args.format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -257,7 +266,11 @@ def _preview(args: argparse.Namespace) -> int:
     from tensorleap_ls.runtime.api import preview_sample
 
     _check_path(args.path)
-    analyses = Analyzer(spawn=api.popen).analyze_path(args.path)
+    analyzer = Analyzer(spawn=api.popen)
+    try:
+        analyses = analyzer.analyze_path(args.path)
+    finally:
+        analyzer.close()
     if not analyses:
         raise _UsageError(f"{args.path}: no integration found")
     pa = analyses[0]

@@ -15,7 +15,7 @@ ARTIFACT = HERE.parents[1] / "test-artifacts" / "reliability-figures.json"
 
 def pytest_sessionfinish(session, exitstatus):
     figures: dict = {}
-    for name in ("test_bad_input", "test_fuzz_lsp", "test_faults", "test_runtime_load"):
+    for name in ("test_bad_input", "test_fuzz_lsp", "test_fuzz_engine", "test_faults", "test_runtime_load"):
         mod = sys.modules.get(name)
         if mod is None:
             continue

@@ -6,6 +6,8 @@ to the real server over stdio, while a project file the analysis reads (requirem
 YAML config) may be swapped for a special file (a FIFO, a symlink to /dev/zero or /dev/stdin).
 After every step: the server answered, the diagnostics published for the document carry its
 latest version, every range is inside the current text (UTF-16 columns), and memory stays bounded.
+The server runs in the engine's oracle mode (TL_ENGINE_ORACLE=1): each incremental analysis is also
+done in full and a difference is an error (the analysis is not published, the wait fails).
 
 Budget: TL_FUZZ_EXAMPLES (default 25) examples and TL_FUZZ_SECONDS (default 60) seconds, so
 CI stays within a few minutes; the long run (docs/reliability.md):
@@ -70,7 +72,8 @@ class Session:
         self.root = root
         self.entry = root / "leap_integration.py"
         self.uri = self.entry.resolve().as_uri()
-        self.client = start_server(str(root))
+        # the engine's oracle mode: every analysis is also compared with a full one (a difference fails it)
+        self.client = start_server(str(root), env={"TL_ENGINE_ORACLE": "1"})
         self.rss_start = rss_mb(self.client.proc.pid)
         self.opens = 0
 

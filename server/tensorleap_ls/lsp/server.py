@@ -95,7 +95,7 @@ class TensorleapServer(LanguageServer):
         if self._analyzer is None:
             from tensorleap_ls.core.engine.analysis import Analyzer
 
-            self._analyzer = Analyzer(env_for=self.environment, spawn=api.popen)
+            self._analyzer = Analyzer(env_for=self.environment, spawn=api.popen, persistent=True)
         return self._analyzer
 
     def environment(self, root: str):

@@ -2,6 +2,13 @@
 
 They read the bindings and the parsed modules of one project's import closure and never
 touch the disk themselves (``ctx.read_text`` goes through the analyzer's overlays/caches).
+
+A plain check runs on every analysis. A check whose findings mostly belong to one binding each is a
+``ScopedCheck``: its ``binding`` part gives one binding's findings from the binding and the code its
+statements name (never other bindings, other files, or ``ctx.modules`` at large), its ``project`` part
+the rest; called as ``check(ctx)`` it gives both, in that order. The engine reuses a binding's findings
+while the binding's fingerprint (core/engine/deps.py) holds: an edit in one function re-checks the
+bindings that reach that function.
 """
 
 from __future__ import annotations
@@ -55,3 +62,17 @@ class CheckContext:
 
 
 Check = Callable[[CheckContext], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class ScopedCheck:
+    """A check split into what each binding alone decides and what the project decides (see above)."""
+
+    name: str
+    binding: Callable[[CheckContext, Binding], Iterable[Finding]]
+    project: Callable[[CheckContext], Iterable[Finding]] = lambda ctx: ()
+
+    def __call__(self, ctx: CheckContext) -> list[Finding]:
+        out = [f for b in ctx.bindings for f in self.binding(ctx, b)]
+        out.extend(self.project(ctx))
+        return out

@@ -13,6 +13,7 @@ TL408 UnlistedRequirement; TL413 Distribution; TL402 UnknownKey and TL409 YamlVa
 from __future__ import annotations
 
 import ast
+import re
 import os
 import sys
 
@@ -21,7 +22,7 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.source.text import dotted
 from tensorleap_ls.core.project.leap_yaml import LeapYaml
 from tensorleap_ls.core.model import Finding, Kind, Span
-from tensorleap_ls.core.facts.modules import calls_of
+from tensorleap_ls.core.facts.modules import calls_of, has_tree, per_text
 from tensorleap_ls.core.project.closure import eval_path, norm
 from tensorleap_ls.core.project.requirements import (
     PLATFORM_PROVIDED,
@@ -57,6 +58,7 @@ _READERS = {"open", "io.open", "np.load", "numpy.load", "np.loadtxt", "np.genfro
             "Image.open", "PIL.Image.open", "imageio.imread", "torch.load", "joblib.load", "pickle.load", "h5py.File",
             "tf.keras.models.load_model", "keras.models.load_model", "onnxruntime.InferenceSession",
             "ort.InferenceSession", "InferenceSession", "plt.imread"}
+_READ_NAMES = re.compile(r"\b(?:%s)\b" % "|".join(sorted({re.escape(r.rsplit(".", 1)[-1]) for r in _READERS})))
 # Model files are pushed separately (`leap push -m`), never in the bundle.
 _MODEL_EXT = (".onnx", ".h5", ".keras", ".pb", ".pt", ".pth", ".tflite")
 
@@ -153,15 +155,15 @@ def _reached(ctx: CheckContext) -> set[str]:
 def _loaded_by(ctx: CheckContext, mod, ref) -> set[str]:
     """Local modules one import statement loads, with what they import at their own top (transitively)."""
     resolved = getattr(ctx.resolver, "resolved", {}) or {}
-    todo = [p for (path, node_id, _attr), p in resolved.items() if path == mod.path and node_id == id(ref.node)]
+    todo = [p for (path, index, _attr), p in resolved.items() if path == mod.path and index == ref.index]
     out: set[str] = set()
     while todo:
         p = todo.pop()
         if p in out or p not in ctx.modules:
             continue
         out.add(p)
-        top = {id(r.node) for r in getattr(ctx.modules[p], "imports", []) if r.at_import}
-        todo.extend(t for (path, node_id, _attr), t in resolved.items() if path == p and node_id in top)
+        top = {r.index for r in getattr(ctx.modules[p], "imports", []) if r.at_import}
+        todo.extend(t for (path, index, _attr), t in resolved.items() if path == p and index in top)
     return out
 
 
@@ -227,12 +229,18 @@ def _import_site(ctx: CheckContext, target) -> Span | None:
     return None
 
 
+@per_text("names_reader")
+def _names_reader(mod) -> bool:
+    """The text names a file reader (one search per text, kept when the tree is released)."""
+    return bool(_READ_NAMES.search(getattr(mod, "text", "")))
+
+
 def _data_files(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
     out = []
     seen: set[str] = set()
     for mod in ctx.modules.values():
-        if mod.tree is None or mod.source is None:
-            continue
+        if not _names_reader(mod) or not has_tree(mod):
+            continue  # no reader named in the text: no walk (and no tree asked for)
         memo = getattr(mod, "memo", {})
         if "reader_calls" not in memo:  # the walk depends on this module's text only
             memo["reader_calls"] = [n for n in calls_of(mod) if n.args and dotted(n.func) in _READERS]

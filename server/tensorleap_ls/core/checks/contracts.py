@@ -12,7 +12,7 @@ import ast
 import dataclasses
 from typing import Iterator
 
-from tensorleap_ls.core.checks.base import CheckContext
+from tensorleap_ls.core.checks.base import CheckContext, ScopedCheck
 from tensorleap_ls.core.checks.returns import ann_name, returns
 from tensorleap_ls.core.codes import (
     CHANNEL_DIM, DEFAULT_CHANNEL_DIM, DEFAULT_DIRECTION, DEFAULT_PREDICTION_TYPES, DEFAULT_STATE, DEPRECATED_LENGTH,
@@ -26,7 +26,7 @@ from tensorleap_ls.core.fixdata import (
     MetadataOrder, StateMember, StringizedAnnotation, VisualizerAnnotation,
 )
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, Severity, Span, Style, SymbolRef
-from tensorleap_ls.core.facts.modules import calls_of, per_text
+from tensorleap_ls.core.facts.modules import calls_of, has_tree, per_text
 from tensorleap_ls.core.sdk.bundled import SAMPLE_FUNCTION_KINDS, TENSOR_FUNCTION_KINDS, VISUALIZER_CLASSES
 from tensorleap_ls.core.source.text import dotted
 
@@ -35,33 +35,39 @@ _LABEL = {Kind.INPUT: "input encoder", Kind.GROUND_TRUTH: "ground-truth encoder"
 _STATE_MEMBERS = ("training", "validation", "test", "unlabeled", "additional")
 
 
-def check(ctx: CheckContext) -> list[Finding]:
+def _binding(ctx: CheckContext, b: Binding) -> list[Finding]:
+    """One binding's contract: its signature, what it returns, its arguments (its own findings only)."""
     out: list[Finding] = []
-    for b in ctx.bindings:
-        mod = ctx.module_at(b.def_path)
-        src = getattr(mod, "source", None)
-        node = b.def_node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and src is not None:
-            out.extend(_signature(b, node, src))
-            out.extend(returns(b, node, src, lambda name, path=mod.path: _find(ctx, path, name)))
-        if b.kind is Kind.VISUALIZER:
-            out.extend(_visualizer(ctx, b))
-        elif b.kind is Kind.INPUT:
-            out.extend(_channel_dim(b))
-        elif b.kind is Kind.METRIC:
-            out.extend(_direction(b))
-        elif b.kind is Kind.METADATA:
-            out.extend(_metadata(b))
-        elif b.kind is Kind.LOAD_MODEL:
-            out.extend(_load_model(b))
-        elif b.kind is Kind.PREDICTION and b.style is Style.DECORATOR and "channel_dim" not in b.args:
-            out.append(Finding(DEFAULT_PREDICTION_TYPES, "`PredictionTypeHandler` without `channel_dim`: the SDK defaults it to -1 and warns.",
-                               b.reg_span, data=Function(b.name)))
-        elif b.kind is Kind.CUSTOM_LAYER:
-            out.extend(_custom_layer(b))
+    mod = ctx.module_at(b.def_path)
+    src = getattr(mod, "source", None)
+    node = b.def_node
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and src is not None:
+        out.extend(_signature(b, node, src))
+        out.extend(returns(b, node, src, lambda name, path=mod.path: _find(ctx, path, name)))
+    if b.kind is Kind.VISUALIZER:
+        out.extend(_visualizer(ctx, b))
+    elif b.kind is Kind.INPUT:
+        out.extend(_channel_dim(b))
+    elif b.kind is Kind.METRIC:
+        out.extend(_direction(b))
+    elif b.kind is Kind.METADATA:
+        out.extend(_metadata(b))
+    elif b.kind is Kind.LOAD_MODEL:
+        out.extend(_load_model(b))
+    elif b.kind is Kind.PREDICTION and b.style is Style.DECORATOR and "channel_dim" not in b.args:
+        out.append(Finding(DEFAULT_PREDICTION_TYPES, "`PredictionTypeHandler` without `channel_dim`: the SDK defaults it to -1 and warns.",
+                           b.reg_span, data=Function(b.name)))
+    elif b.kind is Kind.CUSTOM_LAYER:
+        out.extend(_custom_layer(b))
+    return out
+
+
+def _project(ctx: CheckContext) -> list[Finding]:
+    """PreprocessResponse(...) calls in every module (once per module text)."""
+    out: list[Finding] = []
     responses = []
     for mod in ctx.modules.values():
-        if mod.tree is not None and mod.source is not None:
+        if has_tree(mod):
             responses.extend(f for f in _preprocess_responses(mod) if not _in_simulation(ctx, f))
     out.extend(_once_per_root_cause(ctx, responses))
     return out
@@ -119,6 +125,9 @@ def _find(ctx: CheckContext, path: str, name: str):
         if hit is not None and hit[0] == "def":
             found = (hit[2], hit[1])  # ("def", node, the module that defines it)
     return found
+
+
+check = ScopedCheck("contracts", _binding, _project)
 
 
 def _in_simulation(ctx: CheckContext, f: Finding) -> bool:
@@ -327,7 +336,7 @@ def _custom_layer(b: Binding) -> Iterator[Finding]:
 
 
 # --- PreprocessResponse(...) anywhere in the closure -----------------------------------------
-@per_text("preprocess_responses")
+@per_text("preprocess_responses", needle="PreprocessResponse", empty=list)
 def _preprocess_responses(mod) -> list[Finding]:
     """The ``PreprocessResponse(...)`` calls of a module: they depend on its text only."""
     return list(_response_findings(mod))

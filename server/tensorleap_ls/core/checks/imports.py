@@ -123,12 +123,12 @@ def _imports(ctx: CheckContext, mod, contexts, slips) -> list[Finding]:
         node = ref.node
         if not isinstance(node, ast.ImportFrom) or ref.optional or ref.names == [("*", "*")]:
             continue
-        src = ctx.modules.get(resolved.get((mod.path, id(node), ""), ""))
+        src = ctx.modules.get(resolved.get((mod.path, ref.index, ""), ""))
         level, who = levels.get(id(node), (0, None))
         if src is None or src.tree is None or not level or (level < SPINE and not own):
             continue
         for alias in node.names:
-            if (mod.path, id(node), alias.name) in resolved or undefined.provides(slips.stars, src, alias.name):
+            if (mod.path, ref.index, alias.name) in resolved or undefined.provides(slips.stars, src, alias.name):
                 continue
             if os.path.basename(src.path) == "__init__.py" and _other_submodule(src.path, alias.name):
                 continue

@@ -161,7 +161,7 @@ def _read_local_test(path: str, name: str, imports_entry: re.Pattern, entry_name
     if not imports_entry.search(text):
         return None
     mod = parse_module(path, name, text)
-    if mod.tree is None or not any(i.module == entry_name for i in mod.imports):
+    if not mod.parsed or not any(i.module == entry_name for i in mod.imports):
         return None
     return mod
 

@@ -14,7 +14,7 @@ import ast
 from typing import Iterator
 
 from tensorleap_ls.core.fixdata import Companion, FunctionKind, NameKind, OfKind
-from tensorleap_ls.core.checks.base import CheckContext
+from tensorleap_ls.core.checks.base import CheckContext, ScopedCheck
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Style
 from tensorleap_ls.core.sdk.bundled import Registrar, contract_of, registrar_of
 from tensorleap_ls.core.source.text import dotted
@@ -31,27 +31,39 @@ _AUTOREGRESSIVE_USERS = ("tensorleap_autoregressive_metric", "tensorleap_autoreg
                          "tensorleap_autoregressive_visualizer")
 
 
-def check(ctx: CheckContext) -> list[Finding]:
+def _binding(ctx: CheckContext, b: Binding) -> list[Finding]:
+    """One registration against its registrar's contract: arity, latent space, chain arguments, simulation."""
+    reg = registrar_of(b)
+    if reg is None:
+        return []
+    out: list[Finding] = []
+    contract = contract_of(reg)
+    node = b.def_node if isinstance(b.def_node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+    if node is not None and contract.signature:
+        out.extend(_arity(b, node, contract))
+    if node is not None and contract.name == "tensorleap_custom_latent_space" and b.style is Style.DECORATOR:
+        out.extend(_latent_space_kind(b, node))
+    if node is not None and contract.name in _AUTOREGRESSIVE_USERS:
+        out.extend(_chain_args(b, node, contract))
+    if contract.name == "tensorleap_simulation":
+        out.extend(_simulation(b, node))
+    out.extend(_arguments(b, contract))
+    return out
+
+
+def _project(ctx: CheckContext) -> list[Finding]:
+    """What the registrations say together: duplicates, latent spaces, companions, autoregressive hooks."""
     regs = [(b, registrar_of(b)) for b in ctx.bindings]
     regs = [(b, r) for b, r in regs if r is not None]
     out: list[Finding] = []
-    for b, reg in regs:
-        contract = contract_of(reg)
-        node = b.def_node if isinstance(b.def_node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
-        if node is not None and contract.signature:
-            out.extend(_arity(b, node, contract))
-        if node is not None and contract.name == "tensorleap_custom_latent_space" and b.style is Style.DECORATOR:
-            out.extend(_latent_space_kind(b, node))
-        if node is not None and contract.name in _AUTOREGRESSIVE_USERS:
-            out.extend(_chain_args(b, node, contract))
-        if contract.name == "tensorleap_simulation":
-            out.extend(_simulation(b, node))
-        out.extend(_arguments(b, contract))
     out.extend(_duplicates(regs))
     out.extend(_latent_spaces(ctx))
     out.extend(_companions(ctx, regs))
     out.extend(_autoregressive(ctx, regs))
     return out
+
+
+check = ScopedCheck("registrars", _binding, _project)
 
 
 def _by(regs, *names: str) -> list[Binding]:

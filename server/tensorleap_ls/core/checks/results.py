@@ -12,12 +12,13 @@ conversions whose result type is plain (``int(...)``, ``np.array([...])``, ``tf.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Iterator
 
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.returns import _visible_dtype, _visibly_scalar, own_nodes, own_returns, single_assignment
 from tensorleap_ls.core.codes import LEAP_RESULT_TYPE, LOSS_METRIC_RETURN
-from tensorleap_ls.core.facts.modules import per_text
+from tensorleap_ls.core.facts.modules import has_tree, per_text
 from tensorleap_ls.core.fixdata import FunctionKind
 from tensorleap_ls.core.model import Finding, Kind, Style
 from tensorleap_ls.core.sdk.bundled import LEAP_RESULT_RULES
@@ -31,7 +32,7 @@ _STR_CALLS = {"str", "repr", "format"}
 def check(ctx: CheckContext) -> list[Finding]:
     out: list[Finding] = []
     for mod in ctx.modules.values():
-        if mod.tree is not None and mod.source is not None:
+        if has_tree(mod):
             out.extend(_leap_results(mod))
     for b in ctx.of_kind(Kind.LOSS, Kind.METRIC):
         node = b.def_node
@@ -43,7 +44,7 @@ def check(ctx: CheckContext) -> list[Finding]:
 
 
 # --- Leap* results ---------------------------------------------------------------------------------------------
-@per_text("leap_results")
+@per_text("leap_results", needle=re.compile("|".join(map(re.escape, LEAP_RESULT_RULES))), empty=list)
 def _leap_results(mod) -> list[Finding]:
     """The ``Leap*(...)`` calls of a module, checked against the classes' validation (depends on the text)."""
     out: list[Finding] = []

@@ -26,7 +26,7 @@ from packaging.version import InvalidVersion, Version
 from tensorleap_ls.core.fixdata import Install, SdkName, SdkPin
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.model import Finding, Span
-from tensorleap_ls.core.facts.modules import calls_of
+from tensorleap_ls.core.facts.modules import has_tree, calls_of
 from tensorleap_ls.core.sdk.env import SdkApi, since_table, version_key
 from tensorleap_ls.core.codes import DECLARED_NOT_INSTALLED, SDK_API_MISSING, SDK_PIN_MISMATCH
 from tensorleap_ls.core.project.requirements import (
@@ -43,7 +43,7 @@ def check(ctx: CheckContext) -> Iterable[Finding]:
         return []
     out: list[Finding] = []
     for mod in ctx.modules.values():
-        if mod.tree is not None and mod.source is not None:
+        if getattr(mod, "uses_code_loader", True) and has_tree(mod):  # it imports from code_loader
             memo = getattr(mod, "memo", {})
             key = ("sdk_api", sdk.version, sdk.package_dir)  # depends on this module's text and the release
             if key not in memo:

@@ -32,7 +32,7 @@ from tensorleap_ls.core.sdk.bundled import (INTEGRATION_TEST_REQUIRED_SINCE, BUI
 def check(ctx: CheckContext) -> list[Finding]:
     out: list[Finding] = []
     out.extend(_missing_parts(ctx))
-    out.extend(_functions(ctx))
+    out.extend(f for b in ctx.bindings for f in _function(ctx, b))
     out.extend(_names(ctx))
     out.extend(_registered_twice(ctx))
     return out
@@ -103,28 +103,26 @@ def _missing_parts(ctx: CheckContext) -> list[Finding]:
     return out
 
 
-def _functions(ctx: CheckContext) -> list[Finding]:
-    out = []
-    for b in ctx.bindings:
-        # A legacy registrar's function argument, or the function a decorator is applied to by hand
-        # (``tensorleap_custom_visualizer(...)(fn)``); a decorator on a ``def`` has none.
-        fn_arg = next((a for k, a in b.args.items() if k in ("function", "custom_layer")), None)
-        if fn_arg is None:
-            continue
-        val = fn_arg.value
-        data = FunctionKind(b.function, b.kind.value)
-        if isinstance(val, Undefined):
-            out.append(Finding(UNDEFINED_FUNCTION, f"`{val.name}` is not defined: the {label_of(b.kind)} "
-                               f"registration names a function that does not exist{_did_you_mean(ctx, b, val.name)}",
-                               fn_arg.span, data=data))
-        elif isinstance(val, Missing):
-            out.append(Finding(UNRESOLVED_IMPORT, f"`{val.dotted.lstrip('.')}` cannot be imported: the module does not define it.",
-                               fn_arg.span, data=data))
-        elif val is None or isinstance(val, (str, int, float, bool, list, dict)):
-            if fn_arg.node is not None and not isinstance(fn_arg.node, ast.Call):
-                out.append(Finding(NOT_CALLABLE, f"`{fn_arg.text}` is not callable: register a function here.",
-                                   fn_arg.span, data=data))
-    return out
+def _function(ctx: CheckContext, b: Binding) -> list[Finding]:
+    """A legacy registrar's function argument, or the function a decorator is applied to by hand
+    (``tensorleap_custom_visualizer(...)(fn)``), that is no function; a decorator on a ``def`` has none."""
+    fn_arg = next((a for k, a in b.args.items() if k in ("function", "custom_layer")), None)
+    if fn_arg is None:
+        return []
+    val = fn_arg.value
+    data = FunctionKind(b.function, b.kind.value)
+    if isinstance(val, Undefined):
+        return [Finding(UNDEFINED_FUNCTION, f"`{val.name}` is not defined: the {label_of(b.kind)} "
+                        f"registration names a function that does not exist{_did_you_mean(ctx, b, val.name)}",
+                        fn_arg.span, data=data)]
+    if isinstance(val, Missing):
+        return [Finding(UNRESOLVED_IMPORT, f"`{val.dotted.lstrip('.')}` cannot be imported: the module does not define it.",
+                        fn_arg.span, data=data)]
+    if val is None or isinstance(val, (str, int, float, bool, list, dict)):
+        if fn_arg.node is not None and not isinstance(fn_arg.node, ast.Call):
+            return [Finding(NOT_CALLABLE, f"`{fn_arg.text}` is not callable: register a function here.",
+                            fn_arg.span, data=data)]
+    return []
 
 
 def _did_you_mean(ctx: CheckContext, b: Binding, name: str) -> str:

@@ -170,9 +170,9 @@ def _module_aliases(ctx: CheckContext, mod: Module) -> frozenset:
     resolved = getattr(ctx.resolver, "resolved", {})
     out = set()
     for ref in mod.imports:
-        if not ref.names and ref.bound and ((mod.path, id(ref.node), "") in resolved or (mod.path, id(ref.node), "top") in resolved):
+        if not ref.names and ref.bound and ((mod.path, ref.index, "") in resolved or (mod.path, ref.index, "top") in resolved):
             out.add(ref.bound)
-        out.update(bound for orig, bound in ref.names if (mod.path, id(ref.node), orig) in resolved)
+        out.update(bound for orig, bound in ref.names if (mod.path, ref.index, orig) in resolved)
     return frozenset(out)
 
 
@@ -275,7 +275,7 @@ class Stars:
             for ref in stars:
                 if out is None:
                     break
-                src = ctx.modules.get(resolved.get((mod.path, id(ref.node), ""), ""))
+                src = ctx.modules.get(resolved.get((mod.path, ref.index, ""), ""))
                 if src is None:
                     api = ctx.sdk.module(ref.module) if ctx.sdk is not None and not ref.level else None
                     if not (ref.module or "").startswith("code_loader") or api is None:

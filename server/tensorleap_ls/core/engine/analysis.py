@@ -14,6 +14,7 @@ content), the import closure and leap.yaml are cached until a file they depend o
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import threading
@@ -28,7 +29,10 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.project.evaluate import Resolver
 from tensorleap_ls.core.model import Binding, Finding, Span
 from tensorleap_ls.core.facts.compiled import Compiler
-from tensorleap_ls.core.facts.modules import Module, ModuleCache, apply_verdict, parse_module
+from tensorleap_ls.core.engine.deps import Fingerprints, shared_inputs
+from tensorleap_ls.core.engine.store import Store
+from tensorleap_ls.core.facts.modules import (CLOCK, Module, ModuleCache, apply_verdict, digest_of, parse_module,
+                                             stored_facts)
 from tensorleap_ls.core.project.closure import ClosureBuilder, Project, default_entry, find_root, inside, norm
 from tensorleap_ls.core.sdk.env import Environment
 from tensorleap_ls.core.project import external
@@ -68,10 +72,24 @@ class ProjectAnalysis:
         return self._by_path.get(norm(path), [])
 
 
+class OracleMismatch(AssertionError):
+    """The incremental analysis differs from the full one (oracle mode only)."""
+
+
+def _summary(pa: ProjectAnalysis) -> collections.Counter:
+    """What an analysis says, comparable across analyzers: its modules, bindings and findings."""
+    findings = ((f.code, f.message, f.span, f.effective_severity, repr(f.data), tuple(f.related)) for f in pa.findings)
+    bindings = (tuple(sorted((k, repr(v)) for k, v in b.to_json().items())) + (b.reg_span, b.def_span)
+                for b in pa.bindings)
+    return collections.Counter([("module", p) for p in pa.modules] + [("finding", f) for f in findings]
+                               + [("binding", b) for b in bindings])
+
+
 class Analyzer:
     def __init__(self, read_file: Callable[[str], str | None] | None = None,
                  env_for: Callable[[str], Environment] | None = None,
-                 spawn: Callable[[list[str]], object] | None = None):
+                 spawn: Callable[[list[str]], object] | None = None, oracle: bool | None = None,
+                 persistent: bool = False):
         # env_for(root): the project's environment (its site-packages and installed code-loader, read from
         # disk by core.sdk_env); the CLI and the server decide which interpreter, the analysis only reads.
         self.env_for = env_for or (lambda root: Environment())
@@ -81,15 +99,35 @@ class Analyzer:
         self._undecodable: set[str] = set()
         self._refused: dict[str, str] = {}  # path -> why it was not read (FIFO, device, too large)
         self._skipped: set[str] | None = None  # refused files the analysis in progress asked for
+        self._read_disk_given = read_file
         self._read_disk = read_file or self._read_disk_utf8
+        # Test mode: every analysis is compared with a full one (_check_oracle)
+        self.oracle = os.environ.get("TL_ENGINE_ORACLE") == "1" if oracle is None else oracle
         self._overlays: dict[str, str] = {}
-        self._modules = ModuleCache()
+        # persistent: per-text facts and compile() verdicts on disk (engine/store.py), for the CLI and the server
+        self._modules = ModuleCache(Store.default() if persistent else None)
         self._disk_cache: dict[str, str | None] = {}
         self._lock = threading.RLock()
         self._last: dict[str, ProjectAnalysis] = {}  # root+entry -> last analysis
         self._yaml_cache: dict[str, tuple[str, object]] = {}
+        self._closures: dict[tuple, Project] = {}  # (root, entry, leap.yaml) -> the last closure (reused while valid)
+        # (root, entry) -> the findings of bindings by (check, fingerprint), as the last analysis left them
+        self._binding_findings: dict[tuple, dict] = {}
+        # (root, entry) -> files other than modules the analyses read since the binding findings were
+        # computed (configs, leap.yaml, requirements...) -> their digest then
+        self._files_read: dict[tuple, dict[str, str]] = {}
+        self._reading: set[str] | None = None  # files read by the analysis in progress
+        self.tree_room = 24  # trees kept beyond those of open files and of modules holding bindings
+        # What the engine recomputed and reused (the tests and the benchmark read it)
+        self.stats: collections.Counter = collections.Counter()
         # model file path -> facts read in the project interpreter (set by the LSP layer / CLI)
         self.model_facts: dict[str, dict] = {}
+
+    def close(self) -> None:
+        """Stops the compile worker (it also stops when this process ends); keeps the persistent cache bounded."""
+        self.compiler.close()
+        if self._modules.store is not None:
+            self._modules.store.trim()
 
     # --- inputs ---------------------------------------------------------------------------
     def set_overlay(self, path: str, text: str | None) -> None:
@@ -112,6 +150,9 @@ class Analyzer:
         path = norm(path)
         # Fast path without the lock (dict reads are atomic): the event loop converting a range must
         # not wait for an analysis running in a worker thread.
+        reading = self._reading
+        if reading is not None:
+            reading.add(path)
         text = self._overlays.get(path)
         if text is None:
             text = self._disk_cache.get(path)
@@ -233,16 +274,21 @@ class Analyzer:
         if text is None:
             return None
         mod = self._modules.get(path, name, text)
-        if mod.tree is not None and "compiled" not in mod.memo:
-            self.compiler.submit(mod.digest, path, text, mod.tree)  # compiles on the other core meanwhile
-        if mod.tree is None:
+        if "compiled" not in mod.memo and mod.parsed:
+            stored = mod.stored
+            if stored is not None and "verdict" in stored and not self.oracle:
+                verdict = stored["verdict"]
+                self.compiler.remember(mod.digest, tuple(verdict) if isinstance(verdict, list) else None)
+            else:  # compiles on the other core meanwhile
+                self.compiler.submit(mod.digest, path, text, mod.tree if mod.loaded else None)
+        if not mod.parsed:
             good = self._modules.last_good(path)
             if good is None and path in self._overlays:
                 # a buffer that never parsed (opened mid-edit): the saved file is the last good text
                 disk = self._read_disk(path)
                 if disk is not None and disk != text:
                     candidate = parse_module(path, name, disk)
-                    good = candidate if candidate.tree is not None else None
+                    good = candidate if candidate.parsed else None
             if good is not None:
                 # Keep the last good facts of the module; its syntax error is reported separately.
                 stale = Module(path=good.path, name=good.name, text=good.text, digest=good.digest,
@@ -254,15 +300,64 @@ class Analyzer:
         return mod
 
     def _analyze(self, root: str, entry: str, yaml_path: str | None) -> ProjectAnalysis:
+        CLOCK[0] += 1  # the trees used from now on are this analysis' (ModuleCache.trim)
         outer, self._skipped = self._skipped, set()
+        reading, self._reading = self._reading, set()
         try:
             parts = self._analyze_inner(root, entry, yaml_path)
+            read = self._files_read.setdefault((root, entry), {})
+            for p in self._reading - set(parts["project"].modules):
+                read.setdefault(p, digest_of(self.read_text(p) or ""))
         finally:
             skipped, self._skipped = self._skipped, outer
+            self._reading = reading
         parts["findings"].extend(self._skipped_findings(skipped, root, entry, yaml_path))
         pa = ProjectAnalysis(**parts)
         self._last[f"{root}|{entry}"] = pa
+        # Memory: the trees of open files and of modules holding bindings stay, and the most recently used
+        # others up to a bound; the rest are parsed again if ever needed (and most never are: what a module
+        # alone says is kept per text, and a text that cannot hold a fact is not parsed to learn so).
+        keep = set(self._overlays)
+        for last in self._last.values():
+            keep.update(p for b in last.bindings for p in (b.module_path, b.def_path) if p)
+        self.stats["trees_released"] += self._modules.trim(keep, self.tree_room)
+        if self.oracle:
+            self._check_oracle(pa, root, entry, yaml_path)
         return pa
+
+    def _fingerprints(self, project: Project, resolver: Resolver, env: Environment, yaml_path: str | None,
+                      outside: dict) -> Fingerprints:
+        """What the bindings' checks read (core/engine/deps.py): code, and what every binding shares (leap.yaml,
+        the environment, the model's facts, the YAML configs)."""
+        shared = shared_inputs(self.read_text(yaml_path) if yaml_path else None, env.sdk, self.model_facts,
+                               resolver.configs.values()) + [[str(s) for s in env.sites]]
+        return Fingerprints(project.modules, resolver, shared, outside)
+
+    def _reused_findings(self, key: tuple) -> dict | None:
+        """The binding findings the last analyses left, unless a file they read besides the modules (a config,
+        requirements.txt...) changed since: then none (recorded inputs, checked before reuse)."""
+        read = self._files_read.get(key, {})
+        if any(digest_of(self.read_text(p) or "") != d for p, d in read.items()):
+            self._files_read.pop(key, None)
+            return None
+        return self._binding_findings.get(key)
+
+    # --- the correctness oracle -------------------------------------------------------------
+    def _check_oracle(self, pa: ProjectAnalysis, root: str, entry: str, yaml_path: str | None) -> None:
+        """Test mode (``oracle=True``, TL_ENGINE_ORACLE=1): the same project analysed from scratch by a
+        fresh Analyzer (same buffers, same environment, nothing cached) must give the same bindings and
+        findings as the incremental analysis; else OracleMismatch."""
+        fresh = Analyzer(read_file=self._read_disk_given, env_for=self.env_for, oracle=False)
+        fresh._overlays = dict(self._overlays)
+        fresh.model_facts = self.model_facts
+        # history the inputs do not say: the last text of a broken module that parsed (parsed again here)
+        for path, good in self._modules.last_good_of_broken().items():
+            fresh._modules.seed_last_good(parse_module(path, good.name, good.text))
+        full = fresh._analyze(root, entry, yaml_path)
+        want, got = _summary(full), _summary(pa)
+        if want != got:
+            raise OracleMismatch(f"incremental analysis of {entry} differs from the full one:\n"
+                                 f"  only incremental: {sorted(got - want, key=repr)[:5]}\n  only full: {sorted(want - got, key=repr)[:5]}")
 
     def _skipped_findings(self, skipped: set[str], root: str, entry: str, yaml_path: str | None) -> list[Finding]:
         """One TL191 per special or oversized file the analysis wanted to read, shown on the entry
@@ -273,11 +368,24 @@ class Analyzer:
                 for p in sorted(skipped - {entry})]  # the entry has its own TL191
 
     def _analyze_inner(self, root: str, entry: str, yaml_path: str | None) -> dict:
-        project = ClosureBuilder(self._load, self._isfile).build(root, entry, yaml_path)
+        builder = ClosureBuilder(self._load, self._isfile, self._overlays.__contains__)
+        key = (root, entry, yaml_path)
+        old = self._closures.get(key)
+        project = builder.reuse(old) if old is not None else None
+        self.stats["closures_reused" if project is not None else "closures_built"] += 1
+        if project is None:
+            project = builder.build(root, entry, yaml_path)
+        self._closures[key] = project
+        store = self._modules.store
         for mod in project.modules.values():
-            if mod.tree is not None and not mod.stale and "compiled" not in mod.memo:
-                apply_verdict(mod, self.compiler.verdict(mod.digest))
+            if "compiled" not in mod.memo and mod.parsed and not mod.stale:
+                verdict = self.compiler.verdict(mod.digest)
+                clean = mod.syntax_error is None  # its parse said nothing (the stored facts are a parse's)
+                apply_verdict(mod, verdict)
                 mod.memo["compiled"] = True
+                if store is not None and clean and mod.stored is None and mod.digest not in self.compiler.stopped:
+                    mod.stored = {"module": stored_facts(mod), "verdict": verdict}
+                    store.put(mod.digest, mod.stored)
         resolver = Resolver(project.modules, project.resolved, self.read_text, root)
         findings: list[Finding] = []
         bindings: list[Binding] = []
@@ -316,7 +424,11 @@ class Analyzer:
                 findings.append(Finding(UNREADABLE_FILE, "The file holds a NUL byte: Python (and the platform) refuse to import "
                                         "it (\"source code string cannot contain null bytes\"). Remove it.",
                                         Span(mod.path, line, col, line, col + 1)))
-        findings.extend(external.reanchor(run_checks(ctx), bindings, outside, root))
+        keep: dict = {}
+        checked = run_checks(ctx, self._reused_findings((root, entry)), keep,
+                             self._fingerprints(project, resolver, env, yaml_path, outside).of, self.stats)
+        self._binding_findings[(root, entry)] = keep
+        findings.extend(external.reanchor(checked, bindings, outside, root))
         # Findings in a file that does not parse would point into stale text: keep only its syntax error.
         broken = {m.path for m in project.modules.values() if m.stale}
         if broken:

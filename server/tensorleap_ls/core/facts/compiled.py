@@ -32,6 +32,7 @@ import subprocess  # constants only: the worker starts through the caller's ``sp
 import sys
 import threading
 import time
+import weakref
 from typing import Callable, Optional
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class Compiler:
         self._reader: threading.Thread | None = None
         self.compiled = 0  # texts compiled (worker or here): the tests count them
         self.over_budget: list[str] = []  # paths whose compile was stopped
+        self.stopped: set[str] = set()  # their digests (no verdict: not kept in the persistent cache)
 
     # --- API ----------------------------------------------------------------------------------
     def known(self, digest: str) -> bool:
@@ -141,6 +143,7 @@ class Compiler:
                     log.warning("compile() of %s stopped after %.1f s (%s): no TL190 verdict for this text", path,
                                 time.monotonic() - self._head_since, "over budget" if left <= 0 else "worker died")
                     self.over_budget.append(path)
+                    self.stopped.add(head)
                     self._queue.pop(head)
                     self._keep(head, None)
                     self._restart()
@@ -181,7 +184,11 @@ class Compiler:
             self._cond.notify_all()
             return
         self._ids.clear()
-        self._reader = threading.Thread(target=self._read, args=(self._proc,), daemon=True, name="tl-compile-reader")
+        # the thread holds the compiler weakly: a compiler nobody uses any more is collected, and its
+        # finalizer stops the worker (it would otherwise wait on its stdin for ever)
+        self._reader = threading.Thread(target=_read, args=(weakref.ref(self), self._proc), daemon=True,
+                                        name="tl-compile-reader")
+        weakref.finalize(self, _kill, self._proc)
         self._reader.start()
         self._head_since = time.monotonic()
         for digest in list(self._queue):
@@ -200,36 +207,50 @@ class Compiler:
         except (OSError, ValueError):
             pass  # the worker died: verdict() restarts it
 
-    def _read(self, proc) -> None:
-        out = proc.stdout
-        while True:
-            try:
-                head = out.read(4)
-                if len(head) < 4:
-                    break
-                reply = json.loads(out.read(int.from_bytes(head, "big")))
-            except (OSError, ValueError):
-                break
-            with self._cond:
-                if proc is not self._proc:
-                    return
-                digest = self._ids.pop(reply["id"], None)
-                if digest is not None and self._queue.pop(digest, None) is not None:
-                    self.compiled += 1
-                    err = reply.get("error")
-                    self._keep(digest, tuple(err) if err else None)
-                    self._head_since = time.monotonic()
-                self._cond.notify_all()
+    def _reply(self, proc, reply: dict) -> bool:
         with self._cond:
+            if proc is not self._proc:
+                return False
+            digest = self._ids.pop(reply["id"], None)
+            if digest is not None and self._queue.pop(digest, None) is not None:
+                self.compiled += 1
+                err = reply.get("error")
+                self._keep(digest, tuple(err) if err else None)
+                self._head_since = time.monotonic()
             self._cond.notify_all()
+            return True
 
     def _stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
+        if proc is not None:
+            _kill(proc)  # its reader thread then reads the end of the pipe and stops
+        self._cond.notify_all()
+
+
+def _read(ref: "weakref.ref[Compiler]", proc) -> None:
+    out = proc.stdout
+    while True:
         try:
-            proc.kill()  # its reader thread then reads the end of the pipe and stops
-            proc.wait(timeout=5)
-            proc.stdin.close()
-        except Exception:  # noqa: BLE001 - already gone
-            pass
+            head = out.read(4)
+            if len(head) < 4:
+                break
+            reply = json.loads(out.read(int.from_bytes(head, "big")))
+        except (OSError, ValueError):
+            break
+        compiler = ref()
+        if compiler is None or not compiler._reply(proc, reply):  # noqa: SLF001
+            return
+        del compiler
+    compiler = ref()
+    if compiler is not None:
+        with compiler._cond:  # noqa: SLF001
+            compiler._cond.notify_all()  # noqa: SLF001
+
+
+def _kill(proc) -> None:
+    try:
+        proc.kill()
+        proc.wait(timeout=5)
+        proc.stdin.close()
+    except Exception:  # noqa: BLE001 - already gone
+        pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
@@ -21,45 +22,149 @@ from tensorleap_ls.core.codes import SYNTAX_ERROR
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(eq=False)
 class ImportRef:
     module: str  # dotted name as written ("" for `from . import x`)
     level: int  # 0 absolute, 1 for `.`, 2 for `..`
     names: list[tuple[str, str]]  # (name, bound-as); [("*", "*")] for a star import; [] for `import a.b`
     bound: str | None  # for `import a.b as c`: "c"; for `import a.b`: "a"
     span: Span
-    node: ast.stmt
+    _node: ast.stmt | None = field(repr=False)
     # Runs when the module is imported: not in a function body, not under `if TYPE_CHECKING:` or
     # `if __name__ == "__main__":` (functions may run later, or never).
     at_import: bool = True
     # Guarded by `try: ... except ImportError` (or `except Exception`, a bare `except`): a missing
     # package is expected there (optional back-ends of vendored libraries).
     optional: bool = False
+    index: int = 0  # position in Module.imports: with the module path, a key that survives a re-parse
+    _module: "Module | None" = field(default=None, repr=False)
+
+    @property
+    def node(self) -> ast.stmt | None:
+        """The import statement (its module's tree is parsed again if it was released)."""
+        if self._node is None and self._module is not None:
+            self._module.tree  # noqa: B018 - loading the tree attaches the nodes
+        return self._node
+
+    @property
+    def signature(self) -> tuple:
+        """What the import says, without where it is written."""
+        return (self.module, self.level, tuple(self.names), self.bound, self.at_import, self.optional)
 
 
-@dataclass
+# The clock of the tree cache: the engine ticks it once per analysis; a tree remembers when it was used.
+CLOCK = [0]
+
+# Per-text facts that hold no tree node: kept when a module's tree is released (the others are computed
+# again from the new tree, whose nodes are new objects).
+NODE_FREE = {"registers", "compiled", "statements", "writes_globals", "preprocess_responses", "leap_results",
+             "test_body.grouped", "test_body.nested_names", "names_reader"}
+
+
 class Module:
-    path: str
-    name: str
-    text: str
-    digest: str
-    source: SourceFile
-    tree: ast.Module | None
-    syntax_error: Finding | None = None
-    imports: list[ImportRef] = field(default_factory=list)
-    defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = field(default_factory=dict)
-    assigns: dict[str, ast.expr] = field(default_factory=dict)  # top-level NAME = expr (last wins)
-    sys_path_calls: list[ast.Call] = field(default_factory=list)  # sys.path.insert/append(...)
-    uses_code_loader: bool = False
-    has_future_annotations: bool = False
-    stale: bool = False  # True when this is the last good parse of a text that no longer parses
-    # Per-text results of checks that only read this module (the module object lives as long as its text).
-    memo: dict = field(default_factory=dict)
+    """One module's text and what it alone says. The cheap facts (imports, flags, the syntax error) stay;
+    the tree and what holds its nodes (``defs``, ``assigns``, ``sys_path_calls``, node-holding per-text
+    facts) can be released (``release``) and come back on first use, parsed again from the text: the
+    engine keeps the trees of open files and a bounded number of others (facts/modules.ModuleCache.trim)."""
+
+    def __init__(self, path: str, name: str, text: str, digest: str, source: SourceFile | None = None,
+                 tree: ast.Module | None = None, syntax_error: Finding | None = None,
+                 imports: list[ImportRef] | None = None, defs: dict | None = None, assigns: dict | None = None,
+                 sys_path_calls: list | None = None, uses_code_loader: bool = False,
+                 has_future_annotations: bool = False, stale: bool = False, memo: dict | None = None):
+        self.path, self.name, self.text, self.digest = path, name, text, digest
+        self._source = source
+        self._tree = tree
+        self.parsed = tree is not None  # the text parses: a tree is there, or comes back on demand
+        self.syntax_error = syntax_error
+        self.imports: list[ImportRef] = imports if imports is not None else []
+        self._defs: dict = defs if defs is not None else {}
+        self._assigns: dict = assigns if assigns is not None else {}
+        self._sys_path_calls: list = sys_path_calls if sys_path_calls is not None else []
+        self.uses_code_loader = uses_code_loader
+        self.has_future_annotations = has_future_annotations
+        self.stale = stale  # True when this is the last good parse of a text that no longer parses
+        # Per-text results of checks that only read this module (the module object lives as long as its text).
+        self.memo: dict = memo if memo is not None else {}
+        self.used = CLOCK[0]  # when the tree was last asked for
+        self.sys_path_free = False  # known to hold no sys.path call without its tree (from the persistent cache)
+        self.stored: dict | None = None  # this text's entry in the persistent cache (engine/store.py), if any
+        self.loads = 0  # parses of the text after a release (the tests count them)
+
+    def __repr__(self) -> str:
+        return f"Module({self.path!r}, {self.name!r}, digest={self.digest!r}, parsed={self.parsed})"
+
+    # --- the tree, on demand ----------------------------------------------------------------
+    @property
+    def tree(self) -> ast.Module | None:
+        if self._tree is None and self.parsed:
+            self._load()
+        self.used = CLOCK[0]
+        return self._tree
+
+    @tree.setter
+    def tree(self, tree: ast.Module | None) -> None:
+        self._tree = tree
+        self.parsed = tree is not None
+
+    @property
+    def defs(self) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
+        """Top-level defs and classes by name."""
+        self.tree  # noqa: B018
+        return self._defs
+
+    @property
+    def assigns(self) -> dict[str, ast.expr]:
+        """Top-level ``NAME = expr`` (last wins)."""
+        self.tree  # noqa: B018
+        return self._assigns
+
+    @property
+    def sys_path_calls(self) -> list[ast.Call]:
+        """``sys.path.insert/append(...)`` calls."""
+        if self._tree is None and self.sys_path_free:
+            return []  # the stored facts say there are none: no parse to learn it
+        self.tree  # noqa: B018
+        return self._sys_path_calls
+
+    @property
+    def source(self) -> SourceFile:
+        if self._source is None:
+            self._source = SourceFile(self.path, self.text)
+        return self._source
+
+    @property
+    def loaded(self) -> bool:
+        return self._tree is not None
+
+    def release(self) -> None:
+        """Drops the tree and what holds its nodes (they come back, parsed again, when asked for)."""
+        if self._tree is None or not self.parsed:
+            return
+        self._tree, self._defs, self._assigns, self._sys_path_calls, self._source = None, {}, {}, [], None
+        for ref in self.imports:
+            ref._node = None
+        self.memo = {k: v for k, v in self.memo.items()
+                     if k in NODE_FREE or (isinstance(k, tuple) and k and k[0] == "sdk_api")}
+
+    def _load(self) -> None:
+        tree = ast.parse(self.text.replace("\x00", " "), filename=self.path)
+        self.loads += 1
+        fresh = Module(self.path, self.name, self.text, self.digest, self._source, tree)
+        _collect(fresh, tree)
+        self._tree, self._defs, self._assigns = tree, fresh._defs, fresh._assigns
+        self._sys_path_calls = fresh._sys_path_calls
+        for ref, new in zip(self.imports, fresh.imports):
+            ref._node = new._node
 
 
-def per_text(key: str) -> Callable[[Callable[["Module"], T]], Callable[["Module"], T]]:
+def per_text(key: str, needle: "str | re.Pattern | None" = None,
+             empty: Callable[[], T] | None = None) -> Callable[[Callable[["Module"], T]], Callable[["Module"], T]]:
     """Decorates a fact of one module that depends on its text only: computed once per text, kept in
-    ``Module.memo`` under ``key`` (the module object lives as long as its text)."""
+    ``Module.memo`` under ``key`` (the module object lives as long as its text). With ``needle`` (a
+    string, or a pattern, the fact cannot exist without), a text that lacks it gets ``empty()`` without
+    its tree being asked for: a vendored module never mentioning PreprocessResponse is not parsed again
+    to learn it has none."""
     def wrap(compute: Callable[["Module"], T]) -> Callable[["Module"], T]:
         @functools.wraps(compute)
         def once(mod: "Module") -> T:
@@ -67,7 +172,12 @@ def per_text(key: str) -> Callable[[Callable[["Module"], T]], Callable[["Module"
             if memo is None:
                 return compute(mod)
             if key not in memo:
-                memo[key] = compute(mod)
+                text = getattr(mod, "text", "")
+                if needle is not None and empty is not None and not (
+                        needle in text if isinstance(needle, str) else needle.search(text)):
+                    memo[key] = empty()
+                else:
+                    memo[key] = compute(mod)
             return memo[key]
         return once
     return wrap
@@ -146,6 +256,12 @@ def parse_module(path: str, name: str, text: str) -> Module:
     return mod
 
 
+def has_tree(mod) -> bool:
+    """The module's text parses (its tree is there, or comes back on demand) — without loading it."""
+    parsed = getattr(mod, "parsed", None)
+    return parsed if parsed is not None else getattr(mod, "tree", None) is not None
+
+
 def apply_verdict(mod: Module, verdict: "tuple | None") -> None:
     """Records what compile() said of the module's text (facts/compiled.py): a SyntaxError the parser let
     through fails the import as well. The tree stays: it is a valid analysis."""
@@ -171,13 +287,13 @@ def _module_level(stmts: list) -> "list[ast.stmt]":
 def _collect(mod: Module, tree: ast.Module) -> None:
     for stmt in _module_level(tree.body):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            mod.defs[stmt.name] = stmt
+            mod._defs[stmt.name] = stmt
         elif isinstance(stmt, ast.Assign):
             for target in stmt.targets:
                 if isinstance(target, ast.Name):
-                    mod.assigns[target.id] = stmt.value
+                    mod._assigns[target.id] = stmt.value
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
-            mod.assigns[stmt.target.id] = stmt.value
+            mod._assigns[stmt.target.id] = stmt.value
         elif isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
             if any(a.name == "annotations" for a in stmt.names):
                 mod.has_future_annotations = True
@@ -187,20 +303,21 @@ def _collect(mod: Module, tree: ast.Module) -> None:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 bound = alias.asname or alias.name.split(".")[0]
-                mod.imports.append(ImportRef(alias.name, 0, [], bound, mod.source.span(node), node, at_import, optional))
+                mod.imports.append(ImportRef(alias.name, 0, [], bound, mod.source.span(node), node, at_import, optional,
+                                             len(mod.imports), mod))
                 if alias.name.split(".")[0] == "code_loader":
                     mod.uses_code_loader = True
         elif isinstance(node, ast.ImportFrom):
             names = [(a.name, a.asname or a.name) for a in node.names]
             mod.imports.append(ImportRef(node.module or "", node.level, names, None, mod.source.span(node), node,
-                                         at_import, optional))
+                                         at_import, optional, len(mod.imports), mod))
             if (node.module or "").split(".")[0] == "code_loader" and node.level == 0:
                 mod.uses_code_loader = True
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute):
             f = node.value.func
             if f.attr in ("insert", "append") and isinstance(f.value, ast.Attribute) and f.value.attr == "path":
                 if isinstance(f.value.value, ast.Name) and f.value.value.id == "sys":
-                    mod.sys_path_calls.append(node.value)
+                    mod._sys_path_calls.append(node.value)
 
 
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
@@ -248,25 +365,79 @@ def _catches_import_error(handler: ast.ExceptHandler) -> bool:
     return any((getattr(t, "id", None) or getattr(t, "attr", None)) in _IMPORT_ERRORS for t in types)
 
 
-class ModuleCache:
-    """Parsed modules keyed by path; a new text replaces the entry, the last good parse is kept."""
+def stored_facts(mod: Module) -> dict:
+    """What the persistent cache keeps of a module that parses (engine/store.py): the facts that hold no node."""
+    return {"imports": [[r.module, r.level, r.names, r.bound, [r.span.line, r.span.col, r.span.end_line, r.span.end_col],
+                         r.at_import, r.optional] for r in mod.imports],
+            "uses_code_loader": mod.uses_code_loader, "future_annotations": mod.has_future_annotations,
+            "sys_path_free": not mod.sys_path_calls}
 
-    def __init__(self) -> None:
+
+def module_from_store(path: str, name: str, text: str, digest: str, data: dict) -> Module | None:
+    """A module rebuilt from its stored facts, with no tree (parsed on first use); None when ``data`` does not
+    have the expected shape."""
+    try:
+        mod = Module(path=path, name=name, text=text, digest=digest, uses_code_loader=bool(data["uses_code_loader"]),
+                     has_future_annotations=bool(data["future_annotations"]))
+        mod.parsed = True
+        mod.sys_path_free = bool(data["sys_path_free"])
+        for i, (module, level, names, bound, span, at_import, optional) in enumerate(data["imports"]):
+            mod.imports.append(ImportRef(str(module), int(level), [(str(a), str(b)) for a, b in names],
+                                         None if bound is None else str(bound), Span(path, *map(int, span)), None,
+                                         bool(at_import), bool(optional), i, mod))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return mod
+
+
+class ModuleCache:
+    """Parsed modules keyed by path; a new text replaces the entry, the last good parse is kept. With a
+    ``store`` (engine/store.py), a text seen by an earlier run is rebuilt from its stored facts, unparsed."""
+
+    def __init__(self, store=None) -> None:
         self._by_path: dict[str, Module] = {}
         self._last_good: dict[str, Module] = {}
+        self.store = store
 
     def get(self, path: str, name: str, text: str) -> Module:
         cur = self._by_path.get(path)
         if cur is not None and cur.text == text and cur.name == name:
             return cur
-        mod = parse_module(path, name, text)
+        mod = None
+        if self.store is not None:
+            digest = digest_of(text)
+            data = self.store.get(digest)
+            mod = module_from_store(path, name, text, digest, data["module"]) if data and "module" in data else None
+            if mod is not None:
+                mod.stored = data
+        if mod is None:
+            mod = parse_module(path, name, text)
         self._by_path[path] = mod
-        if mod.tree is not None:
+        if mod.parsed:
             self._last_good[path] = mod
         return mod
 
     def last_good(self, path: str) -> Module | None:
         return self._last_good.get(path)
+
+    def trim(self, keep: set[str], room: int = 24) -> int:
+        """Releases the trees of the modules not in ``keep`` (open files, modules holding bindings) and not
+        used by the last analysis, beyond the ``room`` most recently used: memory stays bounded whatever the
+        project's size. A tree the last analysis used stays (the next one would parse it again: releasing
+        it trades memory for a parse per edit). Returns how many were released."""
+        loaded = [m for m in {id(m): m for m in [*self._by_path.values(), *self._last_good.values()]}.values()
+                  if m.loaded and m.path not in keep and m.used < CLOCK[0]]
+        loaded.sort(key=lambda m: m.used, reverse=True)
+        for m in loaded[room:]:
+            m.release()
+        return max(0, len(loaded) - room)
+
+    def last_good_of_broken(self) -> dict[str, Module]:
+        """path -> the last good parse, for every module whose current text does not parse."""
+        return {p: self._last_good[p] for p, m in self._by_path.items() if not m.parsed and p in self._last_good}
+
+    def seed_last_good(self, mod: Module) -> None:
+        self._last_good[mod.path] = mod
 
     def drop(self, path: str) -> None:
         self._by_path.pop(path, None)

@@ -63,7 +63,8 @@ def _import_at(mod, span: Span) -> tuple[ast.ImportFrom, ast.alias] | None:
 
 
 def _source_of(pa, mod, node: ast.ImportFrom):
-    path = pa.project.resolved.get((mod.path, id(node), ""))
+    index = next((r.index for r in mod.imports if r.node is node), None)  # resolved is keyed by ImportRef.index
+    path = pa.project.resolved.get((mod.path, index, "")) if index is not None else None
     return pa.modules.get(path) if path else None
 
 

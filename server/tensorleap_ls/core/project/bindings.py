@@ -32,11 +32,39 @@ _MAX_ITEMS = 200
 
 def extract(modules: dict[str, Module], resolver: Resolver) -> list[Binding]:
     ex = _Extractor(modules, resolver)
+    can = may_register(modules, resolver.resolved)
     for mod in modules.values():
-        if mod.tree is not None:
+        if mod.path in can and mod.tree is not None:
             ex.scan(mod, mod.tree.body, {}, 0)
     ex.factory_call_sites()
     return ex.finish()
+
+
+# A registrar's name (decorator or leap_binder method), or sys.modules (which reaches any module by name).
+_VOCABULARY = re.compile(r"\b(?:%s|sys\.modules)\b" % "|".join(sorted(map(re.escape, {*DECORATORS, *LEGACY}))))
+
+
+@per_text("registers")
+def _mentions_registrars(mod: Module) -> bool:
+    return bool(_VOCABULARY.search(mod.text))
+
+
+def may_register(modules: dict[str, Module], resolved: dict) -> set[str]:
+    """The modules whose import can register something: those naming a registrar (a registration is
+    written with its name, or an alias made where the name is written), and those importing one of
+    them, directly or not (an import-time call can only reach code through imports). A vendored library
+    that never imports the integration is not scanned: its modules register nothing."""
+    importers: dict[str, set[str]] = {}
+    for (path, _, _), target in resolved.items():
+        importers.setdefault(target, set()).add(path)
+    found = {p for p, m in modules.items() if _mentions_registrars(m)}
+    todo = list(found)
+    while todo:
+        for importer in importers.get(todo.pop(), ()):
+            if importer not in found:
+                found.add(importer)
+                todo.append(importer)
+    return found
 
 
 # Statements holding other statements (the rest have no body to walk).
@@ -54,7 +82,7 @@ def _factories(mod: Module) -> list:
     """The factories of a module: the innermost def around a registration (a tensorleap decorator on a
     nested def or class, or a ``*.set_*``/``*.add_*`` registrar call statement)."""
     found: list = []
-    if mod.tree is not None and _INDENTED_REGISTRATION.search(mod.text):
+    if _INDENTED_REGISTRATION.search(mod.text) and mod.tree is not None:
         stack: list[tuple[ast.stmt, Any]] = [(s, None) for s in reversed(mod.tree.body)]
         while stack:
             node, owner = stack.pop()

@@ -68,24 +68,90 @@ class Project:
     executed: set[str] = field(default_factory=set)
     # Import statements naming a local-looking module that does not exist: (module path, ImportRef)
     unresolved: list[tuple[str, ImportRef]] = field(default_factory=list)
-    # For name lookups: module path -> {import ref index -> resolved module path}
+    # For name lookups: (module path, ImportRef.index, attr) -> the local module the import loads (attr: "" the
+    # module named, "top" its top package, a name: the submodule `from pkg import name` loads)
     resolved: dict[tuple[str, int, str], str] = field(default_factory=dict)
     by_name: dict[str, str] = field(default_factory=dict)  # dotted module name -> path
+    # What the closure was computed from (ClosureBuilder.reuse checks it): the import signature of each
+    # module, every file probed (-> found, through an editor buffer), the folders they are in (-> mtime, None when missing), the
+    # files found but unreadable.
+    signatures: dict[str, tuple] = field(default_factory=dict, repr=False)
+    probes: dict[str, tuple[bool, bool]] = field(default_factory=dict, repr=False)  # path -> (found, a buffer)
+    folders: dict[str, int | None] = field(default_factory=dict, repr=False)
+    unreadable: dict[str, str] = field(default_factory=dict, repr=False)  # path -> module name
 
     @property
     def module_paths(self) -> list[str]:
         return list(self.modules)
 
 
+def import_signature(mod: Module, root: str) -> tuple:
+    """What decides the closure in a module's text: its imports (not where they are written) and the
+    sys.path additions it makes. An edit that keeps it keeps the closure."""
+    return (mod.name, tuple(ref.signature for ref in mod.imports),
+            tuple(eval_path(c.args[-1], mod, root) if c.args else None for c in mod.sys_path_calls))
+
+
+def _mtime(folder: str) -> int | None:
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
+
+
 class ClosureBuilder:
     """Builds a project's closure from a module loader (overlay- and cache-aware)."""
 
-    def __init__(self, load: Callable[[str, str], Module | None], isfile: Callable[[str], bool]):
+    def __init__(self, load: Callable[[str, str], Module | None], isfile: Callable[[str], bool],
+                 overlaid: Callable[[str], bool] = lambda path: False):
         self._load = load
-        self._isfile = isfile
+        self._found = isfile
+        self._overlaid = overlaid  # an editor buffer stands for the path (its existence is not the disk's)
+        self._probes: dict[str, bool] = {}
+
+    def _isfile(self, path: str) -> bool:
+        found = self._probes.get(path)
+        if found is None:
+            found = self._probes[path] = self._found(path)
+        return found
+
+    def reuse(self, old: Project) -> Project | None:
+        """``old`` again, with the modules' current texts, when nothing it was computed from changed: the
+        same import signatures, the same probed files (no folder of theirs modified, no editor buffer
+        opened or closed over one), no unreadable file readable now. Else None (build again)."""
+        modules: dict[str, Module] = {}
+        for path, mod in old.modules.items():
+            new = self._load(path, mod.name)
+            if new is None or (new is not mod and import_signature(new, old.root) != old.signatures.get(path)):
+                return None
+            modules[path] = new
+        if any(self._load(p, name) is not None for p, name in old.unreadable.items()):
+            return None
+        for path, (found, overlaid) in old.probes.items():
+            now = self._overlaid(path)
+            if now != overlaid and not (found and not overlaid):  # a buffer opened over a found file changes nothing
+                return None
+        if any(_mtime(folder) != stamp for folder, stamp in old.folders.items()):
+            return None
+        proj = Project(root=old.root, entry=old.entry, leap_yaml_path=old.leap_yaml_path, modules=modules,
+                       search_path=old.search_path, executed=old.executed, resolved=old.resolved,
+                       by_name=old.by_name, signatures=old.signatures, probes=old.probes, folders=old.folders,
+                       unreadable=old.unreadable)
+        # the import statements of an edited module moved with its text: the same imports, new spans
+        proj.external = {top: [(p, modules[p].imports[r.index]) for p, r in refs] for top, refs in old.external.items()}
+        proj.unresolved = [(p, modules[p].imports[r.index]) for p, r in old.unresolved]
+        return proj
 
     def build(self, root: str, entry: str, leap_yaml_path: str | None) -> Project:
+        proj = self._build(root, entry, leap_yaml_path)
+        proj.signatures = {p: import_signature(m, root) for p, m in proj.modules.items()}
+        proj.probes = {p: (found, self._overlaid(p)) for p, found in self._probes.items()}
+        proj.folders = {d: _mtime(d) for d in {os.path.dirname(p) for p in self._probes} | set(self._dirs)}
+        return proj
+
+    def _build(self, root: str, entry: str, leap_yaml_path: str | None) -> Project:
         proj = Project(root=root, entry=entry, leap_yaml_path=leap_yaml_path)
+        self._dirs: set[str] = set()
         # The platform appends every parent folder of the entry up to the root to sys.path.
         d = os.path.dirname(entry)
         search = [d]
@@ -105,6 +171,7 @@ class ClosureBuilder:
                 continue
             mod = self._load(path, name)
             if mod is None:
+                proj.unreadable[path] = name
                 continue
             proj.modules[path] = mod
             proj.by_name.setdefault(name, path)
@@ -117,7 +184,7 @@ class ClosureBuilder:
                 for target, tname, attr in self._resolve_import(proj, mod, ref, events if executed else None):
                     if target is None:
                         continue
-                    proj.resolved[(path, id(ref.node), attr)] = target
+                    proj.resolved[(path, ref.index, attr)] = target
                     if executed:
                         events.append(("local", target))
                     if target not in proj.modules:
@@ -214,6 +281,8 @@ class ClosureBuilder:
             if arg is None:
                 continue
             p = eval_path(arg, mod, root)
+            if p:
+                self._dirs.update((p, os.path.dirname(p)))  # its creation or removal changes the closure
             if p and os.path.isdir(p) and inside(p, root):
                 out.append(norm(p))
         return out

@@ -24,6 +24,10 @@ class ConfigFiles:
         self._yaml_cache: dict[str, Any] = {}
         self._loaders: dict[int, tuple] = {}  # id(def) -> (def, the `open(...)` call it reads or None)
 
+    def values(self) -> dict[str, Any]:
+        """path -> parsed content of every config read so far."""
+        return dict(self._yaml_cache)
+
     def value(self, arg: ast.expr, mod: Module) -> Any:
         """The parsed content of the file ``arg`` opens (``open(P)`` or a name bound by ``with open(P) as f``)."""
         path_node = arg

@@ -40,9 +40,17 @@ class LeapYaml:
     value_spans: dict[str, Span] = field(default_factory=dict)
     include_items: list[tuple[str, Span]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    _bundled: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
 
     def bundles(self, relpath: str) -> bool:
-        """Is this root-relative path uploaded? Empty/absent include means everything; the entry is always added."""
+        """Is this root-relative path uploaded? Empty/absent include means everything; the entry is always added.
+        (Once per path: the LeapYaml lives as long as its text, and every analysis asks for every module.)"""
+        hit = self._bundled.get(relpath)
+        if hit is None:
+            hit = self._bundled[relpath] = self._bundles(relpath)
+        return hit
+
+    def _bundles(self, relpath: str) -> bool:
         relpath = relpath.replace("\\", "/")
         if self.entry_file and relpath == self.entry_file.lstrip("./"):
             return True

@@ -15,6 +15,7 @@ import ast
 from typing import Any
 
 from tensorleap_ls.core.facts.modules import Module, index_of, per_text
+from tensorleap_ls.core.graphs import components
 from tensorleap_ls.core.source.text import dotted
 
 # Nesting bound of expression evaluation (core/project/evaluate.py): deeper expressions are unknown.
@@ -32,7 +33,7 @@ class Names:
 
     def __init__(self, modules: dict[str, Module], resolved: dict):
         self.modules = modules
-        self.resolved = resolved  # (module path, id(import node), attr) -> module path
+        self.resolved = resolved  # (module path, ImportRef.index, attr) -> module path (Project.resolved)
         self._memo: dict[tuple, Any] = {}
         self._held: dict[int, Module] = {}
         self._active: dict[tuple, int] = {}  # lookups in progress -> their level
@@ -88,15 +89,15 @@ class Names:
                 continue
             if ref.bound == name and not ref.names:
                 is_alias = ref.bound != ref.module.split(".")[0] or "." not in ref.module
-                target = self.resolved.get((mod.path, id(ref.node), "" if is_alias else "top"))
+                target = self.resolved.get((mod.path, ref.index, "" if is_alias else "top"))
                 if target is not None:
                     return ("module", target, mod)
                 return ("external", ref.module if is_alias else ref.module.split(".")[0], mod)
             for orig, bound in ref.names:
                 if bound != name:
                     continue
-                sub = self.resolved.get((mod.path, id(ref.node), orig))
-                src = self.resolved.get((mod.path, id(ref.node), ""))
+                sub = self.resolved.get((mod.path, ref.index, orig))
+                src = self.resolved.get((mod.path, ref.index, ""))
                 if sub is not None:
                     # `from pkg import f` takes the package's attribute first: an __init__ re-exporting a
                     # function over the submodule of the same name gives the function.
@@ -162,7 +163,7 @@ class Names:
         for ref in reversed(mod.imports):
             if ref.names != STAR:
                 continue
-            src = self.resolved.get((mod.path, id(ref.node), ""))
+            src = self.resolved.get((mod.path, ref.index, ""))
             if src is None or src not in self.modules:
                 if not (ref.module or "").startswith("code_loader"):
                     unseen = True
@@ -171,51 +172,17 @@ class Names:
         return targets, unseen
 
     def _components(self) -> None:
-        """Tarjan's strongly connected components of the star-import graph (iterative, linear)."""
+        """The strongly connected components of the star-import graph (core/graphs.py)."""
         if self._scc is not None:
             return
         graph = {p: self._stars_of(m) for p, m in self.modules.items()}
-        index: dict[str, int] = {}
-        low: dict[str, int] = {}
-        on_stack: set[str] = set()
-        stack: list[str] = []
         scc: dict[str, int] = {}
-        for root in self.modules:
-            if root in index:
-                continue
-            work = [(root, 0)]
-            while work:
-                v, i = work.pop()
-                if i == 0:
-                    index[v] = low[v] = len(index)
-                    stack.append(v)
-                    on_stack.add(v)
-                succ = graph[v][0]
-                if i < len(succ):
-                    work.append((v, i + 1))
-                    w = succ[i]
-                    if w not in index:
-                        work.append((w, 0))
-                    elif w in on_stack:
-                        low[v] = min(low[v], index[w])
-                    continue
-                if low[v] == index[v]:
-                    comp = len(self._members)
-                    members = []
-                    while True:
-                        w = stack.pop()
-                        on_stack.discard(w)
-                        scc[w] = comp
-                        members.append(w)
-                        if w == v:
-                            break
-                    members.sort(key=index.__getitem__)
-                    self._members.append([self.modules[p] for p in members])
-                if work:
-                    parent = work[-1][0]
-                    low[parent] = min(low[parent], low[v])
-        # Tarjan numbers a component after every component it reaches: one pass in that order computes
-        # what each sees, without recursion.
+        for comp, members in enumerate(components(self.modules, lambda p: graph[p][0])):
+            for p in members:
+                scc[p] = comp
+            self._members.append([self.modules[p] for p in members])
+        # Components come after every component they reach: one pass in that order computes what each
+        # sees, without recursion.
         for comp, members in enumerate(self._members):
             down: list[int] = []
             unseen = False
@@ -239,7 +206,7 @@ def bound_anywhere(mod: Module) -> frozenset:
 @per_text("writes_globals")
 def writes_globals(mod: Module) -> bool:
     """``globals()[k] = v`` / ``globals().update(...)`` / ``setattr(sys.modules[...], ...)``: names appear at run time."""
-    if mod.tree is None or ("globals()" not in mod.text and "setattr(" not in mod.text):
+    if ("globals()" not in mod.text and "setattr(" not in mod.text) or mod.tree is None:
         return False
     for n in ast.walk(mod.tree):
         if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Call) \

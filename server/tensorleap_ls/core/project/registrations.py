@@ -203,7 +203,7 @@ class Registrations:
             for orig, bound in ref.names:
                 if orig == "*" or bound in names:
                     continue
-                src = self.r.resolved.get((mod.path, id(ref.node), ""))
+                src = self.r.resolved.get((mod.path, ref.index, ""))
                 if src in self.modules and src != mod.path:
                     other = self.modules[src]
                     v = other.assigns.get(orig)

@@ -7,13 +7,14 @@ are computed once per text (``Module.memo``).
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any, Iterable
 
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.test_body.values import CONST_VAL, PLAIN, PLAIN_VAL, UNKNOWN_VAL, Val, container
 from tensorleap_ls.core.project.evaluate import CallValue, FunctionValue
 from tensorleap_ls.core.model import UNKNOWN, Kind
-from tensorleap_ls.core.facts.modules import calls_of, index_of, per_text
+from tensorleap_ls.core.facts.modules import calls_of, has_tree, index_of, per_text
 from tensorleap_ls.core.sdk.bundled import DECORATORS
 from tensorleap_ls.core.source.text import dotted
 
@@ -23,7 +24,7 @@ class Known:
 
     def __init__(self, ctx: CheckContext):
         self.resolver = ctx.resolver
-        self.modules = [m for m in ctx.modules.values() if getattr(m, "tree", None) is not None]
+        self.modules = [m for m in ctx.modules.values() if has_tree(m)]
         self.kinds: dict[int, set[Kind]] = {}
         self.defs: dict[int, ast.AST] = {}
         for b in ctx.bindings:
@@ -44,7 +45,7 @@ class Known:
                 for n, kind in inner.items():
                     self.kinds.setdefault(id(n), set()).add(kind)
                     self.defs[id(n)] = n
-        self.grouped = any(_grouped(mod) for mod in ctx.modules.values() if getattr(mod, "tree", None))
+        self.grouped = any(_grouped(mod) for mod in ctx.modules.values() if has_tree(mod))
 
     def of_node(self, node: ast.AST, mod) -> Val | None:
         if id(node) in self.kinds:
@@ -145,7 +146,7 @@ def registers(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Kind | None:
     return None
 
 
-@per_text("test_body.factories")
+@per_text("test_body.factories", needle=re.compile("|".join(map(re.escape, DECORATORS))), empty=dict)
 def _factories(mod) -> dict:
     """Top-level functions of ``mod`` with a nested def that a tensorleap_* decorator registers when they
     run: {factory def: {inner def: kind}}."""
@@ -161,7 +162,7 @@ def _factories(mod) -> dict:
     return out
 
 
-@per_text("test_body.grouped")
+@per_text("test_body.grouped", needle="PreprocessResponse", empty=bool)
 def _grouped(mod) -> bool:
     """The module builds a grouped data set."""
     return any(_grouped_response(c, mod) for c in calls_of(mod))

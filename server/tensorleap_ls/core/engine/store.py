@@ -1,0 +1,153 @@
+"""The persistent cache (issue 20, item 3): what one module text says by itself, kept on disk for the next
+``check`` and the next server start.
+
+Where: the user's cache directory, not the project (nothing is written into a workspace): ``$TL_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/tensorleap-ls/engine``, ``~/.cache/tensorleap-ls/engine`` (``%LOCALAPPDATA%`` on
+Windows, ``~/Library/Caches`` on macOS). ``TL_CACHE_DIR=off`` turns it off.
+
+What: per module text, by the digest of its content, the facts that need no tree (its imports with their
+spans, whether it uses code_loader or ``from __future__ import annotations``) and the verdict of
+``compile()`` (TL190, facts/compiled.py). A module read from the store has no tree: it is parsed only if a
+check asks for one (facts/modules.Module.tree), and it is never compiled again. Nothing stored depends on
+the installed SDK release (the SDK-dependent findings are computed per analysis), so the key is the text's
+digest, the product version, the Python version that compiled it and a digest of the code that computes
+the stored facts (a development checkout that changes that code does not read stale entries).
+
+Safe: one JSON file per entry (no pickle: reading the cache executes nothing), written to a temporary
+file and renamed into place (concurrent runs see a whole entry or none; the last writer wins, with the
+same content); an entry that does not read or does not have the expected shape is ignored and removed.
+Bounded: past ``LIMIT`` bytes the oldest entries go (checked every ``_TRIM_EVERY`` writes and on close).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from tensorleap_ls import __version__
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+LIMIT = int(float(os.environ.get("TL_CACHE_LIMIT_MB") or 64) * (1 << 20))
+_TRIM_EVERY = 512
+
+
+def _code_digest() -> str:
+    """The code whose output is stored: an edit of it (a development checkout) changes the keys."""
+    h = hashlib.blake2b(digest_size=8)
+    here = Path(__file__).resolve().parents[1]
+    for rel in ("facts/modules.py", "facts/compiled.py", "engine/store.py"):
+        try:
+            h.update((here / rel).read_bytes())
+        except OSError:
+            h.update(rel.encode())
+    return h.hexdigest()
+
+
+def default_folder() -> Path | None:
+    env = os.environ.get("TL_CACHE_DIR")
+    if env:
+        return None if env.lower() in ("off", "0", "none") else Path(env)
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        base = Path(os.environ["LOCALAPPDATA"])
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "tensorleap-ls" / "engine"
+
+
+class Store:
+    """Per-text facts on disk (see the module docstring)."""
+
+    def __init__(self, folder: Path, limit: int = LIMIT):
+        self.folder = Path(folder)
+        self.limit = limit
+        self._salt = f"{FORMAT}|{__version__}|{sys.version_info[0]}.{sys.version_info[1]}|{_code_digest()}"
+        self._writes = 0
+        self.hits = self.misses = 0
+
+    @classmethod
+    def default(cls) -> "Store | None":
+        folder = default_folder()
+        return cls(folder) if folder is not None else None
+
+    def _path(self, digest: str) -> Path:
+        key = hashlib.blake2b(f"{self._salt}|{digest}".encode(), digest_size=16).hexdigest()
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, digest: str) -> dict | None:
+        path = self._path(digest)
+        try:
+            with open(path, "rb") as f:
+                data = json.loads(f.read())
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except (OSError, ValueError):
+            data = None
+        if not isinstance(data, dict) or data.get("digest") != digest:
+            log.info("persistent cache: %s does not read, removed", path)
+            _remove(path)
+            self.misses += 1
+            return None
+        self.hits += 1
+        return data
+
+    def put(self, digest: str, data: dict) -> None:
+        path = self._path(digest)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump({**data, "digest": digest}, f, separators=(",", ":"))
+                os.replace(tmp, path)
+            except BaseException:
+                _remove(Path(tmp))
+                raise
+        except OSError as e:  # a read-only or full disk: the analysis goes on without the cache
+            log.info("persistent cache: %s not written (%s)", path, e)
+            return
+        self._writes += 1
+        if self._writes % _TRIM_EVERY == 0:
+            self.trim()
+
+    def trim(self) -> int:
+        """Removes the oldest entries past the limit (down to three quarters of it); returns how many."""
+        entries = []
+        try:
+            for sub in os.scandir(self.folder):
+                if sub.is_dir():
+                    for e in os.scandir(sub.path):
+                        try:
+                            st = e.stat()
+                        except OSError:
+                            continue
+                        entries.append((st.st_mtime, st.st_size, e.path))
+        except OSError:
+            return 0
+        total = sum(size for _, size, _ in entries)
+        if total <= self.limit:
+            return 0
+        removed = 0
+        for _, size, path in sorted(entries):
+            if total <= self.limit * 3 // 4:
+                break
+            _remove(Path(path))
+            total -= size
+            removed += 1
+        return removed
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass

@@ -1,0 +1,94 @@
+"""The persistent cache (core/engine/store.py): a second run of an unchanged project reads the facts of
+each module text and the verdicts of compile() from disk, and says exactly what the first run said; a
+corrupt entry is ignored (and removed); the folder stays bounded."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from tensorleap_ls.core.engine.analysis import Analyzer
+from tensorleap_ls.core.engine.store import Store
+
+FIXTURE = Path(__file__).resolve().parents[1] / "reliability" / "fixtures" / "mnist_decorator"
+ENTRY = "leap_integration.py"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch) -> Path:
+    root = tmp_path / "proj"
+    shutil.copytree(FIXTURE, root)
+    # what the parser accepts and compile() rejects: TL190 must survive the cache
+    (root / "tensorleap" / "broken.py").write_text("def f(a):\n    return a\n\nf(a=1, a=2)\n")
+    entry = root / ENTRY
+    entry.write_text(entry.read_text(encoding="utf-8").replace("import os\n", "import os\nimport tensorleap.broken\n", 1))
+    monkeypatch.setenv("TL_CACHE_DIR", str(tmp_path / "cache"))
+    return root
+
+
+def _run(root: Path) -> tuple[Analyzer, list]:
+    analyzer = Analyzer(persistent=True)
+    try:
+        (pa,) = analyzer.analyze_file(str(root / ENTRY))
+    finally:
+        analyzer.close()
+    return analyzer, [(f.code, f.span, f.message) for f in pa.findings]
+
+
+def test_a_second_run_reads_the_cache_and_says_the_same(project: Path) -> None:
+    first, findings = _run(project)
+    assert first.compiler.compiled >= 3 and first._modules.store.hits == 0
+    assert "TL190" in [c for c, _, _ in findings]
+    second, again = _run(project)
+    assert again == findings
+    assert second.compiler.compiled == 0, "no module text is compiled twice"
+    assert second._modules.store.hits >= 3 and second._modules.store.misses == 0
+
+
+def test_an_edited_module_misses_and_the_others_hit(project: Path) -> None:
+    _run(project)
+    helper = project / "tensorleap" / "broken.py"
+    helper.write_text("def f(a):\n    return a\n\nf(a=1)\n")
+    second, findings = _run(project)
+    assert second.compiler.compiled == 1 and second._modules.store.misses == 1
+    assert "TL190" not in [c for c, _, _ in findings]
+
+
+def test_a_corrupt_entry_is_ignored_and_removed(project: Path, tmp_path: Path) -> None:
+    _, findings = _run(project)
+    entries = sorted((tmp_path / "cache").rglob("*.json"))
+    assert entries
+    entries[0].write_text("{not json")
+    entries[1].write_text(json.dumps({"digest": "someone else's"}))
+    entries[2].write_text(json.dumps({"digest": json.loads(entries[3].read_text())["digest"], "module": {"imports": 3}}))
+    second, again = _run(project)
+    assert again == findings
+    for entry in entries[:3]:  # removed, then written again whole by the second run
+        data = json.loads(entry.read_text())
+        assert isinstance(data["module"]["imports"], list), entry
+
+
+def test_the_cache_is_bounded(tmp_path: Path) -> None:
+    store = Store(tmp_path / "c", limit=20_000)
+    for i in range(200):
+        store.put(f"d{i}", {"module": {"pad": "x" * 200}})
+    store.trim()
+    size = sum(p.stat().st_size for p in (tmp_path / "c").rglob("*.json"))
+    assert size <= 20_000
+    assert store.get("d199") is not None, "the newest entries stay"
+
+
+def test_concurrent_writers_leave_whole_entries(tmp_path: Path) -> None:
+    stores = [Store(tmp_path / "c") for _ in range(4)]
+    threads = [threading.Thread(target=lambda s=s: [s.put(f"d{i}", {"module": {"n": i}}) for i in range(50)])
+               for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(Store(tmp_path / "c").get(f"d{i}")["module"] == {"n": i} for i in range(50))
+    assert not list((tmp_path / "c").rglob(".tmp-*"))
