@@ -42,7 +42,7 @@ def _code_digest() -> str:
     """The code whose output is stored: an edit of it (a development checkout) changes the keys."""
     h = hashlib.blake2b(digest_size=8)
     here = Path(__file__).resolve().parents[1]
-    for rel in ("facts/modules.py", "facts/compiled.py", "engine/store.py"):
+    for rel in ("facts/modules.py", "facts/compiled.py", "source/parse.py", "engine/store.py"):
         try:
             h.update((here / rel).read_bytes())
         except OSError:

@@ -148,7 +148,7 @@ class Module:
                      if k in NODE_FREE or (isinstance(k, tuple) and k and k[0] == "sdk_api")}
 
     def _load(self) -> None:
-        tree = ast.parse(self.text.replace("\x00", " "), filename=self.path)
+        tree = parse_text(self.text.replace("\x00", " "), filename=self.path)
         self.loads += 1
         fresh = Module(self.path, self.name, self.text, self.digest, self._source, tree)
         _collect(fresh, tree)
