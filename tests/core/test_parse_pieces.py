@@ -129,3 +129,12 @@ def test_a_huge_flat_statement_is_read_as_what_it_binds(parsed_sizes, stmt: str,
     else:
         names = {n.id for n in ast.walk(big) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         assert target in names and big.lineno == 2
+
+
+def test_a_large_compound_block_is_parsed_not_dropped() -> None:
+    """A 100 KB `if __name__ == '__main__':` block of real code keeps its statements (and the names they bind)."""
+    body = "".join(f"    value_{i} = helper({i}, key='k{i}')\n" for i in range(3000))
+    text = "import os\n\nif __name__ == '__main__':\n" + body + "\nx = 1\n"
+    assert len(text) > 2 * parse.PIECE_BYTES
+    tree = parse.parse(text)
+    assert dump(tree) == dump(ast.parse(text))

@@ -7,7 +7,8 @@ per KB on a busy 2-core machine, more for texts dense in nodes: a call with 60,0
 parsed alone; a class or function larger than that is parsed as its header and its body in pieces; any
 other statement larger than that has the contents of its large brackets elided (``W = [1.0, ...]`` is
 read as ``W = [...]``), or, still too large, is read as what it binds (``x = 1 + 1 + ...`` as ``x = ...``):
-its bindings stay, the values and the names used inside are not read. The tree has the file's line numbers.
+its bindings stay, the values and the names used inside are not read. A large ``if``/``try``/``with``/loop block
+is code, not data: it is parsed whole after the elision. The tree has the file's line numbers.
 
 A text whose pieces do not parse (a syntax error, or a shape the cut does not handle) is parsed whole:
 the error is the one ``ast.parse`` gives, never one the cut made.
@@ -125,9 +126,19 @@ def _parse_lines(lines: list[str], start: int, end: int, indent: str, filename: 
     text = "".join(lines[start:end])
     if elide:
         text = _elided(text)
-        if len(text) > PIECE_BYTES:  # still large without its brackets' contents (``x = 1 + 1 + ...``)
-            text = _placeholder(text, indent)
+        if len(text) > PIECE_BYTES and not _compound(text):  # still large without its brackets' contents
+            text = _placeholder(text, indent)  # (``x = 1 + 1 + ...``); a large if/try/with block is code: parsed
     return _parse_text(text, start, indent, filename)
+
+
+_COMPOUND = {"if", "for", "while", "try", "with", "async", "def", "class"}
+
+
+def _compound(text: str) -> bool:
+    """A compound statement (its body binds names the analysis needs), not an expression or assignment."""
+    first = text.lstrip().split(None, 1)[0] if text.strip() else ""
+    word = first.split("(", 1)[0].rstrip(":")
+    return word in _COMPOUND or (word == "match" and text.split("\n", 1)[0].rstrip().endswith(":"))
 
 
 _ASSIGN_OPS = {"=", "+=", "-=", "*=", "/=", "//=", "%=", "**=", ">>=", "<<=", "&=", "^=", "|=", "@="}
