@@ -227,11 +227,12 @@ def _fixture(tmp_path: Path, code: str, base: str, from_codes: bool, edits) -> P
     return root
 
 
-def _reported(root: Path, code: str) -> list:
+def _reported(root: Path, code: str, severity: Severity = Severity.ERROR) -> list:
+    """tensorleap-ls's findings of ``code`` on ``root``, at least one of them at ``severity``."""
     analysis = analyze(root)
     hits = [f for f in analysis.findings if f.code == code]
     assert hits, f"tensorleap-ls does not report {code}: {describe(analysis.findings)}"
-    assert any(f.effective_severity == Severity.ERROR for f in hits), describe(hits)
+    assert any(f.effective_severity == severity for f in hits), describe(hits)
     return hits
 
 

@@ -30,8 +30,8 @@ from typing import Callable
 
 import pytest
 
-from oracle_sdk import analyze, bundle_copy, describe
-from test_error_oracle import DECO, ENTRY, LEGACY, SHARED, _fixture, _section
+from oracle_sdk import bundle_copy
+from test_error_oracle import DECO, ENTRY, LEGACY, SHARED, _fixture, _reported, _section
 from tensorleap_ls.core.codes import CODES
 from tensorleap_ls.core.model import Severity
 
@@ -175,11 +175,7 @@ def test_every_warning_code_has_an_oracle():
 
 
 def _reported_as_warning(root: Path, code: str) -> list:
-    analysis = analyze(root)
-    hits = [f for f in analysis.findings if f.code == code]
-    assert hits, f"tensorleap-ls does not report {code}: {describe(analysis.findings)}"
-    assert any(f.effective_severity == Severity.WARNING for f in hits), describe(hits)
-    return hits
+    return _reported(root, code, Severity.WARNING)
 
 
 @pytest.mark.parametrize("case", WARN_CASES, ids=lambda c: c.id)

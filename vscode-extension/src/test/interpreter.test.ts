@@ -107,7 +107,7 @@ describe("server interpreter", () => {
     assert.strictEqual(r.choice?.path, "/usr/bin/python3");
     assert.deepStrictEqual(m.probed, ["/usr/bin/python3"]);
     assert.strictEqual(r.tried[0].skipped, "inside the untrusted workspace");
-    assert.ok(inside("C:/Work/My Project/.venv/Scripts/python.exe", ["c:\\work\\my project\\"], win));
+    assert.ok(inside("C:/Proj/My Project/.venv/Scripts/python.exe", ["c:\\proj\\my project\\"], win));
     assert.ok(!inside("/ws2/python", ["/ws"], linux));
   });
 
@@ -118,7 +118,7 @@ describe("server interpreter", () => {
     assert.ok(inside("/home/u/./ws/.venv/bin/python", ["/home/u//ws"], linux));
     assert.ok(inside("/Users/U/WS/.venv/bin/python", ["/Users/u/ws"], platformOf("darwin")));
     assert.ok(!inside("/ws/A/python", ["/WS"], linux));  // Linux file names keep their case
-    assert.ok(inside("C:\\Work\\x\\..\\ws\\.venv\\Scripts\\python.exe", ["c:/work/WS"], win));
+    assert.ok(inside("C:\\Proj\\x\\..\\ws\\.venv\\Scripts\\python.exe", ["c:/proj/WS"], win));
     // through symlinks, on this machine: a link into the workspace, and a workspace opened through a link
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tl-inside-"));
     try {
