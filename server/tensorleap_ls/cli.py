@@ -199,8 +199,8 @@ def _check(args: argparse.Namespace) -> int:
     from tensorleap_ls.runtime import api
 
     # The installed SDK is read from the interpreter's site-packages on disk: nothing runs.
-    analyzer = Analyzer(env_for=lambda root: sdk_env.environment(api.choose(root, args.python)), spawn=api.popen,
-                        persistent=True)
+    analyzer = Analyzer(env_for=lambda root: sdk_env.environment(api.choose(root, args.python), analyzer.store),
+                        spawn=api.popen, persistent=True)
     try:
         return _report(analyzer, args)
     finally:

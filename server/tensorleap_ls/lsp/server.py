@@ -103,7 +103,8 @@ class TensorleapServer(LanguageServer):
         the server's own environment is read (the workspace's venv and settings are not trusted)."""
         from tensorleap_ls.core.sdk import env as sdk_env
 
-        return sdk_env.environment(api.choose(root, self.settings.interpreter) if self.settings.trusted else None)
+        return sdk_env.environment(api.choose(root, self.settings.interpreter) if self.settings.trusted else None,
+                                   self.analyzer.store)
 
     def installed_sdk(self, root: str):
         return self.environment(root).sdk

@@ -13,13 +13,12 @@ TL408 UnlistedRequirement; TL413 Distribution; TL402 UnknownKey and TL409 YamlVa
 from __future__ import annotations
 
 import ast
-import re
 import os
 import sys
 
 from tensorleap_ls.core.fixdata import BundleGap, Distribution, FilePath, UnlistedRequirement
 from tensorleap_ls.core.checks.base import CheckContext
-from tensorleap_ls.core.source.text import dotted
+from tensorleap_ls.core.source.text import Words, dotted
 from tensorleap_ls.core.project.leap_yaml import LeapYaml
 from tensorleap_ls.core.model import Finding, Kind, Span
 from tensorleap_ls.core.facts.modules import calls_of, has_tree, per_text
@@ -58,7 +57,7 @@ _READERS = {"open", "io.open", "np.load", "numpy.load", "np.loadtxt", "np.genfro
             "Image.open", "PIL.Image.open", "imageio.imread", "torch.load", "joblib.load", "pickle.load", "h5py.File",
             "tf.keras.models.load_model", "keras.models.load_model", "onnxruntime.InferenceSession",
             "ort.InferenceSession", "InferenceSession", "plt.imread"}
-_READ_NAMES = re.compile(r"\b(?:%s)\b" % "|".join(sorted({re.escape(r.rsplit(".", 1)[-1]) for r in _READERS})))
+_READ_NAMES = Words({r.rsplit(".", 1)[-1] for r in _READERS})
 # Model files are pushed separately (`leap push -m`), never in the bundle.
 _MODEL_EXT = (".onnx", ".h5", ".keras", ".pb", ".pt", ".pth", ".tflite")
 
@@ -229,7 +228,7 @@ def _import_site(ctx: CheckContext, target) -> Span | None:
     return None
 
 
-@per_text("names_reader")
+@per_text("names_reader", stored=True)
 def _names_reader(mod) -> bool:
     """The text names a file reader (one search per text, kept when the tree is released)."""
     return bool(_READ_NAMES.search(getattr(mod, "text", "")))

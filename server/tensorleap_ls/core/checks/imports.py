@@ -51,7 +51,7 @@ def check(ctx: CheckContext) -> list[Finding]:
         by_mod.setdefault(c.mod.path, []).append(c)
     out: list[Finding] = []
     for mod in ctx.modules.values():
-        if mod.tree is None or mod.source is None or getattr(mod, "stale", False):
+        if not mod.parsed or mod.stale:
             continue
         cs = by_mod.get(mod.path, [])
         if names:
@@ -64,11 +64,11 @@ def check(ctx: CheckContext) -> list[Finding]:
 def _at_import(ctx: CheckContext, mod, contexts, slips) -> list[Finding]:
     if undefined.silent(mod):
         return []
-    runs = scopes.runs(mod)
     own = slips.integration_module(mod)
     keep = undefined.keep_of(contexts, mod)
-    if not own and not keep and not (runs.loaded - scopes.module_names(mod) - undefined.BUILTINS):
+    if not own and not keep and not _reads_unbound(mod):
         return []  # a library module whose module-level code reads only names it binds: pyflakes is not needed
+    runs = scopes.runs(mod)
     out = []
     seen: dict[str, Finding] = {}
     for u in sorted(scopes.unbound(mod, keep), key=lambda u: (u.node.lineno, u.node.col_offset)):
@@ -92,6 +92,13 @@ def _at_import(ctx: CheckContext, mod, contexts, slips) -> list[Finding]:
     return out
 
 
+@per_text("reads_unbound", stored=True)
+def _reads_unbound(mod) -> frozenset:
+    """Names the module-level code reads that the module does not bind and builtins do not hold (kept with the
+    text: an unchanged library module is not parsed again to learn it has none)."""
+    return frozenset(scopes.runs(mod).loaded - scopes.module_names(mod) - undefined.BUILTINS)
+
+
 @per_text("decorator_names")
 def _decorator_names(mod) -> frozenset:
     """ids of the names decorators are called by (``@name`` / ``@name(...)``): their nearest SDK decorator first."""
@@ -111,24 +118,27 @@ def _rel(ctx: CheckContext, path: str) -> str:
 # --- TL112 -----------------------------------------------------------------------------------------
 def _imports(ctx: CheckContext, mod, contexts, slips) -> list[Finding]:
     resolved = getattr(ctx.resolver, "resolved", {})
-    levels = {id(node): (c, None) for node, c in scopes.runs(mod).imports}
-    for ctxt in contexts:
-        for node, c in scopes.runs(mod, ctxt.node).imports:
-            level = min(c, ctxt.certainty)
-            if level > levels.get(id(node), (0,))[0]:
-                levels[id(node)] = (level, ctxt.who)
     own = slips.integration_module(mod)
+    levels = None
     out = []
     for ref in mod.imports:
-        node = ref.node
-        if not isinstance(node, ast.ImportFrom) or ref.optional or ref.names == [("*", "*")]:
+        if ref.bound is not None or ref.optional or ref.names == [("*", "*")]:  # `import x`, guarded, star
             continue
         src = ctx.modules.get(resolved.get((mod.path, ref.index, ""), ""))
+        if src is None or not src.parsed:
+            continue
+        # node-free first: the names the source module provides (most imports) need no tree of either module
+        missing = {orig for orig, _ in ref.names
+                   if (mod.path, ref.index, orig) not in resolved and not undefined.provides(slips.stars, src, orig)}
+        if not missing:
+            continue
+        levels = levels if levels is not None else _import_levels(mod, contexts)
+        node = ref.node
         level, who = levels.get(id(node), (0, None))
-        if src is None or src.tree is None or not level or (level < SPINE and not own):
+        if not isinstance(node, ast.ImportFrom) or not level or (level < SPINE and not own):
             continue
         for alias in node.names:
-            if (mod.path, ref.index, alias.name) in resolved or undefined.provides(slips.stars, src, alias.name):
+            if alias.name not in missing:
                 continue
             if os.path.basename(src.path) == "__init__.py" and _other_submodule(src.path, alias.name):
                 continue
@@ -142,6 +152,17 @@ def _imports(ctx: CheckContext, mod, contexts, slips) -> list[Finding]:
                                severity=None if level == SPINE else Severity.WARNING,
                                data=ImportedName(alias.name, written, guess)))
     return out
+
+
+def _import_levels(mod, contexts) -> dict:
+    """id(ImportFrom node) -> (how certainly it runs, who runs it): at import, or in a function that runs."""
+    levels = {id(node): (c, None) for node, c in scopes.runs(mod).imports}
+    for ctxt in contexts:
+        for node, c in scopes.runs(mod, ctxt.node).imports:
+            level = min(c, ctxt.certainty)
+            if level > levels.get(id(node), (0,))[0]:
+                levels[id(node)] = (level, ctxt.who)
+    return levels
 
 
 def _other_submodule(init_path: str, name: str) -> bool:

@@ -188,9 +188,9 @@ class _Inline(ast.NodeTransformer):
         value = self.local.get(node.id)
         if value is not None:
             return _Inline(self.local, self.mod, self.modules, self.root, self.depth + 1).visit(copy.deepcopy(value))
-        if node.id in self.mod.assigns:
+        if node.id in self.mod.assign_names:
             return node
-        found = [m for m in self.modules.values() if m is not self.mod and node.id in getattr(m, "assigns", {})]
+        found = [m for m in self.modules.values() if m is not self.mod and node.id in m.assign_names]
         path = eval_path(found[0].assigns[node.id], found[0], self.root) if len(found) == 1 else None
         return ast.copy_location(ast.Constant(path), node) if path else node
 

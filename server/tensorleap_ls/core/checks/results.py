@@ -12,7 +12,6 @@ conversions whose result type is plain (``int(...)``, ``np.array([...])``, ``tf.
 from __future__ import annotations
 
 import ast
-import re
 from typing import Iterator
 
 from tensorleap_ls.core.checks.base import CheckContext
@@ -22,7 +21,7 @@ from tensorleap_ls.core.facts.modules import has_tree, per_text
 from tensorleap_ls.core.fixdata import FunctionKind
 from tensorleap_ls.core.model import Finding, Kind, Style
 from tensorleap_ls.core.sdk.bundled import LEAP_RESULT_RULES
-from tensorleap_ls.core.source.text import dotted
+from tensorleap_ls.core.source.text import Words, dotted
 
 _TENSOR_LIBS = ("tf.", "tensorflow.", "torch.", "keras.", "K.")
 _NON_STR_CALLS = {"int", "float", "len", "round", "abs", "sum", "min", "max", "bool"}
@@ -44,7 +43,7 @@ def check(ctx: CheckContext) -> list[Finding]:
 
 
 # --- Leap* results ---------------------------------------------------------------------------------------------
-@per_text("leap_results", needle=re.compile("|".join(map(re.escape, LEAP_RESULT_RULES))), empty=list)
+@per_text("leap_results", needle=Words(LEAP_RESULT_RULES, whole=False), empty=list)
 def _leap_results(mod) -> list[Finding]:
     """The ``Leap*(...)`` calls of a module, checked against the classes' validation (depends on the text)."""
     out: list[Finding] = []

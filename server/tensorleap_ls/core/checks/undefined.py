@@ -129,7 +129,7 @@ def reached(ctx: CheckContext, slips: "Slips") -> dict[tuple, Context]:
         add(Context(mod, b.def_node, SPINE, who, b.kind), 0)
     registered = set(out)
     for mod in ctx.modules.values():
-        if mod.tree is not None and slips.integration_module(mod):  # a vendored library's own calls: not followed
+        if slips.integration_module(mod) and mod.tree is not None:  # a vendored library's own calls: not followed
             _follow(ctx, mod, scopes.runs(mod).calls, SPINE, f"importing {_rel(ctx, mod.path)}", 0, add, registered)
     while queue:
         c, depth = queue.pop(0)
@@ -361,7 +361,10 @@ def _components(edges: dict[str, list[str]]) -> list[list[str]]:
     return out
 
 
+@per_text("literal_all", stored=True)
 def _literal_all(mod: Module) -> frozenset | None:
+    if "__all__" not in mod.assign_names:
+        return None
     v = mod.assigns.get("__all__")
     if isinstance(v, (ast.List, ast.Tuple)) and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in v.elts):
         return frozenset(e.value for e in v.elts)
@@ -447,8 +450,8 @@ class Advisor:
         # name -> the dotted names of the modules that define it (a def or a top-level assignment), the entry aside
         self.defined: dict[str, list[str]] = {}
         for m in ctx.modules.values():
-            if m.path != ctx.entry and m.tree is not None:
-                for n in {*m.defs, *m.assigns}:
+            if m.path != ctx.entry and m.parsed:
+                for n in m.def_names | m.assign_names:
                     if not n.startswith("_"):
                         self.defined.setdefault(n, []).append(m.name)
         self.key = (frozenset((n, tuple(ms)) for n, ms in self.defined.items()),

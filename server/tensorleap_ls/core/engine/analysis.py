@@ -15,6 +15,7 @@ content), the import closure and leap.yaml are cached until a file they depend o
 from __future__ import annotations
 
 import collections
+import gc
 import logging
 import os
 import threading
@@ -31,8 +32,8 @@ from tensorleap_ls.core.model import Binding, Finding, Span
 from tensorleap_ls.core.facts.compiled import Compiler
 from tensorleap_ls.core.engine.deps import Fingerprints, shared_inputs
 from tensorleap_ls.core.engine.store import Store
-from tensorleap_ls.core.facts.modules import (CLOCK, Module, ModuleCache, apply_verdict, digest_of, parse_module,
-                                             stored_facts)
+from tensorleap_ls.core.facts.modules import (CLOCK, Module, ModuleCache, apply_verdict, digest_of, encode_memo,
+                                             parse_module, stored_facts)
 from tensorleap_ls.core.project.closure import ClosureBuilder, Project, default_entry, find_root, inside, norm
 from tensorleap_ls.core.sdk.env import Environment
 from tensorleap_ls.core.project import external
@@ -122,6 +123,11 @@ class Analyzer:
         self.stats: collections.Counter = collections.Counter()
         # model file path -> facts read in the project interpreter (set by the LSP layer / CLI)
         self.model_facts: dict[str, dict] = {}
+
+    @property
+    def store(self) -> Store | None:
+        """The persistent cache (None for library callers, or when it is off)."""
+        return self._modules.store
 
     def close(self) -> None:
         """Stops the compile worker (it also stops when this process ends); keeps the persistent cache bounded."""
@@ -300,6 +306,18 @@ class Analyzer:
         return mod
 
     def _analyze(self, root: str, entry: str, yaml_path: str | None) -> ProjectAnalysis:
+        # No cyclic garbage collection while analysing: each collection walks every tree kept so far, which made
+        # parsing a 50,000-line project 3.5x slower (2.2 s instead of 0.6 s); what cycles an analysis leaves are
+        # collected after it (as mypy does in its build).
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._analyze_gc_off(root, entry, yaml_path)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _analyze_gc_off(self, root: str, entry: str, yaml_path: str | None) -> ProjectAnalysis:
         CLOCK[0] += 1  # the trees used from now on are this analysis' (ModuleCache.trim)
         outer, self._skipped = self._skipped, set()
         reading, self._reading = self._reading, set()
@@ -332,6 +350,19 @@ class Analyzer:
         shared = shared_inputs(self.read_text(yaml_path) if yaml_path else None, env.sdk, self.model_facts,
                                resolver.configs.values()) + [[str(s) for s in env.sites]]
         return Fingerprints(project.modules, resolver, shared, outside)
+
+    def _store_facts(self, store: Store, project: Project) -> None:
+        """Writes the persistent entry of each module whose stored facts grew in this analysis (a new text, or
+        a per-text fact first asked for now): the next run reads them instead of parsing."""
+        for mod in project.modules.values():
+            if mod.stored is None or mod.stale:
+                continue
+            memo = encode_memo(mod.memo)
+            old = mod.stored.get("memo") or {}
+            # "digest" is in every entry that was written (Store.put adds it, Store.get returns it)
+            if memo.keys() - old.keys() or "digest" not in mod.stored:
+                mod.stored = {**mod.stored, "memo": {**old, **memo}, "digest": mod.digest}
+                store.put(mod.digest, mod.stored)
 
     def _reused_findings(self, key: tuple) -> dict | None:
         """The binding findings the last analyses left, unless a file they read besides the modules (a config,
@@ -384,8 +415,7 @@ class Analyzer:
                 apply_verdict(mod, verdict)
                 mod.memo["compiled"] = True
                 if store is not None and clean and mod.stored is None and mod.digest not in self.compiler.stopped:
-                    mod.stored = {"module": stored_facts(mod), "verdict": verdict}
-                    store.put(mod.digest, mod.stored)
+                    mod.stored = {"module": stored_facts(mod), "verdict": verdict, "memo": {}}  # written below
         resolver = Resolver(project.modules, project.resolved, self.read_text, root)
         findings: list[Finding] = []
         bindings: list[Binding] = []
@@ -428,6 +458,8 @@ class Analyzer:
         checked = run_checks(ctx, self._reused_findings((root, entry)), keep,
                              self._fingerprints(project, resolver, env, yaml_path, outside).of, self.stats)
         self._binding_findings[(root, entry)] = keep
+        if store is not None:
+            self._store_facts(store, project)
         findings.extend(external.reanchor(checked, bindings, outside, root))
         # Findings in a file that does not parse would point into stale text: keep only its syntax error.
         broken = {m.path for m in project.modules.values() if m.stale}

@@ -6,12 +6,14 @@ else ``$XDG_CACHE_HOME/tensorleap-ls/engine``, ``~/.cache/tensorleap-ls/engine``
 Windows, ``~/Library/Caches`` on macOS). ``TL_CACHE_DIR=off`` turns it off.
 
 What: per module text, by the digest of its content, the facts that need no tree (its imports with their
-spans, whether it uses code_loader or ``from __future__ import annotations``) and the verdict of
-``compile()`` (TL190, facts/compiled.py). A module read from the store has no tree: it is parsed only if a
+spans, whether it uses code_loader or ``from __future__ import annotations``, its top-level names, and the
+per-text facts the checks declare ``stored``: facts/modules.STORED) and the verdict of ``compile()`` (TL190,
+facts/compiled.py). An entry is written once its analysis has run the checks, and again when a later
+analysis learns a stored fact it lacks. A module read from the store has no tree: it is parsed only if a
 check asks for one (facts/modules.Module.tree), and it is never compiled again. Nothing stored depends on
 the installed SDK release (the SDK-dependent findings are computed per analysis), so the key is the text's
-digest, the product version, the Python version that compiled it and a digest of the code that computes
-the stored facts (a development checkout that changes that code does not read stale entries).
+digest, the product version, the Python version that compiled it and a digest of the analysis code
+(``core/``: a development checkout that changes it does not read stale entries).
 
 Safe: one JSON file per entry (no pickle: reading the cache executes nothing), written to a temporary
 file and renamed into place (concurrent runs see a whole entry or none; the last writer wins, with the
@@ -42,11 +44,12 @@ def _code_digest() -> str:
     """The code whose output is stored: an edit of it (a development checkout) changes the keys."""
     h = hashlib.blake2b(digest_size=8)
     here = Path(__file__).resolve().parents[1]
-    for rel in ("facts/modules.py", "facts/compiled.py", "source/parse.py", "engine/store.py"):
+    # the stored per-text facts are computed across core/ (facts/modules.STORED): all of it
+    for path in sorted(here.rglob("*.py")):
         try:
-            h.update((here / rel).read_bytes())
+            h.update(path.read_bytes())
         except OSError:
-            h.update(rel.encode())
+            h.update(str(path).encode())
     return h.hexdigest()
 
 

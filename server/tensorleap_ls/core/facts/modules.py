@@ -16,7 +16,7 @@ from typing import Callable, TypeVar
 from tensorleap_ls.core.fixdata import SyntaxDetail
 from tensorleap_ls.core.model import Finding, Span
 from tensorleap_ls.core.source.parse import parse as parse_text
-from tensorleap_ls.core.source.text import SourceFile
+from tensorleap_ls.core.source.text import SourceFile, Words
 from tensorleap_ls.core.codes import SYNTAX_ERROR
 
 T = TypeVar("T")
@@ -88,6 +88,8 @@ class Module:
         self.memo: dict = memo if memo is not None else {}
         self.used = CLOCK[0]  # when the tree was last asked for
         self.sys_path_free = False  # known to hold no sys.path call without its tree (from the persistent cache)
+        # The top-level names (defs, assignments) as the persistent cache stored them: asked without a tree
+        self._stored_names: tuple[frozenset, frozenset] | None = None
         self.stored: dict | None = None  # this text's entry in the persistent cache (engine/store.py), if any
         self.loads = 0  # parses of the text after a release (the tests count them)
 
@@ -118,6 +120,20 @@ class Module:
         """Top-level ``NAME = expr`` (last wins)."""
         self.tree  # noqa: B018
         return self._assigns
+
+    @property
+    def def_names(self) -> frozenset:
+        """The names of ``defs``, without parsing a module the persistent cache knows."""
+        if self._tree is None and self._stored_names is not None:
+            return self._stored_names[0]
+        return frozenset(self.defs)
+
+    @property
+    def assign_names(self) -> frozenset:
+        """The names of ``assigns``, without parsing a module the persistent cache knows."""
+        if self._tree is None and self._stored_names is not None:
+            return self._stored_names[1]
+        return frozenset(self.assigns)
 
     @property
     def sys_path_calls(self) -> list[ast.Call]:
@@ -158,13 +174,48 @@ class Module:
             ref._node = new._node
 
 
-def per_text(key: str, needle: "str | re.Pattern | None" = None,
-             empty: Callable[[], T] | None = None) -> Callable[[Callable[["Module"], T]], Callable[["Module"], T]]:
+# Per-text facts the persistent cache keeps with the module's entry (engine/store.py): node-free, of the
+# text alone (never of its path or name: identical texts share one entry), with JSON-able values (bool,
+# str, int, None, frozenset of str). A module read from the store starts with them, so an unchanged module
+# is not parsed to learn them again.
+STORED: set[str] = set()
+
+
+def encode_memo(memo: dict) -> dict:
+    """The stored per-text facts of ``memo``, as JSON."""
+    return {k: {"set": sorted(v)} if isinstance(v, frozenset) else v for k, v in memo.items() if k in STORED}
+
+
+def decode_memo(data: dict) -> dict:
+    """``encode_memo``'s output back (keys no longer stored by this code, and values of another shape, dropped)."""
+    out = {}
+    for k, v in data.items():
+        if k not in STORED:
+            continue
+        if isinstance(v, dict) and isinstance(v.get("set"), list):
+            out[k] = frozenset(map(str, v["set"]))
+        elif v is None or isinstance(v, (bool, int, str)):
+            out[k] = v
+    return out
+
+
+def per_text(key: str, needle: "str | re.Pattern | Words | None" = None,
+             empty: Callable[[], T] | None = None,
+             stored: bool = False) -> Callable[[Callable[["Module"], T]], Callable[["Module"], T]]:
     """Decorates a fact of one module that depends on its text only: computed once per text, kept in
     ``Module.memo`` under ``key`` (the module object lives as long as its text). With ``needle`` (a
     string, or a pattern, the fact cannot exist without), a text that lacks it gets ``empty()`` without
     its tree being asked for: a vendored module never mentioning PreprocessResponse is not parsed again
-    to learn it has none."""
+    to learn it has none; whether the text holds the needle is itself kept with the text (stored).
+    ``stored``: the persistent cache keeps the fact (see ``STORED``)."""
+    if stored:
+        STORED.add(key)
+        NODE_FREE.add(key)
+    holds = f"needle:{key}"
+    if needle is not None and empty is not None:
+        STORED.add(holds)
+        NODE_FREE.add(holds)
+
     def wrap(compute: Callable[["Module"], T]) -> Callable[["Module"], T]:
         @functools.wraps(compute)
         def once(mod: "Module") -> T:
@@ -172,12 +223,14 @@ def per_text(key: str, needle: "str | re.Pattern | None" = None,
             if memo is None:
                 return compute(mod)
             if key not in memo:
-                text = getattr(mod, "text", "")
-                if needle is not None and empty is not None and not (
-                        needle in text if isinstance(needle, str) else needle.search(text)):
-                    memo[key] = empty()
-                else:
-                    memo[key] = compute(mod)
+                if needle is not None and empty is not None:
+                    if holds not in memo:
+                        text = getattr(mod, "text", "")
+                        memo[holds] = bool(needle in text if isinstance(needle, str) else needle.search(text))
+                    if not memo[holds]:
+                        memo[key] = empty()
+                        return memo[key]
+                memo[key] = compute(mod)
             return memo[key]
         return once
     return wrap
@@ -326,13 +379,25 @@ _TRY = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
 _IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
 
 
+# What _collect reads; the other simple statements (most of a module) are skipped without a tuple
+_WANTED = (ast.Import, ast.ImportFrom, ast.Expr)
+# Statements that hold statements (the others hold none: not descended into)
+_COMPOUND = tuple(getattr(ast, n) for n in ("FunctionDef", "AsyncFunctionDef", "ClassDef", "If", "For", "AsyncFor",
+                                           "While", "With", "AsyncWith", "Try", "TryStar", "Match", "ExceptHandler",
+                                           "match_case") if hasattr(ast, n))
+
+
 def _statements(stmts: list) -> "list[tuple[ast.stmt, bool, bool]]":
-    """Every statement in source order, with (runs at import, under an import-error guard)."""
+    """The imports and expression statements, in source order, with (runs at import, under an import-error
+    guard)."""
     out: list[tuple[ast.stmt, bool, bool]] = []
     stack = [(s, True, False) for s in reversed(stmts)]
     while stack:
         node, at_import, optional = stack.pop()
-        out.append((node, at_import, optional))
+        if not isinstance(node, _COMPOUND):
+            if isinstance(node, _WANTED):
+                out.append((node, at_import, optional))
+            continue
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             at_import = False
         children: list[tuple[ast.stmt, bool, bool]] = []
@@ -370,7 +435,7 @@ def stored_facts(mod: Module) -> dict:
     return {"imports": [[r.module, r.level, r.names, r.bound, [r.span.line, r.span.col, r.span.end_line, r.span.end_col],
                          r.at_import, r.optional] for r in mod.imports],
             "uses_code_loader": mod.uses_code_loader, "future_annotations": mod.has_future_annotations,
-            "sys_path_free": not mod.sys_path_calls}
+            "sys_path_free": not mod.sys_path_calls, "defs": sorted(mod.defs), "assigns": sorted(mod.assigns)}
 
 
 def module_from_store(path: str, name: str, text: str, digest: str, data: dict) -> Module | None:
@@ -381,11 +446,12 @@ def module_from_store(path: str, name: str, text: str, digest: str, data: dict) 
                      has_future_annotations=bool(data["future_annotations"]))
         mod.parsed = True
         mod.sys_path_free = bool(data["sys_path_free"])
+        mod._stored_names = (frozenset(map(str, data["defs"])), frozenset(map(str, data["assigns"])))
         for i, (module, level, names, bound, span, at_import, optional) in enumerate(data["imports"]):
             mod.imports.append(ImportRef(str(module), int(level), [(str(a), str(b)) for a, b in names],
                                          None if bound is None else str(bound), Span(path, *map(int, span)), None,
                                          bool(at_import), bool(optional), i, mod))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
     return mod
 
@@ -410,6 +476,8 @@ class ModuleCache:
             mod = module_from_store(path, name, text, digest, data["module"]) if data and "module" in data else None
             if mod is not None:
                 mod.stored = data
+                memo = data.get("memo")
+                mod.memo.update(decode_memo(memo) if isinstance(memo, dict) else {})
         if mod is None:
             mod = parse_module(path, name, text)
         self._by_path[path] = mod

@@ -46,7 +46,7 @@ def _targets(node: ast.AST | None, out: set[str]) -> None:
             out.add(n.id)
 
 
-@per_text("module_names")
+@per_text("module_names", stored=True)
 def module_names(mod: Module) -> frozenset:
     """Names bound at module level (any branch, loop targets, ``with ... as``, ``except ... as``, imports,
     defs, classes) and the names its functions declare ``global``."""
@@ -92,10 +92,10 @@ def module_names(mod: Module) -> frozenset:
     return frozenset(out)
 
 
-@per_text("global_names")
+@per_text("global_names", stored=True)
 def global_names(mod: Module) -> frozenset:
     """Names some function of the module declares ``global`` (bound in the module when it runs)."""
-    if mod.tree is None or "global " not in mod.text:
+    if "global " not in mod.text or mod.tree is None:
         return frozenset()
     out: set[str] = set()
     stack = list(mod.tree.body)  # statements only: `global` is one
@@ -113,23 +113,23 @@ def global_names(mod: Module) -> frozenset:
     return frozenset(out)
 
 
-@per_text("writes_namespace")
+@per_text("writes_namespace", stored=True)
 def writes_namespace(mod: Module) -> bool:
     """``exec(...)`` anywhere in the module: names may appear that no statement binds (``globals()`` writes are
     ``project.names.writes_globals``)."""
-    if mod.tree is None or "exec" not in mod.text:
+    if "exec" not in mod.text or mod.tree is None:
         return False
     return any(dotted(c.func) in ("exec", "execfile", "builtins.exec") for c in index_of(mod).calls)
 
 
 def writes_builtins(mod: Module) -> bool:
     """``builtins.x = ...`` / ``setattr(builtins, ...)``: a name becomes visible in every module."""
-    if mod.tree is None or "builtins" not in mod.text:
+    if "builtins" not in mod.text or not mod.parsed:
         return False
     return _writes_builtins(mod)
 
 
-@per_text("writes_builtins")
+@per_text("writes_builtins", stored=True)
 def _writes_builtins(mod: Module) -> bool:
     for n in ast.walk(mod.tree):
         if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store) and dotted(n.value) in ("builtins", "__builtins__"):

@@ -24,7 +24,7 @@ from tensorleap_ls.core.model import UNKNOWN, Binding, Span
 from tensorleap_ls.core.facts.modules import Module, index_of, per_text
 from tensorleap_ls.core.project.registrations import Registrations
 from tensorleap_ls.core.sdk.bundled import DECORATORS, LEGACY
-from tensorleap_ls.core.source.text import dotted
+from tensorleap_ls.core.source.text import Words, dotted
 
 _MAX_CALL_DEPTH = 4
 _MAX_ITEMS = 200
@@ -41,10 +41,10 @@ def extract(modules: dict[str, Module], resolver: Resolver) -> list[Binding]:
 
 
 # A registrar's name (decorator or leap_binder method), or sys.modules (which reaches any module by name).
-_VOCABULARY = re.compile(r"\b(?:%s|sys\.modules)\b" % "|".join(sorted(map(re.escape, {*DECORATORS, *LEGACY}))))
+_VOCABULARY = Words({*DECORATORS, *LEGACY, "sys.modules"})
 
 
-@per_text("registers")
+@per_text("registers", stored=True)
 def _mentions_registrars(mod: Module) -> bool:
     return bool(_VOCABULARY.search(mod.text))
 
@@ -77,12 +77,17 @@ _COMPOUND = tuple(getattr(ast, n) for n in ("FunctionDef", "AsyncFunctionDef", "
 _INDENTED_REGISTRATION = re.compile(r"^[ \t]+(?:@[\w.]*tensorleap_|[\w.]+\.(?:set|add)_\w+\s*\()", re.M)
 
 
+@per_text("indented_registration", stored=True)
+def _indented_registration(mod: Module) -> bool:
+    return bool(_INDENTED_REGISTRATION.search(mod.text))
+
+
 @per_text("factories")
 def _factories(mod: Module) -> list:
     """The factories of a module: the innermost def around a registration (a tensorleap decorator on a
     nested def or class, or a ``*.set_*``/``*.add_*`` registrar call statement)."""
     found: list = []
-    if _INDENTED_REGISTRATION.search(mod.text) and mod.tree is not None:
+    if _indented_registration(mod) and mod.tree is not None:
         stack: list[tuple[ast.stmt, Any]] = [(s, None) for s in reversed(mod.tree.body)]
         while stack:
             node, owner = stack.pop()

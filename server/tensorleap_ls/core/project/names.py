@@ -80,9 +80,9 @@ class Names:
 
     def _local(self, mod: Module, name: str) -> tuple[str, Any, Module] | None:
         """What ``mod`` itself binds ``name`` to: a def, an assignment or an explicit import."""
-        if name in mod.defs:
+        if name in mod.def_names:  # (the tree only when the module binds the name)
             return ("def", mod.defs[name], mod)
-        if name in mod.assigns:
+        if name in mod.assign_names:
             return ("assign", mod.assigns[name], mod)
         for ref in mod.imports:
             if ref.names == STAR:
@@ -203,7 +203,7 @@ def bound_anywhere(mod: Module) -> frozenset:
     return index_of(mod).bound
 
 
-@per_text("writes_globals")
+@per_text("writes_globals", stored=True)
 def writes_globals(mod: Module) -> bool:
     """``globals()[k] = v`` / ``globals().update(...)`` / ``setattr(sys.modules[...], ...)``: names appear at run time."""
     if ("globals()" not in mod.text and "setattr(" not in mod.text) or mod.tree is None:

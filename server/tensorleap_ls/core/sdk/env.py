@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import glob
-import io
+import hashlib
 import json
 import logging
 import os
@@ -157,12 +157,17 @@ class Environment:
     sdk: SdkApi | None = None
 
 
-def environment(python: str | None) -> Environment:
-    """The environment of an interpreter (the server's own when None), read from disk."""
+def environment(python: str | None, store=None) -> Environment:
+    """The environment of an interpreter (the server's own when None), read from disk. ``store`` (the
+    persistent cache, engine/store.Store): the installed SDK's API is kept there, keyed by its files' sizes and
+    times, so a CLI run does not parse code-loader's 1.5 MB again."""
     sites = site_packages(python)
     found = installed_version(sites)
     extra = [d for site in sites for d in _path_entries(site, _pth_stamps(site))]
-    return Environment(tuple(dict.fromkeys(sites + extra)), _read(*found) if found is not None else None)
+    sdk = None
+    if found is not None:
+        sdk = _read(*found, store)
+    return Environment(tuple(dict.fromkeys(sites + extra)), sdk)
 
 
 # Bounds of what a project's .pth files may add to the search path: a real environment has a few
@@ -249,8 +254,9 @@ def _finder_folders(finder: str) -> list[str]:
 
 
 @lru_cache(maxsize=8)
-def _read(version: str, package_dir: str) -> SdkApi:
-    return read_package(package_dir, version)
+def _read(version: str, package_dir: str, store=None) -> SdkApi:
+    # in memory by version and folder (a reinstall of another release changes the version); on disk by the files
+    return read_package(package_dir, version) if store is None else _read_stored(version, package_dir, store)
 
 
 # Bounds of the walk of an installed code-loader (1.0.214: 33 files, 1.5 MB, the largest 221 KB).
@@ -260,11 +266,21 @@ _SDK_BYTES = 16_000_000
 _SDK_DIRS = 400
 
 
-def read_package(package_dir: str, version: str) -> SdkApi:
-    """The API of the package at ``package_dir``, from its files: symlinks are not followed out of it,
-    the walk is bounded (``_SDK_*``), and a file that cannot be read or parsed (too large, too deeply
-    nested, not Python) is skipped alone."""
-    modules: dict[str, ModuleApi] = {}
+def _read_stored(version: str, package_dir: str, store) -> SdkApi:
+    files = _sdk_files(package_dir)
+    key = "sdk:" + hashlib.blake2b(repr((version, package_dir, files)).encode(), digest_size=16).hexdigest()
+    data = store.get(key)
+    api = _decode(data.get("sdk")) if data is not None else None
+    if api is None:
+        api = read_package(package_dir, version, files)
+        store.put(key, {"sdk": _encode(api)})
+    return api
+
+
+def _sdk_files(package_dir: str) -> list[tuple[str, str, int, int]]:
+    """(path, dotted name, size, mtime) of the package's .py files: symlinks are not followed out of it and
+    the walk is bounded (``_SDK_*``)."""
+    out: list[tuple[str, str, int, int]] = []
     base = os.path.dirname(package_dir)
     files_left, bytes_left, dirs_left = _SDK_FILES, _SDK_BYTES, _SDK_DIRS
     for dirpath, dirs, files in os.walk(package_dir):  # symlinked folders are listed, not entered
@@ -277,20 +293,57 @@ def read_package(package_dir: str, version: str) -> SdkApi:
             if files_left <= 0 or bytes_left <= 0 or dirs_left < 0:
                 log.warning("%s: more than %d files, %d bytes or %d folders; the rest is not read",
                             package_dir, _SDK_FILES, _SDK_BYTES, _SDK_DIRS)
-                return _sdk_api(modules, version, package_dir)
+                return out
             if not safe_files.within(path, package_dir):
                 continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
             files_left -= 1
+            bytes_left -= min(st.st_size, _SDK_FILE_BYTES)
             rel = os.path.relpath(path, base)[:-3].replace(os.sep, ".")
             dotted = rel[: -len(".__init__")] if rel.endswith(".__init__") else rel
-            try:
-                data = safe_files.read_bytes(path, min(_SDK_FILE_BYTES, bytes_left))
-                bytes_left -= len(data)
-                modules[dotted] = _module_api(parse_source(data.decode("utf-8-sig"), path), path)
-            except (OSError, SyntaxError, ValueError, RecursionError, MemoryError, tokenize.TokenError) as e:
-                log.info("%s: not read (%s)", path, getattr(e, "reason", None) or type(e).__name__)
-                continue
+            out.append((path, dotted, st.st_size, st.st_mtime_ns))
+    return out
+
+
+def read_package(package_dir: str, version: str, files: list | None = None) -> SdkApi:
+    """The API of the package at ``package_dir``, from its files (``_sdk_files``): a file that cannot be
+    read or parsed (too large, too deeply nested, not Python) is skipped alone."""
+    modules: dict[str, ModuleApi] = {}
+    for path, dotted, _size, _mtime in files if files is not None else _sdk_files(package_dir):
+        try:
+            data = safe_files.read_bytes(path, _SDK_FILE_BYTES)
+            modules[dotted] = _module_api(parse_source(data.decode("utf-8-sig"), path), path)
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError, tokenize.TokenError) as e:
+            log.info("%s: not read (%s)", path, getattr(e, "reason", None) or type(e).__name__)
+            continue
     return _sdk_api(modules, version, package_dir)
+
+
+def _encode(api: SdkApi) -> dict:
+    def fn(f: Func) -> list:
+        return [f.name, list(f.params), f.varkw, f.doc, f.path, f.line]
+    return {"version": api.version, "package_dir": api.package_dir,
+            "modules": {d: {"names": sorted(m.names), "funcs": {k: fn(f) for k, f in m.funcs.items()},
+                            "methods": {c: {k: fn(f) for k, f in ms.items()} for c, ms in m.methods.items()},
+                            "enums": {k: list(v) for k, v in m.enums.items()}} for d, m in api.modules.items()}}
+
+
+def _decode(data) -> SdkApi | None:
+    """``_encode``'s output back; None when it has another shape (a damaged entry is read again from the files)."""
+    def fn(x: list) -> Func:
+        name, params, varkw, doc, path, line = x
+        return Func(str(name), tuple(map(str, params)), bool(varkw), None if doc is None else str(doc), str(path), int(line))
+    try:
+        return SdkApi(str(data["version"]), str(data["package_dir"]), {
+            str(d): ModuleApi(set(map(str, m["names"])), {str(k): fn(f) for k, f in m["funcs"].items()},
+                              {str(c): {str(k): fn(f) for k, f in ms.items()} for c, ms in m["methods"].items()},
+                              {str(k): tuple(map(str, v)) for k, v in m["enums"].items()})
+            for d, m in data["modules"].items()})
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _sdk_api(modules: dict[str, ModuleApi], version: str, package_dir: str) -> SdkApi:

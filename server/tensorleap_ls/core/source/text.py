@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 from tensorleap_ls.core.model import Span
@@ -69,6 +70,20 @@ class SourceFile:
         text = self.lines[line0] if 0 <= line0 < len(self.lines) else ""
         start = len(text) - len(text.lstrip())
         return Span(self.path, line0, start, line0, len(text))
+
+
+class Words:
+    """Does a text hold one of these words (``whole``: as a whole identifier)? ``str.__contains__`` per word,
+    then a one-word pattern where it occurs: one alternation regex (``\b(?:a|b|...)\b``) tries every word at
+    every position, about 15x slower on a 50 KB module."""
+
+    def __init__(self, words, whole: bool = True):
+        self.words = tuple(sorted(set(words)))
+        self._exact = {w: re.compile(rf"\b{re.escape(w)}\b") for w in self.words} if whole else None
+
+    def search(self, text: str) -> bool:
+        exact = self._exact
+        return any(w in text and (exact is None or exact[w].search(text) is not None) for w in self.words)
 
 
 def dotted(node: ast.AST) -> str:

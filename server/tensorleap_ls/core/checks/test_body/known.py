@@ -7,7 +7,6 @@ are computed once per text (``Module.memo``).
 from __future__ import annotations
 
 import ast
-import re
 from typing import Any, Iterable
 
 from tensorleap_ls.core.checks.base import CheckContext
@@ -16,7 +15,7 @@ from tensorleap_ls.core.project.evaluate import CallValue, FunctionValue
 from tensorleap_ls.core.model import UNKNOWN, Kind
 from tensorleap_ls.core.facts.modules import calls_of, has_tree, index_of, per_text
 from tensorleap_ls.core.sdk.bundled import DECORATORS
-from tensorleap_ls.core.source.text import dotted
+from tensorleap_ls.core.source.text import Words, dotted
 
 
 class Known:
@@ -146,7 +145,7 @@ def registers(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Kind | None:
     return None
 
 
-@per_text("test_body.factories", needle=re.compile("|".join(map(re.escape, DECORATORS))), empty=dict)
+@per_text("test_body.factories", needle=Words(DECORATORS, whole=False), empty=dict)
 def _factories(mod) -> dict:
     """Top-level functions of ``mod`` with a nested def that a tensorleap_* decorator registers when they
     run: {factory def: {inner def: kind}}."""
