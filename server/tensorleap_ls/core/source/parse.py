@@ -33,10 +33,52 @@ def parse(text: str, filename: str = "<unknown>") -> ast.Module:
         return ast.parse(text, filename=filename)
     try:
         lines = _lines(text)
+        fast = _column_zero_pieces(lines, filename)
+        if fast is not None:
+            return ast.Module(body=fast, type_ignores=[])
         body = _pieces(lines, 0, len(lines), "", filename, 0)
     except (SyntaxError, ValueError, tokenize.TokenError, IndentationError, RecursionError):
         return ast.parse(text, filename=filename)
     return ast.Module(body=body, type_ignores=[])
+
+
+def _column_zero_pieces(lines: list[str], filename: str) -> list[ast.stmt] | None:
+    """The common case without ``tokenize`` (about 10x faster): the text cut at lines that start at column 0
+    with a name or a decorator, in groups of at most PIECE_BYTES, each parsed with the file's line numbers
+    (blank lines before it). A cut inside a string, a bracket or a decorated def leaves a group that does not
+    parse: then None, and the tokenizer finds the statements (``_pieces``). None also when one statement is
+    larger than PIECE_BYTES."""
+    starts = [0]
+    decorated = False
+    for i, ln in enumerate(lines):
+        c = ln[:1]
+        if not (c.isalpha() or c == "_" or c == "@") or not i:
+            continue
+        word = ln.split(None, 1)[0].split(":", 1)[0]
+        if word in _CONTINUES:
+            continue
+        if not decorated:  # a def below its decorators is the same statement
+            starts.append(i)
+        decorated = c == "@"
+    bounds = starts + [len(lines)]
+    out: list[ast.stmt] = []
+    group, size = 0, 0
+    for k in range(len(starts)):
+        n = sum(len(ln) for ln in lines[bounds[k]:bounds[k + 1]])
+        if n > PIECE_BYTES:
+            return None
+        if size + n > PIECE_BYTES:
+            try:
+                out += ast.parse("\n" * bounds[group] + "".join(lines[bounds[group]:bounds[k]]), filename=filename).body
+            except SyntaxError:
+                return None
+            group, size = k, 0
+        size += n
+    try:
+        out += ast.parse("\n" * bounds[group] + "".join(lines[bounds[group]:]), filename=filename).body
+    except SyntaxError:
+        return None
+    return out
 
 
 def _pieces(lines: list[str], lo: int, hi: int, indent: str, filename: str, depth: int) -> list[ast.stmt]:
