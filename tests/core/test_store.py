@@ -92,3 +92,33 @@ def test_concurrent_writers_leave_whole_entries(tmp_path: Path) -> None:
         t.join()
     assert all(Store(tmp_path / "c").get(f"d{i}")["module"] == {"n": i} for i in range(50))
     assert not list((tmp_path / "c").rglob(".tmp-*"))
+
+
+def test_a_second_run_parses_only_the_modules_the_checks_read_nodes_of(tmp_path: Path, monkeypatch) -> None:
+    """The per-text facts the checks declare ``stored`` (module names, what module-level code reads, namespace
+    writes, top-level names, needle verdicts) come from the cache: the import-time checks and the model-path
+    search no longer parse every library module of a vendored project, only the entry and the helpers its
+    registered functions reach."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import projects  # bench/projects.py
+
+    monkeypatch.setenv("TL_CACHE_DIR", str(tmp_path / "cache"))
+    entry = projects.vendored(str(tmp_path / "proj"), modules=40, lines=12_000)
+
+    def run() -> tuple[Analyzer, object]:
+        analyzer = Analyzer(persistent=True)
+        try:
+            (pa,) = analyzer.analyze_file(entry)
+        finally:
+            analyzer.close()
+        return analyzer, pa
+
+    first, pa1 = run()
+    second, pa2 = run()
+    assert [(f.code, f.span, f.message) for f in pa2.findings] == [(f.code, f.span, f.message) for f in pa1.findings]
+    assert len(pa2.modules) > 40
+    trees = [m for m in pa2.modules.values() if m.loaded]
+    assert len(trees) <= 8, sorted(m.name for m in trees)  # the entry and a few helpers, not the library
+    assert second._modules.store.misses == 0

@@ -10,6 +10,7 @@ import ast
 import functools
 import hashlib
 import re
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
@@ -37,13 +38,20 @@ class ImportRef:
     # package is expected there (optional back-ends of vendored libraries).
     optional: bool = False
     index: int = 0  # position in Module.imports: with the module path, a key that survives a re-parse
-    _module: "Module | None" = field(default=None, repr=False)
+    # its Module, weakly: a strong reference would make a cycle, and a replaced module (and its tree) would wait for
+    # the cyclic collector instead of going when the cache drops it
+    _module: "Module | weakref.ref | None" = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self._module is not None and not isinstance(self._module, weakref.ref):
+            self._module = weakref.ref(self._module)
 
     @property
     def node(self) -> ast.stmt | None:
         """The import statement (its module's tree is parsed again if it was released)."""
-        if self._node is None and self._module is not None:
-            self._module.tree  # noqa: B018 - loading the tree attaches the nodes
+        mod = self._module() if self._module is not None else None
+        if self._node is None and mod is not None:
+            mod.tree  # noqa: B018 - loading the tree attaches the nodes
         return self._node
 
     @property
