@@ -11,9 +11,10 @@ with the benchmark's client, against the real server started as editors start it
   vendored entry: publishes per second (all files, and the edited one), and the time from the last
   edit to the diagnostics of its version.
 
-    .venv/bin/python bench/engine.py [vendored] [adversarial] [typing] [--reps N] [--json out.json]
+    .venv/bin/python bench/engine.py [vendored] [adversarial] [typing] [--reps N] [--json out.json] [--results bench/RESULTS.md]
 
-``bench/run.py`` runs it and writes its section of bench/RESULTS.md.
+``--results`` replaces its section of bench/RESULTS.md (between ``<!-- engine:begin -->`` and ``<!-- engine:end -->``);
+``bench/run.py`` writes the rest of that file. The "Done when" verdicts below the section are written by hand.
 """
 
 from __future__ import annotations
@@ -116,6 +117,19 @@ def _edits(c: LspClient, path: str, needle: str, reps: int, after: int | None = 
 
 # --- sections ------------------------------------------------------------------------------------
 
+def _settle(c: LspClient, quiet: float = 0.5, limit: float = 30.0) -> None:
+    """Waits until the server has sent nothing for ``quiet`` seconds."""
+    end = time.perf_counter() + limit
+    seen = -1
+    while time.perf_counter() < end:
+        with c._lock:  # noqa: SLF001
+            now = len(c._notifications)  # noqa: SLF001
+        if now == seen:
+            return
+        seen = now
+        time.sleep(quiet)
+
+
 def typing(cmd: list[str], work: str, seconds: float = 4.0, every: float = 0.030) -> dict:
     cases = {}
     for label, make in (("400 lines", lambda d: generate(d, 400, "decorator")),
@@ -128,6 +142,7 @@ def typing(cmd: list[str], work: str, seconds: float = 4.0, every: float = 0.030
         try:
             doc = Doc(c, entry, "'meta_0'", len("'meta_0"))
             doc.open()
+            _settle(c)  # the open's publishes of the closure's other files are not the typing's
             mark = c.mark()
             t_start = time.perf_counter()
             sent = []
@@ -275,11 +290,22 @@ def main() -> int:
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--results", default=None, help="RESULTS.md whose engine section is replaced")
     args = ap.parse_args()
     results = run(args.python, args.sections, args.reps)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
-    print(render(results))
+    text = render(results)
+    print(text)
+    if args.results:
+        path = Path(args.results)
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        begin, end = "<!-- engine:begin -->", "<!-- engine:end -->"
+        if begin in old and end in old:
+            new = old[:old.index(begin) + len(begin)] + "\n" + text + "\n" + old[old.index(end):]
+        else:
+            new = old + f"\n{begin}\n{text}\n{end}\n"
+        path.write_text(new, encoding="utf-8")
     return 0
 
 
