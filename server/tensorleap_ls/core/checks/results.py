@@ -12,12 +12,13 @@ conversions whose result type is plain (``int(...)``, ``np.array([...])``, ``tf.
 from __future__ import annotations
 
 import ast
+import bisect
 from typing import Iterator
 
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.returns import _visible_dtype, _visibly_scalar, own_nodes, own_returns, single_assignment
 from tensorleap_ls.core.codes import LEAP_RESULT_TYPE, LOSS_METRIC_RETURN
-from tensorleap_ls.core.facts.modules import has_tree, per_text
+from tensorleap_ls.core.facts.modules import calls_of, has_tree, index_of, per_text
 from tensorleap_ls.core.fixdata import FunctionKind
 from tensorleap_ls.core.model import Finding, Kind, Style
 from tensorleap_ls.core.sdk.bundled import LEAP_RESULT_RULES
@@ -47,7 +48,7 @@ def check(ctx: CheckContext) -> list[Finding]:
 def _leap_results(mod) -> list[Finding]:
     """The ``Leap*(...)`` calls of a module, checked against the classes' validation (depends on the text)."""
     out: list[Finding] = []
-    for fn in [n for n in ast.walk(mod.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] + [mod.tree]:
+    for fn in _owners(mod):
         for call in own_nodes(fn, ast.Call):
             cls = dotted(call.func).rsplit(".", 1)[-1]
             rules = LEAP_RESULT_RULES.get(cls)
@@ -65,6 +66,26 @@ def _leap_results(mod) -> list[Finding]:
                                        f"LeapValidationError when the visualizer runs (it expects {_expects(rule)}).",
                                        mod.source.span(args[field]), data=FunctionKind(getattr(fn, "name", None), cls)))
     return out
+
+
+def _owners(mod) -> list:
+    """The functions (walk order, then the module) whose own code calls a ``Leap*`` class: the calls come from the
+    module's one walk (``calls_of``), and only the bodies that hold one are walked again."""
+    wanted = [c for c in calls_of(mod) if dotted(c.func).rsplit(".", 1)[-1] in LEAP_RESULT_RULES]
+    if not wanted:
+        return []
+    defs = index_of(mod).defs
+    by_start = sorted(defs, key=lambda fn: (fn.body[0].lineno, fn.body[0].col_offset))
+    starts = [(fn.body[0].lineno, fn.body[0].col_offset) for fn in by_start]
+    owners: set[int] = set()
+    for call in wanted:
+        at = (call.lineno, call.col_offset)
+        # the innermost def whose body holds the call (decorators and defaults are the outer scope's): the latest
+        # body start before it that has not ended
+        inner = next((fn for fn in reversed(by_start[:bisect.bisect_right(starts, at)])
+                      if at <= (fn.end_lineno, fn.end_col_offset)), None)
+        owners.add(id(inner) if inner is not None else id(mod.tree))
+    return [fn for fn in defs if id(fn) in owners] + ([mod.tree] if id(mod.tree) in owners else [])
 
 
 def _expects(rule: str) -> str:

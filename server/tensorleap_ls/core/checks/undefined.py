@@ -18,6 +18,7 @@ Finding.data: UndefinedName (the name, the nearest defined name, an import that 
 from __future__ import annotations
 
 import ast
+import bisect
 import builtins
 import difflib
 import functools
@@ -29,7 +30,7 @@ from typing import Iterable
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.codes import UNDEFINED_NAME
 from tensorleap_ls.core.facts import scopes
-from tensorleap_ls.core.facts.modules import Module, per_text
+from tensorleap_ls.core.facts.modules import Module, calls_of, per_text
 from tensorleap_ls.core.facts.scopes import COND, SPINE, def_key
 from tensorleap_ls.core.fixdata import UndefinedName
 from tensorleap_ls.core.model import Finding, Kind, Severity
@@ -133,9 +134,38 @@ def reached(ctx: CheckContext, slips: "Slips") -> dict[tuple, Context]:
             _follow(ctx, mod, scopes.runs(mod).calls, SPINE, f"importing {_rel(ctx, mod.path)}", 0, add, registered)
     while queue:
         c, depth = queue.pop(0)
-        if depth < MAX_HELPER_DEPTH:
+        if depth < MAX_HELPER_DEPTH and _may_follow(ctx, c.mod, c.node):
             _follow(ctx, c.mod, scopes.runs(c.mod, c.node).calls, c.certainty, c.who, depth + 1, add, registered)
     return out
+
+
+def _followed(ctx: CheckContext, mod: Module, f: ast.expr, aliases) -> bool:
+    """A call of ``f`` may reach a project function (``_follow``'s filter, before any resolution)."""
+    if isinstance(f, ast.Name):
+        return f.id in mod.defs or f.id in _explicitly_imported(mod)
+    return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in aliases
+
+
+def _may_follow(ctx: CheckContext, mod: Module, owner: ast.AST) -> bool:
+    """Some call written inside ``owner`` passes ``_follow``'s filter: else following it adds nothing, and how
+    certainly each of its lines runs (a walk of the whole body) is not needed."""
+    if "index" in mod.memo:  # the module's calls are known (one walk per text): the def's are a slice of them
+        calls = _calls_by_line(mod)
+        lo = bisect.bisect_left(calls, (owner.lineno, -1))
+        hi = bisect.bisect_right(calls, ((getattr(owner, "end_lineno", None) or owner.lineno) + 1, -1))
+        found = [call for _, _, call in calls[lo:hi]]
+    else:  # else the def's own nodes only (a helper module no other check walks)
+        found = [n for n in ast.walk(owner) if isinstance(n, ast.Call)]
+    if not found:
+        return False
+    aliases = _module_aliases(ctx, mod)
+    return any(_followed(ctx, mod, call.func, aliases) for call in found)
+
+
+@per_text("calls_by_line")
+def _calls_by_line(mod: Module) -> list:
+    """(line, column, call) of every call of the module, in source order (a def's calls are one slice of it)."""
+    return sorted(((c.lineno, c.col_offset, c) for c in calls_of(mod)), key=lambda t: (t[0], t[1]))
 
 
 def _follow(ctx: CheckContext, mod: Module, calls, base: int, via: str, depth: int, add, registered: set) -> None:
@@ -147,12 +177,11 @@ def _follow(ctx: CheckContext, mod: Module, calls, base: int, via: str, depth: i
         f = call.func
         if not isinstance(f, (ast.Name, ast.Attribute)):
             continue
-        if isinstance(f, ast.Name) and f.id not in mod.defs and f.id not in _explicitly_imported(mod):
-            continue  # a builtin, a class, a name from a star import: not a helper we follow
-        if isinstance(f, ast.Attribute):
-            aliases = _module_aliases(ctx, mod) if aliases is None else aliases
-            if not (isinstance(f.value, ast.Name) and f.value.id in aliases):
-                continue  # `np.zeros(...)`, `self.f(...)`: only `helpers.f(...)` of a local module is followed
+        aliases = _module_aliases(ctx, mod) if aliases is None and isinstance(f, ast.Attribute) else aliases
+        if not _followed(ctx, mod, f, aliases):
+            # a builtin, a class, a name from a star import; `np.zeros(...)`, `self.f(...)`: only a function of the
+            # project (`f(...)`, `helpers.f(...)` of a local module) is followed
+            continue
         try:
             v = r.value(call.func, mod)
         except RecursionError:
@@ -215,7 +244,7 @@ def level_of(ctx: CheckContext, mod: Module, runs: scopes.Runs, node: ast.AST, o
     guards = runs.guarded.get(id(node)) if level == COND else None
     if not guards:
         return level
-    shadow = scopes.stored(owner) if owner is not None else frozenset()
+    shadow = scopes.stored_in(mod, owner) if owner is not None else frozenset()
     for test, branch in guards:
         t = truth(ctx, mod, test, shadow)
         if t is None:
@@ -535,12 +564,16 @@ def check(ctx: CheckContext, contexts: dict[tuple, Context], slips: Slips) -> li
         if mod.tree is None or mod.source is None or getattr(mod, "stale", False) or silent(mod):
             continue
         own = slips.integration_module(mod)
-        where: dict[int, list] = {}  # id(ast.Name) -> the contexts whose code holds it
+        unbound = scopes.unbound(mod, keep_of(cs, mod))
+        if not unbound:
+            continue  # (the usual case: no walk of the contexts' bodies)
+        wanted = {id(u.node) for u in unbound}
+        where: dict[int, list] = {}  # id(ast.Name) of an unbound name -> the contexts whose code holds it
         for c in cs:
             r = scopes.runs(mod, c.node)
-            for i in r.names:
+            for i in wanted & r.names.keys():
                 where.setdefault(i, []).append((c, r))
-        for u in scopes.unbound(mod, keep_of(cs, mod)):
+        for u in unbound:
             best = None
             for c, r in where.get(id(u.node), ()):
                 level = min(level_of(ctx, mod, r, u.node, c.node), c.certainty)

@@ -16,7 +16,11 @@ core/checks/imports.py, core/checks/undefined.py).
 from __future__ import annotations
 
 import ast
+import bisect
+import collections
+import contextlib
 import copy
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -160,7 +164,7 @@ def runs(mod: Module, owner: ast.AST | None = None) -> Runs:
     key = ("runs", def_key(owner) if owner is not None else None)
     memo = mod.memo
     if key not in memo:
-        w = _Walker(mod, in_function=owner is not None, shadowed=stored(owner) if owner is not None else frozenset())
+        w = _Walker(mod, in_function=owner is not None, shadowed=stored_in(mod, owner) if owner is not None else frozenset())
         if owner is None:
             w.stmts(mod.tree.body if mod.tree is not None else [], SPINE)
         else:
@@ -208,6 +212,27 @@ def static_truth(test: ast.expr, consts: dict | None = None) -> bool | None:
         if isinstance(test.ops[0], ast.NotEq):
             return True
     return None
+
+
+def stored_in(mod: Module, owner: ast.AST) -> frozenset:
+    """``stored(owner)``, remembered by the def's text (a set of names: nothing to map back to a tree): an edit
+    elsewhere in the file does not walk this function again."""
+    end = getattr(owner, "end_lineno", None)
+    if end is None or not hasattr(owner, "lineno"):
+        return stored(owner)
+    first = min([owner.lineno] + [d.lineno for d in getattr(owner, "decorator_list", ())])  # stored() walks them too
+    key = "\n".join(mod.source.lines[first - 1:end])
+    found = _STORED.get(key)
+    if found is None:
+        found = _STORED[key] = stored(owner)
+        if len(_STORED) > _UNITS_ROOM:
+            _STORED.popitem(last=False)
+    else:
+        _STORED.move_to_end(key)
+    return found
+
+
+_STORED: "collections.OrderedDict[str, frozenset]" = collections.OrderedDict()
 
 
 def stored(owner: ast.AST) -> frozenset:
@@ -457,44 +482,169 @@ def unbound(mod: Module, keep: frozenset = frozenset()) -> tuple[Unbound, ...]:
 
 
 def _unbound(mod: Module, keep: frozenset) -> tuple[Unbound, ...]:
-    try:
-        from pyflakes import checker as pyflakes_checker
-        from pyflakes import messages as pyflakes_messages
-    except ImportError:  # a declared dependency: an install that lacks it says so in the log, once per text
-        log.error("pyflakes is not installed: undefined names are not checked (pip install pyflakes)")
+    """pyflakes on module-level code and the kept bodies. Each top-level def whose body is kept is checked on its
+    own (``_unit``) against the module's namespace as pyflakes leaves it, and remembered by its text: an edit
+    inside one function re-checks that function, not the whole file."""
+    made = _checker_class()
+    if made is None:
         return ()
-    wanted = (pyflakes_messages.UndefinedName, pyflakes_messages.ImportStarUsage)
-
-    class _Checker(pyflakes_checker.Checker):
-        def __init__(self, tree, filename):
-            self.nodes: dict[int, ast.AST] = {}
-            super().__init__(tree, filename=filename)
-
-        def report(self, messageClass, *args, **kwargs):
-            if messageClass in wanted:
-                super().report(messageClass, *args, **kwargs)
-                self.nodes[id(self.messages[-1])] = args[0]
-
-    tree = ast.Module(body=_pruned(mod.tree.body, keep), type_ignores=[])
+    _Checker, pyflakes_checker = made
+    units, inside = _units(mod.tree.body, keep) if not WHOLE_FILE[0] else ([], frozenset())
+    tree = ast.Module(body=_pruned(mod.tree.body, keep - inside), type_ignores=[])
     globs = sorted(global_names(mod))
     if globs:  # the `global` statements of the bodies left out still bind their names in the module
-        tree.body.append(ast.FunctionDef(name="_", args=_no_args(), body=[ast.Global(names=globs)],
+        tree.body.append(ast.FunctionDef(name=" globals", args=_no_args(), body=[ast.Global(names=globs)],
                                          decorator_list=[], returns=None, type_comment=None, lineno=1,
                                          col_offset=0, **_type_params()))
+    found = None
     try:
         found = _Checker(tree, mod.path)
+        out = found.found()
+        if units:
+            scope = next(sc for sc in found.deadScopes if isinstance(sc, pyflakes_checker.ModuleScope))
+            # the module's namespace once its body ran (deletions applied, annotations alone bind nothing)
+            names = frozenset(k for k, v in scope.items() if not isinstance(v, pyflakes_checker.Annotation)
+                              and k != " globals")
+            # `x: int` alone binds nothing, and pyflakes then looks no further (not even at a star import)
+            annotated = frozenset(k for k, v in scope.items() if isinstance(v, pyflakes_checker.Annotation))
+            star = any(ref.names == [("*", "*")] for ref in mod.imports)
+            for u in units:
+                out += _unit(mod, u, (names, annotated), star, _Checker)
     except RecursionError:  # a tree nested deeper than pyflakes' recursion: the user's shape, not our fault
         log.info("%s: nested too deeply for the undefined-name check (pyflakes); not checked", mod.path)
         return ()
     except Exception:  # noqa: BLE001 - pyflakes failed on a tree it should read: ours to fix, nothing to say
         log.exception("pyflakes failed on %s", mod.path)
         return ()
-    out = []
-    for m in found.messages:
-        node = found.nodes.get(id(m))
-        if node is not None and isinstance(m, wanted):
-            out.append(Unbound(m.message_args[0], node, isinstance(m, pyflakes_messages.ImportStarUsage)))
+    finally:
+        if found is not None:
+            found.done()
     return tuple(out)
+
+
+# The engine's oracle (engine/analysis.py) checks whole files, the per-function reuse off: an independent answer.
+WHOLE_FILE = [False]
+
+
+@contextlib.contextmanager
+def whole_file():
+    saved, WHOLE_FILE[0] = WHOLE_FILE[0], True
+    try:
+        yield
+    finally:
+        WHOLE_FILE[0] = saved
+
+
+def _units(body: list, keep: frozenset) -> tuple[list, frozenset]:
+    """The top-level defs that hold a kept def, and the kept defs inside them (sorted spans: linear)."""
+    lines = sorted(k[0] for k in keep)
+    units, inside = [], set()
+    for s in body:
+        if isinstance(s, _FUNCS):
+            lo = bisect.bisect_left(lines, s.lineno)
+            hi = bisect.bisect_right(lines, s.end_lineno or s.lineno)
+            if lo < hi:
+                units.append(s)
+                inside.update(lines[lo:hi])
+    return units, frozenset(k for k in keep if k[0] in inside)
+
+
+@functools.lru_cache(maxsize=1)
+def _checker_class():
+    """pyflakes' Checker reporting only unbound names, with their nodes (made once: a class is cyclic garbage)."""
+    try:
+        from pyflakes import checker as pyflakes_checker
+        from pyflakes import messages as pyflakes_messages
+    except ImportError:  # a declared dependency: an install that lacks it says so in the log
+        log.error("pyflakes is not installed: undefined names are not checked (pip install pyflakes)")
+        return None
+    wanted = (pyflakes_messages.UndefinedName, pyflakes_messages.ImportStarUsage)
+
+    class _Checker(pyflakes_checker.Checker):
+        def __init__(self, tree, filename, builtins=None):
+            self.nodes: dict[int, ast.AST] = {}
+            super().__init__(tree, filename=filename, builtins=builtins)
+
+        def report(self, messageClass, *args, **kwargs):
+            if messageClass in wanted:
+                super().report(messageClass, *args, **kwargs)
+                self.nodes[id(self.messages[-1])] = args[0]
+
+        def found(self) -> list[Unbound]:
+            return [Unbound(m.message_args[0], self.nodes[id(m)], isinstance(m, pyflakes_messages.ImportStarUsage))
+                    for m in self.messages if id(m) in self.nodes and isinstance(m, wanted)]
+
+        def done(self) -> None:
+            """Breaks the cycles pyflakes leaves (a binding's ``used`` names its scope, which holds the binding; its
+            handler cache holds bound methods of itself): the checker and every node it saw go when it is dropped,
+            not at the cyclic collector's next full pass over every tree."""
+            for scope in [*self.deadScopes, *self.scopeStack]:
+                for binding in scope.values():
+                    binding.used = False
+                scope.clear()
+            self.deadScopes, self.scopeStack, self._deferred = [], [], collections.deque()
+            for attr in ("_nodeHandlers", "_parents", "_node_depths"):
+                if isinstance(getattr(self, attr, None), dict):
+                    getattr(self, attr).clear()
+
+    return _Checker, pyflakes_checker
+
+
+def _holds(s: ast.stmt, keep: frozenset) -> bool:
+    return any(s.lineno <= k[0] <= (s.end_lineno or s.lineno) for k in keep)
+
+
+# A top-level def's unbound names by (its text, the module's namespace, a star import, postponed annotations, a
+# package __init__), as (name, line after the def's, column, only a star import could bind it): pure, so shared
+# by every module and analysis; bounded.
+_UNITS: "collections.OrderedDict[tuple, tuple]" = collections.OrderedDict()
+_UNITS_ROOM = 4096
+
+
+def _unit(mod: Module, u: ast.stmt, namespace: tuple[frozenset, frozenset], star: bool, checker) -> list[Unbound]:
+    """The unbound names of the top-level def ``u``, its body alone against the module's namespace (the names it
+    binds, and those only annotated); its decorators, default values and annotations are module-level code: the
+    module pass has them."""
+    names, annotated = namespace
+    text = "\n".join(mod.source.lines[u.lineno - 1:u.end_lineno or u.lineno])
+    key = (text, names, annotated, star, mod.has_future_annotations, mod.path.endswith("__init__.py"))
+    rel = _UNITS.get(key)
+    if rel is not None:
+        _UNITS.move_to_end(key)
+        if not rel:
+            return []
+        at = {(n.lineno - u.lineno, n.col_offset, n.id): n for n in ast.walk(u) if isinstance(n, ast.Name)}
+        nodes = [at.get((line, col, name)) for name, line, col, _ in rel]
+        if all(n is not None for n in nodes):
+            return [Unbound(name, n, s) for (name, _, _, s), n in zip(rel, nodes)]
+    fn = copy.copy(u)
+    fn.decorator_list, fn.returns, fn.args = [], None, _bare(u.args)
+    body: list[ast.stmt] = []
+    if mod.has_future_annotations:
+        body.append(ast.ImportFrom(module="__future__", names=[ast.alias(name="annotations")], level=0, lineno=1, col_offset=0))
+    if star:
+        body.append(ast.ImportFrom(module="_", names=[ast.alias(name="*")], level=0, lineno=1, col_offset=0))
+    body += [ast.AnnAssign(target=ast.Name(id=k, ctx=ast.Store(), lineno=1, col_offset=0),
+                           annotation=ast.Name(id="int", ctx=ast.Load(), lineno=1, col_offset=0), value=None, simple=1,
+                           lineno=1, col_offset=0) for k in sorted(annotated)]
+    unit = checker(ast.Module(body=body + [fn], type_ignores=[]), mod.path, builtins=names)
+    found = unit.found()
+    unit.done()
+    ids = {id(n) for n in ast.walk(u) if isinstance(n, ast.Name)}
+    if all(id(f.node) in ids for f in found):  # nodes of the def itself: their place can be found again
+        _UNITS[key] = tuple((f.name, f.node.lineno - u.lineno, f.node.col_offset, f.star) for f in found)
+        if len(_UNITS) > _UNITS_ROOM:
+            _UNITS.popitem(last=False)
+    return found
+
+
+def _bare(a: ast.arguments) -> ast.arguments:
+    """The parameters as names only (defaults and annotations are evaluated where the def is, not in its body)."""
+    def arg(p: ast.arg | None) -> ast.arg | None:
+        return None if p is None else ast.arg(arg=p.arg, annotation=None, lineno=p.lineno, col_offset=p.col_offset)
+    return ast.arguments(posonlyargs=[arg(p) for p in a.posonlyargs], args=[arg(p) for p in a.args],
+                         vararg=arg(a.vararg), kwonlyargs=[arg(p) for p in a.kwonlyargs],
+                         kw_defaults=[None] * len(a.kwonlyargs), kwarg=arg(a.kwarg), defaults=[])
 
 
 def _no_args() -> ast.arguments:
@@ -510,7 +660,7 @@ def _pruned(body: list, keep: frozenset) -> list:
     out = []
     for s in body:
         if isinstance(s, _FUNCS):
-            if not any(s.lineno <= k[0] <= (s.end_lineno or s.lineno) for k in keep):
+            if not _holds(s, keep):
                 s = copy.copy(s)
                 s.body = [ast.Pass(lineno=s.lineno, col_offset=s.col_offset)]
         elif isinstance(s, (ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, *_TRY)):

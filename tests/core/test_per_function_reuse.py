@@ -1,0 +1,156 @@
+"""Work inside one edited file proportional to the edit (issue 20): the undefined-name check (pyflakes) runs per
+top-level function and remembers each by its text, and the Leap* result check walks only the bodies that call a
+Leap class. Each must say exactly what the whole-file computation says: compared here with it on tricky shapes
+(star imports, `global`, module-level `del`, annotations alone, nested defs, lambdas, class bodies, decorators)."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+from tensorleap_ls.core.checks import results
+from tensorleap_ls.core.checks.returns import own_nodes
+from tensorleap_ls.core.facts import scopes
+from tensorleap_ls.core.facts.modules import parse_module
+from tensorleap_ls.core.source.text import dotted
+
+TRICKY = textwrap.dedent('''
+    from __future__ import annotations
+    import os
+    from helpers import *
+    ANNOTATED: int
+    GONE = 1
+    del GONE
+
+    def uses_module_names(x):
+        return os.path.join(x, CONST) + undefined_one
+
+    def uses_deleted():
+        return GONE + ANNOTATED
+
+    def declares_global():
+        global LATE
+        LATE = 1
+
+    def reads_global():
+        return LATE + maybe_from_star
+
+    @decorator_missing(default_missing)
+    def decorated(a=default_arg_missing, *args, b: AnnMissing = 2, **kw) -> RetMissing:
+        def inner(y):
+            return y + a + outer_missing
+        cb = lambda z: z + lambda_missing
+        class Local:
+            attr = class_body_missing
+            def method(self):
+                return self.attr + method_missing
+        return inner, cb, Local
+
+    class Top:
+        value = top_class_missing
+        def m(self):
+            return value_in_method_missing
+
+    if os.environ.get("X"):
+        def conditional():
+            return cond_missing
+
+    CONST = 3
+''')
+
+
+def _names(found) -> list:
+    return sorted((u.name, u.node.lineno, u.node.col_offset, u.star) for u in found)
+
+
+def _whole(mod, keep) -> list:
+    """What pyflakes says on the whole pruned module (the computation before per-function reuse, and the engine
+    oracle's)."""
+    with scopes.whole_file():
+        return _names(scopes._unbound(mod, keep))
+
+
+def test_per_function_unbound_names_equal_the_whole_file_s() -> None:
+    mod = parse_module("/p/m.py", "m", TRICKY)
+    defs = [n for n in ast.walk(mod.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for keep in (frozenset((d.lineno, d.col_offset) for d in defs), frozenset([(defs[0].lineno, defs[0].col_offset)]),
+                 frozenset()):
+        want = _whole(mod, keep)
+        assert _names(scopes._unbound(mod, keep)) == want
+        assert _names(scopes._unbound(mod, keep)) == want  # the second time from the remembered functions
+    everything = _names(scopes._unbound(mod, frozenset((d.lineno, d.col_offset) for d in defs)))
+    said = {n for n, *_ in everything}
+    assert {"undefined_one", "outer_missing", "lambda_missing", "method_missing", "decorator_missing"} <= said
+    assert "GONE" in said  # deleted at module level: unbound in the function too
+    assert "LATE" not in said and "CONST" not in said
+
+
+def test_an_edit_moves_a_remembered_function_s_findings_with_it() -> None:
+    first = parse_module("/p/m.py", "m", TRICKY)
+    keep_of = lambda mod: frozenset((d.lineno, d.col_offset) for d in ast.walk(mod.tree)  # noqa: E731
+                                    if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    scopes._unbound(first, keep_of(first))
+    edited = parse_module("/p/m.py", "m", "import sys\n\n\n" + TRICKY.replace("return self.attr", "return sys.attr"))
+    got = scopes._unbound(edited, keep_of(edited))
+    assert _names(got) == _whole(edited, keep_of(edited))
+    by_name = {u.name: u.node for u in got}
+    assert edited.source.lines[by_name["undefined_one"].lineno - 1].strip().endswith("undefined_one")
+
+
+def test_leap_result_calls_are_found_in_the_same_bodies_as_by_walking_every_def() -> None:
+    text = textwrap.dedent('''
+        top = LeapImage(image=[1, 2])
+        @decorate(LeapText(data="x"))
+        def viz(image, other=LeapGraph(graph=[1])):
+            def inner():
+                return LeapHorizontalBar(body=[1], labels=(1,))
+            f = lambda: LeapImage(image=[3])
+            class K:
+                v = LeapImage(image=[4])
+            return LeapImage(image=(1, 2))
+        class Outer:
+            def method(self):
+                return LeapText(data=[1])
+    ''')
+    mod = parse_module("/p/v.py", "v", text)
+    every = [n for n in ast.walk(mod.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))] + [mod.tree]
+
+    def pairs(fns):
+        return [(id(fn), id(c)) for fn in fns for c in own_nodes(fn, ast.Call)
+                if dotted(c.func).rsplit(".", 1)[-1] in results.LEAP_RESULT_RULES]
+
+    assert pairs(results._owners(mod)) == pairs(every)
+    assert len(pairs(every)) >= 4
+
+
+def test_analyses_leave_no_cyclic_garbage(tmp_path) -> None:
+    """The server freezes what an analysis leaves alive (Analyzer.freeze: no full collection walks every tree on
+    the editing path); that is safe only while an analysis leaves no cycles behind: pyflakes' checkers are taken
+    apart after use, and an import refers to its module weakly."""
+    import gc
+    import shutil
+    from pathlib import Path
+
+    from tensorleap_ls.core.engine.analysis import Analyzer
+
+    root = tmp_path / "proj"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "reliability" / "fixtures" / "mnist_decorator", root)
+    entry = root / "leap_integration.py"
+    text = entry.read_text(encoding="utf-8")
+    analyzer = Analyzer()
+    analyzer.analyze_file(str(entry))
+    gc.collect()
+    gc.disable()
+    try:
+        for i in range(10):
+            analyzer.set_overlay(str(entry), text + f"\nVALUE_{i} = undefined_{i}\n")
+            analyzer.analyze_file(str(entry))
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = [o for o in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+        analyzer.close()
+    assert len(left) < 50, sorted({type(o).__name__ for o in left})
