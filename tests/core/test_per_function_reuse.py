@@ -154,3 +154,10 @@ def test_analyses_leave_no_cyclic_garbage(tmp_path) -> None:
         gc.enable()
         analyzer.close()
     assert len(left) < 50, sorted({type(o).__name__ for o in left})
+
+
+def test_the_fast_walk_yields_what_ast_walk_yields_in_its_order() -> None:
+    from tensorleap_ls.core.facts.modules import walk
+
+    tree = ast.parse(TRICKY + "match x:\n    case [a, *b] if a: pass\nf'{x!r:>{w}}'\n")
+    assert list(map(id, walk(tree))) == list(map(id, ast.walk(tree)))

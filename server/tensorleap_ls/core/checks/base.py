@@ -14,10 +14,12 @@ bindings that reach that function.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+import collections
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Protocol
 
-from tensorleap_ls.core.model import Binding, Finding
+from tensorleap_ls.core.fixdata import FunctionKind
+from tensorleap_ls.core.model import Binding, Finding, Span
 from tensorleap_ls.core.source.text import SourceFile
 
 
@@ -76,3 +78,36 @@ class ScopedCheck:
         out = [f for b in ctx.bindings for f in self.binding(ctx, b)]
         out.extend(self.project(ctx))
         return out
+
+
+# --- findings one def's text decides --------------------------------------------------------------------------
+_BY_DEF: "collections.OrderedDict[tuple, tuple[int, list[Finding]]]" = collections.OrderedDict()
+_BY_DEF_ROOM = 4096
+_MOVABLE = (type(None), FunctionKind)  # fix data that holds no position
+
+
+def per_def(name: str, mod, fn: ast.AST, compute: Callable[[], list[Finding]]) -> list[Finding]:
+    """``compute()``: findings of the def ``fn`` that its text alone decides (its body, not what its names mean
+    elsewhere), remembered by (``name``, that text) and moved to where the def is now: an edit elsewhere in the
+    file does not walk this def again. Shared by every module and analysis; bounded."""
+    end = getattr(fn, "end_lineno", None)
+    if end is None or getattr(mod, "source", None) is None:
+        return compute()
+    key = (name, "\n".join(mod.source.lines[fn.lineno - 1:end]))
+    hit = _BY_DEF.get(key)
+    if hit is not None:
+        _BY_DEF.move_to_end(key)
+        line, found = hit
+        return [_moved(f, fn.lineno - line, mod.path) for f in found]
+    found = compute()
+    if all(isinstance(f.data, _MOVABLE) for f in found):
+        _BY_DEF[key] = (fn.lineno, [_moved(f, 0, mod.path) for f in found])
+        if len(_BY_DEF) > _BY_DEF_ROOM:
+            _BY_DEF.popitem(last=False)
+    return found
+
+
+def _moved(f: Finding, delta: int, path: str) -> Finding:
+    def span(s: Span) -> Span:
+        return Span(path, s.line + delta, s.col, s.end_line + delta, s.end_col)
+    return replace(f, span=span(f.span), related=[(span(s), m) for s, m in f.related])

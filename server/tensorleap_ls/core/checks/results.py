@@ -15,7 +15,7 @@ import ast
 import bisect
 from typing import Iterator
 
-from tensorleap_ls.core.checks.base import CheckContext
+from tensorleap_ls.core.checks.base import CheckContext, ScopedCheck, per_def
 from tensorleap_ls.core.checks.returns import _visible_dtype, _visibly_scalar, own_nodes, own_returns, single_assignment
 from tensorleap_ls.core.codes import LEAP_RESULT_TYPE, LOSS_METRIC_RETURN
 from tensorleap_ls.core.facts.modules import calls_of, has_tree, index_of, per_text
@@ -29,18 +29,28 @@ _NON_STR_CALLS = {"int", "float", "len", "round", "abs", "sum", "min", "max", "b
 _STR_CALLS = {"str", "repr", "format"}
 
 
-def check(ctx: CheckContext) -> list[Finding]:
+def _binding(ctx: CheckContext, b) -> list[Finding]:
+    """A decorated custom loss or metric: what it visibly returns (its own text decides: reused while its
+    fingerprint holds)."""
+    if b.kind not in (Kind.LOSS, Kind.METRIC) or b.style is not Style.DECORATOR:
+        return []
+    node = b.def_node
+    mod = ctx.module_at(b.def_path)
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and getattr(mod, "source", None) is not None:
+        return list(_loss_metric(b, node, mod.source))
+    return []
+
+
+def _project(ctx: CheckContext) -> list[Finding]:
+    """The ``Leap*(...)`` results built anywhere in the closure (per module text)."""
     out: list[Finding] = []
     for mod in ctx.modules.values():
         if has_tree(mod):
             out.extend(_leap_results(mod))
-    for b in ctx.of_kind(Kind.LOSS, Kind.METRIC):
-        node = b.def_node
-        mod = ctx.module_at(b.def_path)
-        if b.style is Style.DECORATOR and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
-                and getattr(mod, "source", None) is not None:
-            out.extend(_loss_metric(b, node, mod.source))
     return out
+
+
+check = ScopedCheck("results", _binding, _project)
 
 
 # --- Leap* results ---------------------------------------------------------------------------------------------
@@ -49,22 +59,30 @@ def _leap_results(mod) -> list[Finding]:
     """The ``Leap*(...)`` calls of a module, checked against the classes' validation (depends on the text)."""
     out: list[Finding] = []
     for fn in _owners(mod):
-        for call in own_nodes(fn, ast.Call):
-            cls = dotted(call.func).rsplit(".", 1)[-1]
-            rules = LEAP_RESULT_RULES.get(cls)
-            if rules is None:
+        out += per_def("leap_results", mod, fn, lambda: _leap_results_of(mod, fn)) if fn is not mod.tree \
+            else _leap_results_of(mod, fn)
+    return out
+
+
+def _leap_results_of(mod, fn) -> list[Finding]:
+    """The Leap* calls of one function's own code (or the module's top level)."""
+    out: list[Finding] = []
+    for call in own_nodes(fn, ast.Call):
+        cls = dotted(call.func).rsplit(".", 1)[-1]
+        rules = LEAP_RESULT_RULES.get(cls)
+        if rules is None:
+            continue
+        fields = [f for f, _ in rules]
+        args = dict(zip(fields, call.args))
+        args.update({k.arg: k.value for k in call.keywords if k.arg})
+        for field, rule in rules:
+            if rule is None or field not in args:
                 continue
-            fields = [f for f, _ in rules]
-            args = dict(zip(fields, call.args))
-            args.update({k.arg: k.value for k in call.keywords if k.arg})
-            for field, rule in rules:
-                if rule is None or field not in args:
-                    continue
-                why = _violates(rule, args[field], fn)
-                if why:
-                    out.append(Finding(LEAP_RESULT_TYPE, f"`{cls}({field}=...)`: {why}; the SDK's own validation raises "
-                                       f"LeapValidationError when the visualizer runs (it expects {_expects(rule)}).",
-                                       mod.source.span(args[field]), data=FunctionKind(getattr(fn, "name", None), cls)))
+            why = _violates(rule, args[field], fn)
+            if why:
+                out.append(Finding(LEAP_RESULT_TYPE, f"`{cls}({field}=...)`: {why}; the SDK's own validation raises "
+                                   f"LeapValidationError when the visualizer runs (it expects {_expects(rule)}).",
+                                   mod.source.span(args[field]), data=FunctionKind(getattr(fn, "name", None), cls)))
     return out
 
 
