@@ -195,13 +195,20 @@ def _follow(ctx: CheckContext, mod: Module, calls, base: int, via: str, depth: i
 
 
 def _module_aliases(ctx: CheckContext, mod: Module) -> frozenset:
-    """Names that are local modules in ``mod`` (``import helpers``, ``from pkg import helpers``)."""
+    """Names that are local modules in ``mod`` (``import helpers``, ``from pkg import helpers``); once per
+    analysis and module."""
+    memo = getattr(ctx.resolver, "memo", None)
+    key = ("module_aliases", mod.path)
+    if memo is not None and key in memo:
+        return memo[key]
     resolved = getattr(ctx.resolver, "resolved", {})
     out = set()
     for ref in mod.imports:
         if not ref.names and ref.bound and ((mod.path, ref.index, "") in resolved or (mod.path, ref.index, "top") in resolved):
             out.add(ref.bound)
         out.update(bound for orig, bound in ref.names if (mod.path, ref.index, orig) in resolved)
+    if memo is not None:
+        memo[key] = frozenset(out)
     return frozenset(out)
 
 

@@ -88,6 +88,7 @@ class Resolver(Names):
         super().__init__(modules, resolved)
         self.configs = ConfigFiles(read_text, root)
         self._assigned: dict[tuple[int, int], tuple[ast.expr, Any]] = {}
+        self.memo: dict = {}  # what checks derive from the closure once per analysis (the resolver lives for one)
 
     # --- values ---------------------------------------------------------------------------
     def value(self, node: ast.expr | None, mod: Module, env: dict[str, Any] | None = None, depth: int = 0) -> Any:
