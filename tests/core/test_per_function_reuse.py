@@ -161,3 +161,55 @@ def test_the_fast_walk_yields_what_ast_walk_yields_in_its_order() -> None:
 
     tree = ast.parse(TRICKY + "match x:\n    case [a, *b] if a: pass\nf'{x!r:>{w}}'\n")
     assert list(map(id, walk(tree))) == list(map(id, ast.walk(tree)))
+
+
+# module-level code checked statement by statement (no lambda, no postponed annotations: nothing deferred)
+STATEMENTS = textwrap.dedent('''
+    """Docstring."""
+    import os
+    __all__ = ["encoder"]
+    __all__ += ["later_name"]
+    before_star = used_before_star
+    from helpers import *
+    after_star = used_after_star
+    ANNOTATED: int
+    try:
+        import yaml
+    except ImportError:
+        yaml = None
+    GONE = 1
+    del GONE
+
+    @register(LATER_DECORATOR)
+    def encoder(idx: int = DEFAULT) -> Missing:
+        global LATE
+        LATE = os.path.join(GONE, ANNOTATED, yaml)
+        return idx + undefined_in_body
+
+    class Shapes(Base):
+        size = os.sep + ANNOTATED
+        def method(self):
+            return self.size
+
+    LATER_DECORATOR = object()
+    for i in range(3):
+        loop_value = i
+    print(loop_value, LATE, undefined_at_the_end)
+''')
+
+
+def test_module_level_statements_one_at_a_time_equal_the_whole_file_s() -> None:
+    mod = parse_module("/p/s.py", "s", STATEMENTS)
+    defs = [n for n in ast.walk(mod.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    assert scopes._no_deferred(mod, frozenset())  # the statement-by-statement path is the one tested
+    for keep in (frozenset((d.lineno, d.col_offset) for d in defs), frozenset()):
+        want = _whole(mod, keep)
+        assert _names(scopes._unbound(mod, keep)) == want
+        assert _names(scopes._unbound(mod, keep)) == want  # remembered statements
+    said = {n for n, *_ in _names(scopes._unbound(mod, frozenset((d.lineno, d.col_offset) for d in defs)))}
+    assert {"used_before_star", "LATER_DECORATOR", "GONE", "undefined_at_the_end"} <= said
+    # one module-level statement edited: the others come from memory, the answer is the whole file's
+    edited = parse_module("/p/s.py", "s", STATEMENTS.replace("size = os.sep", "size = os.pathsep + new_missing"))
+    keep = frozenset((d.lineno, d.col_offset) for d in ast.walk(edited.tree) if isinstance(d, ast.FunctionDef))
+    assert _names(scopes._unbound(edited, keep)) == _whole(edited, keep)
+    assert "new_missing" in {u.name for u in scopes._unbound(edited, keep)}

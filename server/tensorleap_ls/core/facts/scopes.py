@@ -22,9 +22,11 @@ import contextlib
 import copy
 import functools
 import logging
+import sys
+import zlib
 from dataclasses import dataclass, field
 
-from tensorleap_ls.core.facts.modules import Module, index_of, per_text
+from tensorleap_ls.core.facts.modules import Module, index_of, per_text, walk
 from tensorleap_ls.core.source.text import dotted
 
 log = logging.getLogger(__name__)
@@ -490,26 +492,33 @@ def _unbound(mod: Module, keep: frozenset) -> tuple[Unbound, ...]:
         return ()
     _Checker, pyflakes_checker = made
     units, inside = _units(mod.tree.body, keep) if not WHOLE_FILE[0] else ([], frozenset())
-    tree = ast.Module(body=_pruned(mod.tree.body, keep - inside), type_ignores=[])
-    globs = sorted(global_names(mod))
-    if globs:  # the `global` statements of the bodies left out still bind their names in the module
-        tree.body.append(ast.FunctionDef(name=" globals", args=_no_args(), body=[ast.Global(names=globs)],
-                                         decorator_list=[], returns=None, type_comment=None, lineno=1,
-                                         col_offset=0, **_type_params()))
+    star = any(ref.names == [("*", "*")] for ref in mod.imports)
+    if units and mod.path not in _SEEN:
+        # the first time this file is checked: one pass over it all (one checker, not one per function), and what
+        # each function and the namespace were, remembered for the edits to come
+        _SEEN[mod.path] = None
+        if len(_SEEN) > _UNITS_ROOM:
+            _SEEN.popitem(last=False)
+        return _whole_and_remember(mod, keep, units, star, _Checker, pyflakes_checker)
+    module_keep = keep - inside
     found = None
     try:
-        found = _Checker(tree, mod.path)
-        out = found.found()
-        if units:
-            scope = next(sc for sc in found.deadScopes if isinstance(sc, pyflakes_checker.ModuleScope))
-            # the module's namespace once its body ran (deletions applied, annotations alone bind nothing)
-            names = frozenset(k for k, v in scope.items() if not isinstance(v, pyflakes_checker.Annotation)
-                              and k != " globals")
-            # `x: int` alone binds nothing, and pyflakes then looks no further (not even at a star import)
-            annotated = frozenset(k for k, v in scope.items() if isinstance(v, pyflakes_checker.Annotation))
-            star = any(ref.names == [("*", "*")] for ref in mod.imports)
-            for u in units:
-                out += _unit(mod, u, (names, annotated), star, _Checker)
+        if not WHOLE_FILE[0] and _no_deferred(mod, module_keep):
+            # nothing of the module's own code is checked after its body (see _no_deferred): module-level code
+            # statement by statement, each remembered (``_by_statement``)
+            out, names, annotated = _by_statement(mod, module_keep, _Checker, pyflakes_checker)
+        else:
+            tree = ast.Module(body=_pruned(mod.tree.body, module_keep), type_ignores=[])
+            globs = sorted(global_names(mod))
+            if globs:  # the `global` statements of the bodies left out still bind their names in the module
+                tree.body.append(ast.FunctionDef(name=" globals", args=_no_args(), body=[ast.Global(names=globs)],
+                                                 decorator_list=[], returns=None, type_comment=None, lineno=1,
+                                                 col_offset=0, **_type_params()))
+            found = _Checker(tree, mod.path)
+            out = found.found()
+            names, annotated = _namespace(found, pyflakes_checker) if units else (frozenset(), frozenset())
+        for u in units:
+            out += _unit(mod, u, (names, annotated), star, _Checker)
     except RecursionError:  # a tree nested deeper than pyflakes' recursion: the user's shape, not our fault
         log.info("%s: nested too deeply for the undefined-name check (pyflakes); not checked", mod.path)
         return ()
@@ -520,6 +529,148 @@ def _unbound(mod: Module, keep: frozenset) -> tuple[Unbound, ...]:
         if found is not None:
             found.done()
     return tuple(out)
+
+
+# Paths whose functions have been checked one at a time (their results remembered): the next text of one is an edit.
+_SEEN: "collections.OrderedDict[str, None]" = collections.OrderedDict()
+
+
+def _whole_and_remember(mod: Module, keep: frozenset, units: list, star: bool, checker,
+                        pyflakes_checker) -> tuple[Unbound, ...]:
+    """One pyflakes pass over module-level code and every kept body; each unit's part of it (the names unbound in
+    its body) remembered as ``_unit`` would have found it, against the namespace the pass left."""
+    tree = ast.Module(body=_pruned(mod.tree.body, keep), type_ignores=[])
+    found = None
+    try:
+        found = checker(tree, mod.path)
+        out = found.found()
+        names, annotated = _namespace(found, pyflakes_checker)
+    except RecursionError:
+        log.info("%s: nested too deeply for the undefined-name check (pyflakes); not checked", mod.path)
+        return ()
+    except Exception:  # noqa: BLE001 - pyflakes failed on a tree it should read: ours to fix, nothing to say
+        log.exception("pyflakes failed on %s", mod.path)
+        return ()
+    finally:
+        if found is not None:
+            found.done()
+    for u in units:
+        start, end = (u.body[0].lineno, u.body[0].col_offset), (u.end_lineno, u.end_col_offset)
+        mine = [f for f in out if start <= (f.node.lineno, f.node.col_offset) <= end]
+        text = "\n".join(mod.source.lines[u.lineno - 1:u.end_lineno or u.lineno])
+        key = (text, names, annotated, star, mod.has_future_annotations, mod.path.endswith("__init__.py"))
+        _UNITS[key] = tuple((f.name, f.node.lineno - u.lineno, f.node.col_offset, f.star) for f in mine)
+        if len(_UNITS) > _UNITS_ROOM:
+            _UNITS.popitem(last=False)
+    return tuple(out)
+
+
+def _no_deferred(mod: Module, keep: frozenset) -> bool:
+    """pyflakes checks these after the module body, against the namespace the whole body leaves: a kept body that is
+    not a top-level unit, a lambda's body, annotations postponed by ``from __future__ import annotations``. Without
+    them each statement sees exactly the namespace the statements before it left. (So are type parameters' bounds and
+    `type` aliases, Python 3.12, and every annotation from 3.14.)"""
+    if mod.has_future_annotations or "lambda" in mod.text or sys.version_info >= (3, 14):
+        return False
+    for st in mod.tree.body:
+        if _holds(st, keep):
+            return False
+        for s in [st, *(st.body if isinstance(st, ast.ClassDef) else ())]:
+            if getattr(s, "type_params", None) or type(s).__name__ == "TypeAlias":
+                return False
+    return True
+
+
+def _namespace(checker, pyflakes_checker) -> tuple[frozenset, frozenset]:
+    """The module's namespace as pyflakes leaves it: (the names bound, deletions applied; the names only annotated:
+    ``x: int`` alone binds nothing, and pyflakes then looks no further, not even at a star import)."""
+    scope = next(sc for sc in checker.deadScopes if isinstance(sc, pyflakes_checker.ModuleScope))
+    names = frozenset(k for k, v in scope.items() if not isinstance(v, pyflakes_checker.Annotation) and k != " globals")
+    annotated = frozenset(k for k, v in scope.items() if isinstance(v, pyflakes_checker.Annotation))
+    return names, annotated
+
+
+# A top-level statement's unbound names, and the namespace after it, by (its text, the namespace before it, a star
+# import before it, postponed annotations, a package __init__): module-level code re-checked from the edited
+# statement only where the namespace it leaves changed. Pure: shared, bounded.
+_STATEMENTS: "collections.OrderedDict[tuple, tuple]" = collections.OrderedDict()
+
+
+def _groups(mod: Module) -> list[tuple[int, str, list]]:
+    """The module's top-level statements in runs cut where content decides (after a statement whose text hashes to
+    0 mod 16: an edit or an insertion moves no other cut): (first line, text, statements). One pyflakes checker per
+    run, not per statement: its set-up (every builtin and module name bound) costs about a statement's check."""
+    lines = mod.source.lines
+    out: list[tuple[int, str, list]] = []
+    cur: list = []
+    first = None
+    texts: list[str] = []
+    for stmt in mod.tree.body:
+        start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
+        text = "\n".join(lines[start - 1:stmt.end_lineno or stmt.lineno])
+        first = start if first is None else first
+        cur.append(stmt)
+        texts.append(f"{start - first}\n{text}")  # where each starts in the run: blank lines matter to positions
+        if zlib.crc32(text.encode("utf-8", "surrogatepass")) % 16 == 0:
+            out.append((first, "\n".join(texts), cur))
+            cur, texts, first = [], [], None
+    if cur:
+        out.append((first, "\n".join(texts), cur))
+    return out
+
+
+def _by_statement(mod: Module, keep: frozenset, checker, pyflakes_checker) -> tuple[list, frozenset, frozenset]:
+    """Module-level code as one pyflakes pass over the module would see it, a run of statements at a time: each run
+    checked against the namespace the statements before it left (passed as pyflakes' builtins), and remembered.
+    Only valid when nothing is deferred to the end of the module (``_no_deferred``)."""
+    out: list[Unbound] = []
+    names, annotated, star = frozenset(), frozenset(), False
+    for first, text, stmts in _groups(mod):
+        key = (text, names, annotated, star, mod.has_future_annotations, mod.path.endswith("__init__.py"))
+        hit = _STATEMENTS.get(key)
+        if hit is not None:
+            _STATEMENTS.move_to_end(key)
+            rel = hit[0]
+            nodes: list = []
+            if rel:
+                at = {(n.lineno - first, n.col_offset, n.id): n for st in stmts for n in walk(st) if isinstance(n, ast.Name)}
+                nodes = [at.get((line, col, name)) for name, line, col, _ in rel]
+            if all(n is not None for n in nodes):
+                out += [Unbound(name, n, s) for (name, _, _, s), n in zip(rel, nodes)]
+                names, annotated, star = hit[1], hit[2], hit[3]
+                continue
+        body: list[ast.stmt] = []
+        if mod.has_future_annotations:
+            body.append(ast.ImportFrom(module="__future__", names=[ast.alias(name="annotations")], level=0, lineno=1,
+                                       col_offset=0))
+        if star:
+            body.append(ast.ImportFrom(module="_", names=[ast.alias(name="*")], level=0, lineno=1, col_offset=0))
+        body += [ast.AnnAssign(target=ast.Name(id=k, ctx=ast.Store(), lineno=1, col_offset=0),
+                               annotation=ast.Name(id="int", ctx=ast.Load(), lineno=1, col_offset=0), value=None,
+                               simple=1, lineno=1, col_offset=0) for k in sorted(annotated)]
+        if "__all__" in names:  # an export list, not a builtin (pyflakes extends it on `__all__ += [...]`)
+            body.append(ast.Assign(targets=[ast.Name(id="__all__", ctx=ast.Store(), lineno=1, col_offset=0)],
+                                   value=ast.List(elts=[], ctx=ast.Load(), lineno=1, col_offset=0), lineno=1,
+                                   col_offset=0))
+        c = checker(ast.Module(body=body + _pruned(stmts, keep), type_ignores=[]), mod.path,
+                    builtins=names - {"__all__"})
+        try:
+            found = c.found()
+            after, annotated_after = _namespace(c, pyflakes_checker)
+            star_after = star or any(sc.importStarred for sc in c.deadScopes
+                                     if isinstance(sc, pyflakes_checker.ModuleScope))
+        finally:
+            c.done()
+        ids = {id(n) for st in stmts for n in walk(st) if isinstance(n, ast.Name)} if found else set()
+        if all(id(f.node) in ids for f in found):
+            _STATEMENTS[key] = (tuple((f.name, f.node.lineno - first, f.node.col_offset, f.star) for f in found),
+                                after, annotated_after, star_after)
+            if len(_STATEMENTS) > _UNITS_ROOM:
+                _STATEMENTS.popitem(last=False)
+        out += found
+        names, annotated, star = after, annotated_after, star_after
+    globs = global_names(mod)  # the `global` statements of the functions bind when they run: after the module
+    return out, names | (globs - annotated), annotated
 
 
 # The engine's oracle (engine/analysis.py) checks whole files, the per-function reuse off: an independent answer.
@@ -571,8 +722,10 @@ def _checker_class():
                 self.nodes[id(self.messages[-1])] = args[0]
 
         def found(self) -> list[Unbound]:
+            # names of the tree only: a name in a string annotation is a node of pyflakes' own parse, and an
+            # undefined `__all__` entry is reported on the assignment; the checks locate neither
             return [Unbound(m.message_args[0], self.nodes[id(m)], isinstance(m, pyflakes_messages.ImportStarUsage))
-                    for m in self.messages if id(m) in self.nodes and isinstance(m, wanted)]
+                    for m in self.messages if isinstance(self.nodes.get(id(m)), ast.Name) and isinstance(m, wanted)]
 
         def done(self) -> None:
             """Breaks the cycles pyflakes leaves (a binding's ``used`` names its scope, which holds the binding; its
