@@ -213,3 +213,20 @@ def test_module_level_statements_one_at_a_time_equal_the_whole_file_s() -> None:
     keep = frozenset((d.lineno, d.col_offset) for d in ast.walk(edited.tree) if isinstance(d, ast.FunctionDef))
     assert _names(scopes._unbound(edited, keep)) == _whole(edited, keep)
     assert "new_missing" in {u.name for u in scopes._unbound(edited, keep)}
+
+
+def test_a_name_a_function_declares_global_is_bound_for_every_body() -> None:
+    """``global TABLE`` in an init function binds TABLE in the module once it has run, which may be before any other
+    function runs: not an undefined name in the functions defined above it (pyflakes alone says it is)."""
+    text = textwrap.dedent('''
+        def lookup(key):
+            return TABLE[key] + really_missing
+
+        def init():
+            global TABLE
+            TABLE = {}
+    ''')
+    mod = parse_module("/p/g.py", "g", text)
+    keep = frozenset((d.lineno, d.col_offset) for d in mod.tree.body)
+    for found in (_whole(mod, keep), _names(scopes._unbound(mod, keep))):
+        assert [n for n, *_ in found] == ["really_missing"]

@@ -493,13 +493,6 @@ def _unbound(mod: Module, keep: frozenset) -> tuple[Unbound, ...]:
     _Checker, pyflakes_checker = made
     units, inside = _units(mod.tree.body, keep) if not WHOLE_FILE[0] else ([], frozenset())
     star = any(ref.names == [("*", "*")] for ref in mod.imports)
-    if units and mod.path not in _SEEN:
-        # the first time this file is checked: one pass over it all (one checker, not one per function), and what
-        # each function and the namespace were, remembered for the edits to come
-        _SEEN[mod.path] = None
-        if len(_SEEN) > _UNITS_ROOM:
-            _SEEN.popitem(last=False)
-        return _whole_and_remember(mod, keep, units, star, _Checker, pyflakes_checker)
     module_keep = keep - inside
     found = None
     try:
@@ -510,15 +503,19 @@ def _unbound(mod: Module, keep: frozenset) -> tuple[Unbound, ...]:
         else:
             tree = ast.Module(body=_pruned(mod.tree.body, module_keep), type_ignores=[])
             globs = sorted(global_names(mod))
-            if globs:  # the `global` statements of the bodies left out still bind their names in the module
-                tree.body.append(ast.FunctionDef(name=" globals", args=_no_args(), body=[ast.Global(names=globs)],
-                                                 decorator_list=[], returns=None, type_comment=None, lineno=1,
-                                                 col_offset=0, **_type_params()))
+            if globs:
+                # what any function declares `global` is bound in the module once that function has run, which may
+                # be before any other body runs: every body sees it (pyflakes alone lets a body see only the globals
+                # of the functions defined above it). The bodies run after the module's code: first of them, this.
+                at = next((i for i, st in enumerate(tree.body) if not _leading(st, i)), len(tree.body))
+                tree.body.insert(at, ast.FunctionDef(name=" globals", args=_no_args(), body=[ast.Global(names=globs)],
+                                                     decorator_list=[], returns=None, type_comment=None, lineno=1,
+                                                     col_offset=0, **_type_params()))
             found = _Checker(tree, mod.path)
             out = found.found()
             names, annotated = _namespace(found, pyflakes_checker) if units else (frozenset(), frozenset())
-        for u in units:
-            out += _unit(mod, u, (names, annotated), star, _Checker)
+        if units:
+            out += _units_checked(mod, units, (names, annotated), star, _Checker)
     except RecursionError:  # a tree nested deeper than pyflakes' recursion: the user's shape, not our fault
         log.info("%s: nested too deeply for the undefined-name check (pyflakes); not checked", mod.path)
         return ()
@@ -528,40 +525,6 @@ def _unbound(mod: Module, keep: frozenset) -> tuple[Unbound, ...]:
     finally:
         if found is not None:
             found.done()
-    return tuple(out)
-
-
-# Paths whose functions have been checked one at a time (their results remembered): the next text of one is an edit.
-_SEEN: "collections.OrderedDict[str, None]" = collections.OrderedDict()
-
-
-def _whole_and_remember(mod: Module, keep: frozenset, units: list, star: bool, checker,
-                        pyflakes_checker) -> tuple[Unbound, ...]:
-    """One pyflakes pass over module-level code and every kept body; each unit's part of it (the names unbound in
-    its body) remembered as ``_unit`` would have found it, against the namespace the pass left."""
-    tree = ast.Module(body=_pruned(mod.tree.body, keep), type_ignores=[])
-    found = None
-    try:
-        found = checker(tree, mod.path)
-        out = found.found()
-        names, annotated = _namespace(found, pyflakes_checker)
-    except RecursionError:
-        log.info("%s: nested too deeply for the undefined-name check (pyflakes); not checked", mod.path)
-        return ()
-    except Exception:  # noqa: BLE001 - pyflakes failed on a tree it should read: ours to fix, nothing to say
-        log.exception("pyflakes failed on %s", mod.path)
-        return ()
-    finally:
-        if found is not None:
-            found.done()
-    for u in units:
-        start, end = (u.body[0].lineno, u.body[0].col_offset), (u.end_lineno, u.end_col_offset)
-        mine = [f for f in out if start <= (f.node.lineno, f.node.col_offset) <= end]
-        text = "\n".join(mod.source.lines[u.lineno - 1:u.end_lineno or u.lineno])
-        key = (text, names, annotated, star, mod.has_future_annotations, mod.path.endswith("__init__.py"))
-        _UNITS[key] = tuple((f.name, f.node.lineno - u.lineno, f.node.col_offset, f.star) for f in mine)
-        if len(_UNITS) > _UNITS_ROOM:
-            _UNITS.popitem(last=False)
     return tuple(out)
 
 
@@ -579,6 +542,12 @@ def _no_deferred(mod: Module, keep: frozenset) -> bool:
             if getattr(s, "type_params", None) or type(s).__name__ == "TypeAlias":
                 return False
     return True
+
+
+def _leading(st: ast.stmt, i: int) -> bool:
+    """The module's docstring or a ``from __future__`` import (what must come first)."""
+    return (isinstance(st, ast.ImportFrom) and st.module == "__future__") or (
+        i == 0 and isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant) and isinstance(st.value.value, str))
 
 
 def _namespace(checker, pyflakes_checker) -> tuple[frozenset, frozenset]:
@@ -754,24 +723,31 @@ _UNITS: "collections.OrderedDict[tuple, tuple]" = collections.OrderedDict()
 _UNITS_ROOM = 4096
 
 
-def _unit(mod: Module, u: ast.stmt, namespace: tuple[frozenset, frozenset], star: bool, checker) -> list[Unbound]:
-    """The unbound names of the top-level def ``u``, its body alone against the module's namespace (the names it
-    binds, and those only annotated); its decorators, default values and annotations are module-level code: the
-    module pass has them."""
+def _units_checked(mod: Module, units: list, namespace: tuple[frozenset, frozenset], star: bool,
+                   checker) -> list[Unbound]:
+    """The unbound names of the top-level defs ``units``, their bodies alone against the module's namespace (the
+    names it binds, and those only annotated); their decorators, default values and annotations are module-level
+    code: the module pass has them. Each def's result is remembered by its text; the others are checked together,
+    in one pyflakes pass (its set-up, every name of the namespace bound, costs about as much as a def's check)."""
     names, annotated = namespace
-    text = "\n".join(mod.source.lines[u.lineno - 1:u.end_lineno or u.lineno])
-    key = (text, names, annotated, star, mod.has_future_annotations, mod.path.endswith("__init__.py"))
-    rel = _UNITS.get(key)
-    if rel is not None:
-        _UNITS.move_to_end(key)
-        if not rel:
-            return []
-        at = {(n.lineno - u.lineno, n.col_offset, n.id): n for n in ast.walk(u) if isinstance(n, ast.Name)}
-        nodes = [at.get((line, col, name)) for name, line, col, _ in rel]
-        if all(n is not None for n in nodes):
-            return [Unbound(name, n, s) for (name, _, _, s), n in zip(rel, nodes)]
-    fn = copy.copy(u)
-    fn.decorator_list, fn.returns, fn.args = [], None, _bare(u.args)
+    flags = (names, annotated, star, mod.has_future_annotations, mod.path.endswith("__init__.py"))
+    out: list[Unbound] = []
+    missing: list[tuple[ast.stmt, tuple]] = []
+    for u in units:
+        key = ("\n".join(mod.source.lines[u.lineno - 1:u.end_lineno or u.lineno]),) + flags
+        rel = _UNITS.get(key)
+        if rel is not None:
+            _UNITS.move_to_end(key)
+            nodes: list = []
+            if rel:
+                at = {(n.lineno - u.lineno, n.col_offset, n.id): n for n in walk(u) if isinstance(n, ast.Name)}
+                nodes = [at.get((line, col, name)) for name, line, col, _ in rel]
+            if all(n is not None for n in nodes):
+                out += [Unbound(name, n, s) for (name, _, _, s), n in zip(rel, nodes)]
+                continue
+        missing.append((u, key))
+    if not missing:
+        return out
     body: list[ast.stmt] = []
     if mod.has_future_annotations:
         body.append(ast.ImportFrom(module="__future__", names=[ast.alias(name="annotations")], level=0, lineno=1, col_offset=0))
@@ -780,15 +756,31 @@ def _unit(mod: Module, u: ast.stmt, namespace: tuple[frozenset, frozenset], star
     body += [ast.AnnAssign(target=ast.Name(id=k, ctx=ast.Store(), lineno=1, col_offset=0),
                            annotation=ast.Name(id="int", ctx=ast.Load(), lineno=1, col_offset=0), value=None, simple=1,
                            lineno=1, col_offset=0) for k in sorted(annotated)]
-    unit = checker(ast.Module(body=body + [fn], type_ignores=[]), mod.path, builtins=names)
-    found = unit.found()
-    unit.done()
-    ids = {id(n) for n in ast.walk(u) if isinstance(n, ast.Name)}
-    if all(id(f.node) in ids for f in found):  # nodes of the def itself: their place can be found again
-        _UNITS[key] = tuple((f.name, f.node.lineno - u.lineno, f.node.col_offset, f.star) for f in found)
-        if len(_UNITS) > _UNITS_ROOM:
-            _UNITS.popitem(last=False)
-    return found
+    for u, _ in missing:
+        fn = copy.copy(u)
+        fn.decorator_list, fn.returns, fn.args = [], None, _bare(u.args)
+        body.append(fn)
+    c = checker(ast.Module(body=body, type_ignores=[]), mod.path, builtins=names)
+    try:
+        found = c.found()
+    finally:
+        c.done()
+    mine: dict[int, list[Unbound]] = {id(u): [] for u, _ in missing}
+    spans = sorted(((u.lineno, u.end_lineno or u.lineno), id(u)) for u, _ in missing)
+    starts = [sp[0][0] for sp in spans]
+    for f in found:  # each name to the def whose lines hold it (the defs do not overlap)
+        i = bisect.bisect_right(starts, f.node.lineno) - 1
+        if i >= 0 and f.node.lineno <= spans[i][0][1]:
+            mine[spans[i][1]].append(f)
+    for u, key in missing:
+        got = mine[id(u)]
+        ids = {id(n) for n in walk(u) if isinstance(n, ast.Name)} if got else set()
+        if all(id(f.node) in ids for f in got):  # nodes of the def itself: their place can be found again
+            _UNITS[key] = tuple((f.name, f.node.lineno - u.lineno, f.node.col_offset, f.star) for f in got)
+            if len(_UNITS) > _UNITS_ROOM:
+                _UNITS.popitem(last=False)
+        out += got
+    return out
 
 
 def _bare(a: ast.arguments) -> ast.arguments:
