@@ -116,3 +116,40 @@ def test_two_documents_of_one_project_edited_together(project: Path) -> None:
                 assert any(d["code"] == "TL213" for d in p["diagnostics"]) == has_error[p["version"]]
     finally:
         c.close()
+
+
+def test_the_full_garbage_collection_waits_for_a_pause_in_typing(project: Path) -> None:
+    """The server freezes what its analyses leave (no full collection walks every tree while the user types) and
+    runs the collection once typing pauses; analyses go on after it."""
+    from lspproc import start_server
+
+    viz = project / "leap_integration.py"
+    text = viz.read_text(encoding="utf-8")
+    uri = viz.resolve().as_uri()
+    c = start_server(str(project), init_options={"logLevel": "debug"},
+                     env={"TL_COLLECT_EVERY": "3", "TL_COLLECT_IDLE_S": "1"})
+    try:
+        mark = c.mark()
+        c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+        c.wait_for(is_diag(uri, 1), mark, timeout=60)
+
+        def logs() -> list[str]:
+            return [m["params"]["message"] for _, m in list(c._notifications) if m.get("method") == "window/logMessage"]
+
+        for v in range(2, 6):  # typing: no collection while edits come every 0.2 s
+            c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": v},
+                                                "contentChanges": [{"text": text + f"\n# edit {v}\n"}]})
+            c.wait_for(is_diag(uri, v), mark, timeout=60)
+            time.sleep(0.2)
+        assert not any("idle garbage collection" in m for m in logs())
+        deadline = time.monotonic() + 20  # the pause: collected once
+        while time.monotonic() < deadline and not any("idle garbage collection" in m for m in logs()):
+            time.sleep(0.2)
+        assert sum("idle garbage collection" in m for m in logs()) == 1, logs()[-5:]
+        mark = c.mark()
+        c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 6},
+                                            "contentChanges": [{"text": text.replace(GOOD, BAD)}]})
+        _, msg = c.wait_for(is_diag(uri, 6), mark, timeout=60)
+        assert any(d.get("code") == "TL213" for d in msg["params"]["diagnostics"])
+    finally:
+        c.close()

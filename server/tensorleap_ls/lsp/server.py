@@ -48,8 +48,9 @@ log = logging.getLogger("tensorleap_ls")
 
 # The analyses freeze what they leave alive (Analyzer.freeze); a full collection runs once typing has paused
 # COLLECT_IDLE_S seconds after at least COLLECT_EVERY analyses.
-COLLECT_EVERY = 50
-COLLECT_IDLE_S = 5.0
+# (TL_COLLECT_EVERY / TL_COLLECT_IDLE_S: the tests shorten them)
+COLLECT_EVERY = int(os.environ.get("TL_COLLECT_EVERY") or 50)
+COLLECT_IDLE_S = float(os.environ.get("TL_COLLECT_IDLE_S") or 5.0)
 
 
 class TensorleapServer(LanguageServer):
@@ -79,6 +80,7 @@ class TensorleapServer(LanguageServer):
         self._tasks: dict[str, asyncio.Task] = {}  # uri -> its delayed mark (only when debounceMs > 0)
         self._dirty: dict[str, None] = {}  # uris waiting for the analysis loop, in order
         self._since_collect = 0  # analyses since the last idle garbage collection (Analyzer.freeze)
+        self._last_mark = 0.0  # when a document was last marked for analysis (time.monotonic)
         self._runner: asyncio.Task | None = None  # the analysis loop (_drain), while it runs
         self._sent: dict[str, tuple] = {}  # uri -> (version, diagnostics) last published
         self._analysis_lock = threading.Lock()
@@ -229,6 +231,7 @@ class TensorleapServer(LanguageServer):
 
     def _mark(self, uri: str, loop: asyncio.AbstractEventLoop) -> None:
         self._dirty[uri] = None
+        self._last_mark = time.monotonic()
         if self._runner is None or self._runner.done():
             self._runner = loop.create_task(self._drain())
 
@@ -266,8 +269,11 @@ class TensorleapServer(LanguageServer):
     def _collect_if_idle(self) -> None:
         """The full garbage collection the frozen analyses put off, once typing has paused (it holds the loop for
         about half a second on a 100-module project: never while an edit waits)."""
-        if self._dirty or (self._runner is not None and not self._runner.done()) or self._analyzer is None:
-            return
+        if self._since_collect < COLLECT_EVERY or self._analyzer is None:
+            return  # (another pause collected already)
+        if self._dirty or (self._runner is not None and not self._runner.done()) \
+                or time.monotonic() - self._last_mark < COLLECT_IDLE_S:
+            return  # typing again: the next pause
         self._since_collect = 0
         t0 = time.perf_counter()
         found = self._analyzer.collect()
