@@ -608,19 +608,7 @@ def _by_statement(mod: Module, keep: frozenset, checker, pyflakes_checker) -> tu
                 out += [Unbound(name, n, s) for (name, _, _, s), n in zip(rel, nodes)]
                 names, annotated, star = hit[1], hit[2], hit[3]
                 continue
-        body: list[ast.stmt] = []
-        if mod.has_future_annotations:
-            body.append(ast.ImportFrom(module="__future__", names=[ast.alias(name="annotations")], level=0, lineno=1,
-                                       col_offset=0))
-        if star:
-            body.append(ast.ImportFrom(module="_", names=[ast.alias(name="*")], level=0, lineno=1, col_offset=0))
-        body += [ast.AnnAssign(target=ast.Name(id=k, ctx=ast.Store(), lineno=1, col_offset=0),
-                               annotation=ast.Name(id="int", ctx=ast.Load(), lineno=1, col_offset=0), value=None,
-                               simple=1, lineno=1, col_offset=0) for k in sorted(annotated)]
-        if "__all__" in names:  # an export list, not a builtin (pyflakes extends it on `__all__ += [...]`)
-            body.append(ast.Assign(targets=[ast.Name(id="__all__", ctx=ast.Store(), lineno=1, col_offset=0)],
-                                   value=ast.List(elts=[], ctx=ast.Load(), lineno=1, col_offset=0), lineno=1,
-                                   col_offset=0))
+        body = _prefix(mod, star, annotated, names)
         c = checker(ast.Module(body=body + _pruned(stmts, keep), type_ignores=[]), mod.path,
                     builtins=names - {"__all__"})
         try:
@@ -748,14 +736,7 @@ def _units_checked(mod: Module, units: list, namespace: tuple[frozenset, frozens
         missing.append((u, key))
     if not missing:
         return out
-    body: list[ast.stmt] = []
-    if mod.has_future_annotations:
-        body.append(ast.ImportFrom(module="__future__", names=[ast.alias(name="annotations")], level=0, lineno=1, col_offset=0))
-    if star:
-        body.append(ast.ImportFrom(module="_", names=[ast.alias(name="*")], level=0, lineno=1, col_offset=0))
-    body += [ast.AnnAssign(target=ast.Name(id=k, ctx=ast.Store(), lineno=1, col_offset=0),
-                           annotation=ast.Name(id="int", ctx=ast.Load(), lineno=1, col_offset=0), value=None, simple=1,
-                           lineno=1, col_offset=0) for k in sorted(annotated)]
+    body = _prefix(mod, star, annotated, frozenset())
     for u, _ in missing:
         fn = copy.copy(u)
         fn.decorator_list, fn.returns, fn.args = [], None, _bare(u.args)
@@ -781,6 +762,24 @@ def _units_checked(mod: Module, units: list, namespace: tuple[frozenset, frozens
                 _UNITS.popitem(last=False)
         out += got
     return out
+
+
+def _prefix(mod: Module, star: bool, annotated: frozenset, names: frozenset) -> list[ast.stmt]:
+    """The statements that put a checker of a part of the module where that part is: postponed annotations, a star
+    import seen above it, the names only annotated above it, an export list (the names bound above it are pyflakes'
+    builtins)."""
+    at = {"lineno": 1, "col_offset": 0}
+    body: list[ast.stmt] = []
+    if mod.has_future_annotations:
+        body.append(ast.ImportFrom(module="__future__", names=[ast.alias(name="annotations")], level=0, **at))
+    if star:
+        body.append(ast.ImportFrom(module="_", names=[ast.alias(name="*")], level=0, **at))
+    body += [ast.AnnAssign(target=ast.Name(id=k, ctx=ast.Store(), **at), annotation=ast.Name(id="int", ctx=ast.Load(), **at),
+                           value=None, simple=1, **at) for k in sorted(annotated)]
+    if "__all__" in names:  # an export list, not a builtin (pyflakes extends it on `__all__ += [...]`)
+        body.append(ast.Assign(targets=[ast.Name(id="__all__", ctx=ast.Store(), **at)],
+                               value=ast.List(elts=[], ctx=ast.Load(), **at), **at))
+    return body
 
 
 def _bare(a: ast.arguments) -> ast.arguments:
