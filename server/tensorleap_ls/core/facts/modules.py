@@ -13,7 +13,7 @@ import hashlib
 import re
 import weakref
 from dataclasses import dataclass, field
-from typing import Callable, TypeVar
+from typing import Callable, KeysView, TypeVar
 
 from tensorleap_ls.core.fixdata import SyntaxDetail
 from tensorleap_ls.core.model import Finding, Span
@@ -131,18 +131,19 @@ class Module:
         return self._assigns
 
     @property
-    def def_names(self) -> frozenset:
-        """The names of ``defs``, without parsing a module the persistent cache knows."""
+    def def_names(self) -> "frozenset | KeysView":
+        """The names of ``defs`` (a set-like view: no copy per question), without parsing a module the persistent
+        cache knows."""
         if self._tree is None and self._stored_names is not None:
             return self._stored_names[0]
-        return frozenset(self.defs)
+        return self.defs.keys()
 
     @property
-    def assign_names(self) -> frozenset:
-        """The names of ``assigns``, without parsing a module the persistent cache knows."""
+    def assign_names(self) -> "frozenset | KeysView":
+        """The names of ``assigns`` (a set-like view), without parsing a module the persistent cache knows."""
         if self._tree is None and self._stored_names is not None:
             return self._stored_names[1]
-        return frozenset(self.assigns)
+        return self.assigns.keys()
 
     @property
     def sys_path_calls(self) -> list[ast.Call]:
