@@ -33,6 +33,7 @@ from tensorleap_ls.core.facts import scopes
 from tensorleap_ls.core.facts.modules import Module, calls_of, per_text
 from tensorleap_ls.core.facts.scopes import COND, SPINE, def_key
 from tensorleap_ls.core.fixdata import UndefinedName
+from tensorleap_ls.core.graphs import components
 from tensorleap_ls.core.model import Finding, Kind, Severity
 from tensorleap_ls.core.project.evaluate import FunctionValue, Undefined
 from tensorleap_ls.core.project.names import writes_globals
@@ -329,7 +330,7 @@ class Stars:
                 fixed[mod.path] = out
                 edges[mod.path] = targets
         result: dict[str, frozenset | None] = {}
-        for component in _components(edges):
+        for component in components(edges, lambda p: edges.get(p, [])):  # sinks first
             names: set | None = set()
             inside = set(component)
             for path in component:
@@ -354,47 +355,6 @@ class Stars:
             for path in component:
                 result[path] = frozen
         return result
-
-
-def _components(edges: dict[str, list[str]]) -> list[list[str]]:
-    """Strongly connected components of ``edges``, sinks first (Tarjan's algorithm, iterative)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    out: list[list[str]] = []
-    for root in edges:
-        if root in index:
-            continue
-        work = [(root, iter(edges.get(root, ())))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, it = work[-1]
-            nxt = next(it, None)
-            if nxt is not None:
-                if nxt not in index:
-                    index[nxt] = low[nxt] = len(index)
-                    stack.append(nxt)
-                    on_stack.add(nxt)
-                    work.append((nxt, iter(edges.get(nxt, ()))))
-                elif nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == node:
-                        break
-                out.append(comp)
-    return out
 
 
 @per_text("literal_all", stored=True)
