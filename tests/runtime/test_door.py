@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 SERVER = Path(__file__).resolve().parents[2] / "server" / "tensorleap_ls"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DOOR = "tensorleap_ls.runtime.api"
 
 
@@ -47,3 +52,24 @@ def test_the_scan_sees_every_spelling():
     found = [m for _, m in runtime_imports(source, "tensorleap_ls.lsp")]
     assert found == ["tensorleap_ls.runtime.interpreter", DOOR, "tensorleap_ls.runtime.runner",
                      "tensorleap_ls.runtime.model_info", DOOR]
+
+
+def test_a_static_check_imports_no_runtime_machinery_and_no_lsp_stack(tmp_path):
+    """``tensorleap-ls check`` (no --dynamic, no model file to read) starts fast: of the runtime it imports the
+    door and what the door's static helpers need (choosing the project's interpreter, the model-file reader,
+    which imports the runner only when it reads a file); no runner, child protocol, debug, scan or render, and
+    nothing of the server (pygls, lsprotocol, lsp/). Cold (no persistent cache) and warm."""
+    code = ("import json, sys\nfrom tensorleap_ls.cli import main\n"
+            "code = main(['check', '--format', 'json', sys.argv[1]])\n"
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "TL_DISABLE_ANALYTICS": "1"}
+    for _ in ("cold", "warm"):
+        r = subprocess.run([sys.executable, "-c", code, str(EXAMPLES / "legacy_mnist")], capture_output=True,
+                           text=True, env=env, timeout=120)
+        assert json.loads(r.stdout)["projects"][0]["bindings"], r.stderr  # it did check the project
+        modules = json.loads(r.stderr.strip().splitlines()[-1])
+        runtime = {m for m in modules if m.startswith("tensorleap_ls.runtime.")}
+        assert DOOR in runtime
+        assert runtime <= {DOOR, "tensorleap_ls.runtime.interpreter", "tensorleap_ls.runtime.model_info"}, runtime
+        server = [m for m in modules if m.split(".")[0] in ("pygls", "lsprotocol") or m.startswith("tensorleap_ls.lsp")]
+        assert not server, server

@@ -22,14 +22,37 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from tensorleap_ls.core.fixdata import Install, RunSample, to_json
 from tensorleap_ls.core.model import Finding, Severity, Span
-from tensorleap_ls.runtime import debug, interpreter, model_info, render
-from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol, wire
-from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault, Events, Limits, Runner, run_script
+from tensorleap_ls.runtime import interpreter, model_info
 from tensorleap_ls.core.codes import RUN_IMPORT_FAILED, RUN_INTERPRETER
+
+if TYPE_CHECKING:
+    from tensorleap_ls.runtime import debug
+    from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol
+    from tensorleap_ls.runtime.runner import ChildFault, Events, Runner
+    from tensorleap_ls.runtime.scan.run import Options as ScanOptions, Result as ScanResult
+
+# The runner, the child's protocol, debug, render and the scan are imported where they are used (or on first
+# access of these names: ``api.Runner``...): a static ``check`` and the server's start import none of them.
+_LAZY = {"Runner": ("tensorleap_ls.runtime.runner", "Runner"), "Limits": ("tensorleap_ls.runtime.runner", "Limits"),
+         "Events": ("tensorleap_ls.runtime.runner", "Events"), "ChildFault": ("tensorleap_ls.runtime.runner", "ChildFault"),
+         "protocol": ("tensorleap_ls.runtime.child.tensorleap_ls_child.protocol", None),
+         "DebugRun": ("tensorleap_ls.runtime.debug", "DebugRun"), "DebugFailed": ("tensorleap_ls.runtime.debug", "DebugFailed"),
+         "ScanOptions": ("tensorleap_ls.runtime.scan.run", "Options"), "ScanResult": ("tensorleap_ls.runtime.scan.run", "Result"),
+         "scan_cores": ("tensorleap_ls.runtime.scan.run", "cores"), "scan_report": ("tensorleap_ls.runtime.scan.report", None)}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module, attr = _LAZY[name]
+    value = importlib.import_module(module)
+    return value if attr is None else getattr(value, attr)
 
 Progress = Callable[[str], None]
 
@@ -43,7 +66,6 @@ popen = interpreter.popen  # a helper process that runs no user code (the analys
 model_facts = model_info.load_facts  # the model file's facts for the TL6xx checks
 find_models = model_info.find_models
 read_model = model_info.read
-DebugRun, DebugFailed = debug.DebugRun, debug.DebugFailed
 
 
 def line_span(path: str | None, line: int | None, fallback: str) -> Span:
@@ -118,6 +140,7 @@ def skeleton_model(python: str, folder: str) -> tuple[str | None, str | None]:
     import subprocess
 
     from tensorleap_ls.core.fixes import stubs
+    from tensorleap_ls.runtime.runner import run_script
 
     try:
         out = run_script(python, stubs.MODEL_SCRIPT, root=folder, timeout=120,  # limited, guarded, gated
@@ -135,6 +158,9 @@ def run_checks(runner: Runner, python: str, root: str, entry: str, samples: int,
     ``also``: [subset, sample id] pairs checked besides the picked samples (samples a preview or an
     earlier run saw fail: a run never reports "no problem" without looking at them again).
     ``functions`` / ``subsets``: just these (Python or registered names; subset names); None: all."""
+    from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol
+    from tensorleap_ls.runtime.runner import CANCELLED, ChildFault, Events
+
     bad = interpreter_finding(python, root, entry)
     if bad:
         return [bad], {}
@@ -202,6 +228,8 @@ def run_summary(problems: int, stats: dict, rechecked: list[dict] | None = None)
 def _call(runner: Runner, python: str, root: str, entry: str, req: protocol.Request, **kw: Any) -> protocol.Reply:
     """One request; a run the server restarted because the project changed (a save) is run
     again on the new code, once, instead of being reported as a crash."""
+    from tensorleap_ls.runtime.runner import CANCELLED, RESTARTED, ChildFault
+
     timeout = max(runner.limits.timeout_s, runner.limits.preprocess_timeout_s) + 5
     try:
         return runner.call(python, root, entry, req, timeout=timeout, **kw)
@@ -219,6 +247,8 @@ def _call(runner: Runner, python: str, root: str, entry: str, req: protocol.Requ
 def dynamic_findings(root: str, entry: str, *, python: str | None = None, samples: int = 5, timeout_s: float = 30.0,
                      preprocess_timeout_s: float = 300.0, memory_mb: int = 4096, progress: Progress | None = None,
                      env: dict | None = None) -> list[Finding]:
+    from tensorleap_ls.runtime.runner import Limits, Runner
+
     runner = Runner(Limits(timeout_s=timeout_s, preprocess_timeout_s=preprocess_timeout_s, memory_mb=memory_mb))
     try:
         findings, _ = run_checks(runner, interpreter.choose(root, python), root, entry, samples, progress,
@@ -235,6 +265,10 @@ def preview(runner: Runner, python: str, root: str, entry: str, subset: str, sam
             functions: dict[str, list] | None = None, auth_secret: str | None = None,
             cancel: threading.Event | None = None, events: Events | None = None) -> dict:
     """A preview summary (strict JSON-able) with rendered PNGs and an HTML page, bounded in size."""
+    from tensorleap_ls.runtime import render
+    from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol
+    from tensorleap_ls.runtime.runner import CANCELLED, ChildFault
+
     bad = interpreter_finding(python, root, entry)
     if bad:
         return {"ok": False, "message": bad.message, "problems": [{"code": RUN_INTERPRETER, "message": bad.message, **to_json(bad.data)}]}
@@ -274,6 +308,10 @@ def preview_sample(root: str, entry: str, subset: str, sample_id: Any, out_dir: 
                    timeout_s: float = 30.0, preprocess_timeout_s: float = 300.0, memory_mb: int = 4096,
                    functions: dict[str, list] | None = None) -> dict:
     """CLI: writes index.html, summary.json and one PNG per image into ``out_dir``."""
+    from tensorleap_ls.runtime import render
+    from tensorleap_ls.runtime.child.tensorleap_ls_child import wire
+    from tensorleap_ls.runtime.runner import Limits, Runner
+
     if functions is None:
         functions = static_functions(root, entry)
     runner = Runner(Limits(timeout_s=timeout_s, preprocess_timeout_s=preprocess_timeout_s, memory_mb=memory_mb))
@@ -338,6 +376,9 @@ def subsets(runner: Runner, python: str, root: str, entry: str, auth_secret: str
             cancel: threading.Event | None = None, events: Events | None = None) -> list[protocol.Subset]:
     """The project's subsets (name, first sample ids...) from the child's cached preprocess; [] when
     preprocess fails (the preview then says why)."""
+    from tensorleap_ls.runtime.child.tensorleap_ls_child import protocol
+    from tensorleap_ls.runtime.runner import ChildFault
+
     try:
         resp = runner.call(python, root, entry, protocol.Preprocess(), timeout=runner.limits.preprocess_timeout_s + 5,
                            auth_secret=auth_secret, cancel=cancel, events=events)
@@ -360,6 +401,8 @@ def static_functions(root: str, entry: str, bindings=None) -> dict[str, list]:
 def debug_sample(python: str, root: str, entry: str, subset: str, sample: Any, **kw: Any) -> debug.DebugRun:
     """The sample's harness under debugpy, listening for a DAP client (``debug.start``'s options); DebugFailed
     (with the reason for the user) when the interpreter cannot run the integration or debugpy cannot listen."""
+    from tensorleap_ls.runtime import debug
+
     bad = interpreter_finding(python, root, entry)
     if bad:
         raise debug.DebugFailed(bad.message)
@@ -367,24 +410,18 @@ def debug_sample(python: str, root: str, entry: str, subset: str, sample: Any, *
 
 
 # --- data-set scan (runtime/scan/): the CLI's `scan` and the server's `tensorleap.scan` -------------------------
-from tensorleap_ls.runtime.scan import cache as _scan_cache  # noqa: E402
-from tensorleap_ls.runtime.scan import report as scan_report  # noqa: E402
-from tensorleap_ls.runtime.scan import run as _scan  # noqa: E402
-
-ScanOptions = _scan.Options
-ScanResult = _scan.Result
-scan_cores = _scan.cores
-
-
+# (ScanOptions, ScanResult, scan_cores, scan_report: module attributes on first access, see _LAZY)
 def scan(root: str, entry: str, options: ScanOptions, *, python: str | None = None, project=None,
          progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None,
          auth_secret: str | None = None, out: str | None = None) -> ScanResult:
     """Every sample of every subset through every function (runtime/scan/run.py); the interpreter chosen as for
     ``check``. ``out``: where summary.json and report.html go (default: the project's .tensorleap/scan)."""
+    from tensorleap_ls.runtime.scan import cache as _scan_cache, report as scan_report, run as _scan
+
     python = interpreter.choose(root, python)
     bad = interpreter_finding(python, root, entry)
     if bad is not None:
-        result = ScanResult(root=root, entry=entry, python=python, backend=options.backend, workers=0, error=bad.message)
+        result = _scan.Result(root=root, entry=entry, python=python, backend=options.backend, workers=0, error=bad.message)
         result.failures.append({"subset": None, "sample_id": None, "function": None, "code": bad.code,
                                 "message": bad.message})
     else:
@@ -396,6 +433,8 @@ def scan(root: str, entry: str, options: ScanOptions, *, python: str | None = No
 
 def scan_findings(result: ScanResult) -> list[Finding]:
     """The diagnostics a scan feeds: one per function and check, with counts and the first sample ids."""
+    from tensorleap_ls.runtime.scan import report as scan_report
+
     out = []
     for g in scan_report.grouped(result):
         data = RunSample(sample=g["sample_id"], subset=g["subset"]) if g["sample_id"] is not None else None

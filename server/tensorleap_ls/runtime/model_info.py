@@ -19,7 +19,6 @@ from functools import lru_cache
 from tensorleap_ls.core.codes import RUN_INTEGRATION_TEST, RUN_MODEL_INPUT_SHAPE
 from tensorleap_ls.core.source.files import MODEL_MAX_BYTES
 from tensorleap_ls.runtime import interpreter
-from tensorleap_ls.runtime.runner import Limits, run_script
 
 _SCRIPT = r"""
 import sys
@@ -145,11 +144,15 @@ def too_large(path: str) -> str | None:
             "(an ONNX file holds at most 2 GB; larger weights live in external data files)")
 
 
-def _run_reader(python: str, path: str, root: str | None, user_code: bool, memory_mb: int):
-    return run_script(python, _SCRIPT, [path], root=root, user_code=user_code, timeout=120, memory_mb=memory_mb)
+def _run_reader(python: str, path: str, root: str | None, user_code: bool, memory_mb: int | None):
+    # the runner (and the child's protocol it imports) only when a model file is read: not for every `check`
+    from tensorleap_ls.runtime.runner import Limits, run_script
+
+    return run_script(python, _SCRIPT, [path], root=root, user_code=user_code, timeout=120,
+                      memory_mb=Limits.memory_mb if memory_mb is None else memory_mb)
 
 
-def read(python: str, path: str, root: str | None = None, memory_mb: int = Limits.memory_mb) -> dict | None:
+def read(python: str, path: str, root: str | None = None, memory_mb: int | None = None) -> dict | None:
     """The model's facts, or None (no reader library, unreadable or too large file, or refused by the
     trust gate)."""
     try:
@@ -162,7 +165,7 @@ def read(python: str, path: str, root: str | None = None, memory_mb: int = Limit
 
 
 @lru_cache(maxsize=32)
-def _read(python: str, path: str, mtime: float, root: str | None, trusted: bool, memory_mb: int) -> dict | None:
+def _read(python: str, path: str, mtime: float, root: str | None, trusted: bool, memory_mb: int | None) -> dict | None:
     try:
         r = _run_reader(python, path, root, path.endswith(".h5"), memory_mb)
     except (OSError, subprocess.TimeoutExpired):  # interpreter.Untrusted is an OSError
@@ -181,7 +184,7 @@ def _read(python: str, path: str, mtime: float, root: str | None, trusted: bool,
 _CODE_BEARING = (".h5", ".keras", ".pt", ".pth", ".torchscript", ".ptl")
 
 
-def facts(python: str, path: str, trusted: bool, memory_mb: int = Limits.memory_mb) -> dict | None:
+def facts(python: str, path: str, trusted: bool, memory_mb: int | None = None) -> dict | None:
     """Inputs/outputs of the model file ``path`` read in ``python``: {"path", "format", "inputs",
     "outputs"} or {"path", "error"} naming the missing library (or the size cap); None when it may not
     be read or does not exist. Cached by the file's content, not its mtime."""
@@ -216,7 +219,7 @@ def _digest(path: str) -> str:
     return h.hexdigest()
 
 
-def _facts(python: str, path: str, digest: str, memory_mb: int) -> dict:
+def _facts(python: str, path: str, digest: str, memory_mb: int | None) -> dict:
     fmt = os.path.splitext(path)[1].lstrip(".")
     try:
         r = _run_reader(python, path, None, path.endswith(_CODE_BEARING), memory_mb)  # through the trust gate
@@ -230,7 +233,7 @@ def _facts(python: str, path: str, digest: str, memory_mb: int) -> dict:
     return {**out, "path": path, "format": fmt, "digest": digest}
 
 
-def load_facts(analyzer, pa, python: str, trusted: bool, memory_mb: int = Limits.memory_mb) -> bool:
+def load_facts(analyzer, pa, python: str, trusted: bool, memory_mb: int | None = None) -> bool:
     """Reads the facts of the model ``pa``'s load_model loads into ``analyzer.model_facts`` (the core's
     6xx checks read them there). True when they changed, i.e. the project needs a new analysis."""
     from tensorleap_ls.core.checks.model_file import model_path

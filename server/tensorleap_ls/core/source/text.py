@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -79,11 +80,17 @@ class Words:
 
     def __init__(self, words, whole: bool = True):
         self.words = tuple(sorted(set(words)))
-        self._exact = {w: re.compile(rf"\b{re.escape(w)}\b") for w in self.words} if whole else None
+        self.whole = whole
 
     def search(self, text: str) -> bool:
-        exact = self._exact
-        return any(w in text and (exact is None or exact[w].search(text) is not None) for w in self.words)
+        whole = self.whole
+        return any(w in text and (not whole or _whole_word(w).search(text) is not None) for w in self.words)
+
+
+@functools.lru_cache(maxsize=None)
+def _whole_word(word: str) -> re.Pattern:
+    """Compiled when the word first occurs in a text, not at import (the vocabularies are built at import)."""
+    return re.compile(rf"\b{re.escape(word)}\b")
 
 
 def dotted(node: ast.AST) -> str:
