@@ -17,55 +17,73 @@ def _omit() -> Any:
     return field(default=None, metadata={"omit_none": True})
 
 
-@dataclass(frozen=True)
+# eq=False, repr=False: the base's generic __eq__, __hash__ and __repr__ (what the dataclass would generate) serve
+# every shape; a generated method is an exec() per class and method at import, half of every `check`'s cost of
+# importing this module.
+@dataclass(frozen=True, eq=False, repr=False)
 class FixData:
     """Base of every shape (lets the registry check a code's type)."""
 
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _values(self) == _values(other)
+
+    def __hash__(self) -> int:
+        return hash(_values(self))
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__qualname__}({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in fields(self))})"
+
+
+def _values(data: FixData) -> tuple:
+    return tuple(getattr(data, f.name) for f in fields(data))
+
 
 # --- 1xx structure ------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class MissingPart(FixData):
     missing: str  # the Kind value of the missing part
     style: str  # "decorator" | "legacy": the style of the project, for the stub
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class FunctionKind(FixData):
     function: str | None
     kind: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class NameKind(FixData):
     name: str | None
     kind: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class UndefinedName(FixData):
     name: str
     suggestion: str | None = _omit()  # the defined name it is a slip of ("did you mean")
     imports: str | None = _omit()  # the import statement that binds it (or the suggestion) where the module lacks it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ImportedName(FixData):
     name: str  # `from <module> import <name>`
     module: str  # the module as written (dots of a relative import included)
     suggestion: str | None = _omit()  # the name of that module it is a slip of
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class OfKind(FixData):
     kind: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class FilePath(FixData):
     path: str  # root-relative for an include fix (TL405/TL406), absolute for a skipped file (TL191)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class BundleGap(FixData):
     """TL405: the local modules one cause leaves out of the bundle (one finding for all of them)."""
 
@@ -73,32 +91,32 @@ class BundleGap(FixData):
     globs: list  # include patterns that bring them all back ("mnist_tl/**/*.py"), [] when none would
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SyntaxDetail(FixData):
     detail: str
 
 
 # --- 2xx contracts ------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Function(FixData):
     function: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Annotated(FixData):
     function: str
     kind: str
     annotation: str  # the annotation as written
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class EncoderDtype(FixData):
     function: str
     kind: str
     dtype: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class VisualizerAnnotation(FixData):
     function: str
     expected: str | None  # the Leap class matching visualizer_type
@@ -106,7 +124,7 @@ class VisualizerAnnotation(FixData):
     annotation: str | None  # the annotation as written (None: there is none)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class StringizedAnnotation(FixData):
     function: str
     expected: str | None
@@ -115,14 +133,14 @@ class StringizedAnnotation(FixData):
     future_line: int | None = None  # 0-based line of `from __future__ import annotations`
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ChannelDim(FixData):
     function: str | None
     kind: str
     style: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class DefaultChannelDim(FixData):
     function: str | None
     kind: str
@@ -130,41 +148,41 @@ class DefaultChannelDim(FixData):
     insert_at: tuple[int, int] | None  # where a keyword goes: just before the call's ')'
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class InsertKeyword(FixData):
     function: str | None
     insert_at: tuple[int, int] | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class InsertAt(FixData):
     insert_at: tuple[int, int] | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class StateMember(FixData):
     member: str | None  # the DataStateType member to use (None: offer all)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class DefaultState(FixData):
     insert_at: tuple[int, int] | None
     member: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Keyword(FixData):
     keyword: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class MetadataOrder(FixData):
     function_text: str
     type_text: str
     name_text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Companion(FixData):
     missing: str | None = _omit()  # the decorator to create (absent when creating one is not the fix)
     name: str | None = None
@@ -172,14 +190,14 @@ class Companion(FixData):
 
 
 # --- 3xx integration-test body ------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class NotInTest(FixData):
     function: str | None
     kind: str
     test: str | None  # the integration test's function
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class TestStatement(FixData):
     __test__ = False  # not a pytest class
     function: str | None  # the integration test's function
@@ -187,78 +205,78 @@ class TestStatement(FixData):
 
 
 # --- 4xx leap.yaml, bundle, environment ---------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class UnknownKey(FixData):
     key: str
     suggestion: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class YamlValue(FixData):
     value: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class UnlistedRequirement(FixData):
     package: str
     distribution: str
     in_pyproject: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Distribution(FixData):
     distribution: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SdkName(FixData):
     name: str
     since: str | None  # first release that has it
     suggestion: str | None = _omit()  # the name of the installed release it is a slip of (none has it)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SdkPin(FixData):
     pin: str
     installed: str
 
 
 # --- 5xx run time -------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RunSample(FixData):
     sample: Any = _omit()  # the sample id the check failed on
     subset: str | None = _omit()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Install(FixData):
     install: str  # the command that installs code-loader in the project interpreter
     venv: bool | None = _omit()  # the command creates the project's .venv (it had no interpreter of its own)
 
 
 # --- 6xx model ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ModelName(FixData):
     model: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Replacement(FixData):
     replacement: str | None  # the text the model's facts call for (None: no single answer)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ExpectedSize(FixData):
     expected: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SessionCall(FixData):
     callee: list  # [line, col, end_line, end_col] of `onnx.load` in `onnx.load(path)`
     statement: list  # [line, col] where the statement holding that call starts (the import goes before it)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ObservedShape(FixData):
     observed: list
     expected: list | None
