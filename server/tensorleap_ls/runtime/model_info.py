@@ -13,12 +13,14 @@ import json
 import logging
 import os
 import re
-import subprocess
 from functools import lru_cache
 
+from tensorleap_ls.core import lazy
 from tensorleap_ls.core.codes import RUN_INTEGRATION_TEST, RUN_MODEL_INPUT_SHAPE
 from tensorleap_ls.core.source.files import MODEL_MAX_BYTES
 from tensorleap_ls.runtime import interpreter
+
+subprocess = lazy.Module("subprocess")  # when a model file is read
 
 _SCRIPT = r"""
 import sys

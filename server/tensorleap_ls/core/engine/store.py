@@ -28,10 +28,12 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from tensorleap_ls import __version__
+from tensorleap_ls.core import lazy
+
+tempfile = lazy.Module("tempfile")  # when an entry is written: a second `check` writes none
 
 log = logging.getLogger(__name__)
 

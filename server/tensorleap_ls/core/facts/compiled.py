@@ -28,12 +28,16 @@ import collections
 import json
 import logging
 import os
-import subprocess  # constants only: the worker starts through the caller's ``spawn`` (the trust gate)
 import sys
 import threading
 import time
 import weakref
 from typing import Callable, Optional
+
+from tensorleap_ls.core import lazy
+
+# constants only: the worker starts through the caller's ``spawn`` (the trust gate); imported when it starts
+subprocess = lazy.Module("subprocess")
 
 log = logging.getLogger(__name__)
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import glob
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Iterable
 
+from tensorleap_ls.core import lazy
 from tensorleap_ls.core.source import files as safe_files
 
-try:
-    import tomllib  # novermin: tomli below on Python < 3.11
-except ImportError:  # Python < 3.11 (the server's floor is 3.9): the same parser, published as tomli
-    import tomli as tomllib
+# imported when a pyproject.toml is read; Python < 3.11 (the server's floor is 3.9): the same parser, published as tomli
+tomllib = lazy.Module("tomllib" if sys.version_info >= (3, 11) else "tomli")
 
 # code-loader 1.0.214's declared requirements: the `Requires-Dist` lines of the METADATA in
 # site-packages/code_loader-1.0.214.dist-info (mixpanel, numpy, psutil, pyyaml, requests). The platform
