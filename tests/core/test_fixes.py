@@ -62,6 +62,30 @@ def _assert_typed(findings) -> None:
         assert from_json(f.code, {**to_json(f.data), "code": f.code}) == f.data, f.code
 
 
+def test_fix_data_is_a_frozen_value_with_the_dataclass_signature():
+    """The shapes' methods come from the FixData base (core/fixdata.py), not generated per class: the same
+    values as a frozen dataclass would have, and its errors for a wrong call."""
+    import dataclasses
+
+    from tensorleap_ls.core.fixdata import ImportedName, UndefinedName
+
+    a = UndefinedName("x", imports="import x")
+    assert (a.name, a.suggestion, a.imports) == ("x", None, "import x")
+    assert a == UndefinedName(name="x", suggestion=None, imports="import x") and hash(a) == hash(UndefinedName("x", None, "import x"))
+    assert a != UndefinedName("x") and a != ImportedName("x", "import x") and len({a, UndefinedName("x"), a}) == 2
+    assert repr(a) == "UndefinedName(name='x', suggestion=None, imports='import x')"
+    assert dataclasses.replace(a, suggestion="y") == UndefinedName("x", "y", "import x")
+    assert [f.name for f in dataclasses.fields(ImportedName)] == ["name", "module", "suggestion"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.name = "y"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del a.name
+    for bad in (lambda: UndefinedName(), lambda: UndefinedName("x", name="y"), lambda: UndefinedName(nam="x"),
+                lambda: UndefinedName("x", None, None, None)):
+        with pytest.raises(TypeError):
+            bad()
+
+
 @pytest.mark.parametrize("case", CASES, ids=_ids)
 def test_findings_carry_their_code_s_data(tmp_path, case: Case):
     root = plant(tmp_path, case)

@@ -1,4 +1,4 @@
-"""The data a finding carries for its quick fix: one small frozen dataclass per shape.
+"""The data a finding carries for its quick fix: one small frozen dataclass per shape (frozen by its base).
 
 ``core/codes.py`` records, per code, which class its findings carry (``data=`` on the row); a finding
 of that code has an instance of it or ``None``. The LSP layer sends ``to_json(data)`` as the
@@ -9,7 +9,7 @@ data was typed, and the wire format stays as it was).
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, FrozenInstanceError, asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -17,12 +17,42 @@ def _omit() -> Any:
     return field(default=None, metadata={"omit_none": True})
 
 
-# eq=False, repr=False: the base's generic __eq__, __hash__ and __repr__ (what the dataclass would generate) serve
-# every shape; a generated method is an exec() per class and method at import, half of every `check`'s cost of
-# importing this module.
-@dataclass(frozen=True, eq=False, repr=False)
+# Every shape is ``@dataclass(init=False, eq=False, repr=False)``: its fields (``fields``, ``asdict``, ``replace``),
+# and the base's one generic __init__, __eq__, __hash__, __repr__ and frozen __setattr__ / __delattr__, the
+# methods the dataclass would generate. A generated method is an exec() per class and method at import: 6 per
+# frozen shape made this module a tenth of a `check`'s start-up.
+@dataclass(init=False, eq=False, repr=False)
 class FixData:
-    """Base of every shape (lets the registry check a code's type)."""
+    """Base of every shape (lets the registry check a code's type). Frozen: a field cannot be assigned."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        cls = type(self)
+        shape = _shape(cls)
+        if len(args) > len(shape):
+            raise TypeError(f"{cls.__name__}() takes {len(shape)} arguments but {len(args)} were given")
+        for name in kwargs:
+            if not any(name == known for known, _, _ in shape):
+                raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {name!r}")
+        for i, (name, default, factory) in enumerate(shape):
+            if i < len(args):
+                if name in kwargs:
+                    raise TypeError(f"{cls.__name__}() got multiple values for argument {name!r}")
+                value = args[i]
+            elif name in kwargs:
+                value = kwargs[name]
+            elif default is not MISSING:
+                value = default
+            elif factory is not MISSING:
+                value = factory()
+            else:
+                raise TypeError(f"{cls.__name__}() missing required argument: {name!r}")
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -36,54 +66,65 @@ class FixData:
         return f"{self.__class__.__qualname__}({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in fields(self))})"
 
 
+_SHAPES: dict[type, tuple] = {}
+
+
+def _shape(cls: type) -> tuple:
+    """(name, default, default_factory) of each field of the shape ``cls``, in order."""
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        shape = _SHAPES[cls] = tuple((f.name, f.default, f.default_factory) for f in fields(cls))
+    return shape
+
+
 def _values(data: FixData) -> tuple:
-    return tuple(getattr(data, f.name) for f in fields(data))
+    return tuple(getattr(data, name) for name, _, _ in _shape(type(data)))
 
 
 # --- 1xx structure ------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class MissingPart(FixData):
     missing: str  # the Kind value of the missing part
     style: str  # "decorator" | "legacy": the style of the project, for the stub
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class FunctionKind(FixData):
     function: str | None
     kind: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class NameKind(FixData):
     name: str | None
     kind: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class UndefinedName(FixData):
     name: str
     suggestion: str | None = _omit()  # the defined name it is a slip of ("did you mean")
     imports: str | None = _omit()  # the import statement that binds it (or the suggestion) where the module lacks it
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class ImportedName(FixData):
     name: str  # `from <module> import <name>`
     module: str  # the module as written (dots of a relative import included)
     suggestion: str | None = _omit()  # the name of that module it is a slip of
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class OfKind(FixData):
     kind: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class FilePath(FixData):
     path: str  # root-relative for an include fix (TL405/TL406), absolute for a skipped file (TL191)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class BundleGap(FixData):
     """TL405: the local modules one cause leaves out of the bundle (one finding for all of them)."""
 
@@ -91,32 +132,32 @@ class BundleGap(FixData):
     globs: list  # include patterns that bring them all back ("mnist_tl/**/*.py"), [] when none would
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class SyntaxDetail(FixData):
     detail: str
 
 
 # --- 2xx contracts ------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class Function(FixData):
     function: str | None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class Annotated(FixData):
     function: str
     kind: str
     annotation: str  # the annotation as written
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class EncoderDtype(FixData):
     function: str
     kind: str
     dtype: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class VisualizerAnnotation(FixData):
     function: str
     expected: str | None  # the Leap class matching visualizer_type
@@ -124,7 +165,7 @@ class VisualizerAnnotation(FixData):
     annotation: str | None  # the annotation as written (None: there is none)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class StringizedAnnotation(FixData):
     function: str
     expected: str | None
@@ -133,14 +174,14 @@ class StringizedAnnotation(FixData):
     future_line: int | None = None  # 0-based line of `from __future__ import annotations`
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class ChannelDim(FixData):
     function: str | None
     kind: str
     style: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class DefaultChannelDim(FixData):
     function: str | None
     kind: str
@@ -148,41 +189,41 @@ class DefaultChannelDim(FixData):
     insert_at: tuple[int, int] | None  # where a keyword goes: just before the call's ')'
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class InsertKeyword(FixData):
     function: str | None
     insert_at: tuple[int, int] | None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class InsertAt(FixData):
     insert_at: tuple[int, int] | None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class StateMember(FixData):
     member: str | None  # the DataStateType member to use (None: offer all)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class DefaultState(FixData):
     insert_at: tuple[int, int] | None
     member: str | None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class Keyword(FixData):
     keyword: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class MetadataOrder(FixData):
     function_text: str
     type_text: str
     name_text: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class Companion(FixData):
     missing: str | None = _omit()  # the decorator to create (absent when creating one is not the fix)
     name: str | None = None
@@ -190,14 +231,14 @@ class Companion(FixData):
 
 
 # --- 3xx integration-test body ------------------------------------------------------------------
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class NotInTest(FixData):
     function: str | None
     kind: str
     test: str | None  # the integration test's function
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class TestStatement(FixData):
     __test__ = False  # not a pytest class
     function: str | None  # the integration test's function
@@ -205,78 +246,78 @@ class TestStatement(FixData):
 
 
 # --- 4xx leap.yaml, bundle, environment ---------------------------------------------------------
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class UnknownKey(FixData):
     key: str
     suggestion: str | None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class YamlValue(FixData):
     value: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class UnlistedRequirement(FixData):
     package: str
     distribution: str
     in_pyproject: bool
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class Distribution(FixData):
     distribution: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class SdkName(FixData):
     name: str
     since: str | None  # first release that has it
     suggestion: str | None = _omit()  # the name of the installed release it is a slip of (none has it)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class SdkPin(FixData):
     pin: str
     installed: str
 
 
 # --- 5xx run time -------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class RunSample(FixData):
     sample: Any = _omit()  # the sample id the check failed on
     subset: str | None = _omit()
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class Install(FixData):
     install: str  # the command that installs code-loader in the project interpreter
     venv: bool | None = _omit()  # the command creates the project's .venv (it had no interpreter of its own)
 
 
 # --- 6xx model ----------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class ModelName(FixData):
     model: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class Replacement(FixData):
     replacement: str | None  # the text the model's facts call for (None: no single answer)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class ExpectedSize(FixData):
     expected: int
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class SessionCall(FixData):
     callee: list  # [line, col, end_line, end_col] of `onnx.load` in `onnx.load(path)`
     statement: list  # [line, col] where the statement holding that call starts (the import goes before it)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(init=False, eq=False, repr=False)
 class ObservedShape(FixData):
     observed: list
     expected: list | None
