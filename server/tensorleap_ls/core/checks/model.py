@@ -21,6 +21,7 @@ not check (contract §3.8 "labels length should equal output.shape[channel_dim]"
 from __future__ import annotations
 
 import ast
+import difflib
 
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.model_file import (  # noqa: F401 - model_path: read from here too (lsp)
@@ -33,9 +34,6 @@ from tensorleap_ls.core.codes import (
 from tensorleap_ls.core.fixdata import ExpectedSize, ModelName, Replacement, SessionCall
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Style
 from tensorleap_ls.core.source.text import dotted
-from tensorleap_ls.core import lazy
-
-difflib = lazy.Module("difflib")  # for a "did you mean" only
 
 _KERAS_FORMATS = {"h5", "keras"}
 

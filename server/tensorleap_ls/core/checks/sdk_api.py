@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
 import json
 import os
 import re
@@ -30,9 +31,6 @@ from tensorleap_ls.core.sdk.env import SdkApi, since_table, version_key
 from tensorleap_ls.core.codes import DECLARED_NOT_INSTALLED, SDK_API_MISSING, SDK_PIN_MISMATCH
 from tensorleap_ls.core.project.requirements import (
     SDK_DISTRIBUTION, installed, owners_of, parse_pyproject, parse_requirements)
-from tensorleap_ls.core import lazy
-
-difflib = lazy.Module("difflib")  # for a "did you mean" only
 
 # Attributes every Enum class has besides its members.
 _ENUM_ATTRS = {"name", "value", "mro", "_member_map_", "_member_names_", "_value2member_map_", "_missing_"}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import bisect
 import builtins
+import difflib
 import functools
 import os
 import sys
@@ -37,9 +38,6 @@ from tensorleap_ls.core.model import Finding, Kind, Severity
 from tensorleap_ls.core.project.evaluate import FunctionValue, Undefined
 from tensorleap_ls.core.project.names import writes_globals
 from tensorleap_ls.core.sdk.bundled import DECORATORS, DECORATORS_MODULE, ENUMS, LEAP_CLASSES, label_of
-from tensorleap_ls.core import lazy
-
-difflib = lazy.Module("difflib")  # for a "did you mean" only
 
 MAX_HELPER_DEPTH = 4
 MAX_CONTEXTS = 400
