@@ -122,3 +122,31 @@ def test_a_second_run_parses_only_the_modules_the_checks_read_nodes_of(tmp_path:
     trees = [m for m in pa2.modules.values() if m.loaded]
     assert len(trees) <= 8, sorted(m.name for m in trees)  # the entry and a few helpers, not the library
     assert second._modules.store.misses == 0
+
+
+def test_a_second_run_runs_pyflakes_only_where_a_name_was_unbound(project: Path, monkeypatch) -> None:
+    """"No unbound name" is stored per (text, bodies checked): a second run does not run pyflakes on the modules
+    where the first found none, and still reports an unbound name where there is one."""
+    from tensorleap_ls.core.facts import scopes
+
+    helper = project / "tensorleap" / "slip.py"
+    helper.write_text("import os\n\nVALUE = os.path.join(ROOT, 'x')\n")
+    entry = project / ENTRY
+    entry.write_text(entry.read_text(encoding="utf-8").replace("import os\n", "import os\nimport tensorleap.slip\n", 1))
+    checked: list[str] = []
+    real = scopes._unbound
+
+    def counted(mod, keep):
+        checked.append(mod.path)
+        return real(mod, keep)
+
+    monkeypatch.setattr(scopes, "_unbound", counted)
+    _, findings = _run(project)
+    assert "TL113" in [c for c, _, _ in findings] and str(helper) in checked
+    first = set(checked)
+    clean = {p for p in first if p != str(helper) and p != str(entry)}  # (the entry's star imports bind names)
+    assert clean
+    checked.clear()
+    _, again = _run(project)
+    assert again == findings
+    assert str(helper) in checked and not clean & set(checked), checked

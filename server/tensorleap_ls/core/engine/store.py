@@ -12,8 +12,9 @@ facts/compiled.py). An entry is written once its analysis has run the checks, an
 analysis learns a stored fact it lacks. A module read from the store has no tree: it is parsed only if a
 check asks for one (facts/modules.Module.tree), and it is never compiled again. Nothing stored depends on
 the installed SDK release (the SDK-dependent findings are computed per analysis), so the key is the text's
-digest, the product version, the Python version that compiled it and a digest of the analysis code
-(``core/``: a development checkout that changes it does not read stale entries).
+digest, the product version, the Python version that compiled it, a digest of the analysis code
+(``core/``: a development checkout that changes it does not read stale entries) and pyflakes' version (it
+decides the stored "no unbound name" facts).
 
 Safe: one JSON file per entry (no pickle: reading the cache executes nothing), written to a temporary
 file and renamed into place (concurrent runs see a whole entry or none; the last writer wins, with the
@@ -53,6 +54,15 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
+def _pyflakes_version() -> str:
+    """pyflakes decides the stored "no unbound name" facts (facts/scopes.unbound): another release, other keys."""
+    try:
+        import pyflakes  # its __init__ holds only the version
+    except ImportError:
+        return "-"
+    return str(getattr(pyflakes, "__version__", "?"))
+
+
 def default_folder() -> Path | None:
     env = os.environ.get("TL_CACHE_DIR")
     if env:
@@ -72,7 +82,8 @@ class Store:
     def __init__(self, folder: Path, limit: int = LIMIT):
         self.folder = Path(folder)
         self.limit = limit
-        self._salt = f"{FORMAT}|{__version__}|{sys.version_info[0]}.{sys.version_info[1]}|{_code_digest()}"
+        self._salt = (f"{FORMAT}|{__version__}|{sys.version_info[0]}.{sys.version_info[1]}|{_code_digest()}"
+                      f"|{_pyflakes_version()}")
         self._writes = 0
         self.hits = self.misses = 0
 
