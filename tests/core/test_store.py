@@ -150,3 +150,33 @@ def test_a_second_run_runs_pyflakes_only_where_a_name_was_unbound(project: Path,
     _, again = _run(project)
     assert again == findings
     assert str(helper) in checked and not clean & set(checked), checked
+
+
+def test_the_scan_of_site_packages_is_stored(project: Path, monkeypatch) -> None:
+    """Which distribution provides which module (every RECORD of site-packages) is read once per folder and its
+    modification time: a second run reads it from the store."""
+    from tensorleap_ls.core.project import requirements
+    from tensorleap_ls.core.sdk import env as sdk_env
+
+    scanned: list[str] = []
+    real = requirements._site.__wrapped__  # (no per-process memo: each run is a new process in real use)
+
+    def counted(site, stamp):
+        scanned.append(site)
+        return real(site, stamp)
+
+    monkeypatch.setattr(requirements, "_site", counted)
+
+    def run() -> list:
+        analyzer = Analyzer(env_for=lambda root: sdk_env.environment(None, analyzer.store), persistent=True)
+        try:
+            (pa,) = analyzer.analyze_file(str(project / ENTRY))
+        finally:
+            analyzer.close()
+        return [(f.code, f.span, f.message) for f in pa.findings]
+
+    findings = run()
+    assert scanned
+    scanned.clear()
+    assert run() == findings
+    assert scanned == []

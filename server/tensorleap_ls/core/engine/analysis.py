@@ -447,7 +447,7 @@ class Analyzer:
             resolver=resolver,
             sdk=env.sdk, outside_modules=outside, sites=env.sites, executed=frozenset(project.executed),
             find_function=lambda path, name: external.resolve_function(project, index, path, name),
-            model_facts=self.model_facts,
+            model_facts=self.model_facts, store=store,
         )
         if entry not in project.modules:
             if yaml_path is None or self.read_text(entry) is None:
