@@ -18,6 +18,7 @@ from tensorleap_ls.core.facts.modules import ImportRef, Module
 from tensorleap_ls.core.source.text import dotted
 
 DEFAULT_ENTRIES = ("leap_integration.py", "leap_binder.py")
+_MISS = object()
 
 
 def norm(path: str) -> str:
@@ -108,6 +109,7 @@ class ClosureBuilder:
         self._found = isfile
         self._overlaid = overlaid  # an editor buffer stands for the path (its existence is not the disk's)
         self._probes: dict[str, bool] = {}
+        self._found_in: dict[tuple, str | None] = {}
 
     def _isfile(self, path: str) -> bool:
         found = self._probes.get(path)
@@ -262,11 +264,23 @@ class ClosureBuilder:
         return ".".join([p for p in base + ([ref.module] if ref.module else []) if p])
 
     def _find_in(self, folder: str, parts: list[str]) -> str | None:
+        # once per (folder, dotted parts) and build: every import of a module is looked up in every folder of the
+        # search path (a vendored library imports the same few modules from everywhere: 2,000 lookups, 500 distinct)
+        key = (folder, *parts)
+        found = self._found_in.get(key, _MISS)
+        if found is _MISS:
+            found = self._found_in[key] = self._find(folder, parts)
+        return found
+
+    def _find(self, folder: str, parts: list[str]) -> str | None:
+        # joined by hand: the parts are identifiers (never absolute, never empty) and os.path.join was most of
+        # the resolution's time
+        base = folder if folder.endswith(os.sep) else folder + os.sep
         if not parts:
-            init = os.path.join(folder, "__init__.py")
+            init = base + "__init__.py"
             return init if self._isfile(init) else None
-        base = os.path.join(folder, *parts)
-        init = os.path.join(base, "__init__.py")
+        base += os.sep.join(parts)
+        init = base + os.sep + "__init__.py"
         if self._isfile(init):
             return init
         if self._isfile(base + ".py"):
