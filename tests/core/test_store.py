@@ -60,8 +60,11 @@ def test_an_edited_module_misses_and_the_others_hit(project: Path) -> None:
 
 def test_a_corrupt_entry_is_ignored_and_removed(project: Path, tmp_path: Path) -> None:
     _, findings = _run(project)
-    entries = sorted((tmp_path / "cache").rglob("*.json"))
-    assert entries
+    every = {e: json.loads(e.read_text()) for e in sorted((tmp_path / "cache").rglob("*.json"))}
+    entries = [e for e, data in every.items() if "module" in data]  # the modules' entries
+    closures = [e for e, data in every.items() if "resolved" in data]  # and the closure's
+    assert len(entries) >= 4 and len(closures) == 1
+    closures[0].write_text(json.dumps({**every[closures[0]], "resolved": [["a", "b"]]}))
     entries[0].write_text("{not json")
     entries[1].write_text(json.dumps({"digest": "someone else's"}))
     entries[2].write_text(json.dumps({"digest": json.loads(entries[3].read_text())["digest"], "module": {"imports": 3}}))
@@ -70,6 +73,7 @@ def test_a_corrupt_entry_is_ignored_and_removed(project: Path, tmp_path: Path) -
     for entry in entries[:3]:  # removed, then written again whole by the second run
         data = json.loads(entry.read_text())
         assert isinstance(data["module"]["imports"], list), entry
+    assert second.stats["closures_built"] == 1 and json.loads(closures[0].read_text()) == every[closures[0]]
 
 
 def test_the_cache_is_bounded(tmp_path: Path) -> None:
@@ -180,3 +184,37 @@ def test_the_scan_of_site_packages_is_stored(project: Path, monkeypatch) -> None
     scanned.clear()
     assert run() == findings
     assert scanned == []
+
+
+def test_the_closure_is_restored_while_nothing_it_depends_on_changed(project: Path) -> None:
+    """A new run takes the closure the last one stored (no import resolved again) while every module's text, the
+    probed files' folders and the unreadable files are as they were; a module created where an import looked
+    for it, or an edited import, builds it again; each time the analysis says what a fresh one says."""
+    def run() -> tuple[Analyzer, list, set]:
+        analyzer = Analyzer(persistent=True)
+        try:
+            (pa,) = analyzer.analyze_file(str(project / ENTRY))
+        finally:
+            analyzer.close()
+        fresh = Analyzer()
+        (full,) = fresh.analyze_file(str(project / ENTRY))
+        assert sorted(pa.modules) == sorted(full.modules) and pa.project.resolved == full.project.resolved
+        assert pa.project.executed == full.project.executed and pa.project.by_name == full.project.by_name
+        assert [(f.code, f.span, f.message) for f in pa.findings] == [(f.code, f.span, f.message) for f in full.findings]
+        return analyzer, [(f.code, f.span, f.message) for f in pa.findings], set(pa.modules)
+
+    first, findings, modules = run()
+    assert first.stats["closures_built"] == 1 and first.stats["closures_restored"] == 0
+    second, again, same = run()
+    assert second.stats["closures_restored"] == 1 and second.stats["closures_built"] == 0
+    assert again == findings and same == modules
+    # a module appears where an import of the entry looked for one: the closure grows
+    entry = project / ENTRY
+    entry.write_text(entry.read_text(encoding="utf-8").replace("import os\n", "import os\nimport extra_helpers\n", 1))
+    third, _, with_import = run()
+    assert third.stats["closures_built"] == 1 and with_import == modules
+    (project / "extra_helpers.py").write_text("VALUE = 1\n")
+    fourth, _, grown = run()
+    assert fourth.stats["closures_built"] == 1 and grown == modules | {str(project / "extra_helpers.py")}
+    fifth, _, kept = run()
+    assert fifth.stats["closures_restored"] == 1 and kept == grown

@@ -36,6 +36,7 @@ from tensorleap_ls.core.engine.store import Store
 from tensorleap_ls.core.facts.modules import (CLOCK, Module, ModuleCache, apply_verdict, digest_of, encode_memo,
                                              parse_module, stored_facts)
 from tensorleap_ls.core.project.closure import ClosureBuilder, Project, default_entry, find_root, inside, norm
+from tensorleap_ls.core.project.closure import stored as stored_closure
 from tensorleap_ls.core.sdk.env import Environment
 from tensorleap_ls.core.project import external
 from tensorleap_ls.core.codes import SYNTAX_ERROR, UNREADABLE_FILE
@@ -416,11 +417,17 @@ class Analyzer:
         key = (root, entry, yaml_path)
         old = self._closures.get(key)
         project = builder.reuse(old) if old is not None else None
+        store = self._modules.store
+        stored_key = f"closure|{root}|{entry}|{yaml_path}"
+        if project is None and store is not None:  # a new run: the closure the last one left, if still valid
+            project = builder.restore(store.get(stored_key), root, entry, yaml_path)
+            self.stats["closures_restored"] += project is not None
         self.stats["closures_reused" if project is not None else "closures_built"] += 1
         if project is None:
             project = builder.build(root, entry, yaml_path)
+            if store is not None:
+                store.put(stored_key, stored_closure(project))
         self._closures[key] = project
-        store = self._modules.store
         for mod in project.modules.values():
             if "compiled" not in mod.memo and mod.parsed and not mod.stale:
                 verdict = self.compiler.verdict(mod.digest)

@@ -86,6 +86,17 @@ class Project:
         return list(self.modules)
 
 
+def stored(proj: Project) -> dict:
+    """What the persistent cache keeps of a closure (JSON; ``ClosureBuilder.restore`` reads it): the closure and
+    what it was computed from, so that a new run resolves no import of an unchanged project."""
+    return {"modules": [[p, m.name, m.digest] for p, m in proj.modules.items()], "search_path": proj.search_path,
+            "executed": sorted(proj.executed), "resolved": [[p, i, a, t] for (p, i, a), t in proj.resolved.items()],
+            "by_name": proj.by_name, "external": {top: [[p, r.index] for p, r in refs] for top, refs in proj.external.items()},
+            "unresolved": [[p, r.index] for p, r in proj.unresolved],
+            "probes": {p: list(v) for p, v in proj.probes.items()}, "folders": proj.folders,
+            "unreadable": proj.unreadable}
+
+
 def import_signature(mod: Module, root: str) -> tuple:
     """What decides the closure in a module's text: its imports (not where they are written) and the
     sys.path additions it makes. An edit that keeps it keeps the closure."""
@@ -143,6 +154,29 @@ class ClosureBuilder:
         proj.external = {top: [(p, modules[p].imports[r.index]) for p, r in refs] for top, refs in old.external.items()}
         proj.unresolved = [(p, modules[p].imports[r.index]) for p, r in old.unresolved]
         return proj
+
+    def restore(self, data: object, root: str, entry: str, leap_yaml_path: str | None) -> Project | None:
+        """The closure ``stored`` kept (a new run: the persistent cache), when nothing it was computed from
+        changed: every module's text (its digest), the probed files (their folders' modification times, editor
+        buffers), the unreadable files. Else (or ``data`` of another shape) None: build it."""
+        try:
+            modules: dict[str, Module] = {}
+            for path, name, digest in data["modules"]:  # type: ignore[index]
+                mod = self._load(path, name)
+                if mod is None or mod.digest != digest or mod.stale:
+                    return None
+                modules[path] = mod
+            old = Project(root=root, entry=entry, leap_yaml_path=leap_yaml_path, modules=modules,
+                          search_path=[str(p) for p in data["search_path"]], executed=set(data["executed"]),
+                          resolved={(p, int(i), a): t for p, i, a, t in data["resolved"]}, by_name=dict(data["by_name"]),
+                          probes={p: (bool(f), bool(o)) for p, (f, o) in data["probes"].items()},
+                          folders=dict(data["folders"]), unreadable=dict(data["unreadable"]))
+            old.signatures = {p: import_signature(m, root) for p, m in modules.items()}
+            old.external = {top: [(p, modules[p].imports[int(i)]) for p, i in refs] for top, refs in data["external"].items()}
+            old.unresolved = [(p, modules[p].imports[int(i)]) for p, i in data["unresolved"]]
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            return None
+        return self.reuse(old)  # (the same modules: what remains is to check the probes, folders, unreadable files)
 
     def build(self, root: str, entry: str, leap_yaml_path: str | None) -> Project:
         proj = self._build(root, entry, leap_yaml_path)
