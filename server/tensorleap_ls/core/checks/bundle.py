@@ -93,6 +93,8 @@ def _entry(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
 
 
 def _rel(ctx: CheckContext, path: str) -> str:
+    if path.startswith(ctx.root + os.sep):  # (a module of the project: no relpath per module and analysis)
+        return path[len(ctx.root) + 1:].replace(os.sep, "/")
     return os.path.relpath(path, ctx.root).replace(os.sep, "/")
 
 

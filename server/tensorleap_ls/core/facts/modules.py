@@ -195,7 +195,9 @@ STORED_PREFIXES: set[str] = set()
 
 
 def _stored_key(k) -> bool:
-    return k.__class__ is str and (k in STORED or any(k.startswith(p) for p in STORED_PREFIXES))
+    if k.__class__ is not str:
+        return False
+    return k in STORED or (bool(STORED_PREFIXES) and k.startswith(tuple(STORED_PREFIXES)))
 
 
 def encode_memo(memo: dict) -> dict:
