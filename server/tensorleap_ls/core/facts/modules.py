@@ -171,7 +171,7 @@ class Module:
         for ref in self.imports:
             ref._node = None
         self.memo = {k: v for k, v in self.memo.items()
-                     if k in NODE_FREE or _stored_key(k) or (isinstance(k, tuple) and k and k[0] == "sdk_api")}
+                     if k in NODE_FREE or stored_key(k) or (isinstance(k, tuple) and k and k[0] == "sdk_api")}
 
     def _load(self) -> None:
         tree = parse_text(self.text.replace("\x00", " "), filename=self.path)
@@ -194,7 +194,7 @@ STORED: set[str] = set()
 STORED_PREFIXES: set[str] = set()
 
 
-def _stored_key(k) -> bool:
+def stored_key(k) -> bool:
     if k.__class__ is not str:
         return False
     return k in STORED or (bool(STORED_PREFIXES) and k.startswith(tuple(STORED_PREFIXES)))
@@ -202,14 +202,14 @@ def _stored_key(k) -> bool:
 
 def encode_memo(memo: dict) -> dict:
     """The stored per-text facts of ``memo``, as JSON."""
-    return {k: {"set": sorted(v)} if isinstance(v, frozenset) else v for k, v in memo.items() if _stored_key(k)}
+    return {k: {"set": sorted(v)} if isinstance(v, frozenset) else v for k, v in memo.items() if stored_key(k)}
 
 
 def decode_memo(data: dict) -> dict:
     """``encode_memo``'s output back (keys no longer stored by this code, and values of another shape, dropped)."""
     out = {}
     for k, v in data.items():
-        if not _stored_key(k):
+        if not stored_key(k):
             continue
         if isinstance(v, dict) and isinstance(v.get("set"), list):
             out[k] = frozenset(map(str, v["set"]))
