@@ -427,7 +427,7 @@ class Analyzer:
         self.stats["closures_reused" if project is not None else "closures_built"] += 1
         if project is None:
             project = builder.build(root, entry, yaml_path)
-            if store is not None:
+            if store is not None and old is None:  # the first of this run (not one per keystroke typing an import)
                 store.put(closure_key, stored_closure(project))
         self._closures[key] = project
         for mod in project.modules.values():
