@@ -418,7 +418,7 @@ def _collect(mod: Module, tree: ast.Module) -> None:
                 mod.has_future_annotations = True
     # Imports and sys.path edits in any statement (functions run at import time too, e.g. lru_cache
     # loaders). Statements only: walking every expression node costs 3x more on big files.
-    for node, at_import, optional in _statements(tree.body):
+    for node, at_import, optional in _all_statements(tree.body):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 bound = alias.asname or alias.name.split(".")[0]
@@ -451,6 +451,22 @@ _WANTED = (ast.Import, ast.ImportFrom, ast.Expr)
 _COMPOUND = tuple(getattr(ast, n) for n in ("FunctionDef", "AsyncFunctionDef", "ClassDef", "If", "For", "AsyncFor",
                                            "While", "With", "AsyncWith", "Try", "TryStar", "Match", "ExceptHandler",
                                            "match_case") if hasattr(ast, n))
+
+
+def _all_statements(body: list) -> "list[tuple[ast.stmt, bool, bool]]":
+    """``_statements`` of a module's body, kept on each compound top-level statement (source/parse.py shares the
+    unchanged ones between the file's texts; a compound statement is not in its own list: no reference cycle)."""
+    out: list[tuple[ast.stmt, bool, bool]] = []
+    for st in body:
+        if not isinstance(st, _COMPOUND):
+            if isinstance(st, _WANTED):
+                out.append((st, True, False))
+            continue
+        part = st.__dict__.get("_tl_statements")
+        if part is None:
+            part = st._tl_statements = _statements([st])
+        out += part
+    return out
 
 
 def _statements(stmts: list) -> "list[tuple[ast.stmt, bool, bool]]":
