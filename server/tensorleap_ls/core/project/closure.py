@@ -138,6 +138,11 @@ class ClosureBuilder:
             if new is None or (new is not mod and import_signature(new, old.root) != old.signatures.get(path)):
                 return None
             modules[path] = new
+        return self._again(old, modules)
+
+    def _again(self, old: Project, modules: dict[str, Module]) -> Project | None:
+        """``old`` with ``modules`` (its modules' current texts, same imports), when no file it probed or could not
+        read changed; else None."""
         if any(self._load(p, name) is not None for p, name in old.unreadable.items()):
             return None
         for path, (found, overlaid) in old.probes.items():
@@ -176,7 +181,7 @@ class ClosureBuilder:
             old.unresolved = [(p, modules[p].imports[int(i)]) for p, i in data["unresolved"]]
         except (KeyError, TypeError, ValueError, IndexError, AttributeError):
             return None
-        return self.reuse(old)  # (the same modules: what remains is to check the probes, folders, unreadable files)
+        return self._again(old, modules)  # (the same texts: what remains is to check the probes, folders, unreadable files)
 
     def build(self, root: str, entry: str, leap_yaml_path: str | None) -> Project:
         proj = self._build(root, entry, leap_yaml_path)
