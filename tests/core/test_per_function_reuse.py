@@ -230,3 +230,32 @@ def test_a_name_a_function_declares_global_is_bound_for_every_body() -> None:
     keep = frozenset((d.lineno, d.col_offset) for d in mod.tree.body)
     for found in (_whole(mod, keep), _names(scopes._unbound(mod, keep))):
         assert [n for n, *_ in found] == ["really_missing"]
+
+
+def test_what_runs_in_a_def_is_kept_while_the_def_and_the_constants_its_guards_read_are_unchanged() -> None:
+    """scopes.runs of an unchanged def (its nodes shared by the file's next tree, source/parse.py) is not walked
+    again after an edit elsewhere; a change of a module constant one of its guards reads makes it walked again,
+    and a change of the def itself too."""
+    text = "DEBUG = False\n\n" + "".join(
+        f"def f{i}(x):\n    if DEBUG:\n        print(x)\n    return helper_{i}(x) + {i}\n\n\n" for i in range(120))
+    text += "def plain(x):\n    return other(x)\n"
+    first = parse_module("/p/m.py", "m", text)
+
+    def runs_of(mod, name):
+        return scopes.runs(mod, mod.defs[name])
+
+    guarded, plain = runs_of(first, "f7"), runs_of(first, "plain")
+    elsewhere = parse_module("/p/m.py", "m", text.replace("helper_3(x)", "helper_3(x, 1)"), previous=first)
+    assert elsewhere.defs["f7"] is first.defs["f7"]  # shared statement
+    assert runs_of(elsewhere, "f7") is guarded and runs_of(elsewhere, "plain") is plain
+    flag = parse_module("/p/m.py", "m", text.replace("DEBUG = False", "DEBUG = True"), previous=first)
+    assert runs_of(flag, "f7") is not guarded and runs_of(flag, "plain") is plain
+    fresh = parse_module("/p/m.py", "m", flag.text)
+
+    def certainties(r):
+        return sorted(r.names.values())
+
+    # `print(x)` runs for sure now: what the walk says changed, and is what a fresh module says
+    assert certainties(runs_of(flag, "f7")) == certainties(runs_of(fresh, "f7")) != certainties(guarded)
+    edited = parse_module("/p/m.py", "m", text.replace("return other(x)", "return other(x, 2)"), previous=first)
+    assert runs_of(edited, "plain") is not plain

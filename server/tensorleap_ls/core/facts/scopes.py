@@ -169,10 +169,24 @@ def runs(mod: Module, owner: ast.AST | None = None) -> Runs:
         w = _Walker(mod, in_function=owner is not None, shadowed=stored_in(mod, owner) if owner is not None else frozenset())
         if owner is None:
             w.stmts(mod.tree.body if mod.tree is not None else [], SPINE)
-        else:
-            w.stmts(owner.body, SPINE)
+            memo[key] = Runs(w.names, tuple(w.imports), tuple(w.calls), frozenset(w.loaded), w.guarded)
+            return memo[key]
+        # A def's result depends on its nodes, the names it binds, postponed annotations and (when a guard read
+        # them) the module's constants: kept on the def, whose nodes an edit elsewhere in the file leaves shared
+        # (source/parse.py), it is not walked again while those are the same.
+        kept = owner.__dict__.get("_tl_runs")
+        if kept is not None and kept[0] == (w.shadowed, w.postponed) and (kept[1] is None or kept[1] == _consts_key(w)):
+            memo[key] = kept[2]
+            return memo[key]
+        w.stmts(owner.body, SPINE)
         memo[key] = Runs(w.names, tuple(w.imports), tuple(w.calls), frozenset(w.loaded), w.guarded)
+        owner._tl_runs = ((w.shadowed, w.postponed), None if w._consts is None else _consts_key(w), memo[key])
     return memo[key]
+
+
+def _consts_key(w: "_Walker") -> tuple:
+    """The module constants a walker's guards may read, as values (``_Walker.consts``)."""
+    return tuple(sorted((k, type(v.value).__name__, repr(v.value)) for k, v in w.consts.items()))
 
 
 _COMPARE = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
