@@ -259,3 +259,37 @@ def test_what_runs_in_a_def_is_kept_while_the_def_and_the_constants_its_guards_r
     assert certainties(runs_of(flag, "f7")) == certainties(runs_of(fresh, "f7")) != certainties(guarded)
     edited = parse_module("/p/m.py", "m", text.replace("return other(x)", "return other(x, 2)"), previous=first)
     assert runs_of(edited, "plain") is not plain
+
+
+def _runs_summary(r) -> tuple:
+    return (sorted(r.names.values()), [(i.lineno, c) for i, c in r.imports],
+            [(n.lineno, n.col_offset, c) for n, c in r.calls], sorted(r.loaded), len(r.guarded))
+
+
+def test_what_runs_at_import_is_each_statement_s_part_and_says_what_a_fresh_walk_says() -> None:
+    text = textwrap.dedent('''
+        import os
+        from helpers import CONFIG
+        DEBUG = False
+        if DEBUG:
+            from debug_tools import trace
+        @register(CONFIG["a"])
+        def encoder(idx, subset=default_subset):
+            return os.path.join(idx)
+        if __name__ == "__main__":
+            encoder(0)
+        PLACEHOLDER = 0
+        for k in KEYS:
+            register_more(k)
+        ''') + "".join(f"\n@tensorleap_metadata('m{i}')\ndef m{i}(idx, p):\n    return {i}\n" for i in range(120))
+    edits = [("return 7", "return 8"), ("DEBUG = False", "DEBUG = True"), ("'m3'", "'m3x'"),
+             ("PLACEHOLDER = 0", "raise SystemExit"), ("import os\n", "import io\n")]
+    prev = parse_module("/p/m.py", "m", text)
+    _ = scopes.runs(prev)
+    for old, new in edits:
+        assert old in prev.text
+        cur = parse_module("/p/m.py", "m", prev.text.replace(old, new, 1), previous=prev)
+        fresh = parse_module("/p/m.py", "m", cur.text)
+        assert cur.defs["m90"] is prev.defs["m90"]  # the statements the edit left alone are shared
+        assert _runs_summary(scopes.runs(cur)) == _runs_summary(scopes.runs(fresh)), (old, new)
+        prev = cur
