@@ -231,3 +231,46 @@ def test_a_statement_continued_across_the_cut_is_not_reused(parsed_sizes) -> Non
     tree = ast.parse(text)
     edited = text.replace("'meta_6'", "'meta_6x'", 1)
     assert dump(parse.parse(edited, "m.py", previous=(text, tree))) == dump(ast.parse(edited))
+
+
+# --- a class or def larger than a piece: its statements found by their column, the tokenizer as the fallback -------
+def _big_class(methods: int, extra: str = "") -> str:
+    body = "".join(f"    @property\n    def value_{i}(self,\n                  scale=1):  # a header over two lines\n"
+                   f"        '''Value {i}: see `value_{i + 1}`.'''\n        return self._x * {i} * scale\n\n"
+                   for i in range(methods))
+    return f"import os\n\n\nclass Loader(object):\n    '''A loader.'''\n{extra}{body}\n\nLOADER = Loader()\n"
+
+
+def test_a_large_class_is_cut_by_columns_without_the_tokenizer(monkeypatch) -> None:
+    text = _big_class(900)
+    assert len(text) > 2 * parse.PIECE_BYTES
+
+    def no_tokenizer(*a, **k):
+        raise AssertionError("tokenize was used")
+
+    monkeypatch.setattr(parse.tokenize, "generate_tokens", no_tokenizer)
+    assert dump(parse.parse(text)) == dump(ast.parse(text))
+
+
+@pytest.mark.parametrize("extra", [
+    "    DOC = '''\n    def not_a_method(self):\n        pass\n    '''\n",  # code at the body's column inside a string
+    "    def tricky(self, sep='#:'):  # a '#' in the header\n        return sep\n",
+    "    def dedented_string(self):\n        return '''\nx = 1\n'''\n",
+    "    SIZES = [\n    1,\n    2,\n    ]\n",  # brackets closed at the body's column
+    "    total = 1 + \\\n    2\n",  # a backslash continuation at the body's column
+])
+def test_a_large_class_with_lines_the_columns_misread_gives_the_same_tree(extra: str) -> None:
+    text = _big_class(900, extra)
+    assert dump(parse.parse(text)) == dump(ast.parse(text))
+
+
+@pytest.mark.parametrize("header", [
+    "def big(s='#'):\n",  # the header's end hidden by a '#' in a string: the first `if s:` looks like it
+    "def big(a={1:\n        2}):\n",  # a line of the header ending with ':'
+    "async def big(\n        a,\n        b):  # comment\n",
+])
+def test_a_large_def_whose_header_the_columns_misread_gives_the_same_tree(header: str) -> None:
+    body = "    if s:\n        pass\n" + "".join(f"    value_{i} = compute({i}, 'x' * {i})\n" for i in range(2500))
+    text = "import os\n\n" + header + body + "\n\nAFTER = 1\n"
+    assert len(header + body) > parse.PIECE_BYTES
+    assert dump(parse.parse(text)) == dump(ast.parse(text))

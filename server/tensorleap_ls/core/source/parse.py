@@ -158,10 +158,58 @@ def _reusing(lines: list[str], filename: str, previous: "tuple[str, ast.Module]"
 
 
 def _pieces(lines: list[str], lo: int, hi: int, indent: str, filename: str, depth: int) -> list[ast.stmt]:
-    """The statements of ``lines[lo:hi]``, a block at ``indent``, parsed in groups of at most PIECE_BYTES."""
+    """The statements of ``lines[lo:hi]``, a block at ``indent``, parsed in groups of at most PIECE_BYTES. The
+    statements are found by their column first (``_scan_columns``, no tokenizer); a cut the columns cannot see
+    (a string or brackets over a line at the block's indentation) makes a group that does not parse, or a header
+    that is not one, and the tokenizer finds them instead (``_scan_tokens``)."""
     text = "".join(lines[lo:hi])
     if len(text) <= PIECE_BYTES:
         return _parse_lines(lines, lo, hi, indent, filename)
+    scan = _scan_columns(lines, lo, hi, indent)
+    if scan is not None:
+        try:
+            return _assemble(lines, lo, hi, indent, filename, depth, *scan)
+        except (SyntaxError, ValueError):
+            pass
+    return _assemble(lines, lo, hi, indent, filename, depth, *_scan_tokens(text, lo, indent))
+
+
+def _scan_columns(lines: list[str], lo: int, hi: int, indent: str) -> "tuple[list, list, list] | None":
+    """(starts, heads, kinds) as ``_scan_tokens`` gives them, read from the columns: a statement starts at a line
+    that starts at the block's indentation (not with a closing bracket); a class or def header ends at the first
+    line from its keyword on that ends with ``:`` (``_split`` checks it is the whole header)."""
+    n = len(indent)
+    starts: list[int] = []
+    heads: list[int] = []
+    kinds: list[str] = []
+    decorated = False
+    for i in range(lo, hi):
+        ln = lines[i]
+        c = ln[n:n + 1]
+        # any line at the indentation may start one (`1 + 1` too: merged with the statement above, a large one
+        # would be elided with it); a closing bracket never does
+        if not c or c in " \t\r\n\f#)]}" or (n and not ln.startswith(indent)):
+            continue
+        word = ln[n:].split(None, 1)[0].split(":", 1)[0].split("(", 1)[0]
+        if word in _CONTINUES:
+            continue
+        if not decorated:
+            starts.append(i)
+            heads.append(i)
+            kinds.append("")
+        decorated = c == "@"
+        if not decorated:
+            kinds[-1] = word
+            head = i
+            if word in _SPLIT:
+                while head + 1 < hi and not lines[head].split("#", 1)[0].rstrip().endswith(":"):
+                    head += 1
+            heads[-1] = head
+    return (starts, heads, kinds) if starts else None
+
+
+def _scan_tokens(text: str, lo: int, indent: str) -> "tuple[list, list, list]":
+    """(starts, heads, kinds) of the statements of ``text`` (the file's lines from ``lo``) at ``indent``."""
     starts: list[int] = []  # first lines of the block's statements (a decorator starts its def)
     heads: list[int] = []  # last line of each one's header (``class A(\n  B):``)
     kinds: list[str] = []  # each one's first word after its decorators
@@ -181,6 +229,13 @@ def _pieces(lines: list[str], lo: int, hi: int, indent: str, filename: str, dept
                 decorated = tok.string == "@"
                 if not decorated:
                     kinds[-1], pending = tok.string, True
+    return starts, heads, kinds
+
+
+def _assemble(lines: list[str], lo: int, hi: int, indent: str, filename: str, depth: int,
+              starts: list, heads: list, kinds: list) -> list[ast.stmt]:
+    """The block's statements (``_pieces``) in groups, a class or def too large for one cut into its header and
+    body (``_split``), any other statement too large elided."""
     if not starts or starts[0] != next((i for i in range(lo, hi) if _code(lines[i])), starts[0]):
         raise ValueError("the block does not start with a statement at its indentation")
     out: list[ast.stmt] = []
@@ -229,8 +284,9 @@ def _split(lines: list[str], start: int, head: int, end: int, indent: str, filen
     if len(inner) <= len(indent):
         raise ValueError("not an indented body")
     (node,) = _parse_text("".join(lines[start:head + 1]) + inner + "pass\n", start, indent, filename)
-    if not isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-        raise ValueError("not a class or function header")
+    if not isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) or len(node.body) != 1 \
+            or not isinstance(node.body[0], ast.Pass) or node.body[0].lineno != head + 2:
+        raise ValueError("not a class or function header")  # (or lines of the body taken for the header's)
     node.body = _pieces(lines, head + 1, end, inner, filename, depth + 1)
     last = node.body[-1]
     node.end_lineno, node.end_col_offset = last.end_lineno, last.end_col_offset
