@@ -291,7 +291,9 @@ class Analyzer:
                 verdict = stored["verdict"]
                 self.compiler.remember(mod.digest, tuple(verdict) if isinstance(verdict, list) else None)
             else:  # compiles on the other core meanwhile
-                self.compiler.submit(mod.digest, path, text, mod.tree if mod.loaded else None)
+                # a buffer open in the editor is edited: compiled a top-level statement at a time (facts/compiled.py)
+                self.compiler.submit(mod.digest, path, text, mod.tree if mod.loaded else None,
+                                     units=path in self._overlays)
         if not mod.parsed:
             good = self._modules.last_good(path)
             if good is None and path in self._overlays:
@@ -429,6 +431,8 @@ class Analyzer:
                 mod.memo["compiled"] = True
                 if store is not None and clean and mod.stored is None and mod.digest not in self.compiler.stopped:
                     mod.stored = {"module": stored_facts(mod), "verdict": verdict, "memo": {}}  # written below
+            if mod.path in self._overlays and mod.loaded and not mod.stale:
+                self.compiler.learn(mod.digest, mod.text, mod.tree)  # once per text: its next edit compiles less
         resolver = Resolver(project.modules, project.resolved, self.read_text, root)
         findings: list[Finding] = []
         bindings: list[Binding] = []
