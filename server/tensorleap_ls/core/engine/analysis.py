@@ -32,6 +32,7 @@ from tensorleap_ls.core.model import Binding, Finding, Span
 from tensorleap_ls.core.facts import scopes
 from tensorleap_ls.core.facts.compiled import Compiler
 from tensorleap_ls.core.engine.deps import Fingerprints, shared_inputs
+from tensorleap_ls.core.engine.deps import Memo as DepsMemo
 from tensorleap_ls.core.engine.store import Store
 from tensorleap_ls.core.facts.modules import (CLOCK, Module, ModuleCache, apply_verdict, digest_of, encode_memo,
                                              parse_module, stored_facts)
@@ -119,6 +120,7 @@ class Analyzer:
         # computed (configs, leap.yaml, requirements...) -> their digest then
         self._files_read: dict[tuple, dict[str, str]] = {}
         self._reading: set[str] | None = None  # files read by the analysis in progress
+        self._deps_memo: dict[tuple, DepsMemo] = {}  # (root, entry, leap.yaml) -> what its fingerprints keep
         self.tree_room = 24  # trees kept beyond those of open files and of modules holding bindings
         # What the engine recomputed and reused (the tests and the benchmark read it)
         self.stats: collections.Counter = collections.Counter()
@@ -363,7 +365,8 @@ class Analyzer:
         the environment, the model's facts, the YAML configs)."""
         shared = shared_inputs(self.read_text(yaml_path) if yaml_path else None, env.sdk, self.model_facts,
                                resolver.configs.values()) + [[str(s) for s in env.sites]]
-        return Fingerprints(project.modules, resolver, shared, outside)
+        memo = self._deps_memo.setdefault((project.root, project.entry, yaml_path), DepsMemo())
+        return Fingerprints(project.modules, resolver, shared, outside, memo)
 
     def _store_facts(self, store: Store, project: Project) -> None:
         """Writes the persistent entry of each module whose stored facts grew in this analysis (a new text, or
