@@ -230,3 +230,23 @@ def test_a_name_a_function_declares_global_is_bound_for_every_body() -> None:
     keep = frozenset((d.lineno, d.col_offset) for d in mod.tree.body)
     for found in (_whole(mod, keep), _names(scopes._unbound(mod, keep))):
         assert [n for n, *_ in found] == ["really_missing"]
+
+
+def test_an_edit_inside_a_function_body_runs_no_module_level_pass(monkeypatch) -> None:
+    """A top-level def's body is left out of the module-level pass: the run holding it is remembered by the def's
+    decorators and signature, and its results relative to each statement (lines inserted above move them)."""
+    mod = parse_module("/p/s.py", "s", STATEMENTS)
+    keep = lambda m: frozenset((d.lineno, d.col_offset) for d in m.tree.body if isinstance(d, ast.FunctionDef))  # noqa: E731
+    scopes._unbound(mod, keep(mod))
+    runs = []
+    real = scopes._prefix
+    monkeypatch.setattr(scopes, "_prefix", lambda *a: runs.append(a) or real(*a))  # one per pyflakes pass
+    name = next(d for d in mod.tree.body if isinstance(d, ast.FunctionDef) and d.body[0].lineno > d.lineno)
+    body = name.body[0].lineno - 1
+    lines = STATEMENTS.split("\n")
+    edited = parse_module("/p/s.py", "s", "\n".join(lines[:body] + ["    added = 1", "    added += 2"] + lines[body:]))
+    assert scopes._no_deferred(edited, frozenset())
+    got = scopes._unbound(edited, keep(edited))
+    assert len(runs) == 1, "only the edited function is checked again"
+    assert _names(got) == _whole(edited, keep(edited))
+    assert "undefined_at_the_end" in {u.name for u in got}  # moved by the inserted lines, found at its place

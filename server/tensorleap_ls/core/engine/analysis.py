@@ -475,8 +475,9 @@ class Analyzer:
                                         "it (\"source code string cannot contain null bytes\"). Remove it.",
                                         Span(mod.path, line, col, line, col + 1)))
         keep: dict = {}
-        checked = run_checks(ctx, self._reused_findings((root, entry)), keep,
-                             self._fingerprints(project, resolver, env, yaml_path, outside).of, self.stats)
+        prints = self._fingerprints(project, resolver, env, yaml_path, outside)
+        checked = run_checks(ctx, self._reused_findings((root, entry)), keep, prints.of, self.stats)
+        self.stats["fingerprint_lookups"] += prints.looked_up
         self._binding_findings[(root, entry)] = keep
         if store is not None:
             self._store_facts(store, project)

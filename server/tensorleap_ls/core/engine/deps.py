@@ -133,6 +133,7 @@ def stable(value: Any, depth: int = 0) -> Any:
 # module changes the digests only some of the entry's statements read: the others' hashes are found here.
 _STATEMENT_HASHES: "collections.OrderedDict[tuple, list[str]]" = collections.OrderedDict()
 _STATEMENT_ROOM = 512
+_MISS = object()
 
 
 class Memo:
@@ -165,6 +166,7 @@ class Fingerprints:
         self._closure: dict[str, str] | None = None  # module path -> digest of it and what it imports
         self._same_graph = False  # the closure's import graph is the last analysis' (_closures)
         self._same_names: bool | None = None  # ... and every module binds the same names (_lookups_hold)
+        self.looked_up = 0  # names looked up (not kept from the last analysis): the tests count them
 
 
     def of(self, b: Binding) -> str:
@@ -232,12 +234,20 @@ class Fingerprints:
         """What each name the module reads from elsewhere is: ("other", module path), ("own", statement index) or
         None; looked up once per name, and kept from the last analysis while the lookups hold (``_lookups_hold``)."""
         mine = self.modules.get(mod.path) is mod
+        last: dict[str, Any] = {}
         if mine and self._lookups_hold():
-            last = self.memo.where.get(mod.path)
-            if last is not None and last[0] == mod.digest:
-                return last[1]
+            kept = self.memo.where.get(mod.path)
+            if kept is not None and kept[0] == mod.digest:
+                return kept[1]
+            if kept is not None:  # the module's own text changed, not what it binds: what a name elsewhere is holds
+                last = kept[1]
         where: dict[str, Any] = {}
         for name in stmts.other_names:
+            w = last.get(name, _MISS)
+            if w is not _MISS and (w is None or w[0] == "other"):
+                where[name] = w
+                continue
+            self.looked_up += 1
             found = self.r.lookup(mod, name)
             if found is None:
                 where[name] = None
