@@ -171,3 +171,106 @@ def test_a_cut_inside_a_string_falls_back_to_the_tokenizer(parsed_sizes) -> None
     lines = parse._lines(text)
     assert parse._column_zero_pieces(lines, "<x>") is None  # a group ends inside the string: it does not parse
     assert dump(parse.parse(text)) == dump(ast.parse(text))
+
+
+# --- reuse of the unchanged statements of the file's previous text ------------------------------------------
+def _integration(n: int) -> str:
+    """An integration as people write them: decorators, a long integration test, comments between defs."""
+    parts = ["import numpy as np\nfrom code_loader.inner_leap_binder.leapbinder_decorators import *\n\n"]
+    for i in range(n):
+        parts.append(f"# metadata {i}\n@tensorleap_metadata('meta_{i}')\ndef meta_{i}(idx, preprocess):\n"
+                     f"    value = float(idx * {i} % 7)\n    if value > 3:\n        value = value / 2.0\n"
+                     f"    return {{'a': value,\n            'b': [value, \\\n                  {i}]}}\n\n\n")
+    parts.append("@tensorleap_integration_test()\ndef integration_test(idx, subset):\n"
+                 + "".join(f"    meta_{i}(idx, subset)\n" for i in range(n)) + "\n\nif __name__ == '__main__':\n    pass\n")
+    return "".join(parts)
+
+
+EDITS = [
+    ("'meta_3'", "'meta_3x'"),  # one character in a decorator
+    ("value / 2.0\n", "value / 2.0\n    extra = 1\n"),  # a line inserted: the statements below move
+    ("    return {'a': value,\n            'b': [value, \\\n                  5]}\n", "    return 5 \\\n"),  # a cut that is not one
+    ("# metadata 7\n", "x = (\n"),  # a bracket left open at column 0: the text does not parse
+    ("# metadata 8\n", "s = '''\n# metadata 8\n'''\n"),  # a string across a column-0 line
+    ("if __name__", "@dec\nclass C: pass\nif __name__"),
+]
+
+
+@pytest.mark.parametrize("old,new", EDITS)
+def test_a_new_text_reusing_the_previous_tree_is_the_tree_ast_parse_gives(old, new) -> None:
+    text = _integration(40)
+    assert len(text) > parse.REUSE_BYTES and old in text
+    previous = (text, parse.parse(text, "m.py"))
+    edited = text.replace(old, new, 1)
+    try:
+        want = dump(ast.parse(edited, "m.py"))
+    except SyntaxError as err:
+        with pytest.raises(SyntaxError) as got:
+            parse.parse(edited, "m.py", previous=previous)
+        assert (got.value.lineno, got.value.msg) == (err.lineno, err.msg)  # the error ast.parse gives, not the cut's
+        return
+    assert dump(parse.parse(edited, "m.py", previous=previous)) == want
+
+
+def test_a_keystroke_parses_the_statement_it_changed_and_shares_the_others(parsed_sizes) -> None:
+    text = _integration(40)
+    tree = parse.parse(text, "m.py")
+    edited = text.replace("'meta_3'", "'meta_3x'", 1)
+    parsed_sizes.clear()
+    new = parse.parse(edited, "m.py", previous=(text, tree))
+    assert sum(parsed_sizes) < 300, parsed_sizes  # the one decorated def, not the 14 KB file
+    changed = [i for i, (a, b) in enumerate(zip(tree.body, new.body)) if a is not b]
+    assert [new.body[i].name for i in changed] == ["meta_3"]
+
+
+def test_a_statement_continued_across_the_cut_is_not_reused(parsed_sizes) -> None:
+    """``return x * 2 \\`` above ``@dec``: one statement (``x * 2 @ dec``) over two column-0 chunks; an edit of the
+    second one must not keep the first one's node (its expression reads the decorator's line)."""
+    text = _integration(40).replace("    return {'a': value,\n            'b': [value, \\\n                  5]}\n\n\n",
+                                    "    return value * 2 \\\n@dec\n\n\n", 1)
+    tree = ast.parse(text)
+    edited = text.replace("'meta_6'", "'meta_6x'", 1)
+    assert dump(parse.parse(edited, "m.py", previous=(text, tree))) == dump(ast.parse(edited))
+
+
+# --- a class or def larger than a piece: its statements found by their column, the tokenizer as the fallback -------
+def _big_class(methods: int, extra: str = "") -> str:
+    body = "".join(f"    @property\n    def value_{i}(self,\n                  scale=1):  # a header over two lines\n"
+                   f"        '''Value {i}: see `value_{i + 1}`.'''\n        return self._x * {i} * scale\n\n"
+                   for i in range(methods))
+    return f"import os\n\n\nclass Loader(object):\n    '''A loader.'''\n{extra}{body}\n\nLOADER = Loader()\n"
+
+
+def test_a_large_class_is_cut_by_columns_without_the_tokenizer(monkeypatch) -> None:
+    text = _big_class(900)
+    assert len(text) > 2 * parse.PIECE_BYTES
+
+    def no_tokenizer(*a, **k):
+        raise AssertionError("tokenize was used")
+
+    monkeypatch.setattr(parse.tokenize, "generate_tokens", no_tokenizer)
+    assert dump(parse.parse(text)) == dump(ast.parse(text))
+
+
+@pytest.mark.parametrize("extra", [
+    "    DOC = '''\n    def not_a_method(self):\n        pass\n    '''\n",  # code at the body's column inside a string
+    "    def tricky(self, sep='#:'):  # a '#' in the header\n        return sep\n",
+    "    def dedented_string(self):\n        return '''\nx = 1\n'''\n",
+    "    SIZES = [\n    1,\n    2,\n    ]\n",  # brackets closed at the body's column
+    "    total = 1 + \\\n    2\n",  # a backslash continuation at the body's column
+])
+def test_a_large_class_with_lines_the_columns_misread_gives_the_same_tree(extra: str) -> None:
+    text = _big_class(900, extra)
+    assert dump(parse.parse(text)) == dump(ast.parse(text))
+
+
+@pytest.mark.parametrize("header", [
+    "def big(s='#'):\n",  # the header's end hidden by a '#' in a string: the first `if s:` looks like it
+    "def big(a={1:\n        2}):\n",  # a line of the header ending with ':'
+    "async def big(\n        a,\n        b):  # comment\n",
+])
+def test_a_large_def_whose_header_the_columns_misread_gives_the_same_tree(header: str) -> None:
+    body = "    if s:\n        pass\n" + "".join(f"    value_{i} = compute({i}, 'x' * {i})\n" for i in range(2500))
+    text = "import os\n\n" + header + body + "\n\nAFTER = 1\n"
+    assert len(header + body) > parse.PIECE_BYTES
+    assert dump(parse.parse(text)) == dump(ast.parse(text))

@@ -232,6 +232,68 @@ def test_a_name_a_function_declares_global_is_bound_for_every_body() -> None:
         assert [n for n, *_ in found] == ["really_missing"]
 
 
+def test_what_runs_in_a_def_is_kept_while_the_def_and_the_constants_its_guards_read_are_unchanged() -> None:
+    """scopes.runs of an unchanged def (its nodes shared by the file's next tree, source/parse.py) is not walked
+    again after an edit elsewhere; a change of a module constant one of its guards reads makes it walked again,
+    and a change of the def itself too."""
+    text = "DEBUG = False\n\n" + "".join(
+        f"def f{i}(x):\n    if DEBUG:\n        print(x)\n    return helper_{i}(x) + {i}\n\n\n" for i in range(120))
+    text += "def plain(x):\n    return other(x)\n"
+    first = parse_module("/p/m.py", "m", text)
+
+    def runs_of(mod, name):
+        return scopes.runs(mod, mod.defs[name])
+
+    guarded, plain = runs_of(first, "f7"), runs_of(first, "plain")
+    elsewhere = parse_module("/p/m.py", "m", text.replace("helper_3(x)", "helper_3(x, 1)"), previous=first)
+    assert elsewhere.defs["f7"] is first.defs["f7"]  # shared statement
+    assert runs_of(elsewhere, "f7") is guarded and runs_of(elsewhere, "plain") is plain
+    flag = parse_module("/p/m.py", "m", text.replace("DEBUG = False", "DEBUG = True"), previous=first)
+    assert runs_of(flag, "f7") is not guarded and runs_of(flag, "plain") is plain
+    fresh = parse_module("/p/m.py", "m", flag.text)
+
+    def certainties(r):
+        return sorted(r.names.values())
+
+    # `print(x)` runs for sure now: what the walk says changed, and is what a fresh module says
+    assert certainties(runs_of(flag, "f7")) == certainties(runs_of(fresh, "f7")) != certainties(guarded)
+    edited = parse_module("/p/m.py", "m", text.replace("return other(x)", "return other(x, 2)"), previous=first)
+    assert runs_of(edited, "plain") is not plain
+
+
+def _runs_summary(r) -> tuple:
+    return (sorted(r.names.values()), [(i.lineno, c) for i, c in r.imports],
+            [(n.lineno, n.col_offset, c) for n, c in r.calls], sorted(r.loaded), len(r.guarded))
+
+
+def test_what_runs_at_import_is_each_statement_s_part_and_says_what_a_fresh_walk_says() -> None:
+    text = textwrap.dedent('''
+        import os
+        from helpers import CONFIG
+        DEBUG = False
+        if DEBUG:
+            from debug_tools import trace
+        @register(CONFIG["a"])
+        def encoder(idx, subset=default_subset):
+            return os.path.join(idx)
+        if __name__ == "__main__":
+            encoder(0)
+        PLACEHOLDER = 0
+        for k in KEYS:
+            register_more(k)
+        ''') + "".join(f"\n@tensorleap_metadata('m{i}')\ndef m{i}(idx, p):\n    return {i}\n" for i in range(120))
+    edits = [("return 7", "return 8"), ("DEBUG = False", "DEBUG = True"), ("'m3'", "'m3x'"),
+             ("PLACEHOLDER = 0", "raise SystemExit"), ("import os\n", "import io\n")]
+    prev = parse_module("/p/m.py", "m", text)
+    _ = scopes.runs(prev)
+    for old, new in edits:
+        assert old in prev.text
+        cur = parse_module("/p/m.py", "m", prev.text.replace(old, new, 1), previous=prev)
+        fresh = parse_module("/p/m.py", "m", cur.text)
+        assert cur.defs["m90"] is prev.defs["m90"]  # the statements the edit left alone are shared
+        assert _runs_summary(scopes.runs(cur)) == _runs_summary(scopes.runs(fresh)), (old, new)
+        prev = cur
+
 def test_an_edit_inside_a_function_body_runs_no_module_level_pass(monkeypatch) -> None:
     """A top-level def's body is left out of the module-level pass: the run holding it is remembered by the def's
     decorators and signature, and its results relative to each statement (lines inserted above move them)."""

@@ -139,6 +139,21 @@ class Project:
 _started: list[float] = []
 
 
+def _lengthen(entry: Path) -> None:
+    """The entry as long as real ones are (~7 KB): above source/parse.py's REUSE_BYTES, so an edit reuses the
+    unchanged statements of the previous tree and what is kept on them (the oracle parses afresh)."""
+    from tensorleap_ls.core.source.parse import REUSE_BYTES
+
+    extra = "\nSHOW_EXTRA = False\n" + "".join(
+        f"\n\n@tensorleap_metadata('extra_{i}')\ndef metadata_extra_{i}(idx: int, preprocess: PreprocessResponse) -> float:\n"
+        f"    if SHOW_EXTRA:\n        print(idx)\n    value = float(idx * {i} % 7)\n    return value / len(LABELS)\n"
+        for i in range(30))
+    text = entry.read_text(encoding="utf-8")
+    at = text.index("\n\n@tensorleap_integration_test")
+    entry.write_text(text[:at] + extra + text[at:], encoding="utf-8")
+    assert entry.stat().st_size > REUSE_BYTES
+
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False,
           database=None)
 @given(steps=st.lists(op, min_size=1, max_size=12))
@@ -148,6 +163,7 @@ def test_incremental_equals_full_after_every_step(tmp_path_factory, steps) -> No
         return  # time budget spent: the remaining examples pass trivially (STATS counts those run)
     root = tmp_path_factory.mktemp("engine") / "proj"
     shutil.copytree(FIXTURE, root)
+    _lengthen(root / "leap_integration.py")
     project = Project(root)
     project.analyse("leap_integration.py")
     for step in steps:

@@ -248,7 +248,7 @@ def per_text(key: str, needle: "str | re.Pattern | Words | None" = None,
 
 @dataclass(frozen=True)
 class NodeIndex:
-    """What several checks look for in a whole module, gathered by one walk per text (in walk order)."""
+    """What several checks look for in a whole module, gathered by one walk per top-level statement (in walk order)."""
 
     calls: list  # every ast.Call
     defs: list  # every def: top level, methods, nested
@@ -275,8 +275,30 @@ def walk(node: ast.AST):
 
 @per_text("index")
 def index_of(mod: "Module") -> NodeIndex:
+    """The module's index: each top-level statement's own, kept on the statement (source/parse.py shares the
+    unchanged statements of a file between its texts: a keystroke walks the statement it changed)."""
     calls, defs, assigns, bound = [], [], [], set()
-    for n in walk(mod.tree) if mod.tree is not None else ():
+    for st in mod.tree.body if mod.tree is not None else ():
+        part = st.__dict__.get("_tl_index")
+        if part is None:
+            part = st._tl_index = _index(st)
+        # (the statement itself is not in its part: a node holding itself would be a reference cycle)
+        if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defs.append(st)
+        elif isinstance(st, ast.Assign):
+            assigns.append(st)
+        calls += part[0]
+        defs += part[1]
+        assigns += part[2]
+        bound |= part[3]
+    return NodeIndex(calls, defs, assigns, frozenset(bound))
+
+
+def _index(root: ast.stmt) -> tuple:
+    """(calls, defs, assigns, bound) of the nodes under the statement ``root`` (``NodeIndex``; ``root`` itself is
+    not listed, its name is bound), in walk order."""
+    calls, defs, assigns, bound = [], [], [], set()
+    for n in walk(root):
         if isinstance(n, ast.Call):
             calls.append(n)
         elif isinstance(n, ast.Name):
@@ -292,7 +314,11 @@ def index_of(mod: "Module") -> NodeIndex:
             bound.update(n.names)
         elif isinstance(n, ast.alias):
             bound.add(n.asname or n.name.split(".")[0])
-    return NodeIndex(calls, defs, assigns, frozenset(bound))
+    if defs and defs[0] is root:
+        defs.pop(0)
+    if assigns and assigns[0] is root:
+        assigns.pop(0)
+    return calls, defs, assigns, bound
 
 
 def calls_of(mod: "Module") -> list:
@@ -318,11 +344,15 @@ def syntax_finding(path: str, source: SourceFile, err: BaseException) -> Finding
     return Finding(SYNTAX_ERROR, f"The file cannot be parsed: {type(err).__name__}", Span.point(path))
 
 
-def parse_module(path: str, name: str, text: str) -> Module:
+def parse_module(path: str, name: str, text: str, previous: "Module | None" = None) -> Module:
+    """``previous``: the module's last text, whose unchanged top-level statements are reused (source/parse.py)."""
     source = SourceFile(path, text)
     mod = Module(path=path, name=name, text=text, digest=digest_of(text), source=source, tree=None)
+    before = None
+    if previous is not None and previous.loaded and previous.path == path:
+        before = (previous.text.replace("\x00", " "), previous.tree)
     try:
-        tree = parse_text(text.replace("\x00", " "), filename=path)
+        tree = parse_text(text.replace("\x00", " "), filename=path, previous=before)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         mod.syntax_error = syntax_finding(path, source, err)
         return mod
@@ -379,7 +409,7 @@ def _collect(mod: Module, tree: ast.Module) -> None:
                 mod.has_future_annotations = True
     # Imports and sys.path edits in any statement (functions run at import time too, e.g. lru_cache
     # loaders). Statements only: walking every expression node costs 3x more on big files.
-    for node, at_import, optional in _statements(tree.body):
+    for node, at_import, optional in _all_statements(tree.body):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 bound = alias.asname or alias.name.split(".")[0]
@@ -412,6 +442,22 @@ _WANTED = (ast.Import, ast.ImportFrom, ast.Expr)
 _COMPOUND = tuple(getattr(ast, n) for n in ("FunctionDef", "AsyncFunctionDef", "ClassDef", "If", "For", "AsyncFor",
                                            "While", "With", "AsyncWith", "Try", "TryStar", "Match", "ExceptHandler",
                                            "match_case") if hasattr(ast, n))
+
+
+def _all_statements(body: list) -> "list[tuple[ast.stmt, bool, bool]]":
+    """``_statements`` of a module's body, kept on each compound top-level statement (source/parse.py shares the
+    unchanged ones between the file's texts; a compound statement is not in its own list: no reference cycle)."""
+    out: list[tuple[ast.stmt, bool, bool]] = []
+    for st in body:
+        if not isinstance(st, _COMPOUND):
+            if isinstance(st, _WANTED):
+                out.append((st, True, False))
+            continue
+        part = st.__dict__.get("_tl_statements")
+        if part is None:
+            part = st._tl_statements = _statements([st])
+        out += part
+    return out
 
 
 def _statements(stmts: list) -> "list[tuple[ast.stmt, bool, bool]]":
@@ -506,7 +552,7 @@ class ModuleCache:
                 memo = data.get("memo")
                 mod.memo.update(decode_memo(memo) if isinstance(memo, dict) else {})
         if mod is None:
-            mod = parse_module(path, name, text)
+            mod = parse_module(path, name, text, previous=cur if cur is not None and cur.parsed else None)
         self._by_path[path] = mod
         if mod.parsed:
             self._last_good[path] = mod

@@ -168,11 +168,54 @@ def runs(mod: Module, owner: ast.AST | None = None) -> Runs:
     if key not in memo:
         w = _Walker(mod, in_function=owner is not None, shadowed=stored_in(mod, owner) if owner is not None else frozenset())
         if owner is None:
-            w.stmts(mod.tree.body if mod.tree is not None else [], SPINE)
-        else:
-            w.stmts(owner.body, SPINE)
+            memo[key] = _module_runs(mod, w)
+            return memo[key]
+        # A def's result depends on its nodes, the names it binds, postponed annotations and (when a guard read
+        # them) the module's constants: kept on the def, whose nodes an edit elsewhere in the file leaves shared
+        # (source/parse.py), it is not walked again while those are the same.
+        kept = owner.__dict__.get("_tl_runs")
+        if kept is not None and kept[0] == (w.shadowed, w.postponed) and (kept[1] is None or kept[1] == _consts_key(w)):
+            memo[key] = kept[2]
+            return memo[key]
+        w.stmts(owner.body, SPINE)
         memo[key] = Runs(w.names, tuple(w.imports), tuple(w.calls), frozenset(w.loaded), w.guarded)
+        owner._tl_runs = ((w.shadowed, w.postponed), _consts_key(w) if w.read_consts else None, memo[key])
     return memo[key]
+
+
+def _module_runs(mod: Module, w: "_Walker") -> Runs:
+    """The module body as an import runs it: each top-level statement walked alone (at the top level no guard or
+    loop is open: what one statement adds does not depend on the others), its part kept on it like a def's."""
+    names: dict = {}
+    imports: list = []
+    calls: list = []
+    loaded: set = set()
+    guarded: dict = {}
+    for s in mod.tree.body if mod.tree is not None else []:
+        kept = s.__dict__.get("_tl_module_runs")
+        if kept is not None and kept[0] == w.postponed and (kept[1] is None or kept[1] == _consts_key(w)):
+            part = kept[2]
+        else:
+            one = _Walker(mod, in_function=False)
+            one._consts = w._consts  # (computed once for the module)
+            one.stmt(s, SPINE)
+            w._consts = one._consts
+            part = (one.names, tuple(one.imports), tuple(one.calls), frozenset(one.loaded), one.guarded)
+            if not isinstance(s, ast.ImportFrom):  # (an import's part holds the statement: a reference cycle)
+                s._tl_module_runs = (w.postponed, _consts_key(one) if one.read_consts else None, part)
+        names.update(part[0])
+        imports += part[1]
+        calls += part[2]
+        loaded |= part[3]
+        guarded.update(part[4])
+        if isinstance(s, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
+            break  # the rest of the module never runs (``_Walker.stmts``)
+    return Runs(names, tuple(imports), tuple(calls), frozenset(loaded), guarded)
+
+
+def _consts_key(w: "_Walker") -> tuple:
+    """The module constants a walker's guards may read, as values (``_Walker.consts``)."""
+    return tuple(sorted((k, type(v.value).__name__, repr(v.value)) for k, v in w.consts.items()))
 
 
 _COMPARE = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
@@ -252,8 +295,20 @@ def _bound_once(mod: Module, name: str) -> bool:
 
 @per_text("binding_counts")
 def _binding_counts(mod: Module) -> dict:
+    """How many times the module binds each name, at any depth (each top-level statement's counts kept on it)."""
     counts: dict[str, int] = {}
-    for n in ast.walk(mod.tree) if mod.tree is not None else ():
+    for st in mod.tree.body if mod.tree is not None else ():
+        part = st.__dict__.get("_tl_counts")
+        if part is None:
+            part = st._tl_counts = _counts(st)
+        for k, v in part.items():
+            counts[k] = counts.get(k, 0) + v
+    return counts
+
+
+def _counts(root: ast.AST) -> dict:
+    counts: dict[str, int] = {}
+    for n in walk(root):
         if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
             counts[n.id] = counts.get(n.id, 0) + 1
         elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -288,6 +343,7 @@ class _Walker:
     def __init__(self, mod: Module, in_function: bool, shadowed: frozenset = frozenset()):
         self.postponed = mod.has_future_annotations
         self.mod, self.shadowed, self._consts = mod, shadowed, None
+        self.read_consts = False  # whether a guard read the module's constants (what the walk depends on)
         self.guards: list = []  # the `if` tests of unknown truth on the way (test, branch)
         self.hard = 0  # > 0 inside a region that is conditional for another reason (loop body, handler...)
         self.guarded: dict[int, tuple] = {}
@@ -301,6 +357,7 @@ class _Walker:
     def consts(self) -> dict:
         """Module constants bound once to a literal (``PLOT = True``), as the guards of ``if`` read them (computed
         on the first guard that names one)."""
+        self.read_consts = True
         if self._consts is None:
             self._consts = {k: v for k, v in self.mod.assigns.items() if isinstance(v, ast.Constant)
                             and k not in self.shadowed and _bound_once(self.mod, k)}
