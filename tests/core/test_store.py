@@ -60,8 +60,11 @@ def test_an_edited_module_misses_and_the_others_hit(project: Path) -> None:
 
 def test_a_corrupt_entry_is_ignored_and_removed(project: Path, tmp_path: Path) -> None:
     _, findings = _run(project)
-    entries = sorted((tmp_path / "cache").rglob("*.json"))
-    assert entries
+    every = {e: json.loads(e.read_text()) for e in sorted((tmp_path / "cache").rglob("*.json"))}
+    entries = [e for e, data in every.items() if "module" in data]  # the modules' entries
+    closures = [e for e, data in every.items() if "resolved" in data]  # and the closure's
+    assert len(entries) >= 4 and len(closures) == 1
+    closures[0].write_text(json.dumps({**every[closures[0]], "resolved": [["a", "b"]]}))
     entries[0].write_text("{not json")
     entries[1].write_text(json.dumps({"digest": "someone else's"}))
     entries[2].write_text(json.dumps({"digest": json.loads(entries[3].read_text())["digest"], "module": {"imports": 3}}))
@@ -70,6 +73,7 @@ def test_a_corrupt_entry_is_ignored_and_removed(project: Path, tmp_path: Path) -
     for entry in entries[:3]:  # removed, then written again whole by the second run
         data = json.loads(entry.read_text())
         assert isinstance(data["module"]["imports"], list), entry
+    assert second.stats["closures_built"] == 1 and json.loads(closures[0].read_text()) == every[closures[0]]
 
 
 def test_the_cache_is_bounded(tmp_path: Path) -> None:
@@ -122,3 +126,95 @@ def test_a_second_run_parses_only_the_modules_the_checks_read_nodes_of(tmp_path:
     trees = [m for m in pa2.modules.values() if m.loaded]
     assert len(trees) <= 8, sorted(m.name for m in trees)  # the entry and a few helpers, not the library
     assert second._modules.store.misses == 0
+
+
+def test_a_second_run_runs_pyflakes_only_where_a_name_was_unbound(project: Path, monkeypatch) -> None:
+    """"No unbound name" is stored per (text, bodies checked): a second run does not run pyflakes on the modules
+    where the first found none, and still reports an unbound name where there is one."""
+    from tensorleap_ls.core.facts import scopes
+
+    helper = project / "tensorleap" / "slip.py"
+    helper.write_text("import os\n\nVALUE = os.path.join(ROOT, 'x')\n")
+    entry = project / ENTRY
+    entry.write_text(entry.read_text(encoding="utf-8").replace("import os\n", "import os\nimport tensorleap.slip\n", 1))
+    checked: list[str] = []
+    real = scopes._unbound
+
+    def counted(mod, keep):
+        checked.append(mod.path)
+        return real(mod, keep)
+
+    monkeypatch.setattr(scopes, "_unbound", counted)
+    _, findings = _run(project)
+    assert "TL113" in [c for c, _, _ in findings] and str(helper) in checked
+    first = set(checked)
+    clean = {p for p in first if p != str(helper) and p != str(entry)}  # (the entry's star imports bind names)
+    assert clean
+    checked.clear()
+    _, again = _run(project)
+    assert again == findings
+    assert str(helper) in checked and not clean & set(checked), checked
+
+
+def test_the_scan_of_site_packages_is_stored(project: Path, monkeypatch) -> None:
+    """Which distribution provides which module (every RECORD of site-packages) is read once per folder and its
+    modification time: a second run reads it from the store."""
+    from tensorleap_ls.core.project import requirements
+    from tensorleap_ls.core.sdk import env as sdk_env
+
+    scanned: list[str] = []
+    real = requirements._site.__wrapped__  # (no per-process memo: each run is a new process in real use)
+
+    def counted(site, stamp):
+        scanned.append(site)
+        return real(site, stamp)
+
+    monkeypatch.setattr(requirements, "_site", counted)
+
+    def run() -> list:
+        analyzer = Analyzer(env_for=lambda root: sdk_env.environment(None, analyzer.store), persistent=True)
+        try:
+            (pa,) = analyzer.analyze_file(str(project / ENTRY))
+        finally:
+            analyzer.close()
+        return [(f.code, f.span, f.message) for f in pa.findings]
+
+    findings = run()
+    assert scanned
+    scanned.clear()
+    assert run() == findings
+    assert scanned == []
+
+
+def test_the_closure_is_restored_while_nothing_it_depends_on_changed(project: Path) -> None:
+    """A new run takes the closure the last one stored (no import resolved again) while every module's text, the
+    probed files' folders and the unreadable files are as they were; a module created where an import looked
+    for it, or an edited import, builds it again; each time the analysis says what a fresh one says."""
+    def run() -> tuple[Analyzer, list, set]:
+        analyzer = Analyzer(persistent=True)
+        try:
+            (pa,) = analyzer.analyze_file(str(project / ENTRY))
+        finally:
+            analyzer.close()
+        fresh = Analyzer()
+        (full,) = fresh.analyze_file(str(project / ENTRY))
+        assert sorted(pa.modules) == sorted(full.modules) and pa.project.resolved == full.project.resolved
+        assert pa.project.executed == full.project.executed and pa.project.by_name == full.project.by_name
+        assert [(f.code, f.span, f.message) for f in pa.findings] == [(f.code, f.span, f.message) for f in full.findings]
+        return analyzer, [(f.code, f.span, f.message) for f in pa.findings], set(pa.modules)
+
+    first, findings, modules = run()
+    assert first.stats["closures_built"] == 1 and first.stats["closures_restored"] == 0
+    second, again, same = run()
+    assert second.stats["closures_restored"] == 1 and second.stats["closures_built"] == 0
+    assert again == findings and same == modules
+    # a module appears where an import of the entry looked for one: the closure grows
+    entry = project / ENTRY
+    entry.write_text(entry.read_text(encoding="utf-8").replace("import os\n", "import os\nimport extra_helpers\n", 1))
+    third, _, with_import = run()
+    assert third.stats["closures_built"] == 1 and with_import == modules
+    (project / "extra_helpers.py").write_text("VALUE = 1\n")
+    fourth, _, grown = run()
+    assert fourth.stats["closures_built"] == 1 and grown == modules | {str(project / "extra_helpers.py")}
+    fifth, _, kept = run()
+    assert fifth.stats["closures_restored"] == 1 and kept == grown

@@ -54,6 +54,9 @@ class CheckContext:
     outside_modules: dict[str, ModuleLike] = field(default_factory=dict)
     # find_function(module path, name) -> (module, def node) of a function as that module sees the name.
     find_function: Callable[[str, str], tuple | None] = lambda path, name: None
+    # The persistent cache (core/engine/store.Store) or None: what a check reads of the environment is kept there
+    # (the scan of each site-packages folder, core/project/requirements.installed).
+    store: object | None = None
 
     def module_at(self, path: str | None) -> ModuleLike | None:
         """A closure module, or an outside one holding a registered function."""

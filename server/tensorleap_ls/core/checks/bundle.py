@@ -93,6 +93,8 @@ def _entry(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
 
 
 def _rel(ctx: CheckContext, path: str) -> str:
+    if path.startswith(ctx.root + os.sep):  # (a module of the project: no relpath per module and analysis)
+        return path[len(ctx.root) + 1:].replace(os.sep, "/")
     return os.path.relpath(path, ctx.root).replace(os.sep, "/")
 
 
@@ -279,7 +281,7 @@ def _requirements(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
     # Which distribution provides an import, and what the declared ones pull in, come from the environment's
     # installed metadata (RECORD / top_level.txt, Requires-Dist). Without an environment, or when a declared
     # distribution is not installed there (its requirements are unknown), TL408 stays silent rather than guess.
-    env = installed(ctx.sites)
+    env = installed(ctx.sites, ctx.store)
     pulled = env.pulled_in(declared | PLATFORM_PROVIDED) if ctx.sites else None
     for top, spans in ctx.external_imports.items():  # executed at import, first import first
         if top in _STDLIB or not top or top.startswith("_") or not spans:

@@ -68,10 +68,13 @@ def _at_import(ctx: CheckContext, mod, contexts, slips) -> list[Finding]:
     keep = undefined.keep_of(contexts, mod)
     if not own and not keep and not _reads_unbound(mod):
         return []  # a library module whose module-level code reads only names it binds: pyflakes is not needed
+    unbound = scopes.unbound(mod, keep)
+    if not unbound:
+        return []  # (the usual case; then how certainly each module-level line runs is not needed)
     runs = scopes.runs(mod)
     out = []
     seen: dict[str, Finding] = {}
-    for u in sorted(scopes.unbound(mod, keep), key=lambda u: (u.node.lineno, u.node.col_offset)):
+    for u in sorted(unbound, key=lambda u: (u.node.lineno, u.node.col_offset)):
         level = undefined.level_of(ctx, mod, runs, u.node)
         if not level or (level < SPINE and not own):
             continue

@@ -59,7 +59,7 @@ def _other_distributions(ctx: CheckContext, findings: list[Finding]) -> Iterable
     code-loader-helpers'; the installed RECORDs say which): declared and installed, it is fine; declared but
     not installed here, it is an environment problem (TL422, with the pip line); declared nowhere, TL420 stays
     an error naming the distribution to declare."""
-    env = installed(ctx.sites)
+    env = installed(ctx.sites, ctx.store)
     declared: set[str] | None = None
     for f in findings:
         if f.code != SDK_API_MISSING or not f.message.startswith("Module `") or not isinstance(f.data, SdkName):

@@ -35,8 +35,9 @@ from tensorleap_ls.core.engine.deps import Fingerprints, shared_inputs
 from tensorleap_ls.core.engine.deps import Memo as DepsMemo
 from tensorleap_ls.core.engine.store import Store
 from tensorleap_ls.core.facts.modules import (CLOCK, Module, ModuleCache, apply_verdict, digest_of, encode_memo,
-                                             parse_module, stored_facts)
+                                             parse_module, stored_facts, stored_key)
 from tensorleap_ls.core.project.closure import ClosureBuilder, Project, default_entry, find_root, inside, norm
+from tensorleap_ls.core.project.closure import stored as stored_closure
 from tensorleap_ls.core.sdk.env import Environment
 from tensorleap_ls.core.project import external
 from tensorleap_ls.core.codes import SYNTAX_ERROR, UNREADABLE_FILE
@@ -374,9 +375,11 @@ class Analyzer:
         for mod in project.modules.values():
             if mod.stored is None or mod.stale:
                 continue
-            memo = encode_memo(mod.memo)
             old = mod.stored.get("memo") or {}
             # "digest" is in every entry that was written (Store.put adds it, Store.get returns it)
+            if "digest" in mod.stored and not any(stored_key(k) for k in mod.memo.keys() - old.keys()):
+                continue  # nothing new (a warm run: the stored facts are not encoded again)
+            memo = encode_memo(mod.memo)
             if memo.keys() - old.keys() or "digest" not in mod.stored:
                 mod.stored = {**mod.stored, "memo": {**old, **memo}, "digest": mod.digest}
                 store.put(mod.digest, mod.stored)
@@ -421,11 +424,17 @@ class Analyzer:
         key = (root, entry, yaml_path)
         old = self._closures.get(key)
         project = builder.reuse(old) if old is not None else None
+        store = self._modules.store
+        closure_key = f"closure|{root}|{entry}|{yaml_path}"
+        if project is None and store is not None:  # a new run: the closure the last one left, if still valid
+            project = builder.restore(store.get(closure_key), root, entry, yaml_path)
+            self.stats["closures_restored"] += project is not None
         self.stats["closures_reused" if project is not None else "closures_built"] += 1
         if project is None:
             project = builder.build(root, entry, yaml_path)
+            if store is not None and old is None:  # the first of this run (not one per keystroke typing an import)
+                store.put(closure_key, stored_closure(project))
         self._closures[key] = project
-        store = self._modules.store
         for mod in project.modules.values():
             if "compiled" not in mod.memo and mod.parsed and not mod.stale:
                 verdict = self.compiler.verdict(mod.digest)
@@ -454,7 +463,7 @@ class Analyzer:
             resolver=resolver,
             sdk=env.sdk, outside_modules=outside, sites=env.sites, executed=frozenset(project.executed),
             find_function=lambda path, name: external.resolve_function(project, index, path, name),
-            model_facts=self.model_facts,
+            model_facts=self.model_facts, store=store,
         )
         if entry not in project.modules:
             if yaml_path is None or self.read_text(entry) is None:

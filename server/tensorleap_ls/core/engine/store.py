@@ -12,8 +12,9 @@ facts/compiled.py). An entry is written once its analysis has run the checks, an
 analysis learns a stored fact it lacks. A module read from the store has no tree: it is parsed only if a
 check asks for one (facts/modules.Module.tree), and it is never compiled again. Nothing stored depends on
 the installed SDK release (the SDK-dependent findings are computed per analysis), so the key is the text's
-digest, the product version, the Python version that compiled it and a digest of the analysis code
-(``core/``: a development checkout that changes it does not read stale entries).
+digest, the product version, the Python version that compiled it, a digest of the analysis code
+(``core/``: a development checkout that changes it does not read stale entries) and pyflakes' version (it
+decides the stored "no unbound name" facts).
 
 Safe: one JSON file per entry (no pickle: reading the cache executes nothing), written to a temporary
 file and renamed into place (concurrent runs see a whole entry or none; the last writer wins, with the
@@ -53,6 +54,15 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
+def _pyflakes_version() -> str:
+    """pyflakes decides the stored "no unbound name" facts (facts/scopes.unbound): another release, other keys."""
+    try:
+        import pyflakes  # its __init__ holds only the version
+    except ImportError:
+        return "-"
+    return str(getattr(pyflakes, "__version__", "?"))
+
+
 def default_folder() -> Path | None:
     env = os.environ.get("TL_CACHE_DIR")
     if env:
@@ -71,8 +81,10 @@ class Store:
 
     def __init__(self, folder: Path, limit: int = LIMIT):
         self.folder = Path(folder)
+        self._root = str(self.folder)
         self.limit = limit
-        self._salt = f"{FORMAT}|{__version__}|{sys.version_info[0]}.{sys.version_info[1]}|{_code_digest()}"
+        self._salt = (f"{FORMAT}|{__version__}|{sys.version_info[0]}.{sys.version_info[1]}|{_code_digest()}"
+                      f"|{_pyflakes_version()}")
         self._writes = 0
         self.hits = self.misses = 0
 
@@ -81,9 +93,9 @@ class Store:
         folder = default_folder()
         return cls(folder) if folder is not None else None
 
-    def _path(self, digest: str) -> Path:
+    def _path(self, digest: str) -> str:
         key = hashlib.blake2b(f"{self._salt}|{digest}".encode(), digest_size=16).hexdigest()
-        return self.folder / key[:2] / f"{key}.json"
+        return os.path.join(self._root, key[:2], f"{key}.json")  # (strings: pathlib was a tenth of a warm load)
 
     def get(self, digest: str) -> dict | None:
         path = self._path(digest)
@@ -106,14 +118,14 @@ class Store:
     def put(self, digest: str, data: dict) -> None:
         path = self._path(digest)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".json")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     json.dump({**data, "digest": digest}, f, separators=(",", ":"))
                 os.replace(tmp, path)
             except BaseException:
-                _remove(Path(tmp))
+                _remove(tmp)
                 raise
         except OSError as e:  # a read-only or full disk: the analysis goes on without the cache
             log.info("persistent cache: %s not written (%s)", path, e)
@@ -143,14 +155,14 @@ class Store:
         for _, size, path in sorted(entries):
             if total <= self.limit * 3 // 4:
                 break
-            _remove(Path(path))
+            _remove(path)
             total -= size
             removed += 1
         return removed
 
 
-def _remove(path: Path) -> None:
+def _remove(path: "Path | str") -> None:
     try:
-        path.unlink()
+        os.unlink(path)
     except OSError:
         pass

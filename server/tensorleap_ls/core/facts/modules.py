@@ -171,7 +171,7 @@ class Module:
         for ref in self.imports:
             ref._node = None
         self.memo = {k: v for k, v in self.memo.items()
-                     if k in NODE_FREE or (isinstance(k, tuple) and k and k[0] == "sdk_api")}
+                     if k in NODE_FREE or stored_key(k) or (isinstance(k, tuple) and k and k[0] == "sdk_api")}
 
     def _load(self) -> None:
         tree = parse_text(self.text.replace("\x00", " "), filename=self.path)
@@ -189,18 +189,27 @@ class Module:
 # str, int, None, frozenset of str). A module read from the store starts with them, so an unchanged module
 # is not parsed to learn them again.
 STORED: set[str] = set()
+# Stored per-text facts whose key carries an argument after its prefix ("prefix" + argument, a string): a fact of
+# the text and of a question about it (e.g. which function bodies pyflakes read), node-free like the others.
+STORED_PREFIXES: set[str] = set()
+
+
+def stored_key(k) -> bool:
+    if k.__class__ is not str:
+        return False
+    return k in STORED or (bool(STORED_PREFIXES) and k.startswith(tuple(STORED_PREFIXES)))
 
 
 def encode_memo(memo: dict) -> dict:
     """The stored per-text facts of ``memo``, as JSON."""
-    return {k: {"set": sorted(v)} if isinstance(v, frozenset) else v for k, v in memo.items() if k in STORED}
+    return {k: {"set": sorted(v)} if isinstance(v, frozenset) else v for k, v in memo.items() if stored_key(k)}
 
 
 def decode_memo(data: dict) -> dict:
     """``encode_memo``'s output back (keys no longer stored by this code, and values of another shape, dropped)."""
     out = {}
     for k, v in data.items():
-        if k not in STORED:
+        if not stored_key(k):
             continue
         if isinstance(v, dict) and isinstance(v.get("set"), list):
             out[k] = frozenset(map(str, v["set"]))

@@ -26,7 +26,7 @@ import sys
 import zlib
 from dataclasses import dataclass, field
 
-from tensorleap_ls.core.facts.modules import Module, index_of, per_text, walk
+from tensorleap_ls.core.facts.modules import STORED_PREFIXES, Module, index_of, per_text, walk
 from tensorleap_ls.core.source.text import dotted
 
 log = logging.getLogger(__name__)
@@ -529,14 +529,25 @@ class Unbound:
     star: bool  # only a star import could bind it
 
 
+# "none unbound" for (a text, the kept bodies) is stored with the text (facts/modules.STORED_PREFIXES): an unchanged
+# module that holds a binding is not run through pyflakes again to learn it has no unbound name (the usual case)
+_CLEAN = "unbound_none@"
+STORED_PREFIXES.add(_CLEAN)
+
+
 def unbound(mod: Module, keep: frozenset = frozenset()) -> tuple[Unbound, ...]:
     """Unbound names of module-level code and of the bodies of the defs whose ``def_key`` is in ``keep``."""
-    if mod.tree is None:
-        return ()
     key = ("unbound", keep)
     memo = mod.memo
     if key not in memo:
+        clean = _CLEAN + ";".join(f"{line}.{col}" for line, col in sorted(keep))
+        if memo.get(clean) is True and not WHOLE_FILE[0]:
+            memo[key] = ()
+            return ()
+        if mod.tree is None:
+            return ()
         memo[key] = _unbound(mod, keep)
+        memo[clean] = not memo[key]
     return memo[key]
 
 

@@ -228,24 +228,25 @@ class Installed:
         return out
 
 
-def installed(sites: Iterable[str]) -> Installed:
+def installed(sites: Iterable[str], store=None) -> Installed:
     """What the environment's site-packages folders hold (cached by each folder's modification time: a
-    package installed or removed changes it)."""
+    package installed or removed changes it). ``store`` (the persistent cache, engine/store.py): each folder's
+    scan is kept there under that time, so a new run does not read every distribution's RECORD again."""
     stamped = []
     for site in sites:
         try:
             stamped.append((site, os.stat(site).st_mtime_ns))
         except OSError:
             continue
-    return _installed(tuple(stamped))
+    return _installed(tuple(stamped), store)
 
 
 @lru_cache(maxsize=8)
-def _installed(stamped: tuple) -> Installed:
+def _installed(stamped: tuple, store=None) -> Installed:
     provides: dict[str, set] = {}
     requires: dict[str, frozenset] = {}
     for site, stamp in stamped:
-        for name, tops, reqs in _site(site, stamp):
+        for name, tops, reqs in (_site(site, stamp) if store is None else _site_stored(site, stamp, store)):
             requires.setdefault(name, reqs)
             for t in tops:
                 provides.setdefault(t, set()).add(name)
@@ -254,6 +255,19 @@ def _installed(stamped: tuple) -> Installed:
 
 _REQ = re.compile(r"^Requires-Dist:\s*([A-Za-z0-9][A-Za-z0-9._-]*)(.*)$", re.M)
 _NAME_LINE = re.compile(r"^Name:\s*(\S+)", re.M)
+
+
+def _site_stored(site: str, stamp: int, store) -> tuple:
+    """``_site`` through the persistent cache (keyed by the folder and its modification time)."""
+    key = f"site-packages|{site}|{stamp}"
+    data = store.get(key)
+    try:
+        return tuple((str(n), frozenset(map(str, tops)), frozenset(map(str, reqs))) for n, tops, reqs in data["site"])
+    except (TypeError, KeyError, ValueError):
+        pass
+    out = _site(site, stamp)
+    store.put(key, {"site": [[n, sorted(tops), sorted(reqs)] for n, tops, reqs in out]})
+    return out
 
 
 @lru_cache(maxsize=32)
