@@ -106,6 +106,19 @@ def test_a_helper_edit_rechecks_the_bindings_that_use_it_with_the_right_findings
     assert any(f.span.path.endswith("encoders.py") for f in ed.pa.findings if f.code not in clean)
 
 
+def test_an_edit_inside_a_helper_function_looks_up_no_name_again(project: Path) -> None:
+    """The fingerprints' lookups of what the bindings' statements name elsewhere (engine/deps.py) hold while the
+    closure is reused and every module binds the same names: kept from the last analysis."""
+    ed = Editor(project)
+    assert ed.analyse().get("fingerprint_lookups", 0) > 0
+    ed.edit("tensorleap/encoders.py", "rng = np.random.default_rng(idx)", "rng = np.random.default_rng(idx + 1)")
+    done = ed.analyse()
+    assert not done.get("fingerprint_lookups") and done.get("binding_checks_run", 0) >= 1, done
+    # a new top-level name: what a name is may have changed, the lookups are made again
+    ed.edit("tensorleap/encoders.py", "@tensorleap_gt_encoder('classes')", "SEED = 3\n\n\n@tensorleap_gt_encoder('classes')")
+    assert ed.analyse().get("fingerprint_lookups", 0) > 0
+
+
 def test_a_config_or_leap_yaml_change_rechecks_every_binding(project: Path) -> None:
     ed = Editor(project)
     ed.analyse()

@@ -293,3 +293,22 @@ def test_what_runs_at_import_is_each_statement_s_part_and_says_what_a_fresh_walk
         assert cur.defs["m90"] is prev.defs["m90"]  # the statements the edit left alone are shared
         assert _runs_summary(scopes.runs(cur)) == _runs_summary(scopes.runs(fresh)), (old, new)
         prev = cur
+
+def test_an_edit_inside_a_function_body_runs_no_module_level_pass(monkeypatch) -> None:
+    """A top-level def's body is left out of the module-level pass: the run holding it is remembered by the def's
+    decorators and signature, and its results relative to each statement (lines inserted above move them)."""
+    mod = parse_module("/p/s.py", "s", STATEMENTS)
+    keep = lambda m: frozenset((d.lineno, d.col_offset) for d in m.tree.body if isinstance(d, ast.FunctionDef))  # noqa: E731
+    scopes._unbound(mod, keep(mod))
+    runs = []
+    real = scopes._prefix
+    monkeypatch.setattr(scopes, "_prefix", lambda *a: runs.append(a) or real(*a))  # one per pyflakes pass
+    name = next(d for d in mod.tree.body if isinstance(d, ast.FunctionDef) and d.body[0].lineno > d.lineno)
+    body = name.body[0].lineno - 1
+    lines = STATEMENTS.split("\n")
+    edited = parse_module("/p/s.py", "s", "\n".join(lines[:body] + ["    added = 1", "    added += 2"] + lines[body:]))
+    assert scopes._no_deferred(edited, frozenset())
+    got = scopes._unbound(edited, keep(edited))
+    assert len(runs) == 1, "only the edited function is checked again"
+    assert _names(got) == _whole(edited, keep(edited))
+    assert "undefined_at_the_end" in {u.name for u in got}  # moved by the inserted lines, found at its place

@@ -4,11 +4,13 @@ A module with one call carrying 60,000 keyword arguments takes CPython's compile
 duplicate-keyword check is quadratic, and compile() holds the GIL): compiled in the server, it froze
 the event loop for 20+ s. Now the server keeps answering while the worker compiles, the compile is
 stopped at its budget (the text gets no TL190 verdict and is not compiled again), and what the
-compiler alone finds is still found.
+compiler alone finds is still found. An edited buffer is compiled a top-level statement at a time: an edit inside
+one function compiles that function, and the verdict is the whole text's (the oracle's analyses compile whole texts).
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import time
@@ -19,7 +21,7 @@ import pytest
 from lspproc import SERVER_CMD, LspClient, is_diag
 
 from tensorleap_ls.core.engine.analysis import Analyzer
-from tensorleap_ls.core.facts.compiled import Compiler
+from tensorleap_ls.core.facts.compiled import Compiler, compile_here, units_of
 from tensorleap_ls.runtime import api
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mnist_decorator"
@@ -124,3 +126,57 @@ def test_a_keyword_bomb_never_freezes_the_server(project: Path) -> None:
         assert slowest < 10.0, f"the event loop was held {slowest:.1f} s"
     finally:
         c.close()
+
+
+# --- an edited buffer, a top-level statement at a time ---------------------------------------------
+def test_an_edit_inside_a_function_compiles_that_function(project: Path) -> None:
+    analyzer = Analyzer(oracle=True)
+    path = project / "tensorleap" / "encoders.py"
+    text = path.read_text()
+    analyzer.set_overlay(str(path), text)  # open in the editor
+    analyzer.analyze_path(str(project))
+    whole = analyzer.compiler.compiled
+    assert analyzer.compiler.units_compiled == 0, "a text never seen is compiled whole"
+    lines = text.split("\n")
+    body = next(i for i, ln in enumerate(lines) if ln.startswith("    ") and ln.strip())
+    for n, (insert, message) in enumerate([("    x = 1", None), ("    f(a=1, a=2)", "keyword argument repeated: a"),
+                                          ("    y = 2", None)]):
+        edited = "\n".join(lines[:body] + [insert] + lines[body:])
+        analyzer.set_overlay(str(path), edited)
+        (pa,) = analyzer.analyze_path(str(project))
+        assert analyzer.compiler.units_compiled == n + 1, "one top-level statement compiled per edit"
+        assert analyzer.compiler.compiled == whole + n + 1
+        found = [f for f in _tl190(pa) if f[0] == "encoders.py"]
+        if message is None:
+            assert not found
+        else:
+            assert found == [("encoders.py", body, f"Syntax error: {message}")]
+
+
+@pytest.mark.parametrize("text", [
+    "x = 1\nglobal x\n",  # module-level global: the whole module's scope decides
+    "if x:\n    global y\ny = 1\n",
+    "import os\nfrom __future__ import annotations\n",  # a future import that is not leading
+])
+def test_texts_the_units_cannot_decide_are_compiled_whole(text: str) -> None:
+    assert units_of(text, ast.parse(text)) is None
+
+
+@pytest.mark.parametrize("text", [
+    '"""doc."""\nfrom __future__ import annotations\n\ndef f(x: undefined) -> None:\n    return x\n',
+    "def f():\n    return 1\n\n\ndef g(a, a):\n    pass\n",
+    "def f():\n    return 1\n\n\nreturn 2\n",
+    "x = 1; y = 2\ndef f():\n    nonlocal z\n",
+    "class C:\n    def m(self):\n        yield 1\n\n\nasync def h():\n    yield 1\n    return 2\n",
+])
+def test_the_units_say_what_the_whole_text_says(text: str) -> None:
+    compiler = Compiler()
+    tree = ast.parse(text)
+    found, flags = units_of(text, tree)
+    # every unit but the last remembered clean, as an earlier clean text of the module leaves them (learn)
+    for _, unit, stmts in found[:-1]:
+        assert compile_here(ast.Module(body=stmts, type_ignores=[]), "m.py") is None
+        compiler._keep_unit((unit, flags), None)  # noqa: SLF001
+    compiler.submit("new", "m.py", text, tree, units=True)
+    assert compiler.units_compiled == 1
+    assert compiler.verdict("new") == compile_here(text, "m.py")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import bisect
 import builtins
+import collections
 import difflib
 import functools
 import os
@@ -155,12 +156,51 @@ def _may_follow(ctx: CheckContext, mod: Module, owner: ast.AST) -> bool:
         lo = bisect.bisect_left(calls, (owner.lineno, -1))
         hi = bisect.bisect_right(calls, ((getattr(owner, "end_lineno", None) or owner.lineno) + 1, -1))
         found = [call for _, _, call in calls[lo:hi]]
-    else:  # else the def's own nodes only (a helper module no other check walks)
-        found = [n for n in ast.walk(owner) if isinstance(n, ast.Call)]
+    else:  # else the def's own calls only (a helper module no other check walks), remembered by the def's text
+        called = _called_in(mod, owner)
+        if not called:
+            return False
+        aliases = _module_aliases(ctx, mod)
+        imported = _explicitly_imported(mod)
+        return any(name in mod.defs or name in imported if attr is None else attr in aliases for name, attr in called)
     if not found:
         return False
     aliases = _module_aliases(ctx, mod)
     return any(_followed(ctx, mod, call.func, aliases) for call in found)
+
+
+# A def's calls as ``_followed`` reads them, by the def's text (decorators and indentation included: its whole
+# tree): an edit in a helper module walks the def it changed, not every def of that module the analysis reaches.
+# Pure, so shared; bounded.
+_CALLED: "collections.OrderedDict[str, tuple]" = collections.OrderedDict()
+_CALLED_ROOM = 4096
+
+
+def _called_in(mod: Module, owner: ast.AST) -> tuple:
+    """(name, None) for ``name(...)``, (None, module alias) for ``alias.f(...)``: the calls of ``owner`` that
+    ``_followed`` may follow (what it reads of each)."""
+    lines = mod.source.lines if mod.source is not None else None
+    first = min([owner.lineno] + [d.lineno for d in getattr(owner, "decorator_list", ())])
+    key = "\n".join(lines[first - 1:owner.end_lineno]) if lines is not None and getattr(owner, "end_lineno", None) \
+        else None
+    hit = _CALLED.get(key) if key is not None else None
+    if hit is not None:
+        _CALLED.move_to_end(key)
+        return hit
+    out = []
+    for n in ast.walk(owner):
+        if isinstance(n, ast.Call):
+            f = n.func
+            if isinstance(f, ast.Name):
+                out.append((f.id, None))
+            elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+                out.append((None, f.value.id))
+    found = tuple(dict.fromkeys(out))
+    if key is not None:
+        _CALLED[key] = found
+        if len(_CALLED) > _CALLED_ROOM:
+            _CALLED.popitem(last=False)
+    return found
 
 
 @per_text("calls_by_line")

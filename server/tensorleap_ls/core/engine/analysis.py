@@ -32,6 +32,7 @@ from tensorleap_ls.core.model import Binding, Finding, Span
 from tensorleap_ls.core.facts import scopes
 from tensorleap_ls.core.facts.compiled import Compiler
 from tensorleap_ls.core.engine.deps import Fingerprints, shared_inputs
+from tensorleap_ls.core.engine.deps import Memo as DepsMemo
 from tensorleap_ls.core.engine.store import Store
 from tensorleap_ls.core.facts.modules import (CLOCK, Module, ModuleCache, apply_verdict, digest_of, encode_memo,
                                              parse_module, stored_facts, stored_key)
@@ -120,6 +121,7 @@ class Analyzer:
         # computed (configs, leap.yaml, requirements...) -> their digest then
         self._files_read: dict[tuple, dict[str, str]] = {}
         self._reading: set[str] | None = None  # files read by the analysis in progress
+        self._deps_memo: dict[tuple, DepsMemo] = {}  # (root, entry, leap.yaml) -> what its fingerprints keep
         self.tree_room = 24  # trees kept beyond those of open files and of modules holding bindings
         # What the engine recomputed and reused (the tests and the benchmark read it)
         self.stats: collections.Counter = collections.Counter()
@@ -292,7 +294,9 @@ class Analyzer:
                 verdict = stored["verdict"]
                 self.compiler.remember(mod.digest, tuple(verdict) if isinstance(verdict, list) else None)
             else:  # compiles on the other core meanwhile
-                self.compiler.submit(mod.digest, path, text, mod.tree if mod.loaded else None)
+                # a buffer open in the editor is edited: compiled a top-level statement at a time (facts/compiled.py)
+                self.compiler.submit(mod.digest, path, text, mod.tree if mod.loaded else None,
+                                     units=path in self._overlays)
         if not mod.parsed:
             good = self._modules.last_good(path)
             if good is None and path in self._overlays:
@@ -362,7 +366,8 @@ class Analyzer:
         the environment, the model's facts, the YAML configs)."""
         shared = shared_inputs(self.read_text(yaml_path) if yaml_path else None, env.sdk, self.model_facts,
                                resolver.configs.values()) + [[str(s) for s in env.sites]]
-        return Fingerprints(project.modules, resolver, shared, outside)
+        memo = self._deps_memo.setdefault((project.root, project.entry, yaml_path), DepsMemo())
+        return Fingerprints(project.modules, resolver, shared, outside, memo)
 
     def _store_facts(self, store: Store, project: Project) -> None:
         """Writes the persistent entry of each module whose stored facts grew in this analysis (a new text, or
@@ -438,6 +443,8 @@ class Analyzer:
                 mod.memo["compiled"] = True
                 if store is not None and clean and mod.stored is None and mod.digest not in self.compiler.stopped:
                     mod.stored = {"module": stored_facts(mod), "verdict": verdict, "memo": {}}  # written below
+            if mod.path in self._overlays and mod.loaded and not mod.stale:
+                self.compiler.learn(mod.digest, mod.text, mod.tree)  # once per text: its next edit compiles less
         resolver = Resolver(project.modules, project.resolved, self.read_text, root)
         findings: list[Finding] = []
         bindings: list[Binding] = []
@@ -477,8 +484,9 @@ class Analyzer:
                                         "it (\"source code string cannot contain null bytes\"). Remove it.",
                                         Span(mod.path, line, col, line, col + 1)))
         keep: dict = {}
-        checked = run_checks(ctx, self._reused_findings((root, entry)), keep,
-                             self._fingerprints(project, resolver, env, yaml_path, outside).of, self.stats)
+        prints = self._fingerprints(project, resolver, env, yaml_path, outside)
+        checked = run_checks(ctx, self._reused_findings((root, entry)), keep, prints.of, self.stats)
+        self.stats["fingerprint_lookups"] += prints.looked_up
         self._binding_findings[(root, entry)] = keep
         if store is not None:
             self._store_facts(store, project)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import collections
 import hashlib
 import json
 import keyword
@@ -53,6 +54,9 @@ class Statements:
         self.hashes: list[str] = []
         self.names: list[frozenset] = []
         self.imports: str = ""
+        self.own: list[set[int]] = []  # the statements of this module each one names (what it binds itself)
+        self.others: list[list[str]] = []  # the names each one reads that the module does not bind itself
+        self.other_names: list[str] = []  # all of them, once
         # The names this module can bind itself; with a star import, any name may resolve
         bindable = set(mod.defs) | set(mod.assigns) | {r.bound or "" for r in mod.imports} \
             | {bound for r in mod.imports for _, bound in r.names}
@@ -71,6 +75,21 @@ class Statements:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 import_texts.append((first, text))
         self.imports = _h(import_texts, mod.has_future_annotations, mod.syntax_error is not None)
+        others: dict[str, None] = {}
+        for names in self.names:
+            own, other = set(), []
+            for name in sorted(names):
+                local = mod.defs.get(name) or mod.assigns.get(name)  # what the module binds comes first
+                if local is None:
+                    other.append(name)
+                    others[name] = None
+                    continue
+                j = self.at(local.lineno - 1)
+                if j is not None:
+                    own.add(j)
+            self.own.append(own)
+            self.others.append(other)
+        self.other_names = list(others)
 
     def at(self, line0: int) -> int | None:
         """The top-level statement holding 0-based ``line0``."""
@@ -109,17 +128,45 @@ def stable(value: Any, depth: int = 0) -> Any:
     return (type(value).__name__, repr(value))
 
 
+# A module's statement hashes (``Fingerprints._statement``) by (its text, what each name it reads from elsewhere
+# resolves to, with the digests of those modules): pure, so shared by the analyses; bounded. An edit in a helper
+# module changes the digests only some of the entry's statements read: the others' hashes are found here.
+_STATEMENT_HASHES: "collections.OrderedDict[tuple, list[str]]" = collections.OrderedDict()
+_STATEMENT_ROOM = 512
+_MISS = object()
+
+
+class Memo:
+    """What the fingerprints of one project keep from one analysis to the next (``Fingerprints(memo=...)``): the
+    import graph of the closure and its components while the closure is reused (the same ``resolved``, kept here,
+    so its identity is not recycled), and each component's digest by its inputs."""
+
+    def __init__(self) -> None:
+        self.resolved: dict | None = None
+        self.paths: tuple = ()
+        self.graph: dict[str, list[str]] = {}
+        self.components: list[list[str]] = []
+        self.digests: dict[tuple, str] = {}
+        # path -> (digest, the names it binds): what the lookups of names in other modules read besides the imports
+        self.surfaces: dict[str, tuple] = {}
+        self.where: dict[str, tuple] = {}  # path -> (digest, what each name it reads from elsewhere is)
+
+
 class Fingerprints:
     """One analysis' fingerprints of its bindings (see the module docstring)."""
 
     def __init__(self, modules: dict[str, Module], resolver, shared: Iterable[Any],
-                 outside: dict[str, Module] | None = None):
+                 outside: dict[str, Module] | None = None, memo: Memo | None = None):
         self.modules = modules
         self.outside = outside or {}  # modules outside the closure holding registered functions
         self.r = resolver
         self.shared = _h(*shared)
+        self.memo = memo if memo is not None else Memo()
         self._stmt: dict[str, list[str]] = {}  # module path -> statement index -> hash of its closure
         self._closure: dict[str, str] | None = None  # module path -> digest of it and what it imports
+        self._same_graph = False  # the closure's import graph is the last analysis' (_closures)
+        self._same_names: bool | None = None  # ... and every module binds the same names (_lookups_hold)
+        self.looked_up = 0  # names looked up (not kept from the last analysis): the tests count them
 
 
     def of(self, b: Binding) -> str:
@@ -146,32 +193,29 @@ class Fingerprints:
         if done is not None:
             return done
         stmts = statements(mod)
+        closure = self._closures()
+        where = self._where(mod, stmts)
+        key = (mod.path, mod.digest, tuple((n, w if w is None or w[0] == "own" else closure.get(w[1], w[1]))
+                                           for n, w in where.items()))
+        hashes = _STATEMENT_HASHES.get(key)
+        if hashes is not None:
+            _STATEMENT_HASHES.move_to_end(key)
+            self._stmt[mod.path] = hashes
+            return hashes
         edges: list[list[int]] = []
         outside: list[set[str]] = []
-        for names in stmts.names:
-            own, other = set(), set()
+        for own, names in zip(stmts.own, stmts.others):
+            own, other = set(own), set()
             for name in names:
-                local = mod.defs.get(name) or mod.assigns.get(name)  # what the module binds comes first
-                if local is not None:
-                    j = stmts.at(local.lineno - 1)
-                    if j is not None:
-                        own.add(j)
+                w = where[name]
+                if w is None:
                     continue
-                found = self.r.lookup(mod, name)
-                if found is None:
-                    continue
-                kind, obj, where = found
-                if kind == "module":
-                    other.add(obj)
-                elif where is not mod:
-                    other.add(where.path)
-                elif kind in ("def", "assign") and hasattr(obj, "lineno"):
-                    j = stmts.at(obj.lineno - 1)
-                    if j is not None:
-                        own.add(j)
+                if w[0] == "other":
+                    other.add(w[1])
+                elif w[1] is not None:
+                    own.add(w[1])
             edges.append(sorted(own))
             outside.append(other)
-        closure = self._closures()
         hashes = [""] * len(stmts.hashes)
         for members in components(range(len(stmts.hashes)), lambda i: edges[i]):
             inside = set(members)
@@ -181,24 +225,98 @@ class Fingerprints:
             for i in members:
                 hashes[i] = h
         self._stmt[mod.path] = hashes
+        _STATEMENT_HASHES[key] = hashes
+        if len(_STATEMENT_HASHES) > _STATEMENT_ROOM:
+            _STATEMENT_HASHES.popitem(last=False)
         return hashes
+
+    def _where(self, mod: Module, stmts: Statements) -> dict[str, Any]:
+        """What each name the module reads from elsewhere is: ("other", module path), ("own", statement index) or
+        None; looked up once per name, and kept from the last analysis while the lookups hold (``_lookups_hold``)."""
+        mine = self.modules.get(mod.path) is mod
+        last: dict[str, Any] = {}
+        if mine and self._lookups_hold():
+            kept = self.memo.where.get(mod.path)
+            if kept is not None and kept[0] == mod.digest:
+                return kept[1]
+            if kept is not None:  # the module's own text changed, not what it binds: what a name elsewhere is holds
+                last = kept[1]
+        where: dict[str, Any] = {}
+        for name in stmts.other_names:
+            w = last.get(name, _MISS)
+            if w is not _MISS and (w is None or w[0] == "other"):
+                where[name] = w
+                continue
+            self.looked_up += 1
+            found = self.r.lookup(mod, name)
+            if found is None:
+                where[name] = None
+                continue
+            kind, obj, at = found
+            if kind == "module":
+                where[name] = ("other", obj)
+            elif at is not mod:
+                where[name] = ("other", at.path)
+            elif kind in ("def", "assign") and hasattr(obj, "lineno"):
+                where[name] = ("own", stmts.at(obj.lineno - 1))
+            else:
+                where[name] = None
+        if mine:
+            self.memo.where[mod.path] = (mod.digest, where)
+        return where
+
+    def _lookups_hold(self) -> bool:
+        """The lookups of the last analysis still hold: the same import graph (the closure reused: every module's
+        imports the same, ``resolved`` the same object) and every module binds the same top-level names (an edit
+        inside a function body keeps them). Checked once per analysis, on the modules whose text changed."""
+        if self._same_names is None:
+            self._closures()
+            memo = self.memo
+            same = self._same_graph
+            for p, m in self.modules.items():
+                old = memo.surfaces.get(p)
+                if old is not None and old[0] == m.digest:
+                    continue
+                names = (frozenset(m.def_names), frozenset(m.assign_names))
+                if old is None or old[1] != names:
+                    same = False
+                memo.surfaces[p] = (m.digest, names)
+            if not same:
+                memo.where = {}
+            self._same_names = same
+        return self._same_names
 
     # --- other modules ---------------------------------------------------------------------------
     def _closures(self) -> dict[str, str]:
         """module path -> digest of the module and of every local module it imports (transitively)."""
         if self._closure is None:
-            imports: dict[str, set[str]] = {p: set() for p in self.modules}
-            for (path, _, _), target in self.r.resolved.items():
-                if path in imports and target in self.modules:
-                    imports[path].add(target)
-            graph = {p: sorted(t) for p, t in imports.items()}
+            memo = self.memo
+            paths = tuple(self.modules)
+            if memo.resolved is not self.r.resolved or memo.paths != paths:
+                # the import graph and its components: once per closure (an edit that changes no import reuses it)
+                imports: dict[str, set[str]] = {p: set() for p in self.modules}
+                for (path, _, _), target in self.r.resolved.items():
+                    if path in imports and target in self.modules:
+                        imports[path].add(target)
+                memo.graph = {p: sorted(t) for p, t in imports.items()}
+                memo.components = components(self.modules, memo.graph.__getitem__)
+                memo.resolved, memo.paths, memo.digests = self.r.resolved, paths, {}
+            else:
+                self._same_graph = True
+            graph = memo.graph
             out: dict[str, str] = {}
-            for members in components(self.modules, graph.__getitem__):
+            digests: dict[tuple, str] = {}
+            for members in memo.components:
                 inside = set(members)
-                h = _h(sorted(self.modules[p].digest for p in members),
-                       sorted(out[t] for p in members for t in graph[p] if t not in inside))
+                inputs = (tuple(sorted(self.modules[p].digest for p in members)),
+                          tuple(sorted(out[t] for p in members for t in graph[p] if t not in inside)))
+                h = memo.digests.get(inputs)
+                if h is None:
+                    h = _h(list(inputs[0]), list(inputs[1]))
+                digests[inputs] = h
                 for p in members:
                     out[p] = h
+            memo.digests = digests  # this analysis' only: bounded by the closure
             self._closure = out
         return self._closure
 

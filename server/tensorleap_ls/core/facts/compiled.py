@@ -19,6 +19,16 @@ trust gate by whoever owns the analysis (the LSP server, the CLI: ``spawn``), on
   it is never retried.
 
 Without ``spawn`` (a library caller), texts are compiled in process, as before.
+
+An edited text (``units=True``: a buffer open in the editor) is compiled a top-level statement at a time
+(``_by_units``): what compile() finds beyond the parser (symbol tables, code generation) is local to a
+top-level statement, given the module's ``from __future__`` flags, except a ``global`` / ``nonlocal`` in
+module-level code (it reads the whole module's scope), which keeps the whole-text path. Each statement's verdict
+is remembered by its text (``learn`` records every statement of a text that compiled as clean), so an edit inside
+one function compiles that function, in process, in a fraction of a millisecond; the statements not remembered
+go to the worker as a whole text when they are larger than ``IN_PROCESS`` (the budget above still holds them).
+Two or more statements in error: the whole text decides (the first error of a whole compile depends on the
+compiler's pass, not only on the order of the statements).
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 import weakref
 from typing import Callable, Optional
 
@@ -44,6 +55,11 @@ log = logging.getLogger(__name__)
 # Seconds a compile may take, plus len(text) / 200_000 (TL_COMPILE_BUDGET: the tests shorten it).
 BUDGET = float(os.environ.get("TL_COMPILE_BUDGET") or 3.0)
 _KEEP = 8192  # verdicts kept in memory (digest -> verdict)
+_KEEP_UNITS = 20_000  # verdicts of top-level statements kept in memory (their text -> verdict)
+# Characters of top-level statements not remembered that are compiled in process, on the analysis thread: small
+# enough that no quadratic shape of CPython's compiler (issue 24's keyword bomb needs 300 KB) holds it long.
+IN_PROCESS = 16_000
+_UNKNOWN = object()
 
 # (message, lineno, offset) of the SyntaxError compile() raised; None when the text compiles (or a
 # compiler limit, not the user's syntax error, stopped it).
@@ -87,6 +103,74 @@ def compile_here(source: "str | ast.Module", path: str) -> Verdict:
     return None
 
 
+def units_of(text: str, tree: ast.Module) -> "tuple[list[tuple[int, str, list]], int] | None":
+    """The text's top-level statements as (first line, text, statements), statements that share a line in one
+    unit, the leading docstring and ``from __future__`` imports in the first; and the future flags every unit is
+    compiled with. None where the units would not say what the whole text says: a ``global`` or ``nonlocal`` in
+    module-level code, a ``__future__`` import that is not leading (or the word elsewhere)."""
+    import __future__
+
+    body = tree.body
+    lead, flags = 0, 0
+    if "__future__" in text:
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            lead = 1
+        futures = 0
+        while lead < len(body) and isinstance(body[lead], ast.ImportFrom) and body[lead].module == "__future__":
+            for alias in body[lead].names:
+                flags |= getattr(getattr(__future__, alias.name, None), "compiler_flag", 0)
+            lead += 1
+            futures += 1
+        if text.count("__future__") != futures:
+            return None
+    if ("global" in text or "nonlocal" in text) and _module_level_declares(body):
+        return None
+    lines = text.replace("\x00", " ").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    out: list[tuple[int, str, list]] = []
+    first, last, stmts = 0, 0, []
+    for i, st in enumerate(body):
+        start = min([st.lineno] + [d.lineno for d in getattr(st, "decorator_list", ())])
+        end = getattr(st, "end_lineno", None) or st.lineno
+        if stmts and (start > last and i >= max(lead, 1)):
+            out.append((first, "\n".join(lines[first - 1:last]), stmts))
+            stmts = []
+        if not stmts:
+            first = start
+        stmts.append(st)
+        last = max(last, end)
+    if stmts:
+        out.append((first, "\n".join(lines[first - 1:last]), stmts))
+    return out, flags
+
+
+def _module_level_declares(body: list) -> bool:
+    """A ``global`` or ``nonlocal`` statement in module-level code (blocks included, defs and classes not)."""
+    stack = list(body)
+    while stack:
+        st = stack.pop()
+        if isinstance(st, (ast.Global, ast.Nonlocal)):
+            return True
+        if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            stack.extend(x for x in getattr(st, field, ()) or () if isinstance(x, ast.AST))
+    return False
+
+
+def _compile_unit(stmts: list, path: str, flags: int) -> Verdict:
+    """compile() of some top-level statements alone (their tree: already parsed), with the module's future flags."""
+    try:
+        with warnings.catch_warnings():  # the worker's defaults: a warning is not an error
+            warnings.simplefilter("ignore")
+            compile(ast.Module(body=stmts, type_ignores=[]), path, "exec", flags, dont_inherit=True)
+    except SyntaxError as e:
+        return (e.msg, e.lineno, e.offset)
+    except (ValueError, RecursionError, MemoryError, OverflowError, TypeError):
+        return _UNKNOWN  # type: ignore[return-value]
+    return None
+
+
 class Compiler:
     """Verdicts of ``compile()`` by content digest, from a worker process (see the module docstring)."""
 
@@ -104,6 +188,10 @@ class Compiler:
         self.compiled = 0  # texts compiled (worker or here): the tests count them
         self.over_budget: list[str] = []  # paths whose compile was stopped
         self.stopped: set[str] = set()  # their digests (no verdict: not kept in the persistent cache)
+        # (top-level statement text, future flags) -> its verdict, the line relative to the statement's first
+        self._units: collections.OrderedDict[tuple, Verdict] = collections.OrderedDict()
+        self._learned: collections.OrderedDict[str, None] = collections.OrderedDict()  # digests learn() split
+        self.units_compiled = 0  # top-level statements compiled alone (the tests count them)
 
     # --- API ----------------------------------------------------------------------------------
     def known(self, digest: str) -> bool:
@@ -114,12 +202,19 @@ class Compiler:
         with self._cond:
             self._keep(digest, verdict)
 
-    def submit(self, digest: str, path: str, text: str, tree: ast.Module | None = None) -> None:
+    def submit(self, digest: str, path: str, text: str, tree: ast.Module | None = None, units: bool = False) -> None:
         """Starts compiling ``text`` unless its verdict is known or on its way (returns at once; in
-        process, without a worker, it compiles ``tree`` when given)."""
+        process, without a worker, it compiles ``tree`` when given). ``units`` (an edited text, with its tree):
+        from the verdicts of its top-level statements where they are remembered (see the module docstring)."""
         with self._cond:
             if digest in self._verdicts or digest in self._queue:
                 return
+            if units and tree is not None:
+                verdict = self._by_units(path, text, tree)
+                if verdict is not _UNKNOWN:
+                    self.compiled += 1
+                    self._keep(digest, verdict)
+                    return
             if self._spawn is None:
                 self.compiled += 1
                 self._keep(digest, compile_here(tree if tree is not None else text, path))
@@ -129,6 +224,59 @@ class Compiler:
                 self._send(digest)
             else:
                 self._restart()
+
+    def learn(self, digest: str, text: str, tree: ast.Module) -> None:
+        """Remembers every top-level statement of a text that compiled clean as clean (whatever a whole text
+        compiles, each of its units compiles alone: see ``units_of``), once per text: the next edit of it compiles
+        only the statements it changed."""
+        with self._cond:
+            if digest in self._learned or digest not in self._verdicts or self._verdicts[digest] is not None:
+                return
+            self._learned[digest] = None
+            if len(self._learned) > _KEEP:
+                self._learned.popitem(last=False)
+            split = units_of(text, tree)
+            if split is None:
+                return
+            found, flags = split
+            for _, unit, _ in found:
+                self._keep_unit((unit, flags), None)
+
+    def _by_units(self, path: str, text: str, tree: ast.Module):
+        """The verdict of ``text`` from its top-level statements, those not remembered compiled here; _UNKNOWN when
+        the whole text must decide (see the module docstring), or when none is remembered (a text never seen)."""
+        split = units_of(text, tree)
+        if split is None:
+            return _UNKNOWN
+        found, flags = split
+        missing = [(first, unit, stmts) for first, unit, stmts in found if (unit, flags) not in self._units]
+        if len(missing) == len(found) or sum(len(unit) for _, unit, _ in missing) > IN_PROCESS:
+            return _UNKNOWN
+        for first, unit, stmts in missing:
+            verdict = _compile_unit(stmts, path, flags)
+            if verdict is _UNKNOWN:
+                return _UNKNOWN
+            self.units_compiled += 1
+            if verdict is not None:
+                msg, lineno, offset = verdict
+                verdict = (msg, lineno - first if isinstance(lineno, int) else lineno, offset)
+            self._keep_unit((unit, flags), verdict)
+        errors = []
+        for first, unit, _ in found:
+            verdict = self._units[(unit, flags)]
+            self._units.move_to_end((unit, flags))
+            if verdict is not None:
+                msg, rel, offset = verdict
+                errors.append((msg, rel + first if isinstance(rel, int) else rel, offset))
+        if len(errors) > 1:
+            return _UNKNOWN
+        return errors[0] if errors else None
+
+    def _keep_unit(self, key: tuple, verdict: Verdict) -> None:
+        self._units[key] = verdict
+        self._units.move_to_end(key)
+        while len(self._units) > _KEEP_UNITS:
+            self._units.popitem(last=False)
 
     def verdict(self, digest: str) -> Verdict:
         """The verdict of a submitted text: waits (the GIL free) for the worker, within the budget of

@@ -633,27 +633,60 @@ def _namespace(checker, pyflakes_checker) -> tuple[frozenset, frozenset]:
 _STATEMENTS: "collections.OrderedDict[tuple, tuple]" = collections.OrderedDict()
 
 
-def _groups(mod: Module) -> list[tuple[int, str, list]]:
+def _groups(mod: Module) -> list[tuple[list[int], str, list]]:
     """The module's top-level statements in runs cut where content decides (after a statement whose text hashes to
-    0 mod 16: an edit or an insertion moves no other cut): (first line, text, statements). One pyflakes checker per
-    run, not per statement: its set-up (every builtin and module name bound) costs about a statement's check."""
+    0 mod 16: an edit or an insertion moves no other cut): (each statement's first line, the run's text, statements).
+    One pyflakes checker per run, not per statement: its set-up (every builtin and module name bound) costs about a
+    statement's check. A top-level def's body is left out of the module pass (``_pruned``; the def is checked on its
+    own, ``_units_checked``): its text here is what comes before its body, so an edit inside a function body keeps
+    its run's text, and the results are kept relative to each statement (an inserted line moves no result)."""
     lines = mod.source.lines
-    out: list[tuple[int, str, list]] = []
+    out: list[tuple[list[int], str, list]] = []
     cur: list = []
-    first = None
+    starts: list[int] = []
     texts: list[str] = []
     for stmt in mod.tree.body:
         start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
-        text = "\n".join(lines[start - 1:stmt.end_lineno or stmt.lineno])
-        first = start if first is None else first
+        text = _run_text(lines, stmt, start)
         cur.append(stmt)
-        texts.append(f"{start - first}\n{text}")  # where each starts in the run: blank lines matter to positions
+        starts.append(start)
+        texts.append(text)
         if zlib.crc32(text.encode("utf-8", "surrogatepass")) % 16 == 0:
-            out.append((first, "\n".join(texts), cur))
-            cur, texts, first = [], [], None
+            out.append((starts, "\n\x00".join(texts), cur))
+            cur, texts, starts = [], [], []
     if cur:
-        out.append((first, "\n".join(texts), cur))
+        out.append((starts, "\n\x00".join(texts), cur))
     return out
+
+
+def _run_text(lines: list[str], stmt: ast.stmt, start: int) -> str:
+    """A statement's text as the module pass reads it: a top-level def's decorators and signature, up to its body
+    (``_pruned`` replaces the body); the whole text of any other statement."""
+    body = getattr(stmt, "body", None) if isinstance(stmt, _FUNCS) else None
+    if body and body[0].lineno > start:
+        b = body[0]
+        line = lines[b.lineno - 1] if b.lineno - 1 < len(lines) else ""
+        head = line[:b.col_offset] if line.isascii() else line  # (col_offset counts bytes)
+        return "def\n" + "\n".join(lines[start - 1:b.lineno - 1] + [head])
+    return "\n".join(lines[start - 1:stmt.end_lineno or stmt.lineno])
+
+
+def _positions(stmts: list, starts: list[int], wanted: set[int]) -> dict:
+    """(statement index, line after its first, column, name) -> the ast.Name, for the statements ``wanted`` of a run
+    (a def's body left out: the module pass does not read it)."""
+    at = {}
+    for i in wanted:
+        st = stmts[i]
+        if isinstance(st, _FUNCS):
+            parts = [*st.decorator_list, st.args, *([st.returns] if st.returns is not None else []),
+                     *getattr(st, "type_params", [])]
+        else:
+            parts = [st]
+        for part in parts:
+            for n in walk(part):
+                if isinstance(n, ast.Name):
+                    at[(i, n.lineno - starts[i], n.col_offset, n.id)] = n
+    return at
 
 
 def _by_statement(mod: Module, keep: frozenset, checker, pyflakes_checker) -> tuple[list, frozenset, frozenset]:
@@ -662,7 +695,7 @@ def _by_statement(mod: Module, keep: frozenset, checker, pyflakes_checker) -> tu
     Only valid when nothing is deferred to the end of the module (``_no_deferred``)."""
     out: list[Unbound] = []
     names, annotated, star = frozenset(), frozenset(), False
-    for first, text, stmts in _groups(mod):
+    for starts, text, stmts in _groups(mod):
         key = (text, names, annotated, star, mod.has_future_annotations, mod.path.endswith("__init__.py"))
         hit = _STATEMENTS.get(key)
         if hit is not None:
@@ -670,10 +703,10 @@ def _by_statement(mod: Module, keep: frozenset, checker, pyflakes_checker) -> tu
             rel = hit[0]
             nodes: list = []
             if rel:
-                at = {(n.lineno - first, n.col_offset, n.id): n for st in stmts for n in walk(st) if isinstance(n, ast.Name)}
-                nodes = [at.get((line, col, name)) for name, line, col, _ in rel]
+                at = _positions(stmts, starts, {i for _, i, _, _, _ in rel})
+                nodes = [at.get((i, line, col, name)) for name, i, line, col, _ in rel]
             if all(n is not None for n in nodes):
-                out += [Unbound(name, n, s) for (name, _, _, s), n in zip(rel, nodes)]
+                out += [Unbound(name, n, s) for (name, _, _, _, s), n in zip(rel, nodes)]
                 names, annotated, star = hit[1], hit[2], hit[3]
                 continue
         body = _prefix(mod, star, annotated, names)
@@ -686,9 +719,10 @@ def _by_statement(mod: Module, keep: frozenset, checker, pyflakes_checker) -> tu
                                      if isinstance(sc, pyflakes_checker.ModuleScope))
         finally:
             c.done()
-        ids = {id(n) for st in stmts for n in walk(st) if isinstance(n, ast.Name)} if found else set()
-        if all(id(f.node) in ids for f in found):
-            _STATEMENTS[key] = (tuple((f.name, f.node.lineno - first, f.node.col_offset, f.star) for f in found),
+        where = {id(n): k[0] for k, n in _positions(stmts, starts, set(range(len(stmts)))).items()} if found else {}
+        if all(id(f.node) in where for f in found):
+            _STATEMENTS[key] = (tuple((f.name, where[id(f.node)], f.node.lineno - starts[where[id(f.node)]],
+                                       f.node.col_offset, f.star) for f in found),
                                 after, annotated_after, star_after)
             if len(_STATEMENTS) > _UNITS_ROOM:
                 _STATEMENTS.popitem(last=False)

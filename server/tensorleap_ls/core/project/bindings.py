@@ -54,17 +54,28 @@ def may_register(modules: dict[str, Module], resolved: dict) -> set[str]:
     written with its name, or an alias made where the name is written), and those importing one of
     them, directly or not (an import-time call can only reach code through imports). A vendored library
     that never imports the integration is not scanned: its modules register nothing."""
+    found = {p for p, m in modules.items() if _mentions_registrars(m)}
+    last = _MAY_REGISTER[0]
+    if last is not None and last[0] is resolved and last[1] == found:
+        return set(last[2])  # the closure reused (the same ``resolved``) and the same modules naming a registrar
+    seeds = frozenset(found)
     importers: dict[str, set[str]] = {}
     for (path, _, _), target in resolved.items():
         importers.setdefault(target, set()).add(path)
-    found = {p for p, m in modules.items() if _mentions_registrars(m)}
     todo = list(found)
     while todo:
         for importer in importers.get(todo.pop(), ()):
             if importer not in found:
                 found.add(importer)
                 todo.append(importer)
+    _MAY_REGISTER[0] = (resolved, seeds, frozenset(found))
     return found
+
+
+# The last answer of ``may_register``, by the identity of the closure's ``resolved`` (kept here, so its identity is
+# not recycled; a closure is rebuilt with a new one) and the modules naming a registrar: an edit that changes no
+# import walks no import graph.
+_MAY_REGISTER: list = [None]
 
 
 # Statements holding other statements (the rest have no body to walk).
