@@ -218,3 +218,28 @@ def test_the_closure_is_restored_while_nothing_it_depends_on_changed(project: Pa
     assert fourth.stats["closures_built"] == 1 and grown == modules | {str(project / "extra_helpers.py")}
     fifth, _, kept = run()
     assert fifth.stats["closures_restored"] == 1 and kept == grown
+
+
+def test_a_buffer_typed_and_undone_is_parsed_reusing_its_last_tree_not_rebuilt_from_the_store(project: Path) -> None:
+    """Typing `x` and deleting it brings back a text the store holds; the edited buffer is still parsed from its
+    last tree (its unchanged statements shared, and what is kept on them), not rebuilt unparsed from the store and
+    then parsed whole by the first check that reads a node."""
+    entry = project / ENTRY
+    text = entry.read_text(encoding="utf-8") + "".join(
+        f"\n\n@tensorleap_metadata('extra_{i}')\ndef extra_{i}(idx: int, preprocess: PreprocessResponse) -> int:\n"
+        f"    return idx + {i}\n" for i in range(40))
+    entry.write_text(text, encoding="utf-8")
+    typed = text.replace("'extra_3'", "'extra_3x'")
+    analyzer = Analyzer(persistent=True)
+    try:
+        analyzer.analyze_file(str(entry))
+        first = {d: n for d, n in analyzer._modules.get(str(entry), "leap_integration", text).defs.items()}
+        for buffer in (typed, text, typed, text):  # each text is in the store after its first analysis
+            analyzer.set_overlay(str(entry), buffer)
+            (pa,) = analyzer.analyze_file(str(entry))
+            mod = pa.project.modules[str(entry)]
+            assert mod.defs["extra_20"] is first["extra_20"], "the unchanged statement is shared, not parsed again"
+            assert mod.stored is not None and "verdict" in mod.stored  # what the store holds is still used
+        assert mod.loads == 0
+    finally:
+        analyzer.close()

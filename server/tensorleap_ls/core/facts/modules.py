@@ -552,16 +552,20 @@ class ModuleCache:
         if cur is not None and cur.text == text and cur.name == name:
             return cur
         mod = None
-        if self.store is not None:
-            digest = digest_of(text)
-            data = self.store.get(digest)
-            mod = module_from_store(path, name, text, digest, data["module"]) if data and "module" in data else None
-            if mod is not None:
-                mod.stored = data
-                memo = data.get("memo")
-                mod.memo.update(decode_memo(memo) if isinstance(memo, dict) else {})
+        # A file being edited (its last text's tree is here) is parsed reusing that tree's unchanged statements and
+        # what is kept on them: cheaper than a module rebuilt from the store whose tree the checks then parse whole
+        # (a text typed and undone is in the store)
+        previous = cur if cur is not None and cur.parsed and cur.loaded else None
+        digest = digest_of(text) if self.store is not None else ""
+        data = self.store.get(digest) if self.store is not None else None
+        if data and "module" in data and previous is None:
+            mod = module_from_store(path, name, text, digest, data["module"])
         if mod is None:
-            mod = parse_module(path, name, text, previous=cur if cur is not None and cur.parsed else None)
+            mod = parse_module(path, name, text, previous=previous)
+        if data and mod.parsed:
+            mod.stored = data
+            memo = data.get("memo")
+            mod.memo.update(decode_memo(memo) if isinstance(memo, dict) else {})
         self._by_path[path] = mod
         if mod.parsed:
             self._last_good[path] = mod
