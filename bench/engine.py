@@ -17,7 +17,8 @@ with the benchmark's client, against the real server started as editors start it
     .venv/bin/python bench/engine.py [vendored] [adversarial] [typing] [--reps N] [--json out.json] [--results bench/RESULTS.md]
 
 ``--results`` replaces its section of bench/RESULTS.md (between ``<!-- engine:begin -->`` and ``<!-- engine:end -->``);
-``bench/run.py`` writes the rest of that file. The "Done when" verdicts below the section are written by hand.
+``bench/run.py`` writes the rest of that file. The "Done when" verdicts below the section are written by hand, between
+``<!-- verdicts:begin -->`` and ``<!-- verdicts:end -->`` (kept by both scripts).
 """
 
 from __future__ import annotations
