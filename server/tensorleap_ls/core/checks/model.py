@@ -27,6 +27,7 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.model_file import (  # noqa: F401 - model_path: read from here too (lsp)
     ModelCall, facts_of, input_feeds, io_names, model_calls, model_path)
 from tensorleap_ls.core.checks.returns import own_returns, single_assignment
+from tensorleap_ls.core.facts.nodes import under
 from tensorleap_ls.core.codes import (
     CHANNEL_DIM_LAYOUT, LABELS_SIZE, LOAD_MODEL_UNSUPPORTED, LOSS_INPUT_NOT_FED, MODEL_FEED_NAMES, MODEL_INPUT_INDEX,
     MODEL_UNREADABLE, PREDICTION_COUNT,
@@ -210,8 +211,8 @@ def _loss_inputs_not_fed(ctx: CheckContext, calls: list[ModelCall]) -> list[Find
         if any(f.encoder is None for c in mine for f in c.feeds):
             continue  # a model input fed from something we cannot follow: it may be that encoder
         fed = {id(f.encoder) for c in mine for f in c.feeds}
-        for node in ast.walk(test.def_node):
-            if not isinstance(node, ast.Call) or _callee_name(node) not in losses:
+        for node in under(test.def_node, ast.Call):
+            if _callee_name(node) not in losses:
                 continue
             for a in list(node.args) + [k.value for k in node.keywords]:
                 enc = mine[0].encoder_vars.get(a.id) if isinstance(a, ast.Name) else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tensorleap_ls.core.checks.base import CheckContext
+from tensorleap_ls.core.facts.nodes import under
 from tensorleap_ls.core.model import Binding, Kind, Span, Style
 from tensorleap_ls.core.project.closure import eval_path, norm
 from tensorleap_ls.core.source.text import dotted
@@ -47,7 +48,7 @@ def _model_paths(scope: ast.AST, mod, modules: dict, root: str, found: dict[str,
     or a module) load: their first argument or path keyword, with the names ``scope`` binds inlined."""
     local = _local_assigns(scope) if not isinstance(scope, ast.Module) else {}
     inline = _Inline({k: v[0] for k, v in local.items() if len(v) == 1}, mod, modules, root)
-    for node in calls if calls is not None else [n for n in ast.walk(scope) if isinstance(n, ast.Call)]:
+    for node in calls if calls is not None else under(scope, ast.Call):
         for arg in node.args[:1] + [k.value for k in node.keywords if k.arg in _PATH_KEYWORDS]:
             # a name the function binds several times (if/else): every value it may take
             values = local.get(arg.id, [arg]) if isinstance(arg, ast.Name) else [arg]
@@ -168,8 +169,8 @@ def _read_local_test(path: str, name: str, imports_entry: re.Pattern, entry_name
 
 def _local_assigns(fn: ast.AST) -> dict[str, list[ast.expr]]:
     out: dict[str, list[ast.expr]] = {}
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+    for node in under(fn, ast.Assign):
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             out.setdefault(node.targets[0].id, []).append(node.value)
     return out
 
@@ -238,8 +239,8 @@ def model_calls(ctx: CheckContext) -> list[ModelCall]:
         models: set[str] = set()
         enc_vars: dict[str, Binding] = {}
         dicts: dict[str, ast.Dict] = {}  # inputs = {'image': image}; model.run(None, inputs)
-        for node in ast.walk(t.def_node):
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        for node in under(t.def_node, ast.Assign):
+            if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 if isinstance(node.value, ast.Dict):
                     dicts[node.targets[0].id] = node.value
                 called = _callee(node.value)
@@ -254,9 +255,7 @@ def model_calls(ctx: CheckContext) -> list[ModelCall]:
         def encoder_of(e: ast.expr) -> Binding | None:
             return enc_vars.get(e.id) if isinstance(e, ast.Name) else encoders.get(_callee(e) or "")
 
-        for node in ast.walk(t.def_node):
-            if not isinstance(node, ast.Call):
-                continue
+        for node in under(t.def_node, ast.Call):
             f = node.func
             if isinstance(f, ast.Attribute) and f.attr == "run" and is_model(f.value):
                 feed = node.args[1] if len(node.args) > 1 else next(

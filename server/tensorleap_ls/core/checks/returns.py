@@ -15,6 +15,7 @@ from tensorleap_ls.core.codes import (
     METADATA_NON_SCALAR, PREPROCESS_TUPLE,
 )
 from tensorleap_ls.core.fixdata import Annotated, EncoderDtype, FunctionKind
+from tensorleap_ls.core.facts.nodes import own
 from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Style
 from tensorleap_ls.core.source.text import dotted
 
@@ -92,15 +93,8 @@ def own_returns(node) -> Iterator[ast.Return]:
 
 def own_nodes(node, cls: type) -> Iterator:
     """Nodes of type ``cls`` in the body of ``node`` (a function, or a module's top level), not in nested
-    functions or classes."""
-    stack = list(node.body)
-    while stack:
-        n = stack.pop()
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        if isinstance(n, cls):
-            yield n
-        stack.extend(ast.iter_child_nodes(n))
+    functions or classes (kept on the node: facts/nodes.py)."""
+    return iter(own(node, cls))
 
 
 def _encoder_return(b: Binding, fn, ret: ast.Return, src, data, find=lambda name: None) -> Iterator[Finding]:

@@ -65,14 +65,21 @@ class Statements:
         lines = mod.source.lines if mod.source is not None else []
         import_texts = []
         for stmt in body:
-            first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())]) - 1
-            last = (getattr(stmt, "end_lineno", None) or stmt.lineno) - 1
-            text = "\n".join(lines[first:last + 1])
+            # Kept on the statement (an unchanged one is the same node across edits, source/parse.py): its place,
+            # hash and names depend on its own text and first line only
+            part = stmt.__dict__.get("_tl_deps")
+            if part is None:
+                first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())]) - 1
+                last = (getattr(stmt, "end_lineno", None) or stmt.lineno) - 1
+                text = "\n".join(lines[first:last + 1])
+                part = stmt._tl_deps = (first, _h(first, stmt.col_offset, text),
+                                        frozenset(_IDENT.findall(text)) - _KEYWORDS,
+                                        text if isinstance(stmt, (ast.Import, ast.ImportFrom)) else None)
+            first, digest, names, text = part
             self.starts.append(first)
-            self.hashes.append(_h(first, stmt.col_offset, text))
-            names = frozenset(_IDENT.findall(text)) - _KEYWORDS
+            self.hashes.append(digest)
             self.names.append(names if star else names & bindable)
-            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            if text is not None:
                 import_texts.append((first, text))
         self.imports = _h(import_texts, mod.has_future_annotations, mod.syntax_error is not None)
         others: dict[str, None] = {}

@@ -17,6 +17,7 @@ from tensorleap_ls.core.checks.test_body.values import (
 )
 from tensorleap_ls.core.codes import TEST_ARITHMETIC, TEST_BAD_INDEX, TEST_DATA_ACCESS
 from tensorleap_ls.core.fixdata import TestStatement
+from tensorleap_ls.core.facts.nodes import under
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Severity
 
 
@@ -36,8 +37,7 @@ class Flow:
         self.sample_id = params[0] if params and not helper else None
         self.preprocess = params[1] if len(params) > 1 and not helper else None
         self.env: dict[str, Val] = env if env is not None else {p: Val(frozenset({DATA})) for p in params[:2]}
-        self.local_defs = {s.name for s in ast.walk(self.node) if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
-                           and s is not self.node}
+        self.local_defs = {s.name for s in under(self.node, (ast.FunctionDef, ast.AsyncFunctionDef))}
         self.called: set[int] = set()
         self.out: list[Finding] = []
         self._seen: set[tuple] = set()

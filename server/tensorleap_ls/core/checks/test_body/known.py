@@ -14,6 +14,7 @@ from tensorleap_ls.core.checks.test_body.values import CONST_VAL, PLAIN, PLAIN_V
 from tensorleap_ls.core.project.evaluate import CallValue, FunctionValue
 from tensorleap_ls.core.model import UNKNOWN, Kind
 from tensorleap_ls.core.facts.modules import calls_of, has_tree, index_of, per_text
+from tensorleap_ls.core.facts.nodes import own
 from tensorleap_ls.core.sdk.bundled import DECORATORS
 from tensorleap_ls.core.source.text import Words, dotted
 
@@ -62,8 +63,8 @@ class Known:
         out: set[int] = set()
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
             params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
-            for n in _own_nodes(fn):
-                if isinstance(n, ast.Return) and n.value is not None:
+            for n in own(fn, ast.Return):
+                if n.value is not None:
                     out |= self._static(n.value, mod, params).funcs
         self._returns[id(fn)] = frozenset(out)
         return self._returns[id(fn)]
@@ -202,12 +203,3 @@ def _module_statements(stmts: list[ast.stmt]) -> Iterable[ast.stmt]:
             for attr in ("body", "orelse", "finalbody"):
                 yield from _module_statements(getattr(stmt, attr, []))
 
-
-def _own_nodes(fn: ast.AST) -> Iterable[ast.AST]:
-    """The nodes of a function's body, not those of functions defined inside it."""
-    stack = list(ast.iter_child_nodes(fn))
-    while stack:
-        n = stack.pop()
-        yield n
-        if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            stack.extend(ast.iter_child_nodes(n))

@@ -1,0 +1,51 @@
+"""Walks of a def (or any node) kept on the node.
+
+source/parse.py shares the unchanged top-level statements of a file between its texts, and a tree is never
+changed, so what a walk of a node finds is the same for as long as the node lives: the checks that walk the
+same functions on every analysis (the integration test's body, the registered functions) walk each once. What is
+kept is the node's descendants, never the node itself (a node holding itself would be a reference cycle: garbage
+the frozen server never collects).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from tensorleap_ls.core.facts.modules import walk
+
+
+def under(node: ast.AST, types: type | tuple | None = None) -> tuple:
+    """The nodes under ``node`` (not itself) in ``ast.walk`` order; those of ``types`` only, when given."""
+    kept = node.__dict__.get("_tl_under")
+    if kept is None or kept[0] != id(node):  # a copy.copy of a node carries its original's (facts/scopes.py)
+        kept = node._tl_under = (id(node), {})
+    found = kept[1].get(types)
+    if found is None:
+        every = kept[1].get(None)
+        if every is None:
+            it = walk(node)
+            next(it)
+            every = kept[1][None] = tuple(it)
+        found = kept[1][types] = every if types is None else tuple(n for n in every if isinstance(n, types))
+    return found
+
+
+def own(node: ast.AST, types: type | tuple) -> tuple:
+    """The nodes of ``types`` in the body of ``node`` (a function, or a module's top level), not in nested
+    functions, lambdas or classes, in the order checks/returns.py ``own_nodes`` gives them."""
+    kept = node.__dict__.get("_tl_own")
+    if kept is None or kept[0] != id(node):
+        kept = node._tl_own = (id(node), {})
+    found = kept[1].get(types)
+    if found is None:
+        out = []
+        stack = list(node.body)
+        while stack:
+            n = stack.pop()
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                continue
+            if isinstance(n, types):
+                out.append(n)
+            stack.extend(ast.iter_child_nodes(n))
+        found = kept[1][types] = tuple(out)
+    return found
