@@ -26,7 +26,8 @@ from tensorleap_ls.core.fixdata import (
     MetadataOrder, StateMember, StringizedAnnotation, VisualizerAnnotation,
 )
 from tensorleap_ls.core.model import UNKNOWN, Binding, Finding, Kind, Severity, Span, Style, SymbolRef
-from tensorleap_ls.core.facts.modules import calls_of, has_tree, per_text
+from tensorleap_ls.core.facts.modules import has_tree, per_text
+from tensorleap_ls.core.facts.nodes import kept_on, statement_calls
 from tensorleap_ls.core.sdk.bundled import SAMPLE_FUNCTION_KINDS, TENSOR_FUNCTION_KINDS, VISUALIZER_CLASSES
 from tensorleap_ls.core.source.text import dotted
 
@@ -338,13 +339,17 @@ def _custom_layer(b: Binding) -> Iterator[Finding]:
 # --- PreprocessResponse(...) anywhere in the closure -----------------------------------------
 @per_text("preprocess_responses", needle="PreprocessResponse", empty=list)
 def _preprocess_responses(mod) -> list[Finding]:
-    """The ``PreprocessResponse(...)`` calls of a module: they depend on its text only."""
-    return list(_response_findings(mod))
+    """The ``PreprocessResponse(...)`` calls of a module: they depend on its text only (each statement's on its
+    own text: kept on it, facts/nodes.py)."""
+    out: list[Finding] = []
+    for st, calls in statement_calls(mod):
+        out += kept_on(st, "_tl_responses", mod.path, lambda calls=calls: list(_response_findings(mod, calls)))
+    return out
 
 
-def _response_findings(mod) -> Iterator[Finding]:
+def _response_findings(mod, calls: list) -> Iterator[Finding]:
     src = mod.source
-    for node in calls_of(mod):
+    for node in calls:
         if not dotted(node.func).endswith("PreprocessResponse"):
             continue
         if dotted(node.func).endswith("SamplePreprocessResponse"):

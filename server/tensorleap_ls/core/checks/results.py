@@ -18,7 +18,8 @@ from typing import Iterator
 from tensorleap_ls.core.checks.base import CheckContext, ScopedCheck, per_def
 from tensorleap_ls.core.checks.returns import _visible_dtype, _visibly_scalar, own_nodes, own_returns, single_assignment
 from tensorleap_ls.core.codes import LEAP_RESULT_TYPE, LOSS_METRIC_RETURN
-from tensorleap_ls.core.facts.modules import calls_of, has_tree, index_of, per_text
+from tensorleap_ls.core.facts.modules import has_tree, per_text
+from tensorleap_ls.core.facts.nodes import kept_on, statement_index
 from tensorleap_ls.core.fixdata import FunctionKind
 from tensorleap_ls.core.model import Finding, Kind, Style
 from tensorleap_ls.core.sdk.bundled import LEAP_RESULT_RULES
@@ -56,12 +57,27 @@ check = ScopedCheck("results", _binding, _project)
 # --- Leap* results ---------------------------------------------------------------------------------------------
 @per_text("leap_results", needle=Words(LEAP_RESULT_RULES, whole=False), empty=list)
 def _leap_results(mod) -> list[Finding]:
-    """The ``Leap*(...)`` calls of a module, checked against the classes' validation (depends on the text)."""
+    """The ``Leap*(...)`` calls of a module, checked against the classes' validation (depends on the text): those of
+    the defs of each top-level statement kept on it (facts/nodes.py: an edit checks the statement it changed), then
+    those of the module's own top level."""
     out: list[Finding] = []
-    for fn in _owners(mod):
-        out += per_def("leap_results", mod, fn, lambda: _leap_results_of(mod, fn)) if fn is not mod.tree \
-            else _leap_results_of(mod, fn)
-    return out
+    top = False
+    for st, calls, defs in statement_index(mod):
+        found, at_top = kept_on(st, "_tl_leap_results", mod.path, lambda calls=calls, defs=defs: _in_statement(mod, calls, defs))
+        out += found
+        top = top or at_top
+    return out + (_leap_results_of(mod, mod.tree) if top else [])
+
+
+def _in_statement(mod, calls: list, defs: list) -> tuple[list[Finding], bool]:
+    """(the findings of the defs of one top-level statement, whether the module's top level calls a ``Leap*`` class
+    there), given the statement's calls and defs."""
+    found: list[Finding] = []
+    owners, top = _owners(calls, defs)
+    for fn in defs:
+        if id(fn) in owners:
+            found += per_def("leap_results", mod, fn, lambda fn=fn: _leap_results_of(mod, fn))
+    return found, top
 
 
 def _leap_results_of(mod, fn) -> list[Finding]:
@@ -86,13 +102,13 @@ def _leap_results_of(mod, fn) -> list[Finding]:
     return out
 
 
-def _owners(mod) -> list:
-    """The functions (walk order, then the module) whose own code calls a ``Leap*`` class: the calls come from the
-    module's one walk (``calls_of``), and only the bodies that hold one are walked again."""
-    wanted = [c for c in calls_of(mod) if dotted(c.func).rsplit(".", 1)[-1] in LEAP_RESULT_RULES]
+def _owners(calls: list, defs: list) -> tuple[set[int], bool]:
+    """(ids of the functions whose own code calls a ``Leap*`` class, whether the module's top level does), for the
+    calls and defs of one top-level statement: the calls come from the module's one walk (``calls_of``), and only
+    the bodies that hold one are walked again."""
+    wanted = [c for c in calls if dotted(c.func).rsplit(".", 1)[-1] in LEAP_RESULT_RULES]
     if not wanted:
-        return []
-    defs = index_of(mod).defs
+        return set(), False
     by_start = sorted(defs, key=lambda fn: (fn.body[0].lineno, fn.body[0].col_offset))
     starts = [(fn.body[0].lineno, fn.body[0].col_offset) for fn in by_start]
     owners: set[int] = set()
@@ -102,8 +118,8 @@ def _owners(mod) -> list:
         # body start before it that has not ended
         inner = next((fn for fn in reversed(by_start[:bisect.bisect_right(starts, at)])
                       if at <= (fn.end_lineno, fn.end_col_offset)), None)
-        owners.add(id(inner) if inner is not None else id(mod.tree))
-    return [fn for fn in defs if id(fn) in owners] + ([mod.tree] if id(mod.tree) in owners else [])
+        owners.add(id(inner) if inner is not None else 0)
+    return owners, 0 in owners
 
 
 def _expects(rule: str) -> str:

@@ -26,7 +26,8 @@ from packaging.version import InvalidVersion, Version
 from tensorleap_ls.core.fixdata import Install, SdkName, SdkPin
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.model import Finding, Span
-from tensorleap_ls.core.facts.modules import has_tree, calls_of
+from tensorleap_ls.core.facts.modules import has_tree
+from tensorleap_ls.core.facts.nodes import kept_on, statement_calls
 from tensorleap_ls.core.sdk.env import SdkApi, since_table, version_key
 from tensorleap_ls.core.codes import DECLARED_NOT_INSTALLED, SDK_API_MISSING, SDK_PIN_MISMATCH
 from tensorleap_ls.core.project.requirements import (
@@ -124,13 +125,25 @@ class _ModuleCheck:
                                                  "ModuleNotFoundError at import"))
         if not self.names:
             return self.out
-        for call in calls_of(self.mod):
-            self._call(call)
-            for arg in [*call.args, *(k.value for k in call.keywords)]:
-                for value in (arg.values if isinstance(arg, ast.Dict) else [arg]):
-                    if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name):
-                        self._enum_member(value)
+        # A statement's calls are checked against the SDK names the module imports: kept on the statement by them
+        # (facts/nodes.py), an edit checks the calls of the statement it changed
+        key = (self.mod.path, self.sdk.version, self.sdk.package_dir, tuple(sorted(self.names.items())))
+        for st, calls in statement_calls(self.mod):
+            self.out.extend(kept_on(st, "_tl_sdk_api", key, lambda calls=calls: self._calls(calls)))
         return self.out
+
+    def _calls(self, calls: list) -> list[Finding]:
+        out, self.out = self.out, []
+        try:
+            for call in calls:
+                self._call(call)
+                for arg in [*call.args, *(k.value for k in call.keywords)]:
+                    for value in (arg.values if isinstance(arg, ast.Dict) else [arg]):
+                        if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name):
+                            self._enum_member(value)
+            return self.out
+        finally:
+            self.out = out
 
     def _span(self, node: ast.AST) -> Span:
         return self.mod.source.span(node)

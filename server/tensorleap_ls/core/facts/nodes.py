@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from tensorleap_ls.core.facts.modules import walk
+from tensorleap_ls.core.facts.modules import index_of, walk
 
 
 def under(node: ast.AST, types: type | tuple | None = None) -> tuple:
@@ -49,3 +49,36 @@ def own(node: ast.AST, types: type | tuple) -> tuple:
             stack.extend(ast.iter_child_nodes(n))
         found = kept[1][types] = tuple(out)
     return found
+
+
+def statement_calls(mod) -> list[tuple[ast.stmt, list]]:
+    """Each top-level statement of ``mod`` with its calls, in ``calls_of``'s order (the parts of ``index_of``'s one
+    walk): a check that reads each call alone keeps its answer per statement, and an edit asks again for the
+    statement it changed."""
+    return [(st, calls) for st, calls, _ in statement_index(mod)]
+
+
+def statement_index(mod) -> list[tuple[ast.stmt, list, list]]:
+    """Each top-level statement of ``mod`` with its calls and its defs (itself first when it is one), in the order of
+    ``index_of``'s ``calls`` and ``defs``."""
+    index_of(mod)  # each statement's part of the walk, kept on it
+    out = []
+    for st in mod.tree.body if mod.tree is not None else ():
+        part = st.__dict__.get("_tl_index")
+        if part is None:  # (index_of keeps one on every statement)
+            calls, defs = list(under(st, ast.Call)), list(under(st, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        else:
+            calls, defs = part[0], part[1]
+        out.append((st, calls, [st, *defs] if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) else defs))
+    return out
+
+
+def kept_on(st: ast.stmt, name: str, key, compute):
+    """``compute()`` kept on the statement ``st`` under ``name`` while ``key`` holds (``key`` holds everything the
+    answer reads besides the statement itself, the module's path included: a text shared by two files)."""
+    kept = st.__dict__.get(name)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    value = compute()
+    st.__dict__[name] = (key, value)
+    return value

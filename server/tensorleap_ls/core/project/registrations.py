@@ -69,16 +69,29 @@ class Registrations:
 
     def decorator(self, mod: Module, deco: ast.expr, node: ast.AST, env: dict[str, Any]) -> list[Binding]:
         """A ``@tensorleap_*`` decorator of the def or class ``node``."""
-        call = deco if isinstance(deco, ast.Call) else None
-        target = call.func if call is not None else deco
-        short = dotted(target).rsplit(".", 1)[-1]
-        reg = DECORATORS.get(short)
-        if reg is None:
+        # What the decorator's text gives (its registrar, each argument's text and place, the spans) is kept on it:
+        # an unchanged statement is the same node across edits (source/parse.py). The values are evaluated each time
+        # (they read the rest of the project).
+        kept = deco.__dict__.get("_tl_registrar")
+        if kept is None or kept[0] != mod.path or kept[1] != id(node):
+            call = deco if isinstance(deco, ast.Call) else None
+            target = call.func if call is not None else deco
+            reg = DECORATORS.get(dotted(target).rsplit(".", 1)[-1])
+            if reg is None:
+                parts = None
+            else:
+                pos, kws = (call.args, call.keywords) if call is not None else ([], [])
+                src = mod.source
+                parts = (reg, self._arg_parts(src, reg, pos, kws), src.span(deco), src.def_name_span(node))  # type: ignore[arg-type]
+            kept = deco._tl_registrar = (mod.path, id(node), parts)  # not the def: a reference cycle
+        if kept[2] is None:
             return []
-        args = self._args(mod, reg, call.args if call else [], call.keywords if call else [], env)
+        reg, arg_parts, reg_span, def_span = kept[2]
+        r = self.r
+        args = {pname: ArgValue(text, span, r.value(a, mod, env), a) for pname, text, span, a in arg_parts}
         binding = Binding(
             kind=reg.kind, name=None, style=Style.DECORATOR, function=node.name,  # type: ignore[attr-defined]
-            reg_span=mod.source.span(deco), def_span=mod.source.def_name_span(node),  # type: ignore[arg-type]
+            reg_span=reg_span, def_span=def_span,
             args=args, def_node=node, reg_node=deco, module_path=mod.path, def_path=mod.path,  # type: ignore[arg-type]
         )
         self._name(binding, reg)
@@ -121,6 +134,19 @@ class Registrations:
             if kw.arg:
                 out[kw.arg] = ArgValue(mod.source.segment(kw.value), mod.source.span(kw.value), self.r.value(kw.value, mod, env), kw.value)
         return out
+
+    @staticmethod
+    def _arg_parts(src, reg: Registrar, pos: list[ast.expr], kws: list[ast.keyword]) -> tuple:
+        """(parameter, text, span, node) of each argument, as ``_args`` reads them."""
+        out: dict[str, tuple] = {}
+        for pname, a in zip(reg.params, pos):
+            if isinstance(a, ast.Starred):
+                break
+            out[pname] = (pname, src.segment(a), src.span(a), a)
+        for kw in kws:
+            if kw.arg:
+                out[kw.arg] = (kw.arg, src.segment(kw.value), src.span(kw.value), kw.value)
+        return tuple(out.values())
 
     @staticmethod
     def _name(binding: Binding, reg: Registrar) -> None:

@@ -13,8 +13,8 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.test_body.values import CONST_VAL, PLAIN, PLAIN_VAL, UNKNOWN_VAL, Val, container
 from tensorleap_ls.core.project.evaluate import CallValue, FunctionValue
 from tensorleap_ls.core.model import UNKNOWN, Kind
-from tensorleap_ls.core.facts.modules import calls_of, has_tree, index_of, per_text
-from tensorleap_ls.core.facts.nodes import own
+from tensorleap_ls.core.facts.modules import has_tree, index_of, per_text
+from tensorleap_ls.core.facts.nodes import kept_on, own, statement_calls
 from tensorleap_ls.core.sdk.bundled import DECORATORS
 from tensorleap_ls.core.source.text import Words, dotted
 
@@ -165,7 +165,14 @@ def _factories(mod) -> dict:
 @per_text("test_body.grouped", needle="PreprocessResponse", empty=bool)
 def _grouped(mod) -> bool:
     """The module builds a grouped data set."""
-    return any(_grouped_response(c, mod) for c in calls_of(mod))
+    # which calls build a PreprocessResponse is kept per statement (facts/nodes.py); whether it is grouped reads
+    # the module's other statements (``_nested_names``)
+    return any(_grouped_response(c, mod) for st, calls in statement_calls(mod)
+               for c in kept_on(st, "_tl_responses_built", 0, lambda calls=calls: _responses_built(calls)))
+
+
+def _responses_built(calls: list) -> tuple:
+    return tuple(c for c in calls if dotted(c.func).endswith("PreprocessResponse"))
 
 
 def _grouped_response(call: ast.Call, mod) -> bool:
