@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import functools
 import json
 import os
 import re
@@ -221,9 +222,17 @@ def resolved_sdk(root: str, read_text) -> tuple[str, str] | None:
     for _path, _i, line, spec in _sdk_requirements(root, read_text):
         if spec is None:
             return None
-        allowed = [r for r in releases if spec.contains(r, prereleases=True)]
-        return (str(max(allowed, key=Version)), line.strip()) if allowed else None
-    return str(max(releases, key=Version)), ""
+        newest = _newest(str(spec))
+        return (newest, line.strip()) if newest is not None else None
+    return _newest(""), ""
+
+
+@functools.lru_cache(maxsize=64)
+def _newest(spec: str) -> str | None:
+    """The newest published release a specifier allows (once per specifier: ~200 releases matched)."""
+    specifier = SpecifierSet(spec)
+    allowed = [r for r in _releases() if specifier.contains(r, prereleases=True)]
+    return str(max(allowed, key=Version)) if allowed else None
 
 
 def _sdk_requirements(root: str, read_text):
@@ -244,13 +253,15 @@ def _sdk_requirements(root: str, read_text):
                 yield path, i, line, None
 
 
-def _releases() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _releases() -> tuple[str, ...]:
+    """The published releases (the package's sdk/since.json: read once per process)."""
     path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "sdk", "since.json")
     try:
         with open(path, encoding="utf-8") as fh:
-            return list(json.load(fh)["releases"])
+            return tuple(json.load(fh)["releases"])
     except (OSError, ValueError, KeyError):
-        return []
+        return ()
 
 
 def _poetry_spec(spec: str) -> str:

@@ -646,12 +646,16 @@ def _groups(mod: Module) -> list[tuple[list[int], str, list]]:
     starts: list[int] = []
     texts: list[str] = []
     for stmt in mod.tree.body:
-        start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
-        text = _run_text(lines, stmt, start)
+        part = stmt.__dict__.get("_tl_run_text")  # its own text decides: kept on it (an unchanged statement is shared)
+        if part is None:
+            start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
+            text = _run_text(lines, stmt, start)
+            part = stmt._tl_run_text = (start, text, zlib.crc32(text.encode("utf-8", "surrogatepass")) % 16 == 0)
+        start, text, cut = part
         cur.append(stmt)
         starts.append(start)
         texts.append(text)
-        if zlib.crc32(text.encode("utf-8", "surrogatepass")) % 16 == 0:
+        if cut:
             out.append((starts, "\n\x00".join(texts), cur))
             cur, texts, starts = [], [], []
     if cur:
@@ -729,7 +733,9 @@ def _by_statement(mod: Module, keep: frozenset, checker, pyflakes_checker) -> tu
         out += found
         names, annotated, star = after, annotated_after, star_after
     globs = global_names(mod)  # the `global` statements of the functions bind when they run: after the module
-    return out, names | (globs - annotated), annotated
+    # (the namespace the last run left, itself when no function declares a global: the same object from one analysis
+    # to the next, which the functions' kept answers compare first, _units_checked)
+    return out, (names | (globs - annotated)) if globs - annotated - names else names, annotated
 
 
 # The engine's oracle (engine/analysis.py) checks whole files, the per-function reuse off: an independent answer.
@@ -824,6 +830,12 @@ def _units_checked(mod: Module, units: list, namespace: tuple[frozenset, frozens
     out: list[Unbound] = []
     missing: list[tuple[ast.stmt, tuple]] = []
     for u in units:
+        # the answer for this def, kept on it by the namespace it was checked against (an unchanged def is the same
+        # node in the file's next tree): no text to join and look up for the defs an edit left alone
+        kept = u.__dict__.get("_tl_unbound")
+        if kept is not None and kept[0] == flags:
+            out += kept[1]
+            continue
         key = ("\n".join(mod.source.lines[u.lineno - 1:u.end_lineno or u.lineno]),) + flags
         rel = _UNITS.get(key)
         if rel is not None:
@@ -833,7 +845,9 @@ def _units_checked(mod: Module, units: list, namespace: tuple[frozenset, frozens
                 at = {(n.lineno - u.lineno, n.col_offset, n.id): n for n in walk(u) if isinstance(n, ast.Name)}
                 nodes = [at.get((line, col, name)) for name, line, col, _ in rel]
             if all(n is not None for n in nodes):
-                out += [Unbound(name, n, s) for (name, _, _, s), n in zip(rel, nodes)]
+                got = tuple(Unbound(name, n, s) for (name, _, _, s), n in zip(rel, nodes))
+                u._tl_unbound = (flags, got)
+                out += got
                 continue
         missing.append((u, key))
     if not missing:
@@ -862,6 +876,7 @@ def _units_checked(mod: Module, units: list, namespace: tuple[frozenset, frozens
             _UNITS[key] = tuple((f.name, f.node.lineno - u.lineno, f.node.col_offset, f.star) for f in got)
             if len(_UNITS) > _UNITS_ROOM:
                 _UNITS.popitem(last=False)
+            u._tl_unbound = (flags, tuple(got))
         out += got
     return out
 

@@ -38,10 +38,16 @@ class Registrations:
         if not self._is_binder(mod, func.value, env):
             return []
         reg = LEGACY[func.attr]
-        args = self._args(mod, reg, call.args, call.keywords, env)
+        # its arguments' text and places and its span, kept on the call (as a decorator's, ``decorator``)
+        kept = call.__dict__.get("_tl_registrar")
+        if kept is None or kept[0] != mod.path or kept[1] is not reg:
+            src = mod.source
+            kept = call._tl_registrar = (mod.path, reg, self._arg_parts(src, reg, call.args, call.keywords), src.span(call))
+        r = self.r
+        args = {pname: ArgValue(text, span, r.value(a, mod, env), a) for pname, text, span, a in kept[2]}
         binding = Binding(
             kind=reg.kind, name=None, style=Style.LEGACY, function=None,
-            reg_span=mod.source.span(call), args=args, reg_node=call, module_path=mod.path,
+            reg_span=kept[3], args=args, reg_node=call, module_path=mod.path,
         )
         self._name(binding, reg)
         if reg.function_param:
