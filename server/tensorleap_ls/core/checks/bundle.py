@@ -21,7 +21,8 @@ from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.source.text import Words, dotted
 from tensorleap_ls.core.project.leap_yaml import LeapYaml
 from tensorleap_ls.core.model import Finding, Kind, Span
-from tensorleap_ls.core.facts.modules import calls_of, has_tree, per_text
+from tensorleap_ls.core.facts.modules import has_tree, per_text
+from tensorleap_ls.core.facts.nodes import kept_on, statement_calls
 from tensorleap_ls.core.project.closure import eval_path, norm
 from tensorleap_ls.core.project.requirements import (
     PLATFORM_PROVIDED,
@@ -243,8 +244,9 @@ def _data_files(ctx: CheckContext, ly: LeapYaml) -> list[Finding]:
         if not _names_reader(mod) or not has_tree(mod):
             continue  # no reader named in the text: no walk (and no tree asked for)
         memo = getattr(mod, "memo", {})
-        if "reader_calls" not in memo:  # the walk depends on this module's text only
-            memo["reader_calls"] = [n for n in calls_of(mod) if n.args and dotted(n.func) in _READERS]
+        if "reader_calls" not in memo:  # the walk depends on this module's text only: each statement's on its own
+            memo["reader_calls"] = [n for st, calls in statement_calls(mod) for n in kept_on(
+                st, "_tl_reader_calls", 0, lambda calls=calls: [n for n in calls if n.args and dotted(n.func) in _READERS])]
         for node in memo["reader_calls"]:
             path = eval_path(node.args[0], mod, ctx.root)
             if not path:

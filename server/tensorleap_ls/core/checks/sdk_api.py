@@ -15,10 +15,10 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
-import functools
 import json
 import os
 import re
+from functools import lru_cache
 from typing import Iterable
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -227,7 +227,7 @@ def resolved_sdk(root: str, read_text) -> tuple[str, str] | None:
     return _newest(""), ""
 
 
-@functools.lru_cache(maxsize=64)
+@lru_cache(maxsize=64)
 def _newest(spec: str) -> str | None:
     """The newest published release a specifier allows (once per specifier: ~200 releases matched)."""
     specifier = SpecifierSet(spec)
@@ -253,15 +253,14 @@ def _sdk_requirements(root: str, read_text):
                 yield path, i, line, None
 
 
-@functools.lru_cache(maxsize=1)
-def _releases() -> tuple[str, ...]:
-    """The published releases (the package's sdk/since.json: read once per process)."""
+@lru_cache(maxsize=1)  # the package's sdk/since.json: read once per process (its callers only read it)
+def _releases() -> list[str]:
     path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "sdk", "since.json")
     try:
         with open(path, encoding="utf-8") as fh:
-            return tuple(json.load(fh)["releases"])
+            return list(json.load(fh)["releases"])
     except (OSError, ValueError, KeyError):
-        return ()
+        return []
 
 
 def _poetry_spec(spec: str) -> str:
