@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import collections
 import io
 import tokenize
 
@@ -41,7 +42,7 @@ def parse(text: str, filename: str = "<unknown>", previous: "tuple[str, ast.Modu
     function. The result is the tree ``ast.parse`` gives."""
     if previous is not None and len(text) > REUSE_BYTES and "barry_as_FLUFL" not in text:
         try:
-            body = _reusing(_lines(text), filename, previous)
+            body = _reusing(text, filename, previous)
         except (ValueError, RecursionError):
             body = None
         if body is not None:
@@ -112,14 +113,31 @@ def _chunks(lines: list[str]) -> list[tuple[int, str]]:
     return [(bounds[k], "".join(lines[bounds[k]:bounds[k + 1]])) for k in range(len(bounds) - 1)]
 
 
-def _reusing(lines: list[str], filename: str, previous: "tuple[str, ast.Module]") -> list[ast.stmt] | None:
+# The chunks of the last texts cut (``_reusing``): a text's are cut when it is new and read again as the previous text
+# of the next edit. Bounded, by the text (equal texts, equal chunks).
+_CHUNKS: "collections.OrderedDict[str, list]" = collections.OrderedDict()
+_CHUNKS_ROOM = 8
+
+
+def _chunks_of(text: str) -> list[tuple[int, str]]:
+    found = _CHUNKS.get(text)
+    if found is None:
+        found = _CHUNKS[text] = _chunks(_lines(text))
+        if len(_CHUNKS) > _CHUNKS_ROOM:
+            _CHUNKS.popitem(last=False)
+    else:
+        _CHUNKS.move_to_end(text)
+    return found
+
+
+def _reusing(text: str, filename: str, previous: "tuple[str, ast.Module]") -> list[ast.stmt] | None:
     """The statements of ``lines``: those of ``previous`` where a chunk (``_chunks``) kept its text and first
     line, the others parsed, consecutive ones together (in groups of at most PIECE_BYTES: the file's line
     numbers come from a prefix of blank lines, paid once per group). None when a chunk is larger than
     PIECE_BYTES or a group does not parse (the caller parses the usual way: a syntax error is the one
     ``ast.parse`` gives, never one the cut made)."""
     old_text, old_tree = previous
-    old_chunks = _chunks(_lines(old_text))
+    old_chunks = _chunks_of(old_text)
     firsts = [first for first, _ in old_chunks]
     by_chunk: dict[tuple[int, str], list[ast.stmt]] = {c: [] for c in old_chunks}
     ends = firsts[1:] + [len(old_text)]
@@ -138,7 +156,7 @@ def _reusing(lines: list[str], filename: str, previous: "tuple[str, ast.Module]"
         todo.clear()
 
     try:
-        for chunk in _chunks(lines):
+        for chunk in _chunks_of(text):
             if len(chunk[1]) > PIECE_BYTES:
                 return None
             if chunk in by_chunk:  # (a chunk of comments alone holds no statement)
