@@ -53,7 +53,8 @@ def _model_paths(scope: ast.AST, mod, modules: dict, root: str, found: dict[str,
             # a name the function binds several times (if/else): every value it may take
             values = local.get(arg.id, [arg]) if isinstance(arg, ast.Name) else [arg]
             for value in values:
-                path = eval_path(inline.visit(copy.deepcopy(value)), mod, root)
+                # (a copy inlined only when some name in it may be inlined: the copy cost most of this check)
+                path = eval_path(inline.visit(copy.deepcopy(value)) if inline.may_change(value) else value, mod, root)
                 if path and path.endswith(MODEL_SUFFIXES):
                     found.setdefault(norm(path), mod.source.span(arg))
 
@@ -182,6 +183,15 @@ class _Inline(ast.NodeTransformer):
 
     def __init__(self, local: dict[str, ast.expr], mod, modules: dict, root: str, depth: int = 0):
         self.local, self.mod, self.modules, self.root, self.depth = local, mod, modules, root, depth
+
+    def may_change(self, value: ast.expr) -> bool:
+        """Some name in ``value`` may be replaced (``visit_Name``): else the visit gives a copy equal to it."""
+        for n in ast.walk(value):
+            if isinstance(n, ast.Name) and n.id != "__file__" and self.depth <= 5 and (n.id in self.local or (
+                    n.id not in self.mod.assign_names
+                    and any(m is not self.mod and n.id in m.assign_names for m in self.modules.values()))):
+                return True
+        return False
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
         if self.depth > 5 or node.id == "__file__":

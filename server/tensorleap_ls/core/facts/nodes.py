@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from tensorleap_ls.core.facts.modules import index_of, walk
+from tensorleap_ls.core.facts.modules import index_of, per_text, walk
 
 
 def under(node: ast.AST, types: type | tuple | None = None) -> tuple:
@@ -55,12 +55,13 @@ def statement_calls(mod) -> list[tuple[ast.stmt, list]]:
     """Each top-level statement of ``mod`` with its calls, in ``calls_of``'s order (the parts of ``index_of``'s one
     walk): a check that reads each call alone keeps its answer per statement, and an edit asks again for the
     statement it changed."""
-    return [(st, calls) for st, calls, _ in statement_index(mod)]
+    return [(st, calls) for st, calls, _ in statement_index(mod)]  # (a list per call: cheap beside the walk)
 
 
+@per_text("statement_index")
 def statement_index(mod) -> list[tuple[ast.stmt, list, list]]:
     """Each top-level statement of ``mod`` with its calls and its defs (itself first when it is one), in the order of
-    ``index_of``'s ``calls`` and ``defs``."""
+    ``index_of``'s ``calls`` and ``defs`` (once per text, for the checks that keep answers per statement)."""
     index_of(mod)  # each statement's part of the walk, kept on it
     out = []
     for st in mod.tree.body if mod.tree is not None else ():
