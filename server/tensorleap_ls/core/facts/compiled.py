@@ -38,6 +38,7 @@ import collections
 import json
 import logging
 import os
+import queue
 import sys
 import threading
 import time
@@ -340,7 +341,11 @@ class Compiler:
         # finalizer stops the worker (it would otherwise wait on its stdin for ever)
         self._reader = threading.Thread(target=_read, args=(weakref.ref(self), self._proc), daemon=True,
                                         name="tl-compile-reader")
-        weakref.finalize(self, _kill, self._proc)
+        # the texts go through a writer thread: a write into the full pipe of a busy worker must not hold the
+        # analysis (a cold project sends 1.5 MB while the worker compiles, the pipe holds 64 KB)
+        self._outbox = queue.SimpleQueue()
+        threading.Thread(target=_write, args=(self._outbox, self._proc), daemon=True, name="tl-compile-writer").start()
+        weakref.finalize(self, _kill, self._proc, self._outbox)
         self._reader.start()
         self._head_since = time.monotonic()
         for digest in list(self._queue):
@@ -353,11 +358,7 @@ class Compiler:
         body = json.dumps({"id": self._next, "path": path, "text": text}).encode("utf-8", "surrogatepass")
         if len(self._queue) == 1:
             self._head_since = time.monotonic()
-        try:
-            self._proc.stdin.write(len(body).to_bytes(4, "big") + body)  # type: ignore[union-attr]
-            self._proc.stdin.flush()  # type: ignore[union-attr]
-        except (OSError, ValueError):
-            pass  # the worker died: verdict() restarts it
+        self._outbox.put(len(body).to_bytes(4, "big") + body)
 
     def _reply(self, proc, reply: dict) -> bool:
         with self._cond:
@@ -375,7 +376,7 @@ class Compiler:
     def _stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
-            _kill(proc)  # its reader thread then reads the end of the pipe and stops
+            _kill(proc, self._outbox)  # its writer stops; its reader reads the end of the pipe and stops
         self._cond.notify_all()
 
 
@@ -399,7 +400,21 @@ def _read(ref: "weakref.ref[Compiler]", proc) -> None:
             compiler._cond.notify_all()  # noqa: SLF001
 
 
-def _kill(proc) -> None:
+def _write(outbox: "queue.SimpleQueue", proc) -> None:
+    while True:
+        data = outbox.get()
+        if data is None:
+            return
+        try:
+            proc.stdin.write(data)
+            proc.stdin.flush()
+        except (OSError, ValueError):
+            return  # the worker died: verdict() restarts it (with a new writer)
+
+
+def _kill(proc, outbox: "queue.SimpleQueue | None" = None) -> None:
+    if outbox is not None:
+        outbox.put(None)
     try:
         proc.kill()
         proc.wait(timeout=5)
