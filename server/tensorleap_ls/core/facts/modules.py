@@ -482,15 +482,17 @@ def _statements(stmts: list) -> "list[tuple[ast.stmt, bool, bool]]":
             continue
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             at_import = False
+        # (decided once per node, not per child: a long guarded body asked for each of its statements)
+        skipped = isinstance(node, ast.If) and _never_at_import(node.test)
+        guarded = isinstance(node, _TRY) and any(_catches_import_error(h) for h in node.handlers)
         children: list[tuple[ast.stmt, bool, bool]] = []
         for attr in _BODIES:
-            for child in getattr(node, attr, None) or ():
-                ctx = (at_import, optional)
-                if attr == "body" and isinstance(node, ast.If) and _never_at_import(node.test):
-                    ctx = (False, optional)
-                elif attr != "finalbody" and isinstance(node, _TRY) and any(_catches_import_error(h) for h in node.handlers):
-                    ctx = (at_import, True)  # the guarded body, its `else:` and the fallbacks in the handlers
-                children.append((child, *ctx))
+            kids = getattr(node, attr, None)
+            if not kids:
+                continue
+            # the guarded body, its `else:` and the fallbacks in the handlers are optional
+            ctx = (False if skipped and attr == "body" else at_import, True if guarded and attr != "finalbody" else optional)
+            children += [(child, *ctx) for child in kids]
         stack.extend(reversed(children))
     return out
 
