@@ -38,7 +38,6 @@ import collections
 import json
 import logging
 import os
-import queue
 import sys
 import threading
 import time
@@ -181,6 +180,8 @@ class Compiler:
         self._verdicts: collections.OrderedDict[str, Verdict] = collections.OrderedDict()
         self._queue: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()  # sent, unanswered
         self._proc = None
+        self._out = bytearray()  # requests not yet written into the worker's pipe (``_flush``)
+        self._fd: int | None = None  # the pipe's descriptor, non-blocking (None: blocking writes)
         self._ids: dict[int, str] = {}
         self._next = 0
         self._head_since = 0.0  # when the oldest unanswered request became the worker's current one
@@ -304,7 +305,9 @@ class Compiler:
                 if self._proc is None:
                     self._restart()
                     continue
-                self._cond.wait(left)
+                self._flush()
+                # (a request still partly here: the worker may be waiting for its end, not replying; look again soon)
+                self._cond.wait(min(left, 0.005) if self._out else left)
             return self._verdicts[digest]
 
     def close(self) -> None:
@@ -341,11 +344,17 @@ class Compiler:
         # finalizer stops the worker (it would otherwise wait on its stdin for ever)
         self._reader = threading.Thread(target=_read, args=(weakref.ref(self), self._proc), daemon=True,
                                         name="tl-compile-reader")
-        # the texts go through a writer thread: a write into the full pipe of a busy worker must not hold the
-        # analysis (a cold project sends 1.5 MB while the worker compiles, the pipe holds 64 KB)
-        self._outbox = queue.SimpleQueue()
-        threading.Thread(target=_write, args=(self._outbox, self._proc), daemon=True, name="tl-compile-writer").start()
-        weakref.finalize(self, _kill, self._proc, self._outbox)
+        # Writes never wait for the worker: what the pipe (64 KB) cannot take now stays in ``_out`` and goes when the
+        # worker has read (on its next reply, the next submit, or while a verdict is awaited). A blocking write held
+        # the analysis while the worker compiled (a cold project sends 1.5 MB); a writer thread made every system call
+        # of the analysis wait for the GIL (a tenth of a cold open).
+        self._out = bytearray()
+        try:
+            os.set_blocking(self._proc.stdin.fileno(), False)  # type: ignore[union-attr]
+            self._fd = self._proc.stdin.fileno()  # type: ignore[union-attr]
+        except (OSError, AttributeError, ValueError):  # (no non-blocking pipes on this platform: blocking writes)
+            self._fd = None
+        weakref.finalize(self, _kill, self._proc)
         self._reader.start()
         self._head_since = time.monotonic()
         for digest in list(self._queue):
@@ -358,7 +367,27 @@ class Compiler:
         body = json.dumps({"id": self._next, "path": path, "text": text}).encode("utf-8", "surrogatepass")
         if len(self._queue) == 1:
             self._head_since = time.monotonic()
-        self._outbox.put(len(body).to_bytes(4, "big") + body)
+        self._out += len(body).to_bytes(4, "big") + body
+        self._flush()
+
+    def _flush(self) -> None:
+        """Writes what the worker's pipe takes now of the pending requests (all of it with blocking writes)."""
+        if not self._out or self._proc is None:
+            return
+        try:
+            if self._fd is None:
+                self._proc.stdin.write(self._out)  # type: ignore[union-attr]
+                self._proc.stdin.flush()  # type: ignore[union-attr]
+                self._out.clear()
+                return
+            while self._out:
+                with memoryview(self._out) as view:
+                    n = os.write(self._fd, view[:1 << 20])
+                del self._out[:n]
+        except BlockingIOError:
+            pass  # the pipe is full: the rest goes when the worker has read
+        except (OSError, ValueError):
+            self._out.clear()  # the worker died: verdict() restarts it (and sends the unanswered texts again)
 
     def _reply(self, proc, reply: dict) -> bool:
         with self._cond:
@@ -370,13 +399,14 @@ class Compiler:
                 err = reply.get("error")
                 self._keep(digest, tuple(err) if err else None)
                 self._head_since = time.monotonic()
+            self._flush()  # the worker reads its next request now: room in the pipe
             self._cond.notify_all()
             return True
 
     def _stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
-            _kill(proc, self._outbox)  # its writer stops; its reader reads the end of the pipe and stops
+            _kill(proc)  # its reader thread then reads the end of the pipe and stops
         self._cond.notify_all()
 
 
@@ -400,21 +430,7 @@ def _read(ref: "weakref.ref[Compiler]", proc) -> None:
             compiler._cond.notify_all()  # noqa: SLF001
 
 
-def _write(outbox: "queue.SimpleQueue", proc) -> None:
-    while True:
-        data = outbox.get()
-        if data is None:
-            return
-        try:
-            proc.stdin.write(data)
-            proc.stdin.flush()
-        except (OSError, ValueError):
-            return  # the worker died: verdict() restarts it (with a new writer)
-
-
-def _kill(proc, outbox: "queue.SimpleQueue | None" = None) -> None:
-    if outbox is not None:
-        outbox.put(None)
+def _kill(proc) -> None:
     try:
         proc.kill()
         proc.wait(timeout=5)
