@@ -138,12 +138,19 @@ class Known:
 
 
 def registers(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Kind | None:
-    """The kind a ``tensorleap_*`` decorator of ``fn`` registers it as, if any."""
+    """The kind a ``tensorleap_*`` decorator of ``fn`` registers it as, if any (kept on the def: asked at every call
+    of it in the test body, on every analysis)."""
+    kept = fn.__dict__.get("_tl_registers")
+    if kept is not None and kept[0] == id(fn):  # (a copy.copy of a def carries its original's)
+        return kept[1]
+    found = None
     for d in fn.decorator_list:
         name = dotted(d.func if isinstance(d, ast.Call) else d).rsplit(".", 1)[-1]
         if name in DECORATORS:
-            return DECORATORS[name].kind
-    return None
+            found = DECORATORS[name].kind
+            break
+    fn._tl_registers = (id(fn), found)
+    return found
 
 
 @per_text("test_body.factories", needle=Words(DECORATORS, whole=False), empty=dict)
