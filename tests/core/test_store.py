@@ -243,3 +243,78 @@ def test_a_buffer_typed_and_undone_is_parsed_reusing_its_last_tree_not_rebuilt_f
         assert mod.loads == 0
     finally:
         analyzer.close()
+
+
+def _vendored(tmp_path: Path) -> Path:
+    """A small project of the vendored shape whose leap.yaml has a finding (an unknown key), an `exclude` that
+    leaves a module out of the bundle, and a code-loader pin the installed release does not satisfy."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import projects  # bench/projects.py
+
+    root = Path(projects.vendored(str(tmp_path / "proj"), modules=12, lines=3_000)).parent
+    yaml_text = (root / "leap.yaml").read_text(encoding="utf-8")
+    (root / "leap.yaml").write_text(yaml_text + "exclude:\n  - 'yolo/utils/*.py'\nprojectID: 7\n", encoding="utf-8")
+    (root / "requirements.txt").write_text("code-loader==1.0.150\nnumpy\npyyaml\n", encoding="utf-8")
+    return root
+
+
+def _check_json(root: Path, capsys) -> dict:
+    from tensorleap_ls.cli import main
+
+    main(["check", "--format", "json", str(root)])
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_warm_check_imports_no_yaml_glob_or_version_library(tmp_path: Path) -> None:
+    """What a check asks PyYAML (leap.yaml), wcmatch (include/exclude) and packaging (the SDK pin) is stored by the
+    texts it comes from: a second `check` of an unchanged project says the same without importing them."""
+    import subprocess
+    import sys
+
+    root = _vendored(tmp_path)
+    code = ("import json, sys\nfrom tensorleap_ls.cli import main\n"
+            "main(['check', '--format', 'json', sys.argv[1]])\n"
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n")
+    env = {**__import__("os").environ, "TL_CACHE_DIR": str(tmp_path / "cache"), "TL_DISABLE_ANALYTICS": "1"}
+    runs = []
+    for _ in ("cold", "warm"):
+        r = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, env=env,
+                           timeout=120)
+        runs.append((json.loads(r.stdout), json.loads(r.stderr.strip().splitlines()[-1])))
+    (cold, cold_modules), (warm, warm_modules) = runs
+    assert warm == cold
+    codes = {f["code"] for p in cold["projects"] for f in p["diagnostics"]}
+    assert {"TL402", "TL405", "TL421"} <= codes, codes  # the stored answers are not all empty ones
+    libraries = ("yaml", "wcmatch", "packaging")
+    assert {m.split(".")[0] for m in cold_modules} >= set(libraries)
+    assert not [m for m in warm_modules if m.split(".")[0] in libraries]
+
+
+def test_a_stored_answer_is_not_used_once_its_text_changed(tmp_path: Path, monkeypatch, capsys) -> None:
+    """leap.yaml, its globs and the pin are recomputed when the text they come from changes: each warm check says
+    what a check without the persistent cache says."""
+    root = _vendored(tmp_path)
+    monkeypatch.setenv("TL_DISABLE_ANALYTICS", "1")
+
+    def both() -> dict:
+        monkeypatch.setenv("TL_CACHE_DIR", "off")
+        fresh = _check_json(root, capsys)
+        monkeypatch.setenv("TL_CACHE_DIR", str(tmp_path / "cache"))
+        assert _check_json(root, capsys) == fresh
+        assert _check_json(root, capsys) == fresh  # warm
+        return fresh
+
+    def codes(out: dict) -> set:
+        return {f["code"] for p in out["projects"] for f in p["diagnostics"]}
+
+    assert {"TL402", "TL405", "TL421"} <= codes(both())
+    ly = root / "leap.yaml"
+    ly.write_text(ly.read_text(encoding="utf-8").replace("projectID: 7\n", "").replace("yolo/utils/*.py", "none/*.py"),
+                  encoding="utf-8")
+    assert not {"TL402", "TL405"} & codes(both())
+    ly.write_text(ly.read_text(encoding="utf-8").replace("'yolo/**/*.py'", "'yolo/models/*.py'"), encoding="utf-8")
+    assert "TL405" in codes(both())
+    (root / "requirements.txt").write_text("code-loader>=1.0.100\nnumpy\npyyaml\n", encoding="utf-8")
+    assert "TL421" not in codes(both())

@@ -270,7 +270,7 @@ class Analyzer:
         cached = self._yaml_cache.get(yaml_path)
         if cached is not None and cached[0] == text:
             return cached[1]
-        parsed = parse_leap_yaml(yaml_path, text)
+        parsed = parse_leap_yaml(yaml_path, text, self._modules.store)
         self._yaml_cache[yaml_path] = (text, parsed)
         return parsed
 

@@ -24,6 +24,7 @@ Bounded: past ``LIMIT`` bytes the oldest entries go (checked every ``_TRIM_EVERY
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -63,6 +64,39 @@ def _pyflakes_version() -> str:
     except ImportError:
         return "-"
     return str(getattr(pyflakes, "__version__", "?"))
+
+
+MISSING = object()  # Store.fact: nothing stored
+
+
+@functools.lru_cache(maxsize=None)
+def library_stamp(name: str) -> str:
+    """Which release of a library a stored fact was computed with, without importing it: where its package is and
+    the modification time and size of its ``__init__`` (an upgrade or a reinstall changes them)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        st = os.stat(origin) if origin else None
+    except (ImportError, ValueError, OSError):
+        return f"{name}:-"
+    return f"{name}:{origin}:{st.st_mtime_ns}:{st.st_size}" if st is not None else f"{name}:-"
+
+
+def json_exact(value) -> bool:
+    """Does ``value`` come back from JSON as it is (dicts with string keys, lists, strings, finite numbers,
+    booleans, None)? A YAML date, set or integer key does not: such a value is not stored."""
+    kind = value.__class__
+    if value is None or kind is str or kind is bool or kind is int:
+        return True
+    if kind is float:
+        return value == value and value not in (float("inf"), float("-inf"))
+    if kind is list:
+        return all(json_exact(v) for v in value)
+    if kind is dict:
+        return all(k.__class__ is str and json_exact(v) for k, v in value.items())
+    return False
 
 
 def default_folder() -> Path | None:
@@ -116,6 +150,23 @@ class Store:
             return None
         self.hits += 1
         return data
+
+    # --- small facts by content ------------------------------------------------------------------
+    def fact(self, kind: str, key: str):
+        """A value stored by ``put_fact`` under the same kind and key text, else ``MISSING``. What a warm run
+        would ask PyYAML, wcmatch or packaging (leap.yaml, the YAML configs, the bundle's globs, the SDK pin) is
+        kept by the texts it comes from, so an unchanged project does not import those libraries."""
+        data = self.get(self._fact_digest(kind, key))
+        if data is None or "value" not in data:
+            return MISSING
+        return data["value"]
+
+    def put_fact(self, kind: str, key: str, value) -> None:
+        self.put(self._fact_digest(kind, key), {"value": value})
+
+    @staticmethod
+    def _fact_digest(kind: str, key: str) -> str:
+        return f"{kind}|" + hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
     def put(self, digest: str, data: dict) -> None:
         path = self._path(digest)
