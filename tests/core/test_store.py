@@ -318,3 +318,26 @@ def test_a_stored_answer_is_not_used_once_its_text_changed(tmp_path: Path, monke
     assert "TL405" in codes(both())
     (root / "requirements.txt").write_text("code-loader>=1.0.100\nnumpy\npyyaml\n", encoding="utf-8")
     assert "TL421" not in codes(both())
+
+
+def test_the_code_digest_is_kept_by_the_sources_stamps(tmp_path: Path, monkeypatch) -> None:
+    """The key's digest of core/ is read back while no source changed (time or size), computed again otherwise."""
+    from tensorleap_ls.core.engine import store as store_mod
+
+    reads = []
+    real_open = open
+
+    def spy(path, *a, **k):
+        if str(path).endswith(".py"):
+            reads.append(path)
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr("builtins.open", spy)
+    first = store_mod._code_digest(str(tmp_path))
+    assert reads, "the first run reads the sources"
+    reads.clear()
+    assert store_mod._code_digest(str(tmp_path)) == first and not reads
+    (memo,) = (tmp_path / "code").iterdir()
+    memo.write_text("not a digest")
+    assert store_mod._code_digest(str(tmp_path)) == first and reads
+    assert store_mod._code_digest(None) == first

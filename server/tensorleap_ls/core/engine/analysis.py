@@ -141,7 +141,7 @@ class Analyzer:
         """Stops the compile worker (it also stops when this process ends); keeps the persistent cache bounded."""
         self.compiler.close()
         if self._modules.store is not None:
-            self._modules.store.trim()
+            self._modules.store.close()
 
     # --- inputs ---------------------------------------------------------------------------
     def set_overlay(self, path: str, text: str | None) -> None:

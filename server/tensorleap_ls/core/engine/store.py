@@ -44,17 +44,61 @@ LIMIT = int(float(os.environ.get("TL_CACHE_LIMIT_MB") or 64) * (1 << 20))
 _TRIM_EVERY = 512
 
 
-def _code_digest() -> str:
-    """The code whose output is stored: an edit of it (a development checkout) changes the keys."""
-    h = hashlib.blake2b(digest_size=8)
-    here = Path(__file__).resolve().parents[1]
+def _code_digest(folder: str | None = None) -> str:
+    """The code whose output is stored: an edit of it (a development checkout) changes the keys. Its digest is
+    kept in ``folder`` by the sources' modification times and sizes (as mypy's cache checks its inputs): a run
+    reads one small file instead of every source of ``core/``."""
+    here = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     # the stored per-text facts are computed across core/ (facts/modules.STORED): all of it
-    for path in sorted(here.rglob("*.py")):
+    sources: list[tuple[str, int, int]] = []
+    _sources(here, sources)
+    sources.sort()
+    memo = None
+    if folder is not None:
+        stamp = hashlib.blake2b(repr(sources).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        memo = os.path.join(folder, "code", stamp)
         try:
-            h.update(path.read_bytes())
+            with open(memo, encoding="ascii") as f:
+                known = f.read()
+            if len(known) == 16 and all(c in "0123456789abcdef" for c in known):
+                return known
+        except (OSError, ValueError):
+            pass
+    h = hashlib.blake2b(digest_size=8)
+    for path, _, _ in sources:
+        try:
+            with open(path, "rb") as f:
+                h.update(f.read())
         except OSError:
-            h.update(str(path).encode())
-    return h.hexdigest()
+            h.update(path.encode("utf-8", "surrogatepass"))
+    digest = h.hexdigest()
+    if memo is not None:
+        try:
+            os.makedirs(os.path.dirname(memo), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(memo), prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(digest)
+            os.replace(tmp, memo)
+        except OSError:
+            pass
+    return digest
+
+
+def _sources(folder: str, out: list) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for e in entries:
+        try:
+            if e.is_dir(follow_symlinks=False):
+                if e.name != "__pycache__":
+                    _sources(e.path, out)
+            elif e.name.endswith(".py"):
+                st = e.stat()
+                out.append((e.path, st.st_mtime_ns, st.st_size))
+        except OSError:
+            continue
 
 
 def _pyflakes_version() -> str:
@@ -119,7 +163,7 @@ class Store:
         self.folder = Path(folder)
         self._root = str(self.folder)
         self.limit = limit
-        self._salt = (f"{FORMAT}|{__version__}|{sys.version_info[0]}.{sys.version_info[1]}|{_code_digest()}"
+        self._salt = (f"{FORMAT}|{__version__}|{sys.version_info[0]}.{sys.version_info[1]}|{_code_digest(self._root)}"
                       f"|{_pyflakes_version()}")
         self._writes = 0
         self.hits = self.misses = 0
@@ -185,6 +229,11 @@ class Store:
             return
         self._writes += 1
         if self._writes % _TRIM_EVERY == 0:
+            self.trim()
+
+    def close(self) -> None:
+        """The end of a run: bounded again if it wrote (a warm run that wrote nothing does not list the folder)."""
+        if self._writes:
             self.trim()
 
     def trim(self) -> int:
