@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import difflib
 import json
 import os
 import re
@@ -30,9 +29,11 @@ from tensorleap_ls.core.codes import DECLARED_NOT_INSTALLED, SDK_API_MISSING, SD
 from tensorleap_ls.core.project.requirements import (
     SDK_DISTRIBUTION, installed, owners_of, parse_pyproject, parse_requirements)
 
-# packaging is imported when a pin is compared that the persistent cache does not know (_pins)
+# packaging is imported when a pin is compared that the persistent cache does not know (_pins), difflib when a
+# name is missing
 specifiers = lazy.Module("packaging.specifiers")
 version = lazy.Module("packaging.version")
+difflib = lazy.Module("difflib")
 
 # Attributes every Enum class has besides its members.
 _ENUM_ATTRS = {"name", "value", "mro", "_member_map_", "_member_names_", "_value2member_map_", "_missing_"}
