@@ -199,8 +199,10 @@ def _check(args: argparse.Namespace) -> int:
     from tensorleap_ls.runtime import api
 
     # The installed SDK is read from the interpreter's site-packages on disk: nothing runs.
+    # Not incremental: the findings of one analysis are never reused by a next one here (the one with the model's
+    # facts changes what every binding's checks read)
     analyzer = Analyzer(env_for=lambda root: sdk_env.environment(api.choose(root, args.python), analyzer.store),
-                        spawn=api.popen, persistent=True)
+                        spawn=api.popen, persistent=True, incremental=False)
     try:
         return _report(analyzer, args)
     finally:

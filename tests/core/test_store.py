@@ -341,3 +341,26 @@ def test_the_code_digest_is_kept_by_the_sources_stamps(tmp_path: Path, monkeypat
     memo.write_text("not a digest")
     assert store_mod._code_digest(str(tmp_path)) == first and reads
     assert store_mod._code_digest(None) == first
+
+
+def test_a_check_that_reuses_nothing_computes_no_fingerprint_and_says_the_same(tmp_path: Path, monkeypatch) -> None:
+    """The CLI's analyzer (``incremental=False``): one analysis per project, so the fingerprints that let a next
+    analysis reuse the bindings' findings are not computed; the findings are those of an incremental analyzer."""
+    from tensorleap_ls.core.engine import deps
+
+    root = _vendored(tmp_path)
+    monkeypatch.setenv("TL_CACHE_DIR", "off")
+    calls = []
+    real = deps.Fingerprints.of
+    monkeypatch.setattr(deps.Fingerprints, "of", lambda self, b: calls.append(b) or real(self, b))
+
+    from tensorleap_ls.core.sdk import env as sdk_env
+
+    def findings(**kw) -> list:
+        (pa,) = Analyzer(env_for=lambda r: sdk_env.environment(None), **kw).analyze_path(str(root))
+        return [(f.code, f.span, f.message, repr(f.data), f.related) for f in pa.findings]
+
+    incremental = findings()
+    assert calls and len(incremental) > 3
+    calls.clear()
+    assert findings(incremental=False) == incremental and not calls
