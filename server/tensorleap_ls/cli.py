@@ -11,6 +11,7 @@ Editors start the server through ``tensorleap_ls/_boot/serve.py`` (see there), n
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -194,6 +195,23 @@ def _check_path(path: str) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    # A static check is one short run that leaves no cyclic garbage worth collecting (the analysis itself runs
+    # without the collector): no collection while it imports and reports, and what it leaves alive is frozen at the
+    # end, so neither the next collection nor the interpreter's last one at exit walks it (~7% of a warm check,
+    # as mypy exits without that collection). A --dynamic run, long, keeps the collector.
+    if args.dynamic:
+        return _check_with(args)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _check_with(args)
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def _check_with(args: argparse.Namespace) -> int:
     from tensorleap_ls.core.sdk import env as sdk_env
     from tensorleap_ls.core.engine.analysis import Analyzer
     from tensorleap_ls.runtime import api
