@@ -63,17 +63,40 @@ def _host_port(text: str) -> str:
 
 
 class _Parser(argparse.ArgumentParser):
+    partial = False  # built with one command's parser only (``_parser(only)``): the usage names them all
+
     def error(self, message: str) -> None:  # argparse exits 2 too; keep its message short
-        self.print_usage(sys.stderr)
+        (_parser() if self.partial else self).print_usage(sys.stderr)
         print(f"tensorleap-ls: error: {message}", file=sys.stderr)
         raise SystemExit(2)
 
 
-def _parser() -> argparse.ArgumentParser:
+_COMMANDS = ("check", "preview", "debug-sample", "scan", "serve")
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; ``only``: with that command's parser alone (its arguments parse the same: the others
+    are not built, a tenth of a warm `check`'s start)."""
     p = _Parser(prog="tensorleap-ls", description="Static and dynamic checks for Tensorleap integration scripts.")
     p.add_argument("--version", action="version", version=f"tensorleap-ls {__version__}")
+    p.partial = only is not None
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    if only in (None, "check"):
+        _check_parser(sub)
+    if only in (None, "preview"):
+        _preview_parser(sub)
+    if only in (None, "debug-sample"):
+        _debug_parser(sub)
+    if only in (None, "scan"):
+        _scan_parser(sub)
+    if only in (None, "serve"):
+        s = sub.add_parser("serve", help="run the language server (stdio by default)")
+        s.add_argument("--tcp", metavar="HOST:PORT", type=_host_port)
+        s.add_argument("--trusted", action="store_true", help="allow running user code (dynamic checks, previews)")
+    return p
 
+
+def _check_parser(sub) -> None:
     c = sub.add_parser("check", help="check projects (folders holding leap.yaml) or files")
     c.add_argument("paths", nargs="*", default=["."], metavar="PATH")
     c.add_argument("--format", choices=["text", "json"], default="text")
@@ -90,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="memory limit of the child for --dynamic, and of the model reader")
     c.add_argument("--no-model", action="store_true", help="do not read the model file for the model checks (TL6xx)")
 
+
+def _preview_parser(sub) -> None:
     v = sub.add_parser("preview", help="render one sample as the platform would (PNG + JSON + HTML)")
     v.add_argument("path", metavar="PATH")
     v.add_argument("--subset", default="training")
@@ -99,6 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--timeout", type=_bounded("timeout_s", float), default=30.0)
     v.add_argument("--preprocess-timeout", type=_bounded("preprocess_timeout_s", float), default=300.0)
 
+
+def _debug_parser(sub) -> None:
     d = sub.add_parser("debug-sample", help="run one sample under debugpy and wait for a DAP client (any editor)")
     d.add_argument("path", metavar="PATH")
     d.add_argument("--subset", default="training")
@@ -109,12 +136,6 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--function", action="append", default=[], metavar="NAME",
                    help="run only this encoder / metadata / visualizer (Python or registered name; repeatable)")
     d.add_argument("--no-integration-test", action="store_true", help="do not run the integration test on the sample")
-    _scan_parser(sub)
-
-    s = sub.add_parser("serve", help="run the language server (stdio by default)")
-    s.add_argument("--tcp", metavar="HOST:PORT", type=_host_port)
-    s.add_argument("--trusted", action="store_true", help="allow running user code (dynamic checks, previews)")
-    return p
 
 
 class _OneLineErrors(logging.Formatter):
@@ -136,7 +157,8 @@ def _setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(argv[0] if argv and argv[0] in _COMMANDS else None).parse_args(argv)
     try:
         if args.command != "serve":
             _setup_logging()  # the server configures its own log (stderr = the editor's output panel)

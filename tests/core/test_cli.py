@@ -111,3 +111,16 @@ def test_a_static_check_runs_no_cyclic_collection_and_freezes_what_it_leaves(tmp
     assert json.loads(r.stdout)["projects"][0]["bindings"], r.stderr
     enabled, frozen, collections = json.loads(r.stderr.strip().splitlines()[-1])
     assert enabled and frozen > 10_000 and collections[2] == 0  # (young ones may run while the arguments are parsed)
+
+
+def test_an_unknown_option_of_a_command_shows_the_usage_of_every_command(capsys):
+    """The command line is built with the named command's parser alone (start-up); an error the top level reports
+    still shows the usage that names every command."""
+    from tensorleap_ls.cli import _parser, main
+
+    assert set(_parser("check")._subparsers._group_actions[0].choices) == {"check"}
+    with pytest.raises(SystemExit) as e:
+        main(["check", "--bogus", "."])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "{check,preview,debug-sample,scan,serve}" in err and "unrecognized arguments: --bogus" in err
