@@ -246,7 +246,7 @@ def _check_with(args: argparse.Namespace) -> int:
     try:
         return _report(analyzer, args)
     finally:
-        analyzer.close()  # its compile worker
+        analyzer.close()  # its compile worker; writes the persistent cache after the report
 
 
 def _report(analyzer, args: argparse.Namespace) -> int:

@@ -175,3 +175,37 @@ def test_the_walk_of_the_sdk_stays_inside_its_folder(tmp_path):
     (pkg / "linked").symlink_to(outside / "sub", target_is_directory=True)
     names = [dotted for _, dotted, _, _ in _sdk_files(str(pkg))]
     assert names == ["code_loader", "code_loader.alias", "code_loader.contract.enums"]
+
+
+def _installed() -> tuple[str, str]:
+    found = sdk_env.installed_version(sdk_env.site_packages(None))
+    assert found is not None, "the test environment installs code-loader"
+    return found
+
+
+def test_the_shipped_release_is_what_the_installed_package_says():
+    """core/sdk/releases/<version>.json (scripts/ship_sdk_release.py) must say what the package's files say:
+    regenerate it when this fails."""
+    version, package_dir = _installed()
+    files = sdk_env._sdk_files(package_dir)
+    shipped = sdk_env.shipped(version, package_dir, files)
+    assert shipped is not None, f"no shipped API for the installed code-loader {version}"
+    assert sdk_env._encode(shipped) == sdk_env._encode(sdk_env.read_package(package_dir, version, files))
+
+
+def test_a_changed_package_is_read_from_its_files_not_the_shipped_release(tmp_path):
+    version, package_dir = _installed()
+    copy = tmp_path / "site" / "code_loader"
+    shutil.copytree(package_dir, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert sdk_env.shipped(version, str(copy), sdk_env._sdk_files(str(copy))) is not None, "(a copy is the same release)"
+    init = copy / "__init__.py"
+    init.write_text(init.read_text() + "\n\ndef patched_in_place(x):\n    return x\n")
+    files = sdk_env._sdk_files(str(copy))
+    assert sdk_env.shipped(version, str(copy), files) is None
+    api = sdk_env.read_package(str(copy), version, files)
+    assert api.function("patched_in_place") is not None
+    shutil.copy2(Path(package_dir) / "__init__.py", init)
+    assert sdk_env.shipped(version, str(copy), sdk_env._sdk_files(str(copy))) is not None, "(restored)"
+    text = init.read_text()
+    init.write_text(text[:-2] + ("#" if text[-2] != "#" else " ") + text[-1:])  # one byte changed, same size
+    assert sdk_env.shipped(version, str(copy), sdk_env._sdk_files(str(copy))) is None, "same sizes, other bytes"

@@ -312,3 +312,52 @@ def test_an_edit_inside_a_function_body_runs_no_module_level_pass(monkeypatch) -
     assert len(runs) == 1, "only the edited function is checked again"
     assert _names(got) == _whole(edited, keep(edited))
     assert "undefined_at_the_end" in {u.name for u in got}  # moved by the inserted lines, found at its place
+
+
+def test_the_imports_and_path_edits_of_a_module_are_those_of_a_walk_of_every_statement() -> None:
+    """facts/modules._all_statements does not walk a class or def whose text cannot hold an import or a sys.path
+    call: what it finds must be what walking every statement finds, in the same order."""
+    from tensorleap_ls.core.facts.modules import _statements
+
+    text = textwrap.dedent('''
+        import os
+        class Loader:
+            """no import here"""
+            def load(self):
+                from helpers import read  # a lazy import
+                return read()
+            def other(self):
+                return os.sep
+        def plain(x):
+            return x + 1
+        def path_edit():
+            sys.path.insert(0, "lib")
+        @decorator
+        def guarded():
+            try:
+                import cv2
+            except ImportError:
+                cv2 = None
+        if TYPE_CHECKING:
+            import typing_extensions
+        def mentions_words_only():
+            """the words import, sys and path in a docstring"""
+            return 1
+    ''')
+    mod = parse_module("/p/m.py", "m", text)
+    def wanted(found):  # the imports and the sys.path calls (what _collect reads of them)
+        return [(type(n).__name__, n.lineno, a, o) for n, a, o in found
+                if not isinstance(n, ast.Expr) or "sys.path" in ast.unparse(n)]
+
+    assert wanted(modules_statements(mod)) == wanted(_statements(mod.tree.body))
+    assert [(r.module or r.bound, r.at_import, r.optional) for r in mod.imports] == [
+        ("os", True, False), ("helpers", False, False), ("cv2", False, True), ("typing_extensions", False, False)]
+    assert len(mod.sys_path_calls) == 1
+
+
+def modules_statements(mod):
+    from tensorleap_ls.core.facts.modules import _all_statements
+
+    for st in mod.tree.body:  # what _collect walked: drop the kept lists to compute them again
+        st.__dict__.pop("_tl_statements", None)
+    return _all_statements(mod.tree.body, mod.source.lines)

@@ -80,15 +80,25 @@ def test_the_cache_is_bounded(tmp_path: Path) -> None:
     store = Store(tmp_path / "c", limit=20_000)
     for i in range(200):
         store.put(f"d{i}", {"module": {"pad": "x" * 200}})
+    store.flush()
     store.trim()
     size = sum(p.stat().st_size for p in (tmp_path / "c").rglob("*.json"))
     assert size <= 20_000
     assert store.get("d199") is not None, "the newest entries stay"
 
 
+def test_entries_are_written_on_flush_and_read_back_before(tmp_path: Path) -> None:
+    store = Store(tmp_path / "c")
+    store.put("d1", {"module": {"n": 1}})
+    assert store.get("d1")["module"] == {"n": 1}, "read back before it is written"
+    assert not list((tmp_path / "c").rglob("*.json")), "nothing written before flush (the server answers first)"
+    assert store.flush() == 1 and store.flush() == 0
+    assert Store(tmp_path / "c").get("d1")["module"] == {"n": 1}
+
+
 def test_concurrent_writers_leave_whole_entries(tmp_path: Path) -> None:
     stores = [Store(tmp_path / "c") for _ in range(4)]
-    threads = [threading.Thread(target=lambda s=s: [s.put(f"d{i}", {"module": {"n": i}}) for i in range(50)])
+    threads = [threading.Thread(target=lambda s=s: [s.put(f"d{i}", {"module": {"n": i}}) or s.flush() for i in range(50)])
                for s in stores]
     for t in threads:
         t.start()

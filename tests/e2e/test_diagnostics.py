@@ -151,3 +151,23 @@ async def test_paths_with_spaces_and_parentheses(client: LanguageClient, tmp_pat
     assert "%20" in u and "%28" in u
     await wait_diags(client, u, lambda d: any(x.code == "TL213" for x in d))
     assert any(uu == u and v == 1 for uu, v, _ in client.published)
+
+
+async def test_the_persistent_cache_is_written_after_the_diagnostics_are_published(client: LanguageClient, project: Path):
+    """The first open answers before it writes the cache: the entries appear once the diagnostics are out."""
+    import os
+
+    from tensorleap_ls.core.engine.store import Store
+    from tensorleap_ls.core.facts.modules import digest_of
+
+    helper = project / "mnist_tl" / "visualizers.py"
+    text = helper.read_text() + "\n# a text no run has stored: " + project.name + str(id(client)) + "\n"
+    u = open_doc(client, helper, text)
+    await wait_diags(client, u, lambda d: True)
+    store = Store(Path(os.environ["TL_CACHE_DIR"]))
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 10
+    while store.get(digest_of(text)) is None and loop.time() < end:
+        await asyncio.sleep(0.05)
+    entry = store.get(digest_of(text))
+    assert entry is not None and "imports" in entry["module"], "the analysed buffer's facts are written to the cache"

@@ -86,6 +86,24 @@ def test_a_compile_over_budget_is_stopped_and_not_retried() -> None:
         compiler.close()
 
 
+def test_texts_sent_to_a_busy_worker_never_hold_the_analysis() -> None:
+    """The worker's pipe holds 64 KB: the texts behind a long compile wait in a queue, not in the analysis'
+    write (a cold project sends 1.5 MB while the worker compiles)."""
+    import threading
+
+    compiler = Compiler(api.popen)
+    try:
+        compiler.submit("bomb", "bomb.py", keyword_bomb(30_000))  # minutes of compile() on this machine
+        texts = [(f"t{i}", f"X{i} = 1\n" + "# padding\n" * 20_000) for i in range(8)]  # 1.6 MB behind it
+        sender = threading.Thread(target=lambda: [compiler.submit(d, f"{d}.py", t) for d, t in texts])
+        sender.start()
+        sender.join(timeout=60)
+        assert not sender.is_alive(), "submit() waited for the worker to read the texts"
+        assert not compiler.known("bomb"), "(the worker was still compiling the first text)"
+    finally:
+        compiler.close()
+
+
 def test_without_a_worker_the_text_is_compiled_in_process() -> None:
     def refused(cmd, **kwargs):
         raise OSError("refused by the trust gate")

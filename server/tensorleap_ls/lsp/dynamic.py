@@ -127,6 +127,7 @@ def register(server: Session) -> None:
     def shutdown(ls, params: None) -> None:
         if ls.runner is not None:
             ls.runner.close()  # kills any child still running user code
+        ls.persist()
 
     server.code_lens_providers.append(_preview_lenses)
 

@@ -106,6 +106,11 @@ class TensorleapServer(LanguageServer):
             self._analyzer = Analyzer(env_for=self.environment, spawn=api.popen, persistent=True, freeze=True)
         return self._analyzer
 
+    def persist(self) -> None:
+        """Writes the persistent cache's pending entries (at shutdown: those of analyses since the last publish)."""
+        if self._analyzer is not None:
+            self._analyzer.persist()
+
     def environment(self, root: str):
         """The project interpreter's packages and code-loader, read from disk; in an untrusted workspace only
         the server's own environment is read (the workspace's venv and settings are not trusted)."""
@@ -258,6 +263,8 @@ class TensorleapServer(LanguageServer):
                     self.latest[key] = pa
                     self._publish(key, pa, batch, set(uris), versions)
                     model.refresh(self, pa)  # TL6xx: reads the model's facts off the loop (trusted only)
+                # the persistent cache's new entries, once the diagnostics are out (a first open answers sooner)
+                await off_loop(self.analyzer.persist)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001

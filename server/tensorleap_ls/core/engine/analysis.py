@@ -141,10 +141,18 @@ class Analyzer:
         return self._modules.store
 
     def close(self) -> None:
-        """Stops the compile worker (it also stops when this process ends); keeps the persistent cache bounded."""
+        """Stops the compile worker (it also stops when this process ends); writes the persistent cache's new
+        entries and keeps it bounded."""
         self.compiler.close()
         if self._modules.store is not None:
-            self._modules.store.close()
+            self._modules.store.flush()
+            self._modules.store.close()  # bounded again if this run wrote
+
+    def persist(self) -> int:
+        """Writes what the analyses put in the persistent cache (the server: after publishing, so that a first
+        open answers before it writes); returns how many entries."""
+        store = self._modules.store
+        return store.flush() if store is not None else 0
 
     # --- inputs ---------------------------------------------------------------------------
     def set_overlay(self, path: str, text: str | None) -> None:

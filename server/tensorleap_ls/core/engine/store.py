@@ -16,6 +16,9 @@ digest, the product version, the Python version that compiled it, a digest of th
 (``core/``: a development checkout that changes it does not read stale entries) and pyflakes' version (it
 decides the stored "no unbound name" facts).
 
+When: an entry is kept in memory when put and written by ``flush()``, which the server calls once it has
+published the analysis' diagnostics and the CLI on close: the first open of a project answers before it writes.
+
 Safe: one JSON file per entry (no pickle: reading the cache executes nothing), written to a temporary
 file and renamed into place (concurrent runs see a whole entry or none; the last writer wins, with the
 same content); an entry that does not read or does not have the expected shape is ignored and removed.
@@ -30,6 +33,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 from tensorleap_ls import __version__
@@ -167,6 +171,10 @@ class Store:
                       f"|{_pyflakes_version()}")
         self._writes = 0
         self.hits = self.misses = 0
+        # Write-behind: put() keeps the entry here and flush() writes it, so the server answers first and writes
+        # after (encoding and writing a cold project's 100+ entries was a tenth of its first open).
+        self._pending: dict[str, dict] = {}
+        self._pending_lock = threading.Lock()
 
     @classmethod
     def default(cls) -> "Store | None":
@@ -178,6 +186,10 @@ class Store:
         return os.path.join(self._root, key[:2], f"{key}.json")  # (strings: pathlib was a tenth of a warm load)
 
     def get(self, digest: str) -> dict | None:
+        pending = self._pending.get(digest)
+        if pending is not None:
+            self.hits += 1
+            return {**pending, "digest": digest}
         path = self._path(digest)
         try:
             with open(path, "rb") as f:
@@ -213,6 +225,23 @@ class Store:
         return f"{kind}|" + hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
     def put(self, digest: str, data: dict) -> None:
+        """Keeps ``data`` as the entry of ``digest``: read back at once by get(), written to disk by flush()."""
+        with self._pending_lock:
+            self._pending[digest] = data
+
+    def flush(self) -> int:
+        """Writes the entries put() kept (the server: once its diagnostics are published; the CLI: on close)."""
+        with self._pending_lock:
+            pending = list(self._pending.items())
+        for digest, data in pending:
+            self._write(digest, data)
+        with self._pending_lock:  # (kept until written: a get() meanwhile finds them)
+            for digest, data in pending:
+                if self._pending.get(digest) is data:
+                    del self._pending[digest]
+        return len(pending)
+
+    def _write(self, digest: str, data: dict) -> None:
         path = self._path(digest)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)

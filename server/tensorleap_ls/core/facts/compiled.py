@@ -180,6 +180,8 @@ class Compiler:
         self._verdicts: collections.OrderedDict[str, Verdict] = collections.OrderedDict()
         self._queue: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()  # sent, unanswered
         self._proc = None
+        self._out = bytearray()  # requests not yet written into the worker's pipe (``_flush``)
+        self._fd: int | None = None  # the pipe's descriptor, non-blocking (None: blocking writes)
         self._ids: dict[int, str] = {}
         self._next = 0
         self._head_since = 0.0  # when the oldest unanswered request became the worker's current one
@@ -303,7 +305,9 @@ class Compiler:
                 if self._proc is None:
                     self._restart()
                     continue
-                self._cond.wait(left)
+                self._flush()
+                # (a request still partly here: the worker may be waiting for its end, not replying; look again soon)
+                self._cond.wait(min(left, 0.005) if self._out else left)
             return self._verdicts[digest]
 
     def close(self) -> None:
@@ -340,6 +344,16 @@ class Compiler:
         # finalizer stops the worker (it would otherwise wait on its stdin for ever)
         self._reader = threading.Thread(target=_read, args=(weakref.ref(self), self._proc), daemon=True,
                                         name="tl-compile-reader")
+        # Writes never wait for the worker: what the pipe (64 KB) cannot take now stays in ``_out`` and goes when the
+        # worker has read (on its next reply, the next submit, or while a verdict is awaited). A blocking write held
+        # the analysis while the worker compiled (a cold project sends 1.5 MB); a writer thread made every system call
+        # of the analysis wait for the GIL (a tenth of a cold open).
+        self._out = bytearray()
+        try:
+            os.set_blocking(self._proc.stdin.fileno(), False)  # type: ignore[union-attr]
+            self._fd = self._proc.stdin.fileno()  # type: ignore[union-attr]
+        except (OSError, AttributeError, ValueError):  # (no non-blocking pipes on this platform: blocking writes)
+            self._fd = None
         weakref.finalize(self, _kill, self._proc)
         self._reader.start()
         self._head_since = time.monotonic()
@@ -353,11 +367,27 @@ class Compiler:
         body = json.dumps({"id": self._next, "path": path, "text": text}).encode("utf-8", "surrogatepass")
         if len(self._queue) == 1:
             self._head_since = time.monotonic()
+        self._out += len(body).to_bytes(4, "big") + body
+        self._flush()
+
+    def _flush(self) -> None:
+        """Writes what the worker's pipe takes now of the pending requests (all of it with blocking writes)."""
+        if not self._out or self._proc is None:
+            return
         try:
-            self._proc.stdin.write(len(body).to_bytes(4, "big") + body)  # type: ignore[union-attr]
-            self._proc.stdin.flush()  # type: ignore[union-attr]
+            if self._fd is None:
+                self._proc.stdin.write(self._out)  # type: ignore[union-attr]
+                self._proc.stdin.flush()  # type: ignore[union-attr]
+                self._out.clear()
+                return
+            while self._out:
+                with memoryview(self._out) as view:
+                    n = os.write(self._fd, view[:1 << 20])
+                del self._out[:n]
+        except BlockingIOError:
+            pass  # the pipe is full: the rest goes when the worker has read
         except (OSError, ValueError):
-            pass  # the worker died: verdict() restarts it
+            self._out.clear()  # the worker died: verdict() restarts it (and sends the unanswered texts again)
 
     def _reply(self, proc, reply: dict) -> bool:
         with self._cond:
@@ -369,6 +399,7 @@ class Compiler:
                 err = reply.get("error")
                 self._keep(digest, tuple(err) if err else None)
                 self._head_since = time.monotonic()
+            self._flush()  # the worker reads its next request now: room in the pipe
             self._cond.notify_all()
             return True
 

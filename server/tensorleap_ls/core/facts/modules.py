@@ -418,7 +418,7 @@ def _collect(mod: Module, tree: ast.Module) -> None:
                 mod.has_future_annotations = True
     # Imports and sys.path edits in any statement (functions run at import time too, e.g. lru_cache
     # loaders). Statements only: walking every expression node costs 3x more on big files.
-    for node, at_import, optional in _all_statements(tree.body):
+    for node, at_import, optional in _all_statements(tree.body, mod.source.lines):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 bound = alias.asname or alias.name.split(".")[0]
@@ -453,9 +453,11 @@ _COMPOUND = tuple(getattr(ast, n) for n in ("FunctionDef", "AsyncFunctionDef", "
                                            "match_case") if hasattr(ast, n))
 
 
-def _all_statements(body: list) -> "list[tuple[ast.stmt, bool, bool]]":
+def _all_statements(body: list, lines: list[str]) -> "list[tuple[ast.stmt, bool, bool]]":
     """``_statements`` of a module's body, kept on each compound top-level statement (source/parse.py shares the
-    unchanged ones between the file's texts; a compound statement is not in its own list: no reference cycle)."""
+    unchanged ones between the file's texts; a compound statement is not in its own list: no reference cycle).
+    A compound statement whose text (``lines``) cannot hold an import or a ``sys.path`` call is not walked: most
+    classes and functions of a library (walking them was a tenth of a cold open)."""
     out: list[tuple[ast.stmt, bool, bool]] = []
     for st in body:
         if not isinstance(st, _COMPOUND):
@@ -464,7 +466,9 @@ def _all_statements(body: list) -> "list[tuple[ast.stmt, bool, bool]]":
             continue
         part = st.__dict__.get("_tl_statements")
         if part is None:
-            part = st._tl_statements = _statements([st])
+            text = "\n".join(lines[st.lineno - 1:st.end_lineno])
+            wanted = "import" in text or ("sys" in text and "path" in text)
+            part = st._tl_statements = _statements([st]) if wanted else []
         out += part
     return out
 
@@ -482,15 +486,17 @@ def _statements(stmts: list) -> "list[tuple[ast.stmt, bool, bool]]":
             continue
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             at_import = False
+        # (decided once per node, not per child: a long guarded body asked for each of its statements)
+        skipped = isinstance(node, ast.If) and _never_at_import(node.test)
+        guarded = isinstance(node, _TRY) and any(_catches_import_error(h) for h in node.handlers)
         children: list[tuple[ast.stmt, bool, bool]] = []
         for attr in _BODIES:
-            for child in getattr(node, attr, None) or ():
-                ctx = (at_import, optional)
-                if attr == "body" and isinstance(node, ast.If) and _never_at_import(node.test):
-                    ctx = (False, optional)
-                elif attr != "finalbody" and isinstance(node, _TRY) and any(_catches_import_error(h) for h in node.handlers):
-                    ctx = (at_import, True)  # the guarded body, its `else:` and the fallbacks in the handlers
-                children.append((child, *ctx))
+            kids = getattr(node, attr, None)
+            if not kids:
+                continue
+            # the guarded body, its `else:` and the fallbacks in the handlers are optional
+            ctx = (False if skipped and attr == "body" else at_import, True if guarded and attr != "finalbody" else optional)
+            children += [(child, *ctx) for child in kids]
         stack.extend(reversed(children))
     return out
 

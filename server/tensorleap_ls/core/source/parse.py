@@ -341,14 +341,16 @@ def _placeholder(text: str, indent: str) -> str:
 
 def _parse_text(text: str, start: int, indent: str, filename: str) -> list[ast.stmt]:
     """The statements of ``text`` (the file's lines from ``start``, a block at ``indent``) with the file's
-    line and column numbers: an indented block is parsed under ``if 1:`` (its text is not changed)."""
+    line and column numbers: an indented block is parsed under ``if 1:`` (its text is not changed). The line
+    numbers come from blank lines before it (the C tokenizer skips them): ``ast.increment_lineno`` walked every
+    node in Python, a twentieth of a cold parse of a project with large classes."""
     if not indent:
-        tree = ast.parse(text, filename=filename)
-        ast.increment_lineno(tree, start)
-        return tree.body
-    tree = ast.parse("if 1:\n" + text, filename=filename)
-    ast.increment_lineno(tree, start - 1)
-    return tree.body[0].body  # type: ignore[attr-defined]
+        return ast.parse("\n" * start + text, filename=filename).body
+    if start < 1:  # (an indented block is below its header: not reached)
+        tree = ast.parse("if 1:\n" + text, filename=filename)
+        ast.increment_lineno(tree, start - 1)
+        return tree.body[0].body  # type: ignore[attr-defined]
+    return ast.parse("\n" * (start - 1) + "if 1:\n" + text, filename=filename).body[0].body  # type: ignore[attr-defined]
 
 
 def _elided(text: str) -> str:
