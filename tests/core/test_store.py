@@ -374,3 +374,41 @@ def test_a_check_that_reuses_nothing_computes_no_fingerprint_and_says_the_same(t
     assert calls and len(incremental) > 3
     calls.clear()
     assert findings(incremental=False) == incremental and not calls
+
+
+def test_a_yaml_config_is_parsed_once_per_text(tmp_path: Path, monkeypatch) -> None:
+    """A YAML config the analysis reads (project/config_files.py) is kept by its text: read back while the text is
+    the same, parsed again once it changed; a value JSON would not give back the same (a date) is not kept."""
+    import yaml
+
+    from tensorleap_ls.core.model import UNKNOWN
+    from tensorleap_ls.core.project.config_files import _parsed
+
+    store = Store(tmp_path / "c")
+    loads = []
+    real = yaml.safe_load
+    monkeypatch.setattr(yaml, "safe_load", lambda text: loads.append(text) or real(text))
+    text = "names: [cat, dog]\nimage_size: 640\n"
+    assert _parsed(text, store) == {"names": ["cat", "dog"], "image_size": 640} and len(loads) == 1
+    assert _parsed(text, store) == {"names": ["cat", "dog"], "image_size": 640} and len(loads) == 1
+    assert _parsed(text.replace("640", "320"), store)["image_size"] == 320 and len(loads) == 2
+    assert _parsed("a: [b\n", store) is UNKNOWN and _parsed("a: [b\n", store) is UNKNOWN and len(loads) == 3
+    dated = "when: 2024-01-02\n"
+    assert _parsed(dated, store) == _parsed(dated, store) and len(loads) == 5  # a date: parsed each time
+
+
+def test_a_warm_check_of_a_project_reading_a_yaml_config_imports_no_yaml(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = tmp_path / "proj"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "real_patterns" / "config_loop_globals", root)
+    code = ("import json, sys\nfrom tensorleap_ls.cli import main\n"
+            "main(['check', '--format', 'json', sys.argv[1]])\n"
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n")
+    env = {**__import__("os").environ, "TL_CACHE_DIR": str(tmp_path / "cache"), "TL_DISABLE_ANALYTICS": "1"}
+    runs = [subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, env=env,
+                           timeout=120) for _ in ("cold", "warm")]
+    assert json.loads(runs[1].stdout) == json.loads(runs[0].stdout)
+    assert "yaml" in json.loads(runs[0].stderr.strip().splitlines()[-1])  # the config is read by the analysis
+    assert "yaml" not in json.loads(runs[1].stderr.strip().splitlines()[-1])

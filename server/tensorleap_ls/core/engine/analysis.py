@@ -457,6 +457,7 @@ class Analyzer:
             if mod.path in self._overlays and mod.loaded and not mod.stale:
                 self.compiler.learn(mod.digest, mod.text, mod.tree)  # once per text: its next edit compiles less
         resolver = Resolver(project.modules, project.resolved, self.read_text, root)
+        resolver.configs.store = store  # (a config's parse is kept by its text: project/config_files.py)
         findings: list[Finding] = []
         bindings: list[Binding] = []
         try:
