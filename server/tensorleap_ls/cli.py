@@ -62,7 +62,31 @@ def _host_port(text: str) -> str:
     return text
 
 
+def _columns() -> int:
+    """``shutil.get_terminal_size().columns`` (what argparse wraps its help to), without importing shutil and its
+    archive modules on every start: argparse builds a formatter for each argument it is given."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     partial = False  # built with one command's parser only (``_parser(only)``): the usage names them all
 
     def error(self, message: str) -> None:  # argparse exits 2 too; keep its message short
