@@ -299,8 +299,8 @@ def test_a_warm_check_imports_no_yaml_glob_or_version_library(tmp_path: Path) ->
     assert {"TL402", "TL405", "TL421"} <= codes, codes  # the stored answers are not all empty ones
     libraries = ("yaml", "wcmatch", "packaging")
     assert {m.split(".")[0] for m in cold_modules} >= set(libraries)
-    # nor what only an unusual path needs: a near name (difflib), argparse's terminal width (shutil)
-    assert not [m for m in warm_modules if m.split(".")[0] in libraries + ("difflib", "shutil")]
+    # nor what only an unusual path needs: a near name (difflib), argparse's terminal width (shutil), pathlib
+    assert not [m for m in warm_modules if m.split(".")[0] in libraries + ("difflib", "shutil", "pathlib")]
 
 
 def test_a_stored_answer_is_not_used_once_its_text_changed(tmp_path: Path, monkeypatch, capsys) -> None:
