@@ -94,3 +94,33 @@ def test_folder_without_integration_is_a_usage_error(tmp_path):
 def test_version():
     r = cli("--version")
     assert r.returncode == 0 and r.stdout.startswith("tensorleap-ls ")
+
+
+def test_a_static_check_runs_no_cyclic_collection_and_freezes_what_it_leaves(tmp_path):
+    """`check` (static) is one short run: the collector does not walk its objects, neither while it runs nor at exit
+    (what is alive is frozen); the collector's state is given back to an in-process caller."""
+    code = ("import gc, json, sys\nfrom tensorleap_ls.cli import main\n"
+            "before = [s['collections'] for s in gc.get_stats()]\n"
+            "main(['check', '--format', 'json', sys.argv[1]])\n"
+            "after = [s['collections'] for s in gc.get_stats()]\n"
+            "print(json.dumps([gc.isenabled(), gc.get_freeze_count(), [a - b for a, b in zip(after, before)]]),"
+            " file=sys.stderr)\n")
+    env = {**__import__("os").environ, "TL_CACHE_DIR": str(tmp_path / "cache"), "TL_DISABLE_ANALYTICS": "1"}
+    r = subprocess.run([sys.executable, "-c", code, str(EXAMPLES / "legacy_mnist")], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert json.loads(r.stdout)["projects"][0]["bindings"], r.stderr
+    enabled, frozen, collections = json.loads(r.stderr.strip().splitlines()[-1])
+    assert enabled and frozen > 10_000 and collections[2] == 0  # (young ones may run while the arguments are parsed)
+
+
+def test_an_unknown_option_of_a_command_shows_the_usage_of_every_command(capsys):
+    """The command line is built with the named command's parser alone (start-up); an error the top level reports
+    still shows the usage that names every command."""
+    from tensorleap_ls.cli import _parser, main
+
+    assert set(_parser("check")._subparsers._group_actions[0].choices) == {"check"}
+    with pytest.raises(SystemExit) as e:
+        main(["check", "--bogus", "."])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "{check,preview,debug-sample,scan,serve}" in err and "unrecognized arguments: --bogus" in err

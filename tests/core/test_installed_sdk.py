@@ -158,6 +158,25 @@ def test_a_pyproject_beside_requirements_is_not_what_the_platform_installs(tmp_p
     assert not [d for d in check_json(root, sys.executable)["diagnostics"] if d["code"] == "TL421"]
 
 
+def test_the_walk_of_the_sdk_stays_inside_its_folder(tmp_path):
+    """A file or folder of the installed package that is a symlink out of it is not read; a link inside it is."""
+    from tensorleap_ls.core.sdk.env import _sdk_files
+
+    outside = tmp_path / "outside"
+    (outside / "sub").mkdir(parents=True)
+    (outside / "secret.py").write_text("X = 1\n")
+    (outside / "sub" / "m.py").write_text("Y = 1\n")
+    pkg = tmp_path / "site" / "code_loader"
+    (pkg / "contract").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "contract" / "enums.py").write_text("Z = 1\n")
+    (pkg / "leak.py").symlink_to(outside / "secret.py")
+    (pkg / "alias.py").symlink_to(pkg / "contract" / "enums.py")
+    (pkg / "linked").symlink_to(outside / "sub", target_is_directory=True)
+    names = [dotted for _, dotted, _, _ in _sdk_files(str(pkg))]
+    assert names == ["code_loader", "code_loader.alias", "code_loader.contract.enums"]
+
+
 def _installed() -> tuple[str, str]:
     found = sdk_env.installed_version(sdk_env.site_packages(None))
     assert found is not None, "the test environment installs code-loader"

@@ -253,3 +253,163 @@ def test_a_buffer_typed_and_undone_is_parsed_reusing_its_last_tree_not_rebuilt_f
         assert mod.loads == 0
     finally:
         analyzer.close()
+
+
+def _vendored(tmp_path: Path) -> Path:
+    """A small project of the vendored shape whose leap.yaml has a finding (an unknown key), an `exclude` that
+    leaves a module out of the bundle, and a code-loader pin the installed release does not satisfy."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import projects  # bench/projects.py
+
+    root = Path(projects.vendored(str(tmp_path / "proj"), modules=12, lines=3_000)).parent
+    yaml_text = (root / "leap.yaml").read_text(encoding="utf-8")
+    (root / "leap.yaml").write_text(yaml_text + "exclude:\n  - 'yolo/utils/*.py'\nprojectID: 7\n", encoding="utf-8")
+    (root / "requirements.txt").write_text("code-loader==1.0.150\nnumpy\npyyaml\n", encoding="utf-8")
+    return root
+
+
+def _check_json(root: Path, capsys) -> dict:
+    from tensorleap_ls.cli import main
+
+    main(["check", "--format", "json", str(root)])
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_warm_check_imports_no_yaml_glob_or_version_library(tmp_path: Path) -> None:
+    """What a check asks PyYAML (leap.yaml), wcmatch (include/exclude) and packaging (the SDK pin) is stored by the
+    texts it comes from: a second `check` of an unchanged project says the same without importing them."""
+    import subprocess
+    import sys
+
+    root = _vendored(tmp_path)
+    code = ("import json, sys\nfrom tensorleap_ls.cli import main\n"
+            "main(['check', '--format', 'json', sys.argv[1]])\n"
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n")
+    env = {**__import__("os").environ, "TL_CACHE_DIR": str(tmp_path / "cache"), "TL_DISABLE_ANALYTICS": "1"}
+    runs = []
+    for _ in ("cold", "warm"):
+        r = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, env=env,
+                           timeout=120)
+        runs.append((json.loads(r.stdout), json.loads(r.stderr.strip().splitlines()[-1])))
+    (cold, cold_modules), (warm, warm_modules) = runs
+    assert warm == cold
+    codes = {f["code"] for p in cold["projects"] for f in p["diagnostics"]}
+    assert {"TL402", "TL405", "TL421"} <= codes, codes  # the stored answers are not all empty ones
+    libraries = ("yaml", "wcmatch", "packaging")
+    assert {m.split(".")[0] for m in cold_modules} >= set(libraries)
+    # nor what only an unusual path needs: a near name (difflib), argparse's terminal width (shutil), pathlib
+    assert not [m for m in warm_modules if m.split(".")[0] in libraries + ("difflib", "shutil", "pathlib")]
+
+
+def test_a_stored_answer_is_not_used_once_its_text_changed(tmp_path: Path, monkeypatch, capsys) -> None:
+    """leap.yaml, its globs and the pin are recomputed when the text they come from changes: each warm check says
+    what a check without the persistent cache says."""
+    root = _vendored(tmp_path)
+    monkeypatch.setenv("TL_DISABLE_ANALYTICS", "1")
+
+    def both() -> dict:
+        monkeypatch.setenv("TL_CACHE_DIR", "off")
+        fresh = _check_json(root, capsys)
+        monkeypatch.setenv("TL_CACHE_DIR", str(tmp_path / "cache"))
+        assert _check_json(root, capsys) == fresh
+        assert _check_json(root, capsys) == fresh  # warm
+        return fresh
+
+    def codes(out: dict) -> set:
+        return {f["code"] for p in out["projects"] for f in p["diagnostics"]}
+
+    assert {"TL402", "TL405", "TL421"} <= codes(both())
+    ly = root / "leap.yaml"
+    ly.write_text(ly.read_text(encoding="utf-8").replace("projectID: 7\n", "").replace("yolo/utils/*.py", "none/*.py"),
+                  encoding="utf-8")
+    assert not {"TL402", "TL405"} & codes(both())
+    ly.write_text(ly.read_text(encoding="utf-8").replace("'yolo/**/*.py'", "'yolo/models/*.py'"), encoding="utf-8")
+    assert "TL405" in codes(both())
+    (root / "requirements.txt").write_text("code-loader>=1.0.100\nnumpy\npyyaml\n", encoding="utf-8")
+    assert "TL421" not in codes(both())
+
+
+def test_the_code_digest_is_kept_by_the_sources_stamps(tmp_path: Path, monkeypatch) -> None:
+    """The key's digest of core/ is read back while no source changed (time or size), computed again otherwise."""
+    from tensorleap_ls.core.engine import store as store_mod
+
+    reads = []
+    real_open = open
+
+    def spy(path, *a, **k):
+        if str(path).endswith(".py"):
+            reads.append(path)
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr("builtins.open", spy)
+    first = store_mod._code_digest(str(tmp_path))
+    assert reads, "the first run reads the sources"
+    reads.clear()
+    assert store_mod._code_digest(str(tmp_path)) == first and not reads
+    (memo,) = (tmp_path / "code").iterdir()
+    memo.write_text("not a digest")
+    assert store_mod._code_digest(str(tmp_path)) == first and reads
+    assert store_mod._code_digest(None) == first
+
+
+def test_a_check_that_reuses_nothing_computes_no_fingerprint_and_says_the_same(tmp_path: Path, monkeypatch) -> None:
+    """The CLI's analyzer (``incremental=False``): one analysis per project, so the fingerprints that let a next
+    analysis reuse the bindings' findings are not computed; the findings are those of an incremental analyzer."""
+    from tensorleap_ls.core.engine import deps
+
+    root = _vendored(tmp_path)
+    monkeypatch.setenv("TL_CACHE_DIR", "off")
+    calls = []
+    real = deps.Fingerprints.of
+    monkeypatch.setattr(deps.Fingerprints, "of", lambda self, b: calls.append(b) or real(self, b))
+
+    from tensorleap_ls.core.sdk import env as sdk_env
+
+    def findings(**kw) -> list:
+        (pa,) = Analyzer(env_for=lambda r: sdk_env.environment(None), **kw).analyze_path(str(root))
+        return [(f.code, f.span, f.message, repr(f.data), f.related) for f in pa.findings]
+
+    incremental = findings()
+    assert calls and len(incremental) > 3
+    calls.clear()
+    assert findings(incremental=False) == incremental and not calls
+
+
+def test_a_yaml_config_is_parsed_once_per_text(tmp_path: Path, monkeypatch) -> None:
+    """A YAML config the analysis reads (project/config_files.py) is kept by its text: read back while the text is
+    the same, parsed again once it changed; a value JSON would not give back the same (a date) is not kept."""
+    import yaml
+
+    from tensorleap_ls.core.model import UNKNOWN
+    from tensorleap_ls.core.project.config_files import _parsed
+
+    store = Store(tmp_path / "c")
+    loads = []
+    real = yaml.safe_load
+    monkeypatch.setattr(yaml, "safe_load", lambda text: loads.append(text) or real(text))
+    text = "names: [cat, dog]\nimage_size: 640\n"
+    assert _parsed(text, store) == {"names": ["cat", "dog"], "image_size": 640} and len(loads) == 1
+    assert _parsed(text, store) == {"names": ["cat", "dog"], "image_size": 640} and len(loads) == 1
+    assert _parsed(text.replace("640", "320"), store)["image_size"] == 320 and len(loads) == 2
+    assert _parsed("a: [b\n", store) is UNKNOWN and _parsed("a: [b\n", store) is UNKNOWN and len(loads) == 3
+    dated = "when: 2024-01-02\n"
+    assert _parsed(dated, store) == _parsed(dated, store) and len(loads) == 5  # a date: parsed each time
+
+
+def test_a_warm_check_of_a_project_reading_a_yaml_config_imports_no_yaml(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = tmp_path / "proj"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "real_patterns" / "config_loop_globals", root)
+    code = ("import json, sys\nfrom tensorleap_ls.cli import main\n"
+            "main(['check', '--format', 'json', sys.argv[1]])\n"
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n")
+    env = {**__import__("os").environ, "TL_CACHE_DIR": str(tmp_path / "cache"), "TL_DISABLE_ANALYTICS": "1"}
+    runs = [subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, env=env,
+                           timeout=120) for _ in ("cold", "warm")]
+    assert json.loads(runs[1].stdout) == json.loads(runs[0].stdout)
+    assert "yaml" in json.loads(runs[0].stderr.strip().splitlines()[-1])  # the config is read by the analysis
+    assert "yaml" not in json.loads(runs[1].stderr.strip().splitlines()[-1])

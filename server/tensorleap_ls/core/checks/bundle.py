@@ -74,6 +74,7 @@ def check(ctx: CheckContext) -> list[Finding]:
     out.extend(_modules_in_bundle(ctx, ly))
     out.extend(_data_files(ctx, ly))
     out.extend(_requirements(ctx, ly))
+    ly.persist()  # the include/exclude answers, for the next run (no wcmatch then)
     return out
 
 
@@ -180,8 +181,7 @@ def _globs(ly: LeapYaml, rels: list[str]) -> list[str]:
             globs.append(g)
     if any(g in (ly.include or []) for g in globs):
         return []
-    with_globs = LeapYaml(path=ly.path, text="", include=list(ly.include or []) + globs, exclude=ly.exclude,
-                          entry_file=ly.entry_file)
+    with_globs = ly.variant(list(ly.include or []) + globs, ly.exclude, ly.entry_file)
     return globs if all(with_globs.bundles(r) for r in rels) else []
 
 
@@ -215,7 +215,7 @@ def _harmless_init(mod) -> bool:
 
 
 def _included(ly: LeapYaml, rel: str) -> bool:
-    return LeapYaml(path=ly.path, text="", include=ly.include, entry_file=ly.entry_file).bundles(rel)
+    return ly.variant(ly.include, None, ly.entry_file).bundles(rel)
 
 
 def _import_site(ctx: CheckContext, target) -> Span | None:

@@ -21,8 +21,8 @@ not check (contract §3.8 "labels length should equal output.shape[channel_dim]"
 from __future__ import annotations
 
 import ast
-import difflib
 
+from tensorleap_ls.core import lazy
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.checks.model_file import (  # noqa: F401 - model_path: read from here too (lsp)
     ModelCall, facts_of, input_feeds, io_names, model_calls, model_path)
@@ -37,6 +37,8 @@ from tensorleap_ls.core.model import Binding, Finding, Kind, Severity, Span, Sty
 from tensorleap_ls.core.source.text import dotted
 
 _KERAS_FORMATS = {"h5", "keras"}
+
+difflib = lazy.Module("difflib")  # a near name is looked for only when one is missing
 
 
 # --- static checks ---------------------------------------------------------------------------------

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import difflib
 import json
 import os
 import re
 from functools import lru_cache
 from typing import Iterable
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
+from tensorleap_ls.core import lazy
 from tensorleap_ls.core.fixdata import Install, SdkName, SdkPin
 from tensorleap_ls.core.checks.base import CheckContext
 from tensorleap_ls.core.model import Finding, Span
@@ -33,6 +30,12 @@ from tensorleap_ls.core.sdk.env import SdkApi, since_table, version_key
 from tensorleap_ls.core.codes import DECLARED_NOT_INSTALLED, SDK_API_MISSING, SDK_PIN_MISMATCH
 from tensorleap_ls.core.project.requirements import (
     SDK_DISTRIBUTION, installed, owners_of, parse_pyproject, parse_requirements)
+
+# packaging is imported when a pin is compared that the persistent cache does not know (_pins), difflib when a
+# name is missing
+specifiers = lazy.Module("packaging.specifiers")
+version = lazy.Module("packaging.version")
+difflib = lazy.Module("difflib")
 
 # Attributes every Enum class has besides its members.
 _ENUM_ATTRS = {"name", "value", "mro", "_member_map_", "_member_names_", "_value2member_map_", "_missing_"}
@@ -230,9 +233,9 @@ def resolved_sdk(root: str, read_text) -> tuple[str, str] | None:
 @lru_cache(maxsize=64)
 def _newest(spec: str) -> str | None:
     """The newest published release a specifier allows (once per specifier: ~200 releases matched)."""
-    specifier = SpecifierSet(spec)
+    specifier = specifiers.SpecifierSet(spec)
     allowed = [r for r in _releases() if specifier.contains(r, prereleases=True)]
-    return str(max(allowed, key=Version)) if allowed else None
+    return str(max(allowed, key=version.Version)) if allowed else None
 
 
 def _sdk_requirements(root: str, read_text):
@@ -248,8 +251,8 @@ def _sdk_requirements(root: str, read_text):
             if not m:
                 continue
             try:
-                yield path, i, line, SpecifierSet(convert(m.group("spec")))
-            except (InvalidSpecifier, InvalidVersion, ValueError):
+                yield path, i, line, specifiers.SpecifierSet(convert(m.group("spec")))
+            except (specifiers.InvalidSpecifier, version.InvalidVersion, ValueError):
                 yield path, i, line, None
 
 
@@ -263,13 +266,41 @@ def _releases() -> list[str]:
         return []
 
 
+def _pin_mismatches(root: str, read_text, sdk_version: str, store) -> list[tuple[str, int, str]]:
+    """(path, line index, line) of each code-loader requirement the installed release does not satisfy. With a
+    persistent cache (engine/store.py) the answer is kept by the texts it reads, the release and packaging's."""
+    key = None
+    if store is not None:
+        from tensorleap_ls.core.engine.store import MISSING, library_stamp
+
+        req = read_text(os.path.join(root, "requirements.txt"))
+        pyproject = read_text(os.path.join(root, "pyproject.toml")) if not req else None
+        key = json.dumps([library_stamp("packaging"), root, sdk_version, req, pyproject])
+        stored = store.fact("sdk_pins", key)
+        if stored is not MISSING and isinstance(stored, list):
+            try:
+                return [(str(p), int(i), str(line)) for p, i, line in stored]
+            except (TypeError, ValueError):
+                pass
+    try:
+        installed = version.Version(sdk_version)
+    except version.InvalidVersion:
+        out = []
+    else:
+        out = [(path, i, line) for path, i, line, spec in _sdk_requirements(root, read_text)
+               if spec is not None and str(spec) and not spec.contains(installed, prereleases=True)]
+    if key is not None:
+        store.put_fact("sdk_pins", key, [list(t) for t in out])
+    return out
+
+
 def _poetry_spec(spec: str) -> str:
     """Poetry's ``^1.0.145`` / ``~1.0.145`` / ``1.0.145`` / ``*`` as a PEP 440 specifier."""
     spec = spec.strip()
     if spec in ("", "*"):
         return ""
     if spec[0] in "^~" and spec[1:2] != "=":
-        v = Version(spec[1:])
+        v = version.Version(spec[1:])
         upper = f"{v.major + 1}.0.0" if spec[0] == "^" and v.major else (
             f"{v.major}.{v.minor + 1}.0" if spec[0] == "~" or v.minor else f"0.0.{v.micro + 1}")
         return f">={v},<{upper}"
@@ -277,15 +308,10 @@ def _poetry_spec(spec: str) -> str:
 
 
 def _pins(ctx: CheckContext, sdk: SdkApi) -> Iterable[Finding]:
-    try:
-        installed = Version(sdk.version)
-    except InvalidVersion:
-        return
-    for path, i, line, spec in _sdk_requirements(ctx.root, ctx.read_text):
+    for path, i, line in _pin_mismatches(ctx.root, ctx.read_text, sdk.version, ctx.store):
         fname = os.path.basename(path)
-        if spec is not None and str(spec) and not spec.contains(installed, prereleases=True):
-            pin = line.strip()
-            yield Finding(SDK_PIN_MISMATCH, f"{fname} asks for `{pin}` but this environment has code-loader {sdk.version}: "
-                          f"the platform installs what {fname} asks for, while the local checks ran with "
-                          f"{sdk.version}. Install the pinned version locally or update the pin.",
-                          Span(path, i, 0, i, len(line)), data=SdkPin(pin, sdk.version))
+        pin = line.strip()
+        yield Finding(SDK_PIN_MISMATCH, f"{fname} asks for `{pin}` but this environment has code-loader {sdk.version}: "
+                      f"the platform installs what {fname} asks for, while the local checks ran with "
+                      f"{sdk.version}. Install the pinned version locally or update the pin.",
+                      Span(path, i, 0, i, len(line)), data=SdkPin(pin, sdk.version))

@@ -12,7 +12,6 @@ import ast
 import os
 from collections import defaultdict
 
-from packaging.version import Version
 
 from tensorleap_ls.core.fixdata import FunctionKind, MissingPart, NameKind, OfKind
 from tensorleap_ls.core.checks.base import CheckContext
@@ -24,6 +23,7 @@ from tensorleap_ls.core.codes import (
     MISSING_MODEL, MISSING_PREPROCESS, NAME_ACROSS_KINDS, NOT_CALLABLE, REGISTERED_TWICE, UNDEFINED_FUNCTION,
     UNRESOLVED_IMPORT,
 )
+from tensorleap_ls.core.checks import sdk_api
 from tensorleap_ls.core.checks.sdk_api import resolved_sdk
 from tensorleap_ls.core.sdk.bundled import (INTEGRATION_TEST_REQUIRED_SINCE, BUILTIN_NAMES, NAMED_KINDS, PAIRED_KINDS, SINGLETON_KINDS, contract_of, label_of,
                                    registrar_of)
@@ -87,7 +87,9 @@ def _missing_parts(ctx: CheckContext) -> list[Finding]:
     elif Kind.INTEGRATION_TEST not in kinds and ctx.read_text(os.path.join(ctx.root, "leap.yaml")) is not None:
         # A legacy script: refused too when the code-loader the platform installs has the check (since 1.0.189).
         resolved = resolved_sdk(ctx.root, ctx.read_text)
-        if resolved is not None and Version(resolved[0]) >= Version(INTEGRATION_TEST_REQUIRED_SINCE):
+        newer = resolved is not None and (sdk_api.version.Version(resolved[0])
+                                          >= sdk_api.version.Version(INTEGRATION_TEST_REQUIRED_SINCE))
+        if newer:
             release, pin = resolved
             asked = f"`{pin}` installs" if pin else "no code-loader pin: the platform installs the newest,"
             missing(MISSING_INTEGRATION_TEST, f"No `@tensorleap_integration_test()`: {asked} code-loader {release}, "

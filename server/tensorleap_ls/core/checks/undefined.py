@@ -21,7 +21,6 @@ import ast
 import bisect
 import builtins
 import collections
-import difflib
 import functools
 import os
 import sys
@@ -448,6 +447,8 @@ def _nearest(name: str, pool: frozenset) -> str | None:
     n = len(name)
     near = {p for key in (("^", name[:2].lower()), ("$", name[-2:].lower())) for p in by_end.get(key, ())
             if p != name and 2 * n <= 3 * len(p) and 2 * len(p) <= 3 * n}
+    import difflib  # (here: a check that finds nothing does not import it, nor heapq)
+
     close = difflib.get_close_matches(name, sorted(near), n=1, cutoff=0.8)
     return close[0] if close else None
 

@@ -93,7 +93,7 @@ class Analyzer:
     def __init__(self, read_file: Callable[[str], str | None] | None = None,
                  env_for: Callable[[str], Environment] | None = None,
                  spawn: Callable[[list[str]], object] | None = None, oracle: bool | None = None,
-                 persistent: bool = False, freeze: bool = False):
+                 persistent: bool = False, freeze: bool = False, incremental: bool = True):
         # env_for(root): the project's environment (its site-packages and installed code-loader, read from
         # disk by core.sdk_env); the CLI and the server decide which interpreter, the analysis only reads.
         self.env_for = env_for or (lambda root: Environment())
@@ -131,6 +131,9 @@ class Analyzer:
         # full passes, triggered as long-lived objects grow, do not walk every tree (0.5-0.8 s on a 100-module
         # project, every few edits); the analyses leave no cyclic garbage, and collect() reclaims the rest when idle
         self.freeze = freeze
+        # incremental=False (the CLI: one analysis per project, none after an edit): the bindings' fingerprints,
+        # which only let a later analysis reuse their findings, are not computed (~10% of a warm `check`)
+        self.incremental = incremental
 
     @property
     def store(self) -> Store | None:
@@ -143,7 +146,7 @@ class Analyzer:
         self.compiler.close()
         if self._modules.store is not None:
             self._modules.store.flush()
-            self._modules.store.trim()
+            self._modules.store.close()  # bounded again if this run wrote
 
     def persist(self) -> int:
         """Writes what the analyses put in the persistent cache (the server: after publishing, so that a first
@@ -278,7 +281,7 @@ class Analyzer:
         cached = self._yaml_cache.get(yaml_path)
         if cached is not None and cached[0] == text:
             return cached[1]
-        parsed = parse_leap_yaml(yaml_path, text)
+        parsed = parse_leap_yaml(yaml_path, text, self._modules.store)
         self._yaml_cache[yaml_path] = (text, parsed)
         return parsed
 
@@ -454,6 +457,7 @@ class Analyzer:
             if mod.path in self._overlays and mod.loaded and not mod.stale:
                 self.compiler.learn(mod.digest, mod.text, mod.tree)  # once per text: its next edit compiles less
         resolver = Resolver(project.modules, project.resolved, self.read_text, root)
+        resolver.configs.store = store  # (a config's parse is kept by its text: project/config_files.py)
         findings: list[Finding] = []
         bindings: list[Binding] = []
         try:
@@ -492,9 +496,9 @@ class Analyzer:
                                         "it (\"source code string cannot contain null bytes\"). Remove it.",
                                         Span(mod.path, line, col, line, col + 1)))
         keep: dict = {}
-        prints = self._fingerprints(project, resolver, env, yaml_path, outside)
-        checked = run_checks(ctx, self._reused_findings((root, entry)), keep, prints.of, self.stats)
-        self.stats["fingerprint_lookups"] += prints.looked_up
+        prints = self._fingerprints(project, resolver, env, yaml_path, outside) if self.incremental else None
+        checked = run_checks(ctx, self._reused_findings((root, entry)), keep, prints.of if prints else None, self.stats)
+        self.stats["fingerprint_lookups"] += prints.looked_up if prints else 0
         self._binding_findings[(root, entry)] = keep
         if store is not None:
             self._store_facts(store, project)

@@ -27,13 +27,13 @@ Bounded: past ``LIMIT`` bytes the oldest entries go (checked every ``_TRIM_EVERY
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import sys
 import threading
-from pathlib import Path
 
 from tensorleap_ls import __version__
 from tensorleap_ls.core import lazy
@@ -47,17 +47,61 @@ LIMIT = int(float(os.environ.get("TL_CACHE_LIMIT_MB") or 64) * (1 << 20))
 _TRIM_EVERY = 512
 
 
-def _code_digest() -> str:
-    """The code whose output is stored: an edit of it (a development checkout) changes the keys."""
-    h = hashlib.blake2b(digest_size=8)
-    here = Path(__file__).resolve().parents[1]
+def _code_digest(folder: str | None = None) -> str:
+    """The code whose output is stored: an edit of it (a development checkout) changes the keys. Its digest is
+    kept in ``folder`` by the sources' modification times and sizes (as mypy's cache checks its inputs): a run
+    reads one small file instead of every source of ``core/``."""
+    here = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     # the stored per-text facts are computed across core/ (facts/modules.STORED): all of it
-    for path in sorted(here.rglob("*.py")):
+    sources: list[tuple[str, int, int]] = []
+    _sources(here, sources)
+    sources.sort()
+    memo = None
+    if folder is not None:
+        stamp = hashlib.blake2b(repr(sources).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        memo = os.path.join(folder, "code", stamp)
         try:
-            h.update(path.read_bytes())
+            with open(memo, encoding="ascii") as f:
+                known = f.read()
+            if len(known) == 16 and all(c in "0123456789abcdef" for c in known):
+                return known
+        except (OSError, ValueError):
+            pass
+    h = hashlib.blake2b(digest_size=8)
+    for path, _, _ in sources:
+        try:
+            with open(path, "rb") as f:
+                h.update(f.read())
         except OSError:
-            h.update(str(path).encode())
-    return h.hexdigest()
+            h.update(path.encode("utf-8", "surrogatepass"))
+    digest = h.hexdigest()
+    if memo is not None:
+        try:
+            os.makedirs(os.path.dirname(memo), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(memo), prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(digest)
+            os.replace(tmp, memo)
+        except OSError:
+            pass
+    return digest
+
+
+def _sources(folder: str, out: list) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for e in entries:
+        try:
+            if e.is_dir(follow_symlinks=False):
+                if e.name != "__pycache__":
+                    _sources(e.path, out)
+            elif e.name.endswith(".py"):
+                st = e.stat()
+                out.append((e.path, st.st_mtime_ns, st.st_size))
+        except OSError:
+            continue
 
 
 def _pyflakes_version() -> str:
@@ -69,27 +113,61 @@ def _pyflakes_version() -> str:
     return str(getattr(pyflakes, "__version__", "?"))
 
 
-def default_folder() -> Path | None:
+MISSING = object()  # Store.fact: nothing stored
+
+
+@functools.lru_cache(maxsize=None)
+def library_stamp(name: str) -> str:
+    """Which release of a library a stored fact was computed with, without importing it: where its package is and
+    the modification time and size of its ``__init__`` (an upgrade or a reinstall changes them)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        st = os.stat(origin) if origin else None
+    except (ImportError, ValueError, OSError):
+        return f"{name}:-"
+    return f"{name}:{origin}:{st.st_mtime_ns}:{st.st_size}" if st is not None else f"{name}:-"
+
+
+def json_exact(value) -> bool:
+    """Does ``value`` come back from JSON as it is (dicts with string keys, lists, strings, finite numbers,
+    booleans, None)? A YAML date, set or integer key does not: such a value is not stored."""
+    kind = value.__class__
+    if value is None or kind is str or kind is bool or kind is int:
+        return True
+    if kind is float:
+        return value == value and value not in (float("inf"), float("-inf"))
+    if kind is list:
+        return all(json_exact(v) for v in value)
+    if kind is dict:
+        return all(k.__class__ is str and json_exact(v) for k, v in value.items())
+    return False
+
+
+def default_folder() -> str | None:
+    """(Paths as strings: pathlib, with urllib and ipaddress under it, was ~5 ms of a check's start.)"""
     env = os.environ.get("TL_CACHE_DIR")
     if env:
-        return None if env.lower() in ("off", "0", "none") else Path(env)
+        return None if env.lower() in ("off", "0", "none") else env
     if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        base = Path(os.environ["LOCALAPPDATA"])
+        base = os.environ["LOCALAPPDATA"]
     elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
+        base = os.path.join(os.path.expanduser("~"), "Library", "Caches")
     else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "tensorleap-ls" / "engine"
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "tensorleap-ls", "engine")
 
 
 class Store:
     """Per-text facts on disk (see the module docstring)."""
 
-    def __init__(self, folder: Path, limit: int = LIMIT):
-        self.folder = Path(folder)
-        self._root = str(self.folder)
+    def __init__(self, folder: "str | os.PathLike", limit: int = LIMIT):
+        self.folder = os.fspath(folder)
+        self._root = self.folder
         self.limit = limit
-        self._salt = (f"{FORMAT}|{__version__}|{sys.version_info[0]}.{sys.version_info[1]}|{_code_digest()}"
+        self._salt = (f"{FORMAT}|{__version__}|{sys.version_info[0]}.{sys.version_info[1]}|{_code_digest(self._root)}"
                       f"|{_pyflakes_version()}")
         self._writes = 0
         self.hits = self.misses = 0
@@ -129,6 +207,23 @@ class Store:
         self.hits += 1
         return data
 
+    # --- small facts by content ------------------------------------------------------------------
+    def fact(self, kind: str, key: str):
+        """A value stored by ``put_fact`` under the same kind and key text, else ``MISSING``. What a warm run
+        would ask PyYAML, wcmatch or packaging (leap.yaml, the YAML configs, the bundle's globs, the SDK pin) is
+        kept by the texts it comes from, so an unchanged project does not import those libraries."""
+        data = self.get(self._fact_digest(kind, key))
+        if data is None or "value" not in data:
+            return MISSING
+        return data["value"]
+
+    def put_fact(self, kind: str, key: str, value) -> None:
+        self.put(self._fact_digest(kind, key), {"value": value})
+
+    @staticmethod
+    def _fact_digest(kind: str, key: str) -> str:
+        return f"{kind}|" + hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
     def put(self, digest: str, data: dict) -> None:
         """Keeps ``data`` as the entry of ``digest``: read back at once by get(), written to disk by flush()."""
         with self._pending_lock:
@@ -165,6 +260,11 @@ class Store:
         if self._writes % _TRIM_EVERY == 0:
             self.trim()
 
+    def close(self) -> None:
+        """The end of a run: bounded again if it wrote (a warm run that wrote nothing does not list the folder)."""
+        if self._writes:
+            self.trim()
+
     def trim(self) -> int:
         """Removes the oldest entries past the limit (down to three quarters of it); returns how many."""
         entries = []
@@ -192,7 +292,7 @@ class Store:
         return removed
 
 
-def _remove(path: "Path | str") -> None:
+def _remove(path: str) -> None:
     try:
         os.unlink(path)
     except OSError:

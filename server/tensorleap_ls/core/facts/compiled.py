@@ -383,6 +383,8 @@ class Compiler:
             while self._out:
                 with memoryview(self._out) as view:
                     n = os.write(self._fd, view[:1 << 20])
+                if not n:  # (a full non-blocking pipe on Windows takes nothing instead of raising)
+                    break
                 del self._out[:n]
         except BlockingIOError:
             pass  # the pipe is full: the rest goes when the worker has read

@@ -23,6 +23,9 @@ class ConfigFiles:
         self.root = root
         self._yaml_cache: dict[str, Any] = {}
         self._loaders: dict[int, tuple] = {}  # id(def) -> (def, the `open(...)` call it reads or None)
+        # The persistent cache (engine/store.py), set by the engine: a config's parse is kept there by its text, so
+        # a second `check` of an unchanged project does not import PyYAML
+        self.store = None
 
     def values(self) -> dict[str, Any]:
         """path -> parsed content of every config read so far."""
@@ -52,12 +55,7 @@ class ConfigFiles:
         text = self.read_text(path)
         value: Any = UNKNOWN
         if text is not None:
-            try:
-                import yaml
-
-                value = yaml.safe_load(text)
-            except Exception:  # noqa: BLE001 - a broken config only makes values unknown
-                value = UNKNOWN
+            value = _parsed(text, self.store)
         self._yaml_cache[path] = value
         return value
 
@@ -82,6 +80,34 @@ class ConfigFiles:
                 path_node, where = arg, call_mod
         path = eval_path(path_node, where, self.root)
         return self._load_yaml(path) if path else UNKNOWN
+
+
+def _parsed(text: str, store) -> Any:
+    """``yaml.safe_load(text)``, UNKNOWN when it fails; kept in ``store`` when JSON gives it back the same."""
+    key = None
+    if store is not None:
+        from tensorleap_ls.core.engine.store import MISSING, library_stamp
+
+        key = library_stamp("yaml") + "\0" + text
+        stored = store.fact("yaml_config", key)
+        if stored is not MISSING and isinstance(stored, list) and len(stored) in (0, 1):
+            return stored[0] if stored else UNKNOWN
+    try:
+        import yaml
+
+        value = yaml.safe_load(text)
+    except Exception:  # noqa: BLE001 - a broken config only makes values unknown
+        value = UNKNOWN
+    if key is not None:
+        from tensorleap_ls.core.engine.store import json_exact
+
+        try:
+            exact = value is UNKNOWN or json_exact(value)
+        except RecursionError:
+            exact = False
+        if exact:
+            store.put_fact("yaml_config", key, [] if value is UNKNOWN else [value])
+    return value
 
 
 def _opened_yaml(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.Call | None:

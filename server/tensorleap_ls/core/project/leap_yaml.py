@@ -9,16 +9,14 @@ mapping, TL412 wrong value type).
 from __future__ import annotations
 
 import functools
-
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-import yaml
-from wcmatch import glob as wglob
-
+from tensorleap_ls.core import lazy
 from tensorleap_ls.core.fixdata import UnknownKey, YamlValue
-from tensorleap_ls.core.model import Finding, Span
+from tensorleap_ls.core.model import Finding, Severity, Span
 from tensorleap_ls.core.codes import (
     PYTHON_VERSION, YAML_BAD_VALUE, YAML_LEGACY_KEY, YAML_NOT_MAPPING, YAML_NO_ENTRY, YAML_PARSE, YAML_UNKNOWN_KEY,
 )
@@ -26,7 +24,10 @@ from tensorleap_ls.core.codes import (
 KNOWN_KEYS = ("projectId", "secretId", "entryFile", "include", "exclude", "pythonVersion", "branch")
 LEGACY_KEYS = ("codeIntegrationId", "secretManagerId")  # keys of older leap CLIs (an empty `secretManagerId: ""` is common)
 _PY_VERSION = re.compile(r"^py3\d{1,2}$")
-_GLOB_FLAGS = wglob.GLOBSTAR | wglob.DOTGLOB
+# Imported when a text is parsed or a glob matched that the persistent cache does not know (a second `check` of
+# an unchanged project reads both from it: engine/store.Store.fact).
+yaml = lazy.Module("yaml")
+wglob = lazy.Module("wcmatch.glob")
 
 
 @dataclass
@@ -43,14 +44,52 @@ class LeapYaml:
     include_items: list[tuple[str, Span]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     _bundled: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
+    _store: Any = field(default=None, repr=False, compare=False)  # the persistent cache the answers are kept in
+    _saved: int = field(default=-1, repr=False, compare=False)  # how many answers it holds (-1: not read yet)
+    _variants: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def variant(self, include: list[str] | None, exclude: list[str] | None, entry_file: str | None) -> "LeapYaml":
+        """The bundle with other globs (the bundle check's what-if questions), its answers stored like this one's."""
+        key = json.dumps([include, exclude, entry_file])
+        other = self._variants.get(key)
+        if other is None:
+            other = self._variants[key] = LeapYaml(path=self.path, text="", include=include, exclude=exclude,
+                                                   entry_file=entry_file, _store=self._store)
+        return other
 
     def bundles(self, relpath: str) -> bool:
         """Is this root-relative path uploaded? Empty/absent include means everything; the entry is always added.
-        (Once per path: the LeapYaml lives as long as its text, and every analysis asks for every module.)"""
+        (Once per path: the LeapYaml lives as long as its text, and every analysis asks for every module; with a
+        persistent cache, the answers of the last run are read back and wcmatch is not imported.)"""
+        if self._saved < 0 and self._store is not None:
+            self._read_answers()
         hit = self._bundled.get(relpath)
         if hit is None:
             hit = self._bundled[relpath] = self._bundles(relpath)
         return hit
+
+    def _answers_key(self) -> str:
+        from tensorleap_ls.core.engine.store import library_stamp
+
+        return json.dumps([library_stamp("wcmatch"), self.entry_file, self.include, self.exclude])
+
+    def _read_answers(self) -> None:
+        from tensorleap_ls.core.engine.store import MISSING
+
+        stored = self._store.fact("bundles", self._answers_key())
+        if stored is not MISSING and isinstance(stored, dict) and all(v.__class__ is bool for v in stored.values()):
+            self._bundled = {**stored, **self._bundled}
+            self._saved = len(stored)
+        else:
+            self._saved = 0
+
+    def persist(self) -> None:
+        """Keeps the answers ``bundles`` computed in the persistent cache (when there are new ones)."""
+        if self._store is not None and len(self._bundled) > max(self._saved, 0):
+            self._store.put_fact("bundles", self._answers_key(), dict(self._bundled))
+            self._saved = len(self._bundled)
+        for other in self._variants.values():
+            other.persist()
 
     def _bundles(self, relpath: str) -> bool:
         relpath = relpath.replace("\\", "/")
@@ -71,10 +110,11 @@ class LeapYaml:
 def _matcher(pattern: str):
     """A glob compiled once (``globmatch`` compiles its pattern on every call: 300 compiles per analysis of a
     100-module project)."""
+    flags = wglob.GLOBSTAR | wglob.DOTGLOB
     compile_ = getattr(wglob, "compile", None)  # wcmatch >= 8.4
     if compile_ is None:
-        return lambda path: wglob.globmatch(path, pattern, flags=_GLOB_FLAGS)
-    return compile_(pattern, flags=_GLOB_FLAGS).match
+        return lambda path: wglob.globmatch(path, pattern, flags=flags)
+    return compile_(pattern, flags=flags).match
 
 
 def _matches(relpath: str, patterns: list[str]) -> bool:
@@ -88,7 +128,79 @@ def _span(path: str, node: yaml.Node) -> Span:
     return Span(path, s.line, s.column, e.line, e.column)
 
 
-def parse_leap_yaml(path: str, text: str) -> LeapYaml:
+def parse_leap_yaml(path: str, text: str, store=None) -> LeapYaml:
+    """``store``: the persistent cache (engine/store.py), where the result is kept by path and text."""
+    if store is None:
+        return _parse(path, text)
+    from tensorleap_ls.core.engine.store import MISSING, library_stamp
+
+    key = "\0".join((library_stamp("yaml"), path, text))
+    stored = store.fact("leap_yaml", key)
+    ly = _restored(stored, path, text) if stored is not MISSING else None
+    if ly is None:
+        ly = _parse(path, text)
+        encoded = _encoded(ly)
+        if encoded is not None:
+            store.put_fact("leap_yaml", key, encoded)
+    ly._store = store
+    return ly
+
+
+# --- leap.yaml in the persistent cache ------------------------------------------------------------
+_FIX_DATA = {"UnknownKey": UnknownKey, "YamlValue": YamlValue}  # the Finding.data this module gives
+
+
+def _encoded(ly: LeapYaml) -> dict | None:
+    """``ly`` as JSON, or None when some part would not come back the same (such a text is parsed each run)."""
+    from tensorleap_ls.core.engine.store import json_exact
+
+    spans = [*ly.key_spans.values(), *ly.value_spans.values(), *(s for _, s in ly.include_items),
+             *(f.span for f in ly.findings)]
+    if any(s.path != ly.path for s in spans):
+        return None
+    findings = []
+    for f in ly.findings:
+        if f.related or (f.data is not None and _FIX_DATA.get(type(f.data).__name__) is not type(f.data)):
+            return None
+        data = None if f.data is None else [type(f.data).__name__, *(getattr(f.data, k.name) for k in fields(f.data))]
+        findings.append([f.code, f.message, _span_list(f.span), None if f.severity is None else int(f.severity), data])
+    try:
+        if not json_exact(ly.data):
+            return None
+    except RecursionError:
+        return None
+    return {"data": ly.data, "entry_file": ly.entry_file, "include": ly.include, "exclude": ly.exclude,
+            "python_version": ly.python_version,
+            "key_spans": {k: _span_list(v) for k, v in ly.key_spans.items()},
+            "value_spans": {k: _span_list(v) for k, v in ly.value_spans.items()},
+            "include_items": [[t, _span_list(s)] for t, s in ly.include_items], "findings": findings}
+
+
+def _span_list(span: Span) -> list:
+    return [span.line, span.col, span.end_line, span.end_col]
+
+
+def _restored(d, path: str, text: str) -> LeapYaml | None:
+    """The LeapYaml ``_encoded`` stored (None when the entry does not have that shape)."""
+    def span(v) -> Span:
+        return Span(path, *v)
+
+    try:
+        ly = LeapYaml(path=path, text=text, data=d["data"], entry_file=d["entry_file"], include=d["include"],
+                      exclude=d["exclude"], python_version=d["python_version"],
+                      key_spans={k: span(v) for k, v in d["key_spans"].items()},
+                      value_spans={k: span(v) for k, v in d["value_spans"].items()},
+                      include_items=[(t, span(s)) for t, s in d["include_items"]])
+        for code, message, where, severity, data in d["findings"]:
+            fix = None if data is None else _FIX_DATA[data[0]](*data[1:])
+            ly.findings.append(Finding(code, message, span(where), None if severity is None else Severity(severity),
+                                       data=fix))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        return None
+    return ly
+
+
+def _parse(path: str, text: str) -> LeapYaml:
     ly = LeapYaml(path=path, text=text)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
