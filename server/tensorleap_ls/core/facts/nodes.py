@@ -1,10 +1,11 @@
-"""Walks of a def (or any node) kept on the node.
+"""What is kept on a node between edits: the walks of a def, and the answers checks compute per top-level statement.
 
 source/parse.py shares the unchanged top-level statements of a file between its texts, and a tree is never
 changed, so what a walk of a node finds is the same for as long as the node lives: the checks that walk the
-same functions on every analysis (the integration test's body, the registered functions) walk each once. What is
-kept is the node's descendants, never the node itself (a node holding itself would be a reference cycle: garbage
-the frozen server never collects).
+same functions on every analysis (the integration test's body, the registered functions) walk each once, and a
+check that reads each statement alone keeps its answer on it (``kept_on``) by what else it reads. What is kept
+is never the node itself (a node holding itself would be a reference cycle: garbage the frozen server never
+collects).
 """
 
 from __future__ import annotations

@@ -43,8 +43,7 @@ class Registrations:
         if kept is None or kept[0] != mod.path or kept[1] is not reg:
             src = mod.source
             kept = call._tl_registrar = (mod.path, reg, self._arg_parts(src, reg, call.args, call.keywords), src.span(call))
-        r = self.r
-        args = {pname: ArgValue(text, span, r.value(a, mod, env), a) for pname, text, span, a in kept[2]}
+        args = self._valued(mod, kept[2], env)
         binding = Binding(
             kind=reg.kind, name=None, style=Style.LEGACY, function=None,
             reg_span=kept[3], args=args, reg_node=call, module_path=mod.path,
@@ -93,8 +92,7 @@ class Registrations:
         if kept[2] is None:
             return []
         reg, arg_parts, reg_span, def_span = kept[2]
-        r = self.r
-        args = {pname: ArgValue(text, span, r.value(a, mod, env), a) for pname, text, span, a in arg_parts}
+        args = self._valued(mod, arg_parts, env)
         binding = Binding(
             kind=reg.kind, name=None, style=Style.DECORATOR, function=node.name,  # type: ignore[attr-defined]
             reg_span=reg_span, def_span=def_span,
@@ -131,19 +129,17 @@ class Registrations:
 
     # --- helpers --------------------------------------------------------------------------
     def _args(self, mod: Module, reg: Registrar, pos: list[ast.expr], kws: list[ast.keyword], env: dict[str, Any]) -> dict[str, ArgValue]:
-        out: dict[str, ArgValue] = {}
-        for pname, a in zip(reg.params, pos):
-            if isinstance(a, ast.Starred):
-                break
-            out[pname] = ArgValue(mod.source.segment(a), mod.source.span(a), self.r.value(a, mod, env), a)
-        for kw in kws:
-            if kw.arg:
-                out[kw.arg] = ArgValue(mod.source.segment(kw.value), mod.source.span(kw.value), self.r.value(kw.value, mod, env), kw.value)
-        return out
+        return self._valued(mod, self._arg_parts(mod.source, reg, pos, kws), env)
+
+    def _valued(self, mod: Module, parts: tuple, env: dict[str, Any]) -> dict[str, ArgValue]:
+        """The arguments (``_arg_parts``) with their values, evaluated now (they read the rest of the project)."""
+        r = self.r
+        return {pname: ArgValue(text, span, r.value(a, mod, env), a) for pname, text, span, a in parts}
 
     @staticmethod
     def _arg_parts(src, reg: Registrar, pos: list[ast.expr], kws: list[ast.keyword]) -> tuple:
-        """(parameter, text, span, node) of each argument, as ``_args`` reads them."""
+        """(parameter, text, span, node) of each argument by the registrar's parameters: the positional ones up to a
+        ``*args``, then the keywords (a parameter given twice: the last)."""
         out: dict[str, tuple] = {}
         for pname, a in zip(reg.params, pos):
             if isinstance(a, ast.Starred):
