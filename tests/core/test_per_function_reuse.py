@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
+from pathlib import Path
 
 from tensorleap_ls.core.checks import results
 from tensorleap_ls.core.checks.returns import own_nodes
@@ -367,3 +368,65 @@ def modules_statements(mod):
     for st in mod.tree.body:  # what _collect walked: drop the kept lists to compute them again
         st.__dict__.pop("_tl_statements", None)
     return _all_statements(mod.tree.body, mod.source.lines)
+
+
+_MODULE_LEVEL = textwrap.dedent('''
+    import os
+    from helpers import *
+    LIMIT: int = 3
+    COUNT = 0
+    COUNT += increment
+    del os_alias
+    [row for row in rows]
+    (walrus := compute())
+    lambda: late_name
+    global declared
+
+    @decorate(flag)
+    def f(a=default_value, *, b: Annotated = other_default) -> ReturnType:
+        return body_only
+
+    class Model(Base, metaclass=Meta):
+        default_size = 6
+        scale = default_size * factor
+        size_alias = LIMIT
+
+        @staticmethod
+        def method(x=method_default):
+            return method_body
+
+    match command:
+        case Point(x=px):
+            handled = px
+''')
+
+
+def test_the_names_module_level_code_mentions_cover_what_runs_reads() -> None:
+    """checks/imports._reads_unbound skips the walk of what runs when the names module-level code mentions are all
+    bound or builtins: those must cover what the walk finds loaded (class attributes stored, def bodies left out),
+    here on every shape above and on a sample of the standard library and of the tests' own fixtures."""
+    import glob
+    import sysconfig
+
+    from tensorleap_ls.core.checks import imports
+
+    mod = parse_module("/p/m.py", "m", _MODULE_LEVEL)
+    named = imports._named_at_module_level(mod)
+    assert scopes.runs(mod).loaded <= named
+    assert {"increment", "os_alias", "rows", "late_name", "declared", "flag", "default_value", "Annotated",
+            "other_default", "ReturnType", "Base", "Meta", "factor", "method_default", "command", "Point"} <= named
+    assert not {"body_only", "method_body", "default_size_unused"} & named
+    paths = sorted(glob.glob(sysconfig.get_paths()["stdlib"] + "/*.py"))[::3]
+    paths += sorted(glob.glob(str(Path(__file__).resolve().parents[1] / "**" / "fixtures" / "**" / "*.py"), recursive=True))
+    checked = 0
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        mod = parse_module(path, "m", text)
+        if mod.tree is None:
+            continue
+        assert scopes.runs(mod).loaded <= imports._named_at_module_level(mod), path
+        checked += 1
+    assert checked > 100
