@@ -116,7 +116,13 @@ def _named_at_module_level(mod) -> set[str]:
     while stack:
         st = stack.pop()
         if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            parts = [*st.decorator_list, st.args, *([st.returns] if st.returns is not None else [])]
+            a = st.args
+            parts = [*st.decorator_list, *a.defaults, *(d for d in a.kw_defaults if d is not None),
+                     *(x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
+                       if x is not None and x.annotation is not None),
+                     *([st.returns] if st.returns is not None else [])]
+        elif isinstance(st, (ast.Import, ast.ImportFrom)):
+            continue  # (binds names, reads none)
         elif isinstance(st, ast.ClassDef):
             parts = [*st.decorator_list, *st.bases, *st.keywords]
             stack.extend(st.body)
